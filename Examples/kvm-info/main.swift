@@ -1,0 +1,2 @@
+import KVM
+print("kvm-info")

@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+//
+// swift-vmm: virtualization primitives for building virtual machine monitors in Swift.
+// See ARCHITECTURE.md for how the targets fit together.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "swift-vmm",
+    products: [
+        .library(name: "KVM", targets: ["KVM"]),
+        .executable(name: "kvm-info", targets: ["kvm-info"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: KVM
+        .target(name: "CKVM"),
+        .target(
+            name: "KVM",
+            dependencies: ["CKVM", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "KVMTests", dependencies: ["KVM"], swiftSettings: swiftSettings),
+
+        // MARK: Examples
+        .executableTarget(
+            name: "kvm-info",
+            dependencies: ["KVM"],
+            path: "Examples/kvm-info",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
