@@ -28,6 +28,14 @@ let package = Package(
         ),
         .testTarget(name: "KVMTests", dependencies: ["KVM"], swiftSettings: swiftSettings),
 
+        // MARK: Benchmarks (run with `swift run -c release <name> [--json]`)
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/BenchmarkSupport",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Examples
         .executableTarget(
             name: "kvm-info",
