@@ -1,1 +1,2 @@
+/* CKVM is header-only (static inline); this file gives SwiftPM a translation unit to build. */
 #include "ckvm.h"

@@ -1,0 +1,92 @@
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file descriptor that is closed exactly once, when its owner goes away.
+///
+/// Non-copyable, so ownership is explicit: the descriptor can be borrowed (`raw`) but never
+/// duplicated by copying the owner.
+struct OwnedDescriptor: ~Copyable, @unchecked Sendable {
+    let raw: FileDescriptor
+
+    init(_ raw: FileDescriptor) { self.raw = raw }
+
+    deinit { try? raw.close() }
+}
+
+/// Issues `ioctl(fd, request, pointer)`, retrying on `EINTR`, and maps failure to `KVMError`.
+@inline(__always)
+@discardableResult
+func kvmIoctl(
+    _ fd: FileDescriptor, _ request: UInt, _ argument: UnsafeMutableRawPointer?, _ name: @autoclosure () -> String
+) throws(KVMError) -> Int32 {
+    while true {
+        let result = ckvm_ioctl_ptr(fd.rawValue, request, argument)
+        if result >= 0 { return result }
+        let error = Errno(rawValue: Glibc.errno)
+        if error == .interrupted { continue }
+        throw .systemCall(operation: name(), errno: error)
+    }
+}
+
+/// Issues `ioctl(fd, request, value)` with an integer argument, retrying on `EINTR`.
+@inline(__always)
+@discardableResult
+func kvmIoctl(
+    _ fd: FileDescriptor, _ request: UInt, value: UInt, _ name: @autoclosure () -> String
+) throws(KVMError) -> Int32 {
+    while true {
+        let result = ckvm_ioctl_val(fd.rawValue, request, value)
+        if result >= 0 { return result }
+        let error = Errno(rawValue: Glibc.errno)
+        if error == .interrupted { continue }
+        throw .systemCall(operation: name(), errno: error)
+    }
+}
+
+/// Passes a pointer to `value` to an ioctl that reads it (`_IOW`).
+@inline(__always)
+@discardableResult
+func kvmIoctl<T>(
+    _ fd: FileDescriptor, _ request: UInt, input value: T, _ name: @autoclosure () -> String
+) throws(KVMError) -> Int32 {
+    var copy = value
+    return try withUnsafeMutableBytes(of: &copy) { (buffer) throws(KVMError) -> Int32 in
+        try kvmIoctl(fd, request, buffer.baseAddress, name())
+    }
+}
+
+/// Calls an ioctl that fills a `T` (`_IOR`) and returns it.
+@inline(__always)
+func kvmIoctl<T>(
+    _ fd: FileDescriptor, _ request: UInt, output: T.Type, initial: T, _ name: @autoclosure () -> String
+) throws(KVMError) -> T {
+    var value = initial
+    try withUnsafeMutableBytes(of: &value) { (buffer) throws(KVMError) in
+        _ = try kvmIoctl(fd, request, buffer.baseAddress, name())
+    }
+    return value
+}
+
+/// Calls an ioctl that reads and writes a `T` in place (`_IOWR`).
+@inline(__always)
+func kvmIoctl<T>(
+    _ fd: FileDescriptor, _ request: UInt, inOut value: inout T, _ name: @autoclosure () -> String
+) throws(KVMError) {
+    try withUnsafeMutableBytes(of: &value) { (buffer) throws(KVMError) in
+        _ = try kvmIoctl(fd, request, buffer.baseAddress, name())
+    }
+}
+
+/// Zero-initialised value of a C structure (generic code cannot call the imported `init()`).
+@inline(__always)
+func zeroed<T>(_ type: T.Type = T.self) -> T {
+    withUnsafeTemporaryAllocation(
+        byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment
+    ) { raw in
+        raw.initializeMemory(as: UInt8.self, repeating: 0)
+        return raw.load(as: T.self)
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-@testable import KVM
-@Test func placeholder() { #expect(Bool(true)) }
