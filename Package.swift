@@ -36,10 +36,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(name: "CExitLoop", path: "Benchmarks/CExitLoop"),
+        .executableTarget(
+            name: "exit-bench",
+            dependencies: [
+                "KVM", "CExitLoop", "BenchmarkSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/exit-bench",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Examples
         .executableTarget(
             name: "kvm-info",
-            dependencies: ["KVM"],
+            dependencies: ["KVM", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/kvm-info",
             swiftSettings: swiftSettings
         ),

@@ -37,7 +37,7 @@ public enum ReportValue: Sendable, Equatable {
     case number(Double, decimals: Int)
     case text(String)
 
-    var display: String {
+    public var display: String {
         switch self {
         case .number(let value, let decimals): return formatFixed(value, decimals: decimals)
         case .text(let s): return s

@@ -25,6 +25,10 @@ public final class KVMVirtualCPU: Sendable {
 
     var runArea: UnsafeMutablePointer<kvm_run> { runMapping.base.assumingMemoryBound(to: kvm_run.self) }
 
+    /// The raw shared `kvm_run` area, for code that drives the vCPU through C. Valid for the
+    /// vCPU's lifetime. Prefer ``run()`` and the typed accessors.
+    public var kvmRun: UnsafeMutablePointer<kvm_run> { runArea }
+
     init(owning fd: FileDescriptor, id: UInt64, vm: KVMVirtualMachine, mmapSize: Int, dirtyRingBytes: Int)
         throws(KVMError)
     {
