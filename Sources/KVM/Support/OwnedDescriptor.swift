@@ -16,34 +16,34 @@ struct OwnedDescriptor: ~Copyable, @unchecked Sendable {
     deinit { try? raw.close() }
 }
 
-/// Issues `ioctl(fd, request, pointer)`, retrying on `EINTR`, and maps failure to `KVMError`.
+/// Runs a system call that returns -1 and sets errno on failure, retrying on `EINTR`, and maps
+/// any other failure to `KVMError.systemCall` named `name`.
+@inline(__always)
+func retryingSystemCall(_ name: @autoclosure () -> String, _ call: () -> Int32) throws(KVMError) -> Int32 {
+    while true {
+        let result = call()
+        if result >= 0 { return result }
+        let error = Errno(rawValue: Glibc.errno)
+        if error != .interrupted { throw .systemCall(operation: name(), errno: error) }
+    }
+}
+
+/// Issues `ioctl(fd, request, pointer)`.
 @inline(__always)
 @discardableResult
 func kvmIoctl(
     _ fd: FileDescriptor, _ request: UInt, _ argument: UnsafeMutableRawPointer?, _ name: @autoclosure () -> String
 ) throws(KVMError) -> Int32 {
-    while true {
-        let result = ckvm_ioctl_ptr(fd.rawValue, request, argument)
-        if result >= 0 { return result }
-        let error = Errno(rawValue: Glibc.errno)
-        if error == .interrupted { continue }
-        throw .systemCall(operation: name(), errno: error)
-    }
+    try retryingSystemCall(name()) { ckvm_ioctl_ptr(fd.rawValue, request, argument) }
 }
 
-/// Issues `ioctl(fd, request, value)` with an integer argument, retrying on `EINTR`.
+/// Issues `ioctl(fd, request, value)` with an integer argument.
 @inline(__always)
 @discardableResult
 func kvmIoctl(
     _ fd: FileDescriptor, _ request: UInt, value: UInt, _ name: @autoclosure () -> String
 ) throws(KVMError) -> Int32 {
-    while true {
-        let result = ckvm_ioctl_val(fd.rawValue, request, value)
-        if result >= 0 { return result }
-        let error = Errno(rawValue: Glibc.errno)
-        if error == .interrupted { continue }
-        throw .systemCall(operation: name(), errno: error)
-    }
+    try retryingSystemCall(name()) { ckvm_ioctl_val(fd.rawValue, request, value) }
 }
 
 /// Passes a pointer to `value` to an ioctl that reads it (`_IOW`).
