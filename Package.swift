@@ -12,6 +12,7 @@ let package = Package(
     name: "swift-vmm",
     products: [
         .library(name: "KVM", targets: ["KVM"]),
+        .library(name: "VCPU", targets: ["VCPU"]),
         .executable(name: "kvm-info", targets: ["kvm-info"]),
     ],
     dependencies: [
@@ -26,7 +27,13 @@ let package = Package(
             dependencies: ["CKVM", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KVMTests", dependencies: ["KVM"], swiftSettings: swiftSettings),
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "KVMTestSupport"], swiftSettings: swiftSettings),
+        // Shared by the test targets that use /dev/kvm (not a product).
+        .target(name: "KVMTestSupport", path: "Tests/KVMTestSupport", swiftSettings: swiftSettings),
+
+        // MARK: VCPU
+        .target(name: "VCPU", dependencies: ["KVM"], swiftSettings: swiftSettings),
+        .testTarget(name: "VCPUTests", dependencies: ["VCPU", "KVMTestSupport"], swiftSettings: swiftSettings),
 
         // MARK: Benchmarks (run with `swift run -c release <name> [--json]`)
         .target(

@@ -1,4 +1,5 @@
 import KVM
+import KVMTestSupport
 import SystemPackage
 import Testing
 
@@ -78,7 +79,7 @@ extension KVMTests {
             }
         }
 
-        @Test func noDescriptorLeaks() throws {
+        @Test(.usesKVM(exclusively: true)) func noDescriptorLeaks() throws {
             let before = kvmDescriptorLinks()
             for _ in 0..<5 {
                 let machine = try TestMachine { vm in

@@ -1,14 +1,15 @@
 import KVM
+import KVMTestSupport
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Every test that touches /dev/kvm lives under this suite: serialized, so that the file
-/// descriptor leak checks see only their own descriptors, and skipped with a reason when the
-/// host has no usable KVM.
-@Suite(.serialized, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
+/// Every test that touches /dev/kvm lives under this suite, skipped with a reason when the host
+/// has no usable KVM. The `.usesKVM` gate keeps the descriptor-leak test (exclusive) apart
+/// from the KVM tests of every other target.
+@Suite(.usesKVM, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
 struct KVMTests {}
 
 /// Anonymous, page-aligned host memory that backs guest RAM in tests; unmapped on release.

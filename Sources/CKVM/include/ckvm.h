@@ -118,12 +118,14 @@ static inline int ckvm_run(int vcpu_fd) {
 
 /* ---- struct kvm_run accessors -------------------------------------------------------------- */
 
-/* Fields written by another thread (immediate_exit) are accessed atomically. */
+/* immediate_exit is written by a kicking thread and by the vCPU thread: sequentially consistent
+ * accesses, so a kick's request flag (stored before immediate_exit) is seen by the vCPU thread
+ * after it clears immediate_exit, or the next KVM_RUN returns at once. */
 static inline void ckvm_run_set_immediate_exit(struct kvm_run *run, uint8_t value) {
-    __atomic_store_n(&run->immediate_exit, value, __ATOMIC_RELEASE);
+    __atomic_store_n(&run->immediate_exit, value, __ATOMIC_SEQ_CST);
 }
 static inline uint8_t ckvm_run_immediate_exit(const struct kvm_run *run) {
-    return __atomic_load_n(&run->immediate_exit, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&run->immediate_exit, __ATOMIC_SEQ_CST);
 }
 
 struct ckvm_io_exit { uint8_t direction; uint8_t size; uint16_t port; uint32_t count; uint64_t data_offset; };

@@ -5,7 +5,7 @@ import SystemPackage
 /// A failed system call carries the name of the operation (the ioctl's name such as
 /// `KVM_CREATE_VM`, or `open`, `mmap`) and the `Errno` the kernel returned, so a caller can both
 /// log a precise message and branch on the errno.
-public enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum KVMError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A system call failed.
     case systemCall(operation: String, errno: Errno)
     /// `/dev/kvm` answered `KVM_GET_API_VERSION` with a version other than 12.

@@ -1,5 +1,5 @@
 /// One CPUID leaf (or sub-leaf) as KVM reports and accepts it (`struct kvm_cpuid_entry2`).
-public struct CPUIDEntry: Hashable, Sendable {
+public struct CPUIDEntry: Hashable, Sendable, Codable {
     /// The leaf, the value of EAX when CPUID executes.
     public var function: UInt32
     /// The sub-leaf, the value of ECX, when `flags` has `KVM_CPUID_FLAG_SIGNIFCANT_INDEX`.

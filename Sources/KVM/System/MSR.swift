@@ -1,5 +1,5 @@
 /// A model-specific register index and value (`struct kvm_msr_entry`).
-public struct MSREntry: Hashable, Sendable {
+public struct MSREntry: Hashable, Sendable, Codable {
     public var index: UInt32
     public var data: UInt64
 

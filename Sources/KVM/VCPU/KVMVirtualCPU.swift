@@ -123,7 +123,7 @@ public final class KVMVirtualCPU: Sendable {
 
     /// `kvm_run.immediate_exit`: while set, `KVM_RUN` returns `EINTR` at once instead of entering
     /// the guest. Setting it from another thread, then signalling the vCPU thread, is how a VMM
-    /// kicks a vCPU out of the guest without a race. Atomic (release store, acquire load).
+    /// kicks a vCPU out of the guest without a race. Sequentially consistent atomic accesses.
     public var immediateExit: Bool {
         get { ckvm_run_immediate_exit(runArea) != 0 }
         set { ckvm_run_set_immediate_exit(runArea, newValue ? 1 : 0) }

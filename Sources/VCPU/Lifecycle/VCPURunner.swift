@@ -1,0 +1,195 @@
+import KVM
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one vCPU on its own host thread: the run loop, device dispatch and the owner's
+/// start / pause / resume / stop, as an explicit state machine (``VCPULifecycleState``).
+///
+/// ```swift
+/// let runner = VCPURunner(vcpu: vcpu, portIO: pio, mmio: mmio)
+/// try runner.start()
+/// try runner.pause()      // returns once the vCPU is out of the guest, pending I/O completed
+/// try runner.resume()
+/// let outcome = runner.stop()
+/// ```
+///
+/// Kicking uses `kvm_run.immediate_exit` and the ``KickSignal``; pausing first re-enters
+/// `KVM_RUN` once with `immediate_exit` set so that a pending IN or MMIO read completes and the
+/// saved state is consistent. Errors end the run and are reported as
+/// ``VCPUOutcome/failed(_:)``, never swallowed.
+public final class VCPURunner: Sendable {
+    public let vcpu: any VirtualCPUHandle
+    public let portIO: PortIOBus
+    public let mmio: MMIOBus
+    public let handler: (any VCPUExitHandler)?
+    /// Exit counts and handling latencies of this vCPU.
+    public let statistics = ExitStatistics()
+
+    struct Control {
+        var state: VCPULifecycleState = .created
+        var request: VCPUAction?
+        var outcome: VCPUOutcome?
+        var thread: pthread_t?
+        var joined = false
+        var waiters: [@Sendable (VCPULifecycleState, VCPUOutcome?) -> Bool] = []
+    }
+
+    let control = ConditionLock(Control())
+    /// Non-zero while a pause or stop request waits for the vCPU thread: the run loop's fast
+    /// check, so it takes the lock only when there is something to do.
+    let pendingRequest = Atomic<Int>(0)
+    /// Accesses that reached no device (reads return all ones, writes are dropped).
+    let unclaimed = Atomic<UInt64>(0)
+
+    public init(
+        vcpu: any VirtualCPUHandle, portIO: PortIOBus = PortIOBus(), mmio: MMIOBus = MMIOBus(),
+        handler: (any VCPUExitHandler)? = nil
+    ) {
+        self.vcpu = vcpu
+        self.portIO = portIO
+        self.mmio = mmio
+        self.handler = handler
+    }
+
+    deinit {
+        // A runner dropped while its thread runs would leave the thread with a dangling owner.
+        _ = stop()
+    }
+
+    /// The current lifecycle state.
+    public var state: VCPULifecycleState { control.withLock { $0.state } }
+
+    /// Why the run loop ended, once it has.
+    public var outcome: VCPUOutcome? { control.withLock { $0.outcome } }
+
+    /// Port-I/O and MMIO accesses that no device claimed.
+    public var unclaimedAccesses: UInt64 { unclaimed.load(ordering: .relaxed) }
+
+    /// Starts the vCPU thread and the run loop.
+    public func start() throws(VCPUError) {
+        try control.withLock { (c) throws(VCPUError) in
+            guard c.state.allows(.start) else { throw .invalidTransition(from: c.state, action: .start) }
+            _ = KickSignal.number  // install the handler before the thread can be kicked
+            let context = Unmanaged.passRetained(self).toOpaque()
+            var thread = pthread_t()
+            let result = pthread_create(&thread, nil, { raw in
+                let runner = Unmanaged<VCPURunner>.fromOpaque(raw!).takeRetainedValue()
+                runner.threadMain()
+                return nil
+            }, context)
+            guard result == 0 else {
+                Unmanaged<VCPURunner>.fromOpaque(context).release()
+                throw .threadCreation(result)
+            }
+            c.thread = thread
+            c.state = .running
+        }
+    }
+
+    /// Stops the guest at its next instruction boundary and waits until it is parked.
+    /// Returns at once if the run ended meanwhile (the state is then `stopped`).
+    public func pause() throws(VCPUError) {
+        try request(.pause)
+        control.wait(until: { $0.state != .running }, then: { _ in })
+    }
+
+    /// Lets a paused vCPU run again.
+    public func resume() throws(VCPUError) {
+        try request(.resume)
+        control.wait(until: { $0.request != .resume }, then: { _ in })
+    }
+
+    /// Stops the run loop (if it runs), joins the thread and returns the outcome. Safe to call
+    /// in any state and more than once.
+    @discardableResult
+    public func stop() -> VCPUOutcome {
+        let thread: pthread_t? = control.withLock { c in
+            if c.state == .created {
+                c.state = .stopped
+                c.outcome = .stoppedByOwner
+                return nil
+            }
+            if c.state != .stopped { c.request = .stop }
+            if c.joined { return nil }
+            c.joined = true
+            return c.thread
+        }
+        if thread != nil { kick() }
+        if let thread { pthread_join(thread, nil) }
+        return control.wait(until: { $0.state == .stopped }, then: { $0.outcome ?? .stoppedByOwner })
+    }
+
+    /// Waits until the run loop ends by itself (guest halted, handler stopped it, error) and
+    /// returns the outcome.
+    public func waitUntilStopped() -> VCPUOutcome {
+        control.wait(until: { $0.state == .stopped }, then: { $0.outcome ?? .stoppedByOwner })
+    }
+
+    /// Forces the vCPU out of the guest soon: sets `immediate_exit` and signals its thread.
+    /// The run loop then looks at pending requests and, if there are none, re-enters.
+    public func kick() {
+        vcpu.immediateExit = true
+        if let thread = control.withLock({ $0.state == .stopped ? nil : $0.thread }) {
+            pthread_kill(thread, KickSignal.number)
+        }
+    }
+
+    private func request(_ action: VCPUAction) throws(VCPUError) {
+        try control.withLock { (c) throws(VCPUError) in
+            guard c.state.allows(action) else { throw .invalidTransition(from: c.state, action: action) }
+            c.request = action
+            pendingRequest.store(1, ordering: .sequentiallyConsistent)
+        }
+        if action == .pause { kick() }
+    }
+
+    // MARK: async
+
+    /// Waits without blocking a thread until the run loop has ended; returns the outcome.
+    public func stopped() async -> VCPUOutcome {
+        await withCheckedContinuation { (continuation: CheckedContinuation<VCPUOutcome, Never>) in
+            whenState({ $0 == .stopped }) { outcome in continuation.resume(returning: outcome ?? .stoppedByOwner) }
+        }
+    }
+
+    /// `pause()` without blocking a thread.
+    public func paused() async throws(VCPUError) {
+        try request(.pause)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            whenState({ $0 != .running }) { _ in continuation.resume() }
+        }
+    }
+
+    /// Calls `body` with the outcome so far once the state satisfies `predicate` (at once if it
+    /// does already). `body` runs with the control lock held: it must not call back into the
+    /// runner.
+    func whenState(
+        _ predicate: @escaping @Sendable (VCPULifecycleState) -> Bool,
+        _ body: @escaping @Sendable (VCPUOutcome?) -> Void
+    ) {
+        control.withLock { c in
+            if predicate(c.state) {
+                body(c.outcome)
+                return
+            }
+            c.waiters.append { state, outcome in
+                guard predicate(state) else { return false }
+                body(outcome)
+                return true
+            }
+        }
+    }
+
+    /// Sets the state (on the vCPU thread) and runs the waiters it satisfies.
+    func transition(to state: VCPULifecycleState, outcome: VCPUOutcome? = nil) {
+        control.withLock { c in
+            c.state = state
+            if let outcome { c.outcome = outcome }
+            let outcome = c.outcome
+            c.waiters.removeAll { $0(state, outcome) }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import KVM
+
+/// The complete architectural state of an x86_64 vCPU, captured from a stopped or paused vCPU
+/// and restorable into a fresh one (of a VM with the same memory contents). `Codable`.
+public struct VCPUStateSnapshot: Codable, Hashable, Sendable {
+    public var id: UInt64
+    public var cpuid: [CPUIDEntry]
+    public var mpState: UInt32
+    public var registers: RawState<Registers>
+    public var specialRegisters: RawState<SpecialRegisters>
+    public var xsave: [UInt8]
+    public var xcrs: RawState<ExtendedControlRegisters>?
+    public var debugRegisters: RawState<DebugRegisters>
+    public var lapic: RawState<LAPICState>?
+    public var msrs: [MSREntry]
+    public var events: RawState<VCPUEvents>
+    public var tscKHz: UInt32?
+
+    /// Captures the state of `vcpu`, which must not be running.
+    ///
+    /// - Parameter msrIndices: the MSRs to save, usually ``KVMSystem/msrIndexList()``; the ones
+    ///   this vCPU does not accept are left out. `hasLAPIC` is whether the VM has an in-kernel
+    ///   IRQ chip.
+    public static func capture(
+        from vcpu: KVMVirtualCPU, msrIndices: [UInt32], hasLAPIC: Bool
+    ) throws(KVMError) -> VCPUStateSnapshot {
+        VCPUStateSnapshot(
+            id: vcpu.id,
+            cpuid: try vcpu.cpuid(),
+            mpState: try vcpu.mpState().rawValue,
+            registers: RawState(try vcpu.registers()),
+            specialRegisters: RawState(try vcpu.specialRegisters()),
+            xsave: try vcpu.xsave().bytes,
+            xcrs: try vcpu.vm.check(.xcrs) > 0 ? RawState(try vcpu.xcrs()) : nil,
+            debugRegisters: RawState(try vcpu.debugRegisters()),
+            lapic: hasLAPIC ? RawState(try vcpu.lapic()) : nil,
+            msrs: try readAcceptedMSRs(vcpu, msrIndices),
+            events: RawState(try vcpu.events()),
+            tscKHz: try? vcpu.tscKHz())
+    }
+
+    /// Restores this state into `vcpu` (freshly created, not yet run), in the order KVM needs:
+    /// CPUID, MP state, registers, special registers, XSAVE, XCRs, debug registers, LAPIC, MSRs,
+    /// events.
+    public func restore(into vcpu: KVMVirtualCPU) throws(KVMError) {
+        if !cpuid.isEmpty { try vcpu.setCPUID(cpuid) }
+        try vcpu.setMPState(MPState(rawValue: mpState))
+        try vcpu.setRegisters(registers.value)
+        try vcpu.setSpecialRegisters(specialRegisters.value)
+        try vcpu.setXSave(XSaveState(bytes: xsave))
+        if let xcrs { try vcpu.setXCRs(xcrs.value) }
+        try vcpu.setDebugRegisters(debugRegisters.value)
+        if let lapic { try vcpu.setLAPIC(lapic.value) }
+        try vcpu.setMSRs(msrs)
+        try vcpu.setEvents(events.value)
+    }
+}
+
+/// Reads every MSR of `indices` that the vCPU accepts, skipping the ones it refuses.
+private func readAcceptedMSRs(_ vcpu: KVMVirtualCPU, _ indices: [UInt32]) throws(KVMError) -> [MSREntry] {
+    var remaining = indices[...]
+    var result: [MSREntry] = []
+    while !remaining.isEmpty {
+        do {
+            result += try vcpu.msrs(Array(remaining))
+            break
+        } catch .msrNotAccepted(let index) {
+            // Keep what came before the refused MSR, drop it, and go on after it.
+            guard let position = remaining.firstIndex(of: index) else { break }
+            result += try vcpu.msrs(Array(remaining[..<position]))
+            remaining = remaining[(position + 1)...]
+        }
+    }
+    return result
+}
