@@ -38,21 +38,18 @@ struct FreeRangeTree {
     private var freeSlots: [Int32] = []
     private(set) var root: Int32 = -1
     private(set) var count = 0
-    private var rng: UInt64
+    private var rng: SplitMix64
 
     init(order: Order, seed: UInt64) {
         self.order = order
-        self.rng = seed | 1
+        self.rng = SplitMix64(seed: seed)
     }
 
     // MARK: Node storage
 
+    /// Deterministic priorities, so the tree shape is reproducible.
     private mutating func nextPriority() -> UInt32 {
-        // xorshift64*: deterministic priorities so the tree shape is reproducible.
-        rng ^= rng >> 12
-        rng ^= rng << 25
-        rng ^= rng >> 27
-        return UInt32(truncatingIfNeeded: (rng &* 0x2545_F491_4F6C_DD1D) >> 32)
+        UInt32(truncatingIfNeeded: rng.next() >> 32)
     }
 
     private mutating func makeNode(start: UInt64, end: UInt64) -> Int32 {

@@ -1,17 +1,6 @@
 @testable import ResourceAllocator
 
-/// SplitMix64: a small seeded generator so every test run sees the same sequence.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+typealias SeededGenerator = SplitMix64
 
 /// An obviously-correct address allocator: a sorted array of free ranges scanned in full
 /// on every request. Same documented semantics and error order as `AddressAllocator`.
