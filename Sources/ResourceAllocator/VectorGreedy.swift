@@ -27,40 +27,52 @@ public struct VectorGreedy: PlacementStrategy {
 
     public var name: String { rule == .dotProduct ? "dot-product" : "l2-norm" }
 
-    /// Higher is better.
-    private func score(_ request: PreparedRequest, host: Int, in cluster: Cluster) -> Double {
-        let d = cluster.dimensions.count
-        var total = 0.0
-        switch rule {
-        case .dotProduct:
-            for j in 0..<d {
-                total += request.normalizedDemand[j] * Double(cluster.available[host * d + j]) * cluster.normalization[j]
-            }
-            return total
-        case .l2Norm:
-            for j in 0..<d {
-                let left = Double(cluster.available[host * d + j] - request.demand[j]) * cluster.normalization[j]
-                total += left * left
-            }
-            return -total
-        }
-    }
-
     public func place(_ requests: [PreparedRequest], in cluster: inout Cluster) {
-        var remaining = requests.filter(\.isPlaceable)
+        let d = cluster.dimensions.count
+        let scale = cluster.normalization
+        // Dense copies of the demands so the scan over remaining requests stays in cache.
+        var demand = [UInt64](), normalized = [Double]()
+        demand.reserveCapacity(requests.count * d)
+        normalized.reserveCapacity(requests.count * d)
+        for r in requests {
+            demand.append(contentsOf: r.demand)
+            normalized.append(contentsOf: r.normalizedDemand)
+        }
+        let batchIndex = requests.map(\.index)
+        let constrained = requests.map { $0.request.affinityGroup != nil || $0.request.antiAffinityGroup != nil }
+        var remaining = requests.indices.filter { requests[$0].isPlaceable }
+        var free = [UInt64](repeating: 0, count: d)
+        var freeNormalized = [Double](repeating: 0, count: d)
         for host in cluster.hosts.indices {
             while !remaining.isEmpty {
+                for j in 0..<d {
+                    free[j] = cluster.available[host * d + j]
+                    freeNormalized[j] = Double(free[j]) * scale[j]
+                }
                 var best = -1
                 var bestScore = -Double.infinity
-                for (i, request) in remaining.enumerated() where cluster.canPlace(request, on: host) {
-                    let s = score(request, host: host, in: cluster)
-                    if best < 0 || s > bestScore || (s == bestScore && request.index < remaining[best].index) {
-                        best = i
-                        bestScore = s
+                for (slot, i) in remaining.enumerated() {
+                    var fits = true
+                    for j in 0..<d where demand[i * d + j] > free[j] { fits = false; break }
+                    guard fits else { continue }
+                    if constrained[i], !cluster.canPlace(requests[i], on: host) { continue }
+                    var score = 0.0
+                    switch rule {
+                    case .dotProduct:
+                        for j in 0..<d { score += normalized[i * d + j] * freeNormalized[j] }
+                    case .l2Norm:
+                        for j in 0..<d {
+                            let left = freeNormalized[j] - normalized[i * d + j]
+                            score -= left * left
+                        }
+                    }
+                    if best < 0 || score > bestScore || (score == bestScore && batchIndex[i] < batchIndex[remaining[best]]) {
+                        best = slot
+                        bestScore = score
                     }
                 }
                 guard best >= 0 else { break }
-                try? cluster.commit(remaining[best], on: host)
+                try? cluster.commit(requests[remaining[best]], on: host)
                 remaining.swapAt(best, remaining.count - 1)
                 remaining.removeLast()
             }

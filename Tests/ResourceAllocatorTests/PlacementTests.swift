@@ -15,7 +15,7 @@ private struct Instance {
             var demand = ResourceVector()
             for kind in Self.capacity.kinds {
                 let percent = lowPercent + rng.next() % (highPercent - lowPercent + 1)
-                demand[kind] = Self.capacity[kind] / 100 * percent
+                demand[kind] = Self.capacity[kind] * percent / 100
             }
             let affinity = affinityEvery > 0 && i % affinityEvery == 0 ? "aff\(i / (affinityEvery * 3))" : nil
             let anti = antiAffinityEvery > 0 && i % antiAffinityEvery == 1 ? "anti\(i % 3)" : nil
