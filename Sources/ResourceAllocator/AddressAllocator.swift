@@ -22,9 +22,10 @@
 ///   and that the search meets before the answer.
 /// - A sub-range constraint (`within:`) keeps first-fit and last-fit at O(log n) (only
 ///   the ranges straddling the constraint's two ends need a direct check). Best-fit with
-///   a constraint is exact but also visits, in size order, the free ranges outside the
-///   constraint that are shorter than the answer's range; without a constraint it is
-///   O(log n).
+///   a constraint is exact and skips every subtree of the size-ordered tree whose ranges
+///   all lie outside the constraint, but it may still visit, in size order, free ranges
+///   outside the constraint that are interleaved (in that order) with ones inside it and
+///   shorter than the answer's range; without a constraint it is O(log n).
 ///
 /// Results never depend on these costs: every policy returns what an exhaustive scan of
 /// all free ranges would.

@@ -15,6 +15,9 @@ struct FreeRangeTree {
         var right: Int32
         var priority: UInt32
         var usable: UsableLengths
+        /// Lowest start and highest end in the subtree (prunes constrained best-fit).
+        var minStart: UInt64
+        var maxEnd: UInt64
     }
 
     /// A fit search: size, alignment mask, constraint `[lo, hi)` and the pruning class.
@@ -54,7 +57,7 @@ struct FreeRangeTree {
 
     private mutating func makeNode(start: UInt64, end: UInt64) -> Int32 {
         let node = Node(start: start, end: end, left: -1, right: -1, priority: nextPriority(),
-                        usable: UsableLengths(start: start, end: end))
+                        usable: UsableLengths(start: start, end: end), minStart: start, maxEnd: end)
         count += 1
         if let slot = freeSlots.popLast() {
             nodes[Int(slot)] = node
@@ -73,9 +76,22 @@ struct FreeRangeTree {
     private mutating func update(_ t: Int32) {
         let n = nodes[Int(t)]
         var u = UsableLengths(start: n.start, end: n.end)
-        if n.left >= 0 { u.formMax(nodes[Int(n.left)].usable) }
-        if n.right >= 0 { u.formMax(nodes[Int(n.right)].usable) }
+        var minStart = n.start, maxEnd = n.end
+        if n.left >= 0 {
+            let l = nodes[Int(n.left)]
+            u.formMax(l.usable)
+            minStart = Swift.min(minStart, l.minStart)
+            maxEnd = Swift.max(maxEnd, l.maxEnd)
+        }
+        if n.right >= 0 {
+            let r = nodes[Int(n.right)]
+            u.formMax(r.usable)
+            minStart = Swift.min(minStart, r.minStart)
+            maxEnd = Swift.max(maxEnd, r.maxEnd)
+        }
         nodes[Int(t)].usable = u
+        nodes[Int(t)].minStart = minStart
+        nodes[Int(t)].maxEnd = maxEnd
     }
 
     // MARK: Ordering
@@ -303,7 +319,7 @@ struct FreeRangeTree {
     private func bestFit(_ q: Query, _ t: Int32) -> Hit? {
         if t < 0 { return nil }
         let n = nodes[Int(t)]
-        if n.usable[q.usableClass] < q.size { return nil }
+        if n.usable[q.usableClass] < q.size || n.maxEnd <= q.lo || n.minStart >= q.hi { return nil }
         if n.end &- n.start < q.size { return bestFit(q, n.right) }
         if let hit = bestFit(q, n.left) { return hit }
         if let a = Self.place(q, start: n.start, end: n.end, highest: false) {

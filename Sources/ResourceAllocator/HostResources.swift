@@ -30,7 +30,7 @@ public struct Admission: Hashable, Sendable, Codable {
 /// defaults are 16 for vCPUs and 1.5 for memory). Admitting either reserves the whole
 /// request or changes nothing and names the first short resource (by name order).
 /// Releasing an ``Admission`` returns exactly what it took: amounts are integers.
-public struct HostResources: Hashable, Sendable, Codable {
+public struct HostResources: Hashable, Sendable {
     /// Physical capacity per resource.
     public let capacity: ResourceVector
     /// Overcommit ratio per resource (absent means 1).
@@ -110,4 +110,51 @@ public struct HostResources: Hashable, Sendable, Codable {
 
     /// The number of live admissions.
     public var admissionCount: Int { admissions.count }
+}
+
+extension HostResources: Codable {
+    private enum CodingKeys: String, CodingKey { case capacity, overcommit, reserved, admissions, nextSerial }
+
+    private struct SavedAdmission: Codable {
+        var serial: UInt64
+        var request: ResourceVector
+    }
+
+    /// Encodes the configuration and the live admissions (by serial).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(capacity, forKey: .capacity)
+        try c.encode(overcommit, forKey: .overcommit)
+        try c.encode(reserved, forKey: .reserved)
+        try c.encode(admissions.map { SavedAdmission(serial: $0.key.serial, request: $0.value) }
+            .sorted { $0.serial < $1.serial }, forKey: .admissions)
+        try c.encode(nextSerial, forKey: .nextSerial)
+    }
+
+    /// Rebuilds the host and re-admits every saved admission, so input whose admissions
+    /// exceed the host, repeat a serial or use a serial not below `nextSerial` is rejected
+    /// with a `DecodingError`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let saved = try c.decode([SavedAdmission].self, forKey: .admissions)
+        let nextSerial = try c.decode(UInt64.self, forKey: .nextSerial)
+        do {
+            self = try HostResources(
+                capacity: try c.decode(ResourceVector.self, forKey: .capacity),
+                overcommit: try c.decode([ResourceKind: Double].self, forKey: .overcommit),
+                reserved: try c.decode(ResourceVector.self, forKey: .reserved))
+        } catch let error as HostConfigurationError {
+            throw DecodingError.dataCorruptedError(forKey: .capacity, in: c, debugDescription: "\(error)")
+        }
+        for a in saved {
+            let admission = Admission(serial: a.serial)
+            guard a.serial < nextSerial, admissions[admission] == nil, shortfall(for: a.request) == nil else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .admissions, in: c, debugDescription: "admission \(a.serial) does not fit or repeats")
+            }
+            for (kind, amount) in a.request.amounts { used[kind] += amount }
+            admissions[admission] = a.request
+        }
+        self.nextSerial = nextSerial
+    }
 }

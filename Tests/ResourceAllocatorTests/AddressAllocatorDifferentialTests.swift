@@ -3,7 +3,13 @@ import Testing
 
 /// Runs `operations` random allocate/free calls on the real allocator and the naive model
 /// and requires identical outcomes, plus the allocator's own invariants.
-private func runDifferential(space: AddressRange, operations: Int, seed: UInt64) throws {
+///
+/// Sizes are `1 + random % 512` (or `% 16384`) units and alignments `2^(0...13)` units
+/// (`2^(0...18)` with `pages`),
+/// where a unit is 1 byte or, with `pages`, 4 KiB (so alignments reach the tree's 64 KiB,
+/// 2 MiB and 1 GiB classes and the ones between them).
+private func runDifferential(space: AddressRange, operations: Int, seed: UInt64, pages: Bool = false) throws {
+    let unit: UInt64 = pages ? 4096 : 1
     var rng = SeededGenerator(seed: seed)
     var real = try AddressAllocator(space: space)
     var model = NaiveAddressAllocator(space: space)
@@ -16,8 +22,8 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64)
         let target = 50 + (step / 5000 % 5) * 50
         let allocateNow = live.isEmpty || (live.count < target ? rng.next() % 10 < 7 : rng.next() % 10 < 3)
         if allocateNow {
-            let size = 1 + rng.next() % (rng.next() % 4 == 0 ? 16384 : 512)
-            let alignment: UInt64 = 1 << (rng.next() % 14)       // 1 B ... 8 KiB, classes and non-classes
+            let size = unit * (1 + rng.next() % (rng.next() % 4 == 0 ? 16384 : 512))
+            let alignment: UInt64 = unit << (rng.next() % (pages ? 19 : 14))
             var policy = policies[Int(rng.next() % 3)]
             if rng.next() % 16 == 0 {
                 policy = .exact(space.start + (rng.next() % space.size) & ~(alignment - 1))
@@ -80,5 +86,10 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64)
         // Ends one byte below UInt64.max, so alignment arithmetic sits next to overflow.
         let size: UInt64 = 1 << 20
         try runDifferential(space: AddressRange(start: UInt64.max - size, size: size)!, operations: 50_000, seed: 2)
+    }
+
+    @Test func pageGranularSpaceWithLargeAlignments() throws {
+        // 4 GiB at 4 GiB: alignments 4 KiB ... 1 GiB.
+        try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 30_000, seed: 3, pages: true)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ResourceAllocator
 
@@ -102,5 +103,27 @@ import Testing
             try DominantResourceFairness.allocate(
                 capacity: [.memory: 1 << 40], tenants: [.init(name: "m", demandPerTask: [.memory: 1])], taskLimit: 100)
         }
+    }
+}
+
+@Suite struct HostResourcesCodableTests {
+    @Test func roundTripAndValidation() throws {
+        var host = try HostResources(capacity: [.vcpus: 8, .memory: 64], overcommit: [.vcpus: 2], reserved: [.memory: 4])
+        let a = try host.admit([.vcpus: 10, .memory: 30])
+        _ = try host.admit([.vcpus: 2])
+        try host.release(a)
+        let c = try host.admit([.memory: 1])
+        var copy = try JSONDecoder().decode(HostResources.self, from: JSONEncoder().encode(host))
+        #expect(copy == host)
+        try copy.release(c)
+        #expect(copy.used == [.vcpus: 2])
+        #expect(try copy.admit([.memory: 1]) != c)
+
+        let tooMuch = #"{"capacity":{"vcpus":4},"overcommit":{},"reserved":{},"nextSerial":2,"admissions":[{"serial":0,"request":{"vcpus":3}},{"serial":1,"request":{"vcpus":3}}]}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(HostResources.self, from: Data(tooMuch.utf8)) }
+        let repeated = #"{"capacity":{"vcpus":4},"overcommit":{},"reserved":{},"nextSerial":2,"admissions":[{"serial":0,"request":{"vcpus":1}},{"serial":0,"request":{"vcpus":1}}]}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(HostResources.self, from: Data(repeated.utf8)) }
+        let badRatio = #"{"capacity":{"vcpus":4},"overcommit":{"vcpus":-1},"reserved":{},"nextSerial":0,"admissions":[]}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(HostResources.self, from: Data(badRatio.utf8)) }
     }
 }
