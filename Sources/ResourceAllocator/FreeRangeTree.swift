@@ -283,33 +283,22 @@ struct FreeRangeTree {
     /// Start-ordered tree: the fitting range with the lowest address (or highest, when
     /// `highest`), and the lowest (highest) aligned address in it.
     func addressOrderedFit(_ q: Query, highest: Bool) -> Hit? {
-        highest ? lastFit(q, root) : firstFit(q, root)
+        addressOrderedFit(q, root, highest: highest)
     }
 
-    private func firstFit(_ q: Query, _ t: Int32) -> Hit? {
+    /// In-order search (reverse in-order when `highest`) for the first fitting range.
+    private func addressOrderedFit(_ q: Query, _ t: Int32, highest: Bool) -> Hit? {
         if t < 0 { return nil }
         let n = nodes[Int(t)]
         if n.usable[q.usableClass] < q.size { return nil }
-        if n.end <= q.lo { return firstFit(q, n.right) }
-        if n.start >= q.hi { return firstFit(q, n.left) }
-        if let hit = firstFit(q, n.left) { return hit }
-        if let a = Self.place(q, start: n.start, end: n.end, highest: false) {
+        if n.end <= q.lo { return addressOrderedFit(q, n.right, highest: highest) }
+        if n.start >= q.hi { return addressOrderedFit(q, n.left, highest: highest) }
+        let (near, far) = highest ? (n.right, n.left) : (n.left, n.right)
+        if let hit = addressOrderedFit(q, near, highest: highest) { return hit }
+        if let a = Self.place(q, start: n.start, end: n.end, highest: highest) {
             return Hit(start: n.start, end: n.end, address: a)
         }
-        return firstFit(q, n.right)
-    }
-
-    private func lastFit(_ q: Query, _ t: Int32) -> Hit? {
-        if t < 0 { return nil }
-        let n = nodes[Int(t)]
-        if n.usable[q.usableClass] < q.size { return nil }
-        if n.end <= q.lo { return lastFit(q, n.right) }
-        if n.start >= q.hi { return lastFit(q, n.left) }
-        if let hit = lastFit(q, n.right) { return hit }
-        if let a = Self.place(q, start: n.start, end: n.end, highest: true) {
-            return Hit(start: n.start, end: n.end, address: a)
-        }
-        return lastFit(q, n.left)
+        return addressOrderedFit(q, far, highest: highest)
     }
 
     /// Size-ordered tree: the shortest fitting range (ties: lowest start) and the lowest
