@@ -1,4 +1,4 @@
-/// A binary min-heap of integers.
+/// A binary min-heap.
 struct MinHeap<Element: Comparable & Sendable>: Sendable {
     private(set) var elements: [Element] = []
 

@@ -46,33 +46,75 @@ import Testing
     }
 
     @Test func randomOperationsMatchASetModel() throws {
+        // Reserved ids reach 20000, so the bitmap spans several summary words.
         var rng = SeededGenerator(seed: 7)
-        var ids = IdAllocator(10...200)
+        let last: UInt32 = 20_009
+        var ids = IdAllocator(10...last)
         var model = Set<UInt32>()
-        for _ in 0..<20_000 {
-            if rng.next() % 2 == 0 {
-                let expected = (UInt32(10)...200).first { !model.contains($0) }
+        var everHandedOut = Set<UInt32>()
+        for _ in 0..<30_000 {
+            switch rng.next() % 8 {
+            case 0...2:
+                let expected = (UInt32(10)...last).first { !model.contains($0) }
                 do {
                     let id = try ids.allocate()
                     #expect(id == expected)
                     model.insert(id)
+                    everHandedOut.insert(id)
                 } catch {
                     #expect(expected == nil && error == .exhausted)
                 }
-            } else if rng.next() % 4 == 0 {
-                let id = UInt32(10 + rng.next() % 191)
+            case 3:
+                let id = UInt32(10 + rng.next() % (rng.next() % 4 == 0 ? 20_000 : 300))
                 do {
                     try ids.reserve(id)
                     #expect(model.insert(id).inserted)
+                    everHandedOut.insert(id)
                 } catch {
                     #expect(error == .alreadyAllocated(id) && model.contains(id))
                 }
-            } else if let id = model.randomElement(using: &rng) {
-                try ids.free(id)
-                model.remove(id)
+            case 4:
+                // A free that may be wrong: never handed out, already freed, or fine.
+                let id = UInt32(rng.next() % 400)
+                do {
+                    try ids.free(id)
+                    #expect(model.remove(id) != nil)
+                } catch {
+                    #expect(!model.contains(id))
+                    #expect([.outOfRange(id), .notAllocated(id), .doubleFree(id)].contains(error))
+                }
+            default:
+                if let id = model.randomElement(using: &rng) {
+                    try ids.free(id)
+                    model.remove(id)
+                }
             }
             #expect(ids.allocatedCount == model.count)
         }
+        for id in model { #expect(ids.isAllocated(id)) }
+        #expect(!everHandedOut.isEmpty)
+    }
+
+    @Test func smallestFreeIdAcrossBitmapWords() throws {
+        // One summary word covers 4096 ids: move the search hint up, then free below it.
+        var ids = IdAllocator(0...9999)
+        for _ in 0..<9000 { _ = try ids.allocate() }
+        try ids.free(8500)
+        try ids.free(5000)
+        #expect(try ids.allocate() == 5000)
+        #expect(try ids.allocate() == 8500)
+        try ids.free(7)
+        try ids.free(4096)
+        try ids.free(4095)
+        #expect(try ids.allocate() == 7)
+        #expect(try ids.allocate() == 4095)
+        #expect(try ids.allocate() == 4096)
+        #expect(try ids.allocate() == 9000)
+        try ids.reserve(9999)
+        #expect(try (0..<998).map { _ in try ids.allocate() } == Array(9001...9998))
+        #expect(throws: IdAllocatorError.exhausted) { try ids.allocate() }
+        try ids.free(9999)   // the top: hands back 9999 only
+        #expect(ids.allocatedCount == 9999)
     }
 
     @Test func codableRoundTripAndValidation() throws {
