@@ -42,43 +42,74 @@ struct Fragmented {
 
 func medianNanos(_ samples: [Double]) -> Double { Summary(samples).median }
 
-var addressReport = BenchmarkReport(
-    title: "Address allocation: alloc / free cost per operation (ns), requests of 9-16 pages, 4 KiB aligned",
-    columns: ["policy", "live ranges", "tree alloc", "tree free", "linear alloc", "linear free", "alloc ratio"])
-for policy in [AllocationPolicy.firstFit, .lastFit, .bestFit] {
-    for live in [1_000, 10_000, 100_000] {
-        var state = try Fragmented(live: live, seed: UInt64(live))
-        var rng = SplitMix64(seed: 42)
-        var treeAlloc: [Double] = [], treeFree: [Double] = [], linAlloc: [Double] = [], linFree: [Double] = []
-        for _ in 0..<rounds {
-            let batch = 2_000
-            let sizes = (0..<batch).map { _ in (9 + rng.next() % 8) * page }
-            var got: [AddressRange] = []
-            got.reserveCapacity(batch)
-            treeAlloc.append(Double(try timeNanoseconds {
+/// Median ns per allocation and per free over `rounds` batches of `batch` requests
+/// (sizes from `pages`) on the tree and, for the fit policies, on the linear baseline.
+func measureAddress(policy: AllocationPolicy, live: Int, pages: ClosedRange<UInt64>)
+    throws -> (treeAlloc: Double, treeFree: Double, linearAlloc: Double?, linearFree: Double?)
+{
+    var state = try Fragmented(live: live, seed: UInt64(live))
+    var rng = SplitMix64(seed: 42)
+    var treeAlloc: [Double] = [], treeFree: [Double] = [], linAlloc: [Double] = [], linFree: [Double] = []
+    let exact: Bool
+    if case .exact = policy { exact = true } else { exact = false }
+    if !exact {
+        // Warm-up (builds the size index before timing best-fit).
+        try state.tree.free(try state.tree.allocate(size: page, alignment: page, policy: policy))
+    }
+    for _ in 0..<rounds {
+        let batch = 2_000
+        let sizes = (0..<batch).map { _ in (pages.lowerBound + rng.next() % UInt64(pages.count)) * page }
+        // Exact requests: the first page of distinct random holes.
+        let holes = exact ? Array(state.tree.freeRanges.shuffled(using: &rng).prefix(batch)) : []
+        var got: [AddressRange] = []
+        got.reserveCapacity(batch)
+        treeAlloc.append(Double(try timeNanoseconds {
+            if exact {
+                for h in holes { got.append(try state.tree.allocate(size: page, policy: .exact(h.start))) }
+            } else {
                 for s in sizes { got.append(try state.tree.allocate(size: s, alignment: page, policy: policy)) }
-            }) / Double(batch))
-            treeFree.append(Double(try timeNanoseconds { for r in got { try state.tree.free(r) } }) / Double(batch))
-            // The walk is slow at 100k: measure fewer operations.
-            let linearBatch = live >= 100_000 ? 100 : live >= 10_000 ? 500 : batch
-            var linGot: [UInt64] = []
-            linAlloc.append(Double(timeNanoseconds {
-                for s in sizes.prefix(linearBatch) {
-                    linGot.append(state.linear.allocate(size: s, alignment: page, policy: policy) ?? 0)
-                }
-            }) / Double(linearBatch))
-            linFree.append(Double(timeNanoseconds {
-                for (a, s) in zip(linGot, sizes) { state.linear.free(start: a, size: s) }
-            }) / Double(linearBatch))
-        }
-        let ta = medianNanos(treeAlloc), la = medianNanos(linAlloc)
-        addressReport.add([.text("\(policy)"), .number(Double(live), decimals: 0), .number(ta, decimals: 0),
-                           .number(medianNanos(treeFree), decimals: 0), .number(la, decimals: 0),
-                           .number(medianNanos(linFree), decimals: 0), .number(la / ta, decimals: 1)])
+            }
+        }) / Double(got.count))
+        treeFree.append(Double(try timeNanoseconds { for r in got { try state.tree.free(r) } }) / Double(got.count))
+        if exact { continue }
+        // The walk is slow at 100k: measure fewer operations.
+        let linearBatch = live >= 100_000 ? 100 : live >= 10_000 ? 500 : batch
+        var linGot: [UInt64] = []
+        linAlloc.append(Double(timeNanoseconds {
+            for s in sizes.prefix(linearBatch) {
+                linGot.append(state.linear.allocate(size: s, alignment: page, policy: policy) ?? 0)
+            }
+        }) / Double(linearBatch))
+        linFree.append(Double(timeNanoseconds {
+            for (a, s) in zip(linGot, sizes) { state.linear.free(start: a, size: s) }
+        }) / Double(linearBatch))
+    }
+    return (medianNanos(treeAlloc), medianNanos(treeFree),
+            linAlloc.isEmpty ? nil : medianNanos(linAlloc), linFree.isEmpty ? nil : medianNanos(linFree))
+}
+
+var addressReport = BenchmarkReport(
+    title: "Address allocation: ns per operation, 4 KiB aligned, live allocations with a hole of 1-8 pages after each",
+    columns: ["policy", "request pages", "live ranges", "tree alloc", "tree free", "linear alloc", "linear free",
+              "alloc ratio"])
+let scenarios: [(AllocationPolicy, ClosedRange<UInt64>)] = [
+    (.firstFit, 9...16), (.lastFit, 9...16), (.bestFit, 9...16), (.firstFit, 1...8), (.bestFit, 1...8), (.exact(0), 1...1),
+]
+for (policy, pages) in scenarios {
+    for live in [1_000, 10_000, 100_000] {
+        let m = try measureAddress(policy: policy, live: live, pages: pages)
+        let name: String
+        if case .exact = policy { name = "exact" } else { name = "\(policy)" }
+        func cell(_ v: Double?, _ decimals: Int) -> ReportValue { v.map { .number($0, decimals: decimals) } ?? .text("-") }
+        addressReport.add([.text(name), .text("\(pages.lowerBound)-\(pages.upperBound)"),
+                           .number(Double(live), decimals: 0), .number(m.treeAlloc, decimals: 0),
+                           .number(m.treeFree, decimals: 0), cell(m.linearAlloc, 0), cell(m.linearFree, 0),
+                           cell(m.linearAlloc.map { $0 / m.treeAlloc }, 1)])
     }
 }
+addressReport.note("9-16 pages fit in no hole: a walk in address order passes every hole (the issue's worst case)")
+addressReport.note("1-8 pages fit in holes; last-fit rows: the free tail is the last range, so a reverse walk finds it at once")
 addressReport.note("ratio = linear alloc / tree alloc; target: tree alloc <= 2000 ns at 100k, flat from 1k to 100k")
-addressReport.note("last-fit: the free tail is the last range, so the reverse walk finds it at once")
 addressReport.print(options)
 
 // MARK: Ids

@@ -8,8 +8,8 @@
 ///
 /// ## Cost
 ///
-/// Free ranges are kept twice, in a treap ordered by address and in one ordered by
-/// (length, address); every node also records the longest request its subtree could
+/// Free ranges are kept in a treap ordered by address and, once best-fit has been used,
+/// also in one ordered by (length, address); every node also records the longest request its subtree could
 /// hold at alignments 1 B, 4 B, 16 B, 256 B, 4 KiB, 64 KiB, 2 MiB and 1 GiB.
 /// With `n` free ranges:
 ///
@@ -33,7 +33,9 @@ public struct AddressAllocator: Sendable {
     /// The whole space the allocator manages.
     public let space: AddressRange
     private var byStart: FreeRangeTree
-    private var bySize: FreeRangeTree
+    /// The size-ordered index, built on the first best-fit request (allocators that never
+    /// use best-fit do not pay for it) and maintained from then on.
+    private var bySize: FreeRangeTree?
     /// Live allocations: start -> end.
     private var allocations: [UInt64: UInt64] = [:]
 
@@ -49,9 +51,7 @@ public struct AddressAllocator: Sendable {
         guard space.size > 0 else { throw .zeroSize }
         self.space = space
         byStart = FreeRangeTree(order: .byStart, seed: 0x9E37_79B9_7F4A_7C15 ^ space.start)
-        bySize = FreeRangeTree(order: .bySize, seed: 0xD1B5_4A32_D192_ED03 ^ space.size)
         byStart.insert(start: space.start, end: space.end)
-        bySize.insert(start: space.start, end: space.end)
     }
 
     /// The number of live allocations.
@@ -117,12 +117,22 @@ public struct AddressAllocator: Sendable {
         switch policy {
         case .firstFit: hit = byStart.addressOrderedFit(query, highest: false)
         case .lastFit: hit = byStart.addressOrderedFit(query, highest: true)
-        case .bestFit: hit = bySize.bestFit(query)
+        case .bestFit:
+            buildSizeIndexIfNeeded()
+            hit = bySize?.bestFit(query)
         case .exact: hit = nil
         }
         guard let hit else { throw .outOfSpace(size: size, alignment: alignment) }
         carve(start: hit.start, end: hit.end, address: hit.address, size: size)
         return AddressRange(uncheckedStart: hit.address, end: hit.address + size)
+    }
+
+    /// Builds the size-ordered index from the address-ordered tree (O(n log n), once).
+    private mutating func buildSizeIndexIfNeeded() {
+        guard bySize == nil else { return }
+        var tree = FreeRangeTree(order: .bySize, seed: 0xD1B5_4A32_D192_ED03 ^ space.size)
+        for r in byStart.inOrder() { tree.insert(start: r.start, end: r.end) }
+        bySize = tree
     }
 
     /// Takes `[address, address + size)` out of the free range `[start, end)`.
@@ -137,9 +147,9 @@ public struct AddressAllocator: Sendable {
         } else {
             byStart.remove(start: start, end: end)
         }
-        bySize.remove(start: start, end: end)
-        if hasLeft { bySize.insert(start: start, end: address) }
-        if hasRight { bySize.insert(start: allocEnd, end: end) }
+        bySize?.remove(start: start, end: end)
+        if hasLeft { bySize?.insert(start: start, end: address) }
+        if hasRight { bySize?.insert(start: allocEnd, end: end) }
         allocations[address] = allocEnd
     }
 
@@ -157,21 +167,21 @@ public struct AddressAllocator: Sendable {
         case let (l?, r?):
             byStart.remove(start: r.start, end: r.end)
             byStart.replace(oldStart: l.start, start: l.start, end: r.end)
-            bySize.remove(start: l.start, end: l.end)
-            bySize.remove(start: r.start, end: r.end)
+            bySize?.remove(start: l.start, end: l.end)
+            bySize?.remove(start: r.start, end: r.end)
             start = l.start
             end = r.end
         case let (l?, nil):
             byStart.replace(oldStart: l.start, start: l.start, end: end)
-            bySize.remove(start: l.start, end: l.end)
+            bySize?.remove(start: l.start, end: l.end)
             start = l.start
         case let (nil, r?):
             byStart.replace(oldStart: r.start, start: start, end: r.end)
-            bySize.remove(start: r.start, end: r.end)
+            bySize?.remove(start: r.start, end: r.end)
             end = r.end
         case (nil, nil):
             byStart.insert(start: start, end: end)
         }
-        bySize.insert(start: start, end: end)
+        bySize?.insert(start: start, end: end)
     }
 }
