@@ -88,6 +88,13 @@ public enum DominantResourceFairness {
         }
     }
 
+    /// Divides what `host` has available among `tenants`.
+    public static func allocate(
+        host: HostResources, tenants: [FairShareTenant], taskLimit: Int = 1_000_000
+    ) throws(FairnessError) -> [FairShareAllocation] {
+        try allocate(capacity: host.available, tenants: tenants, taskLimit: taskLimit)
+    }
+
     private struct TenantKey: Comparable, Sendable {
         var share: Double
         var index: Int

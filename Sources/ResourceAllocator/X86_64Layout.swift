@@ -30,7 +30,7 @@ public struct RAMRegion: Hashable, Sendable, Codable {
 /// - KVM memory slot ids, of which the RAM regions take the first ones.
 ///
 /// The whole layout is `Codable`, so a VMM can save it with a snapshot and restore it.
-public struct X86_64Layout: Sendable, Codable {
+public struct X86_64Layout: Sendable {
     /// The knobs of the layout; the defaults match common KVM-based VMMs.
     public struct Configuration: Hashable, Sendable, Codable {
         /// Guest RAM in bytes.
@@ -145,5 +145,60 @@ public struct X86_64Layout: Sendable, Codable {
     /// The RAM region holding `address`, if any.
     public func ramRegion(containing address: UInt64) -> RAMRegion? {
         ram.first { $0.range.contains(address) }
+    }
+}
+
+extension X86_64Layout: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case configuration, ram, portIO, mmio32, mmio64, legacyIRQs, msiGSIs, memorySlots
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(configuration, forKey: .configuration)
+        try c.encode(ram, forKey: .ram)
+        try c.encode(portIO, forKey: .portIO)
+        try c.encode(mmio32, forKey: .mmio32)
+        try c.encode(mmio64, forKey: .mmio64)
+        try c.encode(legacyIRQs, forKey: .legacyIRQs)
+        try c.encode(msiGSIs, forKey: .msiGSIs)
+        try c.encode(memorySlots, forKey: .memorySlots)
+    }
+
+    /// Rebuilds the layout from the saved configuration and requires the saved RAM regions,
+    /// windows and id ranges to be exactly the ones it implies (each allocator validates its
+    /// own allocations), so a corrupted save cannot move MMIO over RAM.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let configuration = try c.decode(Configuration.self, forKey: .configuration)
+        var layout: X86_64Layout
+        do { layout = try X86_64Layout(configuration) } catch {
+            throw DecodingError.dataCorruptedError(forKey: .configuration, in: c, debugDescription: "\(error)")
+        }
+        func mismatch(_ key: CodingKeys) -> DecodingError {
+            DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "does not match the configuration")
+        }
+        guard try c.decode([RAMRegion].self, forKey: .ram) == layout.ram else { throw mismatch(.ram) }
+        let portIO = try c.decode(AddressAllocator.self, forKey: .portIO)
+        let mmio32 = try c.decode(AddressAllocator.self, forKey: .mmio32)
+        let mmio64 = try c.decode(AddressAllocator.self, forKey: .mmio64)
+        guard portIO.space == layout.portIO.space else { throw mismatch(.portIO) }
+        guard mmio32.space == layout.mmio32.space else { throw mismatch(.mmio32) }
+        guard mmio64.space == layout.mmio64.space else { throw mismatch(.mmio64) }
+        let legacyIRQs = try c.decode(IdAllocator.self, forKey: .legacyIRQs)
+        let msiGSIs = try c.decode(IdAllocator.self, forKey: .msiGSIs)
+        let memorySlots = try c.decode(IdAllocator.self, forKey: .memorySlots)
+        func sameRange(_ a: IdAllocator, _ b: IdAllocator) -> Bool { a.first == b.first && a.last == b.last }
+        guard sameRange(legacyIRQs, layout.legacyIRQs) else { throw mismatch(.legacyIRQs) }
+        guard sameRange(msiGSIs, layout.msiGSIs) else { throw mismatch(.msiGSIs) }
+        guard sameRange(memorySlots, layout.memorySlots),
+              layout.ram.allSatisfy({ memorySlots.isAllocated($0.slot) }) else { throw mismatch(.memorySlots) }
+        layout.portIO = portIO
+        layout.mmio32 = mmio32
+        layout.mmio64 = mmio64
+        layout.legacyIRQs = legacyIRQs
+        layout.msiGSIs = msiGSIs
+        layout.memorySlots = memorySlots
+        self = layout
     }
 }

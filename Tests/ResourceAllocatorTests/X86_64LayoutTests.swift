@@ -61,4 +61,32 @@ import Testing
         #expect(try restored.msiGSIs.allocate() == gsi + 1)
         #expect(try restored.mmio32.allocate(size: 1 << 20, alignment: 1 << 20) == layout.mmio32.allocate(size: 1 << 20, alignment: 1 << 20))
     }
+
+    @Test func corruptedSavesAreRejected() throws {
+        let layout = try X86_64Layout(memorySize: 6 * gib)
+        let saved = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(layout)) as? [String: Any])
+        func decodes(_ object: [String: Any]) throws -> Bool {
+            let data = try JSONSerialization.data(withJSONObject: object)
+            return (try? JSONDecoder().decode(X86_64Layout.self, from: data)) != nil
+        }
+        #expect(try decodes(saved))
+        // The saved RAM claims more than the configuration gives.
+        var biggerRAM = saved
+        var ram = try #require(saved["ram"] as? [[String: Any]])
+        var range = try #require(ram[1]["range"] as? [String: Any])
+        range["size"] = 4 * gib
+        ram[1]["range"] = range
+        biggerRAM["ram"] = ram
+        #expect(try !decodes(biggerRAM))
+        // A different configuration no longer matches the saved windows.
+        var movedHole = saved
+        var configuration = try #require(saved["configuration"] as? [String: Any])
+        configuration["mmio32Start"] = 2 * gib
+        movedHole["configuration"] = configuration
+        #expect(try !decodes(movedHole))
+        // An invalid configuration.
+        configuration["physicalAddressBits"] = 64
+        movedHole["configuration"] = configuration
+        #expect(try !decodes(movedHole))
+    }
 }
