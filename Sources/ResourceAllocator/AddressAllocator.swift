@@ -9,11 +9,12 @@
 /// ## Cost
 ///
 /// Free ranges are kept in a treap ordered by address and, once best-fit has been used,
-/// also in one ordered by (length, address); every node also records the longest request its subtree could
-/// hold at alignments 1 B, 4 B, 16 B, 256 B, 4 KiB, 64 KiB, 2 MiB and 1 GiB.
-/// With `n` free ranges:
+/// also in one ordered by (length, address); every node also records the longest request
+/// its subtree could hold at alignments 1 B, 4 B, 16 B, 256 B, 4 KiB, 64 KiB, 2 MiB and
+/// 1 GiB. With `n` free ranges:
 ///
-/// - `free`, exact allocation and all tree updates are expected O(log n).
+/// - `free`, exact allocation and all tree updates are expected O(log n). The first
+///   best-fit request builds the size-ordered treap once, in O(n log n).
 /// - First-fit, last-fit and best-fit searches are expected O(log n) when the
 ///   alignment is one of those eight classes, which covers the alignments a VMM uses.
 ///   For other alignments the search prunes with the nearest smaller class, which can
