@@ -57,7 +57,9 @@ public struct Cluster: Sendable {
     public func host(of id: String) -> Int? { placements[id]?.host }
 
     /// Number of requests placed on `host`.
-    public func requestCount(on host: Int) -> Int { requestsPerHost.indices.contains(host) ? requestsPerHost[host] : 0 }
+    public func requestCount(on host: Int) -> Int {
+        requestsPerHost.indices.contains(host) ? requestsPerHost[host] : 0
+    }
 
     /// Number of hosts holding at least one placed request.
     public var hostsUsed: Int { requestsPerHost.count { $0 > 0 } }

@@ -175,30 +175,31 @@ extension X86_64Layout: Codable {
         do { layout = try X86_64Layout(configuration) } catch {
             throw DecodingError.dataCorruptedError(forKey: .configuration, in: c, debugDescription: "\(error)")
         }
-        func mismatch(_ key: CodingKeys) -> DecodingError {
-            DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "does not match the configuration")
+        /// Decodes `key` into `field` of the fresh layout if `matches(saved, fresh)`.
+        func restore<T: Decodable>(
+            _ key: CodingKeys, _ field: WritableKeyPath<X86_64Layout, T>, _ matches: (T, T) -> Bool
+        ) throws {
+            let saved = try c.decode(T.self, forKey: key)
+            guard matches(saved, layout[keyPath: field]) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: c, debugDescription: "does not match the configuration")
+            }
+            layout[keyPath: field] = saved
         }
-        guard try c.decode([RAMRegion].self, forKey: .ram) == layout.ram else { throw mismatch(.ram) }
-        let portIO = try c.decode(AddressAllocator.self, forKey: .portIO)
-        let mmio32 = try c.decode(AddressAllocator.self, forKey: .mmio32)
-        let mmio64 = try c.decode(AddressAllocator.self, forKey: .mmio64)
-        guard portIO.space == layout.portIO.space else { throw mismatch(.portIO) }
-        guard mmio32.space == layout.mmio32.space else { throw mismatch(.mmio32) }
-        guard mmio64.space == layout.mmio64.space else { throw mismatch(.mmio64) }
-        let legacyIRQs = try c.decode(IdAllocator.self, forKey: .legacyIRQs)
-        let msiGSIs = try c.decode(IdAllocator.self, forKey: .msiGSIs)
-        let memorySlots = try c.decode(IdAllocator.self, forKey: .memorySlots)
-        func sameRange(_ a: IdAllocator, _ b: IdAllocator) -> Bool { a.first == b.first && a.last == b.last }
-        guard sameRange(legacyIRQs, layout.legacyIRQs) else { throw mismatch(.legacyIRQs) }
-        guard sameRange(msiGSIs, layout.msiGSIs) else { throw mismatch(.msiGSIs) }
-        guard sameRange(memorySlots, layout.memorySlots),
-              layout.ram.allSatisfy({ memorySlots.isAllocated($0.slot) }) else { throw mismatch(.memorySlots) }
-        layout.portIO = portIO
-        layout.mmio32 = mmio32
-        layout.mmio64 = mmio64
-        layout.legacyIRQs = legacyIRQs
-        layout.msiGSIs = msiGSIs
-        layout.memorySlots = memorySlots
+        let sameSpace = { (a: AddressAllocator, b: AddressAllocator) in a.space == b.space }
+        let sameIds = { (a: IdAllocator, b: IdAllocator) in a.first == b.first && a.last == b.last }
+        guard try c.decode([RAMRegion].self, forKey: .ram) == layout.ram else {
+            throw DecodingError.dataCorruptedError(forKey: .ram, in: c, debugDescription: "does not match the configuration")
+        }
+        try restore(.portIO, \.portIO, sameSpace)
+        try restore(.mmio32, \.mmio32, sameSpace)
+        try restore(.mmio64, \.mmio64, sameSpace)
+        try restore(.legacyIRQs, \.legacyIRQs, sameIds)
+        try restore(.msiGSIs, \.msiGSIs, sameIds)
+        let ram = layout.ram
+        try restore(.memorySlots, \.memorySlots) { saved, fresh in
+            sameIds(saved, fresh) && ram.allSatisfy { saved.isAllocated($0.slot) }
+        }
         self = layout
     }
 }

@@ -88,17 +88,16 @@ struct NaiveAddressAllocator {
     mutating func free(_ range: AddressRange) -> AddressAllocatorError? {
         guard range.size > 0, allocations[range.start] == range.end else { return .notAllocated(range) }
         allocations[range.start] = nil
-        let i = free.firstIndex { $0.start > range.start } ?? free.count
-        free.insert((range.start, range.end), at: i)
-        // Merge with the right neighbour, then the left one.
-        if i + 1 < free.count, free[i + 1].start == free[i].end {
-            free[i].end = free[i + 1].end
-            free.remove(at: i + 1)
+        // Re-sort and coalesce the whole list: slow, and obviously right.
+        var merged: [(start: UInt64, end: UInt64)] = []
+        for r in (free + [(range.start, range.end)]).sorted(by: { $0.start < $1.start }) {
+            if let lastEnd = merged.last?.end, lastEnd == r.start {
+                merged[merged.count - 1].end = r.end
+            } else {
+                merged.append(r)
+            }
         }
-        if i > 0, free[i - 1].end == free[i].start {
-            free[i - 1].end = free[i].end
-            free.remove(at: i)
-        }
+        free = merged
         return nil
     }
 }
