@@ -66,7 +66,8 @@ public struct VectorGreedy: PlacementStrategy {
                             score -= left * left
                         }
                     }
-                    if best < 0 || score > bestScore || (score == bestScore && batchIndex[i] < batchIndex[remaining[best]]) {
+                    let tieWins = score == bestScore && best >= 0 && batchIndex[i] < batchIndex[remaining[best]]
+                    if best < 0 || score > bestScore || tieWins {
                         best = slot
                         bestScore = score
                     }

@@ -189,7 +189,8 @@ extension X86_64Layout: Codable {
         let sameSpace = { (a: AddressAllocator, b: AddressAllocator) in a.space == b.space }
         let sameIds = { (a: IdAllocator, b: IdAllocator) in a.first == b.first && a.last == b.last }
         guard try c.decode([RAMRegion].self, forKey: .ram) == layout.ram else {
-            throw DecodingError.dataCorruptedError(forKey: .ram, in: c, debugDescription: "does not match the configuration")
+            throw DecodingError.dataCorruptedError(
+                forKey: .ram, in: c, debugDescription: "does not match the configuration")
         }
         try restore(.portIO, \.portIO, sameSpace)
         try restore(.mmio32, \.mmio32, sameSpace)
