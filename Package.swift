@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "KVM", targets: ["KVM"]),
         .library(name: "VCPU", targets: ["VCPU"]),
         .executable(name: "kvm-info", targets: ["kvm-info"]),
+        .library(name: "ResourceAllocator", targets: ["ResourceAllocator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -35,11 +36,25 @@ let package = Package(
         .target(name: "VCPU", dependencies: ["KVM"], swiftSettings: swiftSettings),
         .testTarget(name: "VCPUTests", dependencies: ["VCPU", "KVMTestSupport"], swiftSettings: swiftSettings),
 
+        // MARK: ResourceAllocator
+        .target(name: "ResourceAllocator", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ResourceAllocatorTests",
+            dependencies: ["ResourceAllocator"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Benchmarks (run with `swift run -c release <name> [--json]`)
         .target(
             name: "BenchmarkSupport",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/BenchmarkSupport",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "allocator-bench",
+            dependencies: ["BenchmarkSupport", "ResourceAllocator"],
+            path: "Benchmarks/allocator-bench",
             swiftSettings: swiftSettings
         ),
 

@@ -1,0 +1,188 @@
+/// An allocator of address ranges inside one space `[base, base + size)`: guest physical
+/// memory, MMIO windows, port I/O.
+///
+/// Requests have a power-of-two alignment, a policy (``AllocationPolicy``: first-fit,
+/// last-fit, best-fit or an exact address) and optionally a sub-range they must lie in.
+/// Freeing a range merges it with free neighbours, so freeing everything restores one
+/// free range.
+///
+/// ## Cost
+///
+/// Free ranges are kept in a treap ordered by address and, once best-fit has been used,
+/// also in one ordered by (length, address); every node also records the longest request
+/// its subtree could hold at alignments 1 B, 4 B, 16 B, 256 B, 4 KiB, 64 KiB, 2 MiB and
+/// 1 GiB. With `n` free ranges:
+///
+/// - `free`, exact allocation and all tree updates are expected O(log n). The first
+///   best-fit request builds the size-ordered treap once, in O(n log n).
+/// - First-fit, last-fit and best-fit searches are expected O(log n) when the
+///   alignment is one of those eight classes, which covers the alignments a VMM uses.
+///   For other alignments the search prunes with the nearest smaller class, which can
+///   overestimate by less than the alignment: the search is still exact, and costs an
+///   extra O(log n) for each free range that looks long enough but is not once aligned,
+///   and that the search meets before the answer.
+/// - A sub-range constraint (`within:`) keeps first-fit and last-fit at O(log n) (only
+///   the ranges straddling the constraint's two ends need a direct check). Best-fit with
+///   a constraint is exact and skips every subtree of the size-ordered tree whose ranges
+///   all lie outside the constraint, but it may still visit, in size order, free ranges
+///   outside the constraint that are interleaved (in that order) with ones inside it and
+///   shorter than the answer's range; without a constraint it is O(log n).
+///
+/// Results never depend on these costs: every policy returns what an exhaustive scan of
+/// all free ranges would.
+public struct AddressAllocator: Sendable {
+    /// The whole space the allocator manages.
+    public let space: AddressRange
+    private var byStart: FreeRangeTree
+    /// The size-ordered index, built on the first best-fit request (allocators that never
+    /// use best-fit do not pay for it) and maintained from then on.
+    private var bySize: FreeRangeTree?
+    /// Live allocations: start -> end.
+    private var allocations: [UInt64: UInt64] = [:]
+
+    /// Creates an allocator for `[base, base + size)`, entirely free.
+    public init(base: UInt64, size: UInt64) throws(AddressAllocatorError) {
+        guard size > 0 else { throw .zeroSize }
+        guard let space = AddressRange(start: base, size: size) else { throw .overflow }
+        try self.init(space: space)
+    }
+
+    /// Creates an allocator for `space`, entirely free.
+    public init(space: AddressRange) throws(AddressAllocatorError) {
+        guard space.size > 0 else { throw .zeroSize }
+        self.space = space
+        byStart = FreeRangeTree(order: .byStart, seed: 0x9E37_79B9_7F4A_7C15 ^ space.start)
+        byStart.insert(start: space.start, end: space.end)
+    }
+
+    /// The number of live allocations.
+    public var allocationCount: Int { allocations.count }
+
+    /// The number of maximal free ranges.
+    public var freeRangeCount: Int { byStart.count }
+
+    /// The free ranges in address order (O(n)).
+    public var freeRanges: [AddressRange] {
+        byStart.inOrder().map { AddressRange(uncheckedStart: $0.start, end: $0.end) }
+    }
+
+    /// The live allocations in address order (O(n log n)).
+    public var allocatedRanges: [AddressRange] {
+        allocations.sorted { $0.key < $1.key }.map { AddressRange(uncheckedStart: $0.key, end: $0.value) }
+    }
+
+    /// Whether `range` is exactly one live allocation.
+    public func isAllocated(_ range: AddressRange) -> Bool {
+        allocations[range.start] == range.end && range.size > 0
+    }
+
+    /// Allocates `size` addresses aligned to `alignment` (a power of two) according to
+    /// `policy`, inside `constraint` when one is given.
+    ///
+    /// Errors are checked in this order: ``AddressAllocatorError/zeroSize``,
+    /// ``AddressAllocatorError/invalidAlignment(_:)``, then for a constraint
+    /// ``AddressAllocatorError/zeroSize`` (empty constraint) and
+    /// ``AddressAllocatorError/outsideSpace(_:)``; for an exact address
+    /// ``AddressAllocatorError/misaligned(address:alignment:)``,
+    /// ``AddressAllocatorError/overflow``, ``AddressAllocatorError/outsideSpace(_:)`` (outside
+    /// the space or the constraint) and ``AddressAllocatorError/overlapsAllocation(_:)``;
+    /// for the fit policies ``AddressAllocatorError/outOfSpace(size:alignment:)``.
+    @discardableResult
+    public mutating func allocate(
+        size: UInt64, alignment: UInt64 = 1, policy: AllocationPolicy = .firstFit,
+        within constraint: AddressRange? = nil
+    ) throws(AddressAllocatorError) -> AddressRange {
+        guard size > 0 else { throw .zeroSize }
+        guard alignment > 0, alignment & (alignment - 1) == 0 else { throw .invalidAlignment(alignment) }
+        var lo = space.start, hi = space.end
+        if let c = constraint {
+            guard c.size > 0 else { throw .zeroSize }
+            guard c.start >= space.start, c.end <= space.end else { throw .outsideSpace(c) }
+            lo = c.start
+            hi = c.end
+        }
+        let mask = alignment - 1
+        if case .exact(let address) = policy {
+            guard address & mask == 0 else { throw .misaligned(address: address, alignment: alignment) }
+            guard let wanted = AddressRange(start: address, size: size) else { throw .overflow }
+            guard wanted.start >= lo, wanted.end <= hi else { throw .outsideSpace(wanted) }
+            guard let r = byStart.floor(address), r.end >= wanted.end else { throw .overlapsAllocation(wanted) }
+            carve(start: r.start, end: r.end, address: address, size: size)
+            return wanted
+        }
+        let shift = UInt64(alignment.trailingZeroBitCount)
+        let query = FreeRangeTree.Query(
+            size: size, mask: mask, lo: lo, hi: hi,
+            usableClass: UsableLengths.boundingClass(forShift: shift).index)
+        let hit: FreeRangeTree.Hit?
+        switch policy {
+        case .firstFit: hit = byStart.addressOrderedFit(query, highest: false)
+        case .lastFit: hit = byStart.addressOrderedFit(query, highest: true)
+        case .bestFit:
+            buildSizeIndexIfNeeded()
+            hit = bySize?.bestFit(query)
+        case .exact: hit = nil
+        }
+        guard let hit else { throw .outOfSpace(size: size, alignment: alignment) }
+        carve(start: hit.start, end: hit.end, address: hit.address, size: size)
+        return AddressRange(uncheckedStart: hit.address, end: hit.address + size)
+    }
+
+    /// Builds the size-ordered index from the address-ordered tree (O(n log n), once).
+    private mutating func buildSizeIndexIfNeeded() {
+        guard bySize == nil else { return }
+        var tree = FreeRangeTree(order: .bySize, seed: 0xD1B5_4A32_D192_ED03 ^ space.size)
+        for r in byStart.inOrder() { tree.insert(start: r.start, end: r.end) }
+        bySize = tree
+    }
+
+    /// Takes `[address, address + size)` out of the free range `[start, end)`.
+    private mutating func carve(start: UInt64, end: UInt64, address: UInt64, size: UInt64) {
+        let allocEnd = address + size
+        let hasLeft = address > start, hasRight = allocEnd < end
+        if hasLeft {
+            byStart.replace(oldStart: start, start: start, end: address)
+            if hasRight { byStart.insert(start: allocEnd, end: end) }
+        } else if hasRight {
+            byStart.replace(oldStart: start, start: allocEnd, end: end)
+        } else {
+            byStart.remove(start: start, end: end)
+        }
+        bySize?.remove(start: start, end: end)
+        if hasLeft { bySize?.insert(start: start, end: address) }
+        if hasRight { bySize?.insert(start: allocEnd, end: end) }
+        allocations[address] = allocEnd
+    }
+
+    /// Frees `range`, which must be exactly one live allocation, merging it with free
+    /// neighbours.
+    public mutating func free(_ range: AddressRange) throws(AddressAllocatorError) {
+        guard range.size > 0, allocations[range.start] == range.end else { throw .notAllocated(range) }
+        allocations[range.start] = nil
+        var start = range.start, end = range.end
+        let before = start > space.start ? byStart.floor(start - 1) : nil
+        let after = byStart.ceiling(end)
+        let left = before.flatMap { $0.end == start ? $0 : nil }
+        let right = after.flatMap { $0.start == end ? $0 : nil }
+        switch (left, right) {
+        case let (l?, r?):
+            byStart.remove(start: r.start, end: r.end)
+            byStart.replace(oldStart: l.start, start: l.start, end: r.end)
+            bySize?.remove(start: l.start, end: l.end)
+            bySize?.remove(start: r.start, end: r.end)
+            start = l.start
+            end = r.end
+        case let (l?, nil):
+            byStart.replace(oldStart: l.start, start: l.start, end: end)
+            bySize?.remove(start: l.start, end: l.end)
+            start = l.start
+        case let (nil, r?):
+            byStart.replace(oldStart: r.start, start: start, end: r.end)
+            bySize?.remove(start: r.start, end: r.end)
+            end = r.end
+        case (nil, nil):
+            byStart.insert(start: start, end: end)
+        }
+        bySize?.insert(start: start, end: end)
+    }
+}

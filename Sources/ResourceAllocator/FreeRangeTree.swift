@@ -1,0 +1,319 @@
+/// A treap of disjoint free ranges `[start, end)`, ordered either by start address or by
+/// (length, start), with every node augmented by the ``UsableLengths`` maximum of its
+/// subtree. Nodes live in one array and refer to each other by index, so the tree is a
+/// value type with no reference counting on its hot paths.
+///
+/// Insert, remove, lookups and the fit searches all run in expected O(log n) (treap
+/// depth); see ``AddressAllocator`` for the precise cost of fit searches under alignment.
+struct FreeRangeTree {
+    enum Order { case byStart, bySize }
+
+    struct Node {
+        var start: UInt64
+        var end: UInt64
+        var left: Int32
+        var right: Int32
+        var priority: UInt32
+        var usable: UsableLengths
+        /// Lowest start and highest end in the subtree (prunes constrained best-fit).
+        var minStart: UInt64
+        var maxEnd: UInt64
+    }
+
+    /// A fit search: size, alignment mask, constraint `[lo, hi)` and the pruning class.
+    struct Query {
+        var size: UInt64
+        var mask: UInt64
+        var lo: UInt64
+        var hi: UInt64
+        var usableClass: Int
+    }
+
+    /// A free range chosen by a search and the aligned address inside it.
+    struct Hit: Equatable {
+        var start: UInt64
+        var end: UInt64
+        var address: UInt64
+    }
+
+    let order: Order
+    private(set) var nodes: [Node] = []
+    private var freeSlots: [Int32] = []
+    private(set) var root: Int32 = -1
+    private(set) var count = 0
+    private var rng: SplitMix64
+
+    init(order: Order, seed: UInt64) {
+        self.order = order
+        self.rng = SplitMix64(seed: seed)
+    }
+
+    // MARK: Node storage
+
+    /// Deterministic priorities, so the tree shape is reproducible.
+    private mutating func nextPriority() -> UInt32 {
+        UInt32(truncatingIfNeeded: rng.next() >> 32)
+    }
+
+    private mutating func makeNode(start: UInt64, end: UInt64) -> Int32 {
+        let node = Node(start: start, end: end, left: -1, right: -1, priority: nextPriority(),
+                        usable: UsableLengths(start: start, end: end), minStart: start, maxEnd: end)
+        count += 1
+        if let slot = freeSlots.popLast() {
+            nodes[Int(slot)] = node
+            return slot
+        }
+        nodes.append(node)
+        return Int32(nodes.count - 1)
+    }
+
+    private mutating func release(_ t: Int32) {
+        count -= 1
+        freeSlots.append(t)
+    }
+
+    @inline(__always)
+    private mutating func update(_ t: Int32) {
+        let n = nodes[Int(t)]
+        var u = UsableLengths(start: n.start, end: n.end)
+        var minStart = n.start, maxEnd = n.end
+        if n.left >= 0 {
+            let l = nodes[Int(n.left)]
+            u.formMax(l.usable)
+            minStart = Swift.min(minStart, l.minStart)
+            maxEnd = Swift.max(maxEnd, l.maxEnd)
+        }
+        if n.right >= 0 {
+            let r = nodes[Int(n.right)]
+            u.formMax(r.usable)
+            minStart = Swift.min(minStart, r.minStart)
+            maxEnd = Swift.max(maxEnd, r.maxEnd)
+        }
+        nodes[Int(t)].usable = u
+        nodes[Int(t)].minStart = minStart
+        nodes[Int(t)].maxEnd = maxEnd
+    }
+
+    // MARK: Ordering
+
+    /// Whether key `(start, end)` orders before node `t`.
+    @inline(__always)
+    private func precedes(_ start: UInt64, _ end: UInt64, _ t: Int32) -> Bool {
+        let n = nodes[Int(t)]
+        switch order {
+        case .byStart:
+            return start < n.start
+        case .bySize:
+            let a = end &- start, b = n.end &- n.start
+            return a != b ? a < b : start < n.start
+        }
+    }
+
+    // MARK: Insert / remove
+
+    /// Inserts the free range `[start, end)`; it must not overlap any range in the tree.
+    mutating func insert(start: UInt64, end: UInt64) {
+        let x = makeNode(start: start, end: end)
+        root = insert(x, into: root)
+    }
+
+    private mutating func insert(_ x: Int32, into t: Int32) -> Int32 {
+        if t < 0 { return x }
+        if nodes[Int(x)].priority > nodes[Int(t)].priority {
+            let (l, r) = split(t, start: nodes[Int(x)].start, end: nodes[Int(x)].end)
+            nodes[Int(x)].left = l
+            nodes[Int(x)].right = r
+            update(x)
+            return x
+        }
+        if precedes(nodes[Int(x)].start, nodes[Int(x)].end, t) {
+            let child = insert(x, into: nodes[Int(t)].left)
+            nodes[Int(t)].left = child
+        } else {
+            let child = insert(x, into: nodes[Int(t)].right)
+            nodes[Int(t)].right = child
+        }
+        update(t)
+        return t
+    }
+
+    /// Splits `t` into the nodes ordering before the key and the rest.
+    private mutating func split(_ t: Int32, start: UInt64, end: UInt64) -> (Int32, Int32) {
+        if t < 0 { return (-1, -1) }
+        if precedes(start, end, t) {
+            let (l, r) = split(nodes[Int(t)].left, start: start, end: end)
+            nodes[Int(t)].left = r
+            update(t)
+            return (l, t)
+        } else {
+            let (l, r) = split(nodes[Int(t)].right, start: start, end: end)
+            nodes[Int(t)].right = l
+            update(t)
+            return (t, r)
+        }
+    }
+
+    /// Joins two treaps whose keys are all ordered `a` before `b`.
+    private mutating func merge(_ a: Int32, _ b: Int32) -> Int32 {
+        if a < 0 { return b }
+        if b < 0 { return a }
+        if nodes[Int(a)].priority > nodes[Int(b)].priority {
+            let r = merge(nodes[Int(a)].right, b)
+            nodes[Int(a)].right = r
+            update(a)
+            return a
+        } else {
+            let l = merge(a, nodes[Int(b)].left)
+            nodes[Int(b)].left = l
+            update(b)
+            return b
+        }
+    }
+
+    /// Removes the range `[start, end)`, which must be in the tree. Returns whether it was.
+    @discardableResult
+    mutating func remove(start: UInt64, end: UInt64) -> Bool {
+        var found = false
+        root = remove(start: start, end: end, from: root, found: &found)
+        return found
+    }
+
+    private mutating func remove(start: UInt64, end: UInt64, from t: Int32, found: inout Bool) -> Int32 {
+        if t < 0 { return -1 }
+        let n = nodes[Int(t)]
+        if n.start == start && n.end == end {
+            found = true
+            let m = merge(n.left, n.right)
+            release(t)
+            return m
+        }
+        if precedes(start, end, t) {
+            let child = remove(start: start, end: end, from: n.left, found: &found)
+            nodes[Int(t)].left = child
+        } else {
+            let child = remove(start: start, end: end, from: n.right, found: &found)
+            nodes[Int(t)].right = child
+        }
+        if found { update(t) }
+        return t
+    }
+
+    /// In a start-ordered tree, replaces the range starting at `oldStart` by
+    /// `[start, end)` in place. The new range must keep its position in address order
+    /// (it lies between the same neighbours), which holds when a range shrinks or grows
+    /// into adjacent space that no other free range holds.
+    mutating func replace(oldStart: UInt64, start: UInt64, end: UInt64) {
+        replace(oldStart: oldStart, start: start, end: end, in: root)
+    }
+
+    @discardableResult
+    private mutating func replace(oldStart: UInt64, start: UInt64, end: UInt64, in t: Int32) -> Bool {
+        if t < 0 { return false }
+        let n = nodes[Int(t)]
+        let found: Bool
+        if n.start == oldStart {
+            nodes[Int(t)].start = start
+            nodes[Int(t)].end = end
+            found = true
+        } else if oldStart < n.start {
+            found = replace(oldStart: oldStart, start: start, end: end, in: n.left)
+        } else {
+            found = replace(oldStart: oldStart, start: start, end: end, in: n.right)
+        }
+        if found { update(t) }
+        return found
+    }
+
+    // MARK: Lookups (start-ordered tree)
+
+    /// The range with the largest start `<= address`.
+    func floor(_ address: UInt64) -> (start: UInt64, end: UInt64)? {
+        var t = root
+        var best: Int32 = -1
+        while t >= 0 {
+            let n = nodes[Int(t)]
+            if n.start <= address { best = t; t = n.right } else { t = n.left }
+        }
+        return best < 0 ? nil : (nodes[Int(best)].start, nodes[Int(best)].end)
+    }
+
+    /// The range with the smallest start `>= address`.
+    func ceiling(_ address: UInt64) -> (start: UInt64, end: UInt64)? {
+        var t = root
+        var best: Int32 = -1
+        while t >= 0 {
+            let n = nodes[Int(t)]
+            if n.start >= address { best = t; t = n.left } else { t = n.right }
+        }
+        return best < 0 ? nil : (nodes[Int(best)].start, nodes[Int(best)].end)
+    }
+
+    /// All ranges in tree order.
+    func inOrder() -> [(start: UInt64, end: UInt64)] {
+        var out: [(start: UInt64, end: UInt64)] = []
+        out.reserveCapacity(count)
+        var stack: [Int32] = []
+        var t = root
+        while t >= 0 || !stack.isEmpty {
+            while t >= 0 { stack.append(t); t = nodes[Int(t)].left }
+            let top = stack.removeLast()
+            out.append((nodes[Int(top)].start, nodes[Int(top)].end))
+            t = nodes[Int(top)].right
+        }
+        return out
+    }
+
+    // MARK: Fit searches
+
+    /// The lowest (or highest) aligned address in `[start, end) ∩ [lo, hi)` that holds the request.
+    @inline(__always)
+    static func place(_ q: Query, start: UInt64, end: UInt64, highest: Bool) -> UInt64? {
+        let s = Swift.max(start, q.lo), e = Swift.min(end, q.hi)
+        guard e > s, e - s >= q.size else { return nil }
+        if highest {
+            let a = (e - q.size) & ~q.mask
+            return a >= s ? a : nil
+        }
+        let (bumped, overflow) = s.addingReportingOverflow(q.mask)
+        guard !overflow else { return nil }
+        let a = bumped & ~q.mask
+        return a <= e - q.size ? a : nil
+    }
+
+    /// Start-ordered tree: the fitting range with the lowest address (or highest, when
+    /// `highest`), and the lowest (highest) aligned address in it.
+    func addressOrderedFit(_ q: Query, highest: Bool) -> Hit? {
+        addressOrderedFit(q, root, highest: highest)
+    }
+
+    /// In-order search (reverse in-order when `highest`) for the first fitting range.
+    private func addressOrderedFit(_ q: Query, _ t: Int32, highest: Bool) -> Hit? {
+        if t < 0 { return nil }
+        let n = nodes[Int(t)]
+        if n.usable[q.usableClass] < q.size { return nil }
+        if n.end <= q.lo { return addressOrderedFit(q, n.right, highest: highest) }
+        if n.start >= q.hi { return addressOrderedFit(q, n.left, highest: highest) }
+        let (near, far) = highest ? (n.right, n.left) : (n.left, n.right)
+        if let hit = addressOrderedFit(q, near, highest: highest) { return hit }
+        if let a = Self.place(q, start: n.start, end: n.end, highest: highest) {
+            return Hit(start: n.start, end: n.end, address: a)
+        }
+        return addressOrderedFit(q, far, highest: highest)
+    }
+
+    /// Size-ordered tree: the shortest fitting range (ties: lowest start) and the lowest
+    /// aligned address in it.
+    func bestFit(_ q: Query) -> Hit? { bestFit(q, root) }
+
+    private func bestFit(_ q: Query, _ t: Int32) -> Hit? {
+        if t < 0 { return nil }
+        let n = nodes[Int(t)]
+        if n.usable[q.usableClass] < q.size || n.maxEnd <= q.lo || n.minStart >= q.hi { return nil }
+        if n.end &- n.start < q.size { return bestFit(q, n.right) }
+        if let hit = bestFit(q, n.left) { return hit }
+        if let a = Self.place(q, start: n.start, end: n.end, highest: false) {
+            return Hit(start: n.start, end: n.end, address: a)
+        }
+        return bestFit(q, n.right)
+    }
+}

@@ -1,0 +1,46 @@
+/// An amount of each of several resources, for example a VM request
+/// `R = R_cpu + R_mem + R_storage` or a host's capacity. Amounts are integers (vCPUs,
+/// bytes) so admitting and releasing is exact. Missing kinds are zero.
+public struct ResourceVector: Hashable, Sendable, Codable, ExpressibleByDictionaryLiteral,
+    CustomStringConvertible
+{
+    /// The non-zero amounts.
+    public private(set) var amounts: [ResourceKind: UInt64] = [:]
+
+    /// An empty vector (all zero).
+    public init() {}
+
+    /// A vector with the given amounts (zeros are dropped).
+    public init(_ amounts: [ResourceKind: UInt64]) {
+        for (kind, amount) in amounts where amount > 0 { self.amounts[kind] = amount }
+    }
+
+    public init(dictionaryLiteral elements: (ResourceKind, UInt64)...) {
+        for (kind, amount) in elements where amount > 0 { amounts[kind, default: 0] += amount }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(try decoder.singleValueContainer().decode([ResourceKind: UInt64].self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(amounts)
+    }
+
+    /// The amount of `kind` (zero when absent).
+    public subscript(kind: ResourceKind) -> UInt64 {
+        get { amounts[kind] ?? 0 }
+        set { amounts[kind] = newValue == 0 ? nil : newValue }
+    }
+
+    /// The kinds with a non-zero amount, sorted by name.
+    public var kinds: [ResourceKind] { amounts.keys.sorted() }
+
+    /// Whether every amount is zero.
+    public var isZero: Bool { amounts.isEmpty }
+
+    public var description: String {
+        "{" + kinds.map { "\($0.name): \(self[$0])" }.joined(separator: ", ") + "}"
+    }
+}

@@ -1,0 +1,18 @@
+/// SplitMix64 (Steele, Lea and Flood): a small, fast, seedable random number generator.
+///
+/// The allocator trees use it for treap priorities so their shape, and therefore their
+/// cost, is reproducible; callers can use it for reproducible placement experiments.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    /// A generator whose sequence is fixed by `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

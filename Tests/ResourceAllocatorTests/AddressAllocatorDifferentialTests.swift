@@ -1,0 +1,95 @@
+import Testing
+@testable import ResourceAllocator
+
+/// Runs `operations` random allocate/free calls on the real allocator and the naive model
+/// and requires identical outcomes, plus the allocator's own invariants.
+///
+/// Sizes are `1 + random % 512` (or `% 16384`) units and alignments `2^(0...13)` units
+/// (`2^(0...18)` with `pages`),
+/// where a unit is 1 byte or, with `pages`, 4 KiB (so alignments reach the tree's 64 KiB,
+/// 2 MiB and 1 GiB classes and the ones between them).
+private func runDifferential(space: AddressRange, operations: Int, seed: UInt64, pages: Bool = false) throws {
+    let unit: UInt64 = pages ? 4096 : 1
+    var rng = SeededGenerator(seed: seed)
+    var real = try AddressAllocator(space: space)
+    var model = NaiveAddressAllocator(space: space)
+    var live: [AddressRange] = []
+    let policies: [AllocationPolicy] = [.firstFit, .lastFit, .bestFit]
+    var successes = 0
+
+    for step in 0..<operations {
+        // Keep roughly 50-250 live allocations so the naive model stays cheap.
+        let target = 50 + (step / 5000 % 5) * 50
+        let allocateNow = live.isEmpty || (live.count < target ? rng.next() % 10 < 7 : rng.next() % 10 < 3)
+        if allocateNow {
+            let size = unit * (1 + rng.next() % (rng.next() % 4 == 0 ? 16384 : 512))
+            let alignment: UInt64 = unit << (rng.next() % (pages ? 19 : 14))
+            var policy = policies[Int(rng.next() % 3)]
+            if rng.next() % 16 == 0 {
+                policy = .exact(space.start + (rng.next() % space.size) & ~(alignment - 1))
+            }
+            var constraint: AddressRange?
+            if rng.next() % 8 == 0 {
+                let a = space.start + rng.next() % space.size
+                let b = space.start + rng.next() % space.size
+                constraint = AddressRange(start: min(a, b), size: max(a, b) - min(a, b) + 1)
+            }
+            let expected = model.allocate(size: size, alignment: alignment, policy: policy, within: constraint)
+            let actual: Result<AddressRange, AddressAllocatorError>
+            do { actual = .success(try real.allocate(size: size, alignment: alignment, policy: policy, within: constraint)) }
+            catch { actual = .failure(error) }
+            try #require(actual == expected, "step \(step): \(policy) size \(size) align \(alignment) within \(String(describing: constraint))")
+            if let r = actual.address {
+                try #require(r.start % alignment == 0 && r.size == size)
+                if let c = constraint { try #require(r.start >= c.start && r.end <= c.end) }
+                live.append(r)
+                successes += 1
+            }
+        } else if rng.next() % 20 == 0 {
+            // Free something that is not a live allocation: a random range, or a double free.
+            let bogus = AddressRange(start: space.start + rng.next() % space.size, size: 1 + rng.next() % 64)!
+            if !real.isAllocated(bogus) {
+                var actual: AddressAllocatorError?
+                do { try real.free(bogus) } catch { actual = error }
+                try #require(actual == .notAllocated(bogus))
+                try #require(model.free(bogus) == .notAllocated(bogus))
+            }
+        } else {
+            let r = live.remove(at: Int(rng.next() % UInt64(live.count)))
+            try real.free(r)
+            try #require(model.free(r) == nil)
+        }
+        if step % 997 == 0 {
+            let free = real.freeRanges
+            try #require(free.map { [$0.start, $0.end] } == model.free.map { [$0.start, $0.end] })
+            // No overlaps among live allocations, and none with free space.
+            let allocated = real.allocatedRanges
+            try #require(allocated.count == live.count)
+            for (a, b) in zip(allocated, allocated.dropFirst()) { try #require(a.end <= b.start) }
+            let total = allocated.reduce(0) { $0 + $1.size } + free.reduce(0) { $0 + $1.size }
+            try #require(total == space.size)
+        }
+    }
+    #expect(successes > operations / 3)
+    // Freeing everything restores a single free range covering the space.
+    for r in live { try real.free(r) }
+    #expect(real.freeRanges == [space])
+    #expect(real.allocationCount == 0)
+}
+
+@Suite struct AddressAllocatorDifferentialTests {
+    @Test func lowSpace() throws {
+        try runDifferential(space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 60_000, seed: 1)
+    }
+
+    @Test func spaceAtTheTopOfTheAddressRange() throws {
+        // Ends one byte below UInt64.max, so alignment arithmetic sits next to overflow.
+        let size: UInt64 = 1 << 20
+        try runDifferential(space: AddressRange(start: UInt64.max - size, size: size)!, operations: 50_000, seed: 2)
+    }
+
+    @Test func pageGranularSpaceWithLargeAlignments() throws {
+        // 4 GiB at 4 GiB: alignments 4 KiB ... 1 GiB.
+        try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 30_000, seed: 3, pages: true)
+    }
+}
