@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "KVM", targets: ["KVM"]),
         .executable(name: "kvm-info", targets: ["kvm-info"]),
+        .library(name: "GuestMemory", targets: ["GuestMemory"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -27,6 +28,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KVMTests", dependencies: ["KVM"], swiftSettings: swiftSettings),
+
+        // MARK: GuestMemory
+        .target(name: "CGuestMemory"),
+        .target(
+            name: "GuestMemory",
+            dependencies: ["CGuestMemory", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "guest-memory-bench",
+            dependencies: ["BenchmarkSupport", "GuestMemory"],
+            path: "Benchmarks/guest-memory-bench",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Benchmarks (run with `swift run -c release <name> [--json]`)
         .target(

@@ -1,0 +1,164 @@
+/// An immutable set of non-overlapping regions with O(log n) translation from guest
+/// addresses to host pointers.
+///
+/// A map never changes after construction: hotplug builds a new map with ``inserting(_:)`` or
+/// ``removing(slot:)`` (sharing the unchanged regions) and publishes it through
+/// ``AtomicGuestMemory``. Because a map holds strong references to its regions, a reader that
+/// still holds an old map keeps every region of that map mapped until it lets go.
+///
+/// Each region sits in a ``MemorySlot`` that stays the same across hotplug; see
+/// ``collectDirtyPages(merging:)`` for how slots tie into KVM's dirty log.
+public final class GuestMemoryMap: @unchecked Sendable {
+    // @unchecked: all stored properties are immutable after init; `bases` and `table` are
+    // allocated once in init and freed once in deinit.
+
+    /// A region together with the memory slot it occupies in the map.
+    public struct Entry: Sendable {
+        /// The region's slot; stable while the region stays in maps derived from this one.
+        public let slot: MemorySlot
+        /// The region.
+        public let region: any GuestMemoryRegion
+    }
+
+    /// What a translation needs about one region, stored densely for the lookup.
+    @usableFromInline struct TableEntry {
+        @usableFromInline let base: UInt64
+        @usableFromInline let size: UInt64
+        @usableFromInline let host: UnsafeMutableRawPointer
+        @usableFromInline let readOnly: Bool
+        @usableFromInline let bitmap: DirtyBitmap?
+    }
+
+    /// The regions and their slots, sorted by guest base address.
+    public let entries: [Entry]
+    /// The number of regions.
+    public var count: Int { entries.count }
+
+    @usableFromInline let regionCount: Int
+    /// Guest base addresses, ascending (separate from `table` so the search touches few lines).
+    @usableFromInline let bases: UnsafeMutablePointer<UInt64>
+    @usableFromInline let table: UnsafeMutablePointer<TableEntry>
+
+    /// A map of `regions`, which occupy slots 0, 1, 2, … in the order given.
+    ///
+    /// - Throws: ``GuestMemoryError/overlappingRegions(_:_:)`` when two regions overlap;
+    ///   ``GuestMemoryError/invalidRegion(_:)`` when a region is empty, not page-aligned or
+    ///   extends past 2^64.
+    public convenience init(regions: [any GuestMemoryRegion]) throws(GuestMemoryError) {
+        try self.init(entries: regions.enumerated().map { Entry(slot: MemorySlot(UInt32($0.offset)), region: $0.element) })
+    }
+
+    /// A map of regions in explicitly chosen slots.
+    ///
+    /// - Throws: as ``init(regions:)``, and ``GuestMemoryError/invalidRegion(_:)`` when two
+    ///   entries share a slot.
+    public init(entries: [Entry]) throws(GuestMemoryError) {
+        let sorted = entries.sorted { $0.region.guestBase < $1.region.guestBase }
+        var slots = Set<MemorySlot>()
+        var previous: GuestAddressRange?
+        for entry in sorted {
+            let region = entry.region
+            guard region.size > 0, region.size % DirtyBitmap.pageSize == 0,
+                  region.guestBase.isAligned(to: DirtyBitmap.pageSize)
+            else {
+                throw .invalidRegion("region at \(region.guestBase) of \(region.size) bytes is empty or not page-aligned")
+            }
+            guard let range = region.guestRange else {
+                throw .invalidRegion("region at \(region.guestBase) of \(region.size) bytes extends past 2^64")
+            }
+            guard slots.insert(entry.slot).inserted else {
+                throw .invalidRegion("\(entry.slot) is used twice")
+            }
+            if let previous, previous.overlaps(range) { throw .overlappingRegions(previous, range) }
+            previous = range
+        }
+        self.entries = sorted
+        regionCount = sorted.count
+        bases = .allocate(capacity: max(sorted.count, 1))
+        table = .allocate(capacity: max(sorted.count, 1))
+        for (i, entry) in sorted.enumerated() {
+            let r = entry.region
+            (bases + i).initialize(to: r.guestBase.rawValue)
+            (table + i).initialize(to: TableEntry(
+                base: r.guestBase.rawValue, size: r.size, host: r.hostBase,
+                readOnly: r.isReadOnly, bitmap: r.dirtyBitmap))
+        }
+    }
+
+    deinit {
+        bases.deinitialize(count: regionCount)
+        bases.deallocate()
+        table.deinitialize(count: regionCount)
+        table.deallocate()
+    }
+
+    /// The index in ``entries`` of the region containing `address`, or `nil`.
+    ///
+    /// A branch-free binary search over the ascending base addresses: O(log n), and its
+    /// memory accesses do not depend on mispredicted branches.
+    @inlinable public func index(containing address: GuestAddress) -> Int? {
+        let a = address.rawValue
+        var low = 0
+        var n = regionCount
+        guard n > 0 else { return nil }
+        while n > 1 {
+            let half = n &>> 1
+            low = bases[low &+ half] <= a ? low &+ half : low
+            n &-= half
+        }
+        let e = table[low]
+        return a &- e.base < e.size && a >= e.base ? low : nil
+    }
+
+    /// The host address of the byte at guest `address`, or `nil` when it is unmapped.
+    ///
+    /// The pointer stays valid while this map (or the region) is alive.
+    @inlinable public func hostAddress(of address: GuestAddress) -> UnsafeMutableRawPointer? {
+        guard let i = index(containing: address) else { return nil }
+        let e = table[i]
+        return e.host + Int(address.rawValue &- e.base)
+    }
+
+    /// The entry of the region containing `address`, or `nil`.
+    public func entry(containing address: GuestAddress) -> Entry? {
+        index(containing: address).map { entries[$0] }
+    }
+
+    /// The entry in `slot`, or `nil`.
+    public func entry(in slot: MemorySlot) -> Entry? {
+        entries.first { $0.slot == slot }
+    }
+
+    /// The lowest slot number not used by this map.
+    public var lowestFreeSlot: MemorySlot {
+        let used = Set(entries.map(\.slot.rawValue))
+        var candidate: UInt32 = 0
+        while used.contains(candidate) { candidate += 1 }
+        return MemorySlot(candidate)
+    }
+
+    /// A new map with `region` added in the lowest free slot; this map is unchanged.
+    ///
+    /// - Throws: ``GuestMemoryError/overlappingRegions(_:_:)`` if it overlaps a region.
+    public func inserting(_ region: any GuestMemoryRegion) throws(GuestMemoryError) -> GuestMemoryMap {
+        try GuestMemoryMap(entries: entries + [Entry(slot: lowestFreeSlot, region: region)])
+    }
+
+    /// A new map without the region in `slot`; this map (and readers holding it) is unchanged.
+    ///
+    /// - Throws: ``GuestMemoryError/unknownSlot(_:)`` if no region is in `slot`.
+    public func removing(slot: MemorySlot) throws(GuestMemoryError) -> GuestMemoryMap {
+        guard entries.contains(where: { $0.slot == slot }) else { throw .unknownSlot(slot) }
+        return try GuestMemoryMap(entries: entries.filter { $0.slot != slot })
+    }
+
+    /// The entries present here but not in `old` (`added`) and present in `old` but not here
+    /// (`removed`), matched by slot and region identity — what a KVM bridge registers and
+    /// deletes after a hotplug.
+    public func changes(from old: GuestMemoryMap) -> (added: [Entry], removed: [Entry]) {
+        func key(_ e: Entry) -> [AnyHashable] { [e.slot, ObjectIdentifier(e.region)] }
+        let mine = Set(entries.map(key))
+        let theirs = Set(old.entries.map(key))
+        return (entries.filter { !theirs.contains(key($0)) }, old.entries.filter { !mine.contains(key($0)) })
+    }
+}
