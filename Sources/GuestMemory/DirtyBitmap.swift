@@ -65,16 +65,10 @@ public final class DirtyBitmap: @unchecked Sendable {
         (0..<wordCount).map { words[$0].exchange(0, ordering: .acquiringAndReleasing) }
     }
 
-    /// The marked pages in ascending order, without clearing them.
+    /// The page numbers marked, in ascending order, without clearing them.
     public func dirtyPages() -> [UInt64] {
-        var pages: [UInt64] = []
-        for w in 0..<wordCount {
-            var bits = words[w].load(ordering: .relaxed)
-            while bits != 0 {
-                pages.append(UInt64(w) * 64 + UInt64(bits.trailingZeroBitCount))
-                bits &= bits - 1
-            }
-        }
-        return pages
+        var pages: [GuestAddress] = []
+        appendSetBitPages((0..<wordCount).map { words[$0].load(ordering: .relaxed) }, base: .zero, to: &pages)
+        return pages.map { $0.rawValue / DirtyBitmap.pageSize }
     }
 }
