@@ -66,6 +66,15 @@ extension GuestMemoryAccess {
         }
     }
 
+    /// Fills `bytes` (all of it) with guest memory at `address`.
+    public func read(into bytes: inout [UInt8], at address: GuestAddress) throws(GuestMemoryError) {
+        var failure: GuestMemoryError?
+        bytes.withUnsafeMutableBytes { buffer in
+            do throws(GuestMemoryError) { try read(into: buffer, at: address) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
     /// Writes the bytes of `bytes` at `address` (a contiguous collection such as `[UInt8]`,
     /// `ArraySlice<UInt8>` or `Data`).
     public func write<C: Collection<UInt8>>(contentsOf bytes: C, at address: GuestAddress) throws(GuestMemoryError) {
