@@ -18,6 +18,12 @@ public final class GuestMemoryMap: @unchecked Sendable {
         public let slot: MemorySlot
         /// The region.
         public let region: any GuestMemoryRegion
+
+        /// `region` in `slot`.
+        public init(slot: MemorySlot, region: any GuestMemoryRegion) {
+            self.slot = slot
+            self.region = region
+        }
     }
 
     /// What a translation needs about one region, stored densely for the lookup.
