@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "guest-memory-bench",
-            dependencies: ["BenchmarkSupport", "GuestMemory"],
+            dependencies: ["BenchmarkSupport", "GuestMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/guest-memory-bench",
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,5 @@
+import CGuestMemory
+
 /// An immutable set of non-overlapping regions with O(log n) translation from guest
 /// addresses to host pointers.
 ///
@@ -9,7 +11,7 @@
 /// Each region sits in a ``MemorySlot`` that stays the same across hotplug; see
 /// ``collectDirtyPages(merging:)`` for how slots tie into KVM's dirty log.
 public final class GuestMemoryMap: @unchecked Sendable {
-    // @unchecked: all stored properties are immutable after init; `bases` and `table` are
+    // @unchecked: all stored properties are immutable after init; `table` and the search arrays are
     // allocated once in init and freed once in deinit.
 
     /// A region together with the memory slot it occupies in the map.
@@ -41,9 +43,17 @@ public final class GuestMemoryMap: @unchecked Sendable {
     public var count: Int { entries.count }
 
     @usableFromInline let regionCount: Int
-    /// Guest base addresses, ascending (separate from `table` so the search touches few lines).
-    @usableFromInline let bases: UnsafeMutablePointer<UInt64>
+    /// The regions' translation data in address order (index = index in ``entries``).
     @usableFromInline let table: UnsafeMutablePointer<TableEntry>
+    /// Search tree: the regions' last addresses in Eytzinger (breadth-first) order, 1-based,
+    /// padded with `UInt64.max` to a complete tree of `2^searchDepth - 1` nodes.
+    @usableFromInline let searchLasts: UnsafeMutablePointer<UInt64>
+    /// For each node of the search tree, the region index in `table`, or -1 for padding.
+    @usableFromInline let searchIndex: UnsafeMutablePointer<Int>
+    /// The depth of the complete search tree.
+    @usableFromInline let searchDepth: Int
+    /// `2^searchDepth`: the number of slots in `searchLasts` / `searchIndex` (slot 0 unused).
+    let searchSlots: Int
 
     /// A map of `regions`, which occupy slots 0, 1, 2, … in the order given.
     ///
@@ -80,40 +90,59 @@ public final class GuestMemoryMap: @unchecked Sendable {
         }
         self.entries = sorted
         regionCount = sorted.count
-        bases = .allocate(capacity: max(sorted.count, 1))
         table = .allocate(capacity: max(sorted.count, 1))
         for (i, entry) in sorted.enumerated() {
             let r = entry.region
-            (bases + i).initialize(to: r.guestBase.rawValue)
             (table + i).initialize(to: TableEntry(
                 base: r.guestBase.rawValue, size: r.size, host: r.hostBase,
                 readOnly: r.isReadOnly, bitmap: r.dirtyBitmap))
         }
+        var depth = 0
+        while (1 << depth) - 1 < sorted.count { depth += 1 }
+        searchDepth = depth
+        searchSlots = 1 << depth
+        searchLasts = .allocate(capacity: searchSlots)
+        searchLasts.initialize(repeating: .max, count: searchSlots)
+        searchIndex = .allocate(capacity: searchSlots)
+        searchIndex.initialize(repeating: -1, count: searchSlots)
+        // In-order traversal of the implicit tree assigns the sorted regions (then padding).
+        var next = 0
+        var stack: [Int] = []
+        var node = 1
+        while node < searchSlots || !stack.isEmpty {
+            while node < searchSlots { stack.append(node); node *= 2 }
+            node = stack.removeLast()
+            if next < sorted.count {
+                let r = sorted[next].region
+                searchLasts[node] = r.guestBase.rawValue + (r.size - 1)
+                searchIndex[node] = next
+            }
+            next += 1
+            node = node * 2 + 1
+        }
     }
 
     deinit {
-        bases.deinitialize(count: regionCount)
-        bases.deallocate()
         table.deinitialize(count: regionCount)
         table.deallocate()
+        searchLasts.deallocate()
+        searchIndex.deallocate()
     }
 
     /// The index in ``entries`` of the region containing `address`, or `nil`.
     ///
-    /// A branch-free binary search over the ascending base addresses: O(log n), and its
-    /// memory accesses do not depend on mispredicted branches.
+    /// A branch-free binary search (O(log n)) over the regions' last addresses stored in
+    /// Eytzinger order: each step is a load, a compare and an add, with no branch for the
+    /// processor to mispredict on random addresses, and the top levels share cache lines.
     @inlinable public func index(containing address: GuestAddress) -> Int? {
         let a = address.rawValue
-        var low = 0
-        var n = regionCount
-        guard n > 0 else { return nil }
-        while n > 1 {
-            let half = n &>> 1
-            low = bases[low &+ half] <= a ? low &+ half : low
-            n &-= half
-        }
-        let e = table[low]
-        return a &- e.base < e.size && a >= e.base ? low : nil
+        var k = Int(bitPattern: cgm_search_tree(searchLasts, searchDepth, a))
+        // Undo the final run of right turns: k becomes the first node whose last >= a (0: none).
+        k &>>= (~k).trailingZeroBitCount &+ 1
+        let i = searchIndex[k]
+        guard i >= 0 else { return nil }
+        let e = table[i]
+        return a >= e.base ? i : nil
     }
 
     /// The host address of the byte at guest `address`, or `nil` when it is unmapped.

@@ -166,6 +166,33 @@ struct MemoryModel {
         #expect(try GuestMemoryMap(regions: []).hostAddress(of: .zero) == nil)
     }
 
+    /// The search tree against a linear scan, for tree sizes around powers of two.
+    @Test(arguments: [0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 100])
+    func translationMatchesALinearScan(regionCount: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(regionCount))
+        var base: UInt64 = UInt64.random(in: 0...4, using: &rng) * page
+        var regions: [MmapRegion] = []
+        for _ in 0..<regionCount {
+            let pages = UInt64.random(in: 1...2, using: &rng)
+            regions.append(try makeRegion(base, pages: pages, .init(noReserve: true)))
+            base += (pages + UInt64.random(in: 0...2, using: &rng)) * page
+        }
+        let map = try GuestMemoryMap(regions: regions.shuffled(using: &rng))
+        var probes: [UInt64] = [0, .max, base, base &- 1]
+        for r in regions {
+            probes += [r.guestBase.rawValue &- 1, r.guestBase.rawValue, r.guestBase.rawValue + r.size - 1, r.guestBase.rawValue + r.size]
+        }
+        for _ in 0..<200 { probes.append(UInt64.random(in: 0...base + page, using: &rng)) }
+        for a in probes {
+            let expected = regions.first { $0.guestRange!.contains(GuestAddress(a)) }
+            let found = map.entry(containing: GuestAddress(a))?.region
+            #expect(found === expected, "count \(regionCount) address 0x\(String(a, radix: 16))")
+            if let expected {
+                #expect(map.hostAddress(of: GuestAddress(a)) == expected.hostBase + Int(a - expected.guestBase.rawValue))
+            }
+        }
+    }
+
     @Test func zeroLengthAccessesSucceedAnywhere() throws {
         let map = try GuestMemoryMap(regions: [try makeRegion(0x1000, pages: 1)])
         try map.write(contentsOf: [], at: GuestAddress(.max))
