@@ -28,93 +28,103 @@ extension GuestMemoryMap: GuestMemoryAccess {
         }
     }
 
+    /// Calls `body` for each region piece of a range that ``resolve(_:count:forWriting:)``
+    /// accepted: the region's entry, the offset inside it, the piece's length and the number
+    /// of bytes of the range before the piece.
+    @inline(__always)
+    func forEachSegment(
+        _ address: GuestAddress, count: Int, first: Int, segments n: Int,
+        _ body: (_ entry: TableEntry, _ offset: UInt64, _ length: Int, _ done: Int) -> Void
+    ) {
+        var cursor = address.rawValue
+        var done = 0
+        for k in 0..<n {
+            let e = table[first + k]
+            let offset = cursor - e.base
+            let length = min(count - done, Int(e.size - offset))
+            body(e, offset, length, done)
+            done += length
+            cursor &+= UInt64(length)
+        }
+    }
+
+    /// The region entry and offset when `count` bytes at `address` lie inside one region.
+    @inlinable @inline(__always)
+    func singleRegion(_ address: GuestAddress, count: Int) -> (entry: TableEntry, offset: UInt64)? {
+        guard let i = index(containing: address) else { return nil }
+        let e = table[i]
+        let offset = address.rawValue &- e.base
+        return UInt64(count) <= e.size &- offset ? (e, offset) : nil
+    }
+
     public func withHostSegments<Result>(
         at address: GuestAddress, count: Int, forWriting: Bool,
         _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (result: Result, bytesWritten: Int)
     ) throws(GuestMemoryError) -> Result {
-        if count == 0 {
-            return try withUnsafeTemporaryAllocation(of: UnsafeMutableRawBufferPointer.self, capacity: 0) {
-                (segments) throws(GuestMemoryError) -> Result in
-                try body(UnsafeBufferPointer(segments)).result
+        let (first, n) = count == 0 ? (0, 0) : try resolve(address, count: count, forWriting: forWriting)
+        return try withUnsafeTemporaryAllocation(of: UnsafeMutableRawBufferPointer.self, capacity: n) {
+            (segments) throws(GuestMemoryError) -> Result in
+            var k = 0
+            forEachSegment(address, count: count, first: first, segments: n) { e, offset, length, _ in
+                segments.initializeElement(at: k, to: UnsafeMutableRawBufferPointer(start: e.host + Int(offset), count: length))
+                k += 1
             }
-        }
-        let (first, n) = try resolve(address, count: count, forWriting: forWriting)
-        return try withExtendedLifetime(self) { () throws(GuestMemoryError) -> Result in
-            try withUnsafeTemporaryAllocation(of: UnsafeMutableRawBufferPointer.self, capacity: n) {
-                (segments) throws(GuestMemoryError) -> Result in
-                var cursor = address.rawValue
-                var remaining = UInt64(count)
-                for k in 0..<n {
-                    let e = table[first + k]
-                    let offset = cursor - e.base
-                    let length = min(remaining, e.size - offset)
-                    segments.initializeElement(
-                        at: k, to: UnsafeMutableRawBufferPointer(start: e.host + Int(offset), count: Int(length)))
-                    cursor &+= length
-                    remaining -= length
+            let (result, written) = try body(UnsafeBufferPointer(segments))
+            if forWriting && written > 0 {
+                forEachSegment(address, count: min(written, count), first: first, segments: n) { e, offset, length, _ in
+                    e.markDirty(offset: offset, count: UInt64(length))
                 }
-                let (result, written) = try body(UnsafeBufferPointer(segments))
-                if forWriting && written > 0 { markDirty(address, count: min(written, count), first: first) }
-                return result
             }
+            return result
         }
     }
 
+    // read and write are inlinable so the common case — the access lies in one region — costs
+    // the caller one lookup and the copy, without a call; crossing and failing accesses take
+    // the out-of-line path.
+
+    @inlinable
     public func read(into buffer: UnsafeMutableRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
+        if let destination = buffer.baseAddress, let (e, offset) = singleRegion(address, count: buffer.count) {
+            volatileCopy(to: destination, from: e.host + Int(offset), count: buffer.count)
+            return
+        }
+        try readSlowPath(into: buffer, at: address)
+    }
+
+    @inlinable
+    public func write(_ bytes: UnsafeRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
+        if let source = bytes.baseAddress, let (e, offset) = singleRegion(address, count: bytes.count), !e.readOnly {
+            volatileCopy(to: e.host + Int(offset), from: source, count: bytes.count)
+            e.markDirty(offset: offset, count: UInt64(bytes.count))
+            return
+        }
+        try writeSlowPath(bytes, at: address)
+    }
+
+    @usableFromInline
+    func readSlowPath(into buffer: UnsafeMutableRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
         guard let destination = buffer.baseAddress, buffer.count > 0 else { return }
         let (first, n) = try resolve(address, count: buffer.count, forWriting: false)
-        withExtendedLifetime(self) {
-            var cursor = address.rawValue
-            var done = 0
-            for k in 0..<n {
-                let e = table[first + k]
-                let offset = cursor - e.base
-                let length = min(buffer.count - done, Int(e.size - offset))
-                volatileCopy(to: destination + done, from: e.host + Int(offset), count: length)
-                done += length
-                cursor &+= UInt64(length)
-            }
+        forEachSegment(address, count: buffer.count, first: first, segments: n) { e, offset, length, done in
+            volatileCopy(to: destination + done, from: e.host + Int(offset), count: length)
         }
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
+    @usableFromInline
+    func writeSlowPath(_ bytes: UnsafeRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
         let (first, n) = try resolve(address, count: bytes.count, forWriting: true)
-        withExtendedLifetime(self) {
-            var cursor = address.rawValue
-            var done = 0
-            for k in 0..<n {
-                let e = table[first + k]
-                let offset = cursor - e.base
-                let length = min(bytes.count - done, Int(e.size - offset))
-                volatileCopy(to: e.host + Int(offset), from: source + done, count: length)
-                e.bitmap?.mark(offset: offset, count: UInt64(length))
-                done += length
-                cursor &+= UInt64(length)
-            }
-        }
-    }
-
-    /// Marks `count` bytes starting at `address` (in regions from `first` on) dirty.
-    func markDirty(_ address: GuestAddress, count: Int, first: Int) {
-        var cursor = address.rawValue
-        var remaining = UInt64(count)
-        var i = first
-        while remaining > 0, i < regionCount {
-            let e = table[i]
-            let offset = cursor - e.base
-            let length = min(remaining, e.size - offset)
-            e.bitmap?.mark(offset: offset, count: length)
-            remaining -= length
-            cursor &+= length
-            i += 1
+        forEachSegment(address, count: bytes.count, first: first, segments: n) { e, offset, length, done in
+            volatileCopy(to: e.host + Int(offset), from: source + done, count: length)
+            e.markDirty(offset: offset, count: UInt64(length))
         }
     }
 }
 
 /// Copies `count` bytes as one relaxed atomic access when `count` is 1, 2, 4 or 8 and both
 /// pointers are naturally aligned; otherwise with `memcpy`.
-@inline(__always)
+@inlinable @inline(__always)
 func volatileCopy(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
     let aligned = (UInt(bitPattern: destination) | UInt(bitPattern: source)) & UInt(truncatingIfNeeded: count &- 1) == 0
     switch count {

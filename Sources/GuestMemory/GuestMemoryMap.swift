@@ -34,7 +34,14 @@ public final class GuestMemoryMap: @unchecked Sendable {
         @usableFromInline let size: UInt64
         @usableFromInline let host: UnsafeMutableRawPointer
         @usableFromInline let readOnly: Bool
-        @usableFromInline let bitmap: DirtyBitmap?
+        /// Unowned so that copying an entry costs no reference counting: the region owns the
+        /// bitmap and the map owns the region (through `entries`).
+        @usableFromInline let bitmap: Unmanaged<DirtyBitmap>?
+
+        /// Marks `count` bytes at `offset` of the region dirty, if the region tracks writes.
+        @inlinable @inline(__always) func markDirty(offset: UInt64, count: UInt64) {
+            bitmap?._withUnsafeGuaranteedRef { $0.mark(offset: offset, count: count) }
+        }
     }
 
     /// The regions and their slots, sorted by guest base address.
@@ -95,7 +102,7 @@ public final class GuestMemoryMap: @unchecked Sendable {
             let r = entry.region
             (table + i).initialize(to: TableEntry(
                 base: r.guestBase.rawValue, size: r.size, host: r.hostBase,
-                readOnly: r.isReadOnly, bitmap: r.dirtyBitmap))
+                readOnly: r.isReadOnly, bitmap: r.dirtyBitmap.map(Unmanaged.passUnretained)))
         }
         var depth = 0
         while (1 << depth) - 1 < sorted.count { depth += 1 }
