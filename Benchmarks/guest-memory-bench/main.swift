@@ -36,7 +36,7 @@ struct GuestMemoryBench: ParsableCommand {
         var report = BenchmarkReport(
             title: "Guest address → host pointer, \(lookups) random addresses × \(rounds) rounds (ns/op)",
             columns: ["regions", "operation", "min", "median", "mean", "max"])
-        var rng = SplitMix(seed: 42)
+        var rng = SystemRandomNumberGenerator()
         for regionCount in [1, 64, 1024] {
             // 64 KiB regions separated by 64 KiB holes; MAP_NORESERVE, never touched.
             let regionSize: UInt64 = 64 << 10
@@ -46,7 +46,8 @@ struct GuestMemoryBench: ParsableCommand {
             }
             let map = try GuestMemoryMap(regions: regions)
             let addresses = (0..<4096).map { _ in
-                GuestAddress(rng.next(below: UInt64(regionCount)) * 2 * regionSize + rng.next(below: regionSize - 8) & ~7)
+                GuestAddress(UInt64.random(in: 0..<UInt64(regionCount), using: &rng) * 2 * regionSize
+                             + UInt64.random(in: 0..<regionSize - 8, using: &rng) & ~7)
             }
             var translate: [Double] = []
             var readU64: [Double] = []
@@ -157,18 +158,4 @@ struct GuestMemoryBench: ParsableCommand {
 @inline(never)
 func blackHole(_ value: UInt) {
     if value == 0x1234_5678_9abc { print("") }
-}
-
-/// A deterministic generator for the benchmark's random addresses.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(below bound: UInt64) -> UInt64 { next() % bound }
 }

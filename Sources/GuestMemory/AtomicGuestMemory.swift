@@ -54,14 +54,18 @@ public final class AtomicGuestMemory: GuestMemoryAccess, Sendable {
         return entry.region
     }
 
+    /// Copies guest memory at `address` into `buffer`; see ``GuestMemoryAccess/read(into:at:)``.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
         try map.read(into: buffer, at: address)
     }
 
+    /// Copies `bytes` into guest memory at `address`; see ``GuestMemoryAccess/write(_:at:)``.
     public func write(_ bytes: UnsafeRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
         try map.write(bytes, at: address)
     }
 
+    /// Checks the range, then lends its host memory to `body`; see
+    /// ``GuestMemoryAccess/withHostSegments(at:count:forWriting:_:)``.
     public func withHostSegments<Result>(
         at address: GuestAddress, count: Int, forWriting: Bool,
         _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (result: Result, bytesWritten: Int)

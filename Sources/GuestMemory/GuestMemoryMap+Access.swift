@@ -57,6 +57,8 @@ extension GuestMemoryMap: GuestMemoryAccess {
         return UInt64(count) <= e.size &- offset ? (e, offset) : nil
     }
 
+    /// Checks the range, then lends its host memory to `body`; see
+    /// ``GuestMemoryAccess/withHostSegments(at:count:forWriting:_:)``.
     public func withHostSegments<Result>(
         at address: GuestAddress, count: Int, forWriting: Bool,
         _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (result: Result, bytesWritten: Int)
@@ -83,6 +85,7 @@ extension GuestMemoryMap: GuestMemoryAccess {
     // the caller one lookup and the copy, without a call; crossing and failing accesses take
     // the out-of-line path.
 
+    /// Copies guest memory at `address` into `buffer`; see ``GuestMemoryAccess/read(into:at:)``.
     @inlinable
     public func read(into buffer: UnsafeMutableRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
         if let destination = buffer.baseAddress, let (e, offset) = singleRegion(address, count: buffer.count) {
@@ -92,6 +95,7 @@ extension GuestMemoryMap: GuestMemoryAccess {
         try readSlowPath(into: buffer, at: address)
     }
 
+    /// Copies `bytes` into guest memory at `address`; see ``GuestMemoryAccess/write(_:at:)``.
     @inlinable
     public func write(_ bytes: UnsafeRawBufferPointer, at address: GuestAddress) throws(GuestMemoryError) {
         if let source = bytes.baseAddress, let (e, offset) = singleRegion(address, count: bytes.count), !e.readOnly {

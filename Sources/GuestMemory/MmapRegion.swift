@@ -15,10 +15,15 @@ public final class MmapRegion: GuestMemoryRegion, @unchecked Sendable {
     // @unchecked: every stored property is immutable after init; the mapped bytes are shared
     // memory by design and are accessed through GuestMemoryAccess (atomics or memcpy).
 
+    /// The first guest physical address of the region.
     public let guestBase: GuestAddress
+    /// The size of the region in bytes (a multiple of the host page size).
     public let size: UInt64
+    /// The host address of the region's first byte (after the leading guard pages).
     public let hostBase: UnsafeMutableRawPointer
+    /// Whether the region is mapped `PROT_READ` only.
     public let isReadOnly: Bool
+    /// The dirty-page bitmap, when created with ``MmapRegionOptions/trackDirtyPages``.
     public let dirtyBitmap: DirtyBitmap?
     /// The options the region was created with.
     public let options: MmapRegionOptions
@@ -30,6 +35,8 @@ public final class MmapRegion: GuestMemoryRegion, @unchecked Sendable {
     private let mappingStart: UnsafeMutableRawPointer
     private let mappingLength: Int
 
+    /// The region's own file descriptor (a duplicate for `.file`, the memfd for `.memfd`)
+    /// and the file offset of the first byte; `nil` for anonymous memory.
     public var fileBacking: (descriptor: FileDescriptor, offset: Int64)? {
         descriptor.map { ($0, fileOffset) }
     }

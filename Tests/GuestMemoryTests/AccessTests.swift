@@ -107,4 +107,21 @@ func adjacentMap(_ options: MmapRegionOptions = .init()) throws -> GuestMemoryMa
         try map.fill(0xFF, count: 8, at: GuestAddress(0x12ff8))
         #expect(try map.readBytes(count: 9, at: GuestAddress(0x12ff8)) == [UInt8](repeating: 0xFF, count: 8) + [0])
     }
+
+    /// The README's example, kept compiling and true.
+    @Test func readmeExample() throws {
+        let disk = try TemporaryFile()
+        try disk.write([UInt8](repeating: 0xAA, count: 4096))
+        let diskFD = disk.descriptor
+        let ram = try MmapRegion(guestBase: GuestAddress(0), size: 256 << 20,
+                                 options: .init(noReserve: true, guardPages: 1, trackDirtyPages: true))
+        let memory = AtomicGuestMemory(try GuestMemoryMap(regions: [ram]))
+        try memory.write(UInt32(0xfeed), at: GuestAddress(0x1000))  // little-endian
+        let header: UInt16 = try memory.read(at: GuestAddress(0x1004), endianness: .big)
+        _ = try memory.read(from: diskFD, at: 0, into: GuestAddress(0x10_0000), count: 4096)
+        let dirty = try memory.map.collectDirtyPages()
+        #expect(header == 0)
+        #expect(dirty == [GuestAddress(0x1000), GuestAddress(0x10_0000)])
+        #expect(try memory.read(UInt8.self, at: GuestAddress(0x10_0fff)) == 0xAA)
+    }
 }
