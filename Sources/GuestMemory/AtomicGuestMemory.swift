@@ -42,8 +42,12 @@ public final class AtomicGuestMemory: GuestMemoryAccess, Sendable {
     /// Hot-adds `region` in the lowest free slot; returns the slot.
     @discardableResult
     public func insert(_ region: any GuestMemoryRegion) throws(GuestMemoryError) -> MemorySlot {
-        let (_, new) = try update { (map) throws(GuestMemoryError) in try map.inserting(region) }
-        return new.entries.first { $0.region === region }?.slot ?? MemorySlot(UInt32.max)
+        var slot = MemorySlot(0)
+        try update { (map) throws(GuestMemoryError) in
+            slot = map.lowestFreeSlot
+            return try map.inserting(region)
+        }
+        return slot
     }
 
     /// Hot-removes the region in `slot`; returns it. Readers holding an older map keep using it.

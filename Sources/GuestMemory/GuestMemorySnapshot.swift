@@ -19,7 +19,8 @@ import Glibc
 /// | 32 | 24·R | regions: guest base u64, size u64, memory slot u32, reserved u32 |
 /// | … | 24·E | extents: guest address u64, length u64, file offset u64 |
 ///
-/// Extent data is copied straight between guest memory and the file (`pwritev`/`preadv`).
+/// Extents are whole 4 KiB pages. Extent data is copied straight between guest memory and the
+/// file (`pwritev`/`preadv`).
 /// Every field read back is validated against the file size and the target map before use.
 public enum GuestMemorySnapshot {
     /// What to store.
@@ -61,6 +62,7 @@ public enum GuestMemorySnapshot {
     static let fixedHeaderSize = 32
     static let regionRecordSize = 24
     static let extentRecordSize = 24
+    static let maxRegions: UInt64 = 65536
 
     /// Writes `content` of `map` to `descriptor` from offset 0.
     public static func write(_ map: GuestMemoryMap, to descriptor: FileDescriptor, content: Content = .all) throws(GuestMemoryError) {
@@ -76,6 +78,10 @@ public enum GuestMemorySnapshot {
                     runs.append(try GuestAddressRange(start: page, count: DirtyBitmap.pageSize))
                 }
             }
+        }
+        // Check every run against the map before the file is touched.
+        for run in runs {
+            try map.withHostSegments(at: run.start, count: Int(run.count), forWriting: false) { _ in ((), 0) }
         }
         let tableEnd = fixedHeaderSize + regionRecordSize * map.count + extentRecordSize * runs.count
         let dataOffset = (UInt64(tableEnd) + DirtyBitmap.pageSize - 1) / DirtyBitmap.pageSize * DirtyBitmap.pageSize
@@ -131,6 +137,11 @@ public enum GuestMemorySnapshot {
         guard tableEnd <= fileSize, dataOffset >= tableEnd, dataOffset <= fileSize else {
             throw .invalidSnapshot("tables (\(regionCount) regions, \(extentCount) extents) do not fit in the \(fileSize)-byte file")
         }
+        // Every extent holds at least one page of data, and a map has at most 65536 regions,
+        // so the tables read below stay a small fraction of the file.
+        guard regionCount <= maxRegions, extentCount <= (fileSize - dataOffset) / DirtyBitmap.pageSize else {
+            throw .invalidSnapshot("\(regionCount) regions and \(extentCount) extents are more than the file can hold")
+        }
         let table = try readBytes(from: descriptor, at: UInt64(fixedHeaderSize), count: Int(tableEnd) - fixedHeaderSize, fileSize: fileSize)
         var regions: [Region] = []
         for i in 0..<Int(regionCount) {
@@ -148,9 +159,12 @@ public enum GuestMemorySnapshot {
             let guest = loadLE(UInt64.self, table, at)
             let length = loadLE(UInt64.self, table, at + 8)
             let offset = loadLE(UInt64.self, table, at + 16)
-            guard length > 0, let range = try? GuestAddressRange(start: GuestAddress(guest), count: length),
+            guard length > 0, length % DirtyBitmap.pageSize == 0, guest % DirtyBitmap.pageSize == 0,
+                  let range = try? GuestAddressRange(start: GuestAddress(guest), count: length),
                   offset >= dataOffset, offset <= fileSize, length <= fileSize - offset
-            else { throw .invalidSnapshot("extent \(i) (\(length) bytes at file offset \(offset)) is empty, wraps or lies outside the file") }
+            else {
+                throw .invalidSnapshot("extent \(i) (\(length) bytes at file offset \(offset)) is empty, not page-aligned, wraps or lies outside the file")
+            }
             extents.append(Extent(range: range, fileOffset: offset))
         }
         return Header(regions: regions, extents: extents, isPartial: flags & 1 != 0)

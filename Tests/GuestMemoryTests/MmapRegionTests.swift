@@ -138,6 +138,27 @@ import Glibc
         }
     }
 
+    @Test func memfdWithTransparentHugePagesFollowsShmemSetting() throws {
+        let options = MmapRegionOptions(backing: .memfd(name: "thp"), hugePages: .transparent)
+        let text = (try? FileDescriptor.open("/sys/kernel/mm/transparent_hugepage/shmem_enabled", .readOnly)).map { fd in
+            defer { try? fd.close() }
+            var bytes = [UInt8](repeating: 0, count: 256)
+            let n = (try? bytes.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
+            return String(decoding: bytes[..<n], as: UTF8.self)
+        } ?? ""
+        if text.isEmpty || text.contains("[never]") || text.contains("[deny]") {
+            let error = #expect(throws: GuestMemoryError.self) { try makeRegion(0, pages: 512, options) }
+            guard case .hugePagesUnavailable(let why)? = error else {
+                Issue.record("expected hugePagesUnavailable, got \(String(describing: error))")
+                return
+            }
+            #expect(why.contains("shmem_enabled"))
+        } else {
+            let region = try makeRegion(0, pages: 512, options)
+            #expect(UInt(bitPattern: region.hostBase) % (2 << 20) == 0)
+        }
+    }
+
     @Test func invalidRegionParametersAreTypedErrors() {
         #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: .zero, size: 0) }
         #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: .zero, size: 100) }

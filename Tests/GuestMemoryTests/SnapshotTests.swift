@@ -68,6 +68,13 @@ import Testing
         try rejects { $0[32 + 24 ..< 32 + 32] = [0, 0xf0, 0, 0, 0, 0, 0, 0] }  // extent outside the map
         try rejects { $0[32 ..< 40] = [0, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff] }  // region wraps past 2^64
         try rejects { $0 = Array($0.prefix(10)) }  // truncated header
+        try rejects { $0[32 + 24 + 8] = 0x01 }  // extent length not a whole page
+        // Pages outside the map are refused before the file is written.
+        let other = try TemporaryFile()
+        #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x5000))) {
+            try GuestMemorySnapshot.write(map, to: other.descriptor, content: .pages([GuestAddress(0x5000)]))
+        }
+        #expect(try other.read(count: 16, at: 0).isEmpty)
         // And the untouched file restores.
         let copy = try TemporaryFile()
         try copy.write(good)
