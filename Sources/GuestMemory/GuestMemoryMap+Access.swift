@@ -51,10 +51,9 @@ extension GuestMemoryMap: GuestMemoryAccess {
     /// The region entry and offset when `count` bytes at `address` lie inside one region.
     @inlinable @inline(__always)
     func singleRegion(_ address: GuestAddress, count: Int) -> (entry: TableEntry, offset: UInt64)? {
-        guard let i = index(containing: address) else { return nil }
-        let e = table[i]
+        let e = searchTable[searchNode(address.rawValue)]
         let offset = address.rawValue &- e.base
-        return UInt64(count) <= e.size &- offset ? (e, offset) : nil
+        return offset < e.size && UInt64(count) <= e.size &- offset ? (e, offset) : nil
     }
 
     /// Checks the range, then lends its host memory to `body`; see

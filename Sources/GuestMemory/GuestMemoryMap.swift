@@ -57,6 +57,9 @@ public final class GuestMemoryMap: @unchecked Sendable {
     @usableFromInline let searchLasts: UnsafeMutablePointer<UInt64>
     /// For each node of the search tree, the region index in `table`, or -1 for padding.
     @usableFromInline let searchIndex: UnsafeMutablePointer<Int>
+    /// For each node of the search tree, a copy of the region's `table` entry (padding and
+    /// node 0: size 0, which matches no address), so a lookup needs no further indirection.
+    @usableFromInline let searchTable: UnsafeMutablePointer<TableEntry>
     /// The depth of the complete search tree.
     @usableFromInline let searchDepth: Int
     /// `2^searchDepth`: the number of slots in `searchLasts` / `searchIndex` (slot 0 unused).
@@ -112,6 +115,10 @@ public final class GuestMemoryMap: @unchecked Sendable {
         searchLasts.initialize(repeating: .max, count: searchSlots)
         searchIndex = .allocate(capacity: searchSlots)
         searchIndex.initialize(repeating: -1, count: searchSlots)
+        searchTable = .allocate(capacity: searchSlots)
+        searchTable.initialize(
+            repeating: TableEntry(base: 0, size: 0, host: UnsafeMutableRawPointer(searchLasts), readOnly: true, bitmap: nil),
+            count: searchSlots)
         // In-order traversal of the implicit tree assigns the sorted regions (then padding).
         var next = 0
         var stack: [Int] = []
@@ -123,6 +130,7 @@ public final class GuestMemoryMap: @unchecked Sendable {
                 let r = sorted[next].region
                 searchLasts[node] = r.guestBase.rawValue + (r.size - 1)
                 searchIndex[node] = next
+                searchTable[node] = table[next]
             }
             next += 1
             node = node * 2 + 1
@@ -134,31 +142,37 @@ public final class GuestMemoryMap: @unchecked Sendable {
         table.deallocate()
         searchLasts.deallocate()
         searchIndex.deallocate()
+        searchTable.deallocate()
     }
 
-    /// The index in ``entries`` of the region containing `address`, or `nil`.
+    /// The search-tree node of the only region that can contain `address`: the region with
+    /// the lowest last address `>= address` (node 0 or padding when there is none).
     ///
     /// A branch-free binary search (O(log n)) over the regions' last addresses stored in
-    /// Eytzinger order: each step is a load, a compare and an add, with no branch for the
-    /// processor to mispredict on random addresses, and the top levels share cache lines.
-    @inlinable public func index(containing address: GuestAddress) -> Int? {
-        let a = address.rawValue
-        var k = Int(bitPattern: cgm_search_tree(searchLasts, searchDepth, a))
-        // Undo the final run of right turns: k becomes the first node whose last >= a (0: none).
-        k &>>= (~k).trailingZeroBitCount &+ 1
-        let i = searchIndex[k]
-        guard i >= 0 else { return nil }
-        let e = table[i]
-        return a >= e.base ? i : nil
+    /// Eytzinger order: each level is a load, a compare and an add-with-carry, with no branch
+    /// for the processor to mispredict on random addresses, and the top levels share cache lines.
+    @inlinable @inline(__always)
+    func searchNode(_ address: UInt64) -> Int {
+        let k = Int(bitPattern: cgm_search_tree(searchLasts, searchDepth, address))
+        // Undo the final run of right turns.
+        return k &>> ((~k).trailingZeroBitCount &+ 1)
     }
 
-    /// The host address of the byte at guest `address`, or `nil` when it is unmapped.
+    /// The index in ``entries`` of the region containing `address`, or `nil`. O(log n).
+    @inlinable public func index(containing address: GuestAddress) -> Int? {
+        let k = searchNode(address.rawValue)
+        let e = searchTable[k]
+        // One unsigned compare also rejects addresses below the base (the difference wraps).
+        return address.rawValue &- e.base < e.size ? searchIndex[k] : nil
+    }
+
+    /// The host address of the byte at guest `address`, or `nil` when it is unmapped. O(log n).
     ///
     /// The pointer stays valid while this map (or the region) is alive.
     @inlinable public func hostAddress(of address: GuestAddress) -> UnsafeMutableRawPointer? {
-        guard let i = index(containing: address) else { return nil }
-        let e = table[i]
-        return e.host + Int(address.rawValue &- e.base)
+        let e = searchTable[searchNode(address.rawValue)]
+        let offset = address.rawValue &- e.base
+        return offset < e.size ? e.host + Int(offset) : nil
     }
 
     /// The entry of the region containing `address`, or `nil`.
