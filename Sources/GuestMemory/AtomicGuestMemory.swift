@@ -27,6 +27,9 @@ public final class AtomicGuestMemory: GuestMemoryAccess, Sendable {
 
     /// Replaces the map with `transform(current)`; returns the old and the new map (a KVM
     /// bridge can pass them to ``GuestMemoryMap/changes(from:)``).
+    ///
+    /// Updates are serialised; `transform` must not call `update`, `insert` or `remove` on
+    /// the same object (readers are never blocked by it for longer than a pointer swap).
     @discardableResult
     public func update(_ transform: (GuestMemoryMap) throws(GuestMemoryError) -> GuestMemoryMap)
         throws(GuestMemoryError) -> (old: GuestMemoryMap, new: GuestMemoryMap)

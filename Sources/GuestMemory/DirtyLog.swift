@@ -88,7 +88,7 @@ extension GuestMemoryMap {
         var pages: [GuestAddress] = []
         for (i, entry) in entries.enumerated() {
             let wordCount = Int((pageCount(i) + 63) / 64)
-            var words = entry.region.dirtyBitmap?.takeWords() ?? []
+            var words = Array((entry.region.dirtyBitmap?.takeWords() ?? []).prefix(wordCount))
             if words.count < wordCount { words += repeatElement(0, count: wordCount - words.count) }
             if let kvm = external.bitmaps[entry.slot] {
                 for (w, word) in kvm.prefix(wordCount).enumerated() { words[w] |= word }

@@ -50,6 +50,9 @@ func transferVectored(
 ) throws(GuestMemoryError) -> Int {
     let total = segments.reduce(0) { $0 + $1.count }
     guard total > 0 else { return 0 }
+    if let offset = fileOffset, offset < 0 || offset > Int64.max - Int64(total) {
+        throw .system(reading ? "preadv" : "pwritev", .invalidArgument)  // what the kernel would say
+    }
     let maxVectors = 1024  // IOV_MAX on Linux
     return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: segments.count) { (vectors) throws(GuestMemoryError) -> Int in
         for (i, s) in segments.enumerated() {

@@ -84,7 +84,7 @@ public final class GuestMemoryMap: @unchecked Sendable {
         var previous: GuestAddressRange?
         for entry in sorted {
             let region = entry.region
-            guard region.size > 0, region.size % DirtyBitmap.pageSize == 0,
+            guard region.size > 0, region.size % DirtyBitmap.pageSize == 0, region.size <= UInt64(Int.max),
                   region.guestBase.isAligned(to: DirtyBitmap.pageSize)
             else {
                 throw .invalidRegion("region at \(region.guestBase) of \(region.size) bytes is empty or not page-aligned")

@@ -86,6 +86,13 @@ public final class MmapRegion: GuestMemoryRegion, @unchecked Sendable {
             guard options.hugePages != .hugetlb else {
                 throw .invalidRegion("hugetlb applies to anonymous or memfd backing; map a hugetlbfs file instead")
             }
+            // Touching a mapped page past the end of a regular file raises SIGBUS, so the file
+            // must cover the whole region (it must not be truncated while mapped, either).
+            var st = stat()
+            guard fstat(fd.rawValue, &st) == 0 else { throw .system("fstat", HostSystem.errno) }
+            if (st.st_mode & S_IFMT) == S_IFREG, UInt64(max(st.st_size, 0)) < UInt64(o) + size {
+                throw .invalidRegion("file of \(st.st_size) bytes does not cover \(size) bytes at offset \(o)")
+            }
             let dup = fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 0)
             guard dup >= 0 else { throw .system("fcntl(F_DUPFD_CLOEXEC)", HostSystem.errno) }
             ownedFD = FileDescriptor(rawValue: dup)

@@ -9,7 +9,9 @@ public struct MmapRegionOptions: Sendable {
         case anonymous(shared: Bool)
         /// The file `descriptor` starting at byte `offset` (a multiple of the host page size).
         /// `shared: true` writes through to the file; otherwise the mapping is copy-on-write.
-        /// The region keeps its own duplicate of the descriptor.
+        /// The region keeps its own duplicate of the descriptor. A regular file must cover
+        /// `offset + size` bytes (checked) and must not be truncated while mapped: touching a
+        /// page past its end raises `SIGBUS`.
         case file(FileDescriptor, offset: Int64, shared: Bool)
         /// A new `memfd_create(2)` file named `name`, sized to the region and mapped shared, so
         /// another process can map the same memory through ``MmapRegion/fileBacking``.

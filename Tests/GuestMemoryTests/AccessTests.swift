@@ -81,6 +81,13 @@ func adjacentMap(_ options: MmapRegionOptions = .init()) throws -> GuestMemoryMa
         // Guest → file at an offset.
         #expect(try map.write(to: file.descriptor, at: 20000, from: GuestAddress(0x10800), count: 10000) == 10000)
         #expect(try file.read(count: 10000, at: 20000) == content)
+        // File offsets that are negative or would overflow are refused, not trapped on.
+        #expect(throws: GuestMemoryError.system("preadv", .invalidArgument)) {
+            try map.read(from: file.descriptor, at: .max - 10, into: GuestAddress(0x10000), count: 100)
+        }
+        #expect(throws: GuestMemoryError.system("pwritev", .invalidArgument)) {
+            try map.write(to: file.descriptor, at: -1, from: GuestAddress(0x10000), count: 100)
+        }
         // A range running into the gap is refused before any byte moves.
         #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x13000))) {
             try map.read(from: file.descriptor, at: 0, into: GuestAddress(0x12800), count: 4096)

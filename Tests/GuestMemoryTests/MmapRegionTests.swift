@@ -78,6 +78,10 @@ import Glibc
         #expect(throws: GuestMemoryError.self) {
             try MmapRegion(guestBase: .zero, size: page, options: .init(backing: .file(file.descriptor, offset: 100, shared: true)))
         }
+        // A region the file does not cover would SIGBUS on access: refused up front.
+        #expect(throws: GuestMemoryError.self) {
+            try MmapRegion(guestBase: .zero, size: 3 * page, options: .init(backing: .file(file.descriptor, offset: Int64(page), shared: true)))
+        }
     }
 
     @Test func noReserveMapsMoreThanPhysicalMemory() throws {
