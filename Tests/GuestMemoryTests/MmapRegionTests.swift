@@ -94,23 +94,24 @@ import Glibc
     }
 
     static var freeHugePages: UInt64 {
-        guard let fd = try? FileDescriptor.open("/proc/meminfo", .readOnly) else { return 0 }
-        defer { try? fd.close() }
-        var bytes = [UInt8](repeating: 0, count: 8192)
-        let n = (try? bytes.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
-        let line = String(decoding: bytes[..<n], as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("HugePages_Free:") }
+        let line = readSmallFile("/proc/meminfo").split(separator: "\n").first { $0.hasPrefix("HugePages_Free:") }
         return line.flatMap { UInt64($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
+    /// Expects `body` to fail with `hugePagesUnavailable` whose reason mentions `hint`.
+    func expectHugePagesUnavailable(mentioning hint: String, _ body: () throws -> Void) {
+        let error = #expect(throws: GuestMemoryError.self) { try body() }
+        guard case .hugePagesUnavailable(let why)? = error else {
+            Issue.record("expected hugePagesUnavailable, got \(String(describing: error))")
+            return
+        }
+        #expect(why.contains(hint))
     }
 
     @Test func hugetlbRegionSucceedsOrSaysWhyNot() throws {
         let options = MmapRegionOptions(hugePages: .hugetlb)
         if Self.freeHugePages == 0 {
-            let error = #expect(throws: GuestMemoryError.self) { try makeRegion(0, pages: 512, options) }
-            guard case .hugePagesUnavailable(let why)? = error else {
-                Issue.record("expected hugePagesUnavailable, got \(String(describing: error))")
-                return
-            }
-            #expect(why.contains("HugePages_Free"))
+            expectHugePagesUnavailable(mentioning: "HugePages_Free") { _ = try makeRegion(0, pages: 512, options) }
         } else {
             let region = try makeRegion(0, pages: 512, options)
             #expect(UInt(bitPattern: region.hostBase) % (2 << 20) == 0)
@@ -122,17 +123,10 @@ import Glibc
     }
 
     @Test func transparentHugePagesSucceedOrSayWhyNot() throws {
-        let mode = try? FileDescriptor.open("/sys/kernel/mm/transparent_hugepage/enabled", .readOnly)
-        var text = ""
-        if let mode {
-            var bytes = [UInt8](repeating: 0, count: 256)
-            let n = (try? bytes.withUnsafeMutableBytes { try mode.read(into: $0) }) ?? 0
-            text = String(decoding: bytes[..<n], as: UTF8.self)
-            try? mode.close()
-        }
+        let mode = readSmallFile("/sys/kernel/mm/transparent_hugepage/enabled")
         let options = MmapRegionOptions(hugePages: .transparent, guardPages: 1)
-        if text.isEmpty || text.contains("[never]") {
-            #expect(throws: GuestMemoryError.self) { try makeRegion(0, pages: 1024, options) }
+        if mode.isEmpty || mode.contains("[never]") {
+            expectHugePagesUnavailable(mentioning: "transparent") { _ = try makeRegion(0, pages: 1024, options) }
         } else {
             let region = try makeRegion(0, pages: 1024, options)
             #expect(UInt(bitPattern: region.hostBase) % (2 << 20) == 0)
@@ -143,20 +137,10 @@ import Glibc
     }
 
     @Test func memfdWithTransparentHugePagesFollowsShmemSetting() throws {
+        let mode = readSmallFile("/sys/kernel/mm/transparent_hugepage/shmem_enabled")
         let options = MmapRegionOptions(backing: .memfd(name: "thp"), hugePages: .transparent)
-        let text = (try? FileDescriptor.open("/sys/kernel/mm/transparent_hugepage/shmem_enabled", .readOnly)).map { fd in
-            defer { try? fd.close() }
-            var bytes = [UInt8](repeating: 0, count: 256)
-            let n = (try? bytes.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
-            return String(decoding: bytes[..<n], as: UTF8.self)
-        } ?? ""
-        if text.isEmpty || text.contains("[never]") || text.contains("[deny]") {
-            let error = #expect(throws: GuestMemoryError.self) { try makeRegion(0, pages: 512, options) }
-            guard case .hugePagesUnavailable(let why)? = error else {
-                Issue.record("expected hugePagesUnavailable, got \(String(describing: error))")
-                return
-            }
-            #expect(why.contains("shmem_enabled"))
+        if mode.isEmpty || mode.contains("[never]") || mode.contains("[deny]") {
+            expectHugePagesUnavailable(mentioning: "shmem_enabled") { _ = try makeRegion(0, pages: 512, options) }
         } else {
             let region = try makeRegion(0, pages: 512, options)
             #expect(UInt(bitPattern: region.hostBase) % (2 << 20) == 0)

@@ -78,3 +78,12 @@ func makeRegion(_ base: UInt64, pages: UInt64, _ options: MmapRegionOptions = .i
 func readByte(_ p: UnsafePointer<UInt8>) {
     if p.pointee == 0xA5 { _exit(42) }
 }
+
+/// The contents of a small procfs/sysfs file, or "" when it cannot be read.
+func readSmallFile(_ path: String) -> String {
+    guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly) else { return "" }
+    defer { try? fd.close() }
+    var bytes = [UInt8](repeating: 0, count: 16384)
+    let n = (try? bytes.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
+    return String(decoding: bytes[..<n], as: UTF8.self)
+}
