@@ -18,7 +18,7 @@ public final class DirtyBitmap: @unchecked Sendable {
     /// The number of 64-bit words (`pageCount` rounded up to a multiple of 64, divided by 64).
     public let wordCount: Int
 
-    private let words: UnsafeMutablePointer<Atomic<UInt64>>
+    @usableFromInline let words: UnsafeMutablePointer<Atomic<UInt64>>
 
     /// A clean bitmap for a region of `byteCount` bytes.
     public init(byteCount: UInt64) {
@@ -35,10 +35,12 @@ public final class DirtyBitmap: @unchecked Sendable {
 
     /// Marks every page touched by `count` bytes at byte `offset` of the region. Bytes beyond
     /// the region are ignored.
+    @inlinable
     public func mark(offset: UInt64, count: UInt64) {
         guard count > 0, offset < pageCount &* DirtyBitmap.pageSize else { return }
         let first = offset / DirtyBitmap.pageSize
-        let last = min((offset + (count - 1)) / DirtyBitmap.pageSize, pageCount - 1)
+        let (end, overflow) = offset.addingReportingOverflow(count - 1)
+        let last = overflow ? pageCount - 1 : min(end / DirtyBitmap.pageSize, pageCount - 1)
         var word = Int(first / 64)
         let lastWord = Int(last / 64)
         while word <= lastWord {

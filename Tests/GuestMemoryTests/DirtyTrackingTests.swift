@@ -41,6 +41,18 @@ import Testing
         #expect(try map.collectDirtyPages().isEmpty)  // collecting cleared the bitmaps
     }
 
+    @Test func bitmapMarkingClampsToTheRegion() {
+        let bitmap = DirtyBitmap(byteCount: 130 * page)
+        bitmap.mark(offset: 63 * page + 1, count: 2 * page)  // pages 63, 64, 65 across a word boundary
+        bitmap.mark(offset: 129 * page, count: .max)  // runs past the end (and past 2^64)
+        bitmap.mark(offset: 200 * page, count: 1)  // outside: ignored
+        bitmap.mark(offset: 0, count: 0)  // empty: ignored
+        #expect(bitmap.dirtyPages() == [63, 64, 65, 129])
+        #expect(bitmap.isDirty(page: 64) && !bitmap.isDirty(page: 66) && !bitmap.isDirty(page: 1000))
+        #expect(bitmap.takeWords() == [1 << 63, 0b11, 1 << 1])
+        #expect(bitmap.dirtyPages().isEmpty)
+    }
+
     @Test func failedCompareExchangeAndFailedWritesDoNotDirty() throws {
         let map = try GuestMemoryMap(regions: [try makeRegion(0, pages: 2, .init(trackDirtyPages: true))])
         #expect(try map.compareExchange(expected: UInt32(5), desired: 1, at: GuestAddress(0x1000)).exchanged == false)
