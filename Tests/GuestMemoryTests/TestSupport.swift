@@ -87,3 +87,9 @@ func readSmallFile(_ path: String) -> String {
     let n = (try? bytes.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
     return String(decoding: bytes[..<n], as: UTF8.self)
 }
+
+/// The number in a `Key: N` line of `/proc/meminfo`.
+func meminfo(_ key: String) -> UInt64? {
+    readSmallFile("/proc/meminfo").split(separator: "\n").first { $0.hasPrefix(key + ":") }
+        .flatMap { line in line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } }
+}
