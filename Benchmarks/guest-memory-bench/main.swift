@@ -109,6 +109,10 @@ struct GuestMemoryBench: ParsableCommand {
                 ("host→guest",
                  { for _ in 0..<copies { memcpy(plain.hostBase, hostBase, size) } },
                  { for _ in 0..<copies { try? map.write(UnsafeRawBufferPointer(slice), at: plain.guestBase) } }),
+                // Reference: translation plus a raw memcpy, without the API's checks.
+                ("host→guest, hostAddress(of:) + memcpy",
+                 { for _ in 0..<copies { memcpy(plain.hostBase, hostBase, size) } },
+                 { for _ in 0..<copies { if let p = map.hostAddress(of: plain.guestBase) { memcpy(p, hostBase, size) } } }),
                 ("host→guest, dirty tracking",
                  { for _ in 0..<copies { memcpy(tracked.hostBase, hostBase, size) } },
                  { for _ in 0..<copies { try? map.write(UnsafeRawBufferPointer(slice), at: tracked.guestBase) } }),
