@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "VCPU", targets: ["VCPU"]),
         .executable(name: "kvm-info", targets: ["kvm-info"]),
         .library(name: "ResourceAllocator", targets: ["ResourceAllocator"]),
+        .library(name: "GuestMemory", targets: ["GuestMemory"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -41,6 +42,21 @@ let package = Package(
         .testTarget(
             name: "ResourceAllocatorTests",
             dependencies: ["ResourceAllocator"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: GuestMemory
+        .target(name: "CGuestMemory"),
+        .target(
+            name: "GuestMemory",
+            dependencies: ["CGuestMemory", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "guest-memory-bench",
+            dependencies: ["BenchmarkSupport", "GuestMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/guest-memory-bench",
             swiftSettings: swiftSettings
         ),
 
