@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "KVMTestSupport", path: "Tests/KVMTestSupport", swiftSettings: swiftSettings),
 
         // MARK: VCPU
-        .target(name: "VCPU", dependencies: ["KVM"], swiftSettings: swiftSettings),
+        .target(name: "VCPU", dependencies: ["KVM", "GuestMemory"], swiftSettings: swiftSettings),
         .testTarget(name: "VCPUTests", dependencies: ["VCPU", "KVMTestSupport"], swiftSettings: swiftSettings),
 
         // MARK: ResourceAllocator

@@ -19,6 +19,8 @@
 #include <sys/eventfd.h>
 #include <signal.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* ---- ioctl request numbers ---------------------------------------------------------------- */
 static const unsigned long CKVM_GET_API_VERSION = KVM_GET_API_VERSION;
@@ -231,6 +233,8 @@ static const unsigned long CKVM_COALESCED_MMIO_ENTRY_SIZE = sizeof(struct kvm_co
 /* ---- signals ------------------------------------------------------------------------------- */
 
 static inline int ckvm_sigrtmin(void) { return SIGRTMIN; }
+/** The calling thread's kernel thread id. */
+static inline int ckvm_gettid(void) { return (int)syscall(SYS_gettid); }
 static inline int ckvm_sigrtmax(void) { return SIGRTMAX; }
 
 #endif /* CKVM_H */

@@ -8,13 +8,18 @@ extension VCPURunner {
     /// The body of the vCPU thread.
     func threadMain() {
         KickSignal.unblockOnCurrentThread()
+        let tid = ckvm_gettid()
+        control.withLock { $0.threadID = tid }
         let outcome: VCPUOutcome
         do throws(VCPUError) {
             outcome = try runLoop()
         } catch {
             outcome = .failed(error)
         }
-        control.withLock { c in c.request = nil }
+        control.withLock { c in
+            c.request = nil
+            c.threadID = nil
+        }
         pendingRequest.store(0, ordering: .sequentiallyConsistent)
         transition(to: .stopped, outcome: outcome)
     }

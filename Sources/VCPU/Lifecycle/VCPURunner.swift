@@ -33,6 +33,7 @@ public final class VCPURunner: Sendable {
         var request: VCPUAction?
         var outcome: VCPUOutcome?
         var thread: pthread_t?
+        var threadID: Int32?
         var joined = false
         var waiters: [@Sendable (VCPULifecycleState, VCPUOutcome?) -> Bool] = []
     }
@@ -65,6 +66,9 @@ public final class VCPURunner: Sendable {
     /// Why the run loop ended, once it has.
     public var outcome: VCPUOutcome? { control.withLock { $0.outcome } }
 
+    /// The kernel thread id of the vCPU thread while it runs (for `/proc/self/task/<tid>`).
+    public var threadID: Int32? { control.withLock { $0.threadID } }
+
     /// Port-I/O and MMIO accesses that no device claimed.
     public var unclaimedAccesses: UInt64 { unclaimed.load(ordering: .relaxed) }
 
@@ -93,6 +97,18 @@ public final class VCPURunner: Sendable {
     /// Returns at once if the run ended meanwhile (the state is then `stopped`).
     public func pause() throws(VCPUError) {
         try request(.pause)
+        waitWhileRunning()
+    }
+
+    /// Asks the vCPU to pause without waiting for it: usable from a device handler running on
+    /// the vCPU thread itself. The vCPU parks before it re-enters the guest.
+    public func requestPause() throws(VCPUError) {
+        try request(.pause)
+    }
+
+    /// Waits until the vCPU is no longer running (paused or stopped), for example after
+    /// ``requestPause()``.
+    public func waitWhileRunning() {
         control.wait(until: { $0.state != .running }, then: { _ in })
     }
 

@@ -1,0 +1,74 @@
+import KVM
+
+/// The vCPU topology the guest sees through CPUID.
+public struct CPUTopology: Hashable, Sendable {
+    public var threadsPerCore: Int
+    public var coresPerPackage: Int
+
+    public init(threadsPerCore: Int = 1, coresPerPackage: Int) {
+        self.threadsPerCore = threadsPerCore
+        self.coresPerPackage = coresPerPackage
+    }
+
+    /// Logical processors per package.
+    public var logicalPerPackage: Int { threadsPerCore * coresPerPackage }
+}
+
+/// Builds each vCPU's CPUID from KVM's supported list (``KVMSystem/supportedCPUID()``): the
+/// APIC id in leaf 1 and the topology leaves, the hypervisor bit, and the KVM hypervisor leaf,
+/// as Firecracker and Cloud Hypervisor do.
+public enum CPUIDBuilder {
+    /// The entries for the vCPU whose APIC id is `apicID`.
+    public static func entries(
+        from supported: [CPUIDEntry], apicID: UInt32, topology: CPUTopology
+    ) throws(X86SetupError) -> [CPUIDEntry] {
+        let logical = topology.logicalPerPackage
+        guard topology.threadsPerCore >= 1, topology.coresPerPackage >= 1, logical <= 255 else {
+            throw .invalidTopology("\(topology.threadsPerCore) threads × \(topology.coresPerPackage) cores")
+        }
+        let threadShift = UInt32(bitWidth(topology.threadsPerCore))
+        let packageShift = UInt32(bitWidth(logical))
+        var result: [CPUIDEntry] = []
+        for var entry in supported {
+            switch entry.function {
+            case 1:
+                entry.ebx = (entry.ebx & 0x0000_ffff) | (apicID << 24) | (UInt32(logical) << 16)
+                if logical > 1 { entry.edx |= 1 << 28 } else { entry.edx &= ~(1 << 28) }  // HTT
+                entry.ecx |= 1 << 31  // running under a hypervisor
+            case 4:
+                entry.eax = (entry.eax & 0x03ff_ffff) | (UInt32(topology.coresPerPackage - 1) << 26)
+            case 0xb, 0x1f:
+                switch entry.index {
+                case 0:  // SMT level
+                    entry.eax = threadShift
+                    entry.ebx = UInt32(topology.threadsPerCore)
+                    entry.ecx = (1 << 8) | entry.index
+                case 1:  // core level
+                    entry.eax = packageShift
+                    entry.ebx = UInt32(logical)
+                    entry.ecx = (2 << 8) | entry.index
+                default:  // no further levels
+                    entry.eax = 0
+                    entry.ebx = 0
+                    entry.ecx = entry.index
+                }
+                entry.edx = apicID
+            case 0x4000_0000:
+                entry = hypervisorLeaf(maximum: max(entry.eax, 0x4000_0001))
+            default:
+                break
+            }
+            result.append(entry)
+        }
+        if result.entry(function: 0x4000_0000) == nil { result.append(hypervisorLeaf(maximum: 0x4000_0000)) }
+        return result
+    }
+
+    /// Leaf 0x4000_0000: the highest hypervisor leaf and the "KVMKVMKVM\0\0\0" signature.
+    static func hypervisorLeaf(maximum: UInt32) -> CPUIDEntry {
+        CPUIDEntry(function: 0x4000_0000, eax: maximum, ebx: 0x4b4d_564b, ecx: 0x564b_4d56, edx: 0x4d)
+    }
+
+    /// Bits needed to number `count` items (0 for 1).
+    static func bitWidth(_ count: Int) -> Int { count <= 1 ? 0 : Int.bitWidth - (count - 1).leadingZeroBitCount }
+}
