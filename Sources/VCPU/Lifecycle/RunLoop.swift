@@ -19,9 +19,9 @@ extension VCPURunner {
         control.withLock { c in
             c.request = nil
             c.threadID = nil
+            pendingRequest.store(0, ordering: .sequentiallyConsistent)
+            Self.apply(.stopped, outcome: outcome, to: &c)
         }
-        pendingRequest.store(0, ordering: .sequentiallyConsistent)
-        transition(to: .stopped, outcome: outcome)
     }
 
     /// Runs the guest until something ends the run; returns why.
@@ -41,29 +41,34 @@ extension VCPURunner {
 
     /// Handles pause and stop requests on the vCPU thread. Returns an outcome when the run
     /// must end.
+    ///
+    /// Every change of `pendingRequest` happens under the control lock together with the
+    /// request it announces, so a request made while an earlier one is being consumed is never
+    /// lost.
     private func serviceRequests() throws(VCPUError) -> VCPUOutcome? {
         // Clear the kick before reading the request (both sequentially consistent): a kick that
         // lands after this either is seen below or leaves immediate_exit set for the next run.
         vcpu.immediateExit = false
-        guard let action = control.withLock({ $0.request }), action == .pause || action == .stop else {
-            pendingRequest.store(0, ordering: .sequentiallyConsistent)
-            return nil
+        let action = control.withLock { c -> VCPUAction? in
+            guard let request = c.request, request == .pause || request == .stop else {
+                pendingRequest.store(0, ordering: .sequentiallyConsistent)
+                return nil
+            }
+            return request
         }
+        guard let action else { return nil }
         try completePendingOperation()
         if action == .stop { return .stoppedByOwner }
 
         transition(to: .paused)
         // Park until the owner resumes or stops.
         let next = control.wait(until: { $0.request == .resume || $0.request == .stop }) { c -> VCPUAction? in
-            let request = c.request
-            if request == .resume {
-                c.request = nil
-                c.state = .running
-            }
-            return request
+            guard c.request == .resume else { return c.request }
+            c.request = nil
+            pendingRequest.store(0, ordering: .sequentiallyConsistent)
+            Self.apply(.running, to: &c)
+            return .resume
         }
-        pendingRequest.store(0, ordering: .sequentiallyConsistent)
-        transition(to: next == .stop ? .stopped : .running)
         return next == .stop ? .stoppedByOwner : nil
     }
 
@@ -90,6 +95,9 @@ extension VCPURunner {
             dispatchMMIO(access)
             return .resume
         case .interrupted:
+            // A kick with no request (or one already served): re-arm and look again at the top
+            // of the loop.
+            vcpu.immediateExit = false
             return .resume
         default:
             if let handler {

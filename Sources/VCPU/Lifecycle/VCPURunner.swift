@@ -124,11 +124,13 @@ public final class VCPURunner: Sendable {
     public func stop() -> VCPUOutcome {
         let thread: pthread_t? = control.withLock { c in
             if c.state == .created {
-                c.state = .stopped
-                c.outcome = .stoppedByOwner
+                Self.apply(.stopped, outcome: .stoppedByOwner, to: &c)
                 return nil
             }
-            if c.state != .stopped { c.request = .stop }
+            if c.state != .stopped {
+                c.request = .stop
+                pendingRequest.store(1, ordering: .sequentiallyConsistent)
+            }
             if c.joined { return nil }
             c.joined = true
             return c.thread
@@ -201,11 +203,14 @@ public final class VCPURunner: Sendable {
 
     /// Sets the state (on the vCPU thread) and runs the waiters it satisfies.
     func transition(to state: VCPULifecycleState, outcome: VCPUOutcome? = nil) {
-        control.withLock { c in
-            c.state = state
-            if let outcome { c.outcome = outcome }
-            let outcome = c.outcome
-            c.waiters.removeAll { $0(state, outcome) }
-        }
+        control.withLock { c in Self.apply(state, outcome: outcome, to: &c) }
+    }
+
+    /// Sets the state in locked control data and runs the waiters it satisfies.
+    static func apply(_ state: VCPULifecycleState, outcome: VCPUOutcome? = nil, to c: inout Control) {
+        c.state = state
+        if let outcome { c.outcome = outcome }
+        let current = c.outcome
+        c.waiters.removeAll { $0(state, current) }
     }
 }

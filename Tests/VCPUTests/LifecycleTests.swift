@@ -1,0 +1,121 @@
+import GuestMemory
+import KVM
+import KVMTestSupport
+import Synchronization
+import Testing
+import VCPU
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension VCPUTests {
+    @Suite struct Lifecycle {
+        /// A vCPU spinning in real mode (`jmp $`): it never exits on its own.
+        func spinningRunner(_ machine: TestVM, id: UInt64 = 0) throws -> VCPURunner {
+            let vcpu = try machine.makeVCPU(id: id)
+            try machine.memory.write(contentsOf: Guest.spin, at: GuestAddress(0x1000))
+            try X86Setup.configureRealMode(vcpu, ip: 0x1000)
+            return VCPURunner(vcpu: vcpu)
+        }
+
+        @Test func thousandPauseResumeCycles() throws {
+            let machine = try TestVM(ramSize: 0x10000)
+            let runner = try spinningRunner(machine)
+            #expect(runner.state == .created)
+            try runner.start()
+            #expect(runner.state == .running)
+            var pauseNanoseconds: [UInt64] = []
+            for _ in 0..<1000 {
+                let start = DispatchFreeClock.now()
+                try runner.pause()
+                pauseNanoseconds.append(DispatchFreeClock.now() - start)
+                #expect(runner.state == .paused)
+                try runner.resume()
+                #expect(runner.state == .running)
+            }
+            #expect(runner.stop() == .stoppedByOwner)
+            #expect(runner.state == .stopped)
+            // The guest really ran between pauses and is still at its loop.
+            #expect(try runner.vcpu.registers().rip == 0x1000)
+            pauseNanoseconds.sort()
+            print("pause latency (kick → parked) over 1000 cycles: p50 \(pauseNanoseconds[500] / 1000) µs, "
+                + "p99 \(pauseNanoseconds[990] / 1000) µs, max \(pauseNanoseconds[999] / 1000) µs")
+        }
+
+        @Test func invalidTransitionsAreTypedErrors() throws {
+            let machine = try TestVM(ramSize: 0x10000)
+            let runner = try spinningRunner(machine)
+            #expect(throws: VCPUError.invalidTransition(from: .created, action: .pause)) { try runner.pause() }
+            #expect(throws: VCPUError.invalidTransition(from: .created, action: .resume)) { try runner.resume() }
+            try runner.start()
+            #expect(throws: VCPUError.invalidTransition(from: .running, action: .start)) { try runner.start() }
+            #expect(throws: VCPUError.invalidTransition(from: .running, action: .resume)) { try runner.resume() }
+            try runner.pause()
+            #expect(throws: VCPUError.invalidTransition(from: .paused, action: .pause)) { try runner.pause() }
+            runner.stop()
+            #expect(throws: VCPUError.invalidTransition(from: .stopped, action: .start)) { try runner.start() }
+            // Stopping twice is fine and reports the same outcome.
+            #expect(runner.stop() == .stoppedByOwner)
+            // A runner that never started stops without a thread.
+            let idle = try spinningRunner(machine, id: 1)
+            #expect(idle.stop() == .stoppedByOwner)
+        }
+
+        @Test(.usesKVM(exclusively: true)) func stoppingRunningVCPUsLeaksNoThreadOrDescriptor() throws {
+            let descriptorsBefore = openDescriptorCount()
+            var threadIDs: [Int32] = []
+            do {
+                let machine = try TestVM(ramSize: 0x10000)
+                let runners = try (0..<4).map { try spinningRunner(machine, id: UInt64($0)) }
+                for runner in runners { try runner.start() }
+                for runner in runners {
+                    while runner.threadID == nil { sched_yield() }
+                    threadIDs.append(runner.threadID!)
+                }
+                #expect(threadIDs.allSatisfy(threadExists))
+                for runner in runners { #expect(runner.stop() == .stoppedByOwner) }
+            }
+            #expect(!threadIDs.contains(where: threadExists), "vCPU threads survived stop()")
+            #expect(openDescriptorCount() == descriptorsBefore)
+        }
+
+        @Test func kickLatencyIsMeasured() throws {
+            let machine = try TestVM(ramSize: 0x10000)
+            let runner = try spinningRunner(machine)
+            try runner.start()
+            // Each kick makes KVM_RUN return; the run loop finds no request and re-enters.
+            let before = runner.statistics.count(.interrupted)
+            var samples: [UInt64] = []
+            for _ in 0..<200 {
+                let start = DispatchFreeClock.now()
+                runner.kick()
+                while runner.statistics.count(.interrupted) == before + UInt64(samples.count) { sched_yield() }
+                samples.append(DispatchFreeClock.now() - start)
+            }
+            runner.stop()
+            samples.sort()
+            #expect(runner.statistics.count(.interrupted) >= before + 200)
+            print("kick latency (kick → vCPU out of the guest) over 200 kicks: p50 \(samples[100] / 1000) µs, "
+                + "p99 \(samples[198] / 1000) µs")
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+enum DispatchFreeClock {
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// The number of open descriptors of this process.
+func openDescriptorCount() -> Int {
+    guard let dir = opendir("/proc/self/fd") else { return -1 }
+    defer { closedir(dir) }
+    var count = 0
+    while readdir(dir) != nil { count += 1 }
+    return count
+}
