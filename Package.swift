@@ -26,10 +26,11 @@ let package = Package(
         .target(name: "CKVM"),
         .target(
             name: "KVM",
-            dependencies: ["CKVM", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CKVM", "GuestMemory", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KVMTests", dependencies: ["KVM", "KVMTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KVMTests", dependencies: ["KVM", "GuestMemory", "KVMTestSupport"], swiftSettings: swiftSettings),
         // Shared by the test targets that use /dev/kvm (not a product).
         .target(name: "KVMTestSupport", path: "Tests/KVMTestSupport", swiftSettings: swiftSettings),
 

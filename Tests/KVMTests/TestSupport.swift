@@ -64,21 +64,31 @@ struct TestMachine {
         throws
     {
         ram.write(code, at: Int(entry))
-        var sregs = try vcpu.specialRegisters()
+        try vcpu.enterRealMode(at: entry, registers: registers)
+    }
+
+    /// Runs until an exit other than `.interrupted` and returns it.
+    func runToExit() throws -> VMExit { try vcpu.runToExit() }
+}
+
+extension KVMVirtualCPU {
+    /// Points the vCPU at 16-bit code at `entry` in real mode (CS base 0).
+    func enterRealMode(at entry: UInt64, registers: (inout Registers) -> Void = { _ in }) throws {
+        var sregs = try specialRegisters()
         sregs.cs.base = 0
         sregs.cs.selector = 0
-        try vcpu.setSpecialRegisters(sregs)
+        try setSpecialRegisters(sregs)
         var regs = Registers()
         regs.rip = entry
         regs.rflags = 0x2
         registers(&regs)
-        try vcpu.setRegisters(regs)
+        try setRegisters(regs)
     }
 
     /// Runs until an exit other than `.interrupted` and returns it.
     func runToExit() throws -> VMExit {
         while true {
-            let exit = try vcpu.run()
+            let exit = try run()
             if case .interrupted = exit { continue }
             return exit
         }
