@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .library(name: "KVM", targets: ["KVM"]),
         .executable(name: "kvm-info", targets: ["kvm-info"]),
+        .library(name: "VHD", targets: ["VHD"]),
+        .executable(name: "vhd", targets: ["vhd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -27,6 +29,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KVMTests", dependencies: ["KVM"], swiftSettings: swiftSettings),
+
+        // MARK: VHD
+        .target(name: "CVHD"),
+        .target(
+            name: "VHD",
+            dependencies: ["CVHD", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "VHDTests", dependencies: ["VHD"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "vhd",
+            dependencies: ["VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/vhd",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "vhd-bench",
+            dependencies: ["BenchmarkSupport", "VHD"],
+            path: "Benchmarks/vhd-bench",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Benchmarks (run with `swift run -c release <name> [--json]`)
         .target(
