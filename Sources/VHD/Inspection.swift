@@ -94,9 +94,9 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
     }
     let expectedGeometry = DiskGeometry.forSectorCount(footer.currentSize / 512)
     if footer.geometry != expectedGeometry {
-        // QEMU and Virtual PC write the geometry their size was rounded to; harmless.
-        let severity: VHDProblem.Severity = footer.geometry.sectorCount * 512 > footer.currentSize ? .damaged : .notice
-        try findings.add(severity, .invalidField(
+        // QEMU and Virtual PC write the geometry their size was rounded to, QEMU's force_size
+        // the maximum geometry; the current size rules, so this is harmless.
+        try findings.add(.notice, .invalidField(
             field: "footer.geometry", value: footer.geometry.sectorCount,
             reason: "\(footer.geometry) differs from \(expectedGeometry), the specification's geometry for the current size"))
     }
