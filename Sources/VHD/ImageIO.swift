@@ -35,6 +35,13 @@ extension ImageIO {
         return bytes
     }
 
+    /// Punches a hole over the whole sectors inside the range (partial sectors are left alone).
+    func punchSectors(at offset: UInt64, length: UInt64) throws(BlockDeviceError) {
+        let start = alignUp(offset, 512)
+        let end = (offset + length) / 512 * 512
+        if end > start { try punchHole(at: start, length: end - start) }
+    }
+
     /// Writes `bytes` at `offset`.
     func writeBytes(_ bytes: [UInt8], at offset: UInt64) throws(BlockDeviceError) {
         try withBytes(bytes) { (buffer) throws(BlockDeviceError) in try write(buffer, at: offset) }

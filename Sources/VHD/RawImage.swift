@@ -51,9 +51,10 @@ public final class RawImage: BlockDevice {
         try io.sync()
     }
 
+    /// Punches a hole over the whole sectors of the range; they read back as zeros.
     public func discard(offset: UInt64, length: UInt64) throws(BlockDeviceError) {
         if isReadOnly { throw .readOnly }
         try checkRange(offset: offset, length: length)
-        try io.punchHole(at: offset, length: length)
+        try io.punchSectors(at: offset, length: length)
     }
 }

@@ -262,9 +262,7 @@ extension VHDImage {
         try checkRange(offset: offset, length: length)
         switch diskType {
         case .fixed:
-            let start = alignUp(offset, 512)
-            let end = (offset + length) / 512 * 512
-            if end > start { try io.punchHole(at: start, length: end - start) }
+            try io.punchSectors(at: offset, length: length)
         case .differencing:
             return
         case .dynamic:

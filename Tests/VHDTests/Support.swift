@@ -99,3 +99,11 @@ func writeFile(_ path: String, _ bytes: [UInt8]) throws {
 func contents(of device: some BlockDevice) throws -> [UInt8] {
     try device.read(at: 0, length: Int(device.capacity))
 }
+
+/// Nil when equal, else where and how two byte arrays first differ (short enough to print).
+func difference(_ a: [UInt8], _ b: [UInt8]) -> String? {
+    if a.count != b.count { return "sizes differ: \(a.count) vs \(b.count)" }
+    guard let i = a.indices.first(where: { a[$0] != b[$0] }) else { return nil }
+    let last = a.indices.last(where: { a[$0] != b[$0] }) ?? i
+    return "first difference at byte \(i) (\(a[i]) vs \(b[i])), last at \(last)"
+}
