@@ -33,6 +33,8 @@ public final class VHDImage: BlockDevice {
 
     let bitmapSize: UInt64
     let footerBytes: [UInt8]
+    /// The end of the footer copy, header, BAT and locators.
+    let metadataEnd: UInt64
     let state: Mutex<SparseState>
 
     init(io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?) {
@@ -47,6 +49,7 @@ public final class VHDImage: BlockDevice {
         self.openProblems = inspection.problems
         self.bitmapSize = inspection.bitmapSize
         self.footerBytes = inspection.footer.serialized()
+        self.metadataEnd = alignUp(inspection.metadataEnd, 512)
         self.state = Mutex(SparseState(
             bat: inspection.bat, nextFree: inspection.dataEnd,
             trailingFooterAt: inspection.trailingFooterOffset.flatMap { $0 >= inspection.dataEnd ? $0 : nil },
