@@ -37,7 +37,7 @@ let package = Package(
             dependencies: ["CVHD", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "VHDTests", dependencies: ["VHD"], swiftSettings: swiftSettings),
+        .testTarget(name: "VHDTests", dependencies: ["VHD", "vhd"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "vhd",
             dependencies: ["VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
