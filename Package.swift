@@ -46,7 +46,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vhd-bench",
-            dependencies: ["BenchmarkSupport", "VHD"],
+            dependencies: ["BenchmarkSupport", "VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/vhd-bench",
             swiftSettings: swiftSettings
         ),
