@@ -45,6 +45,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "vhd-fuzz",
+            dependencies: ["VHD"],
+            path: "Tests/VHDFuzz",
+            exclude: ["run-fuzz.sh"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "vhd-bench",
             dependencies: ["BenchmarkSupport", "VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/vhd-bench",

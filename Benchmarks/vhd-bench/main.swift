@@ -11,27 +11,36 @@ struct VHDBench: ParsableCommand {
     @OptionGroup var options: BenchmarkOptions
     @Option(help: "Directory for the scratch images (same file system for every run).") var directory = "/tmp"
     @Option(help: "MiB written per write run.") var mebibytes = 1024
-    @Option(help: "Number of 4 KiB reads per read run.") var reads = 100_000
+    @Option(help: "Number of 4 KiB reads per read run.") var reads = 200_000
 
     enum Kind: String, CaseIterable { case raw, fixed, dynamic }
 
     func run() throws {
-        let rounds = options.rounds ?? 3
+        let rounds = options.rounds ?? 5
         let size = UInt64(mebibytes) << 20
         let qemu = FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-img")
         var results: [String: [Double]] = [:]
-        func record(_ key: String, _ seconds: Double) { results[key, default: []].append(seconds) }
         let buffer = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
 
-        for _ in 0..<rounds {
+        // Round 0 warms the page cache and file system up and is not recorded. Within a round,
+        // each measurement of ours is followed by the same measurement of qemu-img bench.
+        for round in 0...rounds {
+            func record(_ key: String, _ seconds: Double) { if round > 0 { results[key, default: []].append(seconds) } }
             for kind in Kind.allCases {
-                let path = directory + "/vhd-bench-ours.\(kind.rawValue)"
-                unlink(path)
+                let ours = directory + "/vhd-bench-ours.\(kind.rawValue)"
+                let theirs = directory + "/vhd-bench-qemu.\(kind.rawValue)"
+                unlink(ours)
+                unlink(theirs)
                 let device: any BlockDevice
                 switch kind {
-                case .raw: device = try RawImage(creating: path, size: size)
-                case .fixed: device = try VHDImage.create(path: path, options: VHDCreateOptions(type: .fixed, size: size))
-                case .dynamic: device = try VHDImage.create(path: path, options: VHDCreateOptions(type: .dynamic, size: size))
+                case .raw: device = try RawImage(creating: ours, size: size)
+                case .fixed: device = try VHDImage.create(path: ours, options: VHDCreateOptions(type: .fixed, size: size))
+                case .dynamic: device = try VHDImage.create(path: ours, options: VHDCreateOptions(type: .dynamic, size: size))
+                }
+                let fmt = kind == .raw ? "raw" : "vpc"
+                if qemu {
+                    let format = kind == .raw ? ["-f", "raw"] : ["-f", "vpc", "-o", "subformat=\(kind.rawValue),force_size=on"]
+                    _ = try shell("qemu-img", ["create", "-q"] + format + [theirs, "\(mebibytes)M"])
                 }
                 for scenario in ["first touch", "overwrite"] {
                     let ns = try timeNanoseconds {
@@ -41,6 +50,10 @@ struct VHDBench: ParsableCommand {
                         try device.flush()
                     }
                     record("\(scenario)|\(kind)|ours", Double(ns) / 1e9)
+                    if qemu {
+                        let count = "\(mebibytes)"
+                        record("\(scenario)|\(kind)|qemu", try qemuBench(["-f", fmt, "-w", "-c", count, "-s", "1M", "-d", "1", "-t", "writeback", "--flush-interval=\(count)", theirs]))
+                    }
                 }
                 var generator = SystemRandomNumberGenerator()
                 let offsets = (0..<reads).map { _ in UInt64.random(in: 0..<(size / 4096), using: &generator) * 4096 }
@@ -51,26 +64,16 @@ struct VHDBench: ParsableCommand {
                     }
                 }
                 record("4 KiB random reads|\(kind)|ours", Double(ns) / 1e9)
-                unlink(path)
-            }
-            guard qemu else { continue }
-            for kind in Kind.allCases {
-                let path = directory + "/vhd-bench-qemu.\(kind.rawValue)"
-                unlink(path)
-                let format = kind == .raw ? ["-f", "raw"] : ["-f", "vpc", "-o", "subformat=\(kind.rawValue),force_size=on"]
-                _ = try shell("qemu-img", ["create", "-q"] + format + [path, "\(mebibytes)M"])
-                let fmt = kind == .raw ? "raw" : "vpc"
-                let count = "\(mebibytes)"
-                for scenario in ["first touch", "overwrite"] {
-                    record("\(scenario)|\(kind)|qemu", try qemuBench(["-f", fmt, "-w", "-c", count, "-s", "1M", "-d", "1", "-t", "writeback", "--flush-interval=\(count)", path]))
+                if qemu {
+                    record("4 KiB random reads|\(kind)|qemu", try qemuBench(["-f", fmt, "-c", "\(reads)", "-s", "4K", "-d", "1", "-t", "writeback", theirs]))
                 }
-                record("4 KiB random reads|\(kind)|qemu", try qemuBench(["-f", fmt, "-c", "\(reads)", "-s", "4K", "-d", "1", "-t", "writeback", path]))
-                unlink(path)
+                unlink(ours)
+                unlink(theirs)
             }
         }
 
         var report = BenchmarkReport(
-            title: "VHD: \(mebibytes) MiB of 1 MiB writes (each run ends with a flush), \(reads) reads of 4 KiB; median of \(rounds) rounds, seconds",
+            title: "VHD: \(mebibytes) MiB of 1 MiB writes (each run ends with a flush), \(reads) reads of 4 KiB; median of \(rounds) rounds after a warm-up round, seconds",
             columns: ["scenario", "image", "swift-vmm", "qemu-img bench", "vs raw (swift-vmm)", "qemu / swift-vmm"])
         for scenario in ["first touch", "overwrite", "4 KiB random reads"] {
             let raw = results["\(scenario)|raw|ours"].map { Summary($0).median }

@@ -87,3 +87,12 @@ extension VHDImage {
         return (inspection, inspection.footer.diskType, problems)
     }
 }
+
+extension VHDImage {
+    /// Checks the structures of the VHD in `io` (no repair); `path` is the base for relative
+    /// parent locators. For fuzzing and for images that are not files.
+    public static func checkImage(io: any ImageIO, path: String) throws(VHDError) -> VHDCheckReport {
+        let result = try checkStructures(io: io, path: path)
+        return VHDCheckReport(path: path, diskType: result.diskType, problems: result.problems, repaired: [])
+    }
+}

@@ -58,7 +58,7 @@ extension VHDImage {
                 if unused {
                     freeSlots.append(UInt64(entry) * 512)
                     s.bat[block] = unallocatedBlock
-                    s.bitmaps[block] = nil
+                    s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
                     result.blocksReleased += 1
                 }
                 progress(Double(block + 1) / Double(s.bat.count) * 0.5)
@@ -88,7 +88,7 @@ extension VHDImage {
                 try io.sync()
                 freeSlots.removeFirst()
                 byOffset.removeFirst()
-                s.bitmaps[block] = nil
+                s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
                 result.blocksMoved += 1
                 progress(0.5 + Double(result.blocksMoved) / Double(max(moves, 1)) * 0.5)
             }

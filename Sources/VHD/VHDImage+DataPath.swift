@@ -25,6 +25,11 @@ extension VHDImage {
             let block = Int(position / blockSize)
             let inBlock = Int(position % blockSize)
             let count = min(Int(blockSize) - inBlock, buffer.count - done)
+            if let data = state.withLock({ $0.fullBlockData(block, bitmapSize: bitmapSize) }) {
+                try io.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + count]), at: data + UInt64(inBlock))
+                done += count
+                continue
+            }
             let pieces = try state.withLock { (s) throws(BlockDeviceError) in try planRead(&s, block: block, inBlock: inBlock, count: count) }
             var pieceStart = done
             for piece in pieces {
@@ -83,7 +88,7 @@ extension VHDImage {
             s.bitmaps = s.bitmaps.filter { keep.contains($0.key) }
         }
         let bitmap = SectorBitmap(bytes: try io.readBytes(at: UInt64(entry) * 512, count: Int(bitmapSize)))
-        s.bitmaps[block] = bitmap
+        s.store(bitmap, for: block, sectorsPerBlock: sectorsPerBlock)
         return bitmap
     }
 
@@ -106,6 +111,7 @@ extension VHDImage {
             let sectors = (inBlock / 512)..<((inBlock + count + 511) / 512)
             // Fast path: every touched sector is already stored here; no metadata changes.
             let direct: UInt64? = try state.withLock { (s) throws(BlockDeviceError) -> UInt64? in
+                if let data = s.fullBlockData(block, bitmapSize: bitmapSize) { return data }
                 let entry = s.bat[block]
                 guard entry != unallocatedBlock else { return nil }
                 return try loadBitmap(&s, block: block, entry: entry).allSet(sectors) ? dataOffset(ofBlockAt: entry) : nil
@@ -162,7 +168,7 @@ extension VHDImage {
             try io.writeBytes(merged, at: data + UInt64(sectorStart))
         }
         if bitmap.assign(firstSector..<(lastSector + 1), to: true) {
-            s.bitmaps[block] = bitmap
+            s.store(bitmap, for: block, sectorsPerBlock: sectorsPerBlock)
             if !s.newBlocks.contains(block) { s.dirtyBitmaps.insert(block) }
         }
     }
@@ -188,7 +194,7 @@ extension VHDImage {
         }
         s.bat[block] = UInt32(sector)
         s.newBlocks.append(block)
-        s.bitmaps[block] = SectorBitmap(byteCount: Int(bitmapSize))
+        s.store(SectorBitmap(byteCount: Int(bitmapSize)), for: block, sectorsPerBlock: sectorsPerBlock)
         s.nextFree = start + bitmapSize + blockSize
         s.fileSize = max(s.fileSize, start + bitmapSize)
         if let at = s.trailingFooterAt, at < s.nextFree { s.trailingFooterAt = nil }
@@ -279,13 +285,13 @@ extension VHDImage {
                     let sectors = (inBlock / 512)..<((inBlock + count) / 512)
                     try io.punchHole(at: dataOffset(ofBlockAt: entry) + UInt64(inBlock), length: UInt64(count))
                     guard bitmap.assign(sectors, to: false) else { return }
-                    s.bitmaps[block] = bitmap
+                    s.store(bitmap, for: block, sectorsPerBlock: sectorsPerBlock)
                     if bitmap.noneSet(0..<sectorsPerBlock), !s.newBlocks.contains(block) {
                         // Release the whole block; its space stays until `compact`.
                         s.bat[block] = unallocatedBlock
                         s.dirtyBAT.insert(block)
                         s.dirtyBitmaps.remove(block)
-                        s.bitmaps[block] = nil
+                        s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
                     } else if !s.newBlocks.contains(block) {
                         s.dirtyBitmaps.insert(block)
                     }

@@ -116,6 +116,8 @@ struct SparseState: Sendable {
     var dirtyBAT: Set<Int> = []
     /// Cached sector bitmaps.
     var bitmaps: [Int: SectorBitmap] = [:]
+    /// Blocks known to have every sector stored here (the fast path of reads and writes).
+    var full: [Bool]
     /// Committed blocks whose cached bitmap differs from the one on disk.
     var dirtyBitmaps: Set<Int> = []
     /// Where the next block goes: the end of all metadata and blocks.
@@ -126,6 +128,26 @@ struct SparseState: Sendable {
     var fileSize: UInt64
     /// Whether stale bytes past ``nextFree`` have been cut off before the first allocation.
     var tailTrimmed = false
+
+    init(bat: [UInt32], nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64) {
+        self.bat = bat
+        self.full = [Bool](repeating: false, count: bat.count)
+        self.nextFree = nextFree
+        self.trailingFooterAt = trailingFooterAt
+        self.fileSize = fileSize
+    }
+
+    /// Caches (or forgets, with nil) the bitmap of `block` and updates its full flag.
+    mutating func store(_ bitmap: SectorBitmap?, for block: Int, sectorsPerBlock: Int) {
+        bitmaps[block] = bitmap
+        full[block] = bitmap?.allSet(0..<sectorsPerBlock) ?? false
+    }
+
+    /// The file offset of the data of `block` when every sector of it is stored here.
+    @inline(__always)
+    func fullBlockData(_ block: Int, bitmapSize: UInt64) -> UInt64? {
+        full[block] ? UInt64(bat[block]) * 512 + bitmapSize : nil
+    }
 
     var isDirty: Bool { !newBlocks.isEmpty || !dirtyBAT.isEmpty || !dirtyBitmaps.isEmpty }
 }
