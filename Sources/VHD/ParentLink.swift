@@ -63,6 +63,7 @@ public enum ParentLink {
     static func open(for header: VHDDynamicHeader, io: any ImageIO, childPath: String, visited: Set<FileIdentity>) throws(VHDError) -> (image: VHDImage, path: String) {
         var tried: [String] = []
         var mismatch: VHDError?
+        var unusable: VHDError?
         var seen: Set<String> = []
         for candidate in try candidates(for: header, io: io, childPath: childPath) {
             guard let path = candidate.path else {
@@ -74,7 +75,16 @@ public enum ParentLink {
                 tried.append("\(candidate.source) \(path)")
                 continue
             }
-            let parent = try VHDImage.open(path: path, readOnly: true, visited: visited)
+            let parent: VHDImage
+            do {
+                parent = try VHDImage.open(path: path, readOnly: true, visited: visited)
+            } catch {
+                // A cycle is final. A candidate that does not open may just be the wrong
+                // file: try the others, and report it only if none fits.
+                if case .parentCycle = error { throw error }
+                if unusable == nil { unusable = error }
+                continue
+            }
             if parent.footer.uniqueID == header.parentUniqueID {
                 return (parent, path)
             }
@@ -83,6 +93,7 @@ public enum ParentLink {
             }
         }
         if let mismatch { throw mismatch }
+        if let unusable { throw unusable }
         throw .parentNotFound(tried: tried)
     }
 

@@ -27,9 +27,11 @@ public final class VHDImage: BlockDevice {
     public let io: any ImageIO
 
     /// The disk type.
-    public var diskType: VHDDiskType { footer.diskType }
+    public let diskType: VHDDiskType
     /// Bytes per block (0 for a fixed disk).
-    public var blockSize: UInt64 { UInt64(header?.blockSize ?? 0) }
+    public let blockSize: UInt64
+    /// Sectors per block (0 for a fixed disk).
+    let sectorsPerBlock: Int
 
     let bitmapSize: UInt64
     let footerBytes: [UInt8]
@@ -43,6 +45,9 @@ public final class VHDImage: BlockDevice {
         self.isReadOnly = readOnly
         self.footer = inspection.footer
         self.header = inspection.header
+        self.diskType = inspection.footer.diskType
+        self.blockSize = UInt64(inspection.header?.blockSize ?? 0)
+        self.sectorsPerBlock = Int(inspection.header?.blockSize ?? 0) / 512
         self.capacity = inspection.footer.currentSize
         self.parent = parent
         self.parentPath = parentPath
@@ -101,9 +106,6 @@ public final class VHDImage: BlockDevice {
 
     /// The current BAT (allocations made since the last flush included).
     public var blockAllocationTable: [UInt32] { state.withLock { $0.bat } }
-
-    /// Sectors per block.
-    var sectorsPerBlock: Int { Int(blockSize / 512) }
 }
 
 /// The mutable state of a dynamic or differencing image, guarded by ``VHDImage/state``.

@@ -309,6 +309,21 @@ import Testing
         }
     }
 
+    @Test func chainLoopingBackIsAnError() throws {
+        let dir = TemporaryDirectory()
+        let child = try Self.chain(dir)
+        let own = try VHDImage.open(path: child, readOnly: true).footer.uniqueID
+        // The child names itself as parent: by id and by its parent name (no locators).
+        try Self.edit(child) { e in
+            for i in 0..<16 { e.bytes[512 + 40 + i] = own.bytes[i] }
+            for i in 0..<8 { e.be32(0, at: 512 + 576 + i * 24) }
+            for i in 64..<576 { e.bytes[512 + i] = 0 }
+            for (i, unit) in "child.vhd".utf16.enumerated() { e.bytes.setBE16(unit, at: 512 + 64 + 2 * i) }
+            e.sealHeader()
+        }
+        #expect(Self.openError(child) == .parentCycle(path: child))
+    }
+
     @Test func everyTruncationFailsCleanly() throws {
         // No prefix of a valid image crashes open; each either opens and reads or throws.
         let dir = TemporaryDirectory()
