@@ -63,3 +63,11 @@ struct ProgressBar {
         _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
     }
 }
+
+/// Runs `body` with a progress callback that draws a bar labelled `label` on a terminal.
+func withProgress<T>(_ label: String, _ body: (_ update: (Double) -> Void) throws -> T) rethrows -> T {
+    var bar = ProgressBar(label)
+    let result = try body { bar.update($0) }
+    bar.finish()
+    return result
+}

@@ -268,10 +268,10 @@ struct Convert: FileCommand {
 
     func execute() throws {
         let input = try openImage(path: source)
-        var bar = ProgressBar("convert")
-        try convertImage(source: input, destination: destination, to: to,
-                         blockSize: UInt32(min(blockSize?.value ?? 2 << 20, UInt64(UInt32.max)))) { bar.update($0) }
-        bar.finish()
+        try withProgress("convert") { update in
+            try convertImage(source: input, destination: destination, to: to,
+                             blockSize: UInt32(min(blockSize?.value ?? 2 << 20, UInt64(UInt32.max))), progress: update)
+        }
     }
 }
 
@@ -285,9 +285,7 @@ struct Compact: FileCommand {
     var subject: String { file }
 
     func execute() throws {
-        var bar = ProgressBar("compact")
-        let result = try VHDImage.compact(path: file) { bar.update($0) }
-        bar.finish()
+        let result = try withProgress("compact") { try VHDImage.compact(path: file, progress: $0) }
         print("\(file): released \(result.blocksReleased) blocks, moved \(result.blocksMoved); \(result.fileSizeBefore) -> \(result.fileSizeAfter) bytes")
     }
 }
@@ -311,9 +309,7 @@ struct Commit: FileCommand {
     var subject: String { file }
 
     func execute() throws {
-        var bar = ProgressBar("commit")
-        let result = try VHDImage.commit(path: file) { bar.update($0) }
-        bar.finish()
+        let result = try withProgress("commit") { try VHDImage.commit(path: file, progress: $0) }
         print("\(file): committed \(result.bytes) bytes into \(result.parentPath)")
     }
 }

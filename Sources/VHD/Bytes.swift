@@ -62,6 +62,20 @@ func vhdChecksum(_ bytes: [UInt8], checksumOffset: Int) -> UInt32 {
     return ~sum
 }
 
+/// Checks the size, cookie and checksum of a footer or header and returns the stored
+/// checksum; errors name `<name>.cookie` or `<name>.checksum`.
+func checkCookieAndChecksum(_ bytes: [UInt8], size: Int, name: String, cookie: String, checksumOffset: Int) throws(VHDError) -> UInt32 {
+    guard bytes.count >= size else {
+        throw .truncated(structure: name, needed: UInt64(size), fileSize: UInt64(bytes.count))
+    }
+    let found = bytes.ascii(0..<8)
+    guard found == cookie else { throw .badCookie(field: "\(name).cookie", expected: cookie, found: found) }
+    let stored = bytes.be32(checksumOffset)
+    let computed = vhdChecksum(Array(bytes[0..<size]), checksumOffset: checksumOffset)
+    guard stored == computed else { throw .badChecksum(field: "\(name).checksum", stored: stored, computed: computed) }
+    return stored
+}
+
 /// Rounds `value` up to a multiple of `alignment` (a power of two).
 @inline(__always)
 func alignUp(_ value: UInt64, _ alignment: UInt64) -> UInt64 {

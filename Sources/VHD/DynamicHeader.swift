@@ -78,14 +78,7 @@ public struct VHDDynamicHeader: Equatable, Sendable {
 
     /// Parses a header, checking its cookie and checksum.
     public static func parse(_ bytes: [UInt8]) throws(VHDError) -> VHDDynamicHeader {
-        guard bytes.count >= size else {
-            throw .truncated(structure: "header", needed: UInt64(size), fileSize: UInt64(bytes.count))
-        }
-        let cookie = bytes.ascii(0..<8)
-        guard cookie == Self.cookie else { throw .badCookie(field: "header.cookie", expected: Self.cookie, found: cookie) }
-        let stored = bytes.be32(36)
-        let computed = vhdChecksum(Array(bytes[0..<size]), checksumOffset: 36)
-        guard stored == computed else { throw .badChecksum(field: "header.checksum", stored: stored, computed: computed) }
+        let stored = try checkCookieAndChecksum(bytes, size: size, name: "header", cookie: Self.cookie, checksumOffset: 36)
         var header = VHDDynamicHeader(tableOffset: bytes.be64(16), maxTableEntries: bytes.be32(28), blockSize: bytes.be32(32))
         header.dataOffset = bytes.be64(8)
         header.headerVersion = bytes.be32(24)

@@ -42,29 +42,34 @@ public final class FileImageIO: ImageIO {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw .io(operation: "pread", errno: Errno(rawValue: Glibc.errno))
-            }
-            if n == 0 { break }
-            done += n
+        try repeatUntilDone(buffer.count, "pread", endOfFileStops: true) { done in
+            pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
         }
-        return done
     }
 
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
+        _ = try repeatUntilDone(buffer.count, "pwrite", endOfFileStops: false) { done in
+            pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+        }
+    }
+
+    /// Calls `call(bytesDoneSoFar)` until `count` bytes are transferred, retrying on `EINTR`.
+    /// A zero return ends a read (end of file) and is an I/O error for a write.
+    private func repeatUntilDone(_ count: Int, _ operation: String, endOfFileStops: Bool, _ call: (Int) -> Int) throws(BlockDeviceError) -> Int {
         var done = 0
-        while done < buffer.count {
-            let n = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+        while done < count {
+            let n = call(done)
             if n < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw .io(operation: "pwrite", errno: Errno(rawValue: Glibc.errno))
+                throw .io(operation: operation, errno: Errno(rawValue: Glibc.errno))
+            }
+            if n == 0 {
+                if endOfFileStops { break }
+                throw .io(operation: operation, errno: .ioError)
             }
             done += n
         }
+        return done
     }
 
     /// Vectored positional read (`preadv`); returns the number of bytes read.

@@ -63,14 +63,7 @@ public struct VHDFooter: Equatable, Sendable {
     /// Parses a footer, checking its cookie, checksum and disk type. `name` prefixes field
     /// names in errors (`footer`, `footerCopy`).
     public static func parse(_ bytes: [UInt8], name: String = "footer") throws(VHDError) -> VHDFooter {
-        guard bytes.count >= size else {
-            throw .truncated(structure: name, needed: UInt64(size), fileSize: UInt64(bytes.count))
-        }
-        let cookie = bytes.ascii(0..<8)
-        guard cookie == Self.cookie else { throw .badCookie(field: "\(name).cookie", expected: Self.cookie, found: cookie) }
-        let stored = bytes.be32(64)
-        let computed = vhdChecksum(Array(bytes[0..<size]), checksumOffset: 64)
-        guard stored == computed else { throw .badChecksum(field: "\(name).checksum", stored: stored, computed: computed) }
+        let stored = try checkCookieAndChecksum(bytes, size: size, name: name, cookie: Self.cookie, checksumOffset: 64)
         let rawType = bytes.be32(60)
         guard let diskType = VHDDiskType(rawValue: rawType) else {
             throw .invalidField(field: "\(name).diskType", value: UInt64(rawType), reason: "must be 2 (fixed), 3 (dynamic) or 4 (differencing)")

@@ -10,29 +10,21 @@ struct SectorBitmap: Sendable, Equatable {
     func isSet(_ sector: Int) -> Bool { bytes[sector >> 3] & (0x80 >> UInt8(sector & 7)) != 0 }
 
     /// Whether every sector of `range` is set.
-    func allSet(_ range: Range<Int>) -> Bool {
-        var i = range.lowerBound
-        while i < range.upperBound {
-            if i & 7 == 0, i + 8 <= range.upperBound {
-                if bytes[i >> 3] != 0xFF { return false }
-                i += 8
-            } else {
-                if !isSet(i) { return false }
-                i += 1
-            }
-        }
-        return true
-    }
+    func allSet(_ range: Range<Int>) -> Bool { all(range, are: true) }
 
     /// Whether no sector of `range` is set.
-    func noneSet(_ range: Range<Int>) -> Bool {
+    func noneSet(_ range: Range<Int>) -> Bool { all(range, are: false) }
+
+    /// Whether every bit of `range` equals `value` (whole bytes compared at once).
+    private func all(_ range: Range<Int>, are value: Bool) -> Bool {
+        let fullByte: UInt8 = value ? 0xFF : 0
         var i = range.lowerBound
         while i < range.upperBound {
             if i & 7 == 0, i + 8 <= range.upperBound {
-                if bytes[i >> 3] != 0 { return false }
+                if bytes[i >> 3] != fullByte { return false }
                 i += 8
             } else {
-                if isSet(i) { return false }
+                if isSet(i) != value { return false }
                 i += 1
             }
         }

@@ -22,16 +22,10 @@ extension VHDImage {
             try io.readExactly(into: buffer, at: offset)
             return
         }
-        var done = 0
-        while done < buffer.count {
-            let position = offset + UInt64(done)
-            let block = Int(position / blockSize)
-            let inBlock = Int(position % blockSize)
-            let count = min(Int(blockSize) - inBlock, buffer.count - done)
+        try forEachBlockPiece(offset: offset, count: buffer.count) { (block, inBlock, done, count) throws(BlockDeviceError) in
             if let data = state.withLock({ $0.fullBlockData(block, bitmapSize: bitmapSize) }) {
                 try io.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + count]), at: data + UInt64(inBlock))
-                done += count
-                continue
+                return
             }
             let pieces = try state.withLock { (s) throws(BlockDeviceError) in try planRead(&s, block: block, inBlock: inBlock, count: count) }
             var pieceStart = done
@@ -45,6 +39,19 @@ extension VHDImage {
                 }
                 pieceStart += piece.count
             }
+        }
+    }
+
+    /// Calls `body(block, offsetInBlock, bytesBefore, length)` for each piece of the byte range
+    /// that lies within one block, in order.
+    @inline(__always)
+    func forEachBlockPiece(offset: UInt64, count total: Int, _ body: (Int, Int, Int, Int) throws(BlockDeviceError) -> Void) throws(BlockDeviceError) {
+        var done = 0
+        while done < total {
+            let position = offset + UInt64(done)
+            let inBlock = Int(position % blockSize)
+            let count = min(Int(blockSize) - inBlock, total - done)
+            try body(Int(position / blockSize), inBlock, done, count)
             done += count
         }
     }
@@ -104,12 +111,7 @@ extension VHDImage {
             try io.write(buffer, at: offset)
             return
         }
-        var done = 0
-        while done < buffer.count {
-            let position = offset + UInt64(done)
-            let block = Int(position / blockSize)
-            let inBlock = Int(position % blockSize)
-            let count = min(Int(blockSize) - inBlock, buffer.count - done)
+        try forEachBlockPiece(offset: offset, count: buffer.count) { (block, inBlock, done, count) throws(BlockDeviceError) in
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[done..<done + count])
             let sectors = (inBlock / 512)..<((inBlock + count + 511) / 512)
             // Fast path: every touched sector is already stored here; no metadata changes.
@@ -126,7 +128,6 @@ extension VHDImage {
                     try writeChangingMetadata(&s, chunk, block: block, inBlock: inBlock)
                 }
             }
-            done += count
         }
     }
 
@@ -201,7 +202,7 @@ extension VHDImage {
             throw .corrupt("the file would outgrow the 32-bit sector offsets of the BAT")
         }
         s.bat[block] = UInt32(sector)
-        s.newBlocks.append(block)
+        s.newBlocks.insert(block)
         s.store(SectorBitmap(byteCount: Int(bitmapSize)), for: block, sectorsPerBlock: sectorsPerBlock)
         s.nextFree = start + bitmapSize + blockSize
         s.fileSize = max(s.fileSize, start + bitmapSize)
@@ -229,7 +230,7 @@ extension VHDImage {
                 return
             }
             // Phase 1: everything nothing refers to yet.
-            for block in s.newBlocks {
+            for block in s.newBlocks.sorted() {
                 let bitmap = s.bitmaps[block] ?? SectorBitmap(byteCount: Int(bitmapSize))
                 try io.writeBytes(bitmap.bytes, at: UInt64(s.bat[block]) * 512)
             }
@@ -280,12 +281,10 @@ extension VHDImage {
         case .differencing:
             return
         case .dynamic:
-            var position = alignUp(offset, 512)
+            let start = alignUp(offset, 512)
             let end = (offset + length) / 512 * 512
-            while position < end {
-                let block = Int(position / blockSize)
-                let inBlock = Int(position % blockSize)
-                let count = Int(min(blockSize - UInt64(inBlock), end - position))
+            guard end > start else { return }
+            try forEachBlockPiece(offset: start, count: Int(end - start)) { (block, inBlock, _, count) throws(BlockDeviceError) in
                 try state.withLock { (s) throws(BlockDeviceError) in
                     let entry = s.bat[block]
                     guard entry != unallocatedBlock else { return }
@@ -304,7 +303,6 @@ extension VHDImage {
                         s.dirtyBitmaps.insert(block)
                     }
                 }
-                position += UInt64(count)
             }
         }
     }

@@ -113,7 +113,7 @@ struct SparseState: Sendable {
     /// The BAT, including blocks allocated since the last flush.
     var bat: [UInt32]
     /// Blocks allocated since the last flush (their bitmaps and BAT entries are not on disk yet).
-    var newBlocks: [Int] = []
+    var newBlocks: Set<Int> = []
     /// Blocks whose BAT entries changed otherwise (freed by discard or compact).
     var dirtyBAT: Set<Int> = []
     /// Cached sector bitmaps.

@@ -9,6 +9,13 @@ import Testing
         return try VHDImage.create(path: path, options: options)
     }
 
+    /// A dynamic parent filled with `pattern(size, seed:)`.
+    static func filledParent(_ path: String, size: Int, seed: UInt64) throws {
+        let parent = try dynamic(path, size: UInt64(size))
+        try parent.write(pattern(size, seed: seed), at: 0)
+        try parent.flush()
+    }
+
     static func expectClean(_ path: String) throws {
         let report = try VHDImage.check(path: path)
         #expect(report.isClean, "\(path): \(report.problems)")
@@ -46,9 +53,7 @@ import Testing
 
     @Test func compactDifferencingKeepsZerosThatHideParentData() throws {
         let dir = TemporaryDirectory()
-        let parent = try Self.dynamic(dir.file("p.vhd"), size: 4 << 20)
-        try parent.write(pattern(4 << 20, seed: 1), at: 0)
-        try parent.flush()
+        try Self.filledParent(dir.file("p.vhd"), size: 4 << 20, seed: 1)
         let childPath = dir.file("c.vhd")
         var model = pattern(4 << 20, seed: 1)
         do {
@@ -116,9 +121,7 @@ import Testing
 
     @Test func commitMergesChildIntoParent() throws {
         let dir = TemporaryDirectory()
-        let parent = try Self.dynamic(dir.file("p.vhd"), size: 4 << 20)
-        try parent.write(pattern(4 << 20, seed: 7), at: 0)
-        try parent.flush()
+        try Self.filledParent(dir.file("p.vhd"), size: 4 << 20, seed: 7)
         var model = pattern(4 << 20, seed: 7)
         do {
             let child = try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("p.vhd"))
