@@ -131,7 +131,12 @@ extension VHDImage {
         guard newSize > 0, newSize % 512 == 0, newSize <= maximumVHDSize else {
             throw .invalidRequest("new size \(newSize) must be a positive multiple of 512 up to 2040 GiB")
         }
-        let image = try open(path: path)
+        try resize(image: open(path: path), to: newSize)
+    }
+
+    /// ``resize(path:to:)`` on an image opened for writing; the object must not be used for
+    /// I/O afterwards (reopen the file).
+    static func resize(image: VHDImage, to newSize: UInt64) throws(VHDError) {
         if !image.openProblems.filter({ $0.severity != .notice }).isEmpty {
             throw .invalidRequest("the image is damaged (\(image.openProblems[0].error)); run check --repair first")
         }

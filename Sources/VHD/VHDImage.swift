@@ -6,7 +6,8 @@ import Synchronization
 /// locking; writes that allocate a block or change a sector bitmap, and flushes, are
 /// serialised by one lock. Metadata (BAT entries, bitmaps, trailing footer) is written only
 /// at ``flush()``, in an order that keeps the image consistent after a crash at any point
-/// (see ARCHITECTURE.md, "VHD crash consistency").
+/// (see ARCHITECTURE.md, "VHD crash consistency"). Releasing a writable image flushes it,
+/// but errors are lost then: call ``flush()`` yourself when they matter.
 public final class VHDImage: BlockDevice {
     public let logicalSectorSize: Int = 512
     public let capacity: UInt64

@@ -196,3 +196,82 @@ import Testing
         #expect(io.writeCount - writesBefore == 8 + 1 + 1 + 1)
     }
 }
+
+/// Maintenance operations under the same fault injection: their own writes must never leave
+/// an image that fails to open or reads differently.
+@Suite struct MaintenanceCrashTests {
+    /// A dynamic image (64 KiB blocks, 1 MiB) with data in some blocks and two emptied ones.
+    static func fragmented(dir: TemporaryDirectory) throws -> (bytes: [UInt8], disk: [UInt8]) {
+        let io = FaultyIO()
+        var options = VHDCreateOptions(type: .dynamic, size: 1 << 20)
+        options.blockSize = 64 << 10
+        let image = try VHDImage.create(io: io, path: dir.file("m.vhd"), options: options)
+        var disk = [UInt8](repeating: 0, count: 1 << 20)
+        for block in [0, 3, 5, 9, 15] {
+            let data = pattern(10_000, seed: UInt64(block))
+            try image.write(data, at: UInt64(block) << 16)
+            disk.replaceSubrange(block << 16..<(block << 16) + 10_000, with: data)
+        }
+        try image.discard(offset: 3 << 16, length: 64 << 10)
+        try image.write([UInt8](repeating: 0, count: 64 << 10), at: 5 << 16)
+        disk.replaceSubrange(3 << 16..<6 << 16, with: [UInt8](repeating: 0, count: 3 << 16))
+        try image.flush()
+        return (io.current, disk)
+    }
+
+    /// Every file a crash at each write of `operation` could leave, checked by `verify`.
+    static func crashEverywhere(initial: [UInt8], dir: TemporaryDirectory, operation: (VHDImage) throws -> Void,
+                                verify: (VHDImage, String) throws -> Void) throws {
+        var total = 0
+        do {
+            let io = FaultyIO(bytes: initial)
+            try operation(try VHDImage.open(io: io, path: dir.file("m.vhd")))
+            total = io.writeCount
+        }
+        #expect(total > 3)
+        for crashAt in 0...total {
+            let io = FaultyIO(bytes: initial, writesAllowed: crashAt)
+            do { try operation(try VHDImage.open(io: io, path: dir.file("m.vhd"))) } catch {}
+            let pending = io.pendingCount
+            var variants: [(String, [UInt8])] = [("all kept", io.crashImage { _ in true }), ("all lost", io.crashImage { _ in false })]
+            for i in 0..<pending where pending > 1 {
+                variants.append(("write \(i) lost", io.crashImage { $0 != i }))
+                variants.append(("only write \(i) kept", io.crashImage { $0 == i }))
+            }
+            for (name, bytes) in variants {
+                let label = "crash at \(crashAt), \(name)"
+                do {
+                    try verify(try VHDImage.open(io: FaultyIO(bytes: bytes), path: dir.file("m.vhd"), readOnly: true), label)
+                } catch {
+                    Issue.record("\(label): \(error)")
+                }
+            }
+        }
+    }
+
+    @Test func compactSurvivesACrashAtEveryWrite() throws {
+        let dir = TemporaryDirectory()
+        let initial = try Self.fragmented(dir: dir)
+        try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
+            let result = try image.compactOpened { _ in }
+            #expect(result.blocksReleased == 2)
+        }, verify: { (image: VHDImage, label: String) throws in
+            #expect(try difference(contents(of: image), initial.disk) == nil, "\(label)")
+        })
+    }
+
+    @Test(arguments: [UInt64(2 << 20), 16 << 20])
+    func resizeSurvivesACrashAtEveryWrite(newSize: UInt64) throws {
+        let dir = TemporaryDirectory()
+        let initial = try Self.fragmented(dir: dir)
+        try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
+            try VHDImage.resize(image: image, to: newSize)
+        }, verify: { (image: VHDImage, label: String) throws in
+            #expect(image.capacity == 1 << 20 || image.capacity == newSize, "\(label)")
+            #expect(try difference(image.read(at: 0, length: 1 << 20), initial.disk) == nil, "\(label)")
+            if image.capacity > 1 << 20 {
+                #expect(try image.read(at: 1 << 20, length: Int(image.capacity) - (1 << 20)).allSatisfy { $0 == 0 }, "\(label)")
+            }
+        })
+    }
+}
