@@ -324,6 +324,28 @@ import Testing
         #expect(Self.openError(child) == .parentCycle(path: child))
     }
 
+    @Test func windowsDriveLetterLocatorIsSkippedForTheRelativeOne() throws {
+        let dir = TemporaryDirectory()
+        let child = try Self.chain(dir)
+        let original = try readFile(child)
+        // Rewrite the W2ku locator (entry 1) as Hyper-V would: an absolute path with a drive letter.
+        var e = Edit(bytes: original)
+        let offset = Int(e.bytes.be64(512 + 576 + 24 + 16))
+        let text = Array("C:\\VMs\\parent.vhd".utf16)
+        for (i, unit) in text.enumerated() { e.bytes[offset + 2 * i] = UInt8(unit & 0xFF); e.bytes[offset + 2 * i + 1] = UInt8(unit >> 8) }
+        e.be32(UInt32(text.count * 2), at: 512 + 576 + 24 + 8)
+        e.sealHeader()
+        try writeFile(child, e.bytes)
+        // W2ru still leads to the parent.
+        #expect(try VHDImage.open(path: child, readOnly: true).parentPath == dir.file("parent.vhd"))
+        // With only the W2ku locator and no name left, the parent cannot be found.
+        for i in [0, 2] { e.be32(0, at: 512 + 576 + i * 24) }
+        for i in 64..<576 { e.bytes[512 + i] = 0 }
+        e.sealHeader()
+        try writeFile(child, e.bytes)
+        #expect(Self.openError(child) == .parentNotFound(tried: ["W2ku C:\\VMs\\parent.vhd (not a local path)"]))
+    }
+
     @Test func everyTruncationFailsCleanly() throws {
         // No prefix of a valid image crashes open; each either opens and reads or throws.
         let dir = TemporaryDirectory()
