@@ -49,6 +49,10 @@ import Testing
         #expect(after == lastBlockEnd.map { $0 + 512 })
         #expect(try difference(contents(of: VHDImage.open(path: path, readOnly: true)), model) == nil)
         try Self.expectClean(path)
+        if ToolCheck.qemuImg {
+            try writeFile(dir.file("model.raw"), model)
+            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+        }
     }
 
     @Test func compactDifferencingKeepsZerosThatHideParentData() throws {
