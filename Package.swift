@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "kvm-info", targets: ["kvm-info"]),
         .library(name: "ResourceAllocator", targets: ["ResourceAllocator"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
+        .library(name: "VHD", targets: ["VHD"]),
+        .executable(name: "vhd", targets: ["vhd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -58,6 +60,34 @@ let package = Package(
             name: "guest-memory-bench",
             dependencies: ["BenchmarkSupport", "GuestMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/guest-memory-bench",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: VHD
+        .target(name: "CVHD"),
+        .target(
+            name: "VHD",
+            dependencies: ["CVHD", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "VHDTests", dependencies: ["VHD", "vhd"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "vhd",
+            dependencies: ["VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/vhd",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "vhd-fuzz",
+            dependencies: ["VHD"],
+            path: "Tests/VHDFuzz",
+            exclude: ["run-fuzz.sh"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "vhd-bench",
+            dependencies: ["BenchmarkSupport", "VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/vhd-bench",
             swiftSettings: swiftSettings
         ),
 

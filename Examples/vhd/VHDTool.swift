@@ -1,0 +1,315 @@
+import ArgumentParser
+import VHD
+
+/// `vhd`: create, inspect, check, read, write and maintain VHD images.
+@main
+struct VHDTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vhd",
+        abstract: "Create, inspect, check and maintain VHD (Virtual Hard Disk) images.",
+        discussion: """
+            Sizes and offsets accept the binary suffixes K, M, G and T. Exit status: 0 on success, \
+            1 on any failure or when check finds a problem, 64 on a usage error.
+            """,
+        subcommands: [Create.self, Info.self, Check.self, MapCommand.self, Read.self, Write.self, Convert.self,
+                      Compact.self, Resize.self, Commit.self]
+    )
+}
+
+/// A subcommand working on one file: failures become `vhd: FILE: problem` on stderr, exit 1.
+protocol FileCommand: ParsableCommand {
+    /// The file named in error messages.
+    var subject: String { get }
+    func execute() throws
+}
+
+extension FileCommand {
+    func run() throws {
+        do {
+            try execute()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError("vhd: \(subject): \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct ToolError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+// MARK: create
+
+struct Create: FileCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a fixed, dynamic or differencing image.")
+
+    @Argument(help: "The image to create (overwritten if it exists).") var file: String
+    @Option(help: "Disk size (e.g. 10G); not with --parent.") var size: ByteCount?
+    @Option(help: "fixed or dynamic.") var type: DiskKind = .dynamic
+    @Option(name: .customLong("block-size"), help: "Block size of a dynamic disk (default 2M).") var blockSize: ByteCount?
+    @Option(help: "Create a differencing disk on top of this parent image.") var parent: String?
+    @Flag(name: .customLong("align-mib"), help: "Round the size up to a whole MiB (Azure requires it of fixed disks).") var alignMiB = false
+
+    enum DiskKind: String, ExpressibleByArgument, CaseIterable { case fixed, dynamic }
+
+    var subject: String { file }
+
+    func execute() throws {
+        if let parent {
+            guard size == nil, blockSize == nil else { throw ToolError("--size and --block-size do not apply to a differencing disk") }
+            _ = try VHDImage.createDifferencing(path: file, parentPath: parent)
+            return
+        }
+        guard let size else { throw ToolError("--size is required") }
+        var options = VHDCreateOptions(type: type == .fixed ? .fixed : .dynamic, size: size.value)
+        options.alignToMiB = alignMiB
+        if let blockSize {
+            guard blockSize.value <= UInt64(UInt32.max) else { throw ToolError("block size too large") }
+            options.blockSize = UInt32(blockSize.value)
+        }
+        _ = try VHDImage.create(path: file, options: options)
+    }
+}
+
+// MARK: info
+
+struct Info: FileCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the type, size, ids and parent chain of an image.")
+
+    @Argument var file: String
+    @Flag(help: "Print JSON (format documented in README.md).") var json = false
+
+    var subject: String { file }
+
+    func execute() throws {
+        let image = try VHDImage.open(path: file, readOnly: true)
+        let fileSize = try image.io.size()
+        var chain: [JSON] = []
+        var link = image.parent
+        while let current = link {
+            chain.append(.object([("file", .string(current.path)), ("type", .string(current.diskType.description)),
+                                  ("uniqueId", .string(current.footer.uniqueID.description))]))
+            link = current.parent
+        }
+        let f = image.footer
+        let fields: [(String, JSON)] = [
+            ("file", .string(file)),
+            ("type", .string(image.diskType.description)),
+            ("virtualSize", .number(image.capacity)),
+            ("fileSize", .number(fileSize)),
+            ("blockSize", image.header.map { .number(UInt64($0.blockSize)) } ?? .null),
+            ("uniqueId", .string(f.uniqueID.description)),
+            ("parentUniqueId", image.diskType == .differencing ? .optional(image.header?.parentUniqueID.description) : .null),
+            ("parentPath", .optional(image.parentPath)),
+            ("parentName", image.diskType == .differencing ? .optional(image.header?.parentName) : .null),
+            ("creatorApplication", .string(fourCCText(f.creatorApplication))),
+            ("creatorVersion", .number(UInt64(f.creatorVersion))),
+            ("creatorHostOS", .string(fourCCText(f.creatorHostOS))),
+            ("timestamp", .number(UInt64(f.timestamp) + VHDTimestamp.epochOffset)),
+            ("geometry", .object([("cylinders", .number(UInt64(f.geometry.cylinders))), ("heads", .number(UInt64(f.geometry.heads))),
+                                  ("sectorsPerTrack", .number(UInt64(f.geometry.sectorsPerTrack)))])),
+            ("maxTableEntries", image.header.map { .number(UInt64($0.maxTableEntries)) } ?? .null),
+            ("allocatedBlocks", image.header == nil ? .null : .number(UInt64(image.allocatedBlockCount))),
+            ("chain", .array(chain)),
+            ("problems", .array(image.openProblems.map { .string($0.description) })),
+        ]
+        if json {
+            print(JSON.object(fields).rendered)
+            return
+        }
+        print("file:               \(file)")
+        print("type:               \(image.diskType)")
+        print("virtual size:       \(image.capacity) bytes (\(humanSize(image.capacity)))")
+        print("file size:          \(fileSize) bytes")
+        if let header = image.header {
+            print("block size:         \(header.blockSize) bytes")
+            print("allocated blocks:   \(image.allocatedBlockCount) of \(header.maxTableEntries)")
+        }
+        print("unique id:          \(f.uniqueID)")
+        print("creator:            \(fourCCText(f.creatorApplication)) \(f.creatorVersion >> 16).\(f.creatorVersion & 0xFFFF) on \(fourCCText(f.creatorHostOS))")
+        print("geometry (C/H/S):   \(f.geometry)")
+        if image.diskType == .differencing, let header = image.header {
+            print("parent unique id:   \(header.parentUniqueID)")
+            print("parent name:        \(header.parentName)")
+            print("parent path:        \(image.parentPath ?? "-")")
+            for (depth, item) in chain.enumerated() { print("chain[\(depth + 1)]:           \(item.rendered)") }
+        }
+        for problem in image.openProblems { print("problem:            \(problem)") }
+    }
+}
+
+func humanSize(_ bytes: UInt64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+    let rounded = (value * 10).rounded() / 10
+    return "\(rounded) \(units[unit])"
+}
+
+// MARK: check
+
+struct Check: FileCommand {
+    static let configuration = CommandConfiguration(abstract: "Check every structural rule; optionally repair what has a redundant copy.")
+
+    @Argument var file: String
+    @Flag(help: "Restore a damaged footer from its copy and drop BAT entries outside the file.") var repair = false
+    @Flag(help: "Print JSON (format documented in README.md).") var json = false
+
+    var subject: String { file }
+
+    func execute() throws {
+        let report = try VHDImage.check(path: file, repair: repair)
+        func item(_ p: VHDProblem) -> JSON { .object([("severity", .string(p.severity.rawValue)), ("message", .string(p.error.description))]) }
+        if json {
+            print(JSON.object([
+                ("file", .string(file)),
+                ("type", .optional(report.diskType?.description)),
+                ("clean", .bool(report.isClean)),
+                ("problems", .array(report.problems.map(item))),
+                ("repaired", .array(report.repaired.map(item))),
+            ]).rendered)
+        } else {
+            for p in report.repaired { print("\(file): repaired: \(p.error)") }
+            for p in report.problems { print("\(file): \(p)") }
+            if report.isClean { print("\(file): no problems found") }
+        }
+        if !report.isClean {
+            let count = report.problems.filter { $0.severity != .notice }.count
+            throw ToolError("\(count) problem\(count == 1 ? "" : "s") found\(report.problems.first.map { " (first: \($0.error))" } ?? "")")
+        }
+    }
+}
+
+// MARK: map
+
+struct MapCommand: FileCommand {
+    static let configuration = CommandConfiguration(commandName: "map", abstract: "List the extents of disk data stored in the file.")
+
+    @Argument var file: String
+    @Flag(help: "Print JSON (format documented in README.md).") var json = false
+
+    var subject: String { file }
+
+    func execute() throws {
+        let image = try VHDImage.open(path: file, readOnly: true)
+        let extents = try image.storedExtents()
+        if json {
+            print(JSON.object([
+                ("file", .string(file)),
+                ("type", .string(image.diskType.description)),
+                ("virtualSize", .number(image.capacity)),
+                ("extents", .array(extents.map {
+                    .object([("offset", .number($0.offset)), ("length", .number($0.length)), ("fileOffset", .number($0.fileOffset))])
+                })),
+            ]).rendered)
+            return
+        }
+        print("offset length file-offset")
+        for e in extents { print("\(e.offset) \(e.length) \(e.fileOffset)") }
+    }
+}
+
+// MARK: read / write
+
+struct Read: FileCommand {
+    static let configuration = CommandConfiguration(abstract: "Write disk bytes to standard output.")
+
+    @Argument var file: String
+    @Option var offset: ByteCount
+    @Option var length: ByteCount
+
+    var subject: String { file }
+
+    func execute() throws {
+        let image = try openImage(path: file)
+        try image.checkRange(offset: offset.value, length: length.value)
+        var position = offset.value
+        let end = offset.value + length.value
+        while position < end {
+            let n = Int(min(1 << 20, end - position))
+            let bytes = try image.read(at: position, length: n)
+            guard bytes.withUnsafeBytes(writeStandardOutput) else { throw ToolError("cannot write to standard output") }
+            position += UInt64(n)
+        }
+    }
+}
+
+struct Write: FileCommand {
+    static let configuration = CommandConfiguration(abstract: "Write standard input to the disk at an offset, then flush.")
+
+    @Argument var file: String
+    @Option var offset: ByteCount
+
+    var subject: String { file }
+
+    func execute() throws {
+        let image = try openImage(path: file, readOnly: false)
+        let data = readStandardInput()
+        try image.write(data, at: offset.value)
+        try image.flush()
+    }
+}
+
+// MARK: convert / compact / resize / commit
+
+struct Convert: FileCommand {
+    static let configuration = CommandConfiguration(abstract: "Copy a raw or VHD image (flattening a differencing chain) into a new raw, fixed or dynamic image.")
+
+    @Argument var source: String
+    @Argument var destination: String
+    @Option(help: "raw, fixed or dynamic.") var to: ImageFormat
+    @Option(name: .customLong("block-size"), help: "Block size of a dynamic result (default 2M).") var blockSize: ByteCount?
+
+    var subject: String { source }
+
+    func execute() throws {
+        let input = try openImage(path: source)
+        try withProgress("convert") { update in
+            try convertImage(source: input, destination: destination, to: to,
+                             blockSize: UInt32(min(blockSize?.value ?? 2 << 20, UInt64(UInt32.max))), progress: update)
+        }
+    }
+}
+
+extension ImageFormat: ExpressibleByArgument {}
+
+struct Compact: FileCommand {
+    static let configuration = CommandConfiguration(abstract: "Release unused blocks and shrink the file.")
+
+    @Argument var file: String
+
+    var subject: String { file }
+
+    func execute() throws {
+        let result = try withProgress("compact") { try VHDImage.compact(path: file, progress: $0) }
+        print("\(file): released \(result.blocksReleased) blocks, moved \(result.blocksMoved); \(result.fileSizeBefore) -> \(result.fileSizeAfter) bytes")
+    }
+}
+
+struct Resize: FileCommand {
+    static let configuration = CommandConfiguration(abstract: "Grow an image, or shrink it when nothing is stored past the new size.")
+
+    @Argument var file: String
+    @Argument var size: ByteCount
+
+    var subject: String { file }
+
+    func execute() throws { try VHDImage.resize(path: file, to: size.value) }
+}
+
+struct Commit: FileCommand {
+    static let configuration = CommandConfiguration(abstract: "Merge a differencing image into its parent.")
+
+    @Argument var file: String
+
+    var subject: String { file }
+
+    func execute() throws {
+        let result = try withProgress("commit") { try VHDImage.commit(path: file, progress: $0) }
+        print("\(file): committed \(result.bytes) bytes into \(result.parentPath)")
+    }
+}

@@ -1,0 +1,11 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include "cvhd.h"
+
+int cvhd_punch_hole(int fd, int64_t offset, int64_t length) {
+    if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) != 0) {
+        return -errno;
+    }
+    return 0;
+}

@@ -1,0 +1,8 @@
+#ifndef CVHD_H
+#define CVHD_H
+#include <stdint.h>
+
+/// fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length); returns 0 or -errno.
+int cvhd_punch_hole(int fd, int64_t offset, int64_t length);
+
+#endif

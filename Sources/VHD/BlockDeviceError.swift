@@ -1,0 +1,26 @@
+import SystemPackage
+
+/// Errors a ``BlockDevice`` reports from its data path.
+public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The request reaches past the end of the device.
+    case outOfRange(offset: UInt64, length: UInt64, capacity: UInt64)
+    /// The device was opened read-only and the request would modify it.
+    case readOnly
+    /// The operating system rejected an I/O call.
+    case io(operation: String, errno: Errno)
+    /// The backing image is inconsistent in a way found while serving the request.
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case let .outOfRange(offset, length, capacity):
+            return "request of \(length) bytes at offset \(offset) is outside the device (capacity \(capacity) bytes)"
+        case .readOnly:
+            return "device is read-only"
+        case let .io(operation, errno):
+            return "\(operation) failed: \(errno)"
+        case let .corrupt(message):
+            return "image is corrupt: \(message)"
+        }
+    }
+}

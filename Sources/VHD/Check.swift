@@ -1,0 +1,98 @@
+/// The result of ``VHDImage/check(path:repair:)``.
+public struct VHDCheckReport: Sendable {
+    /// The image checked.
+    public let path: String
+    /// The disk type, when the footer could be read.
+    public let diskType: VHDDiskType?
+    /// Problems remaining (after repair, if repair was asked for).
+    public let problems: [VHDProblem]
+    /// Problems that were repaired.
+    public let repaired: [VHDProblem]
+
+    /// Whether no problem other than notices remains.
+    public var isClean: Bool { !problems.contains { $0.severity != .notice } }
+}
+
+extension VHDImage {
+    /// Checks every structural rule of the VHD at `path` — cookies, checksums, sizes, geometry,
+    /// BAT entries inside the file and clear of metadata and of each other, bitmap padding and
+    /// the parent link — and reports all problems rather than stopping at the first. With
+    /// `repair`, restores a damaged trailing footer or footer copy from the other and drops
+    /// BAT entries that point outside the file, then checks again.
+    public static func check(path: String, repair: Bool = false) throws(VHDError) -> VHDCheckReport {
+        let io = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: !repair) }
+        let first = try checkStructures(io: io, path: path)
+        guard repair else { return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: []) }
+        let repairable = first.problems.filter { $0.repair != nil }
+        guard !repairable.isEmpty, let inspection = first.inspection else {
+            return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: [])
+        }
+        try lifting { () throws(BlockDeviceError) in
+            let footerBytes = inspection.footer.serialized()
+            for problem in repairable {
+                switch problem.repair {
+                case .restoreTrailingFooter:
+                    let end = alignUp(inspection.dataEnd, 512)
+                    try io.writeBytes(footerBytes, at: end)
+                    try io.truncate(to: end + 512)
+                case .restoreFooterCopy:
+                    try io.writeBytes(footerBytes, at: 0)
+                case .dropBATEntry(let block):
+                    if let header = inspection.header {
+                        try io.writeBytes([0xFF, 0xFF, 0xFF, 0xFF], at: header.tableOffset + UInt64(block) * 4)
+                    }
+                case nil:
+                    break
+                }
+            }
+            try io.sync()
+        }
+        let second = try checkStructures(io: io, path: path)
+        return VHDCheckReport(path: path, diskType: second.diskType, problems: second.problems, repaired: repairable)
+    }
+
+    static func checkStructures(io: any ImageIO, path: String) throws(VHDError) -> (inspection: Inspection?, diskType: VHDDiskType?, problems: [VHDProblem]) {
+        let inspection: Inspection
+        do {
+            inspection = try inspect(io, mode: .check)
+        } catch {
+            if case .device(.io) = error { throw error }
+            return (nil, nil, [VHDProblem(.fatal, error)])
+        }
+        var problems = inspection.problems
+        if let header = inspection.header {
+            // Bitmap padding: bits past the sectors of a block must be clear.
+            let sectors = Int(header.blockSize / 512)
+            let diskSectors = Int(inspection.footer.currentSize / 512)
+            for (block, entry) in inspection.bat.enumerated() where entry != unallocatedBlock {
+                let bitmap = SectorBitmap(bytes: try lifting { () throws(BlockDeviceError) in
+                    try io.readBytes(at: UInt64(entry) * 512, count: Int(header.bitmapSize))
+                })
+                if !bitmap.noneSet(sectors..<bitmap.bytes.count * 8) {
+                    problems.append(VHDProblem(.damaged, .invalidField(field: "bitmap[\(block)]", value: UInt64(entry) * 512, reason: "padding bits past the block's \(sectors) sectors are set")))
+                }
+                let firstSector = block * sectors
+                if firstSector + sectors > diskSectors, !bitmap.noneSet(max(0, diskSectors - firstSector)..<sectors) {
+                    problems.append(VHDProblem(.notice, .invalidField(field: "bitmap[\(block)]", value: UInt64(entry) * 512, reason: "sectors past the end of the disk are marked in use")))
+                }
+            }
+            if inspection.footer.diskType == .differencing {
+                do {
+                    _ = try ParentLink.open(for: header, io: io, childPath: path, visited: [])
+                } catch {
+                    problems.append(VHDProblem(.fatal, error))
+                }
+            }
+        }
+        return (inspection, inspection.footer.diskType, problems)
+    }
+}
+
+extension VHDImage {
+    /// Checks the structures of the VHD in `io` (no repair); `path` is the base for relative
+    /// parent locators. For fuzzing and for images that are not files.
+    public static func checkImage(io: any ImageIO, path: String) throws(VHDError) -> VHDCheckReport {
+        let result = try checkStructures(io: io, path: path)
+        return VHDCheckReport(path: path, diskType: result.diskType, problems: result.problems, repaired: [])
+    }
+}

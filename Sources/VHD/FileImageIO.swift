@@ -1,0 +1,156 @@
+import CVHD
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// ``ImageIO`` on an open file descriptor, which it owns and closes exactly once.
+public final class FileImageIO: ImageIO {
+    /// The path the file was opened with (for messages).
+    public let path: String
+    /// Whether the descriptor was opened without write access.
+    public let isReadOnly: Bool
+    private let fd: Int32
+
+    /// Opens `path`; creates it (mode 0644) when `create` is set, truncating any old content
+    /// when `truncate` is set too.
+    public init(path: String, readOnly: Bool, create: Bool = false, truncate: Bool = false) throws(BlockDeviceError) {
+        var flags = readOnly ? O_RDONLY : O_RDWR
+        flags |= O_CLOEXEC
+        if create { flags |= O_CREAT }
+        if truncate { flags |= O_TRUNC }
+        let descriptor = Glibc.open(path, flags, 0o644)
+        if descriptor < 0 { throw .io(operation: "open", errno: Errno(rawValue: Glibc.errno)) }
+        var info = stat()
+        if fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+            Glibc.close(descriptor)
+            throw .io(operation: "open", errno: .isDirectory)
+        }
+        self.fd = descriptor
+        self.path = path
+        self.isReadOnly = readOnly
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// The device and inode numbers of the file (to recognise the same file under two names).
+    public func identity() throws(BlockDeviceError) -> FileIdentity {
+        var info = stat()
+        if fstat(fd, &info) != 0 { throw .io(operation: "fstat", errno: Errno(rawValue: Glibc.errno)) }
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
+        try repeatUntilDone(buffer.count, "pread", endOfFileStops: true) { done in
+            pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+        }
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
+        _ = try repeatUntilDone(buffer.count, "pwrite", endOfFileStops: false) { done in
+            pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+        }
+    }
+
+    /// Calls `call(bytesDoneSoFar)` until `count` bytes are transferred, retrying on `EINTR`.
+    /// A zero return ends a read (end of file) and is an I/O error for a write.
+    private func repeatUntilDone(_ count: Int, _ operation: String, endOfFileStops: Bool, _ call: (Int) -> Int) throws(BlockDeviceError) -> Int {
+        var done = 0
+        while done < count {
+            let n = call(done)
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw .io(operation: operation, errno: Errno(rawValue: Glibc.errno))
+            }
+            if n == 0 {
+                if endOfFileStops { break }
+                throw .io(operation: operation, errno: .ioError)
+            }
+            done += n
+        }
+        return done
+    }
+
+    /// Vectored positional read (`preadv`); returns the number of bytes read.
+    public func read(into buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64) throws(BlockDeviceError) -> Int {
+        var vectors = buffers.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
+        let total = buffers.reduce(0) { $0 + $1.count }
+        let n = vectors.withUnsafeMutableBufferPointer { preadv(fd, $0.baseAddress, Int32($0.count), off_t(offset)) }
+        if n < 0 { throw .io(operation: "preadv", errno: Errno(rawValue: Glibc.errno)) }
+        if n < total, n > 0 {
+            // Finish a short read buffer by buffer.
+            var skip = n
+            var position = offset + UInt64(n)
+            var done = n
+            for buffer in buffers {
+                if skip >= buffer.count { skip -= buffer.count; continue }
+                let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[skip...])
+                skip = 0
+                let got = try read(into: rest, at: position)
+                position += UInt64(got)
+                done += got
+                if got < rest.count { break }
+            }
+            return done
+        }
+        return n
+    }
+
+    /// Vectored positional write (`pwritev`).
+    public func write(_ buffers: [UnsafeRawBufferPointer], at offset: UInt64) throws(BlockDeviceError) {
+        var vectors = buffers.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        let total = buffers.reduce(0) { $0 + $1.count }
+        let n = vectors.withUnsafeMutableBufferPointer { pwritev(fd, $0.baseAddress, Int32($0.count), off_t(offset)) }
+        if n < 0 { throw .io(operation: "pwritev", errno: Errno(rawValue: Glibc.errno)) }
+        if n < total {
+            var skip = n
+            var position = offset + UInt64(n)
+            for buffer in buffers {
+                if skip >= buffer.count { skip -= buffer.count; continue }
+                let rest = UnsafeRawBufferPointer(rebasing: buffer[skip...])
+                skip = 0
+                try write(rest, at: position)
+                position += UInt64(rest.count)
+            }
+        }
+    }
+
+    public func size() throws(BlockDeviceError) -> UInt64 {
+        var info = stat()
+        if fstat(fd, &info) != 0 { throw .io(operation: "fstat", errno: Errno(rawValue: Glibc.errno)) }
+        return UInt64(info.st_size)
+    }
+
+    public func truncate(to size: UInt64) throws(BlockDeviceError) {
+        if ftruncate(fd, off_t(size)) != 0 { throw .io(operation: "ftruncate", errno: Errno(rawValue: Glibc.errno)) }
+    }
+
+    public func sync() throws(BlockDeviceError) {
+        if fdatasync(fd) != 0 { throw .io(operation: "fdatasync", errno: Errno(rawValue: Glibc.errno)) }
+    }
+
+    public func punchHole(at offset: UInt64, length: UInt64) throws(BlockDeviceError) {
+        guard length > 0 else { return }
+        let result = cvhd_punch_hole(fd, Int64(offset), Int64(length))
+        guard result != 0 else { return }
+        let error = Errno(rawValue: -result)
+        guard error == .notSupported || error == .noFunction else {
+            throw .io(operation: "fallocate(PUNCH_HOLE)", errno: error)
+        }
+        // No hole punching on this file system: write zeros instead.
+        let zeros = [UInt8](repeating: 0, count: Int(min(length, 1 << 20)))
+        var position = offset
+        while position < offset + length {
+            let n = Int(min(UInt64(zeros.count), offset + length - position))
+            try writeBytes(Array(zeros[..<n]), at: position)
+            position += UInt64(n)
+        }
+    }
+}
+
+/// A file's identity on its file system (device and inode numbers).
+public struct FileIdentity: Hashable, Sendable {
+    public let device: UInt64
+    public let inode: UInt64
+}

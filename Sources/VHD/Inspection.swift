@@ -1,0 +1,230 @@
+/// The largest disk the format allows (2040 GiB, 0xFF000000 sectors, as Hyper-V and QEMU).
+public let maximumVHDSize: UInt64 = 0xFF00_0000 * 512
+/// The largest block size accepted (the specification uses 2 MiB; larger blocks are unusual).
+let maximumBlockSize: UInt64 = 1 << 30
+/// The largest parent locator accepted.
+let maximumLocatorLength: UInt64 = 64 << 10
+
+/// The validated layout of a VHD file, produced by ``inspect(_:mode:)`` for both `open` (which
+/// stops at the first fatal problem) and `check` (which collects every problem).
+struct Inspection: Sendable {
+    enum Mode { case open, check }
+
+    var fileSize: UInt64
+    var footer: VHDFooter
+    /// Where the trailing footer was found, nil when it is damaged and the copy at 0 is used.
+    var trailingFooterOffset: UInt64?
+    var header: VHDDynamicHeader?
+    var bat: [UInt32] = []
+    /// File ranges of the footer copy, header, BAT and locators.
+    var metadata: [Range<UInt64>] = []
+    /// The end of all metadata, locators included.
+    var metadataEnd: UInt64 = 0
+    /// The end of all metadata and allocated blocks: where the next block goes.
+    var dataEnd: UInt64 = 0
+    var problems: [VHDProblem] = []
+
+    var blockSize: UInt64 { UInt64(header?.blockSize ?? 0) }
+    var bitmapSize: UInt64 { header?.bitmapSize ?? 0 }
+}
+
+/// Collects problems; in `open` mode a fatal one is thrown at once.
+private struct Findings {
+    let mode: Inspection.Mode
+    var problems: [VHDProblem] = []
+
+    mutating func add(_ severity: VHDProblem.Severity, _ error: VHDError, repair: VHDProblem.Repair? = nil) throws(VHDError) {
+        if severity == .fatal, mode == .open { throw error }
+        problems.append(VHDProblem(severity, error, repair: repair))
+    }
+}
+
+/// Reads and validates every structure of the VHD in `io`. Nothing is allocated in
+/// proportion to a field before the field is checked against the file size.
+func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspection {
+    var findings = Findings(mode: mode)
+    let fileSize = try lifting { () throws(BlockDeviceError) in try io.size() }
+    guard fileSize >= UInt64(VHDFooter.size) else {
+        throw .truncated(structure: "footer", needed: UInt64(VHDFooter.size), fileSize: fileSize)
+    }
+    if fileSize % 512 != 0 {
+        try findings.add(.damaged, .invalidField(field: "file size", value: fileSize, reason: "not a multiple of 512 (\(fileSize % 512)-byte tail)"))
+    }
+
+    // Footer: the trailing copy, else (a 511-byte footer of old Virtual PC, else) the copy at 0.
+    var footer: VHDFooter
+    var trailingOffset: UInt64? = fileSize - 512
+    let trailingBytes = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: fileSize - 512, count: 512) }
+    do {
+        footer = try VHDFooter.parse(trailingBytes)
+    } catch let trailingError {
+        var recovered: VHDFooter?
+        if fileSize % 512 == 511 {
+            let short = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: fileSize - 511, count: 511) }
+            if let f = try? VHDFooter.parse(short + [0]) {
+                recovered = f
+                trailingOffset = fileSize - 511
+            }
+        }
+        if recovered == nil, fileSize >= 1024 {
+            let copyBytes = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: 0, count: 512) }
+            if let copy = try? VHDFooter.parse(copyBytes, name: "footerCopy"), copy.diskType != .fixed {
+                recovered = copy
+                trailingOffset = nil
+                try findings.add(.damaged, trailingError, repair: .restoreTrailingFooter)
+            }
+        }
+        guard let found = recovered else { throw trailingError }
+        footer = found
+    }
+
+    var result = Inspection(fileSize: fileSize, footer: footer, trailingFooterOffset: trailingOffset)
+    let sizeField = "footer.currentSize"
+    if footer.formatVersion >> 16 != 1 {
+        try findings.add(.fatal, .invalidField(field: "footer.formatVersion", value: UInt64(footer.formatVersion), reason: "unsupported major version"))
+    }
+    if footer.features & 2 == 0 {
+        try findings.add(.notice, .invalidField(field: "footer.features", value: UInt64(footer.features), reason: "reserved bit 0x2 should be set"))
+    }
+    if footer.currentSize % 512 != 0 {
+        try findings.add(.fatal, .invalidField(field: sizeField, value: footer.currentSize, reason: "not a multiple of 512"))
+    }
+    if footer.currentSize > maximumVHDSize {
+        try findings.add(.fatal, .invalidField(field: sizeField, value: footer.currentSize, reason: "larger than the format's maximum of \(maximumVHDSize) bytes (2040 GiB)"))
+    }
+    let expectedGeometry = DiskGeometry.forSectorCount(footer.currentSize / 512)
+    if footer.geometry != expectedGeometry {
+        // QEMU and Virtual PC write the geometry their size was rounded to, QEMU's force_size
+        // the maximum geometry; the current size rules, so this is harmless.
+        try findings.add(.notice, .invalidField(
+            field: "footer.geometry", value: footer.geometry.sectorCount,
+            reason: "\(footer.geometry) differs from \(expectedGeometry), the specification's geometry for the current size"))
+    }
+
+    if footer.diskType == .fixed {
+        let footerAt = trailingOffset ?? fileSize
+        if footer.currentSize > footerAt {
+            try findings.add(.fatal, .invalidField(field: sizeField, value: footer.currentSize, reason: "a fixed disk of this size needs \(footer.currentSize + 512) bytes, the file has \(fileSize)"))
+        } else if footer.currentSize < footerAt {
+            try findings.add(.notice, .invalidField(field: sizeField, value: footer.currentSize, reason: "the file holds \(footerAt - footer.currentSize) bytes more than the disk"))
+        }
+        if footer.dataOffset != VHDFooter.noDataOffset, footer.dataOffset != 0xFFFF_FFFF {
+            try findings.add(.notice, .invalidField(field: "footer.dataOffset", value: footer.dataOffset, reason: "should be all ones for a fixed disk"))
+        }
+        result.dataEnd = min(footer.currentSize, footerAt)
+        result.problems = findings.problems
+        return result
+    }
+
+    // The footer copy at offset 0 must match the trailing footer.
+    if trailingOffset != nil {
+        let copyBytes = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: 0, count: 512) }
+        do {
+            let copy = try VHDFooter.parse(copyBytes, name: "footerCopy")
+            if copy != footer {
+                try findings.add(.damaged, .invalidField(field: "footerCopy", value: 0, reason: "differs from the trailing footer"), repair: .restoreFooterCopy)
+            }
+        } catch {
+            try findings.add(.damaged, error, repair: .restoreFooterCopy)
+        }
+    }
+
+    // Dynamic header.
+    let headerOffset = footer.dataOffset
+    guard headerOffset >= 512, headerOffset <= fileSize, fileSize - headerOffset >= UInt64(VHDDynamicHeader.size) else {
+        throw .invalidField(field: "footer.dataOffset", value: headerOffset, reason: "the dynamic header must lie inside the file (\(fileSize) bytes) after the footer copy")
+    }
+    if headerOffset % 512 != 0 {
+        try findings.add(.damaged, .invalidField(field: "footer.dataOffset", value: headerOffset, reason: "not sector-aligned"))
+    }
+    let header = try VHDDynamicHeader.parse(try lifting { () throws(BlockDeviceError) in try io.readBytes(at: headerOffset, count: VHDDynamicHeader.size) })
+    result.header = header
+    if header.dataOffset != .max {
+        try findings.add(.notice, .invalidField(field: "header.dataOffset", value: header.dataOffset, reason: "should be all ones"))
+    }
+    if header.headerVersion >> 16 != 1 {
+        try findings.add(.fatal, .invalidField(field: "header.headerVersion", value: UInt64(header.headerVersion), reason: "unsupported major version"))
+    }
+    let blockSize = UInt64(header.blockSize)
+    guard blockSize >= 512, blockSize <= maximumBlockSize, blockSize & (blockSize - 1) == 0 else {
+        throw .invalidField(field: "header.blockSize", value: blockSize, reason: "must be a power of two from 512 to \(maximumBlockSize)")
+    }
+    let entries = UInt64(header.maxTableEntries)
+    let tableOffset = header.tableOffset
+    guard tableOffset <= fileSize, entries * 4 <= fileSize - tableOffset else {
+        throw .invalidField(field: "header.maxTableEntries", value: entries, reason: "a table of \(entries * 4) bytes at \(tableOffset) does not fit in the file (\(fileSize) bytes)")
+    }
+    let neededEntries = (footer.currentSize + blockSize - 1) / blockSize
+    if entries < neededEntries {
+        try findings.add(.fatal, .invalidField(field: "header.maxTableEntries", value: entries, reason: "a disk of \(footer.currentSize) bytes in \(blockSize)-byte blocks needs \(neededEntries) entries"))
+    }
+    if tableOffset % 512 != 0 {
+        try findings.add(.damaged, .invalidField(field: "header.tableOffset", value: tableOffset, reason: "not sector-aligned"))
+    }
+
+    // Metadata ranges: footer copy, header, BAT, locators.
+    var metadata: [(name: String, range: Range<UInt64>)] = [
+        ("footerCopy", 0..<512),
+        ("header", headerOffset..<headerOffset + 1024),
+        ("BAT", tableOffset..<tableOffset + header.tableSize),
+    ]
+    if tableOffset < headerOffset + 1024, tableOffset + header.tableSize > headerOffset {
+        try findings.add(.fatal, .invalidField(field: "header.tableOffset", value: tableOffset, reason: "the BAT overlaps the dynamic header"))
+    }
+    if tableOffset < 512 {
+        try findings.add(.fatal, .invalidField(field: "header.tableOffset", value: tableOffset, reason: "the BAT overlaps the footer copy"))
+    }
+    for (i, locator) in header.locators.enumerated() where locator.isUsed {
+        let length = UInt64(locator.dataLength)
+        if length > maximumLocatorLength {
+            try findings.add(.fatal, .invalidField(field: "header.parentLocator[\(i)].dataLength", value: length, reason: "larger than \(maximumLocatorLength) bytes"))
+            continue
+        }
+        guard locator.dataOffset <= fileSize, length <= fileSize - locator.dataOffset else {
+            try findings.add(.fatal, .locatorOutsideFile(index: i, offset: locator.dataOffset, length: length, fileSize: fileSize))
+            continue
+        }
+        var end = locator.dataOffset + alignUp(length, 512)
+        let reservedEnd = locator.dataOffset &+ locator.reservedBytes
+        if reservedEnd > end, reservedEnd <= fileSize { end = reservedEnd }
+        metadata.append(("header.parentLocator[\(i)]", locator.dataOffset..<end))
+    }
+    if footer.diskType == .differencing, header.parentUniqueID == .zero {
+        try findings.add(.damaged, .invalidField(field: "header.parentUniqueID", value: 0, reason: "a differencing disk needs its parent's id"))
+    }
+    result.metadata = metadata.map(\.range)
+    result.metadataEnd = metadata.map(\.range.upperBound).max() ?? 0
+
+    // BAT entries: inside the file, outside metadata, not overlapping each other.
+    let batBytes = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: tableOffset, count: Int(entries * 4)) }
+    var bat = [UInt32](repeating: unallocatedBlock, count: Int(entries))
+    for i in 0..<Int(entries) { bat[i] = batBytes.be32(i * 4) }
+    let span = header.bitmapSize + blockSize
+    var allocated: [(start: UInt64, block: Int)] = []
+    for (block, entry) in bat.enumerated() where entry != unallocatedBlock {
+        let start = UInt64(entry) * 512
+        let end = start + span
+        if end > fileSize {
+            try findings.add(.fatal, .batEntryOutsideFile(block: block, offset: start, end: end, fileSize: fileSize), repair: .dropBATEntry(block))
+            bat[block] = unallocatedBlock
+            continue
+        }
+        if let hit = metadata.first(where: { $0.range.overlaps(start..<end) }) {
+            _ = hit
+            try findings.add(.fatal, .batEntryInMetadata(block: block, offset: start, metadataEnd: result.metadataEnd))
+            continue
+        }
+        if UInt64(block) >= neededEntries {
+            try findings.add(.notice, .invalidField(field: "bat[\(block)]", value: UInt64(entry), reason: "block lies past the end of the disk"))
+        }
+        allocated.append((start, block))
+    }
+    allocated.sort { $0.start < $1.start }
+    for i in allocated.indices.dropFirst() where allocated[i].start < allocated[i - 1].start + span {
+        try findings.add(.fatal, .batEntriesOverlap(block: allocated[i].block, otherBlock: allocated[i - 1].block, offset: allocated[i].start))
+    }
+    result.bat = bat
+    result.dataEnd = max(alignUp(result.metadataEnd, 512), (allocated.last.map { $0.start + span }) ?? 0)
+    result.problems = findings.problems
+    return result
+}

@@ -1,0 +1,251 @@
+/// What ``VHDImage/compact(path:progress:)`` did.
+public struct CompactResult: Sendable, Equatable {
+    /// Blocks released because they held no data (dynamic: only zeros).
+    public var blocksReleased = 0
+    /// Blocks moved down into released space.
+    public var blocksMoved = 0
+    /// File size before and after.
+    public var fileSizeBefore: UInt64 = 0
+    public var fileSizeAfter: UInt64 = 0
+}
+
+extension VHDImage {
+    // MARK: Compact
+
+    /// Releases unused blocks and shrinks the file. Dynamic disk: blocks with no sector in use
+    /// or only zeros are released; differencing disk: blocks with no sector in use (zeros there
+    /// hide parent data). Then blocks from the end of the file move into the released space
+    /// (each copy is made durable before its BAT entry changes) and the file is cut after the
+    /// last block. Fixed disk: all-zero 64 KiB runs become holes.
+    public static func compact(path: String, progress: (Double) -> Void = { _ in }) throws(VHDError) -> CompactResult {
+        let image = try open(path: path)
+        if !image.openProblems.filter({ $0.severity != .notice }).isEmpty {
+            throw .invalidRequest("the image is damaged (\(image.openProblems[0].error)); run check --repair first")
+        }
+        return try lifting { () throws(BlockDeviceError) in try image.compactOpened(progress: progress) }
+    }
+
+    func compactOpened(progress: (Double) -> Void) throws(BlockDeviceError) -> CompactResult {
+        try flush()
+        var result = CompactResult()
+        result.fileSizeBefore = try io.size()
+        if diskType == .fixed {
+            let chunk: UInt64 = 64 << 10
+            var offset: UInt64 = 0
+            while offset < capacity {
+                let count = Int(min(chunk, capacity - offset))
+                if try io.readBytes(at: offset, count: count).allSatisfy({ $0 == 0 }) {
+                    try io.punchHole(at: offset, length: UInt64(count))
+                }
+                offset += UInt64(count)
+                progress(Double(offset) / Double(capacity))
+            }
+            result.fileSizeAfter = result.fileSizeBefore
+            return result
+        }
+        guard let header else { return result }
+        let span = bitmapSize + blockSize
+        try state.withLock { (s) throws(BlockDeviceError) in
+            // 1. Release blocks without data.
+            var freeSlots: [UInt64] = []
+            for block in s.bat.indices where s.bat[block] != unallocatedBlock {
+                let entry = s.bat[block]
+                let bitmap = try loadBitmap(&s, block: block, entry: entry)
+                var unused = bitmap.noneSet(0..<sectorsPerBlock)
+                if !unused, diskType == .dynamic {
+                    unused = try io.readBytes(at: dataOffset(ofBlockAt: entry), count: Int(blockSize)).allSatisfy { $0 == 0 }
+                }
+                if unused {
+                    freeSlots.append(UInt64(entry) * 512)
+                    s.bat[block] = unallocatedBlock
+                    s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
+                    result.blocksReleased += 1
+                }
+                progress(Double(block + 1) / Double(s.bat.count) * 0.5)
+            }
+            try writeBAT(s.bat, header: header, sectors: nil)
+            try io.sync()
+            // 2. Move the last blocks down into released slots.
+            freeSlots.sort()
+            var byOffset = s.bat.indices.filter { s.bat[$0] != unallocatedBlock }.sorted { s.bat[$0] > s.bat[$1] }
+            let moves = min(freeSlots.count, byOffset.count)
+            var copy = [UInt8](repeating: 0, count: Int(min(span, 1 << 20)))
+            while let slot = freeSlots.first, let block = byOffset.first, slot < UInt64(s.bat[block]) * 512 {
+                let from = UInt64(s.bat[block]) * 512
+                var done: UInt64 = 0
+                while done < span {
+                    let n = Int(min(UInt64(copy.count), span - done))
+                    try withMutableBytes(&copy) { (b) throws(BlockDeviceError) in
+                        let piece = UnsafeMutableRawBufferPointer(rebasing: b[0..<n])
+                        _ = try io.read(into: piece, at: from + done)
+                        try io.write(UnsafeRawBufferPointer(piece), at: slot + done)
+                    }
+                    done += UInt64(n)
+                }
+                try io.sync()
+                s.bat[block] = UInt32(slot / 512)
+                try writeBAT(s.bat, header: header, sectors: [block / 128])
+                try io.sync()
+                freeSlots.removeFirst()
+                byOffset.removeFirst()
+                s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
+                result.blocksMoved += 1
+                progress(0.5 + Double(result.blocksMoved) / Double(max(moves, 1)) * 0.5)
+            }
+            // 3. Cut the file after the last block; punch what is released below it.
+            let end = s.bat.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512 + span }.max() ?? 0
+            let newEnd = max(metadataEnd, end)
+            for slot in freeSlots where slot + span <= newEnd { try io.punchHole(at: slot, length: span) }
+            try io.writeBytes(footerBytes, at: newEnd)
+            try io.sync()
+            try io.truncate(to: newEnd + 512)
+            try io.sync()
+            s.nextFree = newEnd
+            s.trailingFooterAt = newEnd
+            s.fileSize = newEnd + 512
+            s.tailTrimmed = true
+        }
+        result.fileSizeAfter = try io.size()
+        progress(1)
+        return result
+    }
+
+    /// Writes the BAT sectors holding the given sector indices (all when nil).
+    func writeBAT(_ bat: [UInt32], header: VHDDynamicHeader, sectors: Set<Int>?) throws(BlockDeviceError) {
+        let count = Int(header.tableSize / 512)
+        for batSector in (sectors.map { $0.sorted() } ?? Array(0..<count)) where batSector < count {
+            let first = batSector * 128
+            var bytes = [UInt8](repeating: 0xFF, count: 512)
+            for i in first..<min(first + 128, bat.count) { bytes.setBE32(bat[i], at: (i - first) * 4) }
+            try io.writeBytes(bytes, at: header.tableOffset + UInt64(batSector) * 512)
+        }
+    }
+
+    // MARK: Resize
+
+    /// Changes the disk size. Growing a fixed disk moves its footer; growing a dynamic or
+    /// differencing disk extends the BAT in its padding or moves it to the end of the file.
+    /// Shrinking is allowed only when nothing is stored past the new size (for a fixed disk:
+    /// the cut-off tail reads as zeros).
+    public static func resize(path: String, to newSize: UInt64) throws(VHDError) {
+        guard newSize > 0, newSize % 512 == 0, newSize <= maximumVHDSize else {
+            throw .invalidRequest("new size \(newSize) must be a positive multiple of 512 up to 2040 GiB")
+        }
+        try resize(image: open(path: path), to: newSize)
+    }
+
+    /// ``resize(path:to:)`` on an image opened for writing; the object must not be used for
+    /// I/O afterwards (reopen the file).
+    static func resize(image: VHDImage, to newSize: UInt64) throws(VHDError) {
+        if !image.openProblems.filter({ $0.severity != .notice }).isEmpty {
+            throw .invalidRequest("the image is damaged (\(image.openProblems[0].error)); run check --repair first")
+        }
+        try lifting { () throws(BlockDeviceError) in try image.flush() }
+        let oldSize = image.capacity
+        guard newSize != oldSize else { return }
+        var footer = image.footer
+        footer.currentSize = newSize
+        footer.geometry = DiskGeometry.forSectorCount(newSize / 512)
+        let io = image.io
+        if image.diskType == .fixed {
+            if newSize < oldSize {
+                var offset = newSize
+                while offset < oldSize {
+                    let n = Int(min(1 << 20, oldSize - offset))
+                    if try lifting({ () throws(BlockDeviceError) in try io.readBytes(at: offset, count: n) }).contains(where: { $0 != 0 }) {
+                        throw .invalidRequest("cannot shrink: the disk holds data past \(newSize) bytes")
+                    }
+                    offset += UInt64(n)
+                }
+            }
+            try lifting { () throws(BlockDeviceError) in
+                try io.writeBytes(footer.serialized(), at: newSize)
+                try io.sync()
+                if newSize > oldSize {
+                    try io.writeBytes([UInt8](repeating: 0, count: 512), at: oldSize)  // the old footer is disk data now
+                }
+                try io.truncate(to: newSize + 512)
+                try io.sync()
+            }
+            return
+        }
+        guard var header = image.header else { return }
+        let blockSize = UInt64(header.blockSize)
+        let needed = (newSize + blockSize - 1) / blockSize
+        if newSize < oldSize {
+            if let last = try lifting({ () throws(BlockDeviceError) in try image.storedExtents() }).last, last.offset + last.length > newSize {
+                throw .invalidRequest("cannot shrink: data is stored past \(newSize) bytes (up to \(last.offset + last.length))")
+            }
+        }
+        guard needed <= UInt64(UInt32.max) else { throw .invalidRequest("too many blocks") }
+        try lifting { () throws(BlockDeviceError) in
+            var s = image.state.withLock { $0 }
+            if needed > UInt64(header.maxTableEntries) {
+                var bat = s.bat
+                bat += [UInt32](repeating: unallocatedBlock, count: Int(needed) - bat.count)
+                if needed * 4 <= header.tableSize {
+                    // Room in the BAT's padding: make sure the new entries read as unallocated.
+                    header.maxTableEntries = UInt32(needed)
+                    try image.writeBAT(bat, header: header, sectors: Set((s.bat.count / 128)...((bat.count - 1) / 128)))
+                    try io.sync()
+                } else {
+                    // Move the BAT to the end of the file (the old one becomes unused space).
+                    var moved = header
+                    moved.tableOffset = alignUp(s.nextFree, 512)
+                    moved.maxTableEntries = UInt32(needed)
+                    try image.writeBAT(bat, header: moved, sectors: nil)
+                    let end = moved.tableOffset + moved.tableSize
+                    try io.writeBytes(image.footerBytes, at: end)  // still the old size
+                    try io.sync()
+                    try io.truncate(to: end + 512)
+                    header = moved
+                    s.nextFree = end
+                }
+                // Only the first header sector changes: a single-sector write.
+                try io.writeBytes(Array(header.serialized()[0..<512]), at: footer.dataOffset)
+                try io.sync()
+            }
+            let bytes = footer.serialized()
+            try io.writeBytes(bytes, at: s.nextFree)
+            try io.truncate(to: s.nextFree + 512)
+            try io.sync()
+            try io.writeBytes(bytes, at: 0)
+            try io.sync()
+        }
+    }
+
+    // MARK: Commit
+
+    /// Merges the differencing disk at `path` into its parent: every sector stored in the child
+    /// is written to the parent, which is then flushed. The child stays valid (its sectors now
+    /// equal the parent's).
+    public static func commit(path: String, progress: (Double) -> Void = { _ in }) throws(VHDError) -> (parentPath: String, bytes: UInt64) {
+        let child = try open(path: path, readOnly: true)
+        guard child.diskType == .differencing, let parentPath = child.parentPath else {
+            throw .invalidRequest("\(path) is not a differencing disk")
+        }
+        let parent = try open(path: parentPath)
+        guard parent.footer.uniqueID == child.header?.parentUniqueID else {
+            throw .parentMismatch(path: parentPath, expected: child.header?.parentUniqueID ?? .zero, found: parent.footer.uniqueID)
+        }
+        let extents = try lifting { () throws(BlockDeviceError) in try child.storedExtents() }
+        let total = extents.reduce(0) { $0 + $1.length }
+        var copied: UInt64 = 0
+        try lifting { () throws(BlockDeviceError) in
+            for extent in extents where extent.offset < parent.capacity {
+                var done: UInt64 = 0
+                let length = min(extent.length, parent.capacity - extent.offset)
+                while done < length {
+                    let n = Int(min(1 << 20, length - done))
+                    let data = try child.io.readBytes(at: extent.fileOffset + done, count: n)
+                    try parent.write(data, at: extent.offset + done)
+                    done += UInt64(n)
+                    copied += UInt64(n)
+                    progress(Double(copied) / Double(max(total, 1)))
+                }
+            }
+            try parent.flush()
+        }
+        return (parentPath, copied)
+    }
+}

@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The 16-byte unique id of a VHD (a UUID), stored in the footer and, for a differencing
+/// disk's parent, in the dynamic header.
+public struct VHDUniqueID: Hashable, Sendable, CustomStringConvertible {
+    /// The sixteen bytes in on-disk order.
+    public let bytes: [UInt8]
+
+    /// An id from exactly 16 bytes (missing bytes are zero, extra bytes ignored).
+    public init(bytes: [UInt8]) {
+        var b = Array(bytes.prefix(16))
+        while b.count < 16 { b.append(0) }
+        self.bytes = b
+    }
+
+    /// A fresh random (version 4) id.
+    public static func random() -> VHDUniqueID {
+        var generator = SystemRandomNumberGenerator()
+        var b = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        return VHDUniqueID(bytes: b)
+    }
+
+    /// The all-zero id.
+    public static let zero = VHDUniqueID(bytes: [])
+
+    /// The id as a lower-case UUID string in on-disk byte order.
+    public var description: String {
+        var text = ""
+        for (i, byte) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { text += "-" }
+            let hex = String(byte, radix: 16)
+            text += (hex.count == 1 ? "0" : "") + hex
+        }
+        return text
+    }
+}
+
+/// VHD timestamps count seconds since 2000-01-01 00:00:00 UTC.
+public enum VHDTimestamp {
+    /// Seconds between the Unix epoch and the VHD epoch.
+    public static let epochOffset: UInt64 = 946_684_800
+
+    /// The current time as a VHD timestamp.
+    public static func now() -> UInt32 {
+        let unix = UInt64(max(0, time(nil)))
+        return unix > epochOffset ? UInt32(truncatingIfNeeded: unix - epochOffset) : 0
+    }
+}

@@ -1,0 +1,121 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How ``VHDImage/create(path:options:)`` lays out a new image.
+public struct VHDCreateOptions: Sendable {
+    /// Fixed or dynamic (differencing disks come from ``VHDImage/createDifferencing(path:parentPath:)``).
+    public var type: VHDDiskType = .dynamic
+    /// Disk size in bytes; must be a multiple of 512 (see ``alignToMiB``).
+    public var size: UInt64
+    /// Block size of a dynamic disk: a power of two from 512 bytes to 1 GiB.
+    public var blockSize: UInt32 = VHDDynamicHeader.defaultBlockSize
+    /// Creator application. The default `win ` tells readers (QEMU among them) that the
+    /// current-size field, not the CHS geometry, is the disk size — which is how this library
+    /// writes images: the size is exactly the size asked for, and the geometry is the
+    /// specification's (rounded-down) CHS for it.
+    public var creatorApplication: UInt32 = fourCC("win ")
+    public var creatorVersion: UInt32 = 0x000A_0000
+    public var creatorHostOS: UInt32 = fourCC("Wi2k")
+    /// Round the size up to a whole MiB, as Azure requires of fixed disks.
+    public var alignToMiB = false
+    /// The unique id (random when nil).
+    public var uniqueID: VHDUniqueID?
+
+    public init(type: VHDDiskType = .dynamic, size: UInt64) {
+        self.type = type
+        self.size = size
+    }
+}
+
+extension VHDImage {
+    /// Creates (or overwrites) a fixed or dynamic VHD at `path` and opens it for writing.
+    public static func create(path: String, options: VHDCreateOptions) throws(VHDError) -> VHDImage {
+        let file = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: false, create: true, truncate: true) }
+        return try create(io: file, path: path, options: options)
+    }
+
+    /// Creates a fixed or dynamic VHD on an empty ``ImageIO``.
+    public static func create(io: any ImageIO, path: String, options: VHDCreateOptions) throws(VHDError) -> VHDImage {
+        var size = options.size
+        if options.alignToMiB { size = alignUp(size, 1 << 20) }
+        guard size % 512 == 0 else { throw .invalidRequest("disk size \(size) is not a multiple of 512 bytes") }
+        guard size > 0, size <= maximumVHDSize else { throw .invalidRequest("disk size \(size) is outside 512 bytes…2040 GiB") }
+        let footer = VHDFooter(
+            diskType: options.type, currentSize: size, dataOffset: options.type == .fixed ? VHDFooter.noDataOffset : 512,
+            uniqueID: options.uniqueID ?? .random(), timestamp: VHDTimestamp.now(),
+            creatorApplication: options.creatorApplication, creatorVersion: options.creatorVersion, creatorHostOS: options.creatorHostOS)
+        switch options.type {
+        case .fixed:
+            try lifting { () throws(BlockDeviceError) in
+                try io.truncate(to: size)
+                try io.writeBytes(footer.serialized(), at: size)
+                try io.sync()
+            }
+        case .dynamic:
+            try writeSparse(io: io, footer: footer, blockSize: options.blockSize, parent: nil)
+        case .differencing:
+            throw .invalidRequest("use createDifferencing(path:parentPath:) for a differencing disk")
+        }
+        return try open(io: io, path: path, readOnly: false)
+    }
+
+    /// Creates a differencing VHD at `path` whose parent is the VHD at `parentPath` (any type),
+    /// with `W2ru`, `W2ku` and `MacX` locators, and opens it for writing.
+    public static func createDifferencing(path: String, parentPath: String) throws(VHDError) -> VHDImage {
+        let file = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: false, create: true, truncate: true) }
+        return try createDifferencing(io: file, path: path, parentPath: parentPath)
+    }
+
+    /// Creates a differencing VHD on an empty ``ImageIO``; `path` is where the child will be
+    /// known (relative locators are computed from it).
+    public static func createDifferencing(io: any ImageIO, path: String, parentPath: String) throws(VHDError) -> VHDImage {
+        let parent = try open(path: parentPath, readOnly: true)
+        let footer = VHDFooter(
+            diskType: .differencing, currentSize: parent.capacity, dataOffset: 512, uniqueID: .random(),
+            timestamp: VHDTimestamp.now(), creatorApplication: fourCC("win "), creatorVersion: 0x000A_0000, creatorHostOS: fourCC("Wi2k"))
+        let blockSize = parent.header?.blockSize ?? VHDDynamicHeader.defaultBlockSize
+        try writeSparse(io: io, footer: footer, blockSize: blockSize, parent: (parent, parentPath, path))
+        return try open(io: io, path: path, readOnly: false)
+    }
+
+    /// Writes footer copy, header, BAT (all unallocated), locators and trailing footer.
+    static func writeSparse(io: any ImageIO, footer: VHDFooter, blockSize: UInt32, parent: (image: VHDImage, path: String, childPath: String)?) throws(VHDError) {
+        let block = UInt64(blockSize)
+        guard block >= 512, UInt64(block) <= maximumBlockSize, block & (block - 1) == 0 else {
+            throw .invalidRequest("block size \(blockSize) is not a power of two from 512 bytes to 1 GiB")
+        }
+        let entries = (footer.currentSize + block - 1) / block
+        guard entries <= UInt64(UInt32.max) else { throw .invalidRequest("too many blocks") }
+        var header = VHDDynamicHeader(tableOffset: 512 + 1024, maxTableEntries: UInt32(entries), blockSize: blockSize)
+        var position = header.tableOffset + header.tableSize
+        var locatorBlobs: [(UInt64, [UInt8])] = []
+        if let parent {
+            header.parentUniqueID = parent.image.footer.uniqueID
+            var info = stat()
+            let modified = stat(parent.path, &info) == 0 ? UInt64(max(0, info.st_mtim.tv_sec)) : 0
+            header.parentTimestamp = modified > VHDTimestamp.epochOffset ? UInt32(truncatingIfNeeded: modified - VHDTimestamp.epochOffset) : 0
+            header.parentName = String(ParentLink.absolutePath(parent.path).split(separator: "/").last ?? "")
+            for (i, locator) in ParentLink.locatorData(childPath: parent.childPath, parentPath: parent.path).enumerated() {
+                let space = alignUp(UInt64(locator.data.count), 512)
+                header.locators[i] = ParentLocatorEntry(
+                    platformCode: locator.code, dataSpace: UInt32(space), dataLength: UInt32(locator.data.count), dataOffset: position)
+                locatorBlobs.append((position, locator.data))
+                position += space
+            }
+        }
+        let bat = [UInt8](repeating: 0xFF, count: Int(header.tableSize))
+        let footerBytes = footer.serialized()
+        try lifting { () throws(BlockDeviceError) in
+            try io.truncate(to: 0)
+            try io.writeBytes(footerBytes, at: 0)
+            try io.writeBytes(header.serialized(), at: 512)
+            try io.writeBytes(bat, at: header.tableOffset)
+            for (offset, data) in locatorBlobs {
+                try io.writeBytes(data + [UInt8](repeating: 0, count: Int(alignUp(UInt64(data.count), 512)) - data.count), at: offset)
+            }
+            try io.writeBytes(footerBytes, at: position)
+            try io.sync()
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Synchronization
+
+/// A fixed, dynamic or differencing VHD opened as a ``BlockDevice``.
+///
+/// Reads may run concurrently. Writes to sectors already stored in the file run without
+/// locking; writes that allocate a block or change a sector bitmap, and flushes, are
+/// serialised by one lock. Metadata (BAT entries, bitmaps, trailing footer) is written only
+/// at ``flush()``, in an order that keeps the image consistent after a crash at any point
+/// (see ARCHITECTURE.md, "VHD crash consistency"). Releasing a writable image flushes it,
+/// but errors are lost then: call ``flush()`` yourself when they matter.
+public final class VHDImage: BlockDevice {
+    public let logicalSectorSize: Int = 512
+    public let capacity: UInt64
+    public let isReadOnly: Bool
+    /// The path the image was opened or created with.
+    public let path: String
+    /// The footer in effect (the trailing one, or the copy at 0 when the trailing one is damaged).
+    public let footer: VHDFooter
+    /// The dynamic header of a dynamic or differencing disk.
+    public let header: VHDDynamicHeader?
+    /// The opened parent of a differencing disk.
+    public let parent: VHDImage?
+    /// The path the parent was found at.
+    public let parentPath: String?
+    /// Problems found while opening that did not prevent it (e.g. a damaged trailing footer).
+    public let openProblems: [VHDProblem]
+    /// The file beneath the image.
+    public let io: any ImageIO
+
+    /// The disk type.
+    public let diskType: VHDDiskType
+    /// Bytes per block (0 for a fixed disk).
+    public let blockSize: UInt64
+    /// Sectors per block (0 for a fixed disk).
+    let sectorsPerBlock: Int
+
+    let bitmapSize: UInt64
+    let footerBytes: [UInt8]
+    /// The end of the footer copy, header, BAT and locators.
+    let metadataEnd: UInt64
+    let state: Mutex<SparseState>
+
+    init(io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?) {
+        self.io = io
+        self.path = path
+        self.isReadOnly = readOnly
+        self.footer = inspection.footer
+        self.header = inspection.header
+        self.diskType = inspection.footer.diskType
+        self.blockSize = UInt64(inspection.header?.blockSize ?? 0)
+        self.sectorsPerBlock = Int(inspection.header?.blockSize ?? 0) / 512
+        self.capacity = inspection.footer.currentSize
+        self.parent = parent
+        self.parentPath = parentPath
+        self.openProblems = inspection.problems
+        self.bitmapSize = inspection.bitmapSize
+        self.footerBytes = inspection.footer.serialized()
+        self.metadataEnd = alignUp(inspection.metadataEnd, 512)
+        self.state = Mutex(SparseState(
+            bat: inspection.bat, nextFree: inspection.dataEnd,
+            trailingFooterAt: inspection.trailingFooterOffset.flatMap { $0 >= inspection.dataEnd ? $0 : nil },
+            fileSize: inspection.fileSize))
+    }
+
+    deinit {
+        if !isReadOnly { try? flush() }
+    }
+
+    // MARK: Opening
+
+    /// Opens the VHD at `path`, validating every structure; a differencing disk's parents are
+    /// opened read-only through its locators.
+    public static func open(path: String, readOnly: Bool = false) throws(VHDError) -> VHDImage {
+        try open(path: path, readOnly: readOnly, visited: [])
+    }
+
+    /// Opens a VHD on an arbitrary ``ImageIO`` (for instance a fault-injecting one in tests).
+    /// `path` names the image in messages and is the base for relative parent locators.
+    public static func open(io: any ImageIO, path: String, readOnly: Bool = false) throws(VHDError) -> VHDImage {
+        try open(io: io, path: path, readOnly: readOnly, visited: [])
+    }
+
+    static func open(path: String, readOnly: Bool, visited: Set<FileIdentity>) throws(VHDError) -> VHDImage {
+        let file = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: readOnly) }
+        let identity = try lifting { () throws(BlockDeviceError) in try file.identity() }
+        if visited.contains(identity) { throw .parentCycle(path: path) }
+        return try open(io: file, path: path, readOnly: readOnly, visited: visited.union([identity]))
+    }
+
+    static func open(io: any ImageIO, path: String, readOnly: Bool, visited: Set<FileIdentity>) throws(VHDError) -> VHDImage {
+        let inspection = try inspect(io, mode: .open)
+        var parent: VHDImage?
+        var parentPath: String?
+        if inspection.footer.diskType == .differencing, let header = inspection.header {
+            let found = try ParentLink.open(for: header, io: io, childPath: path, visited: visited)
+            parent = found.image
+            parentPath = found.path
+        }
+        return VHDImage(io: io, path: path, readOnly: readOnly, inspection: inspection, parent: parent, parentPath: parentPath)
+    }
+
+    // MARK: Helpers shared by the data path and maintenance
+
+    /// The disk data of `block` starts this many bytes into the file.
+    @inline(__always)
+    func dataOffset(ofBlockAt entry: UInt32) -> UInt64 { UInt64(entry) * 512 + bitmapSize }
+
+    /// The current BAT (allocations made since the last flush included).
+    public var blockAllocationTable: [UInt32] { state.withLock { $0.bat } }
+}
+
+/// The mutable state of a dynamic or differencing image, guarded by ``VHDImage/state``.
+struct SparseState: Sendable {
+    /// The BAT, including blocks allocated since the last flush.
+    var bat: [UInt32]
+    /// Blocks allocated since the last flush (their bitmaps and BAT entries are not on disk yet).
+    var newBlocks: Set<Int> = []
+    /// Blocks whose BAT entries changed otherwise (freed by discard or compact).
+    var dirtyBAT: Set<Int> = []
+    /// Cached sector bitmaps.
+    var bitmaps: [Int: SectorBitmap] = [:]
+    /// Blocks known to have every sector stored here (the fast path of reads and writes).
+    var full: [Bool]
+    /// Committed blocks whose cached bitmap differs from the one on disk.
+    var dirtyBitmaps: Set<Int> = []
+    /// Where the next block goes: the end of all metadata and blocks.
+    var nextFree: UInt64
+    /// Where a valid trailing footer is on disk (nil when it must be rewritten).
+    var trailingFooterAt: UInt64?
+    /// The file size as last seen or set.
+    var fileSize: UInt64
+    /// Whether stale bytes past ``nextFree`` have been cut off before the first allocation.
+    var tailTrimmed = false
+
+    init(bat: [UInt32], nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64) {
+        self.bat = bat
+        self.full = [Bool](repeating: false, count: bat.count)
+        self.nextFree = nextFree
+        self.trailingFooterAt = trailingFooterAt
+        self.fileSize = fileSize
+    }
+
+    /// Caches (or forgets, with nil) the bitmap of `block` and updates its full flag.
+    mutating func store(_ bitmap: SectorBitmap?, for block: Int, sectorsPerBlock: Int) {
+        bitmaps[block] = bitmap
+        full[block] = bitmap?.allSet(0..<sectorsPerBlock) ?? false
+    }
+
+    /// The file offset of the data of `block` when every sector of it is stored here.
+    @inline(__always)
+    func fullBlockData(_ block: Int, bitmapSize: UInt64) -> UInt64? {
+        full[block] ? UInt64(bat[block]) * 512 + bitmapSize : nil
+    }
+
+    var isDirty: Bool { !newBlocks.isEmpty || !dirtyBAT.isEmpty || !dirtyBitmaps.isEmpty }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+@testable import VHD
+
+/// Which third-party oracles are installed.
+enum ToolCheck {
+    static let qemuImg = which("qemu-img")
+    static let qemuIO = which("qemu-io")
+    static let vhdiinfo = which("vhdiinfo")
+    static let pyvhdi: Bool = {
+        guard which("python3") else { return false }
+        return (try? run("python3", ["-c", "import pyvhdi"])) != nil
+    }()
+
+    static func which(_ tool: String) -> Bool {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            if FileManager.default.isExecutableFile(atPath: "\(dir)/\(tool)") { return true }
+        }
+        return false
+    }
+}
+
+struct ToolFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Runs a tool, returning its standard output; throws with its stderr when it fails.
+@discardableResult
+func run(_ tool: String, _ arguments: [String], stdin: Data? = nil) throws -> Data {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool] + arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["PYTHONPATH"] = "/usr/lib/python3/dist-packages"
+    process.environment = environment
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try input.fileHandleForWriting.close()
+    // Read both pipes before waiting so that large outputs cannot block the child.
+    nonisolated(unsafe) var errData = Data()
+    let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    errReader.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errReader.isFinished { usleep(1000) }
+    guard process.terminationStatus == 0 else {
+        throw ToolFailure(description: "\(tool) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errData, as: UTF8.self))")
+    }
+    return outData
+}
+
+/// A fresh temporary directory, removed when the value is released.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array((NSTemporaryDirectory() + "/vhdtests.XXXXXX").utf8CString)
+        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A deterministic generator (SplitMix64) so that random tests are reproducible.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Bytes following a pattern derived from `seed` (distinct per call site).
+func pattern(_ count: Int, seed: UInt64) -> [UInt8] {
+    var generator = SeededGenerator(seed: seed)
+    return (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+}
+
+func readFile(_ path: String) throws -> [UInt8] {
+    [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+}
+
+func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
+
+/// Reads the whole device.
+func contents(of device: some BlockDevice) throws -> [UInt8] {
+    try device.read(at: 0, length: Int(device.capacity))
+}
+
+/// Nil when equal, else where and how two byte arrays first differ (short enough to print).
+func difference(_ a: [UInt8], _ b: [UInt8]) -> String? {
+    if a.count != b.count { return "sizes differ: \(a.count) vs \(b.count)" }
+    guard let i = a.indices.first(where: { a[$0] != b[$0] }) else { return nil }
+    let last = a.indices.last(where: { a[$0] != b[$0] }) ?? i
+    return "first difference at byte \(i) (\(a[i]) vs \(b[i])), last at \(last)"
+}

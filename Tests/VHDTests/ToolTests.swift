@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+@testable import VHD
+
+/// The `vhd` command-line tool, run as a process (it is built with the tests).
+@Suite struct ToolTests {
+    /// The `vhd` executable next to the test bundle.
+    static let tool: String? = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("vhd").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: [UInt8]
+        var stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    static func vhd(_ arguments: [String], stdin: [UInt8] = []) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool!)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        input.fileHandleForWriting.write(Data(stdin))
+        try input.fileHandleForWriting.close()
+        // Error output is a line or two: reading it after standard output cannot block.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: [UInt8](outData), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    static func json(_ result: Result) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
+    }
+
+    @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
+    func createWriteReadInfoMapCheck() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("t.vhd")
+        #expect(try Self.vhd(["create", path, "--size", "4M", "--block-size", "1M"]).status == 0)
+        let data = pattern(3000, seed: 1)
+        #expect(try Self.vhd(["write", path, "--offset", "1K"], stdin: data).status == 0)
+        let read = try Self.vhd(["read", path, "--offset", "1K", "--length", "3000"])
+        #expect(read.status == 0 && read.stdout == data)
+
+        let info = try Self.json(Self.vhd(["info", path, "--json"]))
+        #expect(info["type"] as? String == "dynamic")
+        #expect(info["virtualSize"] as? Int == 4 << 20)
+        #expect(info["blockSize"] as? Int == 1 << 20)
+        #expect(info["uniqueId"] as? String == (try VHDImage.open(path: path, readOnly: true)).footer.uniqueID.description)
+        #expect(info["parentPath"] is NSNull)
+
+        let map = try Self.json(Self.vhd(["map", path, "--json"]))
+        let extents = try #require(map["extents"] as? [[String: Any]])
+        #expect(extents.count == 1 && extents[0]["offset"] as? Int == 1024 && extents[0]["length"] as? Int == 3072)
+
+        let check = try Self.vhd(["check", path, "--json"])
+        #expect(check.status == 0)
+        #expect(try Self.json(check)["clean"] as? Bool == true)
+    }
+
+    @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
+    func differencingInfoConvertAndCommit() throws {
+        let dir = TemporaryDirectory()
+        #expect(try Self.vhd(["create", dir.file("p.vhd"), "--size", "2M", "--type", "fixed"]).status == 0)
+        #expect(try Self.vhd(["create", dir.file("c.vhd"), "--parent", dir.file("p.vhd")]).status == 0)
+        #expect(try Self.vhd(["write", dir.file("c.vhd"), "--offset", "1M"], stdin: pattern(100, seed: 2)).status == 0)
+        let info = try Self.json(Self.vhd(["info", dir.file("c.vhd"), "--json"]))
+        #expect(info["type"] as? String == "differencing")
+        #expect(info["parentPath"] as? String == dir.file("p.vhd"))
+        #expect(info["parentUniqueId"] as? String == (try VHDImage.open(path: dir.file("p.vhd"), readOnly: true)).footer.uniqueID.description)
+        #expect(try Self.vhd(["convert", dir.file("c.vhd"), dir.file("flat.raw"), "--to", "raw"]).status == 0)
+        #expect(try Array(readFile(dir.file("flat.raw"))[1 << 20..<(1 << 20) + 100]) == pattern(100, seed: 2))
+        #expect(try Self.vhd(["commit", dir.file("c.vhd")]).status == 0)
+        #expect(try VHDImage.open(path: dir.file("p.vhd"), readOnly: true).read(at: 1 << 20, length: 100) == pattern(100, seed: 2))
+    }
+
+    @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
+    func failuresAreOneLineNamingTheFile() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("bad.vhd")
+        #expect(try Self.vhd(["create", path, "--size", "1M"]).status == 0)
+        var bytes = try readFile(path)
+        bytes[512 + 40] ^= 1  // header checksum now wrong
+        try writeFile(path, bytes)
+        for arguments in [["info", path], ["check", path], ["read", path, "--offset", "0", "--length", "1"], ["info", dir.file("missing.vhd")]] {
+            let result = try Self.vhd(arguments)
+            #expect(result.status == 1, "\(arguments)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("vhd: \(arguments[1]): "), "\(result.stderr)")
+        }
+        #expect(try Self.vhd(["info", path]).stderr.contains("header.checksum"))
+        #expect(try Self.vhd(["create", path, "--size", "12Q"]).status != 0)
+    }
+
+    @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
+    func sizesAcceptSuffixes() throws {
+        let dir = TemporaryDirectory()
+        for (text, bytes) in [("3M", 3 << 20), ("1G", 1 << 30), ("2048K", 2 << 20), ("1T", 1 << 40), ("1536", 1536)] {
+            let path = dir.file("s\(bytes).vhd")
+            #expect(try Self.vhd(["create", path, "--size", text]).status == 0)
+            #expect(try VHDImage.open(path: path, readOnly: true).capacity == UInt64(bytes))
+        }
+    }
+}
