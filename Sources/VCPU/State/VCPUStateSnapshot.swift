@@ -19,8 +19,8 @@ public struct VCPUStateSnapshot: Codable, Hashable, Sendable {
     /// Captures the state of `vcpu`, which must not be running.
     ///
     /// - Parameter msrIndices: the MSRs to save, usually ``KVMSystem/msrIndexList()``; the ones
-    ///   this vCPU does not accept are left out. `hasLAPIC` is whether the VM has an in-kernel
-    ///   IRQ chip.
+    ///   this vCPU does not accept are left out, and so are those KVM can only restore with an
+    ///   in-kernel LAPIC when `hasLAPIC` is false (the VM has no in-kernel IRQ chip).
     public static func capture(
         from vcpu: KVMVirtualCPU, msrIndices: [UInt32], hasLAPIC: Bool
     ) throws(KVMError) -> VCPUStateSnapshot {
@@ -34,7 +34,7 @@ public struct VCPUStateSnapshot: Codable, Hashable, Sendable {
             xcrs: try vcpu.vm.check(.xcrs) > 0 ? RawState(try vcpu.xcrs()) : nil,
             debugRegisters: RawState(try vcpu.debugRegisters()),
             lapic: hasLAPIC ? RawState(try vcpu.lapic()) : nil,
-            msrs: try readAcceptedMSRs(vcpu, msrIndices),
+            msrs: try readAcceptedMSRs(vcpu, hasLAPIC ? msrIndices : msrIndices.filter { !lapicOnlyMSRs.contains($0) }),
             events: RawState(try vcpu.events()),
             tscKHz: try? vcpu.tscKHz())
     }
@@ -55,6 +55,10 @@ public struct VCPUStateSnapshot: Codable, Hashable, Sendable {
         try vcpu.setEvents(events.value)
     }
 }
+
+/// MSRs that KVM reads without an in-kernel LAPIC but refuses to write without one:
+/// `MSR_KVM_ASYNC_PF_INT` (the async page-fault interrupt vector).
+let lapicOnlyMSRs: Set<UInt32> = [0x4b56_4d06]
 
 /// Reads every MSR of `indices` that the vCPU accepts, skipping the ones it refuses.
 private func readAcceptedMSRs(_ vcpu: KVMVirtualCPU, _ indices: [UInt32]) throws(KVMError) -> [MSREntry] {
