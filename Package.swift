@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "KVM", targets: ["KVM"]),
         .library(name: "VCPU", targets: ["VCPU"]),
         .executable(name: "kvm-info", targets: ["kvm-info"]),
+        .executable(name: "hello-vm", targets: ["hello-vm"]),
         .library(name: "ResourceAllocator", targets: ["ResourceAllocator"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
         .library(name: "VHD", targets: ["VHD"]),
@@ -32,13 +33,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "KVMTests", dependencies: ["KVM", "GuestMemory", "KVMTestSupport"], swiftSettings: swiftSettings),
-        // Shared by the test targets that use /dev/kvm (not a product).
-        .target(name: "KVMTestSupport", path: "Tests/KVMTestSupport", swiftSettings: swiftSettings),
+            name: "KVMTests", dependencies: ["KVM", "GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
+        // Shared by the test targets: the KVM test gate, running built executables (not a product).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
 
         // MARK: VCPU
         .target(name: "VCPU", dependencies: ["KVM", "GuestMemory"], swiftSettings: swiftSettings),
-        .testTarget(name: "VCPUTests", dependencies: ["VCPU", "KVMTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VCPUTests", dependencies: ["VCPU", "TestSupport", "hello-vm"], swiftSettings: swiftSettings),
 
         // MARK: ResourceAllocator
         .target(name: "ResourceAllocator", swiftSettings: swiftSettings),
@@ -70,7 +71,7 @@ let package = Package(
             dependencies: ["CVHD", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "VHDTests", dependencies: ["VHD", "vhd"], swiftSettings: swiftSettings),
+        .testTarget(name: "VHDTests", dependencies: ["VHD", "vhd", "TestSupport"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "vhd",
             dependencies: ["VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -117,9 +118,20 @@ let package = Package(
         ),
 
         // MARK: Examples
+        .target(name: "HelloGuest", path: "Examples/hello-vm/Guest"),
+        .executableTarget(
+            name: "hello-vm",
+            dependencies: ["KVM", "VCPU", "GuestMemory", "HelloGuest", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Examples/hello-vm",
+            exclude: ["Guest"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "kvm-info",
-            dependencies: ["KVM", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "KVM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             path: "Examples/kvm-info",
             swiftSettings: swiftSettings
         ),

@@ -5,10 +5,7 @@
 //     swift run kvm-info --all      # also list capabilities that are absent
 import ArgumentParser
 import KVM
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 @main
 struct KVMInfo: ParsableCommand {
@@ -29,7 +26,7 @@ struct KVMInfo: ParsableCommand {
         do {
             kvm = try KVMSystem(path: .init(device))
         } catch {
-            printToStandardError("kvm-info: cannot use \(device): \(error)")
+            _ = try? FileDescriptor.standardError.writeAll("kvm-info: cannot use \(device): \(error)\n".utf8)
             throw ExitCode.failure
         }
         let limits: [(String, Int)] = [
@@ -62,18 +59,6 @@ struct KVMInfo: ParsableCommand {
         for (cap, value) in capabilities {
             print("  \(cap.description.padding(to: 34))\(value)")
         }
-    }
-}
-
-func printToStandardError(_ line: String) {
-    var stream = StandardError()
-    print(line, to: &stream)
-}
-
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }
 }
 

@@ -1,5 +1,5 @@
 import KVM
-import KVMTestSupport
+import TestSupport
 import Testing
 
 #if canImport(Glibc)

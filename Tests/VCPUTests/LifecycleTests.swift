@@ -1,6 +1,6 @@
 import GuestMemory
 import KVM
-import KVMTestSupport
+import TestSupport
 import Synchronization
 import Testing
 import VCPU

@@ -1,48 +1,21 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import VHD
 
 /// The `vhd` command-line tool, run as a process (it is built with the tests).
 @Suite struct ToolTests {
     /// The `vhd` executable next to the test bundle.
-    static let tool: String? = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("vhd").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }()
+    static let tool: String? = builtExecutable(named: "vhd")
 
-    struct Result {
-        var status: Int32
-        var stdout: [UInt8]
-        var stderr: String
-        var text: String { String(decoding: stdout, as: UTF8.self) }
-    }
+    typealias Result = ProcessResult
 
     static func vhd(_ arguments: [String], stdin: [UInt8] = []) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool!)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin))
-        try input.fileHandleForWriting.close()
-        // Error output is a line or two: reading it after standard output cannot block.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: [UInt8](outData), stderr: String(decoding: errData, as: UTF8.self))
+        try runProcess(tool!, arguments, input: stdin)
     }
 
     static func json(_ result: Result) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
+        try #require(JSONSerialization.jsonObject(with: Data(result.standardOutput)) as? [String: Any])
     }
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
@@ -53,7 +26,7 @@ import Testing
         let data = pattern(3000, seed: 1)
         #expect(try Self.vhd(["write", path, "--offset", "1K"], stdin: data).status == 0)
         let read = try Self.vhd(["read", path, "--offset", "1K", "--length", "3000"])
-        #expect(read.status == 0 && read.stdout == data)
+        #expect(read.status == 0 && read.standardOutput == data)
 
         let info = try Self.json(Self.vhd(["info", path, "--json"]))
         #expect(info["type"] as? String == "dynamic")
@@ -98,10 +71,10 @@ import Testing
         for arguments in [["info", path], ["check", path], ["read", path, "--offset", "0", "--length", "1"], ["info", dir.file("missing.vhd")]] {
             let result = try Self.vhd(arguments)
             #expect(result.status == 1, "\(arguments)")
-            let lines = result.stderr.split(separator: "\n")
-            #expect(lines.count == 1 && lines[0].hasPrefix("vhd: \(arguments[1]): "), "\(result.stderr)")
+            let lines = result.standardError.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("vhd: \(arguments[1]): "), "\(result.standardError)")
         }
-        #expect(try Self.vhd(["info", path]).stderr.contains("header.checksum"))
+        #expect(try Self.vhd(["info", path]).standardError.contains("header.checksum"))
         #expect(try Self.vhd(["create", path, "--size", "12Q"]).status != 0)
     }
 

@@ -1,0 +1,57 @@
+// hello-vm: the smallest complete VM built from swift-vmm's targets. It creates a VM with 2 MiB
+// of guest memory, puts one vCPU in 64-bit long mode, runs a tiny guest (Guest/hello.S) that
+// prints a line through the emulated 16550 serial port, and exits 0 when the guest halts.
+//
+//     swift run hello-vm
+import GuestMemory
+import HelloGuest
+import KVM
+import SystemPackage
+import VCPU
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let memorySize: UInt64 = 2 << 20
+let entryPoint: UInt64 = 0x10000
+
+func runHelloVM() throws -> VCPUOutcome {
+    let kvm = try KVMSystem()
+    let vm = try kvm.createVM()
+    try vm.setTSSAddress(0xfffb_d000)
+
+    // Guest RAM, registered with KVM through the GuestMemory bridge.
+    let memory = try GuestMemoryMap(regions: [MmapRegion(guestBase: .zero, size: memorySize)])
+    try GuestMemoryBridge(vm: vm).apply(memory)
+
+    // The guest program, assembled at build time.
+    let code = UnsafeBufferPointer(start: hello_guest_code(), count: hello_guest_size())
+    try memory.write(contentsOf: code, at: GuestAddress(entryPoint))
+
+    // One vCPU in long mode with its own CPUID, FPU and boot MSRs.
+    let vcpu = try vm.createVCPU(id: 0)
+    try vcpu.setCPUID(CPUIDBuilder.entries(from: kvm.supportedCPUID(), apicID: 0, topology: CPUTopology(coresPerPackage: 1)))
+    try X86Setup.configureLongMode(vcpu, memory: memory, entry: entryPoint, stackPointer: 0x8000, identityMap: memorySize)
+    try X86Setup.configureFPU(vcpu)
+    try X86Setup.configureBootMSRs(vcpu)
+
+    // COM1, printing to standard output.
+    let ports = PortIOBus()
+    try ports.insert(Serial16550(output: serialOutput()), base: 0x3f8, size: 8)
+
+    let runner = VCPURunner(vcpu: vcpu, portIO: ports)
+    try runner.start()
+    return runner.waitUntilStopped()
+}
+
+do {
+    let outcome = try runHelloVM()
+    guard outcome == .halted else {
+        _ = try? FileDescriptor.standardError.writeAll("hello-vm: the guest did not halt cleanly: \(outcome)\n".utf8)
+        exit(1)
+    }
+} catch {
+    _ = try? FileDescriptor.standardError.writeAll("hello-vm: \(error)\n".utf8)
+    exit(1)
+}
