@@ -110,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "exit-bench",
             dependencies: [
-                "KVM", "CExitLoop", "BenchmarkSupport",
+                "KVM", "VCPU", "CExitLoop", "BenchmarkSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/exit-bench",

@@ -1,12 +1,15 @@
 // exit-bench: the cost of one port-I/O exit round trip (guest `out` → KVM_RUN returns →
-// re-enter), through the Swift KVM API and through a plain C loop, interleaved in one process
-// on the same vCPU so both see the same machine state.
+// re-enter), through a plain C loop, through the Swift KVM API, and through the VCPU target's
+// full run loop (decode, statistics, port-I/O bus dispatch to a no-op device), interleaved in
+// one process on the same vCPU so all see the same machine state.
 //
 //     swift run -c release exit-bench [--exits N] [--rounds R] [--json]
 import ArgumentParser
 import BenchmarkSupport
 import CExitLoop
 import KVM
+import Synchronization
+import VCPU
 
 #if canImport(Glibc)
 import Glibc
@@ -51,16 +54,29 @@ struct ExitBench: ParsableCommand {
         _ = try swiftLoop(vcpu, exits: 2_000)
         _ = try cLoop(vcpu, exits: 2_000)
 
+        // The full run loop, parked between its measurements so the other loops can use the vCPU.
+        let device = CountingDevice()
+        let bus = PortIOBus()
+        try bus.insert(device, base: 0x3f8, size: 1)
+        let runner = VCPURunner(vcpu: vcpu, portIO: bus)
+        device.runner.withLock { $0 = runner }
+        try runner.start()
+        try runner.pause()
+        defer { runner.stop() }
+        _ = try runLoop(runner, device, exits: 2_000)
+
         var swiftSamples: [Double] = []
         var cSamples: [Double] = []
+        var runLoopSamples: [Double] = []
         for round in 0..<rounds {
-            // Alternate which goes first so drift in the host does not favour one side.
-            if round % 2 == 0 {
-                swiftSamples.append(try swiftLoop(vcpu, exits: exits))
-                cSamples.append(try cLoop(vcpu, exits: exits))
-            } else {
-                cSamples.append(try cLoop(vcpu, exits: exits))
-                swiftSamples.append(try swiftLoop(vcpu, exits: exits))
+            // Rotate which goes first so drift in the host does not favour one side.
+            let order = [0, 1, 2].map { ($0 + round) % 3 }
+            for path in order {
+                switch path {
+                case 0: cSamples.append(try cLoop(vcpu, exits: exits))
+                case 1: swiftSamples.append(try swiftLoop(vcpu, exits: exits))
+                default: runLoopSamples.append(try runLoop(runner, device, exits: exits))
+                }
             }
         }
 
@@ -69,12 +85,16 @@ struct ExitBench: ParsableCommand {
             columns: ["path", "min", "median", "mean", "max", "ratio vs C (median)"])
         let c = Summary(cSamples)
         let swift = Summary(swiftSamples)
+        let full = Summary(runLoopSamples)
         report.add(row("C loop (ioctl KVM_RUN)", c, ratio: 1))
         report.add(row("Swift KVMVirtualCPU.run()", swift, ratio: swift.median / c.median))
-        let roundRatios = zip(swiftSamples, cSamples).map { $0 / $1 }
-        report.note("per-round ratios (Swift/C): " + roundRatios.map(formatRatio).joined(separator: " ")
-            + "; median " + formatRatio(Summary(roundRatios).median))
-        report.note("target: Swift within 5 % of C (ratio <= 1.05); host noise between runs is about ±15 %")
+        report.add(row("VCPURunner loop + bus + no-op device", full, ratio: full.median / c.median))
+        for (name, samples) in [("KVMVirtualCPU.run()", swiftSamples), ("VCPURunner", runLoopSamples)] {
+            let roundRatios = zip(samples, cSamples).map { $0 / $1 }
+            report.note("per-round ratios (\(name)/C): " + roundRatios.map(formatRatio).joined(separator: " ")
+                + "; median " + formatRatio(Summary(roundRatios).median))
+        }
+        report.note("targets: KVMVirtualCPU.run() <= 1.05 × C; VCPURunner <= 1.05 × C; host noise between runs is about ±15 %")
         report.print(options)
     }
 
@@ -100,10 +120,60 @@ struct ExitBench: ParsableCommand {
         return Double(elapsed) / Double(exits)
     }
 
+    /// ns per exit through the VCPU run loop: resume the parked runner, let the device time
+    /// `exits` exits after a short warm-up, and park it again.
+    func runLoop(_ runner: VCPURunner, _ device: CountingDevice, exits: Int) throws -> Double {
+        device.arm(skip: 200, measure: exits)
+        try runner.resume()
+        runner.waitWhileRunning()
+        guard runner.state == .paused, let elapsed = device.elapsed else { throw ExitCode.failure }
+        return Double(elapsed) / Double(exits)
+    }
+
     /// ns per exit through the C loop.
     func cLoop(_ vcpu: KVMVirtualCPU, exits: Int) throws -> Double {
         let result = c_pio_exit_loop(vcpu.fileDescriptor.rawValue, vcpu.kvmRun, UInt64(exits))
         guard result > 0 else { throw ExitCode.failure }
         return Double(result) / Double(exits)
+    }
+}
+
+/// A port device that does nothing but count writes; it timestamps a measurement window of
+/// exits and asks the runner to pause at its end.
+final class CountingDevice: PortIODevice {
+    struct Window {
+        var seen = 0
+        var start = 0
+        var end = 0
+        var startTime: UInt64 = 0
+        var elapsed: UInt64?
+    }
+
+    let window = Mutex(Window())
+    let runner = Mutex<VCPURunner?>(nil)
+
+    func arm(skip: Int, measure: Int) {
+        window.withLock { w in
+            w.start = w.seen + skip
+            w.end = w.start + measure
+            w.elapsed = nil
+        }
+    }
+
+    var elapsed: UInt64? { window.withLock { $0.elapsed } }
+
+    func read(port: UInt16, offset: UInt16, into data: UnsafeMutableRawBufferPointer) {}
+
+    func write(port: UInt16, offset: UInt16, from data: UnsafeRawBufferPointer) {
+        let done = window.withLock { w -> Bool in
+            w.seen += 1
+            if w.seen == w.start { w.startTime = monotonicNanoseconds() }
+            if w.seen == w.end {
+                w.elapsed = monotonicNanoseconds() - w.startTime
+                return true
+            }
+            return false
+        }
+        if done { try? runner.withLock { $0 }?.requestPause() }
     }
 }
