@@ -43,9 +43,8 @@ extension KVMTests {
             #expect(data.byte(at: 0x2000) == 1 && data.byte(at: 0x5000) == 1 && data.byte(at: 0xf000) == 1)
         }
 
-        @Test func manualProtectionClearsOnlyWhatIsCleared() throws {
-            let kvm = try KVMSystem()
-            try #require(kvm.has(.manualDirtyLogProtect2), "host lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2")
+        @Test(.enabled(if: hostHas(.manualDirtyLogProtect2), "host lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"))
+        func manualProtectionClearsOnlyWhatIsCleared() throws {
             let (machine, data) = try machine { vm in try vm.enableManualDirtyLogProtection() }
             defer { withExtendedLifetime(data) {} }
             try runPhase(machine, until: "out")
@@ -59,9 +58,8 @@ extension KVMTests {
             #expect(try machine.vm.dirtyLog(slot: Self.slot).setBitIndices == [5, 15])
         }
 
-        @Test func dirtyRingReportsExactlyThePagesWritten() throws {
-            let kvm = try KVMSystem()
-            try #require(kvm.has(.dirtyLogRing) || kvm.has(.dirtyLogRingAcqRel), "host lacks KVM_CAP_DIRTY_LOG_RING")
+        @Test(.enabled(if: hostHas(.dirtyLogRing) || hostHas(.dirtyLogRingAcqRel), "host lacks KVM_CAP_DIRTY_LOG_RING"))
+        func dirtyRingReportsExactlyThePagesWritten() throws {
             let (machine, data) = try machine { vm in try vm.enableDirtyRing(bytes: 65536) }
             defer { withExtendedLifetime(data) {} }
             #expect(machine.vcpu.hasDirtyRing)

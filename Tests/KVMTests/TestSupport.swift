@@ -159,3 +159,8 @@ func kvmDescriptorLinks() -> [String] {
 func sameBytes<T>(_ a: T, _ b: T) -> Bool {
     withUnsafeBytes(of: a) { x in withUnsafeBytes(of: b) { y in x.elementsEqual(y) } }
 }
+
+/// Whether this host's KVM has `capability` (false without a usable /dev/kvm).
+func hostHas(_ capability: KVMCapability) -> Bool {
+    (try? KVMSystem())?.has(capability) ?? false
+}
