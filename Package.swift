@@ -56,7 +56,7 @@ let package = Package(
             dependencies: ["CGuestMemory", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"], swiftSettings: swiftSettings),
+        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "guest-memory-bench",
             dependencies: ["BenchmarkSupport", "GuestMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -1,3 +1,4 @@
+import TestSupport
 import GuestMemory
 import SystemPackage
 import Testing

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import VHD
@@ -66,19 +67,6 @@ final class TemporaryDirectory {
     func file(_ name: String) -> String { path + "/" + name }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// A deterministic generator (SplitMix64) so that random tests are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Bytes following a pattern derived from `seed` (distinct per call site).

@@ -19,11 +19,7 @@ public enum X86Setup {
             }
             sregs.cr0 &= ~UInt64(0x8000_0001)  // clear PG and PE
             try vcpu.setSpecialRegisters(sregs)
-            var regs = Registers()
-            regs.rip = UInt64(ip)
-            regs.rsp = UInt64(stackPointer)
-            regs.rflags = 0x2
-            try vcpu.setRegisters(regs)
+            try setEntryRegisters(vcpu, rip: UInt64(ip), stackPointer: UInt64(stackPointer))
         }
     }
 
@@ -39,11 +35,7 @@ public enum X86Setup {
             sregs.cr0 = (sregs.cr0 | 0x1) & ~UInt64(0x8000_0000)  // PE, no PG
             sregs.efer = 0
             try vcpu.setSpecialRegisters(sregs)
-            var regs = Registers()
-            regs.rip = UInt64(entry)
-            regs.rsp = UInt64(stackPointer)
-            regs.rflags = 0x2
-            try vcpu.setRegisters(regs)
+            try setEntryRegisters(vcpu, rip: UInt64(entry), stackPointer: UInt64(stackPointer))
         }
     }
 
@@ -64,12 +56,7 @@ public enum X86Setup {
             sregs.cr0 = 0x8005_0033
             sregs.efer |= 0x500  // LME | LMA
             try vcpu.setSpecialRegisters(sregs)
-            var regs = Registers()
-            regs.rip = entry
-            regs.rsp = stackPointer
-            regs.rbp = stackPointer
-            regs.rflags = 0x2
-            try vcpu.setRegisters(regs)
+            try setEntryRegisters(vcpu, rip: entry, stackPointer: stackPointer)
         }
     }
 
@@ -115,6 +102,16 @@ public enum X86Setup {
     }
 
     // MARK: Helpers
+
+    /// Clears the general registers and sets RIP, RSP = RBP and RFLAGS (only the reserved bit 1).
+    static func setEntryRegisters(_ vcpu: any VirtualCPUHandle, rip: UInt64, stackPointer: UInt64) throws(KVMError) {
+        var regs = Registers()
+        regs.rip = rip
+        regs.rsp = stackPointer
+        regs.rbp = stackPointer
+        regs.rflags = 0x2
+        try vcpu.setRegisters(regs)
+    }
 
     /// Writes the boot GDT (null, `code`, data, TSS) and an empty IDT; returns the GDT entries.
     static func writeDescriptorTables(memory: some GuestMemoryAccess, layout: X86BootLayout, code: UInt16)
