@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "kvm-info", targets: ["kvm-info"]),
         .library(name: "ResourceAllocator", targets: ["ResourceAllocator"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
+        .library(name: "VCPUScheduler", targets: ["VCPUScheduler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -57,6 +58,16 @@ let package = Package(
             name: "guest-memory-bench",
             dependencies: ["BenchmarkSupport", "GuestMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/guest-memory-bench",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: VCPUScheduler
+        .target(name: "VCPUScheduler", swiftSettings: swiftSettings),
+        .testTarget(name: "VCPUSchedulerTests", dependencies: ["VCPUScheduler"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "sched-bench",
+            dependencies: ["BenchmarkSupport", "VCPUScheduler"],
+            path: "Benchmarks/sched-bench",
             swiftSettings: swiftSettings
         ),
 
