@@ -1,0 +1,28 @@
+/// One slice of a simulated schedule: a vCPU held a CPU from `start` to `end`.
+public struct SliceRecord: Sendable, Equatable, CustomStringConvertible {
+    public let cpu: Int
+    public let vcpu: VCPUID
+    public let start: Nanoseconds
+    public let end: Nanoseconds
+    /// Part of the slice spent handling the vCPU's exits (T_io).
+    public let exitHandling: Nanoseconds
+    /// Whether the vCPU was still runnable at the end.
+    public let outcome: SliceOutcome
+
+    public init(
+        cpu: Int, vcpu: VCPUID, start: Nanoseconds, end: Nanoseconds, exitHandling: Nanoseconds,
+        outcome: SliceOutcome
+    ) {
+        self.cpu = cpu
+        self.vcpu = vcpu
+        self.start = start
+        self.end = end
+        self.exitHandling = exitHandling
+        self.outcome = outcome
+    }
+
+    /// `cpu0 vm0.1 1000-4000 io=0 preempted`: one line of a textual trace.
+    public var description: String {
+        "cpu\(cpu) \(vcpu) \(start)-\(end) io=\(exitHandling) \(outcome == .preempted ? "preempted" : "blocked")"
+    }
+}
