@@ -1,0 +1,1 @@
+print("sched-bench: not written yet")
