@@ -1,42 +1,50 @@
 /// A binary min-heap of small integer handles (0, 1, 2, …) with a key each, supporting
 /// removal and re-keying of any handle in O(log n). Ties between equal keys go to the smaller
-/// handle, so the order is fully deterministic.
+/// handle, so the order is fully deterministic. Keys live in the heap array itself (no
+/// indirection when comparing); `position` maps a handle to its node.
 struct IndexedHeap<Key: Comparable & Sendable>: Sendable {
-    private var heap: [Int] = []
-    /// For each handle, its position in `heap`, or -1.
-    private var position: [Int] = []
-    private var keys: [Key?] = []
+    private struct Node: Sendable {
+        var key: Key
+        var handle: Int
 
-    var count: Int { heap.count }
-    var isEmpty: Bool { heap.isEmpty }
-
-    func contains(_ handle: Int) -> Bool {
-        handle < position.count && position[handle] >= 0
+        @inline(__always)
+        func precedes(_ other: Node) -> Bool {
+            key < other.key || (!(other.key < key) && handle < other.handle)
+        }
     }
 
-    func key(of handle: Int) -> Key? { handle < keys.count ? keys[handle] : nil }
+    private var nodes: [Node] = []
+    /// For each handle, its index in `nodes`, or -1.
+    private var position: [Int] = []
+
+    var count: Int { nodes.count }
+    var isEmpty: Bool { nodes.isEmpty }
+
+    func contains(_ handle: Int) -> Bool {
+        handle >= 0 && handle < position.count && position[handle] >= 0
+    }
+
+    func key(of handle: Int) -> Key? { contains(handle) ? nodes[position[handle]].key : nil }
 
     /// The handle with the smallest key, and its key.
     var min: (handle: Int, key: Key)? {
-        guard let top = heap.first, let key = keys[top] else { return nil }
-        return (top, key)
+        guard let top = nodes.first else { return nil }
+        return (top.handle, top.key)
     }
 
-    /// Inserts `handle`, or changes its key if it is present.
+    /// Inserts `handle` (≥ 0), or changes its key if it is present.
     mutating func set(_ handle: Int, key: Key) {
         if handle >= position.count {
-            let grow = handle + 1 - position.count
-            position.append(contentsOf: repeatElement(-1, count: grow))
-            keys.append(contentsOf: repeatElement(nil, count: grow))
+            position.append(contentsOf: repeatElement(-1, count: handle + 1 - position.count))
         }
-        keys[handle] = key
-        if position[handle] >= 0 {
-            siftUp(position[handle])
-            siftDown(position[handle])
+        let i = position[handle]
+        if i >= 0 {
+            nodes[i].key = key
+            siftDown(siftUp(i))
         } else {
-            heap.append(handle)
-            position[handle] = heap.count - 1
-            siftUp(heap.count - 1)
+            nodes.append(Node(key: key, handle: handle))
+            position[handle] = nodes.count - 1
+            siftUp(nodes.count - 1)
         }
     }
 
@@ -44,18 +52,14 @@ struct IndexedHeap<Key: Comparable & Sendable>: Sendable {
     mutating func remove(_ handle: Int) {
         guard contains(handle) else { return }
         let i = position[handle]
-        let last = heap.count - 1
+        let last = nodes.count - 1
         if i != last {
-            swapAt(i, last)
+            nodes[i] = nodes[last]
+            position[nodes[i].handle] = i
         }
-        heap.removeLast()
+        nodes.removeLast()
         position[handle] = -1
-        keys[handle] = nil
-        if i < heap.count {
-            let moved = heap[i]
-            siftUp(i)
-            siftDown(position[moved])
-        }
+        if i < nodes.count { siftDown(siftUp(i)) }
     }
 
     /// Removes and returns the handle with the smallest key.
@@ -65,40 +69,38 @@ struct IndexedHeap<Key: Comparable & Sendable>: Sendable {
         return top
     }
 
-    private func less(_ a: Int, _ b: Int) -> Bool {
-        let ha = heap[a], hb = heap[b]
-        // Keys of handles in the heap are never nil.
-        guard let ka = keys[ha], let kb = keys[hb] else { return false }
-        return ka < kb || (!(kb < ka) && ha < hb)
-    }
-
-    private mutating func swapAt(_ a: Int, _ b: Int) {
-        heap.swapAt(a, b)
-        position[heap[a]] = a
-        position[heap[b]] = b
-    }
-
-    private mutating func siftUp(_ start: Int) {
+    /// Moves the node at `start` up to its place; returns where it ended.
+    @discardableResult
+    private mutating func siftUp(_ start: Int) -> Int {
+        let node = nodes[start]
         var i = start
         while i > 0 {
             let parent = (i - 1) / 2
-            guard less(i, parent) else { return }
-            swapAt(i, parent)
+            guard node.precedes(nodes[parent]) else { break }
+            nodes[i] = nodes[parent]
+            position[nodes[i].handle] = i
             i = parent
         }
+        nodes[i] = node
+        position[node.handle] = i
+        return i
     }
 
     private mutating func siftDown(_ start: Int) {
+        let node = nodes[start]
+        let n = nodes.count
         var i = start
-        let n = heap.count
         while true {
-            let l = 2 * i + 1, r = l + 1
-            var smallest = i
-            if l < n && less(l, smallest) { smallest = l }
-            if r < n && less(r, smallest) { smallest = r }
-            if smallest == i { return }
-            swapAt(i, smallest)
-            i = smallest
+            let l = 2 * i + 1
+            guard l < n else { break }
+            let r = l + 1
+            let child = r < n && nodes[r].precedes(nodes[l]) ? r : l
+            guard nodes[child].precedes(node) else { break }
+            nodes[i] = nodes[child]
+            position[nodes[i].handle] = i
+            i = child
         }
+        nodes[i] = node
+        position[node.handle] = i
     }
 }
