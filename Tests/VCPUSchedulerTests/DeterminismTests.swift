@@ -33,7 +33,7 @@ func allPolicies() throws -> [any SchedulingPolicy] {
     ]
 }
 
-func simulate(_ policy: any SchedulingPolicy, seed: UInt64, cpus: Int = 2) throws -> SimulationReport {
+func simulate(_ policy: any SchedulingPolicy, seed: UInt64, cpus: Int = 2) throws -> SchedulingReport {
     try Simulator(cpus: cpus, duration: 300 * ms, seed: seed, recordsTrace: true).run(policy, workload: mixedWorkload())
 }
 

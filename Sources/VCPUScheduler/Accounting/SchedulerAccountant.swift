@@ -52,10 +52,12 @@ public struct SchedulerAccountant: Sendable {
     }
 
     /// A running vCPU gave up its CPU. Of the time it held the CPU, `exitHandling` was spent in
-    /// the VMM handling its exits (T_io); the rest was in the guest (T_cpu).
+    /// the VMM handling its exits (T_io); the rest was in the guest (T_cpu). Returns how long it
+    /// held the CPU.
+    @discardableResult
     public mutating func stopped(
         _ vcpu: VCPUID, at now: Nanoseconds, exitHandling: Nanoseconds, outcome: SliceOutcome
-    ) throws(SchedulerError) {
+    ) throws(SchedulerError) -> Nanoseconds {
         let i = try slot(vcpu)
         guard tracks[i].state == .running else {
             throw .invalidTransition(vcpu, operation: "stopped", state: tracks[i].state)
@@ -67,7 +69,11 @@ public struct SchedulerAccountant: Sendable {
         if outcome == .preempted { tracks[i].accounting.preemptions += 1 }
         tracks[i].state = outcome == .preempted ? .runnable : .blocked
         tracks[i].since = now
+        return held
     }
+
+    /// Clears the latency samples.
+    public mutating func resetLatencies() { latencies.reset() }
 
     /// Closes the current interval of every vCPU at `now` (call before reading a report; a
     /// running vCPU's time so far counts as guest time).

@@ -20,7 +20,7 @@ public struct Simulator: Sendable {
     public let duration: Nanoseconds
     /// Seed of the workloads' random phases.
     public let seed: UInt64
-    /// Whether to keep every slice in ``SimulationReport/trace``.
+    /// Whether to keep every slice in ``SchedulingReport/trace``.
     public let recordsTrace: Bool
 
     /// Throws when `cpus` is not positive or `duration` is zero.
@@ -38,7 +38,7 @@ public struct Simulator: Sendable {
     /// Runs `policy` (a copy of it) over `workload` and reports what happened.
     public func run<Policy: SchedulingPolicy>(
         _ policy: Policy, workload: [SimulatedVCPU]
-    ) throws(SchedulerError) -> SimulationReport {
+    ) throws(SchedulerError) -> SchedulingReport {
         var run = try SimulationRun(simulator: self, policy: policy, workload: workload)
         try run.execute()
         return run.report()
@@ -54,8 +54,7 @@ struct SimulationRun<Policy: SchedulingPolicy> {
 
     let config: Simulator
     let workload: [SimulatedVCPU]
-    var policy: Policy
-    var accountant = SchedulerAccountant()
+    var core: SchedulerCore<Policy>
     var phases: [PhaseQueue]
     var indexOf: [VCPUID: Int] = [:]
     var processors: [CPU]
@@ -69,7 +68,7 @@ struct SimulationRun<Policy: SchedulingPolicy> {
     init(simulator: Simulator, policy: Policy, workload: [SimulatedVCPU]) throws(SchedulerError) {
         self.config = simulator
         self.workload = workload
-        self.policy = policy
+        self.core = SchedulerCore(policy: policy)
         self.processors = Array(repeating: CPU(), count: simulator.cpus)
         self.phases = workload.indices.map {
             PhaseQueue(pattern: workload[$0].pattern, seed: simulator.seed, stream: UInt64($0))
@@ -77,8 +76,7 @@ struct SimulationRun<Policy: SchedulingPolicy> {
         for (i, vcpu) in workload.enumerated() {
             guard indexOf[vcpu.id] == nil else { throw .duplicateVCPU(vcpu.id) }
             indexOf[vcpu.id] = i
-            try self.policy.add(vcpu.id, parameters: vcpu.parameters, at: 0)
-            try accountant.register(vcpu.id, at: 0)
+            try core.add(vcpu.id, parameters: vcpu.parameters, at: 0)
             timers.set(simulator.cpus + i, key: vcpu.arrival)
         }
     }
@@ -93,8 +91,7 @@ struct SimulationRun<Policy: SchedulingPolicy> {
                     try endRun(on: due.handle)
                 } else if due.handle < policyTimer {
                     let i = due.handle - config.cpus
-                    try policy.wake(workload[i].id, at: now)
-                    try accountant.woke(workload[i].id, at: now)
+                    try core.wake(workload[i].id, at: now)
                     reconsider = true
                 } else {
                     reconsider = true
@@ -107,28 +104,28 @@ struct SimulationRun<Policy: SchedulingPolicy> {
             timers.remove(cpu)
             try endRun(on: cpu)
         }
-        accountant.settle(at: now)
+        core.settle(at: now)
     }
 
     /// Gives free CPUs work, preempts where the policy says so, and re-arms the policy timer.
     private mutating func dispatch(checkPreemption: Bool) throws(SchedulerError) {
         var started = [Bool](repeating: false, count: processors.count)
         for cpu in processors.indices where processors[cpu].vcpu == nil {
-            guard let decision = policy.pickNext(at: now) else { break }
+            guard let decision = try core.pickNext(at: now) else { break }
             try start(decision, on: cpu)
             started[cpu] = true
         }
         if checkPreemption {
             for cpu in processors.indices where !started[cpu] {
                 guard let v = processors[cpu].vcpu,
-                    policy.shouldPreempt(workload[v].id, ranFor: now - processors[cpu].start, at: now)
+                    core.shouldPreempt(workload[v].id, ranFor: now - processors[cpu].start, at: now)
                 else { continue }
                 timers.remove(cpu)
                 try endRun(on: cpu)
-                if let decision = policy.pickNext(at: now) { try start(decision, on: cpu) }
+                if let decision = try core.pickNext(at: now) { try start(decision, on: cpu) }
             }
         }
-        if let next = policy.nextEventTime(after: now) {
+        if let next = core.nextEventTime(after: now) {
             timers.set(policyTimer, key: max(next, now + 1))
         } else {
             timers.remove(policyTimer)
@@ -137,7 +134,6 @@ struct SimulationRun<Policy: SchedulingPolicy> {
 
     private mutating func start(_ decision: SchedulingDecision, on cpu: Int) throws(SchedulerError) {
         guard let v = indexOf[decision.vcpu] else { throw .unknownVCPU(decision.vcpu) }
-        try accountant.started(decision.vcpu, at: now)
         processors[cpu] = CPU(vcpu: v, start: now)
         // Run until the slice ends or the next blocking phase, whichever is first.
         var planned: Nanoseconds = 0
@@ -177,8 +173,7 @@ struct SimulationRun<Policy: SchedulingPolicy> {
             outcome = .preempted
         }
         let id = workload[v].id
-        try policy.account(id, ran: now - start, at: now, outcome: outcome)
-        try accountant.stopped(id, at: now, exitHandling: handling, outcome: outcome)
+        try core.finish(id, exitHandling: handling, outcome: outcome, at: now)
         if let wakeAt { timers.set(config.cpus + v, key: wakeAt) }
         processors[cpu] = CPU()
         if config.recordsTrace {
@@ -187,9 +182,8 @@ struct SimulationRun<Policy: SchedulingPolicy> {
         }
     }
 
-    func report() -> SimulationReport {
-        SimulationReport(
-            policyName: policy.name, cpus: config.cpus, duration: config.duration, workload: workload,
-            policy: policy, accountant: accountant, trace: trace)
+    func report() -> SchedulingReport {
+        SchedulingReport(
+            cpus: config.cpus, duration: config.duration, vcpus: workload.map(\.id), core: core, trace: trace)
     }
 }

@@ -1,14 +1,14 @@
-/// What a simulation (or, later, a real dispatcher's run) produced: accounting per vCPU and
+/// What a simulation or a real dispatcher run produced: accounting per vCPU and
 /// per VM, entitled versus actual shares with Jain's fairness index, runnable-to-running
 /// latency percentiles, deadline misses, and optionally every slice.
-public struct SimulationReport: Sendable {
+public struct SchedulingReport: Sendable {
     /// One vCPU's line.
     public struct VCPURow: Sendable, Equatable {
         public let id: VCPUID
         public let accounting: VCPUAccounting
         /// CPUs' worth of time the vCPU received: (T_cpu + T_io) / duration.
         public let actualShare: Double
-        /// CPUs' worth of time it was entitled to (see ``SimulationReport/jainIndex``).
+        /// CPUs' worth of time it was entitled to (see ``SchedulingReport/jainIndex``).
         public let entitledShare: Double
         /// Deadlines missed (real-time policies only).
         public let deadlineMisses: Int
@@ -31,26 +31,29 @@ public struct SimulationReport: Sendable {
     /// Every slice, when the simulator records a trace.
     public let trace: [SliceRecord]
 
-    init<Policy: SchedulingPolicy>(
-        policyName: String, cpus: Int, duration: Nanoseconds, workload: [SimulatedVCPU], policy: Policy,
-        accountant: SchedulerAccountant, trace: [SliceRecord]
+    /// Builds the report of a run of `duration` on `cpus` CPUs from a settled core; rows follow
+    /// the order of `vcpus`.
+    public init<Policy: SchedulingPolicy>(
+        cpus: Int, duration: Nanoseconds, vcpus ids: [VCPUID], core: SchedulerCore<Policy>,
+        trace: [SliceRecord] = []
     ) {
-        self.policyName = policyName
+        let policy = core.policy, accountant = core.accountant
+        self.policyName = policy.name
         self.cpus = cpus
         self.duration = duration
-        let span = Double(duration)
-        let records = workload.map { accountant.accounting(of: $0.id) ?? VCPUAccounting() }
-        let claims = zip(workload, records).map { vcpu, record -> (weight: Double, limit: Double) in
-            let entitlement = policy.entitlement(of: vcpu.id) ?? Entitlement(weight: 0)
+        let span = Double(max(1, duration))
+        let records = ids.map { accountant.accounting(of: $0) ?? VCPUAccounting() }
+        let claims = zip(ids, records).map { id, record -> (weight: Double, limit: Double) in
+            let entitlement = policy.entitlement(of: id) ?? Entitlement(weight: 0)
             let demand = Double(record.runTime &+ record.waitTime) / span
             return (entitlement.weight, min(entitlement.maximumFraction, demand))
         }
         let entitled = FairShare.entitledShares(capacity: Double(cpus), claims: claims)
         let actual = records.map { Double($0.runTime) / span }
-        self.vcpus = workload.indices.map { i in
+        self.vcpus = ids.indices.map { i in
             VCPURow(
-                id: workload[i].id, accounting: records[i], actualShare: actual[i], entitledShare: entitled[i],
-                deadlineMisses: policy.deadlineMisses(of: workload[i].id))
+                id: ids[i], accounting: records[i], actualShare: actual[i], entitledShare: entitled[i],
+                deadlineMisses: policy.deadlineMisses(of: ids[i]))
         }
         self.vms = accountant.vms.map { ($0, accountant.accounting(ofVM: $0)) }
         self.jainIndex = FairShare.jainIndex(actual: actual, entitled: entitled)
