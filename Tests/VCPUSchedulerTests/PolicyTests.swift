@@ -60,7 +60,7 @@ struct PolicyTests {
     @Test("parameters are validated")
     func validation() throws {
         #expect(throws: SchedulerError.self) { try BandwidthCap(quota: 0, period: 10) }
-        #expect(throws: SchedulerError.self) { try BandwidthCap(quota: 11, period: 10) }
+        #expect(throws: SchedulerError.self) { try BandwidthCap(quota: 11, period: 0) }
         #expect(throws: SchedulerError.self) { try RealTimeReservation(budget: 5, period: 0) }
         #expect(throws: SchedulerError.self) { try RoundRobinPolicy(timeSlice: 0) }
         #expect(throws: SchedulerError.self) { try WeightedFairPolicy(slice: 0) }

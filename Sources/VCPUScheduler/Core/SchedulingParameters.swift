@@ -57,21 +57,22 @@ public struct SchedulingWeight: Sendable, Hashable, Comparable {
 }
 
 /// A bandwidth limit: at most `quota` of CPU time in every `period` (cgroup `cpu.max`).
+/// A quota larger than the period allows more than one CPU, which only makes sense for a VM
+/// cap (a single vCPU runs on one CPU at a time).
 public struct BandwidthCap: Sendable, Equatable {
     public let quota: Nanoseconds
     public let period: Nanoseconds
 
-    /// Throws when the quota or period is zero or the quota exceeds the period (a vCPU runs on
-    /// one CPU at a time, so a larger quota is no cap).
+    /// Throws when the quota or the period is zero.
     public init(quota: Nanoseconds, period: Nanoseconds) throws(SchedulerError) {
-        guard quota > 0, period > 0, quota <= period else {
-            throw .invalidParameters("cap quota \(quota) ns per period \(period) ns: need 0 < quota <= period")
+        guard quota > 0, period > 0 else {
+            throw .invalidParameters("cap quota \(quota) ns per period \(period) ns: both must be positive")
         }
         self.quota = quota
         self.period = period
     }
 
-    /// The capped fraction of one CPU.
+    /// The capped number of CPUs (quota / period).
     public var fraction: Double { Double(quota) / Double(period) }
 }
 

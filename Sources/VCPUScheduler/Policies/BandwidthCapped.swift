@@ -1,15 +1,21 @@
-/// Adds bandwidth caps to any policy: a vCPU whose parameters carry a ``BandwidthCap`` runs at
-/// most `quota` in every `period` (cgroup `cpu.max`), whatever the inner policy decides.
+/// Adds bandwidth caps to any policy (cgroup `cpu.max`): a vCPU whose parameters carry a
+/// ``BandwidthCap`` runs at most `quota` in every `period`, and a VM given a cap in
+/// `vmCaps` runs all its vCPUs together for at most `quota` per `period` (a VM capped at
+/// 150 ms per 100 ms gets one and a half CPUs), whatever the inner policy decides.
 ///
-/// Periods are aligned to multiples of the cap's period from time 0. A picked vCPU's slice is
-/// cut to its remaining quota; when the quota is used up the vCPU is *throttled*: it leaves
-/// the inner policy's run queue (as if blocked) until the next period starts, then rejoins it
-/// if it is still runnable. CPU time of a slice that crosses a period boundary is charged to
-/// the period it ran in. Throttled vCPUs wait in a heap by release time, so the wrapper adds
-/// O(log n) to each operation.
+/// Periods are aligned to multiples of each cap's period from time 0. A picked vCPU's slice is
+/// cut to what is left of its caps; that part is handed out (reserved) until the vCPU is
+/// accounted, so vCPUs of one VM running at once on several CPUs cannot overrun the VM's
+/// quota. When a cap has nothing left, its vCPUs are *throttled*: they leave the inner
+/// policy's run queue (as if blocked) until the next period starts, then rejoin it if they
+/// are still runnable. CPU time of a slice that crosses a period boundary is charged to the
+/// period it ran in; quota handed out but not used (a vCPU that halted early) is given back.
+/// Throttled caps wait in heaps by release time, so the wrapper adds O(log n) per operation
+/// (plus O(k) for the k vCPUs of a VM when the VM's cap throttles or releases them).
 ///
 /// ```swift
-/// var policy = BandwidthCapped(WeightedFairPolicy(slice: 3_000_000))
+/// var policy = BandwidthCapped(try WeightedFairPolicy(slice: 3_000_000),
+///                              vmCaps: [VMID(1): try BandwidthCap(quota: 150_000_000, period: 100_000_000)])
 /// try policy.add(id, parameters: .init(cap: try BandwidthCap(quota: 25_000_000, period: 100_000_000)), at: 0)
 /// ```
 public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
@@ -17,38 +23,56 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     public private(set) var inner: Inner
 
     struct Entry: Sendable {
-        var cap: BandwidthCap?
-        var periodIndex: UInt64 = 0
-        var used: Nanoseconds = 0
-        var throttled = false
-        /// Runnable from the caller's point of view while throttled.
+        var own: CapBudget?
+        var group: Int?
+        /// Runnable from the caller's point of view while throttled (the inner policy has it
+        /// blocked).
         var wantsToRun = false
-        var throttles: Int = 0
+        /// The slice handed out when it was picked.
+        var granted: Nanoseconds = 0
+    }
+
+    struct Group: Sendable {
+        let vm: VMID
+        var budget: CapBudget
+        var members: [Int] = []
+        var rotation = 0
     }
 
     private var table = VCPUTable<Entry>()
-    private var throttledQueue = IndexedHeap<Nanoseconds>()  // by release time
+    private var groups: [Group]
+    private var groupOf: [VMID: Int] = [:]
+    private var vcpuReleases = IndexedHeap<Nanoseconds>()  // slot → next period
+    private var groupReleases = IndexedHeap<Nanoseconds>()  // group → next period
 
-    /// Wraps `inner`.
-    public init(_ inner: Inner) { self.inner = inner }
+    /// Wraps `inner`; `vmCaps` caps whole VMs (each VM's vCPUs share its quota).
+    public init(_ inner: Inner, vmCaps: [VMID: BandwidthCap] = [:]) {
+        self.inner = inner
+        groups = vmCaps.keys.sorted().map { Group(vm: $0, budget: CapBudget(vmCaps[$0]!)) }
+        for (i, group) in groups.enumerated() { groupOf[group.vm] = i }
+    }
 
     public var name: String { inner.name + " + cap" }
 
-    /// How many times the vCPU has been throttled.
+    /// How many times the vCPU's own cap has throttled it.
     public func throttleCount(of vcpu: VCPUID) -> Int? {
-        table.lookup(vcpu).map { table.payloads[$0].throttles }
+        table.lookup(vcpu).map { table.payloads[$0].own?.throttles ?? 0 }
     }
 
-    /// Whether the vCPU is waiting for its next period.
-    public func isThrottled(_ vcpu: VCPUID) -> Bool {
-        table.lookup(vcpu).map { table.payloads[$0].throttled } ?? false
-    }
+    /// How many times the VM's cap has throttled it (`nil` for a VM without a cap).
+    public func throttleCount(ofVM vm: VMID) -> Int? { groupOf[vm].map { groups[$0].budget.throttles } }
+
+    /// Whether the vCPU waits for a new period of its own cap or of its VM's cap.
+    public func isThrottled(_ vcpu: VCPUID) -> Bool { table.lookup(vcpu).map(isHeld) ?? false }
 
     public mutating func add(_ vcpu: VCPUID, parameters: SchedulingParameters, at now: Nanoseconds)
         throws(SchedulerError)
     {
         try inner.add(vcpu, parameters: parameters, at: now)
-        _ = try table.insert(vcpu, parameters: parameters, payload: Entry(cap: parameters.cap))
+        let group = groupOf[vcpu.vm]
+        let slot = try table.insert(
+            vcpu, parameters: parameters, payload: Entry(own: parameters.cap.map(CapBudget.init), group: group))
+        if let group { groups[group].members.append(slot) }
     }
 
     public mutating func remove(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
@@ -59,13 +83,14 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         // The inner policy has the vCPU blocked or runnable, both removable.
         try inner.remove(vcpu, at: now)
         _ = try table.remove(vcpu)
-        throttledQueue.remove(slot)
+        vcpuReleases.remove(slot)
+        if let group = table.payloads[slot].group { groups[group].members.removeAll { $0 == slot } }
     }
 
     public mutating func wake(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         release(upTo: now)
         let slot = try table.transition(vcpu, "wake", from: .blocked, to: .runnable)
-        if table.payloads[slot].throttled {
+        if isHeld(slot) {
             table.payloads[slot].wantsToRun = true
         } else {
             try inner.wake(vcpu, at: now)
@@ -75,7 +100,7 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     public mutating func block(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         release(upTo: now)
         let slot = try table.transition(vcpu, "block", from: .runnable, to: .blocked)
-        if table.payloads[slot].throttled {
+        if isHeld(slot) {
             table.payloads[slot].wantsToRun = false
         } else {
             try inner.block(vcpu, at: now)
@@ -84,13 +109,29 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
 
     public mutating func pickNext(at now: Nanoseconds) -> SchedulingDecision? {
         release(upTo: now)
-        guard let decision = inner.pickNext(at: now) else { return nil }
-        guard let slot = table.lookup(decision.vcpu) else { return decision }
-        table.setState(slot, .running)
-        guard let cap = table.payloads[slot].cap else { return decision }
-        let used = usedInCurrentPeriod(table.payloads[slot], cap: cap, at: now)
-        let remaining = cap.quota > used ? cap.quota - used : 0
-        return SchedulingDecision(vcpu: decision.vcpu, slice: min(decision.slice, remaining))
+        while let decision = inner.pickNext(at: now) {
+            guard let slot = table.lookup(decision.vcpu) else { return decision }
+            var slice = decision.slice
+            var entry = table.payloads[slot]
+            if let own = entry.own { slice = min(slice, own.available(at: now)) }
+            if let group = entry.group { slice = min(slice, groups[group].budget.available(at: now)) }
+            if slice == 0, let group = entry.group {
+                // The VM's quota is all handed out to its running vCPUs: hold this one (and
+                // the VM's other queued vCPUs) until the next period or until quota comes back.
+                // The inner policy has just marked it running, so accounting it cannot fail.
+                _ = try? inner.account(decision.vcpu, ran: 0, at: now, outcome: .blocked)
+                table.payloads[slot].wantsToRun = true
+                throttle(group: group, at: now)
+                continue
+            }
+            entry.granted = slice
+            entry.own?.grant(slice)
+            table.payloads[slot] = entry
+            if let group = entry.group { groups[group].budget.grant(slice) }
+            table.setState(slot, .running)
+            return SchedulingDecision(vcpu: decision.vcpu, slice: slice)
+        }
+        return nil
     }
 
     public mutating func account(
@@ -99,28 +140,31 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         release(upTo: now)
         let slot = try table.transition(
             vcpu, "account", from: .running, to: outcome == .preempted ? .runnable : .blocked)
-        guard let cap = table.payloads[slot].cap else {
-            return try inner.account(vcpu, ran: ran, at: now, outcome: outcome)
-        }
-        let period = now / cap.period
-        let inPeriod = min(ran, now - period * cap.period)
         var entry = table.payloads[slot]
-        if entry.periodIndex == period {
-            entry.used &+= inPeriod
-        } else {
-            entry.periodIndex = period
-            entry.used = inPeriod
+        if var own = entry.own {
+            if own.charge(ran: ran, granted: entry.granted, at: now) {
+                own.throttled = true
+                own.throttles += 1
+                vcpuReleases.set(slot, key: own.nextPeriod)
+            }
+            entry.own = own
         }
-        if entry.used >= cap.quota {
-            entry.throttled = true
-            entry.wantsToRun = outcome == .preempted
-            entry.throttles += 1
-            let (next, overflow) = (period + 1).multipliedReportingOverflow(by: cap.period)
-            throttledQueue.set(slot, key: overflow ? .max : next)
-            table.payloads[slot] = entry
+        let grant = entry.granted
+        entry.granted = 0
+        table.payloads[slot] = entry
+        if let group = entry.group {
+            let exhausted = groups[group].budget.charge(ran: ran, granted: grant, at: now)
+            if exhausted {
+                throttle(group: group, at: now)
+            } else if groups[group].budget.throttled && groups[group].budget.available(at: now) > 0 {
+                // Quota handed out and not used came back: the VM may run again this period.
+                unthrottle(group: group, at: now)
+            }
+        }
+        if isHeld(slot) {
+            table.payloads[slot].wantsToRun = outcome == .preempted
             try inner.account(vcpu, ran: ran, at: now, outcome: .blocked)
         } else {
-            table.payloads[slot] = entry
             try inner.account(vcpu, ran: ran, at: now, outcome: outcome)
         }
     }
@@ -131,16 +175,24 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     }
 
     public func nextEventTime(after now: Nanoseconds) -> Nanoseconds? {
-        let own = throttledQueue.min.map { max($0.key, now) }
+        let own = [vcpuReleases.min?.key, groupReleases.min?.key].compactMap { $0 }.min().map { max($0, now) }
         guard let other = inner.nextEventTime(after: now) else { return own }
         return own.map { min($0, other) } ?? other
     }
 
-    /// The inner policy's entitlement, limited to the cap's fraction.
+    /// The inner policy's entitlement, limited to the vCPU's cap and to its part of its VM's
+    /// cap (the VM's cap divided among its vCPUs by the inner entitlements' weights).
     public func entitlement(of vcpu: VCPUID) -> Entitlement? {
         guard let slot = table.lookup(vcpu), var entitlement = inner.entitlement(of: vcpu) else { return nil }
-        if let cap = table.payloads[slot].cap {
-            entitlement.maximumFraction = min(entitlement.maximumFraction, cap.fraction)
+        if let own = table.payloads[slot].own {
+            entitlement.maximumFraction = min(entitlement.maximumFraction, own.cap.fraction)
+        }
+        if let group = table.payloads[slot].group {
+            let total = groups[group].members.reduce(0.0) {
+                $0 + (inner.entitlement(of: table.ids[$1])?.weight ?? 0)
+            }
+            let part = total > 0 ? entitlement.weight / total : 0
+            entitlement.maximumFraction = min(entitlement.maximumFraction, groups[group].budget.cap.fraction * part)
         }
         return entitlement
     }
@@ -151,24 +203,62 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
 
     // MARK: Internals
 
-    private func usedInCurrentPeriod(_ entry: Entry, cap: BandwidthCap, at now: Nanoseconds) -> Nanoseconds {
-        entry.periodIndex == now / cap.period ? entry.used : 0
+    private func isHeld(_ slot: Int) -> Bool {
+        let entry = table.payloads[slot]
+        return entry.own?.throttled == true || entry.group.map { groups[$0].budget.throttled } == true
     }
 
-    /// Ends the throttling of every vCPU whose next period has started by `now`.
+    /// Throttles a VM: its queued vCPUs leave the inner run queue. Running ones finish their
+    /// slices, which were cut to fit the quota when they were handed out.
+    private mutating func throttle(group: Int, at now: Nanoseconds) {
+        guard !groups[group].budget.throttled else { return }
+        groups[group].budget.throttled = true
+        groups[group].budget.throttles += 1
+        groupReleases.set(group, key: groups[group].budget.nextPeriod)
+        for member in groups[group].members {
+            let ownThrottled = table.payloads[member].own?.throttled == true
+            switch table.states[member] {
+            case .runnable where !ownThrottled && !table.payloads[member].wantsToRun:
+                // In the inner run queue (runnable, not held): taking it out cannot fail.
+                _ = try? inner.block(table.ids[member], at: now)
+                table.payloads[member].wantsToRun = true
+            default:
+                break
+            }
+        }
+    }
+
+    /// Ends a VM's throttling: its vCPUs that want to run and are not held by their own caps
+    /// rejoin the inner run queue.
+    private mutating func unthrottle(group: Int, at now: Nanoseconds) {
+        groups[group].budget.throttled = false
+        groupReleases.remove(group)
+        // Rotate who rejoins first, so that a FIFO inner policy does not always favour the
+        // VM's first vCPU when the quota runs out mid-round.
+        let members = groups[group].members
+        let first = members.isEmpty ? 0 : groups[group].rotation % members.count
+        for j in members.indices { rejoin(members[(first + j) % members.count], at: now) }
+        groups[group].rotation &+= 1
+    }
+
+    /// Puts a vCPU that waited for its caps back into the inner run queue if it wants to run
+    /// and nothing holds it any more. The inner policy has it blocked, so waking cannot fail.
+    private mutating func rejoin(_ slot: Int, at now: Nanoseconds) {
+        guard table.payloads[slot].wantsToRun, table.states[slot] == .runnable, !isHeld(slot) else { return }
+        table.payloads[slot].wantsToRun = false
+        _ = try? inner.wake(table.ids[slot], at: now)
+    }
+
+    /// Starts new periods for every cap whose next period has begun by `now`.
     private mutating func release(upTo now: Nanoseconds) {
-        while let next = throttledQueue.min, next.key <= now {
-            throttledQueue.remove(next.handle)
-            var entry = table.payloads[next.handle]
-            entry.throttled = false
-            entry.used = 0
-            entry.periodIndex = entry.cap.map { now / $0.period } ?? 0
-            let rejoin = entry.wantsToRun
-            entry.wantsToRun = false
-            table.payloads[next.handle] = entry
-            // The inner policy has this vCPU blocked (it was accounted as blocked when
-            // throttled), so waking it cannot fail.
-            if rejoin { try? inner.wake(table.ids[next.handle], at: now) }
+        while let next = vcpuReleases.min, next.key <= now {
+            vcpuReleases.remove(next.handle)
+            table.payloads[next.handle].own?.release(at: now)
+            rejoin(next.handle, at: now)
+        }
+        while let next = groupReleases.min, next.key <= now {
+            groups[next.handle].budget.release(at: now)
+            unthrottle(group: next.handle, at: now)
         }
     }
 }
