@@ -16,7 +16,8 @@ let us: Nanoseconds = 1_000
 
 /// Parameters for vCPU `i` of `n`, meaningful to every policy: weights spread over nice
 /// -5...4, priorities 0...9, every other vCPU capped at 50 %, RT reservations adding up to
-/// exactly one CPU (so the CPU never idles and every decision picks someone).
+/// exactly one CPU (so the CPU never idles and every decision picks someone). The vCPUs are
+/// spread over four VMs.
 func parameters(_ i: Int, of n: Int) throws -> SchedulingParameters {
     SchedulingParameters(
         weight: .nice(i % 10 - 5), priority: i % 10,
@@ -62,6 +63,9 @@ func summary<P: SchedulingPolicy>(_ policy: P, n: Int) throws -> Summary {
     return Summary(try (0..<rounds).map { _ in try measure(policy, n: n, decisions: decisions) })
 }
 
+/// VMs 0 and 1 (of the four the vCPUs are spread over) capped at one CPU each.
+let vmCaps = try [VMID(0): BandwidthCap(quota: 1000 * us, period: 1000 * us), VMID(1): BandwidthCap(quota: 1000 * us, period: 1000 * us)]
+
 var report = BenchmarkReport(
     title: "sched-bench: ns per decision (pick-next + account), median of \(rounds) rounds",
     columns: ["policy", "vCPUs", "median ns", "min ns", "max ns", "linear / this"])
@@ -79,6 +83,10 @@ do {
             (
                 BandwidthCapped(try WeightedFairPolicy(slice: 1000 * us)).name,
                 try summary(BandwidthCapped(WeightedFairPolicy(slice: 1000 * us)), n: n)
+            ),
+            (
+                BandwidthCapped(try WeightedFairPolicy(slice: 1000 * us)).name + " + VM caps",
+                try summary(BandwidthCapped(WeightedFairPolicy(slice: 1000 * us), vmCaps: vmCaps), n: n)
             ),
             (EarliestDeadlinePolicy().name, try summary(EarliestDeadlinePolicy(), n: n)),
         ]

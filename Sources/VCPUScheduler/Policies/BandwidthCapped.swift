@@ -22,25 +22,8 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     /// The policy that orders the vCPUs that are within their caps.
     public private(set) var inner: Inner
 
-    struct Entry: Sendable {
-        var own: CapBudget?
-        var group: Int?
-        /// Runnable from the caller's point of view while throttled (the inner policy has it
-        /// blocked).
-        var wantsToRun = false
-        /// The slice handed out when it was picked.
-        var granted: Nanoseconds = 0
-    }
-
-    struct Group: Sendable {
-        let vm: VMID
-        var budget: CapBudget
-        var members: [Int] = []
-        var rotation = 0
-    }
-
-    private var table = VCPUTable<Entry>()
-    private var groups: [Group]
+    private var table = VCPUTable<CappedVCPU>()
+    private var groups: [CappedVM]
     private var groupOf: [VMID: Int] = [:]
     private var vcpuReleases = IndexedHeap<Nanoseconds>()  // slot → next period
     private var groupReleases = IndexedHeap<Nanoseconds>()  // group → next period
@@ -48,7 +31,7 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     /// Wraps `inner`; `vmCaps` caps whole VMs (each VM's vCPUs share its quota).
     public init(_ inner: Inner, vmCaps: [VMID: BandwidthCap] = [:]) {
         self.inner = inner
-        groups = vmCaps.keys.sorted().map { Group(vm: $0, budget: CapBudget(vmCaps[$0]!)) }
+        groups = vmCaps.keys.sorted().map { CappedVM(vm: $0, budget: CapBudget(vmCaps[$0]!)) }
         for (i, group) in groups.enumerated() { groupOf[group.vm] = i }
     }
 
@@ -71,7 +54,7 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         try inner.add(vcpu, parameters: parameters, at: now)
         let group = groupOf[vcpu.vm]
         let slot = try table.insert(
-            vcpu, parameters: parameters, payload: Entry(own: parameters.cap.map(CapBudget.init), group: group))
+            vcpu, parameters: parameters, payload: CappedVCPU(own: parameters.cap.map(CapBudget.init), group: group))
         if let group { groups[group].members.append(slot) }
     }
 
@@ -261,4 +244,24 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
             unthrottle(group: next.handle, at: now)
         }
     }
+}
+
+/// What ``BandwidthCapped`` keeps per vCPU (outside the generic type, so its metadata is
+/// static).
+struct CappedVCPU: Sendable {
+    var own: CapBudget?
+    var group: Int?
+    /// Runnable from the caller's point of view while throttled (the inner policy has it
+    /// blocked).
+    var wantsToRun = false
+    /// The slice handed out when it was picked.
+    var granted: Nanoseconds = 0
+}
+
+/// What ``BandwidthCapped`` keeps per capped VM.
+struct CappedVM: Sendable {
+    let vm: VMID
+    var budget: CapBudget
+    var members: [Int] = []
+    var rotation = 0
 }
