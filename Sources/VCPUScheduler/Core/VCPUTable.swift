@@ -69,6 +69,15 @@ struct VCPUTable<Payload: Sendable>: Sendable {
         return slot
     }
 
-    /// Sets the state of a slot the caller has already validated.
-    mutating func setState(_ slot: Int, _ state: VCPURunState) { states[slot] = state }
+    /// Marks a picked slot running and returns the decision for it.
+    mutating func startRunning(_ slot: Int, slice: Nanoseconds) -> SchedulingDecision {
+        states[slot] = .running
+        return SchedulingDecision(vcpu: ids[slot], slice: slice)
+    }
+
+    /// Checks that `id` is running and moves it to runnable (`.preempted`) or blocked; returns
+    /// its slot.
+    mutating func stopRunning(_ id: VCPUID, outcome: SliceOutcome) throws(SchedulerError) -> Int {
+        try transition(id, "account", from: .running, to: outcome == .preempted ? .runnable : .blocked)
+    }
 }

@@ -71,23 +71,11 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     }
 
     public mutating func wake(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
-        release(upTo: now)
-        let slot = try table.transition(vcpu, "wake", from: .blocked, to: .runnable)
-        if isHeld(slot) {
-            table.payloads[slot].wantsToRun = true
-        } else {
-            try inner.wake(vcpu, at: now)
-        }
+        try setRunnable(vcpu, true, at: now)
     }
 
     public mutating func block(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
-        release(upTo: now)
-        let slot = try table.transition(vcpu, "block", from: .runnable, to: .blocked)
-        if isHeld(slot) {
-            table.payloads[slot].wantsToRun = false
-        } else {
-            try inner.block(vcpu, at: now)
-        }
+        try setRunnable(vcpu, false, at: now)
     }
 
     public mutating func pickNext(at now: Nanoseconds) -> SchedulingDecision? {
@@ -111,8 +99,7 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
             entry.own?.grant(slice)
             table.payloads[slot] = entry
             if let group = entry.group { groups[group].budget.grant(slice) }
-            table.setState(slot, .running)
-            return SchedulingDecision(vcpu: decision.vcpu, slice: slice)
+            return table.startRunning(slot, slice: slice)
         }
         return nil
     }
@@ -121,8 +108,7 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         _ vcpu: VCPUID, ran: Nanoseconds, at now: Nanoseconds, outcome: SliceOutcome
     ) throws(SchedulerError) {
         release(upTo: now)
-        let slot = try table.transition(
-            vcpu, "account", from: .running, to: outcome == .preempted ? .runnable : .blocked)
+        let slot = try table.stopRunning(vcpu, outcome: outcome)
         var entry = table.payloads[slot]
         if var own = entry.own {
             if own.charge(ran: ran, granted: entry.granted, at: now) {
@@ -185,6 +171,22 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     public func state(of vcpu: VCPUID) -> VCPURunState? { table.state(of: vcpu) }
 
     // MARK: Internals
+
+    /// Wake (`runnable`) or block: a held vCPU only records whether it wants to run; the
+    /// others go to the inner policy.
+    private mutating func setRunnable(_ vcpu: VCPUID, _ runnable: Bool, at now: Nanoseconds) throws(SchedulerError) {
+        release(upTo: now)
+        let slot = try table.transition(
+            vcpu, runnable ? "wake" : "block", from: runnable ? .blocked : .runnable,
+            to: runnable ? .runnable : .blocked)
+        if isHeld(slot) {
+            table.payloads[slot].wantsToRun = runnable
+        } else if runnable {
+            try inner.wake(vcpu, at: now)
+        } else {
+            try inner.block(vcpu, at: now)
+        }
+    }
 
     private func isHeld(_ slot: Int) -> Bool {
         let entry = table.payloads[slot]

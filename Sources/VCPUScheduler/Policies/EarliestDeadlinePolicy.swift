@@ -81,17 +81,15 @@ public struct EarliestDeadlinePolicy: SchedulingPolicy {
     public mutating func pickNext(at now: Nanoseconds) -> SchedulingDecision? {
         advance(to: now)
         guard let next = ready.popMin() else { return nil }
-        table.setState(next.handle, .running)
         let entry = table.payloads[next.handle]
-        return SchedulingDecision(vcpu: table.ids[next.handle], slice: min(entry.remaining, entry.deadline - now))
+        return table.startRunning(next.handle, slice: min(entry.remaining, entry.deadline - now))
     }
 
     public mutating func account(
         _ vcpu: VCPUID, ran: Nanoseconds, at now: Nanoseconds, outcome: SliceOutcome
     ) throws(SchedulerError) {
         advance(to: now)
-        let slot = try table.transition(
-            vcpu, "account", from: .running, to: outcome == .preempted ? .runnable : .blocked)
+        let slot = try table.stopRunning(vcpu, outcome: outcome)
         var entry = table.payloads[slot]
         entry.remaining -= min(ran, entry.remaining)
         if now >= entry.deadline && outcome == .preempted && entry.remaining > 0 { entry.misses += 1 }

@@ -87,15 +87,13 @@ public struct PriorityAgingPolicy: SchedulingPolicy {
 
     public mutating func pickNext(at now: Nanoseconds) -> SchedulingDecision? {
         guard let next = queue.popMin() else { return nil }
-        table.setState(next.handle, .running)
-        return SchedulingDecision(vcpu: table.ids[next.handle], slice: timeSlice)
+        return table.startRunning(next.handle, slice: timeSlice)
     }
 
     public mutating func account(
         _ vcpu: VCPUID, ran: Nanoseconds, at now: Nanoseconds, outcome: SliceOutcome
     ) throws(SchedulerError) {
-        let slot = try table.transition(
-            vcpu, "account", from: .running, to: outcome == .preempted ? .runnable : .blocked)
+        let slot = try table.stopRunning(vcpu, outcome: outcome)
         if outcome == .preempted { enqueue(slot, at: now) }
     }
 

@@ -107,15 +107,13 @@ public struct WeightedFairPolicy: SchedulingPolicy {
         }
         // Nothing eligible only when running vCPUs hold V down: run the least-served one.
         guard let chosen = eligible.popMin() ?? pending.popMin() else { return nil }
-        table.setState(chosen.handle, .running)
-        return SchedulingDecision(vcpu: table.ids[chosen.handle], slice: slice)
+        return table.startRunning(chosen.handle, slice: slice)
     }
 
     public mutating func account(
         _ vcpu: VCPUID, ran: Nanoseconds, at now: Nanoseconds, outcome: SliceOutcome
     ) throws(SchedulerError) {
-        let slot = try table.transition(
-            vcpu, "account", from: .running, to: outcome == .preempted ? .runnable : .blocked)
+        let slot = try table.stopRunning(vcpu, outcome: outcome)
         removeFromSums(slot)
         var entry = table.payloads[slot]
         let scaled = min(ran, Self.maximumCharge) * Self.unitWeight + entry.remainder
