@@ -3,14 +3,19 @@
 /// Keeps every sample (the simulator's runs are bounded; a long-running dispatcher should
 /// ``reset()`` it per reporting interval).
 public struct LatencySamples: Sendable, Equatable {
+    /// The samples, in the order they were recorded.
     public private(set) var samples: [Nanoseconds] = []
 
+    /// No samples.
     public init() {}
 
+    /// Number of samples.
     public var count: Int { samples.count }
 
+    /// Records one delay.
     public mutating func append(_ sample: Nanoseconds) { samples.append(sample) }
 
+    /// Forgets every sample.
     public mutating func reset() { samples.removeAll(keepingCapacity: true) }
 
     /// The `p`-th percentile (0...100) by nearest rank, or `nil` without samples.

@@ -18,6 +18,7 @@ public struct SchedulerAccountant: Sendable {
     /// Runnable-to-running delays, in the order they happened.
     public private(set) var latencies = LatencySamples()
 
+    /// An accountant tracking no vCPU yet.
     public init() {}
 
     /// The vCPUs registered, in registration order.

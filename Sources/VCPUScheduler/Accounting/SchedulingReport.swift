@@ -4,7 +4,9 @@
 public struct SchedulingReport: Sendable {
     /// One vCPU's line.
     public struct VCPURow: Sendable, Equatable {
+        /// The vCPU.
         public let id: VCPUID
+        /// Where its time went.
         public let accounting: VCPUAccounting
         /// CPUs' worth of time the vCPU received: (T_cpu + T_io) / duration.
         public let actualShare: Double
@@ -14,8 +16,11 @@ public struct SchedulingReport: Sendable {
         public let deadlineMisses: Int
     }
 
+    /// The policy's ``SchedulingPolicy/name``.
     public let policyName: String
+    /// Number of CPUs the vCPUs shared.
     public let cpus: Int
+    /// Length of the run.
     public let duration: Nanoseconds
     /// One row per vCPU, in workload order.
     public let vcpus: [VCPURow]

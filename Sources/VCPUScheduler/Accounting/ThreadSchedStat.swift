@@ -13,6 +13,7 @@ public struct ThreadSchedStat: Sendable, Equatable {
     /// Number of timeslices run on a CPU.
     public var timeslices: UInt64
 
+    /// Figures as read from the file.
     public init(onCPU: Nanoseconds, runQueueWait: Nanoseconds, timeslices: UInt64) {
         self.onCPU = onCPU
         self.runQueueWait = runQueueWait

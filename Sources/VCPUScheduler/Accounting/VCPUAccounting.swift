@@ -15,6 +15,7 @@ public struct VCPUAccounting: Sendable, Equatable {
     /// Number of times the vCPU went from blocked to runnable.
     public var wakeups: UInt64 = 0
 
+    /// All zero.
     public init() {}
 
     /// CPU time in total (guest plus exit handling).

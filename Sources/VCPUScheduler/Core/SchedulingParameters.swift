@@ -12,6 +12,7 @@ public struct SchedulingParameters: Sendable, Equatable {
     /// Real-time reservation for ``EarliestDeadlinePolicy``; required by that policy.
     public var reservation: RealTimeReservation?
 
+    /// Parameters; the defaults are nice 0, priority 0, no cap, no reservation.
     public init(
         weight: SchedulingWeight = .default, priority: Int = 0, cap: BandwidthCap? = nil,
         reservation: RealTimeReservation? = nil
@@ -60,7 +61,9 @@ public struct SchedulingWeight: Sendable, Hashable, Comparable {
 /// A quota larger than the period allows more than one CPU, which only makes sense for a VM
 /// cap (a single vCPU runs on one CPU at a time).
 public struct BandwidthCap: Sendable, Equatable {
+    /// CPU time allowed per period.
     public let quota: Nanoseconds
+    /// Length of a period.
     public let period: Nanoseconds
 
     /// Throws when the quota or the period is zero.
@@ -79,7 +82,9 @@ public struct BandwidthCap: Sendable, Equatable {
 /// A real-time reservation: `budget` of CPU time in every `period`, due by the period's end
 /// (Xen RTDS; default there 4 ms every 10 ms).
 public struct RealTimeReservation: Sendable, Equatable {
+    /// CPU time guaranteed per period.
     public let budget: Nanoseconds
+    /// Length of a period; the budget is due by its end.
     public let period: Nanoseconds
 
     /// Throws when the budget or period is zero or the budget exceeds the period.

@@ -70,10 +70,12 @@ extension SchedulingPolicy {
 
 /// The answer of ``SchedulingPolicy/pickNext(at:)``: run `vcpu` for at most `slice`.
 public struct SchedulingDecision: Sendable, Equatable {
+    /// The vCPU to run.
     public let vcpu: VCPUID
     /// The longest the vCPU may run before the dispatcher preempts it (at least 1 ns).
     public let slice: Nanoseconds
 
+    /// A decision; a zero slice is raised to 1 ns.
     public init(vcpu: VCPUID, slice: Nanoseconds) {
         self.vcpu = vcpu
         self.slice = max(1, slice)
@@ -95,6 +97,7 @@ public struct Entitlement: Sendable, Equatable {
     /// The most of one CPU this vCPU may get (a cap or a real-time budget), at most 1.
     public var maximumFraction: Double
 
+    /// An entitlement; `maximumFraction` is clamped to 0...1.
     public init(weight: Double, maximumFraction: Double = 1) {
         self.weight = weight
         self.maximumFraction = min(1, max(0, maximumFraction))

@@ -4,7 +4,9 @@ public typealias Nanoseconds = UInt64
 
 /// Identifies a virtual machine to the scheduler (for per-VM accounting and grouping).
 public struct VMID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The VM number chosen by the embedder.
     public var rawValue: UInt32
+    /// VM number `rawValue`.
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
     public static func < (a: VMID, b: VMID) -> Bool { a.rawValue < b.rawValue }
     public var description: String { "vm\(rawValue)" }
@@ -14,9 +16,12 @@ public struct VMID: Hashable, Comparable, Sendable, CustomStringConvertible {
 ///
 /// Policies key everything by this value; they never see a KVM object.
 public struct VCPUID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The VM the vCPU belongs to.
     public var vm: VMID
+    /// The vCPU's index inside its VM.
     public var index: UInt32
 
+    /// vCPU `index` of `vm`.
     public init(vm: VMID, index: UInt32) {
         self.vm = vm
         self.index = index

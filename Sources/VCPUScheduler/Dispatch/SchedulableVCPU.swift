@@ -57,6 +57,7 @@ public struct SliceReport: Sendable, Equatable {
     /// Why the slice ended.
     public var end: SliceEnd
 
+    /// A report.
     public init(guestTime: Nanoseconds, exitHandling: Nanoseconds, end: SliceEnd) {
         self.guestTime = guestTime
         self.exitHandling = exitHandling

@@ -9,6 +9,7 @@ public struct SchedulerCore<Policy: SchedulingPolicy>: Sendable {
     /// Per-vCPU and per-VM accounting and runnable-to-running latencies.
     public private(set) var accountant = SchedulerAccountant()
 
+    /// A core around `policy`, with empty accounting.
     public init(policy: Policy) { self.policy = policy }
 
     /// Registers a vCPU (blocked until ``wake(_:at:)``).

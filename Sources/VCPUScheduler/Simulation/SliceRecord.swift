@@ -1,14 +1,19 @@
 /// One slice of a simulated schedule: a vCPU held a CPU from `start` to `end`.
 public struct SliceRecord: Sendable, Equatable, CustomStringConvertible {
+    /// The (virtual) CPU index.
     public let cpu: Int
+    /// The vCPU that ran.
     public let vcpu: VCPUID
+    /// When it got the CPU.
     public let start: Nanoseconds
+    /// When it gave it back.
     public let end: Nanoseconds
     /// Part of the slice spent handling the vCPU's exits (T_io).
     public let exitHandling: Nanoseconds
     /// Whether the vCPU was still runnable at the end.
     public let outcome: SliceOutcome
 
+    /// A record.
     public init(
         cpu: Int, vcpu: VCPUID, start: Nanoseconds, end: Nanoseconds, exitHandling: Nanoseconds,
         outcome: SliceOutcome

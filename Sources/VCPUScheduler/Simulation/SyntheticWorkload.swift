@@ -38,12 +38,16 @@ public enum WorkloadPattern: Sendable, Equatable {
 
 /// A vCPU of a synthetic workload.
 public struct SimulatedVCPU: Sendable, Equatable {
+    /// The vCPU.
     public var id: VCPUID
+    /// What the policy is told about it.
     public var parameters: SchedulingParameters
     /// When the vCPU first becomes runnable.
     public var arrival: Nanoseconds
+    /// How it behaves.
     public var pattern: WorkloadPattern
 
+    /// A vCPU that arrives at `arrival` (CPU-bound unless told otherwise).
     public init(
         _ id: VCPUID, parameters: SchedulingParameters = SchedulingParameters(), arrival: Nanoseconds = 0,
         pattern: WorkloadPattern = .cpuBound
