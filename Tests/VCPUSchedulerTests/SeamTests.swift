@@ -83,3 +83,20 @@ struct SeamTests {
         #expect(try core.pickNext(at: 10 * ms) == nil)
     }
 }
+
+@Suite("Dispatcher seam: clocks")
+struct SeamClockTests {
+    @Test("times that arrive out of order are made monotonic, never wrap")
+    func outOfOrderTimes() throws {
+        var core = SchedulerCore(policy: try RoundRobinPolicy(timeSlice: 1 * ms))
+        try core.add(VCPUID(0), parameters: SchedulingParameters(), at: 10 * ms)
+        try core.wake(VCPUID(0), at: 10 * ms)
+        _ = try core.pickNext(at: 12 * ms)
+        // A worker read the clock at 11 ms, before the pick, but got the lock after it.
+        try core.finish(VCPUID(0), exitHandling: 0, outcome: .blocked, at: 11 * ms)
+        core.settle(at: 12 * ms)
+        let record = try #require(core.accountant.accounting(of: VCPUID(0)))
+        #expect(record.cpuTime == 0 && record.waitTime == 2 * ms)
+        #expect(core.now == 12 * ms)
+    }
+}

@@ -46,7 +46,7 @@ public struct SchedulerAccountant: Sendable {
     /// A runnable vCPU got a CPU.
     public mutating func started(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         let i = try slot(vcpu)
-        let waited = now &- tracks[i].since
+        let waited = elapsed(i, until: now)
         try move(vcpu, "started", from: .runnable, to: .running, at: now)
         tracks[i].accounting.slices += 1
         latencies.append(waited)
@@ -63,7 +63,7 @@ public struct SchedulerAccountant: Sendable {
         guard tracks[i].state == .running else {
             throw .invalidTransition(vcpu, operation: "stopped", state: tracks[i].state)
         }
-        let held = now &- tracks[i].since
+        let held = elapsed(i, until: now)
         let io = min(exitHandling, held)
         tracks[i].accounting.ioTime &+= io
         tracks[i].accounting.cpuTime &+= held - io
@@ -115,13 +115,19 @@ public struct SchedulerAccountant: Sendable {
         return i
     }
 
+    /// Time since the vCPU's last change; 0 if `now` is earlier (clocks read on different
+    /// threads just before taking a lock can arrive slightly out of order).
+    private func elapsed(_ i: Int, until now: Nanoseconds) -> Nanoseconds {
+        now > tracks[i].since ? now - tracks[i].since : 0
+    }
+
     private mutating func close(_ i: Int, at now: Nanoseconds) {
-        let elapsed = now &- tracks[i].since
+        let elapsed = elapsed(i, until: now)
         switch tracks[i].state {
         case .blocked: tracks[i].accounting.blockedTime &+= elapsed
         case .runnable: tracks[i].accounting.waitTime &+= elapsed
         case .running: tracks[i].accounting.cpuTime &+= elapsed
         }
-        tracks[i].since = now
+        tracks[i].since = max(tracks[i].since, now)
     }
 }
