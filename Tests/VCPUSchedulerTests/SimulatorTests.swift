@@ -216,3 +216,20 @@ struct SimulatorTests {
         }
     }
 }
+
+@Suite("Simulator: latency")
+struct LatencyTests {
+    @Test("weighted fair lets a woken interactive vCPU preempt; round robin makes it queue")
+    func interactiveWakeLatency() throws {
+        let interactive = SimulatedVCPU(VCPUID(9), pattern: .phases([.guest(200_000), .blocked(5 * ms)], repeating: true))
+        let workload = [cpuBound(0), cpuBound(1), cpuBound(2), interactive]
+        let simulator = try Simulator(cpus: 1, duration: 1 * second)
+        let fair = try simulator.run(WeightedFairPolicy(slice: 4 * ms), workload: workload)
+        let roundRobin = try simulator.run(RoundRobinPolicy(timeSlice: 4 * ms), workload: workload)
+        let fairWait = try #require(fair.row(VCPUID(9))).accounting
+        let rrWait = try #require(roundRobin.row(VCPUID(9))).accounting
+        print(fair.renderTable(), roundRobin.renderTable())
+        #expect(fairWait.waitTime * 10 < rrWait.waitTime)
+        #expect(fairWait.cpuTime > rrWait.cpuTime)
+    }
+}
