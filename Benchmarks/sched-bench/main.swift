@@ -106,3 +106,93 @@ do {
 report.note("target: <= 1000 ns per decision at 1000 runnable vCPUs")
 report.note("baseline: stride scheduling over an array, O(n) scan per pick and per account")
 report.print(options)
+
+// MARK: What the policies do (simulated; the figures the real-vCPU runs will be compared with)
+
+var quality = BenchmarkReport(
+    title: "sched-bench: schedules in the simulator (virtual time, deterministic)",
+    columns: ["scenario", "policy", "Jain", "cap error %", "RT misses", "wait p50 us", "wait p99 us", "wall ms"])
+
+func simulated<P: SchedulingPolicy>(
+    _ scenario: String, _ policy: P, cpus: Int, duration: Nanoseconds, workload: [SimulatedVCPU],
+    cap: (vm: VMID, cpus: Double)? = nil
+) throws -> [ReportValue] {
+    let start = monotonicNanoseconds()
+    let result = try Simulator(cpus: cpus, duration: duration, seed: 1).run(policy, workload: workload)
+    let wall = monotonicNanoseconds() - start
+    let capError: ReportValue = cap.map { cap in
+        let used = result.vms.first { $0.vm == cap.vm }.map { Double($0.accounting.runTime) } ?? 0
+        return .number((used / Double(duration) / cap.cpus - 1) * 100, decimals: 3)
+    } ?? .text("-")
+    let p = result.latencies.percentiles([50, 99]).map { $0.map { Double($0) / 1000 } ?? 0 }
+    return [
+        .text(scenario), .text(result.policyName), result.jainIndex.map { .number($0, decimals: 5) } ?? .text("-"),
+        capError, .number(Double(result.totalDeadlineMisses), decimals: 0), .number(p[0], decimals: 1),
+        .number(p[1], decimals: 1), .number(Double(wall) / 1e6, decimals: 1),
+    ]
+}
+
+do {
+    let ms: Nanoseconds = 1_000_000
+    let weighted = [1, 2, 4].enumerated().map { i, w in
+        SimulatedVCPU(VCPUID(UInt32(i)), parameters: SchedulingParameters(weight: SchedulingWeight(UInt32(w))))
+    }
+    quality.add(try simulated("weights 1:2:4, 1 CPU", WeightedFairPolicy(slice: 1 * ms), cpus: 1, duration: 7_000 * ms, workload: weighted))
+    quality.add(try simulated("weights 1:2:4, 1 CPU", RoundRobinPolicy(timeSlice: 1 * ms), cpus: 1, duration: 7_000 * ms, workload: weighted))
+
+    let capped = try (0..<4).map { i in
+        SimulatedVCPU(
+            VCPUID(vm: VMID(UInt32(i)), index: 0),
+            parameters: SchedulingParameters(cap: i == 0 ? try BandwidthCap(quota: 20 * ms, period: 100 * ms) : nil))
+    }
+    quality.add(try simulated(
+        "vCPU cap 20 % of 4 x 25 %, 1 CPU", BandwidthCapped(try WeightedFairPolicy(slice: 3 * ms)), cpus: 1,
+        duration: 10_000 * ms, workload: capped, cap: (VMID(0), 0.2)))
+    let vmWorkload = (0..<6).map { i in
+        SimulatedVCPU(
+            VCPUID(vm: VMID(UInt32(i % 2)), index: UInt32(i)),
+            pattern: i < 2 ? .cpuBound : .bursty(burst: 100_000...4 * ms, exitHandling: 0...200_000, ioWait: 0...3 * ms))
+    }
+    quality.add(try simulated(
+        "VM cap 0.5 CPU, 2 CPUs, bursty",
+        BandwidthCapped(try WeightedFairPolicy(slice: 1 * ms), vmCaps: [VMID(0): try BandwidthCap(quota: 50 * ms, period: 100 * ms)]),
+        cpus: 2, duration: 10_000 * ms, workload: vmWorkload, cap: (VMID(0), 0.5)))
+    let wide = (0..<4).map { SimulatedVCPU(VCPUID(vm: VMID(0), index: UInt32($0))) }
+    quality.add(try simulated(
+        "VM cap 1.5 CPUs, 4 vCPUs, 2 CPUs",
+        BandwidthCapped(try RoundRobinPolicy(timeSlice: 2 * ms), vmCaps: [VMID(0): try BandwidthCap(quota: 15 * ms, period: 10 * ms)]),
+        cpus: 2, duration: 10_000 * ms, workload: wide, cap: (VMID(0), 1.5)))
+
+    for (label, reservations) in [("RT U=0.95, 1 CPU", [(2, 10), (3, 20), (9, 30), (8, 40)]), ("RT U=1.1, 1 CPU", [(6, 10), (10, 20)])] {
+        let rt = try reservations.enumerated().map { i, r in
+            SimulatedVCPU(
+                VCPUID(UInt32(i)),
+                parameters: SchedulingParameters(
+                    reservation: try RealTimeReservation(budget: UInt64(r.0) * ms, period: UInt64(r.1) * ms)))
+        }
+        quality.add(try simulated(label, EarliestDeadlinePolicy(), cpus: 1, duration: 10_000 * ms, workload: rt))
+    }
+
+    let mixed = try (0..<16).map { i in
+        SimulatedVCPU(
+            VCPUID(vm: VMID(UInt32(i % 4)), index: UInt32(i)),
+            parameters: SchedulingParameters(
+                weight: .nice(i % 5 - 2), priority: i % 3,
+                reservation: try RealTimeReservation(budget: 1 * ms, period: 20 * ms)),
+            arrival: UInt64(i) * 100_000,
+            pattern: i % 4 == 0 ? .cpuBound : .bursty(burst: 50_000...2 * ms, exitHandling: 0...100_000, ioWait: 100_000...8 * ms))
+    }
+    let scenario = "16 mixed vCPUs, 4 CPUs, 10 s"
+    quality.add(try simulated(scenario, RoundRobinPolicy(timeSlice: 3 * ms), cpus: 4, duration: 10_000 * ms, workload: mixed))
+    quality.add(try simulated(scenario, PriorityAgingPolicy(timeSlice: 3 * ms, agingInterval: 2 * ms), cpus: 4, duration: 10_000 * ms, workload: mixed))
+    quality.add(try simulated(scenario, WeightedFairPolicy(slice: 3 * ms), cpus: 4, duration: 10_000 * ms, workload: mixed))
+    quality.add(try simulated(scenario, EarliestDeadlinePolicy(), cpus: 4, duration: 10_000 * ms, workload: mixed))
+} catch {
+    print("sched-bench: \(error)")
+    exit(1)
+}
+quality.note("Jain: actual / entitled shares (weights, caps and demand; equal shares for round robin and priority)")
+quality.note("demand: T_run / (T_run + T_blocked); bursty vCPUs that had to wait pull Jain below 1")
+quality.note("cap error: the capped VM's CPU time against its cap, in percent (negative = under the cap)")
+quality.note("wait: runnable-to-running delay over all vCPUs; wall: real time to simulate the run")
+quality.print(options)

@@ -28,8 +28,9 @@ public struct SchedulingReport: Sendable {
     public let vms: [(vm: VMID, accounting: VCPUAccounting)]
     /// Jain's index over actual/entitled shares. Entitlements divide the CPUs by weighted
     /// max-min fairness (``FairShare/entitledShares(capacity:claims:)``) using each vCPU's
-    /// ``Entitlement`` from the policy, limited by its demand: the fraction of the run it was
-    /// runnable or running. `nil` when no vCPU was entitled to anything.
+    /// ``Entitlement`` from the policy, limited by its demand: T_run / (T_run + T_blocked), what
+    /// it would have used had it never had to wait (1 for an always-runnable vCPU). `nil` when
+    /// no vCPU was entitled to anything.
     public let jainIndex: Double?
     /// Delays from runnable to running (after wake-ups and after preemptions).
     public let latencies: LatencySamples
@@ -50,7 +51,10 @@ public struct SchedulingReport: Sendable {
         let records = ids.map { accountant.accounting(of: $0) ?? VCPUAccounting() }
         let claims = zip(ids, records).map { id, record -> (weight: Double, limit: Double) in
             let entitlement = policy.entitlement(of: id) ?? Entitlement(weight: 0)
-            let demand = Double(record.runTime &+ record.waitTime) / span
+            // What it would have used had it never waited: the fraction of its not-waiting
+            // time it spent running (1 for an always-runnable vCPU).
+            let notWaiting = record.runTime &+ record.blockedTime
+            let demand = notWaiting > 0 ? Double(record.runTime) / Double(notWaiting) : 1
             return (entitlement.weight, min(entitlement.maximumFraction, demand))
         }
         let entitled = FairShare.entitledShares(capacity: Double(cpus), claims: claims)

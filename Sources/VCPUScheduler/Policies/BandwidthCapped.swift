@@ -31,7 +31,7 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     /// Wraps `inner`; `vmCaps` caps whole VMs (each VM's vCPUs share its quota).
     public init(_ inner: Inner, vmCaps: [VMID: BandwidthCap] = [:]) {
         self.inner = inner
-        groups = vmCaps.keys.sorted().map { CappedVM(vm: $0, budget: CapBudget(vmCaps[$0]!)) }
+        groups = vmCaps.sorted { $0.key < $1.key }.map { CappedVM(vm: $0.key, budget: CapBudget($0.value)) }
         for (i, group) in groups.enumerated() { groupOf[group.vm] = i }
     }
 
