@@ -179,3 +179,68 @@ struct PolicyTests {
         #expect(byID.onCPU >= after.onCPU)
     }
 }
+
+@Suite("Bandwidth caps, step by step")
+struct CapStepTests {
+    @Test("slice cut to the quota, throttled until the period ends, then runnable again")
+    func throttleCycle() throws {
+        var policy = BandwidthCapped(try RoundRobinPolicy(timeSlice: 10 * ms))
+        let id = VCPUID(0)
+        try policy.add(id, parameters: SchedulingParameters(cap: try BandwidthCap(quota: 3 * ms, period: 10 * ms)), at: 0)
+        try policy.wake(id, at: 0)
+        let first = policy.pickNext(at: 0)
+        #expect(first == SchedulingDecision(vcpu: id, slice: 3 * ms))
+        try policy.account(id, ran: 3 * ms, at: 3 * ms, outcome: .preempted)
+        #expect(policy.isThrottled(id))
+        #expect(policy.state(of: id) == .runnable)  // the caller still sees it runnable
+        #expect(policy.pickNext(at: 5 * ms) == nil)
+        #expect(policy.nextEventTime(after: 5 * ms) == 10 * ms)
+        #expect(policy.pickNext(at: 10 * ms)?.vcpu == id)
+        #expect(policy.throttleCount(of: id) == 1)
+    }
+
+    @Test("a vCPU blocked while throttled stays blocked at the new period; removal while throttled is clean")
+    func blockAndRemoveWhileThrottled() throws {
+        var policy = BandwidthCapped(try WeightedFairPolicy(slice: 10 * ms))
+        let (a, b) = (VCPUID(0), VCPUID(1))
+        let cap = try BandwidthCap(quota: 2 * ms, period: 10 * ms)
+        try policy.add(a, parameters: SchedulingParameters(cap: cap), at: 0)
+        try policy.add(b, parameters: SchedulingParameters(cap: cap), at: 0)
+        try policy.wake(a, at: 0)
+        try policy.wake(b, at: 0)
+        for _ in 0..<2 {
+            let picked = policy.pickNext(at: 0)
+            let d = try #require(picked)
+            try policy.account(d.vcpu, ran: d.slice, at: 2 * ms, outcome: .preempted)
+        }
+        #expect(policy.isThrottled(a) && policy.isThrottled(b))
+        try policy.block(a, at: 4 * ms)
+        try policy.remove(b, at: 4 * ms)
+        #expect(policy.pickNext(at: 10 * ms) == nil)
+        #expect(policy.state(of: a) == .blocked && policy.state(of: b) == nil)
+        try policy.wake(a, at: 11 * ms)
+        #expect(policy.pickNext(at: 11 * ms)?.vcpu == a)
+    }
+
+    @Test("a VM cap reserves quota for its running vCPUs and gives unused quota back")
+    func vmCapReservation() throws {
+        var policy = BandwidthCapped(
+            try RoundRobinPolicy(timeSlice: 10 * ms), vmCaps: [VMID(0): try BandwidthCap(quota: 6 * ms, period: 10 * ms)])
+        let ids = (0..<3).map { VCPUID(UInt32($0)) }
+        for id in ids {
+            try policy.add(id, parameters: SchedulingParameters(), at: 0)
+            try policy.wake(id, at: 0)
+        }
+        // Two CPUs: the first vCPU gets all 6 ms, nothing is left for a second one.
+        let picked = policy.pickNext(at: 0)
+        let first = try #require(picked)
+        #expect(first.slice == 6 * ms)
+        #expect(policy.pickNext(at: 0) == nil)
+        #expect(policy.throttleCount(ofVM: VMID(0)) == 1)
+        // It halts after 1 ms: 5 ms come back and the other vCPUs may run in this period.
+        try policy.account(first.vcpu, ran: 1 * ms, at: 1 * ms, outcome: .blocked)
+        let next = policy.pickNext(at: 1 * ms)
+        let second = try #require(next)
+        #expect(second.slice == 5 * ms && second.vcpu != first.vcpu)
+    }
+}

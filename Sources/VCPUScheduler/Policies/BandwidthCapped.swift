@@ -86,13 +86,20 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
             var entry = table.payloads[slot]
             if let own = entry.own { slice = min(slice, own.available(at: now)) }
             if let group = entry.group { slice = min(slice, groups[group].budget.available(at: now)) }
-            if slice == 0, let group = entry.group {
-                // The VM's quota is all handed out to its running vCPUs: hold this one (and
-                // the VM's other queued vCPUs) until the next period or until quota comes back.
-                // The inner policy has just marked it running, so accounting it cannot fail.
+            if slice == 0 {
+                // Nothing left to hand out (in practice: the VM's quota is all granted to its
+                // running vCPUs). Hold this vCPU — and, for a VM cap, the VM's other queued
+                // vCPUs — until the next period or until quota comes back. The inner policy
+                // has just marked it running, so accounting it cannot fail.
                 _ = try? inner.account(decision.vcpu, ran: 0, at: now, outcome: .blocked)
-                table.payloads[slot].wantsToRun = true
-                throttle(group: group, at: now)
+                entry.wantsToRun = true
+                if let group = entry.group, groups[group].budget.available(at: now) == 0 {
+                    table.payloads[slot] = entry
+                    throttle(group: group, at: now)
+                } else {
+                    table.payloads[slot] = entry
+                    throttleOwn(slot)
+                }
                 continue
             }
             entry.granted = slice
@@ -110,17 +117,11 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         release(upTo: now)
         let slot = try table.stopRunning(vcpu, outcome: outcome)
         var entry = table.payloads[slot]
-        if var own = entry.own {
-            if own.charge(ran: ran, granted: entry.granted, at: now) {
-                own.throttled = true
-                own.throttles += 1
-                vcpuReleases.set(slot, key: own.nextPeriod)
-            }
-            entry.own = own
-        }
+        let ownExhausted = entry.own?.charge(ran: ran, granted: entry.granted, at: now) ?? false
         let grant = entry.granted
         entry.granted = 0
         table.payloads[slot] = entry
+        if ownExhausted { throttleOwn(slot) }
         if let group = entry.group {
             let exhausted = groups[group].budget.charge(ran: ran, granted: grant, at: now)
             if exhausted {
@@ -191,6 +192,15 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     private func isHeld(_ slot: Int) -> Bool {
         let entry = table.payloads[slot]
         return entry.own?.throttled == true || entry.group.map { groups[$0].budget.throttled } == true
+    }
+
+    /// Throttles a vCPU's own cap until its next period.
+    private mutating func throttleOwn(_ slot: Int) {
+        guard var own = table.payloads[slot].own else { return }
+        own.throttled = true
+        own.throttles += 1
+        vcpuReleases.set(slot, key: own.nextPeriod)
+        table.payloads[slot].own = own
     }
 
     /// Throttles a VM: its queued vCPUs leave the inner run queue. Running ones finish their
