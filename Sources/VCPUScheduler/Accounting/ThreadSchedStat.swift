@@ -38,7 +38,8 @@ public struct ThreadSchedStat: Sendable, Equatable {
             return readlink("/proc/thread-self", base, raw.count)
         }
         guard count > 0 else { return nil }
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: "/").last.flatMap { Int32($0) }
+        let link = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return link.split(separator: "/").last.flatMap { Int32($0) }
     }
 
     /// Reads the calling thread's statistics (`/proc/thread-self/schedstat`).

@@ -28,13 +28,15 @@ public enum TimelineSVG {
         for (i, id) in vcpus.enumerated() {
             let y = top + i * laneHeight
             out += "<text x=\"4\" y=\"\(y + 15)\">\(escape(id.description))</text>\n"
-            out += "<rect x=\"\(labelWidth)\" y=\"\(y)\" width=\"\(plotWidth)\" height=\"\(laneHeight - 4)\" fill=\"#f2f2f2\"/>\n"
+            out += "<rect x=\"\(labelWidth)\" y=\"\(y)\" width=\"\(plotWidth)\" "
+            out += "height=\"\(laneHeight - 4)\" fill=\"#f2f2f2\"/>\n"
         }
         for record in trace where record.start < duration {
             guard let i = lane[record.vcpu] else { continue }
             let y = top + i * laneHeight
             let hue = (i * 137) % 360
-            let tip = "\(record.vcpu) on cpu\(record.cpu): \(record.start)–\(record.end) ns, \(record.outcome == .preempted ? "preempted" : "blocked")"
+            let ending = record.outcome == .preempted ? "preempted" : "blocked"
+            let tip = "\(record.vcpu) on cpu\(record.cpu): \(record.start)–\(record.end) ns, \(ending)"
             out += "<rect x=\"\(x(record.start))\" y=\"\(y)\" width=\"\(w(record.start, record.end))\" "
             out += "height=\"\(laneHeight - 4)\" fill=\"hsl(\(hue),65%,55%)\"><title>\(escape(tip))</title></rect>\n"
             if record.exitHandling > 0 {
@@ -44,10 +46,12 @@ public enum TimelineSVG {
             }
         }
         let axisY = top + vcpus.count * laneHeight + 4
-        out += "<line x1=\"\(labelWidth)\" y1=\"\(axisY)\" x2=\"\(labelWidth + plotWidth)\" y2=\"\(axisY)\" stroke=\"black\"/>\n"
+        out += "<line x1=\"\(labelWidth)\" y1=\"\(axisY)\" x2=\"\(labelWidth + plotWidth)\" "
+        out += "y2=\"\(axisY)\" stroke=\"black\"/>\n"
         for tick in 0...10 {
             let t = duration / 10 * UInt64(tick)
-            out += "<text x=\"\(x(t))\" y=\"\(axisY + 16)\" text-anchor=\"middle\">\(escape(formatDuration(t)))</text>\n"
+            out += "<text x=\"\(x(t))\" y=\"\(axisY + 16)\" text-anchor=\"middle\">"
+            out += "\(escape(formatDuration(t)))</text>\n"
         }
         return out + "</svg>\n"
     }

@@ -90,7 +90,8 @@ public struct RealTimeReservation: Sendable, Equatable {
     /// Throws when the budget or period is zero or the budget exceeds the period.
     public init(budget: Nanoseconds, period: Nanoseconds) throws(SchedulerError) {
         guard budget > 0, period > 0, budget <= period else {
-            throw .invalidParameters("reservation budget \(budget) ns per period \(period) ns: need 0 < budget <= period")
+            throw .invalidParameters(
+                "reservation budget \(budget) ns per period \(period) ns: need 0 < budget <= period")
         }
         self.budget = budget
         self.period = period

@@ -181,7 +181,8 @@ public struct WeightedFairPolicy: SchedulingPolicy {
 
     private mutating func recordLag(_ slot: Int) {
         let entry = table.payloads[slot]
-        let bound = Int64(clamping: 2 * (slice.multipliedReportingOverflow(by: Self.unitWeight).partialValue / entry.weight))
+        let request = slice.multipliedReportingOverflow(by: Self.unitWeight).partialValue / entry.weight
+        let bound = Int64(clamping: 2 * request)
         let lag = Int64(clamping: averageVirtualRuntime) - Int64(clamping: entry.vruntime)
         table.payloads[slot].lag = min(bound, max(-bound, lag))
     }
