@@ -233,3 +233,25 @@ struct LatencyTests {
         #expect(fairWait.cpuTime > rrWait.cpuTime)
     }
 }
+
+@Suite("Simulator: arrivals")
+struct ArrivalTests {
+    @Test("a late arrival under weighted fair gets its share from then on, not a catch-up burst")
+    func lateArrival() throws {
+        let workload = [cpuBound(0), cpuBound(1), SimulatedVCPU(VCPUID(2), arrival: 1 * second)]
+        let report = try Simulator(cpus: 1, duration: 1300 * ms, recordsTrace: true).run(
+            WeightedFairPolicy(slice: 1 * ms), workload: workload)
+        // After the arrival, three equal vCPUs: 100 ms each over 300 ms, to within a slice.
+        for id in [VCPUID(0), VCPUID(1), VCPUID(2)] {
+            let after = report.trace.filter { $0.vcpu == id && $0.start >= 1 * second }.reduce(0) { $0 + $1.end - $1.start }
+            #expect(after >= 99 * ms && after <= 101 * ms, "\(id): \(after)")
+        }
+        // And no run of more than two consecutive slices for the newcomer.
+        var streak = 0, longest = 0
+        for record in report.trace where record.start >= 1 * second {
+            streak = record.vcpu == VCPUID(2) ? streak + 1 : 0
+            longest = max(longest, streak)
+        }
+        #expect(longest <= 2)
+    }
+}
