@@ -2,6 +2,10 @@ import Testing
 
 @testable import VCPUScheduler
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("Policies and building blocks")
 struct PolicyTests {
     @Test("state machine: illegal transitions are typed errors, for every policy")
@@ -155,12 +159,19 @@ struct PolicyTests {
         #expect(run >= 1 && run <= 3)
     }
 
-    @Test("schedstat: the parser and the current thread's figures")
-    func schedstat() throws {
+    @Test("schedstat: the parser")
+    func schedstatParser() throws {
         #expect(try ThreadSchedStat.parse("123 456 7\n") == ThreadSchedStat(onCPU: 123, runQueueWait: 456, timeslices: 7))
         #expect(throws: ThreadSchedStat.ReadError.self) { try ThreadSchedStat.parse("1 2\n") }
         #expect(throws: ThreadSchedStat.ReadError.self) { try ThreadSchedStat.parse("a b c\n") }
+        #expect(throws: ThreadSchedStat.ReadError.self) { try ThreadSchedStat.parse("1 2 -3\n") }
         #expect(throws: ThreadSchedStat.ReadError.self) { try ThreadSchedStat.read(threadID: -1) }
+    }
+
+    @Test(
+        "schedstat: the current thread's figures grow while it burns CPU",
+        .enabled(if: access("/proc/thread-self/schedstat", R_OK) == 0, "no /proc/thread-self/schedstat (CONFIG_SCHED_INFO off?)"))
+    func schedstat() throws {
 
         let tid = try #require(ThreadSchedStat.currentThreadID)
         let before = try ThreadSchedStat.current()
