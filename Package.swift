@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "ResourceAllocator", targets: ["ResourceAllocator"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
         .library(name: "VHD", targets: ["VHD"]),
+        .library(name: "VCPUScheduler", targets: ["VCPUScheduler"]),
         .executable(name: "vhd", targets: ["vhd"]),
     ],
     dependencies: [
@@ -89,6 +90,16 @@ let package = Package(
             name: "vhd-bench",
             dependencies: ["BenchmarkSupport", "VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/vhd-bench",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: VCPUScheduler
+        .target(name: "VCPUScheduler", swiftSettings: swiftSettings),
+        .testTarget(name: "VCPUSchedulerTests", dependencies: ["VCPUScheduler"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "sched-bench",
+            dependencies: ["BenchmarkSupport", "VCPUScheduler"],
+            path: "Benchmarks/sched-bench",
             swiftSettings: swiftSettings
         ),
 
