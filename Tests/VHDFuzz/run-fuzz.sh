@@ -5,10 +5,11 @@ cd "$(dirname "$0")/../.."
 seconds="${1:-60}"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-# Seeds from the plain build, then the libFuzzer build in its own build directory.
-swift build --product vhd-fuzz --build-path .build-fuzz-seeds >"$scratch/build.log" 2>&1 || { cat "$scratch/build.log"; exit 1; }
+# Seeds from the plain debug build (the one `swift test` uses too), then the libFuzzer build in
+# its own build directory.
+swift build --product vhd-fuzz >"$scratch/build.log" 2>&1 || { cat "$scratch/build.log"; exit 1; }
 mkdir -p "$scratch/corpus" fuzz-artifacts
-.build-fuzz-seeds/debug/vhd-fuzz --make-corpus "$scratch/corpus"
+"$(swift build --show-bin-path)/vhd-fuzz" --make-corpus "$scratch/corpus"
 swift build -c release --product vhd-fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING \
     >"$scratch/build.log" 2>&1 || { cat "$scratch/build.log"; exit 1; }
 .build-fuzz/release/vhd-fuzz -max_total_time="$seconds" -rss_limit_mb=1024 -malloc_limit_mb=256 \
