@@ -119,3 +119,19 @@ func openDescriptorCount() -> Int {
     while readdir(dir) != nil { count += 1 }
     return count
 }
+
+extension VCPUTests.Lifecycle {
+    @Test func asyncPauseResumeAndStop() async throws {
+        let machine = try TestVM(ramSize: 0x10000)
+        let runner = try spinningRunner(machine)
+        try runner.start()
+        for _ in 0..<20 {
+            try await runner.paused()
+            #expect(runner.state == .paused)
+            try await runner.resumed()
+            #expect(runner.state == .running)
+        }
+        #expect(await runner.stopped(requesting: true) == .stoppedByOwner)
+        #expect(runner.state == .stopped)
+    }
+}

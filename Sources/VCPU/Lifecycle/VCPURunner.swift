@@ -181,6 +181,32 @@ public final class VCPURunner: Sendable {
         }
     }
 
+    /// `resume()` without blocking a thread: returns once the vCPU runs again (or has stopped).
+    public func resumed() async throws(VCPUError) {
+        try request(.resume)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            whenState({ $0 != .paused }) { _ in continuation.resume() }
+        }
+    }
+
+    /// `stop()` without blocking a thread while the vCPU winds down: requests the stop, awaits
+    /// the end of the run loop, then joins the (finished) thread.
+    @discardableResult
+    public func stopped(requesting: Bool) async -> VCPUOutcome {
+        guard requesting else { return await stopped() }
+        let running = control.withLock { c -> Bool in
+            guard c.state == .running || c.state == .paused else { return false }
+            c.request = .stop
+            pendingRequest.store(1, ordering: .sequentiallyConsistent)
+            return true
+        }
+        if running {
+            kick()
+            _ = await stopped()
+        }
+        return stop()
+    }
+
     /// Calls `body` with the outcome so far once the state satisfies `predicate` (at once if it
     /// does already). `body` runs with the control lock held: it must not call back into the
     /// runner.
