@@ -135,26 +135,6 @@ enum Guest {
     static let addAndPrint: [UInt8] = [0xba, 0xf8, 0x03, 0x00, 0xd8, 0x04, 0x30, 0xee, 0xb0, 0x0a, 0xee, 0xf4]
 }
 
-/// The descriptors of this process that refer to KVM objects or eventfds, by their
-/// `/proc/self/fd` link text.
-func kvmDescriptorLinks() -> [String] {
-    guard let dir = opendir("/proc/self/fd") else { return [] }
-    defer { closedir(dir) }
-    var links: [String] = []
-    var buffer = [CChar](repeating: 0, count: 256)
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        guard name.first?.isNumber == true else { continue }
-        let count = readlink("/proc/self/fd/" + name, &buffer, buffer.count - 1)
-        guard count > 0 else { continue }
-        let link = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if link == "/dev/kvm" || link.hasPrefix("anon_inode:kvm") || link == "anon_inode:[eventfd]" {
-            links.append(link)
-        }
-    }
-    return links.sorted()
-}
-
 /// Byte-wise equality of two C structures.
 func sameBytes<T>(_ a: T, _ b: T) -> Bool {
     withUnsafeBytes(of: a) { x in withUnsafeBytes(of: b) { y in x.elementsEqual(y) } }

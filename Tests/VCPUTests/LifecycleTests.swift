@@ -63,7 +63,7 @@ extension VCPUTests {
         }
 
         @Test(.usesKVM(exclusively: true)) func stoppingRunningVCPUsLeaksNoThreadOrDescriptor() throws {
-            let descriptorsBefore = openDescriptorCount()
+            let descriptorsBefore = kvmDescriptorLinks()
             var threadIDs: [Int32] = []
             do {
                 let machine = try TestVM(ramSize: 0x10000)
@@ -77,7 +77,7 @@ extension VCPUTests {
                 for runner in runners { #expect(runner.stop() == .stoppedByOwner) }
             }
             #expect(!threadIDs.contains(where: threadExists), "vCPU threads survived stop()")
-            #expect(openDescriptorCount() == descriptorsBefore)
+            #expect(kvmDescriptorLinks() == descriptorsBefore)
         }
 
         @Test func kickLatencyIsMeasured() throws {
@@ -109,15 +109,6 @@ enum DispatchFreeClock {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
-}
-
-/// The number of open descriptors of this process.
-func openDescriptorCount() -> Int {
-    guard let dir = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(dir) }
-    var count = 0
-    while readdir(dir) != nil { count += 1 }
-    return count
 }
 
 extension VCPUTests.Lifecycle {
