@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
         .library(name: "VHD", targets: ["VHD"]),
         .executable(name: "vhd", targets: ["vhd"]),
+        .library(name: "Devices", targets: ["Devices"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -88,6 +89,18 @@ let package = Package(
             name: "vhd-bench",
             dependencies: ["BenchmarkSupport", "VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/vhd-bench",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Devices
+        .target(
+            name: "Devices",
+            dependencies: ["GuestMemory", "KVM", "VCPU", "VHD", "ResourceAllocator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DevicesTests",
+            dependencies: ["Devices", "KVMTestSupport"],
             swiftSettings: swiftSettings
         ),
 
