@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "VHD", targets: ["VHD"]),
         .executable(name: "vhd", targets: ["vhd"]),
         .library(name: "Devices", targets: ["Devices"]),
+        .executable(name: "mini-vmm", targets: ["mini-vmm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -100,7 +101,19 @@ let package = Package(
         ),
         .testTarget(
             name: "DevicesTests",
-            dependencies: ["Devices", "KVMTestSupport"],
+            dependencies: ["Devices", "KVMTestSupport", "mini-vmm"],
+            swiftSettings: swiftSettings
+        ),
+        // The mini-vmm guest program (GNU as source, assembled by SwiftPM; see build-guest.sh).
+        .target(name: "MiniVMMGuest", path: "Examples/mini-vmm/Guest", exclude: ["build-guest.sh"]),
+        .executableTarget(
+            name: "mini-vmm",
+            dependencies: [
+                "Devices", "MiniVMMGuest", "GuestMemory", "KVM", "VCPU", "VHD", "ResourceAllocator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/mini-vmm",
+            exclude: ["Guest"],
             swiftSettings: swiftSettings
         ),
 
