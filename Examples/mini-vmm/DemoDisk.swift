@@ -22,7 +22,7 @@ enum DemoDisk {
     }
 
     /// Opens `path` as a VHD when it carries a VHD footer (at its end or its start), else raw.
-    static func open(path: String) throws -> any BlockDevice {
+    static func open(path: String, readOnly: Bool = false) throws -> any BlockDevice {
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         let size = try handle.seekToEnd()
@@ -33,12 +33,13 @@ enum DemoDisk {
         }
         try handle.seek(toOffset: 0)
         cookies.append(handle.readData(ofLength: 8))
-        if cookies.contains(Data("conectix".utf8)) { return try VHDImage.open(path: path) }
-        return try RawImage(path: path)
+        if cookies.contains(Data("conectix".utf8)) { return try VHDImage.open(path: path, readOnly: readOnly) }
+        return try RawImage(path: path, readOnly: readOnly)
     }
 
     static func describe(_ disk: any BlockDevice) -> String {
-        if let vhd = disk as? VHDImage { return "\(vhd.diskType) VHD, \(disk.capacity) bytes" }
-        return "raw image, \(disk.capacity) bytes"
+        let mode = disk.isReadOnly ? ", read-only" : ""
+        if let vhd = disk as? VHDImage { return "\(vhd.diskType) VHD, \(disk.capacity) bytes\(mode)" }
+        return "raw image, \(disk.capacity) bytes\(mode)"
     }
 }

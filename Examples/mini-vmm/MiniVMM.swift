@@ -23,6 +23,9 @@ struct MiniVMM: ParsableCommand {
     @Option(help: "Disk image to drive (raw, or a fixed, dynamic or differencing VHD).")
     var disk: String?
 
+    @Flag(help: "Open the disk read-only (virtio-blk VIRTIO_BLK_F_RO): the guest's write then fails.")
+    var readOnly = false
+
     @Option(help: "Number of vCPUs (1-\(Machine.maximumVCPUs)); vCPU 0 drives the disk.")
     var vcpus: Int = 2
 
@@ -40,14 +43,15 @@ struct MiniVMM: ParsableCommand {
         defer { if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) } }
         let image: any BlockDevice
         if let disk {
-            image = try DemoDisk.open(path: disk)
+            image = try DemoDisk.open(path: disk, readOnly: readOnly)
             print("disk: \(disk) (\(DemoDisk.describe(image)))")
         } else {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mini-vmm-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             temporaryDirectory = directory
             let path = directory.appendingPathComponent("demo.vhd").path
-            image = try DemoDisk.createDemo(at: path)
+            let demo = try DemoDisk.createDemo(at: path)
+            image = readOnly ? try DemoDisk.open(path: path, readOnly: true) : demo
             print("disk: \(path) (new demo disk: \(DemoDisk.describe(image)))")
         }
         guard image.capacity >= 9 * 512 else { throw ValidationError("the disk needs at least 9 sectors") }
