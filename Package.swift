@@ -117,6 +117,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(name: "CFirstExit", path: "Benchmarks/CFirstExit"),
+        .executableTarget(
+            name: "devices-bench",
+            dependencies: [
+                "BenchmarkSupport", "CFirstExit", "Devices", "GuestMemory", "KVM", "VCPU", "VHD",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/devices-bench",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Benchmarks (run with `swift run -c release <name> [--json]`)
         .target(
             name: "BenchmarkSupport",
