@@ -96,16 +96,37 @@ public struct VirtioBlockStatistics: Hashable, Sendable {
     public var total: UInt64 { byType.values.reduce(unknown, +) }
 }
 
-/// Lock-protected request counters.
-final class RequestCounters: Sendable {
-    private let state = Mutex(VirtioBlockStatistics())
+/// Lock-free request counters: one per request type, unknown types, failures. `@unchecked`:
+/// the pointer is written once in `init`, and every access after that is atomic.
+final class RequestCounters: @unchecked Sendable {
+    private static let types = VirtioBlock.RequestType.allCases
+    private let counts: UnsafeMutablePointer<Atomic<UInt64>>
+    private var slots: Int { Self.types.count + 2 }
 
-    func record(_ type: VirtioBlock.RequestType?, ok: Bool) {
-        state.withLock { s in
-            if let type { s.byType[type, default: 0] += 1 } else { s.unknown += 1 }
-            if !ok { s.failed += 1 }
-        }
+    init() {
+        counts = .allocate(capacity: Self.types.count + 2)
+        for i in 0..<(Self.types.count + 2) { (counts + i).initialize(to: Atomic(0)) }
     }
 
-    func snapshot() -> VirtioBlockStatistics { state.withLock { $0 } }
+    deinit {
+        counts.deinitialize(count: slots)
+        counts.deallocate()
+    }
+
+    func record(_ type: VirtioBlock.RequestType?, ok: Bool) {
+        let slot = type.flatMap { Self.types.firstIndex(of: $0) } ?? Self.types.count
+        counts[slot].add(1, ordering: .relaxed)
+        if !ok { counts[Self.types.count + 1].add(1, ordering: .relaxed) }
+    }
+
+    func snapshot() -> VirtioBlockStatistics {
+        var s = VirtioBlockStatistics()
+        for (i, type) in Self.types.enumerated() {
+            let count = counts[i].load(ordering: .relaxed)
+            if count > 0 { s.byType[type] = count }
+        }
+        s.unknown = counts[Self.types.count].load(ordering: .relaxed)
+        s.failed = counts[Self.types.count + 1].load(ordering: .relaxed)
+        return s
+    }
 }

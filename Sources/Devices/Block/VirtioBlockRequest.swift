@@ -21,12 +21,7 @@ struct VirtioBlockRequest {
         -> (VirtioBlock.RequestType?, VirtioBlock.Status, UInt64)
     {
         let readable = chain.readableLength
-        guard readable >= VirtioBlock.headerSize, let header = try? bytes(of: chain.readable, offset: 0, count: 16) else {
-            return (nil, .ioError, 0)
-        }
-        let rawType = UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24
-        var sector: UInt64 = 0
-        for i in 0..<8 { sector |= UInt64(header[8 + i]) << (8 * UInt64(i)) }
+        guard readable >= VirtioBlock.headerSize, let (rawType, sector) = header() else { return (nil, .ioError, 0) }
         guard let type = VirtioBlock.RequestType(rawValue: rawType) else { return (nil, .unsupported, 0) }
         // Data bytes: readable after the header (OUT, DISCARD) or writable before the status byte (IN, GET_ID).
         let readableData = readable - VirtioBlock.headerSize
@@ -67,6 +62,22 @@ struct VirtioBlockRequest {
             guard case .status(let status) = error else { return (type, .ioError, 0) }
             return (type, status, 0)
         }
+    }
+
+    /// The header's type and sector: read in place when the first buffer holds it (what
+    /// drivers do), gathered from the byte stream otherwise.
+    private func header() -> (UInt32, UInt64)? {
+        if let first = chain.buffers.first, first.length >= 16, !first.isWritable {
+            guard let type = try? memory.read(UInt32.self, at: first.address),
+                let sector = try? memory.read(UInt64.self, at: GuestAddress(first.address.rawValue + 8))
+            else { return nil }
+            return (type, sector)
+        }
+        guard let header = try? bytes(of: chain.readable, offset: 0, count: 16) else { return nil }
+        let type = UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24
+        var sector: UInt64 = 0
+        for i in 0..<8 { sector |= UInt64(header[8 + i]) << (8 * UInt64(i)) }
+        return (type, sector)
     }
 
     /// The byte offset of `sector`, after checking `length` is whole sectors inside the disk.

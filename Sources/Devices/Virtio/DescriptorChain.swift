@@ -34,11 +34,13 @@ struct BufferWindow: Sequence {
     let offset: UInt64
     let count: UInt64
 
-    func makeIterator() -> AnyIterator<(address: GuestAddress, length: Int)> {
-        var index = buffers.startIndex
-        var skip = offset
-        var remaining = count
-        return AnyIterator {
+    struct Iterator: IteratorProtocol {
+        let buffers: ArraySlice<VirtqueueBuffer>
+        var index: Int
+        var skip: UInt64
+        var remaining: UInt64
+
+        mutating func next() -> (address: GuestAddress, length: Int)? {
             while remaining > 0, index < buffers.endIndex {
                 let buffer = buffers[index]
                 index += 1
@@ -56,5 +58,9 @@ struct BufferWindow: Sequence {
             }
             return nil
         }
+    }
+
+    func makeIterator() -> Iterator {
+        Iterator(buffers: buffers, index: buffers.startIndex, skip: offset, remaining: count)
     }
 }

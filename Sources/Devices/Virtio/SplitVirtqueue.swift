@@ -90,22 +90,20 @@ public struct SplitVirtqueue: Hashable, Sendable {
     /// Follows the chain starting at `head`, validating every descriptor.
     func readChain(head: UInt16, memory: some GuestMemoryAccess) throws(VirtqueueError) -> DescriptorChain {
         var buffers: [VirtqueueBuffer] = []
+        buffers.reserveCapacity(4)
         var index = head
         var seenWritable = false
         while true {
             guard index < size else { throw .descriptorIndexOutOfRange(index, queueSize: size) }
             guard buffers.count < Int(size) else { throw .chainTooLong(queueSize: size) }
-            let base = GuestAddress(descriptorTable.rawValue + 16 * UInt64(index))
-            let address: UInt64
-            let length: UInt32
-            let flags: UInt16
-            let next: UInt16
+            let descriptor: RawDescriptor
             do {
-                address = try memory.read(UInt64.self, at: base)
-                length = try memory.read(UInt32.self, at: GuestAddress(base.rawValue + 8))
-                flags = try memory.read(UInt16.self, at: GuestAddress(base.rawValue + 12))
-                next = try memory.read(UInt16.self, at: GuestAddress(base.rawValue + 14))
+                descriptor = try memory.readValue(RawDescriptor.self, at: GuestAddress(descriptorTable.rawValue + 16 * UInt64(index)))
             } catch { throw .memory(error) }
+            let address = UInt64(littleEndian: descriptor.address)
+            let length = UInt32(littleEndian: descriptor.length)
+            let flags = UInt16(littleEndian: descriptor.flags)
+            let next = UInt16(littleEndian: descriptor.next)
             if flags & Self.descriptorIndirect != 0 { throw .indirectNotNegotiated(index: index) }
             let writable = flags & Self.descriptorWrite != 0
             if !writable && seenWritable { throw .readableAfterWritable(index: index) }
@@ -136,4 +134,12 @@ public struct SplitVirtqueue: Hashable, Sendable {
         let flags = (try? memory.atomicLoad(UInt16.self, at: availableRing)) ?? 0
         return flags & Self.availableNoInterrupt != 0
     }
+}
+
+/// One entry of the descriptor table as it lies in guest memory (little-endian fields).
+struct RawDescriptor: BitwiseCopyable {
+    var address: UInt64
+    var length: UInt32
+    var flags: UInt16
+    var next: UInt16
 }
