@@ -111,6 +111,7 @@ let package = Package(
             dependencies: [
                 "Devices", "MiniVMMGuest", "GuestMemory", "KVM", "VCPU", "VHD", "ResourceAllocator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Examples/mini-vmm",
             exclude: ["Guest"],

@@ -5,7 +5,9 @@ import KVM
 import MiniVMMGuest
 import ResourceAllocator
 import VCPU
+import SystemPackage
 import VHD
+import ArgumentParser
 
 /// The assembled VM: memory, in-kernel IRQ chip, serial console, report ports, the virtio-blk
 /// device and its queue worker, and one runner per vCPU — every placement from the layout.
@@ -87,31 +89,97 @@ final class Machine {
         self.runners = runners
     }
 
-    /// Runs until the guest reported (driver done, every worker reported) or a vCPU stopped,
-    /// then stops everything; returns the per-vCPU accounts.
-    func run(timeoutSeconds: Double) throws -> (accounts: [VCPUAccount], timedOut: Bool) {
+    /// How a run ended.
+    enum RunEnd {
+        /// The guest reported (driver done, every worker reported) or a vCPU stopped.
+        case finished
+        /// `pauseWhen` held: every vCPU is paused and the queue worker stopped.
+        case paused
+        case timedOut
+    }
+
+    /// Runs until the guest reported or a vCPU stopped — or, when `pauseWhen` says so, pauses
+    /// every vCPU and stops the queue worker, leaving the machine ready for ``snapshot()``.
+    /// Stops the vCPUs otherwise; returns the per-vCPU accounts.
+    func run(timeoutSeconds: Double, pauseWhen: ((ReportDevice.Reports) -> Bool)? = nil) throws
+        -> (accounts: [VCPUAccount], end: RunEnd)
+    {
         try worker.start()
+        // Anything made available before a snapshot and not served yet.
+        transport.processQueues()
         for runner in runners { try runner.start() }
         let deadline = Date().addingTimeInterval(timeoutSeconds)
-        var timedOut = false
+        var end = RunEnd.finished
         while true {
             let r = reports.reports
+            if let pauseWhen, pauseWhen(r) {
+                end = .paused
+                break
+            }
             if r.done != nil && r.workers.count >= runners.count - 1 { break }
             if runners.contains(where: { $0.state == .stopped }) { break }
             if Date() >= deadline {
-                timedOut = true
+                end = .timedOut
                 break
             }
             usleep(1000)
         }
-        // The vCPUs now sit in HLT inside KVM (in-kernel IRQ chip); read their thread
-        // statistics before stopping them.
+        if end == .paused {
+            for runner in runners { try runner.pause() }
+        }
+        // The vCPUs now sit in HLT inside KVM (in-kernel IRQ chip) or are paused; read their
+        // thread statistics before stopping them.
         let sched = runners.map { VCPUAccount.schedstat(tid: $0.threadID) }
-        for runner in runners { runner.stop() }
-        worker.stop()
+        if end == .paused {
+            // No request in flight: the worker finishes the one it serves, then whatever was
+            // notified but not taken yet is served here.
+            worker.stop()
+            transport.processQueues()
+        } else {
+            for runner in runners { runner.stop() }
+            worker.stop()
+        }
         let accounts = runners.enumerated().map { index, runner in
             VCPUAccount(index: index, exits: runner.statistics.summaries, cpuNanoseconds: sched[index]?.0, waitNanoseconds: sched[index]?.1)
         }
-        return (accounts, timedOut)
+        return (accounts, end)
     }
+
+    /// Everything but guest memory, after a run that ended `.paused`.
+    func snapshot() throws -> MachineState {
+        let msrIndices = try kvm.msrIndexList()
+        let vcpuStates = try runners.map { runner in
+            guard let vcpu = runner.vcpu as? KVMVirtualCPU else { throw ValidationError("not a KVM vCPU") }
+            return try VCPUStateSnapshot.capture(from: vcpu, msrIndices: msrIndices, hasLAPIC: true)
+        }
+        var clock = try vm.clock()
+        clock.flags = 0
+        return MachineState(
+            vcpus: vcpuStates, irqChips: try (0..<3).map { RawState(try vm.irqChipState(chip: $0)) },
+            clock: RawState(clock), transport: transport.saveState(), reports: reports.reports)
+    }
+
+    /// Puts a saved state into this new machine (before ``run(timeoutSeconds:pauseWhen:)``).
+    func restore(_ state: MachineState, memoryFile: FileDescriptor) throws {
+        guard state.vcpus.count == runners.count else { throw ValidationError("the snapshot has \(state.vcpus.count) vCPUs") }
+        try GuestMemorySnapshot.restore(from: memoryFile, into: memory)
+        for chip in state.irqChips { try vm.setIRQChipState(chip.value) }
+        try vm.setClock(state.clock.value)
+        for (runner, saved) in zip(runners, state.vcpus) {
+            guard let vcpu = runner.vcpu as? KVMVirtualCPU else { throw ValidationError("not a KVM vCPU") }
+            try saved.restore(into: vcpu)
+        }
+        try transport.restoreState(state.transport)
+        reports.restore(state.reports)
+    }
+}
+
+/// The machine's state apart from guest memory and the disk: vCPUs, interrupt controllers,
+/// clock, the virtio transport and what the guest reported so far.
+struct MachineState: Codable {
+    var vcpus: [VCPUStateSnapshot]
+    var irqChips: [RawState<kvm_irqchip>]
+    var clock: RawState<kvm_clock_data>
+    var transport: VirtioMMIOTransportState
+    var reports: ReportDevice.Reports
 }

@@ -7,7 +7,7 @@ import VCPU
 final class ReportDevice: PortIODevice {
     static let size: UInt64 = 0x20
 
-    struct Reports: Sendable {
+    struct Reports: Codable, Sendable {
         var done: UInt32?
         var checksum: UInt32?
         var capacity: UInt32?
@@ -17,6 +17,9 @@ final class ReportDevice: PortIODevice {
     private let state = Mutex(Reports())
 
     var reports: Reports { state.withLock { $0 } }
+
+    /// Continues from reports saved with a snapshot.
+    func restore(_ reports: Reports) { state.withLock { $0 = reports } }
 
     func read(port: UInt16, offset: UInt16, into data: UnsafeMutableRawBufferPointer) {
         for i in data.indices { data[i] = 0 }

@@ -168,4 +168,35 @@ import VHD
             + driver.memory.readBytes(count: 436, at: GuestAddress(h + 0x3000))
         #expect(data == pattern(offset: 8 * 512, count: 1536))
     }
+
+    @Test func stateSavedAndRestoredIntoANewTransport() throws {
+        let directory = try TemporaryDirectory()
+        let disk = try makeDisk(.raw, in: directory)
+        let driver = try TestDriver(disk: disk)
+        try driver.start()
+        #expect(try driver.request(type: 0, sector: 1, dataLength: 512, dataWritable: true).0.status == 0)
+        driver.worker.stop()
+        let state = driver.transport.saveState()
+        #expect(state.queues[0].nextAvailable == 1 && state.queues[0].nextUsed == 1 && state.queues[0].ready)
+
+        // A new transport over the same memory continues where the old one stopped.
+        let interrupt = try EventFD(nonBlocking: true)
+        let transport = try VirtioMMIOTransport(backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
+        try transport.restoreState(state)
+        #expect(transport.saveState() == state)
+        #expect(transport.status.contains(.driverOK))
+        try driver.memory.write(UInt64(2), at: GuestAddress(TestDriver.buffers + 8))
+        try driver.makeAvailable(head: 0)
+        transport.processQueues()
+        #expect(driver.usedIndex == 2)
+        #expect(try interrupt.read() == 1)
+
+        // A state whose rings leave guest memory is refused.
+        var forged = state
+        forged.queues[0].descriptorTable = TestDriver.memorySize - 16
+        let other = try VirtioMMIOTransport(backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
+        #expect(throws: VirtqueueError.invalidRingAddress(area: "descriptor", address: TestDriver.memorySize - 16)) {
+            try other.restoreState(forged)
+        }
+    }
 }

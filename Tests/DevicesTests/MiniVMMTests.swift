@@ -166,4 +166,68 @@ struct MiniVMMTests {
         #expect(refused.status != 0)
         #expect(refused.output.contains("at least 9 sectors"))
     }
+
+    /// The guest's console text in a run's output.
+    static func guestText(_ output: String, from start: String) throws -> String {
+        let begin = try #require(output.range(of: start + "\n")).upperBound
+        if let paused = output.range(of: "\n--- paused mid-line ---", range: begin..<output.endIndex) {
+            return String(output[begin..<paused.lowerBound])
+        }
+        let end = try #require(output.range(of: "--- ", range: begin..<output.endIndex)).lowerBound
+        return String(output[begin..<end])
+    }
+
+    @Test func snapshotThenRestoreReachesTheSameResult() throws {
+        // Uninterrupted reference run on one copy of a disk …
+        let reference = try TemporaryDirectory()
+        _ = try makeDisk(.dynamic, in: reference)
+        let whole = try Self.miniVMM(["--disk", reference.file("disk-dynamic"), "--vcpus", "3"])
+        Self.expectGuestSucceeded(whole)
+        let wholeText = try Self.guestText(whole.output, from: "--- guest serial console ---")
+
+        // … and a run paused, saved, and continued in a new process on another copy.
+        let directory = try TemporaryDirectory()
+        _ = try makeDisk(.dynamic, in: directory)
+        let snapshot = directory.file("snapshot")
+        let first = try Self.miniVMM(["--disk", directory.file("disk-dynamic"), "--vcpus", "3", "--snapshot", snapshot])
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("snapshot saved to"))
+        #expect(!first.output.contains("mini-vmm guest: success"))
+        #expect(FileManager.default.fileExists(atPath: snapshot + "/machine.json"))
+        #expect(FileManager.default.fileExists(atPath: snapshot + "/memory.bin"))
+        let second = try Self.miniVMM(["--restore", snapshot])
+        // The process that continues serves the requests after the checksum.
+        #expect(second.status == 0, "\(second.output)")
+        for line in ["mini-vmm guest: success", "disk requests served: 3 (read 1, write 1, flush 1), failed 0"] {
+            #expect(second.output.contains(line), "missing \"\(line)\" in:\n\(second.output)")
+        }
+        #expect(second.output.contains("workers: 2 vCPU(s) reported correct results"))
+
+        // The guest's output, joined across the two processes, is the uninterrupted one.
+        let joined = try Self.guestText(first.output, from: "--- guest serial console ---")
+            + Self.guestText(second.output, from: "--- guest serial console (continued) ---")
+        #expect(joined == wholeText)
+        // The same final line, and the same disk contents.
+        let resultLine = { (output: String) in output.split(separator: "\n").last { $0.hasPrefix("result:") } }
+        #expect(resultLine(second.output) == resultLine(whole.output))
+        let a = try VHDImage.open(path: reference.file("disk-dynamic"), readOnly: true)
+        let b = try VHDImage.open(path: directory.file("disk-dynamic"), readOnly: true)
+        #expect(try a.read(at: 0, length: 1 << 20) == b.read(at: 0, length: 1 << 20))
+    }
+
+    @Test func aDamagedSnapshotIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        _ = try makeDisk(.raw, in: directory)
+        let snapshot = directory.file("snapshot")
+        #expect(try Self.miniVMM(["--disk", directory.file("disk-raw"), "--snapshot", snapshot]).status == 0)
+        // Point the used ring outside guest memory: the restore must refuse it.
+        let statePath = snapshot + "/machine.json"
+        var text = try String(contentsOfFile: statePath, encoding: .utf8)
+        let range = try #require(text.range(of: "\"usedRing\" : 1056768"))
+        text.replaceSubrange(range, with: "\"usedRing\" : 4294967296")
+        try text.write(toFile: statePath, atomically: true, encoding: .utf8)
+        let restored = try Self.miniVMM(["--restore", snapshot])
+        #expect(restored.status != 0)
+        #expect(restored.output.contains("used ring at 0x100000000 is misaligned or outside guest memory"), "\(restored.output)")
+    }
 }

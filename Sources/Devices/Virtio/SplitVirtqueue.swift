@@ -129,6 +129,12 @@ public struct SplitVirtqueue: Hashable, Sendable {
         } catch { throw .memory(error) }
     }
 
+    /// Continues from ring positions saved with a snapshot (``nextAvailable``, ``nextUsed``).
+    mutating func resume(nextAvailable: UInt16, nextUsed: UInt16) {
+        self.nextAvailable = nextAvailable
+        self.nextUsed = nextUsed
+    }
+
     /// Whether the driver asked not to be interrupted (`VIRTQ_AVAIL_F_NO_INTERRUPT`).
     public func interruptSuppressed(memory: some GuestMemoryAccess) -> Bool {
         let flags = (try? memory.atomicLoad(UInt16.self, at: availableRing)) ?? 0

@@ -131,6 +131,11 @@ public final class VirtioMMIOTransport: MMIODevice {
         interrupt.trigger()
     }
 
+    /// Runs `body` with both locks held, in their order (for saving and restoring state).
+    func withState<R>(_ body: (inout [SplitVirtqueue?], inout Registers) -> R) -> R {
+        queues.withLock { queues in registers.withLock { r in body(&queues, &r) } }
+    }
+
     // MARK: MMIODevice
 
     public func read(address: UInt64, offset: UInt64, into data: UnsafeMutableRawBufferPointer) {
