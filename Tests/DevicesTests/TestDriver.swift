@@ -75,7 +75,7 @@ final class TestDriver {
     let worker: VirtioQueueWorker
     let block: VirtioBlockDevice
     let queueSize: UInt16
-    private(set) var availableIndex: UInt16 = 0
+    var availableIndex: UInt16 = 0
 
     init(disk: any BlockDevice, queueSize: UInt16 = 16) throws {
         memory = try GuestMemoryMap(regions: [MmapRegion(guestBase: GuestAddress(0), size: Self.memorySize)])
