@@ -11,12 +11,13 @@ import VHD
     /// Runs `breakIt` on a started driver, expects the error state, then resets and checks the
     /// device works again.
     func expectNeedsReset(
-        _ check: (VirtqueueError) -> Bool, _ breakIt: (TestDriver) throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+        features: UInt64? = nil, _ check: (VirtqueueError) -> Bool, _ breakIt: (TestDriver) throws -> Void,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
         let directory = try TemporaryDirectory()
         let disk = try makeDisk(.raw, in: directory)
         let driver = try TestDriver(disk: disk)
-        try driver.start()
+        try driver.start(features: features)
         try breakIt(driver)
         let status = try driver.waitForInterrupt()
         #expect(status & VirtioInterrupt.configurationChange != 0, sourceLocation: sourceLocation)
@@ -95,7 +96,8 @@ import VHD
     }
 
     @Test func indirectDescriptorWithoutTheFeature() throws {
-        try expectNeedsReset({ $0 == .indirectNotNegotiated(index: 0) }) { driver in
+        let features = VirtioFeature.version1 | VirtioBlock.Feature.flush
+        try expectNeedsReset(features: features, { $0 == .indirectNotNegotiated(index: 0) }) { driver in
             try driver.writeDescriptor(0, .init(address: TestDriver.buffers, length: 32, flags: SplitVirtqueue.descriptorIndirect, next: 0))
             try driver.makeAvailable(head: 0)
         }
@@ -144,5 +146,88 @@ import VHD
         #expect(try driver.usedElement(0).length == 0)
         #expect(!driver.transport.status.contains(.needsReset))
         #expect(driver.block.statistics.failed == 1)
+    }
+
+    // MARK: indirect tables
+
+    /// Writes an indirect table at `table` (entries linked in order unless `next` is given) and
+    /// points descriptor 0 at it.
+    static func writeIndirect(
+        _ driver: TestDriver, table: UInt64, entries: [(address: UInt64, length: UInt32, flags: UInt16, next: UInt16)],
+        indirectLength: UInt32? = nil, indirectFlags: UInt16 = SplitVirtqueue.descriptorIndirect
+    ) throws {
+        for (i, e) in entries.enumerated() {
+            let base = GuestAddress(table + 16 * UInt64(i))
+            try driver.memory.write(e.address, at: base)
+            try driver.memory.write(e.length, at: GuestAddress(base.rawValue + 8))
+            try driver.memory.write(e.flags, at: GuestAddress(base.rawValue + 12))
+            try driver.memory.write(e.next, at: GuestAddress(base.rawValue + 14))
+        }
+        try driver.writeDescriptor(0, .init(address: table, length: indirectLength ?? UInt32(16 * entries.count), flags: indirectFlags, next: 0))
+    }
+
+    static let table = TestDriver.buffers + 0x8000
+    static let next = SplitVirtqueue.descriptorNext, write = SplitVirtqueue.descriptorWrite
+
+    @Test func anIndirectRequestIsServed() throws {
+        let directory = try TemporaryDirectory()
+        let driver = try TestDriver(disk: makeDisk(.dynamic, in: directory))
+        try driver.start()
+        let h = TestDriver.buffers
+        try driver.memory.write(UInt64(0), at: GuestAddress(h))
+        try driver.memory.write(UInt64(7), at: GuestAddress(h + 8))
+        try Self.writeIndirect(driver, table: Self.table, entries: [
+            (h, 16, Self.next, 1), (h + 0x1000, 1024, Self.next | Self.write, 2), (h + 0x800, 1, Self.write, 0),
+        ])
+        try driver.makeAvailable(head: 0)
+        _ = try driver.waitForInterrupt()
+        #expect(try driver.usedElement(0) == (0, 1025))
+        #expect(try driver.memory.read(UInt8.self, at: GuestAddress(h + 0x800)) == 0)
+        #expect(try driver.memory.readBytes(count: 1024, at: GuestAddress(h + 0x1000)) == pattern(offset: 7 * 512, count: 1024))
+    }
+
+    @Test func nestedIndirectTable() throws {
+        try expectNeedsReset({ $0 == .nestedIndirect(index: 1) }) { driver in
+            try Self.writeIndirect(driver, table: Self.table, entries: [
+                (TestDriver.buffers, 16, Self.next, 1), (Self.table, 32, SplitVirtqueue.descriptorIndirect, 0),
+            ])
+            try driver.makeAvailable(head: 0)
+        }
+    }
+
+    @Test func indirectWithNextOrABadLength() throws {
+        let entry = [(address: TestDriver.buffers, length: UInt32(16), flags: UInt16(0), next: UInt16(0))]
+        try expectNeedsReset({ $0 == .invalidIndirectTable(index: 0, length: 16) }) { driver in
+            try Self.writeIndirect(driver, table: Self.table, entries: entry, indirectFlags: SplitVirtqueue.descriptorIndirect | Self.next)
+            try driver.makeAvailable(head: 0)
+        }
+        for length: UInt32 in [0, 24, 16 * 17] {
+            try expectNeedsReset({ $0 == .invalidIndirectTable(index: 0, length: length) }) { driver in
+                try Self.writeIndirect(driver, table: Self.table, entries: entry, indirectLength: length)
+                try driver.makeAvailable(head: 0)
+            }
+        }
+    }
+
+    @Test func indirectTableOutsideGuestMemory() throws {
+        try expectNeedsReset({ $0 == .bufferOutsideGuestMemory(address: TestDriver.memorySize - 32, length: 64) }) { driver in
+            try driver.writeDescriptor(0, .init(address: TestDriver.memorySize - 32, length: 64, flags: SplitVirtqueue.descriptorIndirect, next: 0))
+            try driver.makeAvailable(head: 0)
+        }
+    }
+
+    @Test func loopAndIndexOutOfRangeInsideAnIndirectTable() throws {
+        try expectNeedsReset({ $0 == .chainTooLong(queueSize: 16) }) { driver in
+            try Self.writeIndirect(driver, table: Self.table, entries: [
+                (TestDriver.buffers, 16, Self.next, 1), (TestDriver.buffers, 16, Self.next, 0),
+            ])
+            try driver.makeAvailable(head: 0)
+        }
+        try expectNeedsReset({ $0 == .descriptorIndexOutOfRange(2, queueSize: 2) }) { driver in
+            try Self.writeIndirect(driver, table: Self.table, entries: [
+                (TestDriver.buffers, 16, Self.next, 1), (TestDriver.buffers, 16, Self.next, 2),
+            ])
+            try driver.makeAvailable(head: 0)
+        }
     }
 }

@@ -154,9 +154,9 @@ final class TestDriver {
         writeRegister(VirtioMMIORegister.status, status | VirtioDeviceStatus.driverOK.rawValue)
     }
 
-    /// Full initialisation: features, queue 0, DRIVER_OK.
-    func start() throws {
-        try #require(negotiate())
+    /// Full initialisation: features (default: all offered), queue 0, DRIVER_OK.
+    func start(features: UInt64? = nil) throws {
+        try #require(negotiate(features: features))
         try #require(setUpQueue())
         driverOK()
     }

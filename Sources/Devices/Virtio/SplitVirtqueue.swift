@@ -27,6 +27,8 @@ public struct SplitVirtqueue: Hashable, Sendable {
     public let descriptorTable: GuestAddress
     public let availableRing: GuestAddress
     public let usedRing: GuestAddress
+    /// Whether `VIRTIO_F_INDIRECT_DESC` was negotiated (indirect descriptors are refused otherwise).
+    public let indirectDescriptors: Bool
 
     /// The next available-ring index the device will read.
     public private(set) var nextAvailable: UInt16 = 0
@@ -37,7 +39,7 @@ public struct SplitVirtqueue: Hashable, Sendable {
     /// and entirely in guest memory (the used ring writable).
     public init(
         size: UInt16, maxSize: UInt16, descriptorTable: UInt64, availableRing: UInt64, usedRing: UInt64,
-        memory: some GuestMemoryAccess
+        indirectDescriptors: Bool = false, memory: some GuestMemoryAccess
     ) throws(VirtqueueError) {
         guard size > 0, size <= maxSize, size & (size - 1) == 0 else { throw .invalidSize(size) }
         let n = UInt64(size)
@@ -55,6 +57,7 @@ public struct SplitVirtqueue: Hashable, Sendable {
         self.descriptorTable = GuestAddress(descriptorTable)
         self.availableRing = GuestAddress(availableRing)
         self.usedRing = GuestAddress(usedRing)
+        self.indirectDescriptors = indirectDescriptors
     }
 
     /// Whether `[address, address + length)` lies in guest memory (and is writable, if asked).
@@ -87,35 +90,57 @@ public struct SplitVirtqueue: Hashable, Sendable {
         return chain
     }
 
-    /// Follows the chain starting at `head`, validating every descriptor.
+    /// Follows the chain starting at `head`, validating every descriptor; an indirect
+    /// descriptor (only with ``indirectDescriptors``) is followed into its table.
     func readChain(head: UInt16, memory: some GuestMemoryAccess) throws(VirtqueueError) -> DescriptorChain {
         var buffers: [VirtqueueBuffer] = []
         buffers.reserveCapacity(4)
-        var index = head
-        var seenWritable = false
+        try walk(table: descriptorTable, entries: size, start: head, indirect: false, into: &buffers, memory: memory)
+        return DescriptorChain(head: head, buffers: buffers)
+    }
+
+    /// Walks one descriptor table (`entries` long) from `start`. Every chain, indirect tables
+    /// included, holds at most ``size`` buffers, so loops end.
+    private func walk(
+        table: GuestAddress, entries: UInt16, start: UInt16, indirect: Bool, into buffers: inout [VirtqueueBuffer],
+        memory: some GuestMemoryAccess
+    ) throws(VirtqueueError) {
+        var index = start
         while true {
-            guard index < size else { throw .descriptorIndexOutOfRange(index, queueSize: size) }
+            guard index < entries else { throw .descriptorIndexOutOfRange(index, queueSize: entries) }
             guard buffers.count < Int(size) else { throw .chainTooLong(queueSize: size) }
             let descriptor: RawDescriptor
             do {
-                descriptor = try memory.readValue(RawDescriptor.self, at: GuestAddress(descriptorTable.rawValue + 16 * UInt64(index)))
+                descriptor = try memory.readValue(RawDescriptor.self, at: GuestAddress(table.rawValue + 16 * UInt64(index)))
             } catch { throw .memory(error) }
             let address = UInt64(littleEndian: descriptor.address)
             let length = UInt32(littleEndian: descriptor.length)
             let flags = UInt16(littleEndian: descriptor.flags)
             let next = UInt16(littleEndian: descriptor.next)
-            if flags & Self.descriptorIndirect != 0 { throw .indirectNotNegotiated(index: index) }
+            if flags & Self.descriptorIndirect != 0 {
+                if indirect { throw .nestedIndirect(index: index) }
+                guard indirectDescriptors else { throw .indirectNotNegotiated(index: index) }
+                guard flags & Self.descriptorNext == 0, length > 0, length % 16 == 0, length / 16 <= UInt32(size) else {
+                    throw .invalidIndirectTable(index: index, length: length)
+                }
+                guard Self.isMapped(GuestAddress(address), length: UInt64(length), writable: false, memory: memory) else {
+                    throw .bufferOutsideGuestMemory(address: address, length: length)
+                }
+                // The indirect descriptor ends the chain (it cannot have NEXT).
+                try walk(
+                    table: GuestAddress(address), entries: UInt16(length / 16), start: 0, indirect: true, into: &buffers,
+                    memory: memory)
+                return
+            }
             let writable = flags & Self.descriptorWrite != 0
-            if !writable && seenWritable { throw .readableAfterWritable(index: index) }
-            seenWritable = seenWritable || writable
+            if !writable && buffers.last?.isWritable == true { throw .readableAfterWritable(index: index) }
             guard Self.isMapped(GuestAddress(address), length: UInt64(length), writable: writable, memory: memory) else {
                 throw .bufferOutsideGuestMemory(address: address, length: length)
             }
             buffers.append(VirtqueueBuffer(address: GuestAddress(address), length: length, isWritable: writable))
-            if flags & Self.descriptorNext == 0 { break }
+            if flags & Self.descriptorNext == 0 { return }
             index = next
         }
-        return DescriptorChain(head: head, buffers: buffers)
     }
 
     /// Puts `head` in the used ring with `length` bytes written and publishes it.

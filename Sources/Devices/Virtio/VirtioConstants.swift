@@ -47,7 +47,8 @@ public struct VirtioDeviceStatus: OptionSet, Hashable, Sendable {
 
 /// Feature bits common to every device type (section 6).
 public enum VirtioFeature {
-    /// `VIRTIO_F_INDIRECT_DESC` (not offered by this implementation).
+    /// `VIRTIO_F_INDIRECT_DESC`: a descriptor may point to a table of descriptors (offered by
+    /// ``VirtioMMIOTransport`` for every device).
     public static let indirectDescriptors: UInt64 = 1 << 28
     /// `VIRTIO_F_EVENT_IDX` (not offered by this implementation).
     public static let eventIndex: UInt64 = 1 << 29

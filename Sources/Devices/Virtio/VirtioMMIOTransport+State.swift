@@ -54,7 +54,8 @@ extension VirtioMMIOTransport {
             }
             var queue = try SplitVirtqueue(
                 size: q.size, maxSize: maxSizes[i], descriptorTable: q.descriptorTable, availableRing: q.availableRing,
-                usedRing: q.usedRing, memory: memory)
+                usedRing: q.usedRing, indirectDescriptors: state.driverFeatures & VirtioFeature.indirectDescriptors != 0,
+                memory: memory)
             queue.resume(nextAvailable: q.nextAvailable, nextUsed: q.nextUsed)
             restored.append(queue)
         }

@@ -64,6 +64,10 @@ public final class VirtioMMIOTransport: MMIODevice {
         registers = Mutex(Registers(queues: [QueueRegisters](repeating: QueueRegisters(), count: count)))
     }
 
+    /// The features offered to the driver: the backend's plus the transport's own
+    /// (``VirtioFeature/indirectDescriptors``).
+    public var offeredFeatures: UInt64 { backend.deviceFeatures | VirtioFeature.indirectDescriptors }
+
     // MARK: State seen by the VMM
 
     /// The device status register.
@@ -155,7 +159,7 @@ public final class VirtioMMIOTransport: MMIODevice {
             case VirtioMMIORegister.vendorID: return 0x554d_4551  // "QEMU", what Linux guests expect
             case VirtioMMIORegister.deviceFeatures:
                 return r.deviceFeaturesSelect < 2
-                    ? UInt32(truncatingIfNeeded: backend.deviceFeatures >> (32 * UInt64(r.deviceFeaturesSelect))) : 0
+                    ? UInt32(truncatingIfNeeded: offeredFeatures >> (32 * UInt64(r.deviceFeaturesSelect))) : 0
             case VirtioMMIORegister.queueSizeMax:
                 return r.queues.indices.contains(selected) ? UInt32(backend.queueSizeMax[selected]) : 0
             case VirtioMMIORegister.queueReady: return queue?.ready == true ? 1 : 0
@@ -179,12 +183,12 @@ public final class VirtioMMIOTransport: MMIODevice {
         case VirtioMMIORegister.queueReady:
             setQueueReady(value == 1)
         default:
-            registers.withLock { r in Self.writeRegister(offset, value, &r, deviceFeatures: backend.deviceFeatures) }
+            registers.withLock { r in Self.writeRegister(offset, value, &r) }
         }
     }
 
     /// Plain register writes (no queue state changes).
-    private static func writeRegister(_ offset: UInt64, _ value: UInt32, _ r: inout Registers, deviceFeatures: UInt64) {
+    private static func writeRegister(_ offset: UInt64, _ value: UInt32, _ r: inout Registers) {
         let selected = Int(r.queueSelect)
         let queueWritable = r.queues.indices.contains(selected) && !r.queues[selected].ready
         func setHalf(_ old: UInt64, high: Bool) -> UInt64 {
@@ -226,7 +230,7 @@ public final class VirtioMMIOTransport: MMIODevice {
                 let settingFeaturesOK = new & VirtioDeviceStatus.featuresOK.rawValue != 0
                     && r.status & VirtioDeviceStatus.featuresOK.rawValue == 0
                 if settingFeaturesOK {
-                    let offered = backend.deviceFeatures
+                    let offered = offeredFeatures
                     let accepted = r.driverFeatures & ~offered == 0 && r.driverFeatures & VirtioFeature.version1 != 0
                     if !accepted { new &= ~VirtioDeviceStatus.featuresOK.rawValue }
                 }
@@ -252,7 +256,8 @@ public final class VirtioMMIOTransport: MMIODevice {
                 do throws(VirtqueueError) {
                     queues[selected] = try SplitVirtqueue(
                         size: q.size, maxSize: backend.queueSizeMax[selected], descriptorTable: q.descriptor,
-                        availableRing: q.driver, usedRing: q.device, memory: memory)
+                        availableRing: q.driver, usedRing: q.device,
+                        indirectDescriptors: r.driverFeatures & VirtioFeature.indirectDescriptors != 0, memory: memory)
                     r.queues[selected].ready = true
                 } catch {
                     failure = error

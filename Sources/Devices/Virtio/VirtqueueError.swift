@@ -22,6 +22,11 @@ public enum VirtqueueError: Error, Equatable, Sendable, CustomStringConvertible 
     case readableAfterWritable(index: UInt16)
     /// `VIRTQ_DESC_F_INDIRECT` without the feature negotiated.
     case indirectNotNegotiated(index: UInt16)
+    /// An indirect descriptor that also has `NEXT`, or whose table length is zero, not a
+    /// multiple of 16 or more entries than the queue size.
+    case invalidIndirectTable(index: UInt16, length: UInt32)
+    /// A descriptor inside an indirect table is itself indirect.
+    case nestedIndirect(index: UInt16)
     /// Guest memory refused an access to a ring.
     case memory(GuestMemoryError)
 
@@ -35,6 +40,8 @@ public enum VirtqueueError: Error, Equatable, Sendable, CustomStringConvertible 
         case .bufferOutsideGuestMemory(let address, let length): "buffer of \(length) bytes at 0x\(String(address, radix: 16)) is outside guest memory"
         case .readableAfterWritable(let index): "device-readable descriptor \(index) after a device-writable one"
         case .indirectNotNegotiated(let index): "descriptor \(index) is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated"
+        case .invalidIndirectTable(let index, let length): "indirect descriptor \(index) has an invalid table (\(length) bytes, or NEXT set)"
+        case .nestedIndirect(let index): "descriptor \(index) of an indirect table is itself indirect"
         case .memory(let error): "guest memory: \(error)"
         }
     }
