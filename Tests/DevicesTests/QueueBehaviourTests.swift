@@ -60,6 +60,7 @@ import VHD
         let transport = try VirtioMMIOTransport(backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
         try transport.restoreState(state)
         driver.availableIndex = 65534
+        try driver.memory.atomicStore(UInt16(65534), at: GuestAddress(TestDriver.usedRing + 2))  // where that ring would be
         try driver.memory.write(UInt64(0), at: GuestAddress(TestDriver.buffers))
         try driver.writeChain([(TestDriver.buffers, 16, false), (TestDriver.buffers + 0x100, 512, true), (TestDriver.buffers + 0x800, 1, true)])
         for expected in [UInt16(65535), 0, 1] {
@@ -101,5 +102,34 @@ import VHD
         let freeBefore = layout.mmio32.freeRanges
         #expect(throws: DevicePlacementError.self) { try DevicePlacement.allocate(in: &layout) }
         #expect(layout.mmio32.freeRanges == freeBefore)
+    }
+
+    @Test func eventIndicesSuppressInterruptsAndPublishAvailEvent() throws {
+        let directory = try TemporaryDirectory()
+        let driver = try TestDriver(disk: makeDisk(.raw, in: directory))
+        try driver.start()
+        #expect(driver.transport.negotiatedFeatures & VirtioFeature.eventIndex != 0)
+        driver.worker.stop()  // serve inline, so each step is observed exactly
+        let usedEvent = GuestAddress(TestDriver.availableRing + 4 + 2 * UInt64(driver.queueSize))
+        let availEvent = GuestAddress(TestDriver.usedRing + 4 + 8 * UInt64(driver.queueSize))
+        try driver.memory.write(UInt64(0), at: GuestAddress(TestDriver.buffers))
+        try driver.writeChain([(TestDriver.buffers, 16, false), (TestDriver.buffers + 0x100, 512, true), (TestDriver.buffers + 0x800, 1, true)])
+        func submit(usedEventValue: UInt16) throws -> Bool {
+            try driver.memory.write(driver.availableIndex, at: GuestAddress(TestDriver.availableRing + 4 + 2 * UInt64(driver.availableIndex % driver.queueSize)))
+            driver.availableIndex &+= 1
+            try driver.memory.atomicStore(driver.availableIndex, at: GuestAddress(TestDriver.availableRing + 2))
+            try driver.memory.write(usedEventValue, at: usedEvent)
+            driver.transport.processQueues()
+            return try driver.interrupt.read() != nil
+        }
+        // used_event 0: the first completion (used 0 → 1) crosses it.
+        #expect(try submit(usedEventValue: 0))
+        #expect(try driver.memory.read(UInt16.self, at: availEvent) == 1)
+        // used_event 5: completions 1 → 2 … 4 → 5 stay quiet, 5 → 6 interrupts.
+        for _ in 1..<5 { #expect(try submit(usedEventValue: 5) == false) }
+        #expect(try submit(usedEventValue: 5))
+        #expect(driver.usedIndex == 6)
+        #expect(try driver.memory.read(UInt16.self, at: availEvent) == 6)
+        #expect(driver.transport.lastError == nil)
     }
 }

@@ -189,7 +189,10 @@ final class TestDriver {
     }
 
     /// Publishes `head` in the available ring and notifies through the QueueNotify register.
+    /// Like a driver that wants every completion interrupt, it first sets `used_event` (read
+    /// when VIRTIO_F_EVENT_IDX was negotiated) to the current used index.
     func makeAvailable(head: UInt16, count: UInt16 = 1) throws {
+        try memory.write(usedIndex, at: GuestAddress(Self.availableRing + 4 + 2 * UInt64(queueSize)))
         try memory.write(head, at: GuestAddress(Self.availableRing + 4 + 2 * UInt64(availableIndex % queueSize)))
         availableIndex &+= count
         try memory.atomicStore(availableIndex, at: GuestAddress(Self.availableRing + 2))

@@ -29,17 +29,21 @@ public struct SplitVirtqueue: Hashable, Sendable {
     public let usedRing: GuestAddress
     /// Whether `VIRTIO_F_INDIRECT_DESC` was negotiated (indirect descriptors are refused otherwise).
     public let indirectDescriptors: Bool
+    /// Whether `VIRTIO_F_EVENT_IDX` was negotiated: interrupts follow `used_event`, and the
+    /// device publishes `avail_event`.
+    public let eventIndex: Bool
 
     /// The next available-ring index the device will read.
     public private(set) var nextAvailable: UInt16 = 0
     /// The next used-ring index the device will write.
     public private(set) var nextUsed: UInt16 = 0
 
-    /// Validates the queue geometry: `size` a power of two within `maxSize`, each area aligned
+    /// Validates the queue geometry (`negotiatedFeatures` decides indirect descriptors and event
+    /// indices): `size` a power of two within `maxSize`, each area aligned
     /// and entirely in guest memory (the used ring writable).
     public init(
         size: UInt16, maxSize: UInt16, descriptorTable: UInt64, availableRing: UInt64, usedRing: UInt64,
-        indirectDescriptors: Bool = false, memory: some GuestMemoryAccess
+        negotiatedFeatures: UInt64 = 0, memory: some GuestMemoryAccess
     ) throws(VirtqueueError) {
         guard size > 0, size <= maxSize, size & (size - 1) == 0 else { throw .invalidSize(size) }
         let n = UInt64(size)
@@ -57,7 +61,8 @@ public struct SplitVirtqueue: Hashable, Sendable {
         self.descriptorTable = GuestAddress(descriptorTable)
         self.availableRing = GuestAddress(availableRing)
         self.usedRing = GuestAddress(usedRing)
-        self.indirectDescriptors = indirectDescriptors
+        indirectDescriptors = negotiatedFeatures & VirtioFeature.indirectDescriptors != 0
+        eventIndex = negotiatedFeatures & VirtioFeature.eventIndex != 0
     }
 
     /// Whether `[address, address + length)` lies in guest memory (and is writable, if asked).
@@ -160,10 +165,28 @@ public struct SplitVirtqueue: Hashable, Sendable {
         self.nextUsed = nextUsed
     }
 
-    /// Whether the driver asked not to be interrupted (`VIRTQ_AVAIL_F_NO_INTERRUPT`).
-    public func interruptSuppressed(memory: some GuestMemoryAccess) -> Bool {
-        let flags = (try? memory.atomicLoad(UInt16.self, at: availableRing)) ?? 0
-        return flags & Self.availableNoInterrupt != 0
+    /// Whether the driver wants an interrupt now that the used index went from `oldUsed` to
+    /// ``nextUsed``: with event indices, when `used_event` lies in that step
+    /// (`vring_need_event`); otherwise unless `VIRTQ_AVAIL_F_NO_INTERRUPT` is set.
+    public func needsInterrupt(oldUsed: UInt16, memory: some GuestMemoryAccess) -> Bool {
+        guard eventIndex else {
+            let flags = (try? memory.atomicLoad(UInt16.self, at: availableRing)) ?? 0
+            return flags & Self.availableNoInterrupt == 0
+        }
+        let usedEvent = GuestAddress(availableRing.rawValue + 4 + 2 * UInt64(size))
+        guard let event = try? memory.atomicLoad(UInt16.self, at: usedEvent) else { return true }
+        return nextUsed &- event &- 1 < nextUsed &- oldUsed
+    }
+
+    /// With event indices, tells the driver to notify once it makes ``nextAvailable`` available
+    /// (`avail_event`), then reports whether more chains arrived meanwhile — the caller serves
+    /// them, so none is left without a notification.
+    public func publishAvailableEvent(memory: some GuestMemoryAccess) throws(VirtqueueError) -> Bool {
+        guard eventIndex else { return false }
+        do {
+            try memory.atomicStore(nextAvailable, at: GuestAddress(usedRing.rawValue + 4 + 8 * UInt64(size)))
+            return try memory.atomicLoad(UInt16.self, at: GuestAddress(availableRing.rawValue + 2)) != nextAvailable
+        } catch { throw .memory(error) }
     }
 }
 

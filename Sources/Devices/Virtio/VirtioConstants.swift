@@ -50,7 +50,8 @@ public enum VirtioFeature {
     /// `VIRTIO_F_INDIRECT_DESC`: a descriptor may point to a table of descriptors (offered by
     /// ``VirtioMMIOTransport`` for every device).
     public static let indirectDescriptors: UInt64 = 1 << 28
-    /// `VIRTIO_F_EVENT_IDX` (not offered by this implementation).
+    /// `VIRTIO_F_EVENT_IDX`: `used_event` / `avail_event` suppress interrupts and notifications
+    /// (offered by ``VirtioMMIOTransport`` for every device).
     public static let eventIndex: UInt64 = 1 << 29
     /// `VIRTIO_F_VERSION_1`: the device follows virtio 1.x, not the legacy interface.
     public static let version1: UInt64 = 1 << 32

@@ -54,8 +54,7 @@ extension VirtioMMIOTransport {
             }
             var queue = try SplitVirtqueue(
                 size: q.size, maxSize: maxSizes[i], descriptorTable: q.descriptorTable, availableRing: q.availableRing,
-                usedRing: q.usedRing, indirectDescriptors: state.driverFeatures & VirtioFeature.indirectDescriptors != 0,
-                memory: memory)
+                usedRing: q.usedRing, negotiatedFeatures: state.driverFeatures, memory: memory)
             queue.resume(nextAvailable: q.nextAvailable, nextUsed: q.nextUsed)
             restored.append(queue)
         }

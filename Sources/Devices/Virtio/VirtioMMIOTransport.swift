@@ -65,8 +65,10 @@ public final class VirtioMMIOTransport: MMIODevice {
     }
 
     /// The features offered to the driver: the backend's plus the transport's own
-    /// (``VirtioFeature/indirectDescriptors``).
-    public var offeredFeatures: UInt64 { backend.deviceFeatures | VirtioFeature.indirectDescriptors }
+    /// (``VirtioFeature/indirectDescriptors``, ``VirtioFeature/eventIndex``).
+    public var offeredFeatures: UInt64 {
+        backend.deviceFeatures | VirtioFeature.indirectDescriptors | VirtioFeature.eventIndex
+    }
 
     // MARK: State seen by the VMM
 
@@ -94,7 +96,7 @@ public final class VirtioMMIOTransport: MMIODevice {
     public func processQueue(_ index: Int) {
         var completed = 0
         var failure: VirtqueueError?
-        var suppressed = false
+        var interrupt = false
         queues.withLock { queues in
             guard queues.indices.contains(index), var queue = queues[index] else { return }
             let live = registers.withLock { r in
@@ -102,25 +104,28 @@ public final class VirtioMMIOTransport: MMIODevice {
                 return status.contains(.driverOK) && !status.contains(.needsReset)
             }
             guard live else { return }
+            let oldUsed = queue.nextUsed
             do throws(VirtqueueError) {
-                while let chain = try queue.popAvailable(memory: memory) {
-                    let written = backend.serve(chain, queue: index, memory: memory)
-                    try queue.pushUsed(head: chain.head, length: written, memory: memory)
-                    completed += 1
-                }
+                repeat {
+                    while let chain = try queue.popAvailable(memory: memory) {
+                        let written = backend.serve(chain, queue: index, memory: memory)
+                        try queue.pushUsed(head: chain.head, length: written, memory: memory)
+                        completed += 1
+                    }
+                } while try queue.publishAvailableEvent(memory: memory)
                 queues[index] = queue
+                interrupt = completed > 0 && queue.needsInterrupt(oldUsed: oldUsed, memory: memory)
             } catch {
                 failure = error
                 queues[index] = nil
             }
-            suppressed = queue.interruptSuppressed(memory: memory)
         }
         if completed > 0 { served.add(UInt64(completed), ordering: .relaxed) }
         if let failure {
             fail(failure)
-        } else if completed > 0 && !suppressed {
+        } else if interrupt {
             registers.withLock { $0.interruptStatus |= VirtioInterrupt.usedBuffer }
-            interrupt.trigger()
+            self.interrupt.trigger()
         }
     }
 
@@ -257,7 +262,7 @@ public final class VirtioMMIOTransport: MMIODevice {
                     queues[selected] = try SplitVirtqueue(
                         size: q.size, maxSize: backend.queueSizeMax[selected], descriptorTable: q.descriptor,
                         availableRing: q.driver, usedRing: q.device,
-                        indirectDescriptors: r.driverFeatures & VirtioFeature.indirectDescriptors != 0, memory: memory)
+                        negotiatedFeatures: r.driverFeatures, memory: memory)
                     r.queues[selected].ready = true
                 } catch {
                     failure = error
