@@ -97,6 +97,7 @@ import VHD
         #expect(first.mmioBase == layout.configuration.mmio32Start)
         #expect(second.mmioBase == first.mmioBase + 0x1000)
         #expect(layout.mmio32.isAllocated(AddressRange(start: first.mmioBase, size: 0x1000)!))
+        #expect(first.linuxCommandLineParameter == "virtio_mmio.device=4K@0xc0000000:5")
         // Once the legacy lines are gone, placement fails and gives the MMIO page back.
         while (try? layout.legacyIRQs.allocate()) != nil {}
         let freeBefore = layout.mmio32.freeRanges

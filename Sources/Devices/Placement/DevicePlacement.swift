@@ -16,6 +16,13 @@ public struct DevicePlacement: Hashable, Sendable, Codable {
         self.gsi = gsi
     }
 
+    /// How a Linux guest learns about the device without ACPI or a device tree: the
+    /// `virtio_mmio.device=<size>@<base>:<irq>` kernel command-line parameter.
+    public var linuxCommandLineParameter: String {
+        let size = mmioSize % 1024 == 0 ? "\(mmioSize / 1024)K" : "\(mmioSize)"
+        return "virtio_mmio.device=\(size)@0x\(String(mmioBase, radix: 16)):\(gsi)"
+    }
+
     /// The legacy lines a PC platform already uses: timer (0), keyboard (1), PIC cascade (2),
     /// COM2/COM4 (3), COM1/COM3 (4). Reserve them once per layout with
     /// ``reservePlatformIRQs(in:)`` before placing devices.
