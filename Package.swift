@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "VHD", targets: ["VHD"]),
         .library(name: "VCPUScheduler", targets: ["VCPUScheduler"]),
         .executable(name: "vhd", targets: ["vhd"]),
+        .library(name: "Devices", targets: ["Devices"]),
+        .executable(name: "mini-vmm", targets: ["mini-vmm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -100,6 +102,42 @@ let package = Package(
             name: "sched-bench",
             dependencies: ["BenchmarkSupport", "VCPUScheduler"],
             path: "Benchmarks/sched-bench",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Devices
+        .target(
+            name: "Devices",
+            dependencies: ["GuestMemory", "KVM", "VCPU", "VHD", "ResourceAllocator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DevicesTests",
+            dependencies: ["Devices", "TestSupport", "mini-vmm"],
+            swiftSettings: swiftSettings
+        ),
+        // The mini-vmm guest program (GNU as source, assembled by SwiftPM; see build-guest.sh).
+        .target(name: "MiniVMMGuest", path: "Examples/mini-vmm/Guest", exclude: ["build-guest.sh"]),
+        .executableTarget(
+            name: "mini-vmm",
+            dependencies: [
+                "Devices", "MiniVMMGuest", "GuestMemory", "KVM", "VCPU", "VHD", "ResourceAllocator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Examples/mini-vmm",
+            exclude: ["Guest"],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(name: "CFirstExit", path: "Benchmarks/CFirstExit"),
+        .executableTarget(
+            name: "devices-bench",
+            dependencies: [
+                "BenchmarkSupport", "CFirstExit", "Devices", "GuestMemory", "KVM", "VCPU", "VHD",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/devices-bench",
             swiftSettings: swiftSettings
         ),
 

@@ -1,0 +1,53 @@
+import Devices
+import Foundation
+import VCPU
+
+/// Per-vCPU accounting for the final table.
+struct VCPUAccount {
+    let index: Int
+    let exits: [ExitSummary]
+    /// On-CPU time of the vCPU thread (guest and VMM), from `/proc/self/task/<tid>/schedstat`.
+    let cpuNanoseconds: UInt64?
+    /// Time waiting on a run queue, from the same file.
+    let waitNanoseconds: UInt64?
+
+    /// Time the VMM spent handling I/O exits (port I/O and MMIO) on this vCPU's thread.
+    var ioNanoseconds: UInt64 {
+        exits.filter { [.ioIn, .ioOut, .mmioRead, .mmioWrite].contains($0.kind) }.reduce(0) { $0 + $1.totalNanoseconds }
+    }
+
+    /// Reads the scheduler statistics of thread `tid`: (on-CPU ns, run-queue wait ns).
+    static func schedstat(tid: Int32?) -> (UInt64, UInt64)? {
+        guard let tid, let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/schedstat", encoding: .utf8) else {
+            return nil
+        }
+        let fields = text.split(separator: " ").compactMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return fields.count >= 2 ? (fields[0], fields[1]) : nil
+    }
+}
+
+func milliseconds(_ nanoseconds: UInt64?) -> String {
+    guard let nanoseconds else { return "n/a" }
+    return String(format: "%.2f ms", Double(nanoseconds) / 1e6)
+}
+
+func printSummary(accounts: [VCPUAccount], block: VirtioBlockStatistics, chains: UInt64, notifications: UInt64) {
+    print("")
+    print("vCPU  exits by reason                                    T_cpu       T_io        T_wait")
+    for account in accounts {
+        let reasons = account.exits.map { "\($0.kind) \($0.count)" }.joined(separator: ", ")
+        let padded = reasons.padding(toLength: max(50, reasons.count), withPad: " ", startingAt: 0)
+        print(
+            String(account.index).padding(toLength: 6, withPad: " ", startingAt: 0) + padded + " "
+                + milliseconds(account.cpuNanoseconds).padding(toLength: 12, withPad: " ", startingAt: 0)
+                + milliseconds(account.ioNanoseconds).padding(toLength: 12, withPad: " ", startingAt: 0)
+                + milliseconds(account.waitNanoseconds))
+    }
+    let types = VirtioBlock.RequestType.allCases.compactMap { type -> String? in
+        guard let count = block.byType[type], count > 0 else { return nil }
+        return "\(type) \(count)"
+    }
+    print(
+        "disk requests served: \(block.total) (\(types.joined(separator: ", "))), failed \(block.failed); "
+            + "\(chains) chains, \(notifications) queue notifications (ioeventfd)")
+}

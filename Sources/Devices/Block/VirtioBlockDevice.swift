@@ -1,0 +1,132 @@
+import GuestMemory
+import Synchronization
+import VHD
+
+/// A virtio-blk device over any ``VHD/BlockDevice`` (raw file, fixed, dynamic or differencing
+/// VHD): `IN`, `OUT`, `FLUSH`, `GET_ID` and `DISCARD` on one request queue.
+///
+/// Request data moves directly between the disk backend and the guest pages that back the
+/// descriptors (no bounce buffer, no allocation sized by the guest). A request that is
+/// malformed (header too short, data not a multiple of 512 bytes, past the end of the disk, a
+/// write to a read-only image, too many discard segments) completes with an error status; a
+/// chain without room for the status byte completes with nothing written.
+public final class VirtioBlockDevice: VirtioDeviceBackend {
+    public let disk: any BlockDevice
+    /// The identifier returned by `GET_ID` (at most 20 bytes are used).
+    public let serial: [UInt8]
+    /// Queue size offered to the driver.
+    public let queueSize: UInt16
+    /// Largest discard request, in 512-byte sectors, and most segments per discard request.
+    public let maxDiscardSectors: UInt32
+    public let maxDiscardSegments: UInt32
+
+    private let counters = RequestCounters()
+
+    public init(
+        disk: any BlockDevice, serial: String = "swift-vmm", queueSize: UInt16 = 128,
+        maxDiscardSectors: UInt32 = 1 << 22, maxDiscardSegments: UInt32 = 16
+    ) {
+        self.disk = disk
+        self.serial = Array(serial.utf8.prefix(VirtioBlock.idSize))
+        self.queueSize = queueSize
+        self.maxDiscardSectors = maxDiscardSectors
+        self.maxDiscardSegments = maxDiscardSegments
+    }
+
+    public var deviceID: UInt32 { VirtioBlock.deviceID }
+
+    public var deviceFeatures: UInt64 {
+        var features = VirtioFeature.version1 | VirtioBlock.Feature.flush | VirtioBlock.Feature.blockSize
+            | VirtioBlock.Feature.segmentMax | VirtioBlock.Feature.discard
+        if disk.isReadOnly { features |= VirtioBlock.Feature.readOnly }
+        return features
+    }
+
+    public var queueSizeMax: [UInt16] { [queueSize] }
+
+    /// Requests completed so far, per type, and how many failed.
+    public var statistics: VirtioBlockStatistics { counters.snapshot() }
+
+    public func readConfig(offset: UInt64, into data: UnsafeMutableRawBufferPointer) {
+        var config = [UInt8](repeating: 0, count: VirtioBlock.ConfigOffset.size)
+        func put<T: FixedWidthInteger>(_ value: T, at position: Int) {
+            withUnsafeBytes(of: value.littleEndian) { bytes in
+                for (i, byte) in bytes.enumerated() { config[position + i] = byte }
+            }
+        }
+        put(disk.capacity / VirtioBlock.sectorSize, at: VirtioBlock.ConfigOffset.capacity)
+        put(UInt32(queueSize) - 2, at: VirtioBlock.ConfigOffset.segmentMax)
+        put(UInt32(disk.logicalSectorSize), at: VirtioBlock.ConfigOffset.blockSize)
+        put(maxDiscardSectors, at: VirtioBlock.ConfigOffset.maxDiscardSectors)
+        put(maxDiscardSegments, at: VirtioBlock.ConfigOffset.maxDiscardSegments)
+        put(UInt32(disk.logicalSectorSize) / 512, at: VirtioBlock.ConfigOffset.discardSectorAlignment)
+        for i in 0..<data.count {
+            let (position, overflow) = offset.addingReportingOverflow(UInt64(i))
+            data[i] = !overflow && position < UInt64(config.count) ? config[Int(position)] : 0
+        }
+    }
+
+    public func serve(_ chain: DescriptorChain, queue: Int, memory: any GuestMemoryAccess) -> UInt32 {
+        // The status byte is the last byte of the writable buffers.
+        let writableLength = chain.writableLength
+        guard writableLength >= 1, let last = chain.writable.last, last.length > 0 else {
+            counters.record(nil, ok: false)
+            return 0
+        }
+        let statusAddress = GuestAddress(last.address.rawValue + UInt64(last.length) - 1)
+        let request = VirtioBlockRequest(chain: chain, memory: memory, disk: disk)
+        let (type, status, dataWritten) = request.execute(
+            serial: serial, maxDiscardSectors: maxDiscardSectors, maxDiscardSegments: maxDiscardSegments)
+        counters.record(type, ok: status == .ok)
+        // The address was validated as writable guest memory when the chain was read.
+        try? memory.write(status.rawValue, at: statusAddress)
+        return UInt32(truncatingIfNeeded: min(dataWritten + 1, writableLength))
+    }
+}
+
+/// Counts of completed virtio-blk requests.
+public struct VirtioBlockStatistics: Hashable, Sendable {
+    /// Completed requests per type.
+    public var byType: [VirtioBlock.RequestType: UInt64] = [:]
+    /// Requests of an unknown type.
+    public var unknown: UInt64 = 0
+    /// Requests that completed with a status other than OK (or no status at all).
+    public var failed: UInt64 = 0
+    /// All requests.
+    public var total: UInt64 { byType.values.reduce(unknown, +) }
+}
+
+/// Lock-free request counters: one per request type, unknown types, failures. `@unchecked`:
+/// the pointer is written once in `init`, and every access after that is atomic.
+final class RequestCounters: @unchecked Sendable {
+    private static let types = VirtioBlock.RequestType.allCases
+    private let counts: UnsafeMutablePointer<Atomic<UInt64>>
+    private var slots: Int { Self.types.count + 2 }
+
+    init() {
+        counts = .allocate(capacity: Self.types.count + 2)
+        for i in 0..<(Self.types.count + 2) { (counts + i).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        counts.deinitialize(count: slots)
+        counts.deallocate()
+    }
+
+    func record(_ type: VirtioBlock.RequestType?, ok: Bool) {
+        let slot = type.flatMap { Self.types.firstIndex(of: $0) } ?? Self.types.count
+        counts[slot].add(1, ordering: .relaxed)
+        if !ok { counts[Self.types.count + 1].add(1, ordering: .relaxed) }
+    }
+
+    func snapshot() -> VirtioBlockStatistics {
+        var s = VirtioBlockStatistics()
+        for (i, type) in Self.types.enumerated() {
+            let count = counts[i].load(ordering: .relaxed)
+            if count > 0 { s.byType[type] = count }
+        }
+        s.unknown = counts[Self.types.count].load(ordering: .relaxed)
+        s.failed = counts[Self.types.count + 1].load(ordering: .relaxed)
+        return s
+    }
+}

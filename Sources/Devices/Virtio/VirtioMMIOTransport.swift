@@ -1,0 +1,274 @@
+import GuestMemory
+import KVM
+import Synchronization
+import VCPU
+
+/// The virtio MMIO transport, version 2 (virtio 1.x, section 4.2): the register window a
+/// driver programs, feature negotiation, queue set-up and the split virtqueues of one
+/// ``VirtioDeviceBackend``.
+///
+/// It is an ``VCPU/MMIODevice``: put it on the vCPUs' ``VCPU/MMIOBus`` at its window. A write
+/// to `QueueNotify` signals ``queueNotify``; with KVM that register is an ioeventfd
+/// (``attach(to:bus:placement:)``), so notifications never leave the kernel, and a
+/// ``VirtioQueueWorker`` waiting on the eventfd serves the queues. Completions set the
+/// used-buffer bit of the interrupt status and trigger ``interrupt`` (an irqfd).
+///
+/// A driver that breaks the virtqueue rules (see ``VirtqueueError``) gets `DEVICE_NEEDS_RESET`
+/// and a configuration-change interrupt; the broken queue is not used again until a reset.
+///
+/// Locking: `queues` (the running virtqueues, held while requests are served) is always taken
+/// before `registers` (the register file, held only briefly), so vCPUs reading registers never
+/// wait for disk I/O.
+public final class VirtioMMIOTransport: MMIODevice {
+    public let backend: any VirtioDeviceBackend
+    public let memory: any GuestMemoryAccess
+    public let interrupt: any InterruptSignal
+    /// Signalled by every write to `QueueNotify` that reaches this object (an ioeventfd on
+    /// the same register makes the kernel signal it instead).
+    public let queueNotify: EventFD
+
+    struct QueueRegisters {
+        var size: UInt16 = 0
+        var ready = false
+        var descriptor: UInt64 = 0
+        var driver: UInt64 = 0
+        var device: UInt64 = 0
+    }
+
+    struct Registers {
+        var deviceFeaturesSelect: UInt32 = 0
+        var driverFeaturesSelect: UInt32 = 0
+        var driverFeatures: UInt64 = 0
+        var queueSelect: UInt32 = 0
+        var queues: [QueueRegisters]
+        var status: UInt32 = 0
+        var interruptStatus: UInt32 = 0
+        var configGeneration: UInt32 = 0
+        var lastError: VirtqueueError?
+    }
+
+    private let queues: Mutex<[SplitVirtqueue?]>
+    private let registers: Mutex<Registers>
+    private let served = Atomic<UInt64>(0)
+
+    /// Creates the transport for `backend` over `memory`, interrupting through `interrupt`.
+    public init(backend: any VirtioDeviceBackend, memory: any GuestMemoryAccess, interrupt: any InterruptSignal)
+        throws(KVMError)
+    {
+        self.backend = backend
+        self.memory = memory
+        self.interrupt = interrupt
+        queueNotify = try EventFD(nonBlocking: true)
+        let count = backend.queueSizeMax.count
+        queues = Mutex([SplitVirtqueue?](repeating: nil, count: count))
+        registers = Mutex(Registers(queues: [QueueRegisters](repeating: QueueRegisters(), count: count)))
+    }
+
+    /// The features offered to the driver: the backend's plus the transport's own
+    /// (``VirtioFeature/indirectDescriptors``, ``VirtioFeature/eventIndex``).
+    public var offeredFeatures: UInt64 {
+        backend.deviceFeatures | VirtioFeature.indirectDescriptors | VirtioFeature.eventIndex
+    }
+
+    // MARK: State seen by the VMM
+
+    /// The device status register.
+    public var status: VirtioDeviceStatus { VirtioDeviceStatus(rawValue: registers.withLock { $0.status }) }
+    /// The interrupt status register (bits ``VirtioInterrupt``).
+    public var interruptStatus: UInt32 { registers.withLock { $0.interruptStatus } }
+    /// The features the driver accepted (valid once `FEATURES_OK` is set).
+    public var negotiatedFeatures: UInt64 { registers.withLock { $0.driverFeatures } }
+    /// The last virtqueue rule the driver broke, if any since the last reset.
+    public var lastError: VirtqueueError? { registers.withLock { $0.lastError } }
+    /// Descriptor chains served and returned in a used ring so far.
+    public var chainsServed: UInt64 { served.load(ordering: .relaxed) }
+
+    // MARK: Queue service
+
+    /// Serves every chain the driver made available on every ready queue, then raises the
+    /// used-buffer interrupt if any completed (unless the driver suppressed it). Called by the
+    /// queue worker; safe to call from any thread.
+    public func processQueues() {
+        for index in 0..<backend.queueSizeMax.count { processQueue(index) }
+    }
+
+    /// Serves queue `index` (see ``processQueues()``).
+    public func processQueue(_ index: Int) {
+        var completed = 0
+        var failure: VirtqueueError?
+        var interrupt = false
+        queues.withLock { queues in
+            guard queues.indices.contains(index), var queue = queues[index] else { return }
+            let live = registers.withLock { r in
+                let status = VirtioDeviceStatus(rawValue: r.status)
+                return status.contains(.driverOK) && !status.contains(.needsReset)
+            }
+            guard live else { return }
+            let oldUsed = queue.nextUsed
+            do throws(VirtqueueError) {
+                repeat {
+                    while let chain = try queue.popAvailable(memory: memory) {
+                        let written = backend.serve(chain, queue: index, memory: memory)
+                        try queue.pushUsed(head: chain.head, length: written, memory: memory)
+                        completed += 1
+                    }
+                } while try queue.publishAvailableEvent(memory: memory)
+                queues[index] = queue
+                interrupt = completed > 0 && queue.needsInterrupt(oldUsed: oldUsed, memory: memory)
+            } catch {
+                failure = error
+                queues[index] = nil
+            }
+        }
+        if completed > 0 { served.add(UInt64(completed), ordering: .relaxed) }
+        if let failure {
+            fail(failure)
+        } else if interrupt {
+            registers.withLock { $0.interruptStatus |= VirtioInterrupt.usedBuffer }
+            self.interrupt.trigger()
+        }
+    }
+
+    /// Enters the error state: `DEVICE_NEEDS_RESET` plus a configuration-change interrupt.
+    private func fail(_ error: VirtqueueError) {
+        registers.withLock { r in
+            r.lastError = error
+            r.status |= VirtioDeviceStatus.needsReset.rawValue
+            r.interruptStatus |= VirtioInterrupt.configurationChange
+            r.configGeneration &+= 1
+        }
+        interrupt.trigger()
+    }
+
+    /// Runs `body` with both locks held, in their order (for saving and restoring state).
+    func withState<R>(_ body: (inout [SplitVirtqueue?], inout Registers) -> R) -> R {
+        queues.withLock { queues in registers.withLock { r in body(&queues, &r) } }
+    }
+
+    // MARK: MMIODevice
+
+    public func read(address: UInt64, offset: UInt64, into data: UnsafeMutableRawBufferPointer) {
+        for i in data.indices { data[i] = 0 }
+        if offset >= VirtioMMIORegister.config {
+            backend.readConfig(offset: offset - VirtioMMIORegister.config, into: data)
+            return
+        }
+        guard data.count == 4 else { return }  // registers are 32-bit only
+        let value: UInt32 = registers.withLock { r in
+            let selected = Int(r.queueSelect)
+            let queue = r.queues.indices.contains(selected) ? r.queues[selected] : nil
+            switch offset {
+            case VirtioMMIORegister.magicValue: return VirtioMMIORegister.magic
+            case VirtioMMIORegister.version: return 2
+            case VirtioMMIORegister.deviceID: return backend.deviceID
+            case VirtioMMIORegister.vendorID: return 0x554d_4551  // "QEMU", what Linux guests expect
+            case VirtioMMIORegister.deviceFeatures:
+                return r.deviceFeaturesSelect < 2
+                    ? UInt32(truncatingIfNeeded: offeredFeatures >> (32 * UInt64(r.deviceFeaturesSelect))) : 0
+            case VirtioMMIORegister.queueSizeMax:
+                return r.queues.indices.contains(selected) ? UInt32(backend.queueSizeMax[selected]) : 0
+            case VirtioMMIORegister.queueReady: return queue?.ready == true ? 1 : 0
+            case VirtioMMIORegister.interruptStatus: return r.interruptStatus
+            case VirtioMMIORegister.status: return r.status
+            case VirtioMMIORegister.configGeneration: return r.configGeneration
+            default: return 0
+            }
+        }
+        data.storeBytes(of: value.littleEndian, as: UInt32.self)
+    }
+
+    public func write(address: UInt64, offset: UInt64, from data: UnsafeRawBufferPointer) {
+        guard offset < VirtioMMIORegister.config, data.count == 4 else { return }  // config space is read-only here
+        let value = UInt32(littleEndian: data.loadUnaligned(as: UInt32.self))
+        switch offset {
+        case VirtioMMIORegister.queueNotify:
+            queueNotify.trigger()
+        case VirtioMMIORegister.status:
+            writeStatus(value)
+        case VirtioMMIORegister.queueReady:
+            setQueueReady(value == 1)
+        default:
+            registers.withLock { r in Self.writeRegister(offset, value, &r) }
+        }
+    }
+
+    /// Plain register writes (no queue state changes).
+    private static func writeRegister(_ offset: UInt64, _ value: UInt32, _ r: inout Registers) {
+        let selected = Int(r.queueSelect)
+        let queueWritable = r.queues.indices.contains(selected) && !r.queues[selected].ready
+        func setHalf(_ old: UInt64, high: Bool) -> UInt64 {
+            high ? (old & 0xffff_ffff) | UInt64(value) << 32 : (old & ~0xffff_ffff) | UInt64(value)
+        }
+        switch offset {
+        case VirtioMMIORegister.deviceFeaturesSelect: r.deviceFeaturesSelect = value
+        case VirtioMMIORegister.driverFeaturesSelect: r.driverFeaturesSelect = value
+        case VirtioMMIORegister.driverFeatures:
+            // Features are frozen once FEATURES_OK is set.
+            guard r.status & VirtioDeviceStatus.featuresOK.rawValue == 0, r.driverFeaturesSelect < 2 else { return }
+            r.driverFeatures = setHalf(r.driverFeatures, high: r.driverFeaturesSelect == 1)
+        case VirtioMMIORegister.queueSelect: r.queueSelect = value
+        case VirtioMMIORegister.queueSize where queueWritable: r.queues[selected].size = UInt16(truncatingIfNeeded: value)
+        case VirtioMMIORegister.queueDescriptorLow where queueWritable,
+            VirtioMMIORegister.queueDescriptorHigh where queueWritable:
+            r.queues[selected].descriptor = setHalf(
+                r.queues[selected].descriptor, high: offset == VirtioMMIORegister.queueDescriptorHigh)
+        case VirtioMMIORegister.queueDriverLow where queueWritable, VirtioMMIORegister.queueDriverHigh where queueWritable:
+            r.queues[selected].driver = setHalf(r.queues[selected].driver, high: offset == VirtioMMIORegister.queueDriverHigh)
+        case VirtioMMIORegister.queueDeviceLow where queueWritable, VirtioMMIORegister.queueDeviceHigh where queueWritable:
+            r.queues[selected].device = setHalf(r.queues[selected].device, high: offset == VirtioMMIORegister.queueDeviceHigh)
+        case VirtioMMIORegister.interruptAcknowledge: r.interruptStatus &= ~value
+        default: break
+        }
+    }
+
+    /// `Status` writes: 0 resets the device; setting `FEATURES_OK` succeeds only if the driver
+    /// accepted a subset of the offered features including `VIRTIO_F_VERSION_1`.
+    private func writeStatus(_ value: UInt32) {
+        queues.withLock { queues in
+            registers.withLock { r in
+                if value == 0 {
+                    for i in queues.indices { queues[i] = nil }
+                    r = Registers(queues: [QueueRegisters](repeating: QueueRegisters(), count: queues.count))
+                    return
+                }
+                var new = value | (r.status & VirtioDeviceStatus.needsReset.rawValue)
+                let settingFeaturesOK = new & VirtioDeviceStatus.featuresOK.rawValue != 0
+                    && r.status & VirtioDeviceStatus.featuresOK.rawValue == 0
+                if settingFeaturesOK {
+                    let offered = offeredFeatures
+                    let accepted = r.driverFeatures & ~offered == 0 && r.driverFeatures & VirtioFeature.version1 != 0
+                    if !accepted { new &= ~VirtioDeviceStatus.featuresOK.rawValue }
+                }
+                r.status = new
+            }
+        }
+    }
+
+    /// `QueueReady` writes: 1 validates the selected queue's size and ring addresses and
+    /// starts it (or enters `DEVICE_NEEDS_RESET`); 0 stops it.
+    private func setQueueReady(_ ready: Bool) {
+        var failure: VirtqueueError?
+        queues.withLock { queues in
+            registers.withLock { r in
+                let selected = Int(r.queueSelect)
+                guard r.queues.indices.contains(selected) else { return }
+                guard ready else {
+                    r.queues[selected].ready = false
+                    queues[selected] = nil
+                    return
+                }
+                let q = r.queues[selected]
+                do throws(VirtqueueError) {
+                    queues[selected] = try SplitVirtqueue(
+                        size: q.size, maxSize: backend.queueSizeMax[selected], descriptorTable: q.descriptor,
+                        availableRing: q.driver, usedRing: q.device,
+                        negotiatedFeatures: r.driverFeatures, memory: memory)
+                    r.queues[selected].ready = true
+                } catch {
+                    failure = error
+                }
+            }
+        }
+        if let failure { fail(failure) }
+    }
+}

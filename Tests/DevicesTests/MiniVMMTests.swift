@@ -1,0 +1,233 @@
+import Foundation
+import KVM
+import TestSupport
+import Testing
+import VHD
+
+/// Which external tools are installed.
+enum ToolCheck {
+    static let qemuImg: Bool = ["/usr/bin", "/bin", "/usr/local/bin"].contains {
+        FileManager.default.isExecutableFile(atPath: "\($0)/qemu-img")
+    }
+}
+
+/// Runs a process; returns its exit status and standard output.
+@discardableResult
+func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = out
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// mini-vmm end to end: the built executable run as a process on real KVM.
+@Suite(.usesKVM, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
+struct MiniVMMTests {
+    /// The `mini-vmm` executable next to the test bundle.
+    static let tool: String? = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("mini-vmm").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }()
+
+    /// What the guest writes to sector 8: bytes `i ^ 0x5a`, with its message over the start.
+    static let writtenSector: [UInt8] = {
+        var sector = (0..<512).map { UInt8(truncatingIfNeeded: $0) ^ 0x5a }
+        let message = Array("written by the mini-vmm guest".utf8)
+        sector.replaceSubrange(0..<message.count, with: message)
+        return sector
+    }()
+
+    static func miniVMM(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try runProcess(try #require(tool, "mini-vmm executable not found next to the test bundle"), arguments)
+    }
+
+    static func expectGuestSucceeded(_ run: (status: Int32, output: String), sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(run.status == 0, "\(run.output)", sourceLocation: sourceLocation)
+        for line in [
+            "features negotiated: VERSION_1 (+FLUSH)", "wrote sector 8 and read it back", "flushed", "mini-vmm guest: success",
+            "result: SUCCESS", "disk requests served: 4 (read 2, write 1, flush 1), failed 0",
+        ] {
+            #expect(run.output.contains(line), "missing \"\(line)\" in:\n\(run.output)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func demoRunWithoutArguments() throws {
+        let run = try Self.miniVMM([])
+        Self.expectGuestSucceeded(run)
+        #expect(run.output.contains("new demo disk: dynamic VHD"))
+        #expect(run.output.contains("workers: 1 vCPU(s) reported correct results"))
+    }
+
+    /// Runs mini-vmm on a new 1 MiB disk of `kind` (3 vCPUs); returns the directory, the disk's
+    /// path and the contents it must have afterwards.
+    static func runOnDisk(_ kind: DiskKind) throws -> (TemporaryDirectory, String, [UInt8]) {
+        let directory = try TemporaryDirectory()
+        let size = 1 << 20
+        _ = try makeDisk(kind, in: directory, size: UInt64(size))
+        let path = directory.file("disk-\(kind.rawValue)")
+        let run = try miniVMM(["--disk", path, "--vcpus", "3"])
+        expectGuestSucceeded(run)
+        #expect(run.output.contains("workers: 2 vCPU(s) reported correct results"))
+        #expect(run.output.contains("capacity (sectors): 0x00000800"))
+        var expected = pattern(offset: 0, count: size)
+        expected.replaceSubrange(8 * 512..<9 * 512, with: writtenSector)
+        return (directory, path, expected)
+    }
+
+    @Test(arguments: [DiskKind.raw, .fixed, .dynamic]) func givenDiskIsReadAndWritten(_ kind: DiskKind) throws {
+        let (directory, path, expected) = try Self.runOnDisk(kind)
+        try withExtendedLifetime(directory) {
+            // Through the VHD library: sector 8 written, everything else as before.
+            let disk: any BlockDevice =
+                kind == .raw ? try RawImage(path: path, readOnly: true) : try VHDImage.open(path: path, readOnly: true)
+            #expect(try disk.read(at: 0, length: expected.count) == expected)
+        }
+    }
+
+    @Test(.enabled(if: ToolCheck.qemuImg, "qemu-img not installed"), arguments: [DiskKind.fixed, .dynamic])
+    func qemuImgSeesTheGuestsWrite(_ kind: DiskKind) throws {
+        let (directory, path, expected) = try Self.runOnDisk(kind)
+        let reference = directory.file("expected.raw")
+        #expect(FileManager.default.createFile(atPath: reference, contents: Data(expected)))
+        let compare = try runProcess("/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", path, reference])
+        #expect(compare.status == 0, "\(compare.output)")
+        let converted = directory.file("converted.raw")
+        let convert = try runProcess("/usr/bin/env", ["qemu-img", "convert", "-f", "vpc", "-O", "raw", path, converted])
+        #expect(convert.status == 0, "\(convert.output)")
+        #expect(FileManager.default.contents(atPath: converted) == Data(expected))
+    }
+
+    /// A differencing disk: mini-vmm, then the child read through the VHD library and the
+    /// parent file compared byte for byte.
+    static func runOnDifferencing() throws -> (TemporaryDirectory, parent: String, size: Int) {
+        let directory = try TemporaryDirectory()
+        let size = 1 << 20
+        _ = try makeDisk(.differencing, in: directory, size: UInt64(size))
+        let childPath = directory.file("disk-differencing")
+        let parentPath = directory.file("parent.vhd")
+        let parentBefore = try #require(FileManager.default.contents(atPath: parentPath))
+
+        let run = try miniVMM(["--disk", childPath])
+        expectGuestSucceeded(run)
+        #expect(run.output.contains("differencing VHD"))
+
+        #expect(FileManager.default.contents(atPath: parentPath) == parentBefore, "the parent file is byte-for-byte unchanged")
+        var expected = pattern(offset: 0, count: size)
+        expected.replaceSubrange(8 * 512..<9 * 512, with: writtenSector)
+        let child = try VHDImage.open(path: childPath, readOnly: true)
+        #expect(try child.read(at: 0, length: size) == expected)
+        return (directory, parentPath, size)
+    }
+
+    @Test func differencingDiskLeavesItsParentUnchanged() throws {
+        _ = try Self.runOnDifferencing()
+    }
+
+    @Test(.enabled(if: ToolCheck.qemuImg, "qemu-img not installed"))
+    func qemuImgSeesTheDifferencingParentUnchanged() throws {
+        // qemu-img reads the parent correctly; it cannot follow a differencing chain.
+        let (directory, parentPath, size) = try Self.runOnDifferencing()
+        let reference = directory.file("original.raw")
+        #expect(FileManager.default.createFile(atPath: reference, contents: Data(pattern(offset: 0, count: size))))
+        let compare = try runProcess("/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", parentPath, reference])
+        #expect(compare.status == 0, "\(compare.output)")
+    }
+
+    @Test func aGuestFailureGivesANonZeroExitStatus() throws {
+        // Read-only: the device offers VIRTIO_BLK_F_RO and fails the guest's write (step 5).
+        let directory = try TemporaryDirectory()
+        _ = try makeDisk(.dynamic, in: directory)
+        let path = directory.file("disk-dynamic")
+        let before = try #require(FileManager.default.contents(atPath: path))
+        let run = try Self.miniVMM(["--disk", path, "--read-only"])
+        #expect(run.status == 1, "\(run.output)")
+        #expect(run.output.contains("mini-vmm guest: FAILED at step 0x00000005"))
+        #expect(run.output.contains("result: FAILURE: guest reported failure at step 5"))
+        #expect(FileManager.default.contents(atPath: path) == before)
+    }
+
+    @Test func aDiskTooSmallIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        let tiny = directory.file("tiny.raw")
+        #expect(FileManager.default.createFile(atPath: tiny, contents: Data(count: 1024)))
+        let refused = try Self.miniVMM(["--disk", tiny])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("at least 9 sectors"))
+    }
+
+    /// The guest's console text in a run's output.
+    static func guestText(_ output: String, from start: String) throws -> String {
+        let begin = try #require(output.range(of: start + "\n")).upperBound
+        if let paused = output.range(of: "\n--- paused mid-line ---", range: begin..<output.endIndex) {
+            return String(output[begin..<paused.lowerBound])
+        }
+        let end = try #require(output.range(of: "--- ", range: begin..<output.endIndex)).lowerBound
+        return String(output[begin..<end])
+    }
+
+    @Test func snapshotThenRestoreReachesTheSameResult() throws {
+        // Uninterrupted reference run on one copy of a disk …
+        let reference = try TemporaryDirectory()
+        _ = try makeDisk(.dynamic, in: reference)
+        let whole = try Self.miniVMM(["--disk", reference.file("disk-dynamic"), "--vcpus", "3"])
+        Self.expectGuestSucceeded(whole)
+        let wholeText = try Self.guestText(whole.output, from: "--- guest serial console ---")
+
+        // … and a run paused, saved, and continued in a new process on another copy.
+        let directory = try TemporaryDirectory()
+        _ = try makeDisk(.dynamic, in: directory)
+        let snapshot = directory.file("snapshot")
+        let first = try Self.miniVMM(["--disk", directory.file("disk-dynamic"), "--vcpus", "3", "--snapshot", snapshot])
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("snapshot saved to"))
+        #expect(!first.output.contains("mini-vmm guest: success"))
+        #expect(FileManager.default.fileExists(atPath: snapshot + "/machine.json"))
+        #expect(FileManager.default.fileExists(atPath: snapshot + "/memory.bin"))
+        let second = try Self.miniVMM(["--restore", snapshot])
+        // The process that continues serves the requests after the checksum.
+        #expect(second.status == 0, "\(second.output)")
+        for line in ["mini-vmm guest: success", "disk requests served: 3 (read 1, write 1, flush 1), failed 0"] {
+            #expect(second.output.contains(line), "missing \"\(line)\" in:\n\(second.output)")
+        }
+        #expect(second.output.contains("workers: 2 vCPU(s) reported correct results"))
+
+        // The guest's output, joined across the two processes, is the uninterrupted one.
+        let joined = try Self.guestText(first.output, from: "--- guest serial console ---")
+            + Self.guestText(second.output, from: "--- guest serial console (continued) ---")
+        #expect(joined == wholeText)
+        // The same final line, and the same disk contents.
+        let resultLine = { (output: String) in output.split(separator: "\n").last { $0.hasPrefix("result:") } }
+        #expect(resultLine(second.output) == resultLine(whole.output))
+        let a = try VHDImage.open(path: reference.file("disk-dynamic"), readOnly: true)
+        let b = try VHDImage.open(path: directory.file("disk-dynamic"), readOnly: true)
+        #expect(try a.read(at: 0, length: 1 << 20) == b.read(at: 0, length: 1 << 20))
+    }
+
+    @Test func aDamagedSnapshotIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        _ = try makeDisk(.raw, in: directory)
+        let snapshot = directory.file("snapshot")
+        #expect(try Self.miniVMM(["--disk", directory.file("disk-raw"), "--snapshot", snapshot]).status == 0)
+        // Point the used ring outside guest memory: the restore must refuse it.
+        let statePath = snapshot + "/machine.json"
+        var text = try String(contentsOfFile: statePath, encoding: .utf8)
+        let range = try #require(text.range(of: "\"usedRing\" : 1056768"))
+        text.replaceSubrange(range, with: "\"usedRing\" : 4294967296")
+        try text.write(toFile: statePath, atomically: true, encoding: .utf8)
+        let restored = try Self.miniVMM(["--restore", snapshot])
+        #expect(restored.status != 0)
+        #expect(restored.output.contains("used ring at 0x100000000 is misaligned or outside guest memory"), "\(restored.output)")
+    }
+}
