@@ -15,6 +15,10 @@ public struct CounterRun: Sendable {
     public let preemptionLatencies: LatencySamples
     /// Kick → parked (pending I/O completed), likewise.
     public let parkLatencies: LatencySamples
+    /// `VCPURunner.resume()` at the start of a slice.
+    public let resumeLatencies: LatencySamples
+    /// Workers whose requested priority the kernel refused.
+    public let workersWithoutPriority: Int
     /// The kernel's view of each vCPU thread, read just before the threads were stopped.
     public let kernel: [VCPUID: ThreadSchedStat]
     /// The first policy error, if any.
@@ -62,15 +66,17 @@ public func runCounterGuests<Policy: SchedulingPolicy>(
     }
     dispatcher.stop()
     let kernel = dispatcher.kernelView().vcpus
-    var preemption = LatencySamples(), park = LatencySamples()
+    var preemption = LatencySamples(), park = LatencySamples(), resume = LatencySamples()
     for (_, vcpu, _) in gated {
         for sample in vcpu.preemptionLatencies.samples { preemption.append(sample) }
         for sample in vcpu.parkLatencies.samples { park.append(sample) }
+        for sample in vcpu.resumeLatencies.samples { resume.append(sample) }
     }
     let threadIDs = gated.compactMap { $0.1.hostThreadID }
     return CounterRun(
         report: dispatcher.report(),
         progress: Dictionary(uniqueKeysWithValues: gated.map { ($0.0.id, $0.2.progress) }),
-        preemptionLatencies: preemption, parkLatencies: park,
+        preemptionLatencies: preemption, parkLatencies: park, resumeLatencies: resume,
+        workersWithoutPriority: dispatcher.workersWithoutPriority,
         kernel: Dictionary(kernel, uniquingKeysWith: { a, _ in a }), failure: dispatcher.failure, threadIDs: threadIDs)
 }

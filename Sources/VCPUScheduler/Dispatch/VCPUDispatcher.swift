@@ -54,6 +54,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         var recordsTrace: Bool
         var trace: [SliceRecord] = []
         var workerThreadIDs: [Int32?]
+        var workersWithoutPriority = 0
         var threads: [pthread_t] = []
 
         /// Nanoseconds since start (0 before).
@@ -186,6 +187,10 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         state.withLock { $0.core.policy.state(of: vcpu) }
     }
 
+    /// Workers whose ``workerPriority`` the kernel refused (no `CAP_SYS_NICE`); they run with
+    /// the inherited class.
+    public var workersWithoutPriority: Int { state.withLock { $0.workersWithoutPriority } }
+
     /// The first policy error a worker met (the dispatcher stops dispatching after one).
     public var failure: SchedulerError? { state.withLock { $0.failure } }
 
@@ -228,9 +233,12 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     fileprivate func workerMain(_ worker: Int) {
         let affinity = workerAffinity.isEmpty ? nil : workerAffinity[worker]
         try? affinity?.applyToCurrentThread()
-        workerPriority.applyToCurrentThread()
+        let prioritized = workerPriority.applyToCurrentThread()
         let tid = ThreadSchedStat.currentThreadID
-        state.withLock { $0.workerThreadIDs[worker] = tid }
+        state.withLock { s in
+            s.workerThreadIDs[worker] = tid
+            if !prioritized { s.workersWithoutPriority += 1 }
+        }
         defer { state.withLock { $0.workerThreadIDs[worker] = nil } }
         while case .run(let decision, let vcpu, let pin) = nextJob(worker) {
             if let pin, let thread = vcpu.hostThreadID { try? pin.apply(toThread: thread) }

@@ -29,9 +29,9 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
         weak var runner: VCPURunner?
         var preemptRequested = false
         var blockedBy: SliceEnd?
-        var runnerEnded = false
         var kickToExit = LatencySamples()
         var kickToParked = LatencySamples()
+        var resumes = LatencySamples()
     }
 
     /// A gated vCPU with the scheduler identity `id` around `vcpu`, with its buses and exit
@@ -59,6 +59,10 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
     /// Kick-to-parked delays: until the vCPU thread was parked with pending I/O completed.
     public var parkLatencies: LatencySamples { gate.withLock { $0.kickToParked } }
 
+    /// How long `VCPURunner.resume()` took at the start of each slice after the first (until the
+    /// parked vCPU thread took the request).
+    public var resumeLatencies: LatencySamples { gate.withLock { $0.resumes } }
+
     /// Ends the current slice as ``SliceEnd/waitingForIO``: call it from a device handler on
     /// this vCPU's thread when the guest must wait for I/O the VMM completes later. The vCPU
     /// parks before re-entering the guest; wake it through the dispatcher on completion.
@@ -73,7 +77,6 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
     public func runSlice(_ slice: Nanoseconds) -> SliceReport {
         let begin = monotonicClock()
         let early: SliceEnd? = gate.withLock { g in
-            if g.runnerEnded { return .stopped }
             if g.preemptRequested {
                 g.preemptRequested = false
                 return .preempted
@@ -81,37 +84,39 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
             g.blockedBy = nil
             return nil
         }
-        if let early { return SliceReport(guestTime: 0, exitHandling: 0, end: early == .stopped ? endOfRun() : early) }
+        if let early { return SliceReport(guestTime: 0, exitHandling: 0, end: early) }
 
         let statistics = runner.statistics
         let ioBefore = statistics.totalNanoseconds
         do throws(VCPUError) {
-            if runner.state == .created {
+            switch runner.state {
+            case .created:
                 try runner.start()
-                let gate = self.gate
-                let runner = self.runner
-                Task.detached {
-                    _ = await runner.stopped()
-                    gate.withLock { $0.runnerEnded = true }
-                }
-            } else {
+            case .stopped:
+                return SliceReport(guestTime: 0, exitHandling: 0, end: endOfRun())
+            default:
                 try runner.resume()
+                let resumed = monotonicClock() &- begin
+                gate.withLock { $0.resumes.append(resumed) }
             }
         } catch {
             return SliceReport(guestTime: 0, exitHandling: 0, end: endOfRun())
         }
 
         let deadline = begin &+ slice
+        // The run loop can also end on its own (guest shutdown, an error): look every few
+        // milliseconds (the runner offers no wake-up for that).
+        let runner = self.runner
         let reason: SliceEnd = gate.wait(
             for: { g, now -> SliceEnd? in
                 if let blocked = g.blockedBy { return blocked }
-                if g.runnerEnded { return .stopped }
                 if g.preemptRequested {
                     g.preemptRequested = false
                     return .preempted
                 }
-                return now >= deadline ? .sliceExpired : nil
-            }, deadline: { _ in deadline })
+                if now >= deadline { return .sliceExpired }
+                return runner.state == .stopped ? .stopped : nil
+            }, deadline: { _ in min(deadline, monotonicClock() &+ Self.endPoll) })
 
         if reason == .sliceExpired || reason == .preempted {
             let kick = monotonicClock()
@@ -136,6 +141,9 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
             runner.state == .stopped ? endOfRun() : gate.withLock { $0.blockedBy } ?? (reason == .stopped ? .preempted : reason)
         return SliceReport(guestTime: held - min(held, exitHandling), exitHandling: min(held, exitHandling), end: finalReason)
     }
+
+    /// How often a slice looks whether the run loop ended on its own.
+    static let endPoll: Nanoseconds = 5_000_000
 
     /// `stopped` or `failed`, from the runner's outcome.
     private func endOfRun() -> SliceEnd {

@@ -1,0 +1,86 @@
+import Synchronization
+import Testing
+import VCPUScheduler
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A vCPU that "runs" by sleeping through its slice (or until preempted) and counts how many
+/// instances run at once.
+final class SleepingVCPU: SchedulableVCPU, @unchecked Sendable {
+    static let concurrent = Atomic<Int>(0)
+    static let maximum = Atomic<Int>(0)
+    let schedulingID: VCPUID
+    let preempted = Atomic<Bool>(false)
+    let slices = Atomic<Int>(0)
+
+    init(_ id: VCPUID) { schedulingID = id }
+
+    func runSlice(_ slice: Nanoseconds) -> SliceReport {
+        let now = Self.concurrent.add(1, ordering: .sequentiallyConsistent).newValue
+        _ = Self.maximum.max(now, ordering: .sequentiallyConsistent)
+        slices.add(1, ordering: .relaxed)
+        let end = monotonicClock() + min(slice, 1_000_000)
+        while monotonicClock() < end, !preempted.load(ordering: .relaxed) { usleep(100) }
+        let wasPreempted = preempted.exchange(false, ordering: .relaxed)
+        Self.concurrent.subtract(1, ordering: .sequentiallyConsistent)
+        return SliceReport(guestTime: slice, exitHandling: 0, end: wasPreempted ? .preempted : .sliceExpired)
+    }
+
+    func preempt() { preempted.store(true, ordering: .relaxed) }
+}
+
+@Suite("Dispatcher without KVM", .serialized)
+struct DispatcherTests {
+    @Test("five vCPUs on two workers: never more than two run at once, all of them run")
+    func slotsBoundConcurrency() throws {
+        let vcpus = (0..<5).map { SleepingVCPU(VCPUID(UInt32($0))) }
+        let dispatcher = try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 2)
+        for vcpu in vcpus { try dispatcher.add(vcpu, parameters: SchedulingParameters()) }
+        try dispatcher.start()
+        usleep(100_000)
+        dispatcher.stop()
+        #expect(SleepingVCPU.maximum.load(ordering: .sequentiallyConsistent) <= 2)
+        #expect(vcpus.allSatisfy { $0.slices.load(ordering: .relaxed) > 0 })
+        let report = dispatcher.report()
+        #expect(report.cpus == 2 && report.vcpus.count == 5)
+        #expect(report.vcpus.allSatisfy { $0.accounting.slices > 0 })
+        #expect(dispatcher.failure == nil)
+    }
+
+    @Test("configuration errors are typed")
+    func configuration() throws {
+        #expect(throws: DispatcherError.self) { try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: ms), workers: 0) }
+        let affinity = try CPUAffinity(cpus: [0])
+        #expect(throws: DispatcherError.self) {
+            try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: ms), workers: 2, workerAffinity: [affinity])
+        }
+        let dispatcher = try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: ms), workers: 1)
+        try dispatcher.add(SleepingVCPU(VCPUID(0)), parameters: SchedulingParameters())
+        #expect(throws: DispatcherError.scheduler(.duplicateVCPU(VCPUID(0)))) {
+            try dispatcher.add(SleepingVCPU(VCPUID(0)), parameters: SchedulingParameters())
+        }
+        try dispatcher.start()
+        #expect(throws: DispatcherError.self) { try dispatcher.start() }
+        dispatcher.stop()
+        dispatcher.stop()
+    }
+
+    @Test("a wake-up for a blocked vCPU makes it runnable; unknown vCPUs are ignored")
+    func wakeUps() throws {
+        let vcpu = SleepingVCPU(VCPUID(7))
+        let dispatcher = try VCPUDispatcher(policy: WeightedFairPolicy(slice: 1 * ms), workers: 1)
+        try dispatcher.add(vcpu, parameters: SchedulingParameters(), runnable: false)
+        #expect(dispatcher.runState(of: vcpu.schedulingID) == .blocked)
+        try dispatcher.start()
+        usleep(20_000)
+        #expect(vcpu.slices.load(ordering: .relaxed) == 0)
+        dispatcher.wake(VCPUID(99))
+        dispatcher.wake(vcpu.schedulingID)
+        usleep(20_000)
+        dispatcher.stop()
+        #expect(vcpu.slices.load(ordering: .relaxed) > 0)
+        #expect(dispatcher.report().row(vcpu.schedulingID)?.accounting.wakeups == 1)
+    }
+}
