@@ -1,7 +1,9 @@
 // sched-demo: the VCPUScheduler policies on one workload, in the simulator and on real KVM vCPUs
 // (tiny real-mode guests counting over port I/O), side by side; writes an SVG timeline per run.
 //
-//   swift run sched-demo [--seconds S] [--out DIR]
+//   swift run sched-demo [--seconds S] [--out DIR] [--inherit]
+//
+// --inherit: dispatcher workers keep the normal priority instead of SCHED_FIFO 10.
 import SchedulerGuests
 import VCPUScheduler
 
@@ -15,6 +17,8 @@ let ms: Nanoseconds = 1_000_000
 struct Options {
     var seconds = 1.2
     var outDir = "/tmp/sched-demo"
+    /// SCHED_FIFO workers wake on time on a busy host; `--inherit` shows what happens without.
+    var workerPriority = WorkerPriority.realTimeFIFO(10)
 
     init(_ arguments: [String]) {
         var rest = arguments[...]
@@ -22,8 +26,9 @@ struct Options {
             switch argument {
             case "--seconds": seconds = rest.popFirst().flatMap(Double.init) ?? seconds
             case "--out": outDir = rest.popFirst() ?? outDir
+            case "--inherit": workerPriority = .inherited
             default:
-                print("usage: sched-demo [--seconds S] [--out DIR]")
+                print("usage: sched-demo [--seconds S] [--out DIR] [--inherit]")
                 exit(argument == "--help" || argument == "-h" ? 0 : 2)
             }
         }
@@ -56,20 +61,27 @@ let ids = workload.map(\.id)
 func compare<P: SchedulingPolicy>(_ policy: P) throws -> [String] {
     let simulated = try Simulator(cpus: 1, duration: duration, seed: 1, recordsTrace: true)
         .run(policy, workload: workload.map { SimulatedVCPU($0.id, parameters: $0.parameters) })
-    let prio: WorkerPriority = getenv("PRIO").map { String(cString: $0) == "fifo" ? .realTimeFIFO(10) : .nice(-20) } ?? .inherited
-    let real = try runCounterGuests(policy, workers: 1, vcpus: workload, duration: duration, workerPriority: prio, recordsTrace: true)
-    if getenv("SCHED_DEMO_DEBUG") != nil { print("preempt", real.preemptionLatencies.percentiles([50,99,100]), "park", real.parkLatencies.percentiles([50,99,100])) }
-    if let failure = real.failure { print("  policy error: \(failure)") }
-    if getenv("SCHED_DEMO_DEBUG") != nil { print(simulated.renderTable()); print(real.report.renderTable()); print(real.report.trace.prefix(40).map(\.description).joined(separator: "\n")) }
+    let real: CounterRun? =
+        CounterVM.kvmAvailable
+        ? try runCounterGuests(
+            policy, workers: 1, vcpus: workload, duration: duration, workerPriority: options.workerPriority,
+            recordsTrace: true)
+        : nil
+    if let failure = real?.failure { print("  policy error: \(failure)") }
+    if (real?.workersWithoutPriority ?? 0) > 0 {
+        print("  (the kernel refused the worker priority; running with the inherited one)")
+    }
     let slug = policy.name.map { $0.isLetter || $0.isNumber ? $0 : "-" }
     var rows: [String] = []
-    for (source, report) in [("sim", simulated), ("real", real.report)] {
+    var runs = [("sim", simulated)]
+    if let real { runs.append(("real", real.report)) }
+    for (source, report) in runs {
         let path = "\(outDir)/\(String(slug))-\(source).svg"
         write(TimelineSVG.render(trace: report.trace, vcpus: ids, duration: report.duration, title: "\(policy.name) (\(source))"), to: path)
         let shares = ids.map { id in report.row(id).map { pad(fixed($0.actualShare * 100, 1), 6) } ?? "     -" }
         let jain = report.jainIndex.map { fixed($0, 4) } ?? "  -  "
         let p99 = report.latencies.percentile(99).map { fixed(Double($0) / 1e6, 2) } ?? "-"
-        let progress = source == "real" ? ids.map { String(real.progress[$0] ?? 0) }.joined(separator: "/") : ""
+        let progress = source == "real" ? ids.map { String(real?.progress[$0] ?? 0) }.joined(separator: "/") : ""
         rows.append(
             "\(pad(policy.name, 34)) \(pad(source, 4)) \(shares.joined(separator: " "))  \(pad(jain, 6))  \(pad(p99, 7))  \(progress)")
         rows.append("    timeline: \(path)")
@@ -99,7 +111,8 @@ func write(_ text: String, to path: String) {
 }
 
 mkdir(outDir, 0o755)
-print("sched-demo: \(ids.map(\.description).joined(separator: ", ")) on 1 host slot, \(seconds) s per run")
+if !CounterVM.kvmAvailable { print("/dev/kvm is not available: simulator only") }
+print("sched-demo: \(ids.map(\.description).joined(separator: ", ")) on 1 host slot, \(seconds) s per run, workers \(options.workerPriority)")
 print("  vm0.0/0.1/0.2: weights 1:2:4, priorities 0/1/2, RT 1/2/3 ms per 10 ms; vm1.0: weight 2, cap 20 %, RT 2/10 ms")
 print("")
 print("\(pad("policy", 34)) \(pad("run", 4)) \(ids.map { pad($0.description + "%", 6) }.joined(separator: " "))  Jain    p99 wait ms  guest iterations (real)")

@@ -75,6 +75,9 @@ public final class CounterVM: Sendable {
     /// Each vCPU's counter device.
     public let counters: [ProgressCounter]
 
+    /// Whether `/dev/kvm` can be opened here.
+    public static var kvmAvailable: Bool { KVMSystem.isAvailable() }
+
     public init(id: VMID, vcpus count: Int, program: CounterProgram = .spin, kvm: KVMSystem? = nil) throws {
         let kvm = try kvm ?? KVMSystem()
         vm = try kvm.createVM()
