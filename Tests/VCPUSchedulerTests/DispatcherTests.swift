@@ -84,3 +84,47 @@ struct DispatcherTests {
         #expect(dispatcher.report().row(vcpu.schedulingID)?.accounting.wakeups == 1)
     }
 }
+
+@Suite("Caps on overrunning slices")
+struct CapOverrunTests {
+    func cappedVCPU() throws -> BandwidthCapped<RoundRobinPolicy> {
+        var policy = BandwidthCapped(try RoundRobinPolicy(timeSlice: 10 * ms))
+        try policy.add(VCPUID(0), parameters: SchedulingParameters(cap: try BandwidthCap(quota: 3 * ms, period: 10 * ms)), at: 0)
+        try policy.wake(VCPUID(0), at: 0)
+        return policy
+    }
+
+    @Test("time used beyond the quota is owed to the next period")
+    func overrunIsOwed() throws {
+        var policy = try cappedVCPU()
+        let first = policy.pickNext(at: 0)
+        #expect(first?.slice == 3 * ms)
+        // A real vCPU overran its slice by 2 ms.
+        try policy.account(VCPUID(0), ran: 5 * ms, at: 5 * ms, outcome: .preempted)
+        let throttled = policy.pickNext(at: 6 * ms)
+        #expect(throttled == nil)
+        // Next period: 3 ms of quota minus the 2 ms owed.
+        let second = policy.pickNext(at: 10 * ms)
+        #expect(second?.slice == 1 * ms)
+        try policy.account(VCPUID(0), ran: 1 * ms, at: 11 * ms, outcome: .preempted)
+        let stillThrottled = policy.pickNext(at: 15 * ms)
+        #expect(stillThrottled == nil)
+        // The period after that has its full quota again.
+        let third = policy.pickNext(at: 20 * ms)
+        #expect(third?.slice == 3 * ms)
+    }
+
+    @Test("the part of a slice before a period boundary counts against the earlier period")
+    func boundary() throws {
+        var policy = try cappedVCPU()
+        _ = policy.pickNext(at: 0)
+        try policy.account(VCPUID(0), ran: 2 * ms, at: 2 * ms, outcome: .preempted)
+        // 1 ms left in period 0; the vCPU runs 8–11 ms, 2 ms of it in period 0: 1 ms over.
+        let late = policy.pickNext(at: 8 * ms)
+        #expect(late?.slice == 1 * ms)
+        try policy.account(VCPUID(0), ran: 3 * ms, at: 11 * ms, outcome: .preempted)
+        // Period 1: 1 ms owed + 1 ms used: 1 ms left.
+        let next = policy.pickNext(at: 11 * ms)
+        #expect(next?.slice == 1 * ms)
+    }
+}
