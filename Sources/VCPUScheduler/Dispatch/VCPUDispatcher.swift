@@ -1,3 +1,5 @@
+import VCPU
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,7 +66,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         }
     }
 
-    private let state: MonitorLock<State>
+    private let state: ConditionLock<State>
 
     /// A dispatcher for `workers` slots. `workerAffinity`, when not empty, gives each worker's
     /// CPUs (one entry per worker): the worker thread and every vCPU host thread it runs are
@@ -82,7 +84,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         workerCount = workers
         self.workerAffinity = workerAffinity
         self.workerPriority = workerPriority
-        state = MonitorLock(
+        state = ConditionLock(
             State(
                 core: SchedulerCore(policy: policy), recordsTrace: recordsTrace,
                 workerThreadIDs: Array(repeating: nil, count: workers)))

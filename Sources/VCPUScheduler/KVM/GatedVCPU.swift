@@ -23,7 +23,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
     public let schedulingID: VCPUID
     /// The runner (its lifecycle is driven by ``runSlice(_:)``; stop it with ``stop()``).
     public let runner: VCPURunner
-    private let gate: MonitorLock<GateState>
+    private let gate: ConditionLock<GateState>
 
     struct GateState {
         weak var runner: VCPURunner?
@@ -41,7 +41,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
         handler: (any VCPUExitHandler)? = nil
     ) {
         schedulingID = id
-        let gate = MonitorLock(GateState())
+        let gate = ConditionLock(GateState())
         self.gate = gate
         runner = VCPURunner(vcpu: vcpu, portIO: portIO, mmio: mmio, handler: HaltInterceptor(inner: handler, gate: gate))
         gate.withLock { $0.runner = runner }
@@ -152,7 +152,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
     }
 
     /// Records why the guest blocked and asks the runner to park before re-entering the guest.
-    fileprivate static func block(_ gate: MonitorLock<GateState>, _ reason: SliceEnd) {
+    fileprivate static func block(_ gate: ConditionLock<GateState>, _ reason: SliceEnd) {
         let runner = gate.withLock { g -> VCPURunner? in
             g.blockedBy = reason
             return g.runner
@@ -165,7 +165,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
 /// to the embedder's handler.
 private struct HaltInterceptor: VCPUExitHandler {
     let inner: (any VCPUExitHandler)?
-    let gate: MonitorLock<GatedVCPU.GateState>
+    let gate: ConditionLock<GatedVCPU.GateState>
 
     func handle(_ exit: VMExit, vcpu: any VirtualCPUHandle) -> ExitAction {
         if case .hlt = exit {
