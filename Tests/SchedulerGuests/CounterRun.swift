@@ -25,6 +25,8 @@ public struct CounterRun: Sendable {
     public let failure: SchedulerError?
     /// Kernel thread ids of the vCPU threads (all gone after the run).
     public let threadIDs: [Int32]
+    /// Kernel thread ids of the dispatcher's workers (all gone after the run).
+    public let workerThreadIDs: [Int32]
 }
 
 /// Runs counting guests for `vcpus` (VMs are created from the VM ids, one vCPU per entry,
@@ -78,5 +80,6 @@ public func runCounterGuests<Policy: SchedulingPolicy>(
         progress: Dictionary(uniqueKeysWithValues: gated.map { ($0.0.id, $0.2.progress) }),
         preemptionLatencies: preemption, parkLatencies: park, resumeLatencies: resume,
         workersWithoutPriority: dispatcher.workersWithoutPriority,
-        kernel: Dictionary(kernel, uniquingKeysWith: { a, _ in a }), failure: dispatcher.failure, threadIDs: threadIDs)
+        kernel: Dictionary(kernel, uniquingKeysWith: { a, _ in a }), failure: dispatcher.failure, threadIDs: threadIDs,
+        workerThreadIDs: dispatcher.workerThreadIDs.compactMap { $0 })
 }

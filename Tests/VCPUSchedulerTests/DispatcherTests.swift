@@ -31,6 +31,19 @@ final class SleepingVCPU: SchedulableVCPU, @unchecked Sendable {
     func preempt() { preempted.store(true, ordering: .relaxed) }
 }
 
+/// Records the affinity of the thread its slices run on.
+final class AffinityProbe: SchedulableVCPU, @unchecked Sendable {
+    let schedulingID: VCPUID
+    let seen = Mutex<[CPUAffinity]>([])
+    init(_ id: VCPUID) { schedulingID = id }
+    func runSlice(_ slice: Nanoseconds) -> SliceReport {
+        if let affinity = try? CPUAffinity.currentThread() { seen.withLock { $0.append(affinity) } }
+        usleep(500)
+        return SliceReport(guestTime: 500_000, exitHandling: 0, end: .sliceExpired)
+    }
+    func preempt() {}
+}
+
 @Suite("Dispatcher without KVM", .serialized)
 struct DispatcherTests {
     @Test("five vCPUs on two workers: never more than two run at once, all of them run")
@@ -65,6 +78,20 @@ struct DispatcherTests {
         #expect(throws: DispatcherError.self) { try dispatcher.start() }
         dispatcher.stop()
         dispatcher.stop()
+    }
+
+    @Test("a pinned worker runs its slices on its CPUs")
+    func pinnedWorker() throws {
+        let allowed = try CPUAffinity.currentThread()
+        let pin = try CPUAffinity(cpus: [allowed.cpus[0]])
+        let vcpu = AffinityProbe(VCPUID(0))
+        let dispatcher = try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 1, workerAffinity: [pin])
+        try dispatcher.add(vcpu, parameters: SchedulingParameters())
+        try dispatcher.start()
+        usleep(20_000)
+        dispatcher.stop()
+        let seen = vcpu.seen.withLock { $0 }
+        #expect(!seen.isEmpty && seen.allSatisfy { $0 == pin })
     }
 
     @Test("a wake-up for a blocked vCPU makes it runnable; unknown vCPUs are ignored")

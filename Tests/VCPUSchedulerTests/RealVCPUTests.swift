@@ -98,25 +98,31 @@ struct RealVCPUTests {
         }
     }
 
-    @Test("stop joins every worker and vCPU thread and closes every descriptor", .usesKVM(exclusively: true))
+    @Test("stop joins every worker and vCPU thread and closes every KVM descriptor", .usesKVM(exclusively: true))
     func stopIsClean() throws {
-        let threadsBefore = taskCount(), descriptorsBefore = descriptorCount()
+        let descriptorsBefore = kvmDescriptorCount()
         let run = try runCounterGuests(
             WeightedFairPolicy(slice: 2 * ms), workers: 2, vcpus: Self.weighted124, duration: 200 * ms)
-        #expect(run.threadIDs.count == 3)
-        #expect(!run.threadIDs.contains { access("/proc/self/task/\($0)", F_OK) == 0 }, "a vCPU thread survived")
-        #expect(taskCount() <= threadsBefore)
-        #expect(descriptorCount() == descriptorsBefore)
+        #expect(run.threadIDs.count == 3 && run.workerThreadIDs.count == 2)
+        let survivors = (run.threadIDs + run.workerThreadIDs).filter { access("/proc/self/task/\($0)", F_OK) == 0 }
+        #expect(survivors.isEmpty, "threads \(survivors) survived the stop")
+        // Only KVM tests open KVM descriptors, and none runs alongside this one.
+        #expect(kvmDescriptorCount() == descriptorsBefore)
     }
 
-    func taskCount() -> Int { directoryCount("/proc/self/task") }
-    func descriptorCount() -> Int { directoryCount("/proc/self/fd") }
-
-    func directoryCount(_ path: String) -> Int {
-        guard let dir = opendir(path) else { return -1 }
+    /// Open descriptors of /dev/kvm, KVM VMs and vCPUs.
+    func kvmDescriptorCount() -> Int {
+        guard let dir = opendir("/proc/self/fd") else { return -1 }
         defer { closedir(dir) }
         var count = 0
-        while readdir(dir) != nil { count += 1 }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            var target = [CChar](repeating: 0, count: 256)
+            let length = readlink("/proc/self/fd/\(name)", &target, target.count - 1)
+            guard length > 0 else { continue }
+            let link = String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if link.contains("kvm") { count += 1 }
+        }
         return count
     }
 }

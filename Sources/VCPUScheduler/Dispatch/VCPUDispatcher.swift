@@ -207,8 +207,12 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         }
     }
 
-    /// The kernel's view (`/proc/self/task/<tid>/schedstat`) of every vCPU host thread that
-    /// exists now, in registration order, and of every worker thread still running.
+    /// Kernel thread ids of the worker threads, by worker (`nil` for one that has not started
+    /// yet); kept after the workers exit.
+    public var workerThreadIDs: [Int32?] { state.withLock { $0.workerThreadIDs } }
+
+    /// The kernel's view (`/proc/self/task/<tid>/schedstat`) of every vCPU host thread and
+    /// every worker thread that exists now, in registration order.
     public func kernelView() -> (vcpus: [(VCPUID, ThreadSchedStat)], workers: [(Int, ThreadSchedStat)]) {
         let (vcpus, workers): ([(VCPUID, any SchedulableVCPU)], [Int32?]) = state.withLock { s in
             (s.order.compactMap { id in s.entries[id].map { (id, $0.vcpu) } }, s.workerThreadIDs)
@@ -241,7 +245,6 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
             s.workerThreadIDs[worker] = tid
             if !prioritized { s.workersWithoutPriority += 1 }
         }
-        defer { state.withLock { $0.workerThreadIDs[worker] = nil } }
         while case .run(let decision, let vcpu, let pin) = nextJob(worker) {
             if let pin, let thread = vcpu.hostThreadID { try? pin.apply(toThread: thread) }
             let report = vcpu.runSlice(decision.slice)
