@@ -86,6 +86,12 @@ func compare<P: SchedulingPolicy>(_ policy: P) throws -> [String] {
             "\(pad(policy.name, 34)) \(pad(source, 4)) \(shares.joined(separator: " "))  \(pad(jain, 6))  \(pad(p99, 7))  \(progress)")
         rows.append("    timeline: \(path)")
     }
+    if let real {
+        // The kernel's view: on-CPU time of each vCPU thread (schedstat) over the run.
+        let span = Double(max(1, real.report.duration))
+        let shares = ids.map { id in real.kernel[id].map { pad(fixed(Double($0.onCPU) / span * 100, 1), 6) } ?? "     -" }
+        rows.append("\(pad("", 34)) \(pad("kern", 4)) \(shares.joined(separator: " "))")
+    }
     for row in rows { print(row) }
     return rows
 }
@@ -128,4 +134,5 @@ do {
 }
 print("")
 print("share: the vCPU's CPU time (guest + exit handling) / run length; Jain over actual/entitled shares")
+print("kern: the vCPU thread's on-CPU time from /proc/self/task/<tid>/schedstat / run length")
 print("open the .svg files in a browser: one lane per vCPU, one bar per slice, exit handling darker")

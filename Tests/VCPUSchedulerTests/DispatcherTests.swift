@@ -15,20 +15,30 @@ final class SleepingVCPU: SchedulableVCPU, @unchecked Sendable {
     let preempted = Atomic<Bool>(false)
     let slices = Atomic<Int>(0)
 
-    init(_ id: VCPUID) { schedulingID = id }
+    /// The longest a slice sleeps.
+    let longest: Nanoseconds
+    let preemptions = Atomic<Int>(0)
+
+    init(_ id: VCPUID, longest: Nanoseconds = 1_000_000) {
+        schedulingID = id
+        self.longest = longest
+    }
 
     func runSlice(_ slice: Nanoseconds) -> SliceReport {
         let now = Self.concurrent.add(1, ordering: .sequentiallyConsistent).newValue
         _ = Self.maximum.max(now, ordering: .sequentiallyConsistent)
         slices.add(1, ordering: .relaxed)
-        let end = monotonicClock() + min(slice, 1_000_000)
+        let end = monotonicClock() + min(slice, longest)
         while monotonicClock() < end, !preempted.load(ordering: .relaxed) { usleep(100) }
         let wasPreempted = preempted.exchange(false, ordering: .relaxed)
         Self.concurrent.subtract(1, ordering: .sequentiallyConsistent)
         return SliceReport(guestTime: slice, exitHandling: 0, end: wasPreempted ? .preempted : .sliceExpired)
     }
 
-    func preempt() { preempted.store(true, ordering: .relaxed) }
+    func preempt() {
+        preemptions.add(1, ordering: .relaxed)
+        preempted.store(true, ordering: .relaxed)
+    }
 }
 
 /// Records the affinity of the thread its slices run on.
@@ -78,6 +88,22 @@ struct DispatcherTests {
         #expect(throws: DispatcherError.self) { try dispatcher.start() }
         dispatcher.stop()
         dispatcher.stop()
+    }
+
+    @Test("waking a higher-priority vCPU preempts the running one when every slot is busy")
+    func wakePreempts() throws {
+        let low = SleepingVCPU(VCPUID(0), longest: 10_000 * ms), high = SleepingVCPU(VCPUID(1), longest: 10_000 * ms)
+        let dispatcher = try VCPUDispatcher(
+            policy: PriorityAgingPolicy(timeSlice: 10_000 * ms, agingInterval: 1 * ms), workers: 1)
+        try dispatcher.add(low, parameters: SchedulingParameters(priority: 0))
+        try dispatcher.add(high, parameters: SchedulingParameters(priority: 5), runnable: false)
+        try dispatcher.start()
+        while low.slices.load(ordering: .relaxed) == 0 { usleep(1_000) }
+        dispatcher.wake(high.schedulingID)
+        while high.slices.load(ordering: .relaxed) == 0 { usleep(1_000) }
+        dispatcher.stop()
+        #expect(low.preemptions.load(ordering: .relaxed) >= 1)
+        #expect(dispatcher.report().row(low.schedulingID)?.accounting.preemptions ?? 0 >= 1)
     }
 
     @Test("a pinned worker runs its slices on its CPUs")
