@@ -37,6 +37,7 @@ public final class ProgressCounter: PortIODevice {
     private let waiting = Atomic<Bool>(false)
     private let onIOStart = Mutex<(@Sendable () -> Void)?>(nil)
 
+    /// A counter at zero.
     public init() {}
 
     /// Counter values written so far (loop iterations the guest completed).
@@ -50,10 +51,12 @@ public final class ProgressCounter: PortIODevice {
 
     func setOnIOStart(_ body: @escaping @Sendable () -> Void) { onIOStart.withLock { $0 = body } }
 
+    /// Reads as zero.
     public func read(port: UInt16, offset: UInt16, into data: UnsafeMutableRawBufferPointer) {
         for i in data.indices { data[i] = 0 }
     }
 
+    /// Port 0x80: one more iteration; port 0x81: an I/O starts (the vCPU blocks).
     public func write(port: UInt16, offset: UInt16, from data: UnsafeRawBufferPointer) {
         if offset == 0 {
             writes.add(1, ordering: .relaxed)
@@ -67,8 +70,11 @@ public final class ProgressCounter: PortIODevice {
 /// A KVM VM with 64 KiB of RAM and `count` gated vCPUs (ids `vm.0`, `vm.1`, …) running a
 /// ``CounterProgram``, each with its own ``ProgressCounter`` on ports 0x80–0x81.
 public final class CounterVM: Sendable {
+    /// The KVM VM.
     public let vm: KVMVirtualMachine
+    /// Its RAM (64 KiB at guest address 0).
     public let region: MmapRegion
+    /// The RAM as a guest memory map.
     public let memory: GuestMemoryMap
     /// The vCPUs, in index order.
     public let vcpus: [GatedVCPU]
@@ -78,6 +84,8 @@ public final class CounterVM: Sendable {
     /// Whether `/dev/kvm` can be opened here.
     public static var kvmAvailable: Bool { KVMSystem.isAvailable() }
 
+    /// A VM with scheduler id `id` and `count` vCPUs running `program`; `kvm` is opened when
+    /// not given.
     public init(id: VMID, vcpus count: Int, program: CounterProgram = .spin, kvm: KVMSystem? = nil) throws {
         let kvm = try kvm ?? KVMSystem()
         vm = try kvm.createVM()

@@ -20,6 +20,7 @@ import VCPU
 /// Time accounting of a slice: exit handling (T_io) is the growth of the runner's
 /// ``ExitStatistics/totalNanoseconds``; guest time is the rest of the resume-to-parked time.
 public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
+    /// The identity the policy knows this vCPU by.
     public let schedulingID: VCPUID
     /// The runner (its lifecycle is driven by ``runSlice(_:)``; stop it with ``stop()``).
     public let runner: VCPURunner
@@ -49,6 +50,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
 
     deinit { runner.stop() }
 
+    /// The runner thread's kernel thread id while it exists (created on the first slice).
     public var hostThreadID: Int32? { runner.threadID }
 
     /// Kick-to-out-of-guest delays of the slices this vCPU was preempted from: from the kick
@@ -72,8 +74,12 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
     @discardableResult
     public func stop() -> VCPUOutcome { runner.stop() }
 
+    /// Ends the running slice now (wakes the worker sleeping in ``runSlice(_:)``, which kicks
+    /// the vCPU), or the next one at once if none runs.
     public func preempt() { gate.withLock { $0.preemptRequested = true } }
 
+    /// Runs the guest for at most `slice` nanoseconds on its runner thread (see the type's
+    /// documentation); returns with the vCPU parked.
     public func runSlice(_ slice: Nanoseconds) -> SliceReport {
         let begin = monotonicClock()
         let early: SliceEnd? = gate.withLock { g in
