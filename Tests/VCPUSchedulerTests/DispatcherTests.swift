@@ -106,6 +106,21 @@ struct DispatcherTests {
         #expect(dispatcher.report().row(low.schedulingID)?.accounting.preemptions ?? 0 >= 1)
     }
 
+    @Test("a worker priority the kernel accepts is applied (nice 5 needs no privilege)")
+    func workerNice() throws {
+        let vcpu = SleepingVCPU(VCPUID(0))
+        let dispatcher = try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 1, workerPriority: .nice(5))
+        try dispatcher.add(vcpu, parameters: SchedulingParameters())
+        try dispatcher.start()
+        while vcpu.slices.load(ordering: .relaxed) == 0 { usleep(1_000) }
+        let tid = try #require(dispatcher.workerThreadIDs.first ?? nil)
+        errno = 0
+        let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid))
+        dispatcher.stop()
+        #expect(dispatcher.workersWithoutPriority == 0)
+        #expect(nice == 5 && errno == 0)
+    }
+
     @Test("a pinned worker runs its slices on its CPUs")
     func pinnedWorker() throws {
         let allowed = try CPUAffinity.currentThread()
