@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "vhd", targets: ["vhd"]),
         .library(name: "Devices", targets: ["Devices"]),
         .executable(name: "mini-vmm", targets: ["mini-vmm"]),
+        .executable(name: "sched-demo", targets: ["sched-demo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -96,12 +97,25 @@ let package = Package(
         ),
 
         // MARK: VCPUScheduler
-        .target(name: "VCPUScheduler", swiftSettings: swiftSettings),
-        .testTarget(name: "VCPUSchedulerTests", dependencies: ["VCPUScheduler"], swiftSettings: swiftSettings),
+        .target(name: "VCPUScheduler", dependencies: ["KVM", "VCPU"], swiftSettings: swiftSettings),
+        // Tiny counting guests on gated vCPUs, shared by the scheduler's KVM tests, sched-demo
+        // and sched-bench (not a product).
+        .target(
+            name: "SchedulerGuests", dependencies: ["KVM", "VCPU", "GuestMemory", "VCPUScheduler"],
+            path: "Tests/SchedulerGuests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VCPUSchedulerTests", dependencies: ["VCPUScheduler", "SchedulerGuests", "TestSupport"],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "sched-bench",
-            dependencies: ["BenchmarkSupport", "VCPUScheduler"],
+            dependencies: ["BenchmarkSupport", "VCPUScheduler", "SchedulerGuests"],
             path: "Benchmarks/sched-bench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "sched-demo",
+            dependencies: ["VCPUScheduler", "SchedulerGuests"],
+            path: "Examples/sched-demo",
             swiftSettings: swiftSettings
         ),
 

@@ -3,6 +3,7 @@
 //
 //   swift run -c release sched-bench [--json] [--rounds N]
 import BenchmarkSupport
+import SchedulerGuests
 import VCPUScheduler
 
 #if canImport(Glibc)
@@ -196,3 +197,103 @@ quality.note("demand: T_run / (T_run + T_blocked); bursty vCPUs that had to wait
 quality.note("cap error: the capped VM's CPU time against its cap, in percent (negative = under the cap)")
 quality.note("wait: runnable-to-running delay over all vCPUs; wall: real time to simulate the run")
 quality.print(options)
+
+// MARK: Real vCPUs (KVM): the same policies driving tiny counting guests through VCPUDispatcher
+
+/// Jain's index of `values[i] / weights[i]` (shares proportional to weights give 1).
+func jain(_ values: [Double], weights: [Double]) -> Double {
+    FairShare.jainIndex(actual: values, entitled: weights) ?? 0
+}
+
+func microseconds(_ samples: LatencySamples, _ ps: [Double]) -> [ReportValue] {
+    samples.percentiles(ps).map { $0.map { .number(Double($0) / 1000, decimals: 1) } ?? .text("-") }
+}
+
+if !CounterVM.kvmAvailable {
+    print("sched-bench: /dev/kvm not available, real-vCPU rows skipped")
+    exit(0)
+}
+
+var real = BenchmarkReport(
+    title: "sched-bench: real vCPUs on 1 worker slot (KVM, guests OUT a counter per loop iteration)",
+    columns: ["scenario", "workers", "measure", "real", "simulated", "real / sim"])
+var latency = BenchmarkReport(
+    title: "sched-bench: preemption on real vCPUs (us): kick = requestPause (immediate_exit + signal)",
+    columns: ["workers", "delay", "samples", "p50", "p90", "p99", "p99.9", "max"])
+
+do {
+    let ms: Nanoseconds = 1_000_000
+    let seconds = Nanoseconds(3_000) * ms
+    let weights = [1.0, 2.0, 4.0]
+    let weighted = weights.enumerated().map { i, w in
+        (id: VCPUID(UInt32(i)), parameters: SchedulingParameters(weight: SchedulingWeight(UInt32(w))))
+    }
+    let cappedID = VCPUID(vm: VMID(0), index: 0)
+    let capWorkload: [(id: VCPUID, parameters: SchedulingParameters)] = [
+        (cappedID, SchedulingParameters(cap: try BandwidthCap(quota: 3 * ms, period: 10 * ms))),
+        (VCPUID(vm: VMID(1), index: 0), SchedulingParameters()),
+    ]
+    let policy = try WeightedFairPolicy(slice: 2 * ms)
+    let capped = BandwidthCapped(policy)
+    let simWeighted = try Simulator(cpus: 1, duration: seconds, seed: 1)
+        .run(policy, workload: weighted.map { SimulatedVCPU($0.id, parameters: $0.parameters) })
+    let simCap = try Simulator(cpus: 1, duration: seconds, seed: 1)
+        .run(capped, workload: capWorkload.map { SimulatedVCPU($0.id, parameters: $0.parameters) })
+    let simCapError = ((simCap.row(cappedID)?.actualShare ?? 0) / 0.3 - 1) * 100
+
+    for (label, priority) in [("FIFO 10", WorkerPriority.realTimeFIFO(10)), ("inherited", .inherited)] {
+        let run = try runCounterGuests(policy, workers: 1, vcpus: weighted, duration: seconds, workerPriority: priority)
+        let refused = run.workersWithoutPriority > 0 ? " (refused)" : ""
+        let worker = label + refused
+        let held = weighted.map { Double(run.report.row($0.id)?.accounting.runTime ?? 0) }
+        let progress = weighted.map { Double(run.progress[$0.id] ?? 0) }
+        let kernel = weighted.map { Double(run.kernel[$0.id]?.onCPU ?? 0) }
+        let simJain = simWeighted.jainIndex ?? 0
+        for (measure, value) in [
+            ("Jain, slot time (T_cpu+T_io)", jain(held, weights: weights)),
+            ("Jain, guest iterations", jain(progress, weights: weights)),
+            ("Jain, kernel on-CPU (schedstat)", jain(kernel, weights: weights)),
+        ] {
+            real.add([
+                .text("weights 1:2:4, 3 s"), .text(worker), .text(measure), .number(value, decimals: 5),
+                .number(simJain, decimals: 5), .number(value / simJain, decimals: 4),
+            ])
+        }
+        latency.add([.text(worker), .text("kick -> out of guest")] + [.number(Double(run.preemptionLatencies.count), decimals: 0)]
+            + microseconds(run.preemptionLatencies, [50, 90, 99, 99.9, 100]))
+        latency.add([.text(worker), .text("kick -> parked")] + [.number(Double(run.parkLatencies.count), decimals: 0)]
+            + microseconds(run.parkLatencies, [50, 90, 99, 99.9, 100]))
+        latency.add([.text(worker), .text("resume -> running")] + [.number(Double(run.resumeLatencies.count), decimals: 0)]
+            + microseconds(run.resumeLatencies, [50, 90, 99, 99.9, 100]))
+        latency.add([.text(worker), .text("runnable -> running (T_wait)")] + [.number(Double(run.report.latencies.count), decimals: 0)]
+            + microseconds(run.report.latencies, [50, 90, 99, 99.9, 100]))
+
+        let capRun = try runCounterGuests(capped, workers: 1, vcpus: capWorkload, duration: seconds, workerPriority: priority)
+        let share = capRun.report.row(cappedID)?.actualShare ?? 0
+        let kernelShare = Double(capRun.kernel[cappedID]?.onCPU ?? 0) / Double(seconds)
+        let simShare = simCap.row(cappedID)?.actualShare ?? 0
+        real.add([
+            .text("vCPU cap 30 % vs 1 uncapped, 3 s"), .text(worker), .text("capped vCPU's share of the slot"),
+            .number(share, decimals: 5), .number(simShare, decimals: 5), .number(share / simShare, decimals: 4),
+        ])
+        for (measure, value) in [
+            ("cap error %, slot time", (share / 0.3 - 1) * 100),
+            ("cap error %, kernel on-CPU", (kernelShare / 0.3 - 1) * 100),
+        ] {
+            real.add([
+                .text("vCPU cap 30 % vs 1 uncapped, 3 s"), .text(worker), .text(measure), .number(value, decimals: 3),
+                .number(simCapError, decimals: 3), .text("-"),
+            ])
+        }
+    }
+} catch {
+    print("sched-bench: \(error)")
+    exit(1)
+}
+real.note("policy: weighted-fair 2 ms (+ cap 3 ms / 10 ms); targets: Jain >= 0.99, cap within +-2 %")
+real.note("slot time: what the dispatcher charged (resume to parked); kernel on-CPU: the vCPU thread's schedstat")
+real.note("simulated: the same policy and workload in the Simulator (exact slices, no kick delay)")
+real.print(options)
+latency.note("out of guest: the kicked KVM_RUN returned (ExitStatistics.lastKickExitNanoseconds)")
+latency.note("parked: VCPURunner paused, pending I/O completed; resume: VCPURunner.resume() returned")
+latency.print(options)

@@ -15,6 +15,16 @@ public final class ExitStatistics: @unchecked Sendable {
     private let cells: UnsafeMutablePointer<Atomic<UInt64>>
     private static let cellCount = kinds * (2 + bucketCount)
 
+    /// `CLOCK_MONOTONIC` time at which the latest kicked `KVM_RUN` returned (`interrupted`
+    /// exit), 0 before the first: what a scheduler compares with its kick time to measure
+    /// preemption latency.
+    public var lastKickExitNanoseconds: UInt64 { lastKickExit.load(ordering: .acquiring) }
+    private let lastKickExit = Atomic<UInt64>(0)
+
+    /// Notes that a kicked `KVM_RUN` returned at `time` (called by the run loop).
+    @inline(__always)
+    func recordKickExit(at time: UInt64) { lastKickExit.store(time, ordering: .releasing) }
+
     public init() {
         cells = .allocate(capacity: Self.cellCount)
         for i in 0..<Self.cellCount { (cells + i).initialize(to: Atomic(0)) }
@@ -51,6 +61,12 @@ public final class ExitStatistics: @unchecked Sendable {
 
     /// The total number of exits.
     public var totalCount: UInt64 { ExitKind.allCases.reduce(0) { $0 + count($1) } }
+
+    /// The handling time of every exit so far, all kinds together (what a scheduler charges
+    /// to the vCPU as T_io: take the difference over a slice).
+    public var totalNanoseconds: UInt64 {
+        ExitKind.allCases.reduce(0) { $0 &+ total($1).pointee.load(ordering: .relaxed) }
+    }
 
     /// A copy of the statistics of one kind.
     public func summary(_ kind: ExitKind) -> ExitSummary {

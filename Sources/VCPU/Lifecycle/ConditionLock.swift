@@ -3,14 +3,16 @@ import Glibc
 #endif
 
 /// A mutex with a condition variable protecting a value: what the vCPU thread and its owner
-/// use to hand requests and state changes to each other. (`Synchronization.Mutex` has no
-/// condition variable.)
-final class ConditionLock<Value>: @unchecked Sendable {
+/// use to hand requests and state changes to each other, and what a scheduler uses to sleep
+/// until an event or a time. (`Synchronization.Mutex` has no condition variable.) The
+/// condition variable runs on `CLOCK_MONOTONIC`.
+public final class ConditionLock<Value>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var value: Value
 
-    init(_ value: Value) {
+    /// A lock around `value`.
+    public init(_ value: Value) {
         self.value = value
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
@@ -29,7 +31,7 @@ final class ConditionLock<Value>: @unchecked Sendable {
 
     /// Runs `body` with the value locked and wakes every waiter afterwards.
     @discardableResult
-    func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+    public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer {
             pthread_cond_broadcast(condition)
@@ -40,7 +42,7 @@ final class ConditionLock<Value>: @unchecked Sendable {
 
     /// Waits until `predicate` holds, then runs `body` with the value locked.
     @discardableResult
-    func wait<R, E: Error>(until predicate: (Value) -> Bool, then body: (inout Value) throws(E) -> R) throws(E) -> R {
+    public func wait<R, E: Error>(until predicate: (Value) -> Bool, then body: (inout Value) throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer {
             pthread_cond_broadcast(condition)
@@ -48,5 +50,25 @@ final class ConditionLock<Value>: @unchecked Sendable {
         }
         while !predicate(value) { pthread_cond_wait(condition, mutex) }
         return try body(&value)
+    }
+
+    /// Calls `attempt` with the value locked and the current `CLOCK_MONOTONIC` time (ns) until
+    /// it returns a result; between attempts, sleeps until woken (by any ``withLock(_:)``) or
+    /// until the time `deadline` returns, if any. Wakes every waiter before returning.
+    public func wait<R>(for attempt: (inout Value, UInt64) -> R?, deadline: (Value) -> UInt64?) -> R {
+        pthread_mutex_lock(mutex)
+        defer {
+            pthread_cond_broadcast(condition)
+            pthread_mutex_unlock(mutex)
+        }
+        while true {
+            if let result = attempt(&value, monotonicNanoseconds()) { return result }
+            if let time = deadline(value) {
+                var ts = timespec(tv_sec: Int(time / 1_000_000_000), tv_nsec: Int(time % 1_000_000_000))
+                pthread_cond_timedwait(condition, mutex, &ts)
+            } else {
+                pthread_cond_wait(condition, mutex)
+            }
+        }
     }
 }

@@ -33,6 +33,7 @@ extension VCPURunner {
             let exit: VMExit
             do throws(KVMError) { exit = try vcpu.run() } catch { throw .kvm(error) }
             let start = monotonicNanoseconds()
+            if case .interrupted = exit { statistics.recordKickExit(at: start) }
             let action = try dispatch(exit)
             statistics.record(exit.kind, nanoseconds: monotonicNanoseconds() &- start)
             if case .stop(let outcome) = action { return outcome }

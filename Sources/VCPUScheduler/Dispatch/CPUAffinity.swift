@@ -45,11 +45,17 @@ public struct CPUAffinity: Sendable, Equatable {
 
     /// Restricts the calling thread to these CPUs.
     public func applyToCurrentThread() throws(AffinityError) {
+        try apply(toThread: 0)
+    }
+
+    /// Restricts thread `threadID` of this process (a kernel thread id; 0 is the calling
+    /// thread) to these CPUs.
+    public func apply(toThread threadID: Int32) throws(AffinityError) {
         var set = cpu_set_t()
         withUnsafeMutableBytes(of: &set) { bytes in
             for cpu in cpus { bytes[cpu / 8] |= UInt8(1 << (cpu % 8)) }
         }
-        guard let call = affinityCall("sched_setaffinity"), call(0, MemoryLayout<cpu_set_t>.size, &set) == 0 else {
+        guard let call = affinityCall("sched_setaffinity"), call(threadID, MemoryLayout<cpu_set_t>.size, &set) == 0 else {
             throw .systemCall(operation: "sched_setaffinity", errno: errno)
         }
     }

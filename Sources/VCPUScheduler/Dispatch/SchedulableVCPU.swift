@@ -39,6 +39,15 @@ public protocol SchedulableVCPU: AnyObject, Sendable {
     /// not running, in which case the next `runSlice` returns at once with
     /// ``SliceEnd/preempted``.
     func preempt()
+
+    /// The kernel thread id of the host thread running the guest, while there is one (for
+    /// `/proc/self/task/<tid>/schedstat` and for pinning it to a worker's CPUs). The default
+    /// is `nil`: the guest runs on the thread calling ``runSlice(_:)``.
+    var hostThreadID: Int32? { get }
+}
+
+extension SchedulableVCPU {
+    public var hostThreadID: Int32? { nil }
 }
 
 /// What a dispatcher implements so that blocked vCPUs can become runnable again.

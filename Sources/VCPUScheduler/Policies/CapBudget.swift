@@ -14,7 +14,7 @@ struct CapBudget: Sendable {
 
     /// Quota of the current period neither used nor handed out.
     func available(at now: Nanoseconds) -> Nanoseconds {
-        let usedNow = periodIndex == now / cap.period ? used : 0
+        let usedNow = used(inPeriod: now / cap.period)
         let taken = usedNow.addingReportingOverflow(granted)
         return taken.overflow || taken.partialValue >= cap.quota ? 0 : cap.quota - taken.partialValue
     }
@@ -27,25 +27,38 @@ struct CapBudget: Sendable {
 
     mutating func grant(_ slice: Nanoseconds) { granted &+= slice }
 
-    /// Charges a run of `ran` ending at `now` (the part in the current period) and returns
-    /// the grant it had. Returns whether the quota is used up.
+    /// CPU time charged to period `period` so far: the current period's use, or for a later
+    /// period what the current one used beyond its quota and beyond the quota of the periods
+    /// in between (a real vCPU overruns its slice by the time it takes to kick it out; the
+    /// overrun is owed to the next period instead of being forgiven).
+    private func used(inPeriod period: UInt64) -> Nanoseconds {
+        if period == periodIndex { return used }
+        guard period > periodIndex else { return 0 }
+        let (owedQuota, overflow) = (period - periodIndex).multipliedReportingOverflow(by: cap.quota)
+        return overflow || used <= owedQuota ? 0 : used - owedQuota
+    }
+
+    /// Charges a run of `ran` ending at `now` and returns the grant it had: the part before
+    /// the current period to the period the budget was in (any excess is owed onwards), the
+    /// rest to the current period. Returns whether the quota is used up.
     mutating func charge(ran: Nanoseconds, granted slice: Nanoseconds, at now: Nanoseconds) -> Bool {
         granted -= min(granted, slice)
         let period = now / cap.period
         let inPeriod = min(ran, now - period * cap.period)
-        if periodIndex == period {
-            used &+= inPeriod
-        } else {
+        if periodIndex != period {
+            if periodIndex < period { used &+= ran - inPeriod }
+            used = used(inPeriod: period)
             periodIndex = period
-            used = inPeriod
         }
+        used &+= inPeriod
         return used >= cap.quota
     }
 
     /// Starts the period containing `now`.
     mutating func release(at now: Nanoseconds) {
         throttled = false
-        used = 0
-        periodIndex = now / cap.period
+        let period = now / cap.period
+        used = used(inPeriod: period)
+        periodIndex = period
     }
 }
