@@ -135,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "mini-vmm",
             dependencies: [
-                "Devices", "MiniVMMGuest", "GuestMemory", "KVM", "VCPU", "VHD", "ResourceAllocator",
+                "Devices", "MiniVMMGuest", "GuestMemory", "KVM", "VCPU", "VHD", "ResourceAllocator", "VCPUScheduler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

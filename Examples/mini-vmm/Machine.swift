@@ -5,12 +5,15 @@ import KVM
 import MiniVMMGuest
 import ResourceAllocator
 import VCPU
+import VCPUScheduler
 import SystemPackage
 import VHD
 import ArgumentParser
 
 /// The assembled VM: memory, in-kernel IRQ chip, serial console, report ports, the virtio-blk
 /// device and its queue worker, and one runner per vCPU — every placement from the layout.
+/// With `gated`, each runner belongs to a `GatedVCPU` and runs only while a `VCPUDispatcher`
+/// grants it a slot.
 final class Machine {
     static let memorySize: UInt64 = 16 << 20
     /// Where vCPU i's stack ends (stacks of 4 KiB below 0x80000).
@@ -29,8 +32,11 @@ final class Machine {
     let serial: Serial16550
     let reports = ReportDevice()
     let runners: [VCPURunner]
+    /// The vCPUs as the dispatcher sees them (empty unless built `gated`); their runners are
+    /// ``runners``.
+    let gatedVCPUs: [GatedVCPU]
 
-    init(disk: any BlockDevice, vcpuCount: Int, console: @escaping @Sendable (UInt8) -> Void) throws {
+    init(disk: any BlockDevice, vcpuCount: Int, gated: Bool = false, console: @escaping @Sendable (UInt8) -> Void) throws {
         var layout = try X86_64Layout(memorySize: Self.memorySize)
         DevicePlacement.reservePlatformIRQs(in: &layout)
         placement = try DevicePlacement.allocate(in: &layout)
@@ -67,6 +73,7 @@ final class Machine {
 
         let supported = try kvm.supportedCPUID()
         var runners: [VCPURunner] = []
+        var gatedVCPUs: [GatedVCPU] = []
         for index in 0..<vcpuCount {
             let vcpu = try vm.createVCPU(id: UInt64(index))
             try vcpu.setCPUID(
@@ -84,9 +91,16 @@ final class Machine {
             try vcpu.setRegisters(regs)
             // With the in-kernel IRQ chip, application processors wait for INIT/SIPI: start them directly.
             if index > 0 { try vcpu.setMPState(.runnable) }
-            runners.append(VCPURunner(vcpu: vcpu, portIO: portIO, mmio: mmio))
+            if gated {
+                let gatedVCPU = GatedVCPU(id: VCPUID(UInt32(index)), vcpu: vcpu, portIO: portIO, mmio: mmio)
+                gatedVCPUs.append(gatedVCPU)
+                runners.append(gatedVCPU.runner)
+            } else {
+                runners.append(VCPURunner(vcpu: vcpu, portIO: portIO, mmio: mmio))
+            }
         }
         self.runners = runners
+        self.gatedVCPUs = gatedVCPUs
     }
 
     /// How a run ended.
@@ -100,14 +114,21 @@ final class Machine {
 
     /// Runs until the guest reported or a vCPU stopped — or, when `pauseWhen` says so, pauses
     /// every vCPU and stops the queue worker, leaving the machine ready for ``snapshot()``.
-    /// Stops the vCPUs otherwise; returns the per-vCPU accounts.
-    func run(timeoutSeconds: Double, pauseWhen: ((ReportDevice.Reports) -> Bool)? = nil) throws
-        -> (accounts: [VCPUAccount], end: RunEnd)
+    /// Stops the vCPUs otherwise; returns the per-vCPU accounts. With `scheduling` (on a machine
+    /// built `gated`) its dispatcher runs the vCPUs, and is stopped (every vCPU parked) when the
+    /// run ends; otherwise every vCPU runs on its own thread.
+    func run(timeoutSeconds: Double, scheduling: Scheduling? = nil, pauseWhen: ((ReportDevice.Reports) -> Bool)? = nil)
+        throws -> (accounts: [VCPUAccount], end: RunEnd)
     {
         try worker.start()
         // Anything made available before a snapshot and not served yet.
         transport.processQueues()
-        for runner in runners { try runner.start() }
+        if let scheduling {
+            guard gatedVCPUs.count == runners.count else { throw ValidationError("the machine was not built for a dispatcher") }
+            try scheduling.start(gatedVCPUs)
+        } else {
+            for runner in runners { try runner.start() }
+        }
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         var end = RunEnd.finished
         while true {
@@ -117,18 +138,21 @@ final class Machine {
                 break
             }
             if r.done != nil && r.workers.count >= runners.count - 1 { break }
-            if runners.contains(where: { $0.state == .stopped }) { break }
+            if runners.contains(where: { $0.state == .stopped }) || scheduling?.dispatcher.failure != nil { break }
             if Date() >= deadline {
                 end = .timedOut
                 break
             }
             usleep(1000)
         }
-        if end == .paused {
+        if let scheduling {
+            // Every vCPU parked between slices (or never started).
+            scheduling.dispatcher.stop()
+        } else if end == .paused {
             for runner in runners { try runner.pause() }
         }
-        // The vCPUs now sit in HLT inside KVM (in-kernel IRQ chip) or are paused; read their
-        // thread statistics before stopping them.
+        // The vCPUs now sit in HLT inside KVM (in-kernel IRQ chip) or are paused or parked; read
+        // their thread statistics before stopping them.
         let sched = runners.map { VCPUAccount.schedstat(tid: $0.threadID) }
         if end == .paused {
             // No request in flight: the worker finishes the one it serves, then whatever was

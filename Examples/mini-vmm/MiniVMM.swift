@@ -6,6 +6,7 @@ import KVM
 import Synchronization
 import SystemPackage
 import VCPU
+import VCPUScheduler
 import VHD
 
 /// `swift run mini-vmm`: composes GuestMemory, KVM, VCPU, VHD, ResourceAllocator and Devices into
@@ -21,6 +22,17 @@ struct MiniVMM: ParsableCommand {
             up a virtqueue, reads sectors 0-7, checksums them, writes sector 8, reads it back and \
             flushes, printing on the serial console; the other vCPUs compute and report over port \
             I/O. Exit status 0 only if the guest reported success and its results match the host's.
+
+            Without --policy every vCPU runs on its own thread. With --policy the vCPUs run \
+            through a VCPUScheduler dispatcher on --slots run tokens (fewer than vCPUs is fine: \
+            at most that many run at once), and the final table adds the dispatcher's view \
+            (T_cpu, T_io, T_wait, slices, preemptions per vCPU). Policies: round-robin (equal \
+            turns); priority (vCPU 0, the disk driver, one level above the workers, with aging); \
+            fair (weighted fair share, vCPU 0 weight 2, workers 1); capped (fair, each worker \
+            capped at 25 % of a CPU); rt (earliest deadline first, every vCPU reserving \
+            10 ms x slots / vCPUs every 10 ms). A vCPU waiting in HLT keeps its slot until its \
+            slice ends (the in-kernel IRQ chip halts inside KVM_RUN). --snapshot and --restore \
+            work with and without --policy; the policy is not part of the snapshot.
             """)
 
     @Option(help: "Disk image to drive (raw, or a fixed, dynamic or differencing VHD).")
@@ -31,6 +43,15 @@ struct MiniVMM: ParsableCommand {
 
     @Option(help: "Number of vCPUs (1-\(Machine.maximumVCPUs)); vCPU 0 drives the disk.")
     var vcpus: Int = 2
+
+    @Option(help: ArgumentHelp("Run the vCPUs through a VCPUScheduler dispatcher with this policy.", valueName: "policy"))
+    var policy: PolicyChoice?
+
+    @Option(help: "With --policy: run tokens (host worker slots) the vCPUs share (default 1).")
+    var slots: Int?
+
+    @Option(help: "With --policy: time slice in milliseconds (default 5; rt uses its reservations instead).")
+    var sliceMs: Double?
 
     @Option(help: "Seconds to wait for the guest before giving up.")
     var timeout: Double = 120
@@ -59,6 +80,11 @@ struct MiniVMM: ParsableCommand {
         }
         if snapshot != nil && restore != nil { throw ValidationError("--snapshot and --restore exclude each other") }
         if restore != nil && disk != nil { throw ValidationError("--restore uses the disk the snapshot names") }
+        if policy == nil && (slots != nil || sliceMs != nil) { throw ValidationError("--slots and --slice-ms need --policy") }
+        if let slots, !(1...Machine.maximumVCPUs).contains(slots) {
+            throw ValidationError("--slots must be between 1 and \(Machine.maximumVCPUs)")
+        }
+        if let sliceMs, !(sliceMs >= 0.1 && sliceMs <= 1000) { throw ValidationError("--slice-ms must be between 0.1 and 1000") }
     }
 
     func run() throws {
@@ -98,7 +124,11 @@ struct MiniVMM: ParsableCommand {
         let vcpuCount = saved?.vcpuCount ?? vcpus
 
         let console = Console()
-        let machine = try Machine(disk: image, vcpuCount: vcpuCount, console: console.write)
+        let machine = try Machine(disk: image, vcpuCount: vcpuCount, gated: policy != nil, console: console.write)
+        let scheduling = try policy.map { policy in
+            try Scheduling(
+                policy: policy, slots: slots ?? 1, slice: Nanoseconds((sliceMs ?? 5) * 1_000_000), vcpuCount: vcpuCount)
+        }
         if let saved, let restore {
             let fd = try FileDescriptor.open(URL(fileURLWithPath: restore).appendingPathComponent(Self.memoryFile).path, .readOnly)
             defer { try? fd.close() }
@@ -107,9 +137,12 @@ struct MiniVMM: ParsableCommand {
         print(
             "VM: \(Machine.memorySize >> 20) MiB, \(vcpuCount) vCPU(s) in long mode; virtio-blk at 0x"
                 + String(machine.placement.mmioBase, radix: 16) + ", GSI \(machine.placement.gsi); serial at 0x3f8")
+        if let scheduling {
+            print("vCPUs scheduled by \(scheduling.policy.rawValue) (\(scheduling.dispatcher.report().policyName)) on \(slots ?? 1) slot(s)")
+        }
         print(saved == nil ? "--- guest serial console ---" : "--- guest serial console (continued) ---")
         let (accounts, end) = try machine.run(
-            timeoutSeconds: timeout, pauseWhen: snapshot == nil ? nil : { $0.checksum != nil })
+            timeoutSeconds: timeout, scheduling: scheduling, pauseWhen: snapshot == nil ? nil : { $0.checksum != nil })
         if end == .paused {
             // A pause can split a line of guest output: say so, so the two halves can be joined.
             print(console.atLineStart ? "--- paused ---" : "\n--- paused mid-line ---")
@@ -117,7 +150,9 @@ struct MiniVMM: ParsableCommand {
             print("--- end of guest output ---")
         }
         let block = machine.block.statistics
-        printSummary(accounts: accounts, block: block, chains: machine.transport.chainsServed, notifications: machine.worker.notificationCount)
+        printSummary(
+            accounts: accounts, block: block, chains: machine.transport.chainsServed,
+            notifications: machine.worker.notificationCount, scheduling: scheduling?.dispatcher.report())
 
         if end == .paused, let snapshot {
             try save(machine, to: snapshot, run: SavedRun(
@@ -127,7 +162,7 @@ struct MiniVMM: ParsableCommand {
             print("snapshot saved to \(snapshot); continue with: mini-vmm --restore \(snapshot)")
             return
         }
-        try judge(machine, timedOut: end == .timedOut, expectedChecksum: expectedChecksum, vcpuCount: vcpuCount, capacity: image.capacity)
+        try judge(machine, timedOut: end == .timedOut, schedulerFailure: scheduling?.dispatcher.failure, expectedChecksum: expectedChecksum, vcpuCount: vcpuCount, capacity: image.capacity)
     }
 
     func save(_ machine: Machine, to directory: String, run: SavedRun) throws {
@@ -143,10 +178,12 @@ struct MiniVMM: ParsableCommand {
     }
 
     /// Decides the exit status: 0 only if the guest succeeded and agrees with the host.
-    func judge(_ machine: Machine, timedOut: Bool, expectedChecksum: UInt32, vcpuCount: Int, capacity: UInt64) throws {
+    func judge(
+        _ machine: Machine, timedOut: Bool, schedulerFailure: SchedulerError?, expectedChecksum: UInt32, vcpuCount: Int, capacity: UInt64) throws {
         var problems: [String] = []
         let reports = machine.reports.reports
         if timedOut { problems.append("timed out after \(timeout) s") }
+        if let schedulerFailure { problems.append("the scheduler failed: \(schedulerFailure)") }
         for (index, runner) in machine.runners.enumerated() {
             if case .failed(let error) = runner.outcome { problems.append("vCPU \(index) failed: \(error)") }
             if runner.outcome == .shutdown { problems.append("vCPU \(index) shut down (triple fault)") }

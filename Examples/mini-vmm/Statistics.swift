@@ -1,6 +1,7 @@
 import Devices
 import Foundation
 import VCPU
+import VCPUScheduler
 
 /// Per-vCPU accounting for the final table.
 struct VCPUAccount {
@@ -31,7 +32,13 @@ func milliseconds(_ nanoseconds: UInt64?) -> String {
     return String(format: "%.2f ms", Double(nanoseconds) / 1e6)
 }
 
-func printSummary(accounts: [VCPUAccount], block: VirtioBlockStatistics, chains: UInt64, notifications: UInt64) {
+/// The final table: per vCPU its exits by reason and the kernel's view of its thread (T_cpu
+/// on-CPU, T_wait on a run queue) with the VMM's exit handling time (T_io); with a dispatcher,
+/// the dispatcher's view too (T_wait there is runnable without a slot); then the disk requests.
+func printSummary(
+    accounts: [VCPUAccount], block: VirtioBlockStatistics, chains: UInt64, notifications: UInt64,
+    scheduling: SchedulingReport? = nil
+) {
     print("")
     print("vCPU  exits by reason                                    T_cpu       T_io        T_wait")
     for account in accounts {
@@ -42,6 +49,19 @@ func printSummary(accounts: [VCPUAccount], block: VirtioBlockStatistics, chains:
                 + milliseconds(account.cpuNanoseconds).padding(toLength: 12, withPad: " ", startingAt: 0)
                 + milliseconds(account.ioNanoseconds).padding(toLength: 12, withPad: " ", startingAt: 0)
                 + milliseconds(account.waitNanoseconds))
+    }
+    if let scheduling {
+        print(
+            "dispatcher: \(scheduling.policyName) on \(scheduling.cpus) slot(s) for "
+                + milliseconds(scheduling.duration))
+        print("vCPU  T_cpu       T_io        T_wait      slices  preemptions")
+        for (index, row) in scheduling.vcpus.enumerated() {
+            let a = row.accounting
+            print(
+                String(index).padding(toLength: 6, withPad: " ", startingAt: 0)
+                    + [a.cpuTime, a.ioTime, a.waitTime].map { milliseconds($0).padding(toLength: 12, withPad: " ", startingAt: 0) }
+                    .joined() + String(a.slices).padding(toLength: 8, withPad: " ", startingAt: 0) + String(a.preemptions))
+        }
     }
     let types = VirtioBlock.RequestType.allCases.compactMap { type -> String? in
         guard let count = block.byType[type], count > 0 else { return nil }
