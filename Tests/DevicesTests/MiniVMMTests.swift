@@ -70,35 +70,96 @@ struct MiniVMMTests {
         #expect(run.output.contains("workers: 1 vCPU(s) reported correct results"))
     }
 
-    /// Runs mini-vmm on a new 1 MiB disk of `kind` (3 vCPUs); returns the directory, the disk's
-    /// path and the contents it must have afterwards.
-    static func runOnDisk(_ kind: DiskKind) throws -> (TemporaryDirectory, String, [UInt8]) {
+    /// Runs mini-vmm on a new 1 MiB disk of `kind` with `vcpus` vCPUs and `arguments`; returns
+    /// the directory, the disk's path, the contents it must have afterwards and the output.
+    static func runOnDisk(
+        _ kind: DiskKind, vcpus: Int = 3, arguments: [String] = [], sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> (TemporaryDirectory, String, [UInt8], output: String) {
         let directory = try TemporaryDirectory()
         let size = 1 << 20
         _ = try makeDisk(kind, in: directory, size: UInt64(size))
         let path = directory.file("disk-\(kind.rawValue)")
-        let run = try miniVMM(["--disk", path, "--vcpus", "3"])
-        expectGuestSucceeded(run)
-        #expect(run.output.contains("workers: 2 vCPU(s) reported correct results"))
-        #expect(run.output.contains("capacity (sectors): 0x00000800"))
+        let run = try miniVMM(["--disk", path, "--vcpus", String(vcpus)] + arguments)
+        expectGuestSucceeded(run, sourceLocation: sourceLocation)
+        #expect(
+            run.output.contains("workers: \(vcpus - 1) vCPU(s) reported correct results"), "\(run.output)",
+            sourceLocation: sourceLocation)
+        #expect(run.output.contains("capacity (sectors): 0x00000800"), sourceLocation: sourceLocation)
         var expected = pattern(offset: 0, count: size)
         expected.replaceSubrange(8 * 512..<9 * 512, with: writtenSector)
-        return (directory, path, expected)
+        return (directory, path, expected, run.output)
+    }
+
+    /// Checks a disk's contents through the VHD library.
+    static func expectDisk(
+        _ kind: DiskKind, at path: String, contains expected: [UInt8], sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let disk: any BlockDevice =
+            kind == .raw ? try RawImage(path: path, readOnly: true) : try VHDImage.open(path: path, readOnly: true)
+        #expect(try disk.read(at: 0, length: expected.count) == expected, sourceLocation: sourceLocation)
+    }
+
+    /// The dispatcher's rows of the final table: slices and preemptions by vCPU index.
+    static func dispatcherRows(_ output: String) throws -> [Int: (slices: UInt64, preemptions: UInt64)] {
+        let lines = output.split(separator: "\n")
+        let header = try #require(lines.firstIndex { $0.hasPrefix("vCPU  T_cpu ") }, "no dispatcher table in:\n\(output)")
+        var rows: [Int: (slices: UInt64, preemptions: UInt64)] = [:]
+        for line in lines[(header + 1)...] {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3, let index = Int(fields[0]), let slices = UInt64(fields[fields.count - 2]),
+                let preemptions = UInt64(fields[fields.count - 1])
+            else { break }
+            rows[index] = (slices, preemptions)
+        }
+        return rows
     }
 
     @Test(arguments: [DiskKind.raw, .fixed, .dynamic]) func givenDiskIsReadAndWritten(_ kind: DiskKind) throws {
-        let (directory, path, expected) = try Self.runOnDisk(kind)
-        try withExtendedLifetime(directory) {
-            // Through the VHD library: sector 8 written, everything else as before.
-            let disk: any BlockDevice =
-                kind == .raw ? try RawImage(path: path, readOnly: true) : try VHDImage.open(path: path, readOnly: true)
-            #expect(try disk.read(at: 0, length: expected.count) == expected)
+        let (directory, path, expected, _) = try Self.runOnDisk(kind)
+        // Through the VHD library: sector 8 written, everything else as before.
+        try withExtendedLifetime(directory) { try Self.expectDisk(kind, at: path, contains: expected) }
+    }
+
+    @Test("the demo succeeds with its 3 vCPUs on 1 dispatcher slot", arguments: ["round-robin", "priority", "fair", "capped", "rt"])
+    func demoUnderAPolicyOnOneSlot(_ policy: String) throws {
+        let (directory, path, expected, output) = try Self.runOnDisk(.dynamic, arguments: ["--policy", policy, "--slots", "1"])
+        try withExtendedLifetime(directory) { try Self.expectDisk(.dynamic, at: path, contains: expected) }
+        #expect(output.contains("vCPUs scheduled by \(policy) ("))
+        #expect(output.contains(" on 1 slot(s) for "), "\(output)")
+        // Every vCPU got slices; with one slot for three, slices ended by preemption.
+        let rows = try Self.dispatcherRows(output)
+        #expect(rows.keys.sorted() == [0, 1, 2], "\(output)")
+        for (index, row) in rows {
+            #expect(row.slices > 0, "vCPU \(index) got no slice:\n\(output)")
         }
+        #expect(rows.values.contains { $0.preemptions > 0 }, "\(output)")
+    }
+
+    @Test(.enabled(if: ToolCheck.qemuImg, "qemu-img not installed"))
+    func qemuImgSeesTheWriteOfAGuestOnTwoSlotsForFourVCPUs() throws {
+        let (directory, path, expected, output) = try Self.runOnDisk(
+            .dynamic, vcpus: 4, arguments: ["--policy", "fair", "--slots", "2"])
+        #expect(output.contains(" on 2 slot(s) for "), "\(output)")
+        let rows = try Self.dispatcherRows(output)
+        #expect(rows.keys.sorted() == [0, 1, 2, 3] && rows.values.allSatisfy { $0.slices > 0 }, "\(output)")
+        let reference = directory.file("expected.raw")
+        #expect(FileManager.default.createFile(atPath: reference, contents: Data(expected)))
+        let compare = try runProcess("/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", path, reference])
+        #expect(compare.status == 0, "\(compare.output)")
+    }
+
+    @Test func schedulerOptionsNeedAPolicy() throws {
+        let refused = try Self.miniVMM(["--slots", "2"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("--slots and --slice-ms need --policy"), "\(refused.output)")
+        let badPolicy = try Self.miniVMM(["--policy", "lottery"])
+        #expect(badPolicy.status != 0)
+        #expect(badPolicy.output.contains("The value 'lottery' is invalid for '--policy"), "\(badPolicy.output)")
     }
 
     @Test(.enabled(if: ToolCheck.qemuImg, "qemu-img not installed"), arguments: [DiskKind.fixed, .dynamic])
     func qemuImgSeesTheGuestsWrite(_ kind: DiskKind) throws {
-        let (directory, path, expected) = try Self.runOnDisk(kind)
+        let (directory, path, expected, _) = try Self.runOnDisk(kind)
         let reference = directory.file("expected.raw")
         #expect(FileManager.default.createFile(atPath: reference, contents: Data(expected)))
         let compare = try runProcess("/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", path, reference])
@@ -177,7 +238,12 @@ struct MiniVMMTests {
         return String(output[begin..<end])
     }
 
-    @Test func snapshotThenRestoreReachesTheSameResult() throws {
+    /// Free-running, or paused under one dispatcher policy and continued under another (the
+    /// policy is host scheduling, not machine state).
+    @Test(arguments: [nil, "capped"] as [String?])
+    func snapshotThenRestoreReachesTheSameResult(_ policy: String?) throws {
+        let pausedUnder = policy.map { ["--policy", $0] } ?? []
+        let continuedUnder = policy == nil ? [] : ["--policy", "rt"]
         // Uninterrupted reference run on one copy of a disk …
         let reference = try TemporaryDirectory()
         _ = try makeDisk(.dynamic, in: reference)
@@ -189,13 +255,13 @@ struct MiniVMMTests {
         let directory = try TemporaryDirectory()
         _ = try makeDisk(.dynamic, in: directory)
         let snapshot = directory.file("snapshot")
-        let first = try Self.miniVMM(["--disk", directory.file("disk-dynamic"), "--vcpus", "3", "--snapshot", snapshot])
+        let first = try Self.miniVMM(["--disk", directory.file("disk-dynamic"), "--vcpus", "3", "--snapshot", snapshot] + pausedUnder)
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("snapshot saved to"))
         #expect(!first.output.contains("mini-vmm guest: success"))
         #expect(FileManager.default.fileExists(atPath: snapshot + "/machine.json"))
         #expect(FileManager.default.fileExists(atPath: snapshot + "/memory.bin"))
-        let second = try Self.miniVMM(["--restore", snapshot])
+        let second = try Self.miniVMM(["--restore", snapshot] + continuedUnder)
         // The process that continues serves the requests after the checksum.
         #expect(second.status == 0, "\(second.output)")
         for line in ["mini-vmm guest: success", "disk requests served: 3 (read 1, write 1, flush 1), failed 0"] {
