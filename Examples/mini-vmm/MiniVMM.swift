@@ -26,7 +26,8 @@ struct MiniVMM: ParsableCommand {
             Without --policy every vCPU runs on its own thread. With --policy the vCPUs run \
             through a VCPUScheduler dispatcher on --slots run tokens (fewer than vCPUs is fine: \
             at most that many run at once), and the final table adds the dispatcher's view \
-            (T_cpu, T_io, T_wait, slices, preemptions per vCPU). Policies: round-robin (equal \
+            (T_cpu, T_io, T_wait, slices, preemptions per vCPU; its T_cpu is slot time minus exit \
+            handling, so it includes time halted in KVM_RUN). Policies: round-robin (equal \
             turns); priority (vCPU 0, the disk driver, one level above the workers, with aging); \
             fair (weighted fair share, vCPU 0 weight 2, workers 1); capped (fair, each worker \
             capped at 25 % of a CPU); rt (earliest deadline first, every vCPU reserving \
