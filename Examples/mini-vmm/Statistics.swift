@@ -40,10 +40,13 @@ func printSummary(
     scheduling: SchedulingReport? = nil
 ) {
     print("")
-    print("vCPU  exits by reason                                    T_cpu       T_io        T_wait")
-    for account in accounts {
-        let reasons = account.exits.map { "\($0.kind) \($0.count)" }.joined(separator: ", ")
-        let padded = reasons.padding(toLength: max(50, reasons.count), withPad: " ", startingAt: 0)
+    let reasonTexts = accounts.map { account in
+        account.exits.map { "\($0.kind) \($0.count)" }.joined(separator: ", ")
+    }
+    let width = max(50, (reasonTexts.map(\.count).max() ?? 0) + 1)
+    print("vCPU  " + "exits by reason".padding(toLength: width, withPad: " ", startingAt: 0) + " T_cpu       T_io        T_wait")
+    for (account, reasons) in zip(accounts, reasonTexts) {
+        let padded = reasons.padding(toLength: width, withPad: " ", startingAt: 0)
         print(
             String(account.index).padding(toLength: 6, withPad: " ", startingAt: 0) + padded + " "
                 + milliseconds(account.cpuNanoseconds).padding(toLength: 12, withPad: " ", startingAt: 0)
