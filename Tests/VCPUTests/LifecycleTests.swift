@@ -126,3 +126,36 @@ extension VCPUTests.Lifecycle {
         #expect(runner.state == .stopped)
     }
 }
+
+extension VCPUTests.Lifecycle {
+    /// A runner whose owner lets go while the guest still runs: the vCPU thread holds the last
+    /// reference and releases it itself after the guest's HLT (the runner then detaches rather
+    /// than joining its own thread). The run must finish and the thread end, with no hang.
+    @Test func droppedRunnerFinishesOnItsOwnThread() throws {
+        /// Records the vCPU thread's id, then holds the exit long enough for the owner to let go.
+        final class SlowDevice: PortIODevice {
+            let threadID = Mutex<Int32?>(nil)
+            func read(port: UInt16, offset: UInt16, into data: UnsafeMutableRawBufferPointer) {}
+            func write(port: UInt16, offset: UInt16, from data: UnsafeRawBufferPointer) {
+                threadID.withLock { $0 = ckvm_gettid() }
+                usleep(50_000)
+            }
+        }
+        let machine = try TestVM()
+        let vcpu = try machine.makeVCPU(id: 0)
+        try machine.startLongMode(vcpu, code: Guest.apicSum)
+        let device = SlowDevice()
+        do {
+            let bus = PortIOBus()
+            try bus.insert(device, base: 0x20, size: 4)
+            try VCPURunner(vcpu: vcpu, portIO: bus).start()
+        }
+        // The owner's reference is gone; wait (bounded) for the guest's OUT, then for the thread
+        // to finish the guest and go away.
+        for _ in 0..<10_000 where device.threadID.withLock({ $0 }) == nil { usleep(1000) }
+        let tid = try #require(device.threadID.withLock { $0 })
+        for _ in 0..<10_000 where threadExists(tid) { usleep(1000) }
+        #expect(!threadExists(tid))
+        #expect(try vcpu.registers().rip > 0x10000, "the guest ran to its HLT")
+    }
+}

@@ -136,7 +136,15 @@ public final class VCPURunner: Sendable {
             return c.thread
         }
         if thread != nil { kick() }
-        if let thread { pthread_join(thread, nil) }
+        if let thread {
+            // The last reference to a runner can go away on its own vCPU thread (after the run
+            // loop ended): that thread cannot join itself, so it is detached instead.
+            if pthread_equal(thread, pthread_self()) != 0 {
+                pthread_detach(thread)
+            } else {
+                pthread_join(thread, nil)
+            }
+        }
         return control.wait(until: { $0.state == .stopped }, then: { $0.outcome ?? .stoppedByOwner })
     }
 
