@@ -85,13 +85,17 @@ struct Info: FileCommand {
     var subject: String { file }
 
     func execute() throws {
-        let image = try VHDImage.open(path: file, readOnly: true)
+        // Opened without requiring the parent: the child's own information is shown even when
+        // the chain is broken, and the break is reported.
+        let image = try VHDImage.openForInspection(path: file)
         let fileSize = try image.io.size()
         var chain: [JSON] = []
         var link = image.parent
+        var chainProblem = image.parentError.map { "\(file): \($0)" }
         while let current = link {
             chain.append(.object([("file", .string(current.path)), ("type", .string(current.diskType.description)),
                                   ("uniqueId", .string(current.footer.uniqueID.description))]))
+            if let error = current.parentError { chainProblem = "\(current.path): \(error)" }
             link = current.parent
         }
         let f = image.footer
@@ -114,6 +118,7 @@ struct Info: FileCommand {
             ("maxTableEntries", image.header.map { .number(UInt64($0.maxTableEntries)) } ?? .null),
             ("allocatedBlocks", image.header == nil ? .null : .number(UInt64(image.allocatedBlockCount))),
             ("chain", .array(chain)),
+            ("parentProblem", .optional(chainProblem)),
             ("problems", .array(image.openProblems.map { .string($0.description) })),
         ]
         if json {
@@ -136,6 +141,7 @@ struct Info: FileCommand {
             print("parent name:        \(header.parentName)")
             print("parent path:        \(image.parentPath ?? "-")")
             for (depth, item) in chain.enumerated() { print("chain[\(depth + 1)]:           \(item.rendered)") }
+            if let chainProblem { print("parent problem:     \(chainProblem)") }
         }
         for problem in image.openProblems { print("problem:            \(problem)") }
     }
@@ -195,7 +201,8 @@ struct MapCommand: FileCommand {
     var subject: String { file }
 
     func execute() throws {
-        let image = try VHDImage.open(path: file, readOnly: true)
+        // This layer's extents only: the parent is not needed.
+        let image = try VHDImage.openForInspection(path: file)
         let extents = try image.storedExtents()
         if json {
             print(JSON.object([

@@ -61,6 +61,45 @@ import Testing
     }
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
+    func brokenParentLink() throws {
+        let dir = TemporaryDirectory()
+        let child = dir.file("c.vhd")
+        #expect(try Self.vhd(["create", dir.file("p.vhd"), "--size", "2M"]).status == 0)
+        #expect(try Self.vhd(["create", child, "--parent", dir.file("p.vhd")]).status == 0)
+        #expect(try Self.vhd(["write", child, "--offset", "1M"], stdin: pattern(512, seed: 3)).status == 0)
+        let parentID = try VHDImage.open(path: dir.file("p.vhd"), readOnly: true).footer.uniqueID.description
+        let childID = try VHDImage.open(path: child, readOnly: true).footer.uniqueID.description
+        try FileManager.default.removeItem(atPath: dir.file("p.vhd"))
+        for broken in ["missing", "mismatched"] {
+            if broken == "mismatched" { #expect(try Self.vhd(["create", dir.file("p.vhd"), "--size", "2M"]).status == 0) }
+            // info: the child's own information, and the broken link.
+            let result = try Self.vhd(["info", child, "--json"])
+            #expect(result.status == 0, "\(broken): \(result.standardError)")
+            let info = try Self.json(result)
+            #expect(info["type"] as? String == "differencing")
+            #expect(info["uniqueId"] as? String == childID)
+            #expect(info["parentUniqueId"] as? String == parentID)
+            #expect(info["parentPath"] is NSNull)
+            #expect(info["allocatedBlocks"] as? Int == 1)
+            let problem = try #require(info["parentProblem"] as? String, "\(broken)")
+            #expect(problem.hasPrefix(child + ": ") && problem.contains(broken == "missing" ? "not found" : parentID), "\(problem)")
+            let text = try Self.vhd(["info", child])
+            #expect(text.status == 0 && text.text.contains("parent problem:"), "\(broken)")
+            // map: this layer only.
+            #expect(try Self.vhd(["map", child]).status == 0)
+            // check: the problem, non-zero exit, one line on stderr naming the file.
+            let check = try Self.vhd(["check", child, "--json"])
+            #expect(check.status == 1)
+            #expect(try Self.json(check)["clean"] as? Bool == false)
+            let lines = check.standardError.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("vhd: \(child): "), "\(check.standardError)")
+            // read: an error, never zeros.
+            let read = try Self.vhd(["read", child, "--offset", "0", "--length", "512"])
+            #expect(read.status == 1 && read.standardOutput.isEmpty)
+        }
+    }
+
+    @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func failuresAreOneLineNamingTheFile() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("bad.vhd")
