@@ -216,36 +216,81 @@ extension VHDImage {
 
     // MARK: Commit
 
-    /// Merges the differencing disk at `path` into its parent: every sector stored in the child
-    /// is written to the parent, which is then flushed. The child stays valid (its sectors now
-    /// equal the parent's).
+    /// Merges the differencing disk at `path` into its parent, as `qemu-img commit` does:
+    /// every sector stored in the child is written to the parent, which is flushed; then the
+    /// child is emptied (every BAT entry unallocated, the file cut after its metadata), so the
+    /// chain reads exactly as before. A crash at any point leaves a chain that reads as before
+    /// (see ``commit(child:into:progress:)``). Fails without writing anything when the child
+    /// stores data past the end of a smaller parent.
     public static func commit(path: String, progress: (Double) -> Void = { _ in }) throws(VHDError) -> (parentPath: String, bytes: UInt64) {
-        let child = try open(path: path, readOnly: true)
+        let child = try open(path: path)
         guard child.diskType == .differencing, let parentPath = child.parentPath else {
             throw .invalidRequest("\(path) is not a differencing disk")
         }
         let parent = try open(path: parentPath)
-        guard parent.footer.uniqueID == child.header?.parentUniqueID else {
-            throw .parentMismatch(path: parentPath, expected: child.header?.parentUniqueID ?? .zero, found: parent.footer.uniqueID)
+        return (parentPath, try commit(child: child, into: parent, progress: progress))
+    }
+
+    /// ``commit(path:progress:)`` on opened, writable images; returns the bytes copied. Order:
+    /// (1) the child's sectors are written to the parent and the parent is flushed — until then
+    /// the child still covers every one of them, so the chain reads as before whatever part of
+    /// the parent reached the disk; (2) the child's BAT is rewritten all unallocated and
+    /// synced — each entry, cleared or not, now reads the same data; (3) a footer is written
+    /// after the child's metadata and synced, then the file is cut behind it. Neither image
+    /// may be used for I/O afterwards (reopen them).
+    static func commit(child: VHDImage, into parent: VHDImage, progress: (Double) -> Void) throws(VHDError) -> UInt64 {
+        guard child.diskType == .differencing, let header = child.header else {
+            throw .invalidRequest("\(child.path) is not a differencing disk")
         }
-        let extents = try lifting { () throws(BlockDeviceError) in try child.storedExtents() }
+        guard parent.footer.uniqueID == header.parentUniqueID else {
+            throw .parentMismatch(path: parent.path, expected: header.parentUniqueID, found: parent.footer.uniqueID)
+        }
+        if !child.openProblems.filter({ $0.severity != .notice }).isEmpty {
+            throw .invalidRequest("the image is damaged (\(child.openProblems[0].error)); run check --repair first")
+        }
+        let extents = try lifting { () throws(BlockDeviceError) in
+            try child.flush()
+            return try child.storedExtents()
+        }
+        if let last = extents.last, last.offset + last.length > parent.capacity {
+            throw .invalidRequest("\(child.path) stores data up to \(last.offset + last.length) bytes, past the end of its parent (\(parent.capacity) bytes); resize the parent first")
+        }
         let total = extents.reduce(0) { $0 + $1.length }
         var copied: UInt64 = 0
         try lifting { () throws(BlockDeviceError) in
-            for extent in extents where extent.offset < parent.capacity {
+            for extent in extents {
                 var done: UInt64 = 0
-                let length = min(extent.length, parent.capacity - extent.offset)
-                while done < length {
-                    let n = Int(min(1 << 20, length - done))
+                while done < extent.length {
+                    let n = Int(min(1 << 20, extent.length - done))
                     let data = try child.io.readBytes(at: extent.fileOffset + done, count: n)
                     try parent.write(data, at: extent.offset + done)
                     done += UInt64(n)
                     copied += UInt64(n)
-                    progress(Double(copied) / Double(max(total, 1)))
+                    progress(Double(copied) / Double(max(total, 1)) * 0.99)
                 }
             }
             try parent.flush()
+            try child.makeEmpty(header: header)
         }
-        return (parentPath, copied)
+        progress(1)
+        return copied
+    }
+
+    /// Drops every block of a dynamic or differencing image: the BAT becomes all unallocated
+    /// (synced), then a footer goes right after the metadata (synced) and the file is cut
+    /// behind it. A crash leaves either the old BAT, a mix of old and cleared entries, or the
+    /// empty image; with a trailing footer in every case.
+    func makeEmpty(header: VHDDynamicHeader) throws(BlockDeviceError) {
+        try state.withLock { (s) throws(BlockDeviceError) in
+            let empty = [UInt32](repeating: unallocatedBlock, count: s.bat.count)
+            try writeBAT(empty, header: header, sectors: nil)
+            try io.sync()
+            try io.writeBytes(footerBytes, at: metadataEnd)
+            try io.sync()
+            try io.truncate(to: metadataEnd + 512)
+            try io.sync()
+            s = SparseState(bat: empty, nextFree: metadataEnd, trailingFooterAt: metadataEnd, fileSize: metadataEnd + 512)
+            s.tailTrimmed = true
+        }
     }
 }

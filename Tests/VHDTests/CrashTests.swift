@@ -233,13 +233,7 @@ import Testing
         for crashAt in 0...total {
             let io = FaultyIO(bytes: initial, writesAllowed: crashAt)
             do { try operation(try VHDImage.open(io: io, path: dir.file("m.vhd"))) } catch {}
-            let pending = io.pendingCount
-            var variants: [(String, [UInt8])] = [("all kept", io.crashImage { _ in true }), ("all lost", io.crashImage { _ in false })]
-            for i in 0..<pending where pending > 1 {
-                variants.append(("write \(i) lost", io.crashImage { $0 != i }))
-                variants.append(("only write \(i) kept", io.crashImage { $0 == i }))
-            }
-            for (name, bytes) in variants {
+            for (name, bytes) in io.crashVariants() {
                 let label = "crash at \(crashAt), \(name)"
                 do {
                     try verify(try VHDImage.open(io: FaultyIO(bytes: bytes), path: dir.file("m.vhd"), readOnly: true), label)
@@ -274,5 +268,81 @@ import Testing
                 #expect(try image.read(at: 1 << 20, length: Int(image.capacity) - (1 << 20)).allSatisfy { $0 == 0 }, "\(label)")
             }
         })
+    }
+
+    /// parent.vhd (dynamic, 64 KiB blocks, filled) ← child.vhd with writes in four blocks.
+    static func commitChain(dir: TemporaryDirectory) throws -> (parent: [UInt8], child: [UInt8], disk: [UInt8]) {
+        var options = VHDCreateOptions(type: .dynamic, size: 1 << 20)
+        options.blockSize = 64 << 10
+        let parentIO = FaultyIO()
+        let parent = try VHDImage.create(io: parentIO, path: dir.file("p.vhd"), options: options)
+        var disk = pattern(1 << 20, seed: 30)
+        try parent.write(Array(disk[0..<(512 << 10)]), at: 0)  // the upper half stays unallocated
+        disk.replaceSubrange(512 << 10..<1 << 20, with: [UInt8](repeating: 0, count: 512 << 10))
+        try parent.flush()
+        try writeFile(dir.file("p.vhd"), parentIO.current)
+        let childIO = FaultyIO()
+        let child = try VHDImage.createDifferencing(io: childIO, path: dir.file("c.vhd"), parentPath: dir.file("p.vhd"))
+        for (i, (offset, length)) in [(100, 5000), (200_000, 70_000), (600_000, 4096), (1_000_000, 48_576)].enumerated() {
+            let data = pattern(length, seed: 40 + UInt64(i))
+            try child.write(data, at: UInt64(offset))
+            disk.replaceSubrange(offset..<offset + length, with: data)
+        }
+        try child.flush()
+        return (parentIO.current, childIO.current, disk)
+    }
+
+    /// The chain of a parent and a child (both as a crash left them) must read `disk`.
+    static func verifyChain(parent: [UInt8], child: [UInt8], disk: [UInt8], dir: TemporaryDirectory, label: String) {
+        do {
+            try writeFile(dir.file("p.vhd"), parent)
+            let image = try VHDImage.open(io: FaultyIO(bytes: child), path: dir.file("c.vhd"), readOnly: true)
+            #expect(try difference(contents(of: image), disk) == nil, "\(label)")
+            let problems = try VHDImage.checkStructures(io: FaultyIO(bytes: child), path: dir.file("c.vhd")).problems
+            #expect(problems.filter { $0.severity != .notice }.isEmpty, "\(label): \(problems)")
+        } catch {
+            Issue.record("\(label): \(error)")
+        }
+    }
+
+    /// Commit = writes to the parent, its flush, then the child emptied: a crash at any write of
+    /// either file leaves a chain that reads as before.
+    @Test func commitSurvivesACrashAtEveryWrite() throws {
+        let dir = TemporaryDirectory()
+        let initial = try Self.commitChain(dir: dir)
+        func attempt(parentWrites: Int?, childWrites: Int?) throws -> (parent: FaultyIO, child: FaultyIO, copied: UInt64?) {
+            try writeFile(dir.file("p.vhd"), initial.parent)
+            let parentIO = FaultyIO(bytes: initial.parent, writesAllowed: parentWrites)
+            let childIO = FaultyIO(bytes: initial.child, writesAllowed: childWrites)
+            let child = try VHDImage.open(io: childIO, path: dir.file("c.vhd"))
+            let parent = try VHDImage.open(io: parentIO, path: dir.file("p.vhd"))
+            let copied = try? VHDImage.commit(child: child, into: parent) { _ in }
+            return (parentIO, childIO, copied)
+        }
+        let full = try attempt(parentWrites: nil, childWrites: nil)
+        // Whole sectors stored: 0..<10, 390..<528, 1171..<1180, 1953..<2048.
+        #expect(full.copied == UInt64(10 + 138 + 9 + 95) * 512)
+        let (parentTotal, childTotal) = (full.parent.writeCount, full.child.writeCount)
+        #expect(parentTotal > 4 && childTotal >= 3)
+        let emptied = try VHDImage.open(io: FaultyIO(bytes: full.child.current), path: dir.file("c.vhd"), readOnly: true)
+        #expect(emptied.allocatedBlockCount == 0)
+        #expect(UInt64(full.child.current.count) == emptied.metadataEnd + 512)
+        Self.verifyChain(parent: full.parent.current, child: full.child.current, disk: initial.disk, dir: dir, label: "no crash")
+        // A crash while the parent is written (the child untouched).
+        for crashAt in 0..<parentTotal {
+            let run = try attempt(parentWrites: crashAt, childWrites: nil)
+            #expect(run.child.writeCount == 0)
+            for (name, bytes) in run.parent.crashVariants() {
+                Self.verifyChain(parent: bytes, child: initial.child, disk: initial.disk, dir: dir, label: "parent crash at \(crashAt), \(name)")
+            }
+        }
+        // A crash while the child is emptied (the parent flushed).
+        for crashAt in 0..<childTotal {
+            let run = try attempt(parentWrites: nil, childWrites: crashAt)
+            #expect(run.parent.pendingCount == 0)
+            for (name, bytes) in run.child.crashVariants() {
+                Self.verifyChain(parent: run.parent.current, child: bytes, disk: initial.disk, dir: dir, label: "child crash at \(crashAt), \(name)")
+            }
+        }
     }
 }

@@ -138,9 +138,40 @@ import Testing
         let result = try VHDImage.commit(path: dir.file("c.vhd"))
         #expect(result.parentPath == dir.file("p.vhd"))
         #expect(try difference(contents(of: VHDImage.open(path: dir.file("p.vhd"), readOnly: true)), model) == nil)
-        #expect(try difference(contents(of: VHDImage.open(path: dir.file("c.vhd"), readOnly: true)), model) == nil)
+        let child = try VHDImage.open(path: dir.file("c.vhd"), readOnly: true)
+        #expect(try difference(contents(of: child), model) == nil)
+        // The child is left empty and small, as after qemu-img commit.
+        #expect(child.allocatedBlockCount == 0)
+        #expect(try child.storedExtents().isEmpty)
+        #expect(try readFile(dir.file("c.vhd")).count == Int(child.metadataEnd) + 512)
         try Self.expectClean(dir.file("p.vhd"))
         try Self.expectClean(dir.file("c.vhd"))
+        // The chain keeps working: a new write lands in the child only.
+        let reopened = try VHDImage.open(path: dir.file("c.vhd"))
+        try reopened.write(pattern(600, seed: 77), at: 1000)
+        try reopened.flush()
+        model.replaceSubrange(1000..<1600, with: pattern(600, seed: 77))
+        #expect(try difference(contents(of: VHDImage.open(path: dir.file("c.vhd"), readOnly: true)), model) == nil)
+        #expect(try VHDImage.open(path: dir.file("p.vhd"), readOnly: true).read(at: 1000, length: 600) != pattern(600, seed: 77))
+    }
+
+    @Test func commitRefusesDataPastASmallerParent() throws {
+        let dir = TemporaryDirectory()
+        try Self.filledParent(dir.file("p.vhd"), size: 2 << 20, seed: 7)
+        do {
+            let child = try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("p.vhd"))
+            try child.flush()
+        }
+        try VHDImage.resize(path: dir.file("c.vhd"), to: 4 << 20)
+        do {
+            let child = try VHDImage.open(path: dir.file("c.vhd"))
+            try child.write(pattern(4096, seed: 8), at: 3 << 20)
+            try child.flush()
+        }
+        let before = try (readFile(dir.file("p.vhd")), readFile(dir.file("c.vhd")))
+        #expect(throws: VHDError.self) { try VHDImage.commit(path: dir.file("c.vhd")) }
+        #expect(try readFile(dir.file("p.vhd")) == before.0)
+        #expect(try readFile(dir.file("c.vhd")) == before.1)
     }
 
     @Test(arguments: ImageFormat.allCases)
