@@ -42,6 +42,8 @@ public final class VHDImage: BlockDevice {
     let footerBytes: [UInt8]
     /// The end of the footer copy, header, BAT and locators.
     let metadataEnd: UInt64
+    /// The file ranges of the footer copy, header, BAT and locators.
+    let metadataRanges: [Range<UInt64>]
     let state: Mutex<SparseState>
 
     init(io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?, parentError: VHDError? = nil) {
@@ -61,6 +63,7 @@ public final class VHDImage: BlockDevice {
         self.bitmapSize = inspection.bitmapSize
         self.footerBytes = inspection.footer.serialized()
         self.metadataEnd = alignUp(inspection.metadataEnd, 512)
+        self.metadataRanges = inspection.metadata
         self.state = Mutex(SparseState(
             bat: inspection.bat, nextFree: inspection.dataEnd,
             trailingFooterAt: inspection.trailingFooterOffset.flatMap { $0 >= inspection.dataEnd ? $0 : nil },

@@ -255,6 +255,53 @@ import Testing
         })
     }
 
+    /// A 1 MiB dynamic image (4 KiB blocks, a 1 KiB BAT) with data in blocks 0…7, grown to
+    /// 2 MiB (the BAT grows to 2 KiB and moves to the end of the file), then data in blocks
+    /// 300 and 400 (after the BAT), and blocks 2 and 5 discarded and released at a flush: free
+    /// space `compact` has to find by itself.
+    static func resizedAndDiscarded(dir: TemporaryDirectory) throws -> (bytes: [UInt8], disk: [UInt8]) {
+        let io = FaultyIO()
+        var options = VHDCreateOptions(type: .dynamic, size: 1 << 20)
+        options.blockSize = 4096
+        var disk = [UInt8](repeating: 0, count: 2 << 20)
+        do {
+            let image = try VHDImage.create(io: io, path: dir.file("m.vhd"), options: options)
+            for block in 0..<8 {
+                let data = pattern(3000, seed: 50 + UInt64(block))
+                try image.write(data, at: UInt64(block) << 12)
+                disk.replaceSubrange(block << 12..<(block << 12) + 3000, with: data)
+            }
+            try image.flush()
+            try VHDImage.resize(image: image, to: 2 << 20)
+        }
+        let image = try VHDImage.open(io: FaultyIO(bytes: io.current), path: dir.file("m.vhd"))
+        let grownIO = try #require(image.io as? FaultyIO)
+        for block in [300, 400] {
+            let data = pattern(4096, seed: 60 + UInt64(block))
+            try image.write(data, at: UInt64(block) << 12)
+            disk.replaceSubrange(block << 12..<(block + 1) << 12, with: data)
+        }
+        try image.flush()
+        for block in [2, 5] {
+            try image.discard(offset: UInt64(block) << 12, length: 4096)
+            disk.replaceSubrange(block << 12..<(block + 1) << 12, with: [UInt8](repeating: 0, count: 4096))
+        }
+        try image.flush()
+        #expect(image.allocatedBlockCount == 8)
+        return (grownIO.current, disk)
+    }
+
+    @Test func compactAfterResizeAndDiscardSurvivesACrashAtEveryWrite() throws {
+        let dir = TemporaryDirectory()
+        let initial = try Self.resizedAndDiscarded(dir: dir)
+        try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
+            let result = try image.compactOpened { _ in }
+            #expect(result.blocksMoved == 2 && result.tableMoved)
+        }, verify: { (image: VHDImage, label: String) throws in
+            #expect(try difference(contents(of: image), initial.disk) == nil, "\(label)")
+        })
+    }
+
     @Test(arguments: [UInt64(2 << 20), 16 << 20])
     func resizeSurvivesACrashAtEveryWrite(newSize: UInt64) throws {
         let dir = TemporaryDirectory()

@@ -55,6 +55,40 @@ import Testing
         }
     }
 
+    /// Space left by `resize` (the BAT's old place) and by blocks `discard` released earlier is
+    /// found and reused; the file shrinks; QEMU reads the same disk.
+    @Test func compactReclaimsSpaceOfResizeAndDiscard() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.vhd")
+        let initial = try MaintenanceCrashTests.resizedAndDiscarded(dir: dir)
+        try writeFile(path, initial.bytes)
+        let span = 512 + 4096
+        let before = try VHDImage.open(path: path, readOnly: true)
+        let oldTable = try #require(before.header?.tableOffset)
+        #expect(oldTable > 8 * UInt64(span), "resize moved the BAT behind the blocks")
+        let result = try VHDImage.compact(path: path)
+        #expect(result.blocksReleased == 0)
+        #expect(result.blocksMoved == 2)
+        #expect(result.tableMoved)
+        let after = try VHDImage.open(path: path, readOnly: true)
+        #expect(after.header?.tableOffset == 1536, "the BAT is back in its old place")
+        let fileSize = try readFile(path).count
+        #expect(result.fileSizeAfter == UInt64(fileSize))
+        #expect(fileSize <= initial.bytes.count - 2 * span - 1024)
+        let lastBlockEnd = after.blockAllocationTable.filter { $0 != 0xFFFF_FFFF }.map { Int($0) * 512 + span }.max()
+        #expect(fileSize == lastBlockEnd.map { $0 + 512 })
+        #expect(after.allocatedBlockCount == 8)
+        #expect(try difference(contents(of: after), initial.disk) == nil)
+        try Self.expectClean(path)
+        if ToolCheck.qemuImg {
+            try writeFile(dir.file("model.raw"), initial.disk)
+            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+        }
+        // Compacting again finds nothing to do.
+        let again = try VHDImage.compact(path: path)
+        #expect(again.blocksMoved == 0 && !again.tableMoved && again.fileSizeAfter == UInt64(fileSize))
+    }
+
     @Test func compactDifferencingKeepsZerosThatHideParentData() throws {
         let dir = TemporaryDirectory()
         try Self.filledParent(dir.file("p.vhd"), size: 4 << 20, seed: 1)
