@@ -52,6 +52,10 @@ struct Create: FileCommand {
     @Option(name: .customLong("block-size"), help: "Block size of a dynamic disk (default 2M).") var blockSize: ByteCount?
     @Option(help: "Create a differencing disk on top of this parent image.") var parent: String?
     @Flag(name: .customLong("align-mib"), help: "Round the size up to a whole MiB (Azure requires it of fixed disks).") var alignMiB = false
+    @Option(name: .customLong("creator-app"), help: "Creator application: up to 4 characters (padded with spaces) or 0xNNNNNNNN (default \"win \").") var creatorApp: FourCC?
+    @Option(name: .customLong("creator-version"), help: "Creator version: MAJOR.MINOR or 0xNNNNNNNN (default 10.0).") var creatorVersion: CreatorVersion?
+    @Option(name: .customLong("host-os"), help: "Creator host OS: up to 4 characters (e.g. Wi2k, \"Mac \") or 0xNNNNNNNN (default Wi2k).") var hostOS: FourCC?
+    @Option(name: .customLong("unique-id"), help: "Unique id as a UUID in on-disk byte order (default: random).") var uniqueID: UniqueIDArgument?
 
     enum DiskKind: String, ExpressibleByArgument, CaseIterable { case fixed, dynamic }
 
@@ -60,12 +64,21 @@ struct Create: FileCommand {
     func execute() throws {
         if let parent {
             guard size == nil, blockSize == nil else { throw ToolError("--size and --block-size do not apply to a differencing disk") }
-            _ = try VHDImage.createDifferencing(path: file, parentPath: parent)
+            var options = VHDDifferencingOptions()
+            if let creatorApp { options.creatorApplication = creatorApp.value }
+            if let creatorVersion { options.creatorVersion = creatorVersion.value }
+            if let hostOS { options.creatorHostOS = hostOS.value }
+            options.uniqueID = uniqueID?.value
+            _ = try VHDImage.createDifferencing(path: file, parentPath: parent, options: options)
             return
         }
         guard let size else { throw ToolError("--size is required") }
         var options = VHDCreateOptions(type: type == .fixed ? .fixed : .dynamic, size: size.value)
         options.alignToMiB = alignMiB
+        if let creatorApp { options.creatorApplication = creatorApp.value }
+        if let creatorVersion { options.creatorVersion = creatorVersion.value }
+        if let hostOS { options.creatorHostOS = hostOS.value }
+        options.uniqueID = uniqueID?.value
         if let blockSize {
             guard blockSize.value <= UInt64(UInt32.max) else { throw ToolError("block size too large") }
             options.blockSize = UInt32(blockSize.value)

@@ -118,6 +118,46 @@ import Testing
     }
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
+    func createSetsCreatorFieldsAndUniqueID() throws {
+        let dir = TemporaryDirectory()
+        let id = "0123abcd-4567-89ef-fedc-ba9876543210"
+        for type in ["fixed", "dynamic"] {
+            let path = dir.file("\(type).vhd")
+            let created = try Self.vhd(["create", path, "--size", "1M", "--type", type, "--creator-app", "vs",
+                                        "--creator-version", "6.1", "--host-os", "Mac ", "--unique-id", id])
+            #expect(created.status == 0, "\(created.standardError)")
+            let footer = try VHDImage.open(path: path, readOnly: true).footer
+            #expect(footer.creatorApplication == fourCC("vs  "))
+            #expect(footer.creatorVersion == 0x0006_0001)
+            #expect(footer.creatorHostOS == fourCC("Mac "))
+            #expect(footer.uniqueID.description == id)
+            let info = try Self.json(Self.vhd(["info", path, "--json"]))
+            #expect(info["creatorApplication"] as? String == "vs  ")
+            #expect(info["creatorHostOS"] as? String == "Mac ")
+            #expect(info["uniqueId"] as? String == id)
+            #expect(try Self.vhd(["check", path]).status == 0)
+        }
+        // Differencing: the same options; codes in hex (a host OS of 0, `tap\0`).
+        let child = dir.file("child.vhd")
+        let childID = "ffeeddcc-bbaa-9988-7766-554433221100"
+        let created = try Self.vhd(["create", child, "--parent", dir.file("dynamic.vhd"), "--creator-app", "0x74617000",
+                                    "--host-os", "0x0", "--unique-id", childID.replacingOccurrences(of: "-", with: "")])
+        #expect(created.status == 0, "\(created.standardError)")
+        let footer = try VHDImage.open(path: child, readOnly: true).footer
+        #expect(footer.creatorApplication == 0x7461_7000 && footer.creatorHostOS == 0)
+        #expect(footer.creatorVersion == 0x000A_0000)
+        #expect(footer.uniqueID.description == childID)
+        // Bad values are usage errors; nothing is created.
+        for bad in [["--unique-id", "0123"], ["--unique-id", id.replacingOccurrences(of: "0", with: "g")], ["--creator-app", "toolong"],
+                    ["--creator-version", "1.70000"], ["--host-os", "0xZ"], ["--host-os", "0x+1"]] {
+            let path = dir.file("bad.vhd")
+            let result = try Self.vhd(["create", path, "--size", "1M"] + bad)
+            #expect(result.status == 64, "\(bad)")
+            #expect(!FileManager.default.fileExists(atPath: path), "\(bad)")
+        }
+    }
+
+    @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func sizesAcceptSuffixes() throws {
         let dir = TemporaryDirectory()
         for (text, bytes) in [("3M", 3 << 20), ("1G", 1 << 30), ("2048K", 2 << 20), ("1T", 1 << 40), ("1536", 1536)] {
