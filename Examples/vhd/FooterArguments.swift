@@ -1,43 +1,48 @@
 import ArgumentParser
 import VHD
 
-/// A four-character code on the command line: up to four ASCII characters (padded with
-/// spaces, as `vs  `) or `0x` and up to eight hexadecimal digits (for codes such as `tap\0`
-/// or a host OS of 0).
-struct FourCC: ExpressibleByArgument, Sendable {
-    let value: UInt32
+/// A 32-bit footer field on the command line: `0x` and one to eight hexadecimal digits, or the
+/// field's own text form.
+protocol FooterFieldArgument: ExpressibleByArgument {
+    init(value: UInt32)
+    /// The value of the text form, nil when it is not valid.
+    static func parseText(_ text: String) -> UInt32?
+}
 
+extension FooterFieldArgument {
     init?(argument: String) {
+        let value: UInt32?
         if argument.hasPrefix("0x") || argument.hasPrefix("0X") {
-            guard let value = hexValue(argument.dropFirst(2)) else { return nil }
-            self.value = value
-            return
+            let digits = argument.dropFirst(2)
+            value = (1...8).contains(digits.count) && digits.allSatisfy(\.isHexDigit) ? UInt32(digits, radix: 16) : nil
+        } else {
+            value = Self.parseText(argument)
         }
-        guard !argument.isEmpty, argument.utf8.count <= 4, argument.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
-        value = fourCC(argument)
+        guard let value else { return nil }
+        self.init(value: value)
     }
 }
 
-/// A creator version: `MAJOR.MINOR` (each 0…65535) or `0x` and up to eight hexadecimal digits.
-struct CreatorVersion: ExpressibleByArgument, Sendable {
+/// A four-character code: up to four printable ASCII characters (padded with spaces, as
+/// `vs  `), or hexadecimal for codes such as `tap\0` or a host OS of 0.
+struct FourCC: FooterFieldArgument, Sendable {
     let value: UInt32
 
-    init?(argument: String) {
-        if argument.hasPrefix("0x") || argument.hasPrefix("0X") {
-            guard let value = hexValue(argument.dropFirst(2)) else { return nil }
-            self.value = value
-            return
-        }
-        let parts = argument.split(separator: ".", omittingEmptySubsequences: false)
+    static func parseText(_ text: String) -> UInt32? {
+        guard !text.isEmpty, text.utf8.count <= 4, text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
+        return fourCC(text)
+    }
+}
+
+/// A creator version: `MAJOR.MINOR` (each 0…65535), or hexadecimal.
+struct CreatorVersion: FooterFieldArgument, Sendable {
+    let value: UInt32
+
+    static func parseText(_ text: String) -> UInt32? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, let major = UInt16(parts[0]), let minor = UInt16(parts[1]) else { return nil }
-        value = UInt32(major) << 16 | UInt32(minor)
+        return UInt32(major) << 16 | UInt32(minor)
     }
-}
-
-/// One to eight hexadecimal digits (no sign), as a number.
-private func hexValue(_ digits: Substring) -> UInt32? {
-    guard (1...8).contains(digits.count), digits.allSatisfy(\.isHexDigit) else { return nil }
-    return UInt32(digits, radix: 16)
 }
 
 /// A unique id on the command line (see ``VHDUniqueID/init(parsing:)``).

@@ -86,8 +86,14 @@ extension VHDImage {
                 }
             }
             if inspection.footer.diskType == .differencing {
+                // The chain is opened for inspection, so a break further up is reported for
+                // the image whose parent is missing rather than as this image's own.
                 do {
-                    _ = try ParentLink.open(for: header, io: io, childPath: path, visited: [])
+                    var link: VHDImage? = try ParentLink.open(for: header, io: io, childPath: path, visited: [], detached: true).image
+                    while let image = link {
+                        if let error = image.parentError { problems.append(VHDProblem(.fatal, .inParent(path: image.path, error: error))) }
+                        link = image.parent
+                    }
                 } catch {
                     problems.append(VHDProblem(.fatal, error))
                 }
