@@ -103,16 +103,19 @@ struct VHDBench: ParsableCommand {
                 + "its own 'Run completed' figure: min \(seconds(reported.min)), median \(seconds(reported.median)), max \(seconds(reported.max)) "
                 + "(the difference is process start-up, opening the image and the final flush)")
         }
-        if let ours = results["\(key)|ours"], let wall = results["\(key)|qemu"], ours.count == wall.count {
-            // Each round measures the two back to back: the per-round ratio shows how much of
-            // the gap depends on the disk's load at the moment.
-            let ratios = Summary(zip(wall, ours).map { $0 / $1 })
-            report.note("dynamic first touch, qemu wall / swift-vmm per round: min \(ReportValue.number(ratios.min, decimals: 2).display), "
+        // Each round measures these back to back: per-round ratios show how much of a gap
+        // depends on the disk's load at the moment.
+        for (label, numerator, denominator) in [("qemu wall / swift-vmm", "\(key)|qemu", "\(key)|ours"),
+                                                ("swift-vmm / swift-vmm raw", "\(key)|ours", "first touch|raw|ours")] {
+            guard let top = results[numerator], let bottom = results[denominator], top.count == bottom.count else { continue }
+            let ratios = Summary(zip(top, bottom).map { $0 / $1 })
+            report.note("dynamic first touch, \(label) per round: min \(ReportValue.number(ratios.min, decimals: 2).display), "
                 + "median \(ReportValue.number(ratios.median, decimals: 2).display), max \(ReportValue.number(ratios.max, decimals: 2).display)")
         }
-        report.note("why qemu is slow on dynamic first touch: its vpc driver makes every new 2 MiB block durable on its own "
-            + "(bitmap, footer, BAT entry, each written and fdatasync'ed: strace -f -c counts 2049 fdatasync calls for 1 GiB), "
-            + "so its time follows the disk's sync latency; swift-vmm writes data only and syncs twice at the flush")
+        report.note("why qemu is slow on dynamic first touch: for each new 2 MiB block its vpc driver writes the bitmap, a footer "
+            + "at the new end and the BAT entry, each followed by fdatasync, before the data (strace; strace -f -c counts 2049 "
+            + "fdatasync calls for the 1 GiB run), so its time follows the disk's sync latency; swift-vmm writes data only and "
+            + "syncs twice at the flush")
         report.note("REFERENCE.md section 3's 3.68 s (qemu-img bench, 1 GiB of 1 MiB writes to a dynamic image) was measured earlier on this "
             + "shared machine; qemu's dynamic figure varies by several times from run to run here with the load other jobs put on the disk, "
             + "so compare the two columns of one run (measured back to back, alternating), not a run with that figure")
