@@ -52,7 +52,9 @@ struct VHDBench: ParsableCommand {
                     record("\(scenario)|\(kind)|ours", Double(ns) / 1e9)
                     if qemu {
                         let count = "\(mebibytes)"
-                        record("\(scenario)|\(kind)|qemu", try qemuBench(["-f", fmt, "-w", "-c", count, "-s", "1M", "-d", "1", "-t", "writeback", "--flush-interval=\(count)", theirs]))
+                        let run = try qemuBench(["-f", fmt, "-w", "-c", count, "-s", "1M", "-d", "1", "-t", "writeback", "--flush-interval=\(count)", theirs])
+                        record("\(scenario)|\(kind)|qemu", run.wall)
+                        record("\(scenario)|\(kind)|qemu-reported", run.reported)
                     }
                 }
                 var generator = SystemRandomNumberGenerator()
@@ -65,7 +67,7 @@ struct VHDBench: ParsableCommand {
                 }
                 record("4 KiB random reads|\(kind)|ours", Double(ns) / 1e9)
                 if qemu {
-                    record("4 KiB random reads|\(kind)|qemu", try qemuBench(["-f", fmt, "-c", "\(reads)", "-s", "4K", "-d", "1", "-t", "writeback", theirs]))
+                    record("4 KiB random reads|\(kind)|qemu", try qemuBench(["-f", fmt, "-c", "\(reads)", "-s", "4K", "-d", "1", "-t", "writeback", theirs]).wall)
                 }
                 unlink(ours)
                 unlink(theirs)
@@ -91,8 +93,38 @@ struct VHDBench: ParsableCommand {
         report.note("targets: dynamic first touch <= 1.5x raw and >= 3x faster than qemu; overwrite and reads <= 1.1x raw; fixed <= 1.05x raw")
         report.note("qemu-img bench has no random mode: its 4 KiB reads are sequential; its images use force_size so sizes match")
         report.note("qemu-img bench: wall time of the process (its 'Run completed' figure omits the final flush); cache mode writeback, flush after the last write")
+        // Dynamic first touch in detail: the spread of the samples, and qemu's own figure.
+        let key = "first touch|dynamic"
+        if let ours = results["\(key)|ours"].map(Summary.init) {
+            report.note("dynamic first touch, swift-vmm: min \(seconds(ours.min)), median \(seconds(ours.median)), max \(seconds(ours.max)) over \(rounds) rounds")
+        }
+        if let wall = results["\(key)|qemu"].map(Summary.init), let reported = results["\(key)|qemu-reported"].map(Summary.init) {
+            report.note("dynamic first touch, qemu-img bench wall time: min \(seconds(wall.min)), median \(seconds(wall.median)), max \(seconds(wall.max)); "
+                + "its own 'Run completed' figure: min \(seconds(reported.min)), median \(seconds(reported.median)), max \(seconds(reported.max)) "
+                + "(the difference is process start-up, opening the image and the final flush)")
+        }
+        // Each round measures these back to back: per-round ratios show how much of a gap
+        // depends on the disk's load at the moment.
+        for (label, numerator, denominator) in [("qemu wall / swift-vmm", "\(key)|qemu", "\(key)|ours"),
+                                                ("swift-vmm / swift-vmm raw", "\(key)|ours", "first touch|raw|ours")] {
+            guard let top = results[numerator], let bottom = results[denominator], top.count == bottom.count else { continue }
+            let ratios = Summary(zip(top, bottom).map { $0 / $1 })
+            report.note("dynamic first touch, \(label) per round: min \(ReportValue.number(ratios.min, decimals: 2).display), "
+                + "median \(ReportValue.number(ratios.median, decimals: 2).display), max \(ReportValue.number(ratios.max, decimals: 2).display)")
+        }
+        report.note("why qemu is slow on dynamic first touch: for each new 2 MiB block its vpc driver writes the bitmap, a footer "
+            + "at the new end and the BAT entry, each followed by fdatasync, before the data (strace; strace -f -c counts 2049 "
+            + "fdatasync calls for the 1 GiB run), so its time follows the disk's sync latency; swift-vmm writes data only and "
+            + "syncs twice at the flush")
+        report.note("REFERENCE.md section 3's 3.68 s (qemu-img bench, 1 GiB of 1 MiB writes to a dynamic image) was measured on this "
+            + "shared machine while other jobs loaded the disk: qemu's time follows the latency of its 2049 syncs, and in runs here "
+            + "(Nov 2026) it ranged from 0.9 s with the disk quiet to about 4.9 s under load. The >= 3x target therefore holds only "
+            + "when syncs are slow; with the disk quiet the per-round ratio was about 2x. Compare the two columns of one run "
+            + "(measured back to back, alternating), not a run with that figure")
         report.print(options)
     }
+
+    func seconds(_ value: Double) -> String { ReportValue.number(value, decimals: 3).display + " s" }
 
     func shell(_ tool: String, _ arguments: [String]) throws -> String {
         let process = Process()
@@ -107,14 +139,18 @@ struct VHDBench: ParsableCommand {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Runs `qemu-img bench` and returns the wall time of the whole process. Its own "Run
-    /// completed" figure stops before the flush it sends after the last request finishes (the
-    /// flush runs on a worker thread and completes at close), so it would leave the flush out.
-    func qemuBench(_ arguments: [String]) throws -> Double {
+    /// Runs `qemu-img bench` and returns the wall time of the whole process, and its own "Run
+    /// completed" figure. That figure stops before the flush it sends after the last request
+    /// finishes (the flush runs on a worker thread and completes at close), so it leaves the
+    /// flush out; the wall time is what the comparison uses.
+    func qemuBench(_ arguments: [String]) throws -> (wall: Double, reported: Double) {
         var output = ""
         let ns = try timeNanoseconds { output = try shell("qemu-img", ["bench"] + arguments) }
-        guard output.contains("Run completed in ") else { throw ValidationError("unexpected qemu-img bench output: \(output)") }
-        return Double(ns) / 1e9
+        guard let range = output.range(of: "Run completed in "),
+              let reported = Double(output[range.upperBound...].prefix { $0.isNumber || $0 == "." }) else {
+            throw ValidationError("unexpected qemu-img bench output: \(output)")
+        }
+        return (Double(ns) / 1e9, reported)
     }
 }
 

@@ -52,6 +52,10 @@ struct Create: FileCommand {
     @Option(name: .customLong("block-size"), help: "Block size of a dynamic disk (default 2M).") var blockSize: ByteCount?
     @Option(help: "Create a differencing disk on top of this parent image.") var parent: String?
     @Flag(name: .customLong("align-mib"), help: "Round the size up to a whole MiB (Azure requires it of fixed disks).") var alignMiB = false
+    @Option(name: .customLong("creator-app"), help: "Creator application: up to 4 characters (padded with spaces) or 0xNNNNNNNN (default \"win \").") var creatorApp: FourCC?
+    @Option(name: .customLong("creator-version"), help: "Creator version: MAJOR.MINOR or 0xNNNNNNNN (default 10.0).") var creatorVersion: CreatorVersion?
+    @Option(name: .customLong("host-os"), help: "Creator host OS: up to 4 characters (e.g. Wi2k, \"Mac \") or 0xNNNNNNNN (default Wi2k).") var hostOS: FourCC?
+    @Option(name: .customLong("unique-id"), help: "Unique id as a UUID in on-disk byte order (default: random).") var uniqueID: UniqueIDArgument?
 
     enum DiskKind: String, ExpressibleByArgument, CaseIterable { case fixed, dynamic }
 
@@ -60,12 +64,21 @@ struct Create: FileCommand {
     func execute() throws {
         if let parent {
             guard size == nil, blockSize == nil else { throw ToolError("--size and --block-size do not apply to a differencing disk") }
-            _ = try VHDImage.createDifferencing(path: file, parentPath: parent)
+            var options = VHDDifferencingOptions()
+            if let creatorApp { options.creatorApplication = creatorApp.value }
+            if let creatorVersion { options.creatorVersion = creatorVersion.value }
+            if let hostOS { options.creatorHostOS = hostOS.value }
+            options.uniqueID = uniqueID?.value
+            _ = try VHDImage.createDifferencing(path: file, parentPath: parent, options: options)
             return
         }
         guard let size else { throw ToolError("--size is required") }
         var options = VHDCreateOptions(type: type == .fixed ? .fixed : .dynamic, size: size.value)
         options.alignToMiB = alignMiB
+        if let creatorApp { options.creatorApplication = creatorApp.value }
+        if let creatorVersion { options.creatorVersion = creatorVersion.value }
+        if let hostOS { options.creatorHostOS = hostOS.value }
+        options.uniqueID = uniqueID?.value
         if let blockSize {
             guard blockSize.value <= UInt64(UInt32.max) else { throw ToolError("block size too large") }
             options.blockSize = UInt32(blockSize.value)
@@ -85,13 +98,17 @@ struct Info: FileCommand {
     var subject: String { file }
 
     func execute() throws {
-        let image = try VHDImage.open(path: file, readOnly: true)
+        // Opened without requiring the parent: the child's own information is shown even when
+        // the chain is broken, and the break is reported.
+        let image = try VHDImage.openForInspection(path: file)
         let fileSize = try image.io.size()
         var chain: [JSON] = []
         var link = image.parent
+        var chainProblem = image.parentError.map { "\(file): \($0)" }
         while let current = link {
             chain.append(.object([("file", .string(current.path)), ("type", .string(current.diskType.description)),
                                   ("uniqueId", .string(current.footer.uniqueID.description))]))
+            if let error = current.parentError { chainProblem = "\(current.path): \(error)" }
             link = current.parent
         }
         let f = image.footer
@@ -114,6 +131,7 @@ struct Info: FileCommand {
             ("maxTableEntries", image.header.map { .number(UInt64($0.maxTableEntries)) } ?? .null),
             ("allocatedBlocks", image.header == nil ? .null : .number(UInt64(image.allocatedBlockCount))),
             ("chain", .array(chain)),
+            ("parentProblem", .optional(chainProblem)),
             ("problems", .array(image.openProblems.map { .string($0.description) })),
         ]
         if json {
@@ -136,6 +154,7 @@ struct Info: FileCommand {
             print("parent name:        \(header.parentName)")
             print("parent path:        \(image.parentPath ?? "-")")
             for (depth, item) in chain.enumerated() { print("chain[\(depth + 1)]:           \(item.rendered)") }
+            if let chainProblem { print("parent problem:     \(chainProblem)") }
         }
         for problem in image.openProblems { print("problem:            \(problem)") }
     }
@@ -195,7 +214,8 @@ struct MapCommand: FileCommand {
     var subject: String { file }
 
     func execute() throws {
-        let image = try VHDImage.open(path: file, readOnly: true)
+        // This layer's extents only: the parent is not needed.
+        let image = try VHDImage.openForInspection(path: file)
         let extents = try image.storedExtents()
         if json {
             print(JSON.object([

@@ -10,6 +10,9 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
     case io(operation: String, errno: Errno)
     /// The backing image is inconsistent in a way found while serving the request.
     case corrupt(String)
+    /// A differencing image was opened without its parent (for inspection) and the request
+    /// needs data from beneath it; the message says why the parent is unavailable.
+    case parentUnavailable(String)
 
     public var description: String {
         switch self {
@@ -21,6 +24,8 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
             return "\(operation) failed: \(errno)"
         case let .corrupt(message):
             return "image is corrupt: \(message)"
+        case let .parentUnavailable(message):
+            return "the parent image is unavailable: \(message)"
         }
     }
 }

@@ -21,6 +21,15 @@ extension VHDImage {
     /// BAT entries that point outside the file, then checks again.
     public static func check(path: String, repair: Bool = false) throws(VHDError) -> VHDCheckReport {
         let io = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: !repair) }
+        return try checkImage(io: io, path: path, repair: repair)
+    }
+
+    /// ``check(path:repair:)`` on an arbitrary ``ImageIO`` (for fuzzing, fault injection and
+    /// images that are not files); `path` is the base for relative parent locators. Each
+    /// repair is one write that is right on its own (a footer sector, a BAT entry, the file
+    /// cut after a restored footer), and one `fdatasync` follows them all: a crash part-way
+    /// leaves some repairs done and the others still reported by `check`.
+    public static func checkImage(io: any ImageIO, path: String, repair: Bool = false) throws(VHDError) -> VHDCheckReport {
         let first = try checkStructures(io: io, path: path)
         guard repair else { return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: []) }
         let repairable = first.problems.filter { $0.repair != nil }
@@ -77,22 +86,19 @@ extension VHDImage {
                 }
             }
             if inspection.footer.diskType == .differencing {
+                // The chain is opened for inspection, so a break further up is reported for
+                // the image whose parent is missing rather than as this image's own.
                 do {
-                    _ = try ParentLink.open(for: header, io: io, childPath: path, visited: [])
+                    var link: VHDImage? = try ParentLink.open(for: header, io: io, childPath: path, visited: [], detached: true).image
+                    while let image = link {
+                        if let error = image.parentError { problems.append(VHDProblem(.fatal, .inParent(path: image.path, error: error))) }
+                        link = image.parent
+                    }
                 } catch {
                     problems.append(VHDProblem(.fatal, error))
                 }
             }
         }
         return (inspection, inspection.footer.diskType, problems)
-    }
-}
-
-extension VHDImage {
-    /// Checks the structures of the VHD in `io` (no repair); `path` is the base for relative
-    /// parent locators. For fuzzing and for images that are not files.
-    public static func checkImage(io: any ImageIO, path: String) throws(VHDError) -> VHDCheckReport {
-        let result = try checkStructures(io: io, path: path)
-        return VHDCheckReport(path: path, diskType: result.diskType, problems: result.problems, repaired: [])
     }
 }

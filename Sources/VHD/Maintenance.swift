@@ -1,115 +1,4 @@
-/// What ``VHDImage/compact(path:progress:)`` did.
-public struct CompactResult: Sendable, Equatable {
-    /// Blocks released because they held no data (dynamic: only zeros).
-    public var blocksReleased = 0
-    /// Blocks moved down into released space.
-    public var blocksMoved = 0
-    /// File size before and after.
-    public var fileSizeBefore: UInt64 = 0
-    public var fileSizeAfter: UInt64 = 0
-}
-
 extension VHDImage {
-    // MARK: Compact
-
-    /// Releases unused blocks and shrinks the file. Dynamic disk: blocks with no sector in use
-    /// or only zeros are released; differencing disk: blocks with no sector in use (zeros there
-    /// hide parent data). Then blocks from the end of the file move into the released space
-    /// (each copy is made durable before its BAT entry changes) and the file is cut after the
-    /// last block. Fixed disk: all-zero 64 KiB runs become holes.
-    public static func compact(path: String, progress: (Double) -> Void = { _ in }) throws(VHDError) -> CompactResult {
-        let image = try open(path: path)
-        if !image.openProblems.filter({ $0.severity != .notice }).isEmpty {
-            throw .invalidRequest("the image is damaged (\(image.openProblems[0].error)); run check --repair first")
-        }
-        return try lifting { () throws(BlockDeviceError) in try image.compactOpened(progress: progress) }
-    }
-
-    func compactOpened(progress: (Double) -> Void) throws(BlockDeviceError) -> CompactResult {
-        try flush()
-        var result = CompactResult()
-        result.fileSizeBefore = try io.size()
-        if diskType == .fixed {
-            let chunk: UInt64 = 64 << 10
-            var offset: UInt64 = 0
-            while offset < capacity {
-                let count = Int(min(chunk, capacity - offset))
-                if try io.readBytes(at: offset, count: count).allSatisfy({ $0 == 0 }) {
-                    try io.punchHole(at: offset, length: UInt64(count))
-                }
-                offset += UInt64(count)
-                progress(Double(offset) / Double(capacity))
-            }
-            result.fileSizeAfter = result.fileSizeBefore
-            return result
-        }
-        guard let header else { return result }
-        let span = bitmapSize + blockSize
-        try state.withLock { (s) throws(BlockDeviceError) in
-            // 1. Release blocks without data.
-            var freeSlots: [UInt64] = []
-            for block in s.bat.indices where s.bat[block] != unallocatedBlock {
-                let entry = s.bat[block]
-                let bitmap = try loadBitmap(&s, block: block, entry: entry)
-                var unused = bitmap.noneSet(0..<sectorsPerBlock)
-                if !unused, diskType == .dynamic {
-                    unused = try io.readBytes(at: dataOffset(ofBlockAt: entry), count: Int(blockSize)).allSatisfy { $0 == 0 }
-                }
-                if unused {
-                    freeSlots.append(UInt64(entry) * 512)
-                    s.bat[block] = unallocatedBlock
-                    s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
-                    result.blocksReleased += 1
-                }
-                progress(Double(block + 1) / Double(s.bat.count) * 0.5)
-            }
-            try writeBAT(s.bat, header: header, sectors: nil)
-            try io.sync()
-            // 2. Move the last blocks down into released slots.
-            freeSlots.sort()
-            var byOffset = s.bat.indices.filter { s.bat[$0] != unallocatedBlock }.sorted { s.bat[$0] > s.bat[$1] }
-            let moves = min(freeSlots.count, byOffset.count)
-            var copy = [UInt8](repeating: 0, count: Int(min(span, 1 << 20)))
-            while let slot = freeSlots.first, let block = byOffset.first, slot < UInt64(s.bat[block]) * 512 {
-                let from = UInt64(s.bat[block]) * 512
-                var done: UInt64 = 0
-                while done < span {
-                    let n = Int(min(UInt64(copy.count), span - done))
-                    try withMutableBytes(&copy) { (b) throws(BlockDeviceError) in
-                        let piece = UnsafeMutableRawBufferPointer(rebasing: b[0..<n])
-                        _ = try io.read(into: piece, at: from + done)
-                        try io.write(UnsafeRawBufferPointer(piece), at: slot + done)
-                    }
-                    done += UInt64(n)
-                }
-                try io.sync()
-                s.bat[block] = UInt32(slot / 512)
-                try writeBAT(s.bat, header: header, sectors: [block / 128])
-                try io.sync()
-                freeSlots.removeFirst()
-                byOffset.removeFirst()
-                s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
-                result.blocksMoved += 1
-                progress(0.5 + Double(result.blocksMoved) / Double(max(moves, 1)) * 0.5)
-            }
-            // 3. Cut the file after the last block; punch what is released below it.
-            let end = s.bat.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512 + span }.max() ?? 0
-            let newEnd = max(metadataEnd, end)
-            for slot in freeSlots where slot + span <= newEnd { try io.punchHole(at: slot, length: span) }
-            try io.writeBytes(footerBytes, at: newEnd)
-            try io.sync()
-            try io.truncate(to: newEnd + 512)
-            try io.sync()
-            s.nextFree = newEnd
-            s.trailingFooterAt = newEnd
-            s.fileSize = newEnd + 512
-            s.tailTrimmed = true
-        }
-        result.fileSizeAfter = try io.size()
-        progress(1)
-        return result
-    }
-
     /// Writes the BAT sectors holding the given sector indices (all when nil).
     func writeBAT(_ bat: [UInt32], header: VHDDynamicHeader, sectors: Set<Int>?) throws(BlockDeviceError) {
         let count = Int(header.tableSize / 512)
@@ -216,36 +105,81 @@ extension VHDImage {
 
     // MARK: Commit
 
-    /// Merges the differencing disk at `path` into its parent: every sector stored in the child
-    /// is written to the parent, which is then flushed. The child stays valid (its sectors now
-    /// equal the parent's).
+    /// Merges the differencing disk at `path` into its parent, as `qemu-img commit` does:
+    /// every sector stored in the child is written to the parent, which is flushed; then the
+    /// child is emptied (every BAT entry unallocated, the file cut after its metadata), so the
+    /// chain reads exactly as before. A crash at any point leaves a chain that reads as before
+    /// (see ``commit(child:into:progress:)``). Fails without writing anything when the child
+    /// stores data past the end of a smaller parent.
     public static func commit(path: String, progress: (Double) -> Void = { _ in }) throws(VHDError) -> (parentPath: String, bytes: UInt64) {
-        let child = try open(path: path, readOnly: true)
+        let child = try open(path: path)
         guard child.diskType == .differencing, let parentPath = child.parentPath else {
             throw .invalidRequest("\(path) is not a differencing disk")
         }
         let parent = try open(path: parentPath)
-        guard parent.footer.uniqueID == child.header?.parentUniqueID else {
-            throw .parentMismatch(path: parentPath, expected: child.header?.parentUniqueID ?? .zero, found: parent.footer.uniqueID)
+        return (parentPath, try commit(child: child, into: parent, progress: progress))
+    }
+
+    /// ``commit(path:progress:)`` on opened, writable images; returns the bytes copied. Order:
+    /// (1) the child's sectors are written to the parent and the parent is flushed — until then
+    /// the child still covers every one of them, so the chain reads as before whatever part of
+    /// the parent reached the disk; (2) the child's BAT is rewritten all unallocated and
+    /// synced — each entry, cleared or not, now reads the same data; (3) a footer is written
+    /// after the child's metadata and synced, then the file is cut behind it. Neither image
+    /// may be used for I/O afterwards (reopen them).
+    static func commit(child: VHDImage, into parent: VHDImage, progress: (Double) -> Void) throws(VHDError) -> UInt64 {
+        guard child.diskType == .differencing, let header = child.header else {
+            throw .invalidRequest("\(child.path) is not a differencing disk")
         }
-        let extents = try lifting { () throws(BlockDeviceError) in try child.storedExtents() }
+        guard parent.footer.uniqueID == header.parentUniqueID else {
+            throw .parentMismatch(path: parent.path, expected: header.parentUniqueID, found: parent.footer.uniqueID)
+        }
+        if !child.openProblems.filter({ $0.severity != .notice }).isEmpty {
+            throw .invalidRequest("the image is damaged (\(child.openProblems[0].error)); run check --repair first")
+        }
+        let extents = try lifting { () throws(BlockDeviceError) in
+            try child.flush()
+            return try child.storedExtents()
+        }
+        if let last = extents.last, last.offset + last.length > parent.capacity {
+            throw .invalidRequest("\(child.path) stores data up to \(last.offset + last.length) bytes, past the end of its parent (\(parent.capacity) bytes); resize the parent first")
+        }
         let total = extents.reduce(0) { $0 + $1.length }
         var copied: UInt64 = 0
         try lifting { () throws(BlockDeviceError) in
-            for extent in extents where extent.offset < parent.capacity {
+            for extent in extents {
                 var done: UInt64 = 0
-                let length = min(extent.length, parent.capacity - extent.offset)
-                while done < length {
-                    let n = Int(min(1 << 20, length - done))
+                while done < extent.length {
+                    let n = Int(min(1 << 20, extent.length - done))
                     let data = try child.io.readBytes(at: extent.fileOffset + done, count: n)
                     try parent.write(data, at: extent.offset + done)
                     done += UInt64(n)
                     copied += UInt64(n)
-                    progress(Double(copied) / Double(max(total, 1)))
+                    progress(Double(copied) / Double(max(total, 1)) * 0.99)
                 }
             }
             try parent.flush()
+            try child.makeEmpty(header: header)
         }
-        return (parentPath, copied)
+        progress(1)
+        return copied
+    }
+
+    /// Drops every block of a dynamic or differencing image: the BAT becomes all unallocated
+    /// (synced), then a footer goes right after the metadata (synced) and the file is cut
+    /// behind it. A crash leaves either the old BAT, a mix of old and cleared entries, or the
+    /// empty image; with a trailing footer in every case.
+    func makeEmpty(header: VHDDynamicHeader) throws(BlockDeviceError) {
+        try state.withLock { (s) throws(BlockDeviceError) in
+            let empty = [UInt32](repeating: unallocatedBlock, count: s.bat.count)
+            try writeBAT(empty, header: header, sectors: nil)
+            try io.sync()
+            try io.writeBytes(footerBytes, at: metadataEnd)
+            try io.sync()
+            try io.truncate(to: metadataEnd + 512)
+            try io.sync()
+            s = SparseState(bat: empty, nextFree: metadataEnd, trailingFooterAt: metadataEnd, fileSize: metadataEnd + 512)
+            s.tailTrimmed = true
+        }
     }
 }

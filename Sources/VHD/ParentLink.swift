@@ -59,8 +59,9 @@ public enum ParentLink {
     /// Opens the parent of a differencing disk: the first candidate that is a VHD whose unique
     /// id matches the header's parent id. A candidate with another id is skipped; if no
     /// candidate matches, the mismatch (or, when nothing was found, the list of paths tried) is
-    /// the error.
-    static func open(for header: VHDDynamicHeader, io: any ImageIO, childPath: String, visited: Set<FileIdentity>) throws(VHDError) -> (image: VHDImage, path: String) {
+    /// the error. `detached`: the parent is opened for inspection (its own parent may be
+    /// missing).
+    static func open(for header: VHDDynamicHeader, io: any ImageIO, childPath: String, visited: Set<FileIdentity>, detached: Bool = false) throws(VHDError) -> (image: VHDImage, path: String) {
         var tried: [String] = []
         var mismatch: VHDError?
         var unusable: VHDError?
@@ -77,7 +78,7 @@ public enum ParentLink {
             }
             let parent: VHDImage
             do {
-                parent = try VHDImage.open(path: path, readOnly: true, visited: visited)
+                parent = try VHDImage.open(path: path, readOnly: true, visited: visited, detached: detached)
             } catch {
                 // A cycle is final. A candidate that does not open may just be the wrong
                 // file: try the others, and report it only if none fits.

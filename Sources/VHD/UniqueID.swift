@@ -15,6 +15,24 @@ public struct VHDUniqueID: Hashable, Sendable, CustomStringConvertible {
         self.bytes = b
     }
 
+    /// An id from its text: 32 hexadecimal digits in on-disk byte order, with or without the
+    /// dashes of the UUID form (`01234567-89ab-cdef-0123-456789abcdef`); nil for anything else.
+    public init?(parsing text: String) {
+        var digits = Array(text.utf8)
+        if digits.count == 36 {
+            guard [8, 13, 18, 23].allSatisfy({ digits[$0] == UInt8(ascii: "-") }) else { return nil }
+            digits.removeAll { $0 == UInt8(ascii: "-") }
+        }
+        let hex = { (c: UInt8) in (c >= 48 && c <= 57) || (c | 0x20 >= 97 && c | 0x20 <= 102) }
+        guard digits.count == 32, digits.allSatisfy(hex) else { return nil }
+        var b: [UInt8] = []
+        for i in stride(from: 0, to: 32, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
+            b.append(byte)
+        }
+        self.init(bytes: b)
+    }
+
     /// A fresh random (version 4) id.
     public static func random() -> VHDUniqueID {
         var generator = SystemRandomNumberGenerator()

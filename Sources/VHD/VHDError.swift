@@ -29,6 +29,9 @@ public enum VHDError: Error, Sendable, Equatable, CustomStringConvertible {
     case parentCycle(path: String)
     /// A request the image cannot serve (wrong disk type for the operation, bad option, …).
     case invalidRequest(String)
+    /// A problem of an image further up a differencing chain: `path` is that image, `error`
+    /// what is wrong with its link to its own parent.
+    indirect case inParent(path: String, error: VHDError)
 
     public var description: String {
         switch self {
@@ -58,6 +61,8 @@ public enum VHDError: Error, Sendable, Equatable, CustomStringConvertible {
             return "differencing chain loops back to \(path)"
         case let .invalidRequest(message):
             return message
+        case let .inParent(path, error):
+            return "\(path) (up the chain): \(error)"
         }
     }
 }

@@ -14,9 +14,10 @@ public struct VHDCreateOptions: Sendable {
     /// current-size field, not the CHS geometry, is the disk size — which is how this library
     /// writes images: the size is exactly the size asked for, and the geometry is the
     /// specification's (rounded-down) CHS for it.
-    public var creatorApplication: UInt32 = fourCC("win ")
-    public var creatorVersion: UInt32 = 0x000A_0000
-    public var creatorHostOS: UInt32 = fourCC("Wi2k")
+    public var creatorApplication: UInt32 = VHDCreateOptions.defaultCreatorApplication
+    public var creatorVersion: UInt32 = VHDCreateOptions.defaultCreatorVersion
+    /// Creator host OS (`Wi2k`, `Mac `, or 0).
+    public var creatorHostOS: UInt32 = VHDCreateOptions.defaultCreatorHostOS
     /// Round the size up to a whole MiB, as Azure requires of fixed disks.
     public var alignToMiB = false
     /// The unique id (random when nil).
@@ -26,6 +27,26 @@ public struct VHDCreateOptions: Sendable {
         self.type = type
         self.size = size
     }
+
+    /// `win `: the current-size field, not the geometry, is the disk size.
+    public static let defaultCreatorApplication = fourCC("win ")
+    /// 10.0, as Windows writes.
+    public static let defaultCreatorVersion: UInt32 = 0x000A_0000
+    /// `Wi2k`.
+    public static let defaultCreatorHostOS = fourCC("Wi2k")
+}
+
+/// The footer fields of a new differencing disk that are not taken from its parent.
+public struct VHDDifferencingOptions: Sendable {
+    /// Creator application (see ``VHDCreateOptions/creatorApplication``).
+    public var creatorApplication: UInt32 = VHDCreateOptions.defaultCreatorApplication
+    public var creatorVersion: UInt32 = VHDCreateOptions.defaultCreatorVersion
+    /// Creator host OS (`Wi2k`, `Mac `, or 0).
+    public var creatorHostOS: UInt32 = VHDCreateOptions.defaultCreatorHostOS
+    /// The unique id (random when nil).
+    public var uniqueID: VHDUniqueID?
+
+    public init() {}
 }
 
 extension VHDImage {
@@ -62,18 +83,19 @@ extension VHDImage {
 
     /// Creates a differencing VHD at `path` whose parent is the VHD at `parentPath` (any type),
     /// with `W2ru`, `W2ku` and `MacX` locators, and opens it for writing.
-    public static func createDifferencing(path: String, parentPath: String) throws(VHDError) -> VHDImage {
+    public static func createDifferencing(path: String, parentPath: String, options: VHDDifferencingOptions = .init()) throws(VHDError) -> VHDImage {
         let file = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: false, create: true, truncate: true) }
-        return try createDifferencing(io: file, path: path, parentPath: parentPath)
+        return try createDifferencing(io: file, path: path, parentPath: parentPath, options: options)
     }
 
     /// Creates a differencing VHD on an empty ``ImageIO``; `path` is where the child will be
     /// known (relative locators are computed from it).
-    public static func createDifferencing(io: any ImageIO, path: String, parentPath: String) throws(VHDError) -> VHDImage {
+    public static func createDifferencing(io: any ImageIO, path: String, parentPath: String, options: VHDDifferencingOptions = .init()) throws(VHDError) -> VHDImage {
         let parent = try open(path: parentPath, readOnly: true)
         let footer = VHDFooter(
-            diskType: .differencing, currentSize: parent.capacity, dataOffset: 512, uniqueID: .random(),
-            timestamp: VHDTimestamp.now(), creatorApplication: fourCC("win "), creatorVersion: 0x000A_0000, creatorHostOS: fourCC("Wi2k"))
+            diskType: .differencing, currentSize: parent.capacity, dataOffset: 512, uniqueID: options.uniqueID ?? .random(),
+            timestamp: VHDTimestamp.now(), creatorApplication: options.creatorApplication, creatorVersion: options.creatorVersion,
+            creatorHostOS: options.creatorHostOS)
         let blockSize = parent.header?.blockSize ?? VHDDynamicHeader.defaultBlockSize
         try writeSparse(io: io, footer: footer, blockSize: blockSize, parent: (parent, parentPath, path))
         return try open(io: io, path: path, readOnly: false)

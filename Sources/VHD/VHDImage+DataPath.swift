@@ -60,6 +60,10 @@ extension VHDImage {
     /// a smaller parent).
     func readBeneath(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         guard let parent else {
+            if diskType == .differencing {
+                // Opened for inspection without its parent: never stand in zeros for its data.
+                throw .parentUnavailable(parentError?.description ?? "not opened")
+            }
             buffer.initializeMemory(as: UInt8.self, repeating: 0)
             return
         }

@@ -22,6 +22,10 @@ public final class VHDImage: BlockDevice {
     public let parent: VHDImage?
     /// The path the parent was found at.
     public let parentPath: String?
+    /// Why the parent of a differencing disk could not be opened; set only by
+    /// ``openForInspection(path:)``, whose reads of sectors not stored in this file then fail
+    /// with ``BlockDeviceError/parentUnavailable(_:)``.
+    public let parentError: VHDError?
     /// Problems found while opening that did not prevent it (e.g. a damaged trailing footer).
     public let openProblems: [VHDProblem]
     /// The file beneath the image.
@@ -38,9 +42,11 @@ public final class VHDImage: BlockDevice {
     let footerBytes: [UInt8]
     /// The end of the footer copy, header, BAT and locators.
     let metadataEnd: UInt64
+    /// The file ranges of the footer copy, header, BAT and locators.
+    let metadataRanges: [Range<UInt64>]
     let state: Mutex<SparseState>
 
-    init(io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?) {
+    init(io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?, parentError: VHDError? = nil) {
         self.io = io
         self.path = path
         self.isReadOnly = readOnly
@@ -52,10 +58,12 @@ public final class VHDImage: BlockDevice {
         self.capacity = inspection.footer.currentSize
         self.parent = parent
         self.parentPath = parentPath
+        self.parentError = parentError
         self.openProblems = inspection.problems
         self.bitmapSize = inspection.bitmapSize
         self.footerBytes = inspection.footer.serialized()
         self.metadataEnd = alignUp(inspection.metadataEnd, 512)
+        self.metadataRanges = inspection.metadata
         self.state = Mutex(SparseState(
             bat: inspection.bat, nextFree: inspection.dataEnd,
             trailingFooterAt: inspection.trailingFooterOffset.flatMap { $0 >= inspection.dataEnd ? $0 : nil },
@@ -80,23 +88,46 @@ public final class VHDImage: BlockDevice {
         try open(io: io, path: path, readOnly: readOnly, visited: [])
     }
 
-    static func open(path: String, readOnly: Bool, visited: Set<FileIdentity>) throws(VHDError) -> VHDImage {
+    /// Opens the VHD at `path` read-only for inspection (`vhd info`, `vhd map`): the image's
+    /// own structures are validated as by ``open(path:readOnly:)``, but a differencing disk
+    /// whose parent is missing, mismatched or damaged still opens, with the reason in
+    /// ``parentError`` and ``parent`` nil. Its own metadata and stored extents can be read;
+    /// reading a sector that is not stored in the file is an error, never zeros. A parent
+    /// found this way is opened the same way, so a break further up the chain shows there.
+    public static func openForInspection(path: String) throws(VHDError) -> VHDImage {
+        try open(path: path, readOnly: true, visited: [], detached: true)
+    }
+
+    /// ``openForInspection(path:)`` on an arbitrary ``ImageIO``.
+    public static func openForInspection(io: any ImageIO, path: String) throws(VHDError) -> VHDImage {
+        try open(io: io, path: path, readOnly: true, visited: [], detached: true)
+    }
+
+    /// `detached`: a parent that cannot be opened is recorded in ``parentError`` rather than
+    /// thrown (only for read-only inspection).
+    static func open(path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false) throws(VHDError) -> VHDImage {
         let file = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: readOnly) }
         let identity = try lifting { () throws(BlockDeviceError) in try file.identity() }
         if visited.contains(identity) { throw .parentCycle(path: path) }
-        return try open(io: file, path: path, readOnly: readOnly, visited: visited.union([identity]))
+        return try open(io: file, path: path, readOnly: readOnly, visited: visited.union([identity]), detached: detached)
     }
 
-    static func open(io: any ImageIO, path: String, readOnly: Bool, visited: Set<FileIdentity>) throws(VHDError) -> VHDImage {
+    static func open(io: any ImageIO, path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false) throws(VHDError) -> VHDImage {
         let inspection = try inspect(io, mode: .open)
         var parent: VHDImage?
         var parentPath: String?
+        var parentError: VHDError?
         if inspection.footer.diskType == .differencing, let header = inspection.header {
-            let found = try ParentLink.open(for: header, io: io, childPath: path, visited: visited)
-            parent = found.image
-            parentPath = found.path
+            do {
+                let found = try ParentLink.open(for: header, io: io, childPath: path, visited: visited, detached: detached && readOnly)
+                parent = found.image
+                parentPath = found.path
+            } catch {
+                guard detached, readOnly else { throw error }
+                parentError = error
+            }
         }
-        return VHDImage(io: io, path: path, readOnly: readOnly, inspection: inspection, parent: parent, parentPath: parentPath)
+        return VHDImage(io: io, path: path, readOnly: readOnly, inspection: inspection, parent: parent, parentPath: parentPath, parentError: parentError)
     }
 
     // MARK: Helpers shared by the data path and maintenance

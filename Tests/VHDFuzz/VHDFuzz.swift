@@ -35,7 +35,9 @@ final class BytesIO: ImageIO {
 func fuzzOne(_ bytes: [UInt8]) {
     let io = BytesIO(bytes)
     _ = try? VHDImage.checkImage(io: io, path: "/nonexistent/fuzz.vhd")
-    guard let image = try? VHDImage.open(io: io, path: "/nonexistent/fuzz.vhd", readOnly: true) else { return }
+    // For inspection: a differencing input has no parent here, and its own layer is still read
+    // (reads beneath it must fail, not crash).
+    guard let image = try? VHDImage.openForInspection(io: io, path: "/nonexistent/fuzz.vhd") else { return }
     _ = try? image.storedExtents()
     var sector = [UInt8](repeating: 0, count: 4096)
     let capacity = image.capacity

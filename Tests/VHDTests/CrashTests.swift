@@ -233,13 +233,7 @@ import Testing
         for crashAt in 0...total {
             let io = FaultyIO(bytes: initial, writesAllowed: crashAt)
             do { try operation(try VHDImage.open(io: io, path: dir.file("m.vhd"))) } catch {}
-            let pending = io.pendingCount
-            var variants: [(String, [UInt8])] = [("all kept", io.crashImage { _ in true }), ("all lost", io.crashImage { _ in false })]
-            for i in 0..<pending where pending > 1 {
-                variants.append(("write \(i) lost", io.crashImage { $0 != i }))
-                variants.append(("only write \(i) kept", io.crashImage { $0 == i }))
-            }
-            for (name, bytes) in variants {
+            for (name, bytes) in io.crashVariants() {
                 let label = "crash at \(crashAt), \(name)"
                 do {
                     try verify(try VHDImage.open(io: FaultyIO(bytes: bytes), path: dir.file("m.vhd"), readOnly: true), label)
@@ -261,6 +255,53 @@ import Testing
         })
     }
 
+    /// A 1 MiB dynamic image (4 KiB blocks, a 1 KiB BAT) with data in blocks 0…7, grown to
+    /// 2 MiB (the BAT grows to 2 KiB and moves to the end of the file), then data in blocks
+    /// 300 and 400 (after the BAT), and blocks 2 and 5 discarded and released at a flush: free
+    /// space `compact` has to find by itself.
+    static func resizedAndDiscarded(dir: TemporaryDirectory) throws -> (bytes: [UInt8], disk: [UInt8]) {
+        let io = FaultyIO()
+        var options = VHDCreateOptions(type: .dynamic, size: 1 << 20)
+        options.blockSize = 4096
+        var disk = [UInt8](repeating: 0, count: 2 << 20)
+        do {
+            let image = try VHDImage.create(io: io, path: dir.file("m.vhd"), options: options)
+            for block in 0..<8 {
+                let data = pattern(3000, seed: 50 + UInt64(block))
+                try image.write(data, at: UInt64(block) << 12)
+                disk.replaceSubrange(block << 12..<(block << 12) + 3000, with: data)
+            }
+            try image.flush()
+            try VHDImage.resize(image: image, to: 2 << 20)
+        }
+        let image = try VHDImage.open(io: FaultyIO(bytes: io.current), path: dir.file("m.vhd"))
+        let grownIO = try #require(image.io as? FaultyIO)
+        for block in [300, 400] {
+            let data = pattern(4096, seed: 60 + UInt64(block))
+            try image.write(data, at: UInt64(block) << 12)
+            disk.replaceSubrange(block << 12..<(block + 1) << 12, with: data)
+        }
+        try image.flush()
+        for block in [2, 5] {
+            try image.discard(offset: UInt64(block) << 12, length: 4096)
+            disk.replaceSubrange(block << 12..<(block + 1) << 12, with: [UInt8](repeating: 0, count: 4096))
+        }
+        try image.flush()
+        #expect(image.allocatedBlockCount == 8)
+        return (grownIO.current, disk)
+    }
+
+    @Test func compactAfterResizeAndDiscardSurvivesACrashAtEveryWrite() throws {
+        let dir = TemporaryDirectory()
+        let initial = try Self.resizedAndDiscarded(dir: dir)
+        try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
+            let result = try image.compactOpened { _ in }
+            #expect(result.blocksMoved == 2 && result.tableMoved)
+        }, verify: { (image: VHDImage, label: String) throws in
+            #expect(try difference(contents(of: image), initial.disk) == nil, "\(label)")
+        })
+    }
+
     @Test(arguments: [UInt64(2 << 20), 16 << 20])
     func resizeSurvivesACrashAtEveryWrite(newSize: UInt64) throws {
         let dir = TemporaryDirectory()
@@ -274,5 +315,81 @@ import Testing
                 #expect(try image.read(at: 1 << 20, length: Int(image.capacity) - (1 << 20)).allSatisfy { $0 == 0 }, "\(label)")
             }
         })
+    }
+
+    /// parent.vhd (dynamic, 64 KiB blocks, filled) ← child.vhd with writes in four blocks.
+    static func commitChain(dir: TemporaryDirectory) throws -> (parent: [UInt8], child: [UInt8], disk: [UInt8]) {
+        var options = VHDCreateOptions(type: .dynamic, size: 1 << 20)
+        options.blockSize = 64 << 10
+        let parentIO = FaultyIO()
+        let parent = try VHDImage.create(io: parentIO, path: dir.file("p.vhd"), options: options)
+        var disk = pattern(1 << 20, seed: 30)
+        try parent.write(Array(disk[0..<(512 << 10)]), at: 0)  // the upper half stays unallocated
+        disk.replaceSubrange(512 << 10..<1 << 20, with: [UInt8](repeating: 0, count: 512 << 10))
+        try parent.flush()
+        try writeFile(dir.file("p.vhd"), parentIO.current)
+        let childIO = FaultyIO()
+        let child = try VHDImage.createDifferencing(io: childIO, path: dir.file("c.vhd"), parentPath: dir.file("p.vhd"))
+        for (i, (offset, length)) in [(100, 5000), (200_000, 70_000), (600_000, 4096), (1_000_000, 48_576)].enumerated() {
+            let data = pattern(length, seed: 40 + UInt64(i))
+            try child.write(data, at: UInt64(offset))
+            disk.replaceSubrange(offset..<offset + length, with: data)
+        }
+        try child.flush()
+        return (parentIO.current, childIO.current, disk)
+    }
+
+    /// The chain of a parent and a child (both as a crash left them) must read `disk`.
+    static func verifyChain(parent: [UInt8], child: [UInt8], disk: [UInt8], dir: TemporaryDirectory, label: String) {
+        do {
+            try writeFile(dir.file("p.vhd"), parent)
+            let image = try VHDImage.open(io: FaultyIO(bytes: child), path: dir.file("c.vhd"), readOnly: true)
+            #expect(try difference(contents(of: image), disk) == nil, "\(label)")
+            let problems = try VHDImage.checkStructures(io: FaultyIO(bytes: child), path: dir.file("c.vhd")).problems
+            #expect(problems.filter { $0.severity != .notice }.isEmpty, "\(label): \(problems)")
+        } catch {
+            Issue.record("\(label): \(error)")
+        }
+    }
+
+    /// Commit = writes to the parent, its flush, then the child emptied: a crash at any write of
+    /// either file leaves a chain that reads as before.
+    @Test func commitSurvivesACrashAtEveryWrite() throws {
+        let dir = TemporaryDirectory()
+        let initial = try Self.commitChain(dir: dir)
+        func attempt(parentWrites: Int?, childWrites: Int?) throws -> (parent: FaultyIO, child: FaultyIO, copied: UInt64?) {
+            try writeFile(dir.file("p.vhd"), initial.parent)
+            let parentIO = FaultyIO(bytes: initial.parent, writesAllowed: parentWrites)
+            let childIO = FaultyIO(bytes: initial.child, writesAllowed: childWrites)
+            let child = try VHDImage.open(io: childIO, path: dir.file("c.vhd"))
+            let parent = try VHDImage.open(io: parentIO, path: dir.file("p.vhd"))
+            let copied = try? VHDImage.commit(child: child, into: parent) { _ in }
+            return (parentIO, childIO, copied)
+        }
+        let full = try attempt(parentWrites: nil, childWrites: nil)
+        // Whole sectors stored: 0..<10, 390..<528, 1171..<1180, 1953..<2048.
+        #expect(full.copied == UInt64(10 + 138 + 9 + 95) * 512)
+        let (parentTotal, childTotal) = (full.parent.writeCount, full.child.writeCount)
+        #expect(parentTotal > 4 && childTotal >= 3)
+        let emptied = try VHDImage.open(io: FaultyIO(bytes: full.child.current), path: dir.file("c.vhd"), readOnly: true)
+        #expect(emptied.allocatedBlockCount == 0)
+        #expect(UInt64(full.child.current.count) == emptied.metadataEnd + 512)
+        Self.verifyChain(parent: full.parent.current, child: full.child.current, disk: initial.disk, dir: dir, label: "no crash")
+        // A crash while the parent is written (the child untouched).
+        for crashAt in 0..<parentTotal {
+            let run = try attempt(parentWrites: crashAt, childWrites: nil)
+            #expect(run.child.writeCount == 0)
+            for (name, bytes) in run.parent.crashVariants() {
+                Self.verifyChain(parent: bytes, child: initial.child, disk: initial.disk, dir: dir, label: "parent crash at \(crashAt), \(name)")
+            }
+        }
+        // A crash while the child is emptied (the parent flushed).
+        for crashAt in 0..<childTotal {
+            let run = try attempt(parentWrites: nil, childWrites: crashAt)
+            #expect(run.parent.pendingCount == 0)
+            for (name, bytes) in run.child.crashVariants() {
+                Self.verifyChain(parent: run.parent.current, child: bytes, disk: initial.disk, dir: dir, label: "child crash at \(crashAt), \(name)")
+            }
+        }
     }
 }

@@ -45,6 +45,18 @@ final class FaultyIO: ImageIO {
 
     var pendingCount: Int { state.withLock { $0.pending.count } }
 
+    /// The files a crash now could leave: all pending operations kept, all lost, each one alone
+    /// lost and each one alone kept.
+    func crashVariants() -> [(name: String, bytes: [UInt8])] {
+        let pending = pendingCount
+        var variants: [(name: String, bytes: [UInt8])] = [("all kept", crashImage { _ in true }), ("all lost", crashImage { _ in false })]
+        for i in 0..<pending where pending > 1 {
+            variants.append(("write \(i) lost", crashImage { $0 != i }))
+            variants.append(("only write \(i) kept", crashImage { $0 == i }))
+        }
+        return variants
+    }
+
     static func apply(_ op: Operation, to bytes: inout [UInt8]) {
         switch op {
         case .write(let offset, let data):

@@ -55,6 +55,40 @@ import Testing
         }
     }
 
+    /// Space left by `resize` (the BAT's old place) and by blocks `discard` released earlier is
+    /// found and reused; the file shrinks; QEMU reads the same disk.
+    @Test func compactReclaimsSpaceOfResizeAndDiscard() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.vhd")
+        let initial = try MaintenanceCrashTests.resizedAndDiscarded(dir: dir)
+        try writeFile(path, initial.bytes)
+        let span = 512 + 4096
+        let before = try VHDImage.open(path: path, readOnly: true)
+        let oldTable = try #require(before.header?.tableOffset)
+        #expect(oldTable > 8 * UInt64(span), "resize moved the BAT behind the blocks")
+        let result = try VHDImage.compact(path: path)
+        #expect(result.blocksReleased == 0)
+        #expect(result.blocksMoved == 2)
+        #expect(result.tableMoved)
+        let after = try VHDImage.open(path: path, readOnly: true)
+        #expect(after.header?.tableOffset == 1536, "the BAT is back in its old place")
+        let fileSize = try readFile(path).count
+        #expect(result.fileSizeAfter == UInt64(fileSize))
+        #expect(fileSize <= initial.bytes.count - 2 * span - 1024)
+        let lastBlockEnd = after.blockAllocationTable.filter { $0 != 0xFFFF_FFFF }.map { Int($0) * 512 + span }.max()
+        #expect(fileSize == lastBlockEnd.map { $0 + 512 })
+        #expect(after.allocatedBlockCount == 8)
+        #expect(try difference(contents(of: after), initial.disk) == nil)
+        try Self.expectClean(path)
+        if ToolCheck.qemuImg {
+            try writeFile(dir.file("model.raw"), initial.disk)
+            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+        }
+        // Compacting again finds nothing to do.
+        let again = try VHDImage.compact(path: path)
+        #expect(again.blocksMoved == 0 && !again.tableMoved && again.fileSizeAfter == UInt64(fileSize))
+    }
+
     @Test func compactDifferencingKeepsZerosThatHideParentData() throws {
         let dir = TemporaryDirectory()
         try Self.filledParent(dir.file("p.vhd"), size: 4 << 20, seed: 1)
@@ -138,9 +172,40 @@ import Testing
         let result = try VHDImage.commit(path: dir.file("c.vhd"))
         #expect(result.parentPath == dir.file("p.vhd"))
         #expect(try difference(contents(of: VHDImage.open(path: dir.file("p.vhd"), readOnly: true)), model) == nil)
-        #expect(try difference(contents(of: VHDImage.open(path: dir.file("c.vhd"), readOnly: true)), model) == nil)
+        let child = try VHDImage.open(path: dir.file("c.vhd"), readOnly: true)
+        #expect(try difference(contents(of: child), model) == nil)
+        // The child is left empty and small, as after qemu-img commit.
+        #expect(child.allocatedBlockCount == 0)
+        #expect(try child.storedExtents().isEmpty)
+        #expect(try readFile(dir.file("c.vhd")).count == Int(child.metadataEnd) + 512)
         try Self.expectClean(dir.file("p.vhd"))
         try Self.expectClean(dir.file("c.vhd"))
+        // The chain keeps working: a new write lands in the child only.
+        let reopened = try VHDImage.open(path: dir.file("c.vhd"))
+        try reopened.write(pattern(600, seed: 77), at: 1000)
+        try reopened.flush()
+        model.replaceSubrange(1000..<1600, with: pattern(600, seed: 77))
+        #expect(try difference(contents(of: VHDImage.open(path: dir.file("c.vhd"), readOnly: true)), model) == nil)
+        #expect(try VHDImage.open(path: dir.file("p.vhd"), readOnly: true).read(at: 1000, length: 600) != pattern(600, seed: 77))
+    }
+
+    @Test func commitRefusesDataPastASmallerParent() throws {
+        let dir = TemporaryDirectory()
+        try Self.filledParent(dir.file("p.vhd"), size: 2 << 20, seed: 7)
+        do {
+            let child = try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("p.vhd"))
+            try child.flush()
+        }
+        try VHDImage.resize(path: dir.file("c.vhd"), to: 4 << 20)
+        do {
+            let child = try VHDImage.open(path: dir.file("c.vhd"))
+            try child.write(pattern(4096, seed: 8), at: 3 << 20)
+            try child.flush()
+        }
+        let before = try (readFile(dir.file("p.vhd")), readFile(dir.file("c.vhd")))
+        #expect(throws: VHDError.self) { try VHDImage.commit(path: dir.file("c.vhd")) }
+        #expect(try readFile(dir.file("p.vhd")) == before.0)
+        #expect(try readFile(dir.file("c.vhd")) == before.1)
     }
 
     @Test(arguments: ImageFormat.allCases)

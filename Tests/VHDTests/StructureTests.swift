@@ -18,6 +18,18 @@ import Testing
         }
     }
 
+    @Test func uniqueIDParsesItsOwnText() {
+        for _ in 0..<20 {
+            let id = VHDUniqueID.random()
+            #expect(VHDUniqueID(parsing: id.description) == id)
+            #expect(VHDUniqueID(parsing: id.description.split(separator: "-").joined()) == id)
+        }
+        #expect(VHDUniqueID(parsing: "00112233-4455-6677-8899-aabbccddeeff")?.bytes == Array(stride(from: 0, through: 0xFF, by: 0x11).map(UInt8.init)))
+        for bad in ["", "0011", "00112233-4455-6677-8899-aabbccddeefg", "0011223344-55-6677-8899-aabbccddeeff", "+0112233445566778899aabbccddeeff"] {
+            #expect(VHDUniqueID(parsing: bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func footerRoundTripsAndChecksumCoversEveryByte() throws {
         var footer = VHDFooter(
             diskType: .dynamic, currentSize: 10 << 20, dataOffset: 512, uniqueID: .random(), timestamp: 12345,

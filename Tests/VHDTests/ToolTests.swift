@@ -61,6 +61,45 @@ import Testing
     }
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
+    func brokenParentLink() throws {
+        let dir = TemporaryDirectory()
+        let child = dir.file("c.vhd")
+        #expect(try Self.vhd(["create", dir.file("p.vhd"), "--size", "2M"]).status == 0)
+        #expect(try Self.vhd(["create", child, "--parent", dir.file("p.vhd")]).status == 0)
+        #expect(try Self.vhd(["write", child, "--offset", "1M"], stdin: pattern(512, seed: 3)).status == 0)
+        let parentID = try VHDImage.open(path: dir.file("p.vhd"), readOnly: true).footer.uniqueID.description
+        let childID = try VHDImage.open(path: child, readOnly: true).footer.uniqueID.description
+        try FileManager.default.removeItem(atPath: dir.file("p.vhd"))
+        for broken in ["missing", "mismatched"] {
+            if broken == "mismatched" { #expect(try Self.vhd(["create", dir.file("p.vhd"), "--size", "2M"]).status == 0) }
+            // info: the child's own information, and the broken link.
+            let result = try Self.vhd(["info", child, "--json"])
+            #expect(result.status == 0, "\(broken): \(result.standardError)")
+            let info = try Self.json(result)
+            #expect(info["type"] as? String == "differencing")
+            #expect(info["uniqueId"] as? String == childID)
+            #expect(info["parentUniqueId"] as? String == parentID)
+            #expect(info["parentPath"] is NSNull)
+            #expect(info["allocatedBlocks"] as? Int == 1)
+            let problem = try #require(info["parentProblem"] as? String, "\(broken)")
+            #expect(problem.hasPrefix(child + ": ") && problem.contains(broken == "missing" ? "not found" : parentID), "\(problem)")
+            let text = try Self.vhd(["info", child])
+            #expect(text.status == 0 && text.text.contains("parent problem:"), "\(broken)")
+            // map: this layer only.
+            #expect(try Self.vhd(["map", child]).status == 0)
+            // check: the problem, non-zero exit, one line on stderr naming the file.
+            let check = try Self.vhd(["check", child, "--json"])
+            #expect(check.status == 1)
+            #expect(try Self.json(check)["clean"] as? Bool == false)
+            let lines = check.standardError.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("vhd: \(child): "), "\(check.standardError)")
+            // read: an error, never zeros.
+            let read = try Self.vhd(["read", child, "--offset", "0", "--length", "512"])
+            #expect(read.status == 1 && read.standardOutput.isEmpty)
+        }
+    }
+
+    @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func failuresAreOneLineNamingTheFile() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("bad.vhd")
@@ -76,6 +115,46 @@ import Testing
         }
         #expect(try Self.vhd(["info", path]).standardError.contains("header.checksum"))
         #expect(try Self.vhd(["create", path, "--size", "12Q"]).status != 0)
+    }
+
+    @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
+    func createSetsCreatorFieldsAndUniqueID() throws {
+        let dir = TemporaryDirectory()
+        let id = "0123abcd-4567-89ef-fedc-ba9876543210"
+        for type in ["fixed", "dynamic"] {
+            let path = dir.file("\(type).vhd")
+            let created = try Self.vhd(["create", path, "--size", "1M", "--type", type, "--creator-app", "vs",
+                                        "--creator-version", "6.1", "--host-os", "Mac ", "--unique-id", id])
+            #expect(created.status == 0, "\(created.standardError)")
+            let footer = try VHDImage.open(path: path, readOnly: true).footer
+            #expect(footer.creatorApplication == fourCC("vs  "))
+            #expect(footer.creatorVersion == 0x0006_0001)
+            #expect(footer.creatorHostOS == fourCC("Mac "))
+            #expect(footer.uniqueID.description == id)
+            let info = try Self.json(Self.vhd(["info", path, "--json"]))
+            #expect(info["creatorApplication"] as? String == "vs  ")
+            #expect(info["creatorHostOS"] as? String == "Mac ")
+            #expect(info["uniqueId"] as? String == id)
+            #expect(try Self.vhd(["check", path]).status == 0)
+        }
+        // Differencing: the same options; codes in hex (a host OS of 0, `tap\0`).
+        let child = dir.file("child.vhd")
+        let childID = "ffeeddcc-bbaa-9988-7766-554433221100"
+        let created = try Self.vhd(["create", child, "--parent", dir.file("dynamic.vhd"), "--creator-app", "0x74617000",
+                                    "--host-os", "0x0", "--unique-id", childID.replacingOccurrences(of: "-", with: "")])
+        #expect(created.status == 0, "\(created.standardError)")
+        let footer = try VHDImage.open(path: child, readOnly: true).footer
+        #expect(footer.creatorApplication == 0x7461_7000 && footer.creatorHostOS == 0)
+        #expect(footer.creatorVersion == 0x000A_0000)
+        #expect(footer.uniqueID.description == childID)
+        // Bad values are usage errors; nothing is created.
+        for bad in [["--unique-id", "0123"], ["--unique-id", id.replacingOccurrences(of: "0", with: "g")], ["--creator-app", "toolong"],
+                    ["--creator-version", "1.70000"], ["--host-os", "0xZ"], ["--host-os", "0x+1"]] {
+            let path = dir.file("bad.vhd")
+            let result = try Self.vhd(["create", path, "--size", "1M"] + bad)
+            #expect(result.status == 64, "\(bad)")
+            #expect(!FileManager.default.fileExists(atPath: path), "\(bad)")
+        }
     }
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
