@@ -110,17 +110,15 @@ public struct AddressAllocator: Sendable {
             carve(start: r.start, end: r.end, address: address, size: size)
             return wanted
         }
-        let shift = UInt64(alignment.trailingZeroBitCount)
+        if policy == .bestFit { buildSizeIndexIfNeeded() }
         let query = FreeRangeTree.Query(
             size: size, mask: mask, lo: lo, hi: hi,
-            usableClass: UsableLengths.boundingClass(forShift: shift).index)
+            usableClass: augmentation(forShift: UInt64(alignment.trailingZeroBitCount)))
         let hit: FreeRangeTree.Hit?
         switch policy {
         case .firstFit: hit = byStart.addressOrderedFit(query, highest: false)
         case .lastFit: hit = byStart.addressOrderedFit(query, highest: true)
-        case .bestFit:
-            buildSizeIndexIfNeeded()
-            hit = bySize?.bestFit(query)
+        case .bestFit: hit = bySize?.bestFit(query)
         case .exact: hit = nil
         }
         guard let hit else { throw .outOfSpace(size: size, alignment: alignment) }
@@ -128,10 +126,24 @@ public struct AddressAllocator: Sendable {
         return AddressRange(uncheckedStart: hit.address, end: hit.address + size)
     }
 
+    /// The augmentation that is exact for alignment `2^shift` in both trees, adding it (O(n),
+    /// once per alignment outside the fixed classes) on first use. Both trees add extra
+    /// alignments in the same order, so one index serves both.
+    private mutating func augmentation(forShift shift: UInt64) -> Int {
+        if let index = byStart.augmentation(forShift: shift) { return index }
+        let index = byStart.addExactAlignment(shift: shift)
+        bySize?.addExactAlignment(shift: shift)
+        return index
+    }
+
+    /// Nodes visited by fit searches so far, both trees together (for tests).
+    var searchVisits: Int { byStart.searchVisits + (bySize?.searchVisits ?? 0) }
+
     /// Builds the size-ordered index from the address-ordered tree (O(n log n), once).
     private mutating func buildSizeIndexIfNeeded() {
         guard bySize == nil else { return }
         var tree = FreeRangeTree(order: .bySize, seed: 0xD1B5_4A32_D192_ED03 ^ space.size)
+        for shift in byStart.extraShifts { tree.addExactAlignment(shift: shift) }
         for r in byStart.inOrder() { tree.insert(start: r.start, end: r.end) }
         bySize = tree
     }
