@@ -11,22 +11,28 @@
 /// Free ranges are kept in a treap ordered by address and, once best-fit has been used,
 /// also in one ordered by (length, address); every node also records the longest request
 /// its subtree could hold at alignments 1 B, 4 B, 16 B, 256 B, 4 KiB, 64 KiB, 2 MiB and
-/// 1 GiB. With `n` free ranges:
+/// 1 GiB, and, from the first request at any other power-of-two alignment on, at that
+/// alignment too (one extra subtree maximum per node and per such alignment, added to both
+/// trees in O(n) on first use and maintained by every later update). With `n` free ranges
+/// and `k` distinct alignments outside the eight classes used so far (at most 56; a VMM
+/// uses a handful):
 ///
-/// - `free`, exact allocation and all tree updates are expected O(log n). The first
-///   best-fit request builds the size-ordered treap once, in O(n log n).
-/// - First-fit, last-fit and best-fit searches are expected O(log n) when the
-///   alignment is one of those eight classes, which covers the alignments a VMM uses.
-///   For other alignments the search prunes with the nearest smaller class, which can
-///   overestimate by less than the alignment: the search is still exact, and costs an
-///   extra O(log n) for each free range that looks long enough but is not once aligned,
-///   and that the search meets before the answer.
+/// - `free`, exact allocation and all tree updates are expected O(log n) node updates,
+///   each O(k) when `k > 0`. The first best-fit request builds the size-ordered treap
+///   once, in O(n log n); the first request at a new alignment outside the classes costs
+///   O(n) once.
+/// - First-fit, last-fit and best-fit searches are expected O(log n) at every alignment:
+///   the pruning value is exact for the requested alignment, so a subtree that passes it
+///   holds a fitting range and the search never backtracks out of it (without a
+///   constraint). The test suite counts visited nodes to check this.
 /// - A sub-range constraint (`within:`) keeps first-fit and last-fit at O(log n) (only
 ///   the ranges straddling the constraint's two ends need a direct check). Best-fit with
 ///   a constraint is exact and skips every subtree of the size-ordered tree whose ranges
 ///   all lie outside the constraint, but it may still visit, in size order, free ranges
 ///   outside the constraint that are interleaved (in that order) with ones inside it and
-///   shorter than the answer's range; without a constraint it is O(log n).
+///   shorter than the answer's range: this one case is not O(log n) in the worst case
+///   (it is a dynamic range-successor query; an O(log² n) answer needs a two-level tree).
+///   Without a constraint best-fit is O(log n).
 ///
 /// Results never depend on these costs: every policy returns what an exhaustive scan of
 /// all free ranges would.

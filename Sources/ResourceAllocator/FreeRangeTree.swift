@@ -54,6 +54,8 @@ struct FreeRangeTree {
     /// log2 of the alignments outside the fixed classes that have an exact augmentation,
     /// in the order they were added.
     private(set) var extraShifts: [UInt64] = []
+    /// `extraShifts.count`, kept as a scalar so the hot paths test it with one load.
+    private var extraCount = 0
     /// Per node slot, the subtree maximum of the usable length at each of `extraShifts`
     /// (slot `i`, shift `j` at `i * extraShifts.count + j`).
     private var extraUsable: [UInt64] = []
@@ -84,13 +86,21 @@ struct FreeRangeTree {
         } else {
             nodes.append(node)
             slot = Int32(nodes.count - 1)
-            extraUsable.append(contentsOf: repeatElement(0, count: extraShifts.count))
         }
-        let k = extraShifts.count
-        for j in 0..<k {
-            extraUsable[Int(slot) * k + j] = UsableLengths.usable(start: start, end: end, shift: extraShifts[j])
-        }
+        if extraCount > 0 { initExtra(slot) }
         return slot
+    }
+
+    /// Sets the extra usable lengths of a new leaf node (growing the side array if needed).
+    @inline(never)
+    private mutating func initExtra(_ slot: Int32) {
+        let k = extraCount, n = nodes[Int(slot)]
+        if extraUsable.count < nodes.count * k {
+            extraUsable.append(contentsOf: repeatElement(0, count: nodes.count * k - extraUsable.count))
+        }
+        for j in 0..<k {
+            extraUsable[Int(slot) * k + j] = UsableLengths.usable(start: n.start, end: n.end, shift: extraShifts[j])
+        }
     }
 
     private mutating func release(_ t: Int32) {
@@ -118,11 +128,12 @@ struct FreeRangeTree {
         nodes[Int(t)].usable = u
         nodes[Int(t)].minStart = minStart
         nodes[Int(t)].maxEnd = maxEnd
-        let k = extraShifts.count
-        if k > 0 { updateExtra(t, n, k) }
+        if extraCount > 0 { updateExtra(t) }
     }
 
-    private mutating func updateExtra(_ t: Int32, _ n: Node, _ k: Int) {
+    @inline(never)
+    private mutating func updateExtra(_ t: Int32) {
+        let n = nodes[Int(t)], k = extraCount
         for j in 0..<k {
             var v = UsableLengths.usable(start: n.start, end: n.end, shift: extraShifts[j])
             if n.left >= 0 { v = Swift.max(v, extraUsable[Int(n.left) * k + j]) }
@@ -152,6 +163,7 @@ struct FreeRangeTree {
             for j in 0..<old { grown[i * k + j] = extraUsable[i * old + j] }
         }
         extraShifts.append(shift)
+        extraCount = k
         extraUsable = grown
         // Post-order, so children are done before their parent.
         var stack: [(node: Int32, childrenDone: Bool)] = root >= 0 ? [(root, false)] : []
@@ -175,8 +187,7 @@ struct FreeRangeTree {
     @inline(__always)
     private func usable(_ t: Int32, _ index: Int) -> UInt64 {
         if index < UsableLengths.classCount { return nodes[Int(t)].usable[index] }
-        let k = extraShifts.count
-        return extraUsable[Int(t) * k + index - UsableLengths.classCount]
+        return extraUsable[Int(t) * extraCount + index - UsableLengths.classCount]
     }
 
     // MARK: Ordering
