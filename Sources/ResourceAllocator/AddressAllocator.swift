@@ -11,22 +11,28 @@
 /// Free ranges are kept in a treap ordered by address and, once best-fit has been used,
 /// also in one ordered by (length, address); every node also records the longest request
 /// its subtree could hold at alignments 1 B, 4 B, 16 B, 256 B, 4 KiB, 64 KiB, 2 MiB and
-/// 1 GiB. With `n` free ranges:
+/// 1 GiB, and, from the first request at any other power-of-two alignment on, at that
+/// alignment too (one extra subtree maximum per node and per such alignment, added to both
+/// trees in O(n) on first use and maintained by every later update). With `n` free ranges
+/// and `k` distinct alignments outside the eight classes used so far (at most 56; a VMM
+/// uses a handful):
 ///
-/// - `free`, exact allocation and all tree updates are expected O(log n). The first
-///   best-fit request builds the size-ordered treap once, in O(n log n).
-/// - First-fit, last-fit and best-fit searches are expected O(log n) when the
-///   alignment is one of those eight classes, which covers the alignments a VMM uses.
-///   For other alignments the search prunes with the nearest smaller class, which can
-///   overestimate by less than the alignment: the search is still exact, and costs an
-///   extra O(log n) for each free range that looks long enough but is not once aligned,
-///   and that the search meets before the answer.
+/// - `free`, exact allocation and all tree updates are expected O(log n) node updates,
+///   each O(k) when `k > 0`. The first best-fit request builds the size-ordered treap
+///   once, in O(n log n); the first request at a new alignment outside the classes costs
+///   O(n) once.
+/// - First-fit, last-fit and best-fit searches are expected O(log n) at every alignment:
+///   the pruning value is exact for the requested alignment, so a subtree that passes it
+///   holds a fitting range and the search never backtracks out of it (without a
+///   constraint). The test suite counts visited nodes to check this.
 /// - A sub-range constraint (`within:`) keeps first-fit and last-fit at O(log n) (only
 ///   the ranges straddling the constraint's two ends need a direct check). Best-fit with
 ///   a constraint is exact and skips every subtree of the size-ordered tree whose ranges
 ///   all lie outside the constraint, but it may still visit, in size order, free ranges
 ///   outside the constraint that are interleaved (in that order) with ones inside it and
-///   shorter than the answer's range; without a constraint it is O(log n).
+///   shorter than the answer's range: this one case is not O(log n) in the worst case
+///   (it is a dynamic range-successor query; an O(log² n) answer needs a two-level tree).
+///   Without a constraint best-fit is O(log n).
 ///
 /// Results never depend on these costs: every policy returns what an exhaustive scan of
 /// all free ranges would.
@@ -110,17 +116,15 @@ public struct AddressAllocator: Sendable {
             carve(start: r.start, end: r.end, address: address, size: size)
             return wanted
         }
-        let shift = UInt64(alignment.trailingZeroBitCount)
+        if policy == .bestFit { buildSizeIndexIfNeeded() }
         let query = FreeRangeTree.Query(
             size: size, mask: mask, lo: lo, hi: hi,
-            usableClass: UsableLengths.boundingClass(forShift: shift).index)
+            usableClass: augmentation(forShift: UInt64(alignment.trailingZeroBitCount)))
         let hit: FreeRangeTree.Hit?
         switch policy {
         case .firstFit: hit = byStart.addressOrderedFit(query, highest: false)
         case .lastFit: hit = byStart.addressOrderedFit(query, highest: true)
-        case .bestFit:
-            buildSizeIndexIfNeeded()
-            hit = bySize?.bestFit(query)
+        case .bestFit: hit = bySize?.bestFit(query)
         case .exact: hit = nil
         }
         guard let hit else { throw .outOfSpace(size: size, alignment: alignment) }
@@ -128,10 +132,24 @@ public struct AddressAllocator: Sendable {
         return AddressRange(uncheckedStart: hit.address, end: hit.address + size)
     }
 
+    /// The augmentation that is exact for alignment `2^shift` in both trees, adding it (O(n),
+    /// once per alignment outside the fixed classes) on first use. Both trees add extra
+    /// alignments in the same order, so one index serves both.
+    private mutating func augmentation(forShift shift: UInt64) -> Int {
+        if let index = byStart.augmentation(forShift: shift) { return index }
+        let index = byStart.addExactAlignment(shift: shift)
+        bySize?.addExactAlignment(shift: shift)
+        return index
+    }
+
+    /// Nodes visited by fit searches so far, both trees together (for tests).
+    var searchVisits: Int { byStart.searchVisits + (bySize?.searchVisits ?? 0) }
+
     /// Builds the size-ordered index from the address-ordered tree (O(n log n), once).
     private mutating func buildSizeIndexIfNeeded() {
         guard bySize == nil else { return }
         var tree = FreeRangeTree(order: .bySize, seed: 0xD1B5_4A32_D192_ED03 ^ space.size)
+        for shift in byStart.extraShifts { tree.addExactAlignment(shift: shift) }
         for r in byStart.inOrder() { tree.insert(start: r.start, end: r.end) }
         bySize = tree
     }

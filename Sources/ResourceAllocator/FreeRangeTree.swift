@@ -3,8 +3,14 @@
 /// subtree. Nodes live in one array and refer to each other by index, so the tree is a
 /// value type with no reference counting on its hot paths.
 ///
+/// Alignments outside the eight fixed classes get an exact augmentation of their own on
+/// first use (``addExactAlignment(shift:)``): one more subtree maximum per node, kept in
+/// the flat `extraUsable` array (stride `extraShifts.count`) and maintained by `update`
+/// like the fixed ones. So every fit search prunes with the exact usable length of the
+/// requested alignment.
+///
 /// Insert, remove, lookups and the fit searches all run in expected O(log n) (treap
-/// depth); see ``AddressAllocator`` for the precise cost of fit searches under alignment.
+/// depth); see ``AddressAllocator`` for the precise cost of constrained best-fit.
 struct FreeRangeTree {
     enum Order { case byStart, bySize }
 
@@ -26,6 +32,9 @@ struct FreeRangeTree {
         var mask: UInt64
         var lo: UInt64
         var hi: UInt64
+        /// Index of the augmentation to prune with: `0..<UsableLengths.classCount` for a
+        /// fixed class, `UsableLengths.classCount + j` for `extraShifts[j]`. Always exact
+        /// for the query's alignment (see ``FreeRangeTree/augmentation(forShift:)``).
         var usableClass: Int
     }
 
@@ -42,6 +51,17 @@ struct FreeRangeTree {
     private(set) var root: Int32 = -1
     private(set) var count = 0
     private var rng: SplitMix64
+    /// log2 of the alignments outside the fixed classes that have an exact augmentation,
+    /// in the order they were added.
+    private(set) var extraShifts: [UInt64] = []
+    /// `extraShifts.count`, kept as a scalar so the hot paths test it with one load.
+    private var extraCount = 0
+    /// Per node slot, the subtree maximum of the usable length at each of `extraShifts`
+    /// (slot `i`, shift `j` at `i * extraShifts.count + j`).
+    private var extraUsable: [UInt64] = []
+    /// Nodes visited by the fit searches since the tree was created (cost accounting for
+    /// tests; one add per visit).
+    private(set) var searchVisits = 0
 
     init(order: Order, seed: UInt64) {
         self.order = order
@@ -59,12 +79,28 @@ struct FreeRangeTree {
         let node = Node(start: start, end: end, left: -1, right: -1, priority: nextPriority(),
                         usable: UsableLengths(start: start, end: end), minStart: start, maxEnd: end)
         count += 1
-        if let slot = freeSlots.popLast() {
-            nodes[Int(slot)] = node
-            return slot
+        let slot: Int32
+        if let reused = freeSlots.popLast() {
+            nodes[Int(reused)] = node
+            slot = reused
+        } else {
+            nodes.append(node)
+            slot = Int32(nodes.count - 1)
         }
-        nodes.append(node)
-        return Int32(nodes.count - 1)
+        if extraCount > 0 { initExtra(slot) }
+        return slot
+    }
+
+    /// Sets the extra usable lengths of a new leaf node (growing the side array if needed).
+    @inline(never)
+    private mutating func initExtra(_ slot: Int32) {
+        let k = extraCount, n = nodes[Int(slot)]
+        if extraUsable.count < nodes.count * k {
+            extraUsable.append(contentsOf: repeatElement(0, count: nodes.count * k - extraUsable.count))
+        }
+        for j in 0..<k {
+            extraUsable[Int(slot) * k + j] = UsableLengths.usable(start: n.start, end: n.end, shift: extraShifts[j])
+        }
     }
 
     private mutating func release(_ t: Int32) {
@@ -92,6 +128,66 @@ struct FreeRangeTree {
         nodes[Int(t)].usable = u
         nodes[Int(t)].minStart = minStart
         nodes[Int(t)].maxEnd = maxEnd
+        if extraCount > 0 { updateExtra(t) }
+    }
+
+    @inline(never)
+    private mutating func updateExtra(_ t: Int32) {
+        let n = nodes[Int(t)], k = extraCount
+        for j in 0..<k {
+            var v = UsableLengths.usable(start: n.start, end: n.end, shift: extraShifts[j])
+            if n.left >= 0 { v = Swift.max(v, extraUsable[Int(n.left) * k + j]) }
+            if n.right >= 0 { v = Swift.max(v, extraUsable[Int(n.right) * k + j]) }
+            extraUsable[Int(t) * k + j] = v
+        }
+    }
+
+    // MARK: Alignment augmentations
+
+    /// The augmentation index that is exact for alignment `2^shift`, or nil when the
+    /// alignment is outside the fixed classes and has no augmentation yet.
+    func augmentation(forShift shift: UInt64) -> Int? {
+        let fixed = UsableLengths.boundingClass(forShift: shift)
+        if fixed.exact { return fixed.index }
+        return extraShifts.firstIndex(of: shift).map { UsableLengths.classCount + $0 }
+    }
+
+    /// Adds an exact augmentation for alignment `2^shift` (outside the fixed classes, not
+    /// yet added) and returns its index. O(n) once; from then on every insert, remove and
+    /// rotation maintains it at O(1) extra per touched node.
+    @discardableResult
+    mutating func addExactAlignment(shift: UInt64) -> Int {
+        let old = extraShifts.count, k = old + 1
+        var grown = [UInt64](repeating: 0, count: nodes.count * k)
+        for i in 0..<nodes.count {
+            for j in 0..<old { grown[i * k + j] = extraUsable[i * old + j] }
+        }
+        extraShifts.append(shift)
+        extraCount = k
+        extraUsable = grown
+        // Post-order, so children are done before their parent.
+        var stack: [(node: Int32, childrenDone: Bool)] = root >= 0 ? [(root, false)] : []
+        while let (t, done) = stack.popLast() {
+            let n = nodes[Int(t)]
+            if done {
+                var v = UsableLengths.usable(start: n.start, end: n.end, shift: shift)
+                if n.left >= 0 { v = Swift.max(v, extraUsable[Int(n.left) * k + old]) }
+                if n.right >= 0 { v = Swift.max(v, extraUsable[Int(n.right) * k + old]) }
+                extraUsable[Int(t) * k + old] = v
+            } else {
+                stack.append((t, true))
+                if n.left >= 0 { stack.append((n.left, false)) }
+                if n.right >= 0 { stack.append((n.right, false)) }
+            }
+        }
+        return UsableLengths.classCount + old
+    }
+
+    /// The subtree maximum of augmentation `index` at node `t`.
+    @inline(__always)
+    private func usable(_ t: Int32, _ index: Int) -> UInt64 {
+        if index < UsableLengths.classCount { return nodes[Int(t)].usable[index] }
+        return extraUsable[Int(t) * extraCount + index - UsableLengths.classCount]
     }
 
     // MARK: Ordering
@@ -282,38 +378,48 @@ struct FreeRangeTree {
 
     /// Start-ordered tree: the fitting range with the lowest address (or highest, when
     /// `highest`), and the lowest (highest) aligned address in it.
-    func addressOrderedFit(_ q: Query, highest: Bool) -> Hit? {
-        addressOrderedFit(q, root, highest: highest)
+    mutating func addressOrderedFit(_ q: Query, highest: Bool) -> Hit? {
+        var visits = 0
+        let hit = addressOrderedFit(q, root, highest: highest, visits: &visits)
+        searchVisits &+= visits
+        return hit
     }
 
     /// In-order search (reverse in-order when `highest`) for the first fitting range.
-    private func addressOrderedFit(_ q: Query, _ t: Int32, highest: Bool) -> Hit? {
+    private func addressOrderedFit(_ q: Query, _ t: Int32, highest: Bool, visits: inout Int) -> Hit? {
         if t < 0 { return nil }
+        visits &+= 1
         let n = nodes[Int(t)]
-        if n.usable[q.usableClass] < q.size { return nil }
-        if n.end <= q.lo { return addressOrderedFit(q, n.right, highest: highest) }
-        if n.start >= q.hi { return addressOrderedFit(q, n.left, highest: highest) }
+        if usable(t, q.usableClass) < q.size { return nil }
+        if n.end <= q.lo { return addressOrderedFit(q, n.right, highest: highest, visits: &visits) }
+        if n.start >= q.hi { return addressOrderedFit(q, n.left, highest: highest, visits: &visits) }
         let (near, far) = highest ? (n.right, n.left) : (n.left, n.right)
-        if let hit = addressOrderedFit(q, near, highest: highest) { return hit }
+        if let hit = addressOrderedFit(q, near, highest: highest, visits: &visits) { return hit }
         if let a = Self.place(q, start: n.start, end: n.end, highest: highest) {
             return Hit(start: n.start, end: n.end, address: a)
         }
-        return addressOrderedFit(q, far, highest: highest)
+        return addressOrderedFit(q, far, highest: highest, visits: &visits)
     }
 
     /// Size-ordered tree: the shortest fitting range (ties: lowest start) and the lowest
     /// aligned address in it.
-    func bestFit(_ q: Query) -> Hit? { bestFit(q, root) }
+    mutating func bestFit(_ q: Query) -> Hit? {
+        var visits = 0
+        let hit = bestFit(q, root, visits: &visits)
+        searchVisits &+= visits
+        return hit
+    }
 
-    private func bestFit(_ q: Query, _ t: Int32) -> Hit? {
+    private func bestFit(_ q: Query, _ t: Int32, visits: inout Int) -> Hit? {
         if t < 0 { return nil }
+        visits &+= 1
         let n = nodes[Int(t)]
-        if n.usable[q.usableClass] < q.size || n.maxEnd <= q.lo || n.minStart >= q.hi { return nil }
-        if n.end &- n.start < q.size { return bestFit(q, n.right) }
-        if let hit = bestFit(q, n.left) { return hit }
+        if usable(t, q.usableClass) < q.size || n.maxEnd <= q.lo || n.minStart >= q.hi { return nil }
+        if n.end &- n.start < q.size { return bestFit(q, n.right, visits: &visits) }
+        if let hit = bestFit(q, n.left, visits: &visits) { return hit }
         if let a = Self.place(q, start: n.start, end: n.end, highest: false) {
             return Hit(start: n.start, end: n.end, address: a)
         }
-        return bestFit(q, n.right)
+        return bestFit(q, n.right, visits: &visits)
     }
 }

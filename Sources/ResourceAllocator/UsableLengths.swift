@@ -4,8 +4,8 @@
 ///
 /// For a range `[s, e)` and alignment `2^k` the usable length is `e - alignUp(s, 2^k)`
 /// (zero when the aligned start is past the end). A request of `size` at alignment
-/// `2^k` fits in the range exactly when this is at least `size`. Requests at other
-/// alignments use the nearest class below as an upper bound (never prunes a fit).
+/// `2^k` fits in the range exactly when this is at least `size`. Other alignments get an
+/// exact augmentation of their own in ``FreeRangeTree`` on first use.
 struct UsableLengths: Equatable {
     /// log2 of the alignment of each class, ascending.
     static let classShifts: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
@@ -20,16 +20,22 @@ struct UsableLengths: Equatable {
     /// The usable lengths of the single range `[start, end)`.
     init(start: UInt64, end: UInt64) {
         @inline(__always) func usable(_ shift: UInt64) -> UInt64 {
-            let mask: UInt64 = (1 << shift) &- 1
-            let (bumped, overflow) = start.addingReportingOverflow(mask)
-            if overflow { return 0 }
-            let aligned = bumped & ~mask
-            return aligned < end ? end &- aligned : 0
+            Self.usable(start: start, end: end, shift: shift)
         }
         let s = Self.classShifts
         c0 = end &- start
         c1 = usable(s.1); c2 = usable(s.2); c3 = usable(s.3)
         c4 = usable(s.4); c5 = usable(s.5); c6 = usable(s.6); c7 = usable(s.7)
+    }
+
+    /// The usable length of `[start, end)` at alignment `2^shift` (`shift < 64`).
+    @inline(__always)
+    static func usable(start: UInt64, end: UInt64, shift: UInt64) -> UInt64 {
+        let mask: UInt64 = (1 << shift) &- 1
+        let (bumped, overflow) = start.addingReportingOverflow(mask)
+        if overflow { return 0 }
+        let aligned = bumped & ~mask
+        return aligned < end ? end &- aligned : 0
     }
 
     @inline(__always)

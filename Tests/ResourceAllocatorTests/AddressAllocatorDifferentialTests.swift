@@ -8,12 +8,29 @@ import Testing
 /// (`2^(0...18)` with `pages`),
 /// where a unit is 1 byte or, with `pages`, 4 KiB (so alignments reach the tree's 64 KiB,
 /// 2 MiB and 1 GiB classes and the ones between them).
-private func runDifferential(space: AddressRange, operations: Int, seed: UInt64, pages: Bool = false) throws {
+///
+/// With `misfitHoles`, the space first gets that many pinned free holes of 2 units that
+/// start 1 unit past a 2-unit boundary (held open by exact allocations on both sides,
+/// freed only at the end), and alignments are drawn from `alignmentShifts` (in units):
+/// pass shifts outside the tree's fixed classes to exercise the per-alignment
+/// augmentations with many holes that look long enough under a coarser class.
+private func runDifferential(space: AddressRange, operations: Int, seed: UInt64, pages: Bool = false,
+                             misfitHoles: Int = 0, alignmentShifts: [UInt64]? = nil) throws {
     let unit: UInt64 = pages ? 4096 : 1
     var rng = SeededGenerator(seed: seed)
     var real = try AddressAllocator(space: space)
     var model = NaiveAddressAllocator(space: space)
     var live: [AddressRange] = []
+    var pinned: [AddressRange] = []
+    for i in 0..<UInt64(misfitHoles) {
+        for offset: UInt64 in [0, 3] {
+            let policy = AllocationPolicy.exact(space.start + (4 * i + offset) * unit)
+            let expected = model.allocate(size: unit, alignment: 1, policy: policy, within: nil)
+            let actual = try real.allocate(size: unit, policy: policy)
+            try #require(expected == .success(actual))
+            pinned.append(actual)
+        }
+    }
     let policies: [AllocationPolicy] = [.firstFit, .lastFit, .bestFit]
     var successes = 0
 
@@ -23,7 +40,8 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
         let allocateNow = live.isEmpty || (live.count < target ? rng.next() % 10 < 7 : rng.next() % 10 < 3)
         if allocateNow {
             let size = unit * (1 + rng.next() % (rng.next() % 4 == 0 ? 16384 : 512))
-            let alignment: UInt64 = unit << (rng.next() % (pages ? 19 : 14))
+            let shift = alignmentShifts.map { $0[Int(rng.next() % UInt64($0.count))] } ?? rng.next() % (pages ? 19 : 14)
+            let alignment: UInt64 = unit << shift
             var policy = policies[Int(rng.next() % 3)]
             if rng.next() % 16 == 0 {
                 policy = .exact(space.start + (rng.next() % space.size) & ~(alignment - 1))
@@ -64,7 +82,7 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
             try #require(free.map { [$0.start, $0.end] } == model.free.map { [$0.start, $0.end] })
             // No overlaps among live allocations, and none with free space.
             let allocated = real.allocatedRanges
-            try #require(allocated.count == live.count)
+            try #require(allocated.count == live.count + pinned.count)
             for (a, b) in zip(allocated, allocated.dropFirst()) { try #require(a.end <= b.start) }
             let total = allocated.reduce(0) { $0 + $1.size } + free.reduce(0) { $0 + $1.size }
             try #require(total == space.size)
@@ -72,7 +90,7 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
     }
     #expect(successes > operations / 3)
     // Freeing everything restores a single free range covering the space.
-    for r in live { try real.free(r) }
+    for r in live + pinned { try real.free(r) }
     #expect(real.freeRanges == [space])
     #expect(real.allocationCount == 0)
 }
@@ -91,5 +109,18 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
     @Test func pageGranularSpaceWithLargeAlignments() throws {
         // 4 GiB at 4 GiB: alignments 4 KiB ... 1 GiB.
         try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 30_000, seed: 3, pages: true)
+    }
+
+    @Test func alignmentsOutsideTheClassesWithManyMisfittingHoles() throws {
+        // 4 KiB units; 600 pinned 8 KiB holes at odd 4 KiB boundaries; alignments 8 KiB,
+        // 32 KiB, 128 KiB, 1 MiB, 4 MiB (none is a fixed class) and 4 KiB, 64 KiB.
+        try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 20_000, seed: 4,
+                            pages: true, misfitHoles: 600, alignmentShifts: [1, 3, 5, 8, 10, 0, 4])
+    }
+
+    @Test func byteAlignmentsOutsideTheClassesWithManyMisfittingHoles() throws {
+        // 1-byte units: 2-byte holes at odd addresses; alignments 2, 8, 32, 128, 4 KiB (class), 8 KiB.
+        try runDifferential(space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 20_000, seed: 5,
+                            misfitHoles: 600, alignmentShifts: [1, 3, 5, 7, 12, 13])
     }
 }
