@@ -25,6 +25,21 @@ func withFlexibleArray<Header, Entry, Result>(
     return try body(headerPointer, entries)
 }
 
+/// Calls `attempt` with a capacity that doubles, from `startingCapacity`, while the kernel
+/// answers `E2BIG` (the buffer was too small), up to `maximumFlexibleCount`.
+func withGrowingCapacity<R>(
+    startingCapacity: Int, _ attempt: (Int) throws(KVMError) -> R
+) throws(KVMError) -> R {
+    var capacity = startingCapacity
+    while true {
+        do {
+            return try attempt(capacity)
+        } catch let error where error.errno == .argListTooLong && capacity < maximumFlexibleCount {
+            capacity *= 2
+        }
+    }
+}
+
 /// The largest flexible array this library builds (entries, not bytes).
 let maximumFlexibleCount = 1 << 16
 

@@ -19,6 +19,7 @@ struct OwnedDescriptor: ~Copyable, @unchecked Sendable {
 /// Runs a system call that returns -1 and sets errno on failure, retrying on `EINTR`, and maps
 /// any other failure to `KVMError.systemCall` named `name`.
 @inline(__always)
+@discardableResult
 func retryingSystemCall(_ name: @autoclosure () -> String, _ call: () -> Int32) throws(KVMError) -> Int32 {
     while true {
         let result = call()

@@ -69,18 +69,13 @@ func withCPUID2<R>(
 func readCPUIDList(
     startingCapacity: Int = 128, _ call: (UnsafeMutablePointer<kvm_cpuid2>) throws(KVMError) -> Void
 ) throws(KVMError) -> [CPUIDEntry] {
-    var capacity = startingCapacity
-    while true {
-        do {
-            return try withFlexibleArray(header: kvm_cpuid2.self, entry: kvm_cpuid_entry2.self, count: capacity) {
-                (header, slots) throws(KVMError) -> [CPUIDEntry] in
-                header.pointee.nent = UInt32(capacity)
-                try call(header)
-                let count = min(Int(header.pointee.nent), capacity)
-                return (0..<count).map { CPUIDEntry(slots[$0]) }
-            }
-        } catch let error where error.errno == .argListTooLong && capacity < maximumFlexibleCount {
-            capacity *= 2
+    try withGrowingCapacity(startingCapacity: startingCapacity) { (capacity) throws(KVMError) -> [CPUIDEntry] in
+        try withFlexibleArray(header: kvm_cpuid2.self, entry: kvm_cpuid_entry2.self, count: capacity) {
+            (header, slots) throws(KVMError) -> [CPUIDEntry] in
+            header.pointee.nent = UInt32(capacity)
+            try call(header)
+            let count = min(Int(header.pointee.nent), capacity)
+            return (0..<count).map { CPUIDEntry(slots[$0]) }
         }
     }
 }

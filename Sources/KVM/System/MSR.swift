@@ -49,17 +49,12 @@ func transferMSRs(
 func readMSRIndexList(_ call: (UnsafeMutablePointer<kvm_msr_list>) throws(KVMError) -> Void) throws(KVMError)
     -> [UInt32]
 {
-    var capacity = 256
-    while true {
-        do {
-            return try withFlexibleArray(header: kvm_msr_list.self, entry: UInt32.self, count: capacity) {
-                (header, slots) throws(KVMError) -> [UInt32] in
-                header.pointee.nmsrs = UInt32(capacity)
-                try call(header)
-                return (0..<min(Int(header.pointee.nmsrs), capacity)).map { slots[$0] }
-            }
-        } catch let error where error.errno == .argListTooLong && capacity < maximumFlexibleCount {
-            capacity *= 2
+    try withGrowingCapacity(startingCapacity: 256) { (capacity) throws(KVMError) -> [UInt32] in
+        try withFlexibleArray(header: kvm_msr_list.self, entry: UInt32.self, count: capacity) {
+            (header, slots) throws(KVMError) -> [UInt32] in
+            header.pointee.nmsrs = UInt32(capacity)
+            try call(header)
+            return (0..<min(Int(header.pointee.nmsrs), capacity)).map { slots[$0] }
         }
     }
 }

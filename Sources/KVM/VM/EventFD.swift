@@ -29,22 +29,18 @@ public final class EventFD: Sendable {
     /// Adds `value` to the counter, waking any reader.
     public func signal(_ value: UInt64 = 1) throws(KVMError) {
         var value = value
-        while true {
-            if Glibc.write(fileDescriptor.rawValue, &value, 8) == 8 { return }
-            let error = Errno(rawValue: Glibc.errno)
-            if error != .interrupted { throw .systemCall(operation: "eventfd write", errno: error) }
-        }
+        try retryingSystemCall("eventfd write") { Int32(Glibc.write(fileDescriptor.rawValue, &value, 8)) }
     }
 
     /// Reads and resets the counter. Returns `nil` when it is zero and the eventfd is
     /// non-blocking.
     public func read() throws(KVMError) -> UInt64? {
         var value: UInt64 = 0
-        while true {
-            if Glibc.read(fileDescriptor.rawValue, &value, 8) == 8 { return value }
-            let error = Errno(rawValue: Glibc.errno)
-            if error == .resourceTemporarilyUnavailable { return nil }
-            if error != .interrupted { throw .systemCall(operation: "eventfd read", errno: error) }
+        do {
+            try retryingSystemCall("eventfd read") { Int32(Glibc.read(fileDescriptor.rawValue, &value, 8)) }
+            return value
+        } catch let error where error.errno == .resourceTemporarilyUnavailable {
+            return nil
         }
     }
 
@@ -52,11 +48,6 @@ public final class EventFD: Sendable {
     /// Returns whether it became readable.
     public func wait(timeoutMilliseconds: Int32) throws(KVMError) -> Bool {
         var pfd = pollfd(fd: fileDescriptor.rawValue, events: Int16(POLLIN), revents: 0)
-        while true {
-            let result = poll(&pfd, 1, timeoutMilliseconds)
-            if result >= 0 { return result > 0 }
-            let error = Errno(rawValue: Glibc.errno)
-            if error != .interrupted { throw .systemCall(operation: "poll", errno: error) }
-        }
+        return try retryingSystemCall("poll") { poll(&pfd, 1, timeoutMilliseconds) } > 0
     }
 }
