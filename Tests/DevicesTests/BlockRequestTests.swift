@@ -1,3 +1,4 @@
+import TestSupport
 import Devices
 import GuestMemory
 import KVM
@@ -6,7 +7,10 @@ import VHD
 
 /// Host-side tests: the test plays the virtio driver against the real transport, queue worker
 /// and eventfds (no /dev/kvm needed).
-@Suite struct BlockRequestTests {
+///
+/// Creates eventfds (the device's notify and interrupt), which the descriptor-leak tests count:
+/// it takes the `.usesKVM` gate in shared mode so those run apart from it.
+@Suite(.usesKVM) struct BlockRequestTests {
     @Test func registersAndConfigSpace() throws {
         let directory = try TemporaryDirectory()
         let driver = try TestDriver(disk: makeDisk(.raw, in: directory))

@@ -1,3 +1,4 @@
+import TestSupport
 import Devices
 import GuestMemory
 import KVM
@@ -7,7 +8,10 @@ import VHD
 /// A malicious driver: every broken virtqueue ends in DEVICE_NEEDS_RESET with a
 /// configuration-change interrupt, nothing outside guest memory is touched, the disk is
 /// unchanged, and a reset makes the device usable again.
-@Suite struct MalformedQueueTests {
+///
+/// Creates eventfds (the device's notify and interrupt), which the descriptor-leak tests count:
+/// it takes the `.usesKVM` gate in shared mode so those run apart from it.
+@Suite(.usesKVM) struct MalformedQueueTests {
     /// Runs `breakIt` on a started driver, expects the error state, then resets and checks the
     /// device works again.
     func expectNeedsReset(

@@ -1,3 +1,4 @@
+import TestSupport
 import Devices
 import GuestMemory
 import KVM
@@ -7,7 +8,10 @@ import VHD
 
 /// Ring mechanics: batches, wrap-around of ring slots and of the 16-bit indices, configuration
 /// space access widths, placement from the layout.
-@Suite struct QueueBehaviourTests {
+///
+/// Creates eventfds (the device's notify and interrupt), which the descriptor-leak tests count:
+/// it takes the `.usesKVM` gate in shared mode so those run apart from it.
+@Suite(.usesKVM) struct QueueBehaviourTests {
     @Test func aBatchOfChainsIsServedInOrderWithOneNotify() throws {
         let directory = try TemporaryDirectory()
         let driver = try TestDriver(disk: makeDisk(.raw, in: directory))

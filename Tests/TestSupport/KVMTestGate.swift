@@ -1,6 +1,7 @@
-// Coordination between the test targets that use /dev/kvm (KVMTests, VCPUTests, …), which
-// Swift Testing runs in parallel in one process: tests that count the process's descriptors
-// or threads take the gate exclusively; every other KVM test takes it shared.
+// Coordination between the test targets that use /dev/kvm or eventfds (KVMTests, VCPUTests,
+// DevicesTests, …), which Swift Testing runs in parallel in one process: tests that count the
+// process's KVM and eventfd descriptors or its threads take the gate exclusively; every other
+// test that opens such descriptors takes it shared.
 import Testing
 
 /// An asynchronous readers–writer gate (writer-preferring). Waiting suspends a task; it never
@@ -47,7 +48,7 @@ actor KVMTestGate {
     }
 }
 
-/// A trait for suites and tests that use KVM. `.usesKVM` runs the test alongside other KVM
+/// A trait for suites and tests that use KVM or eventfds. `.usesKVM` runs the test alongside other KVM
 /// tests; `.usesKVM(exclusively: true)` runs it while no other KVM test runs (for descriptor
 /// and thread leak checks). On a suite it applies to every test in it.
 public struct KVMUsageTrait: TestTrait, SuiteTrait, TestScoping {
