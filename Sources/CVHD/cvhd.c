@@ -9,3 +9,10 @@ int cvhd_punch_hole(int fd, int64_t offset, int64_t length) {
     }
     return 0;
 }
+
+int cvhd_start_writeback(int fd) {
+    if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0) {
+        return -errno;
+    }
+    return 0;
+}

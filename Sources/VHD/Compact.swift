@@ -161,11 +161,11 @@ extension VHDImage {
                 let lastBlockStart = last.map { UInt64(s.bat[$0]) * 512 }
                 if let block = last, let from = lastBlockStart, from > table.lowerBound {
                     guard let to = free.lowestFit(length: span, endingBy: from, preferred: dataAligned) else { break }
+                    s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
                     try move(from: from, to: to, length: span)
                     s.bat[block] = UInt32(to / 512)
                     try writeBAT(s.bat, header: header, sectors: [block / 128])
                     try io.sync()
-                    s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
                     free.take(to..<to + span)
                     free.give(from..<from + span)
                     result.blocksMoved += 1

@@ -171,6 +171,8 @@ extension VHDImage {
     /// empty image; with a trailing footer in every case.
     func makeEmpty(header: VHDDynamicHeader) throws(BlockDeviceError) {
         try state.withLock { (s) throws(BlockDeviceError) in
+            // Lock-free readers must stop using the blocks before they go.
+            s.fullBlocks.clearAll()
             let empty = [UInt32](repeating: unallocatedBlock, count: s.bat.count)
             try writeBAT(empty, header: header, sectors: nil)
             try io.sync()
@@ -178,7 +180,7 @@ extension VHDImage {
             try io.sync()
             try io.truncate(to: metadataEnd + 512)
             try io.sync()
-            s = SparseState(bat: empty, nextFree: metadataEnd, trailingFooterAt: metadataEnd, fileSize: metadataEnd + 512)
+            s = SparseState(bat: empty, fullBlocks: s.fullBlocks, bitmapSize: bitmapSize, nextFree: metadataEnd, trailingFooterAt: metadataEnd, fileSize: metadataEnd + 512)
             s.tailTrimmed = true
         }
     }

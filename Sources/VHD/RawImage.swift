@@ -7,16 +7,17 @@ public final class RawImage: BlockDevice {
     public let io: FileImageIO
 
     /// Opens an existing raw image; its capacity is the file size rounded down to whole sectors.
-    public init(path: String, readOnly: Bool = false) throws(BlockDeviceError) {
-        io = try FileImageIO(path: path, readOnly: readOnly)
+    /// `writeBehind` is the ``FileImageIO`` write-behind window (nil: off).
+    public init(path: String, readOnly: Bool = false, writeBehind: UInt64? = FileImageIO.defaultWriteBehind) throws(BlockDeviceError) {
+        io = try FileImageIO(path: path, readOnly: readOnly, writeBehind: writeBehind)
         capacity = try io.size() / 512 * 512
         isReadOnly = readOnly
     }
 
     /// Creates (or truncates) a raw image of `size` bytes, which must be a multiple of 512.
-    public init(creating path: String, size: UInt64) throws(BlockDeviceError) {
+    public init(creating path: String, size: UInt64, writeBehind: UInt64? = FileImageIO.defaultWriteBehind) throws(BlockDeviceError) {
         guard size % 512 == 0 else { throw .outOfRange(offset: 0, length: size, capacity: size / 512 * 512) }
-        io = try FileImageIO(path: path, readOnly: false, create: true, truncate: true)
+        io = try FileImageIO(path: path, readOnly: false, create: true, truncate: true, writeBehind: writeBehind)
         try io.truncate(to: size)
         capacity = size
         isReadOnly = false

@@ -22,8 +22,14 @@ extension VHDImage {
             try io.readExactly(into: buffer, at: offset)
             return
         }
+        // The common case, kept short: one block, stored in full.
+        let inBlock = offset & (blockSize &- 1)
+        if inBlock &+ UInt64(buffer.count) <= blockSize, let data = fullBlocks.dataOffset(Int(offset >> blockShift)) {
+            try io.readExactly(into: buffer, at: data + inBlock)
+            return
+        }
         try forEachBlockPiece(offset: offset, count: buffer.count) { (block, inBlock, done, count) throws(BlockDeviceError) in
-            if let data = state.withLock({ $0.fullBlockData(block, bitmapSize: bitmapSize) }) {
+            if let data = fullBlocks.dataOffset(block) {
                 try io.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + count]), at: data + UInt64(inBlock))
                 return
             }
@@ -49,9 +55,9 @@ extension VHDImage {
         var done = 0
         while done < total {
             let position = offset + UInt64(done)
-            let inBlock = Int(position % blockSize)
+            let inBlock = Int(position & (blockSize &- 1))
             let count = min(Int(blockSize) - inBlock, total - done)
-            try body(Int(position / blockSize), inBlock, done, count)
+            try body(Int(position >> blockShift), inBlock, done, count)
             done += count
         }
     }
@@ -119,11 +125,13 @@ extension VHDImage {
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[done..<done + count])
             let sectors = (inBlock / 512)..<((inBlock + count + 511) / 512)
             // Fast path: every touched sector is already stored here; no metadata changes.
-            let direct: UInt64? = try state.withLock { (s) throws(BlockDeviceError) -> UInt64? in
-                if let data = s.fullBlockData(block, bitmapSize: bitmapSize) { return data }
-                let entry = s.bat[block]
-                guard entry != unallocatedBlock else { return nil }
-                return try loadBitmap(&s, block: block, entry: entry).allSet(sectors) ? dataOffset(ofBlockAt: entry) : nil
+            var direct = fullBlocks.dataOffset(block)
+            if direct == nil {
+                direct = try state.withLock { (s) throws(BlockDeviceError) -> UInt64? in
+                    let entry = s.bat[block]
+                    guard entry != unallocatedBlock else { return nil }
+                    return try loadBitmap(&s, block: block, entry: entry).allSet(sectors) ? dataOffset(ofBlockAt: entry) : nil
+                }
             }
             if let data = direct {
                 try io.write(chunk, at: data + UInt64(inBlock))

@@ -37,6 +37,9 @@ public final class VHDImage: BlockDevice {
     public let blockSize: UInt64
     /// Sectors per block (0 for a fixed disk).
     let sectorsPerBlock: Int
+    /// log2 of ``blockSize`` (a power of two, checked on open), so the data path shifts
+    /// instead of dividing.
+    let blockShift: UInt64
 
     let bitmapSize: UInt64
     let footerBytes: [UInt8]
@@ -45,6 +48,8 @@ public final class VHDImage: BlockDevice {
     /// The file ranges of the footer copy, header, BAT and locators.
     let metadataRanges: [Range<UInt64>]
     let state: Mutex<SparseState>
+    /// Blocks stored in full, looked up without the lock (the read and write fast path).
+    let fullBlocks: FullBlockTable
 
     init(io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?, parentError: VHDError? = nil) {
         self.io = io
@@ -55,6 +60,7 @@ public final class VHDImage: BlockDevice {
         self.diskType = inspection.footer.diskType
         self.blockSize = UInt64(inspection.header?.blockSize ?? 0)
         self.sectorsPerBlock = Int(inspection.header?.blockSize ?? 0) / 512
+        self.blockShift = UInt64((inspection.header?.blockSize ?? 1).trailingZeroBitCount)
         self.capacity = inspection.footer.currentSize
         self.parent = parent
         self.parentPath = parentPath
@@ -64,8 +70,10 @@ public final class VHDImage: BlockDevice {
         self.footerBytes = inspection.footer.serialized()
         self.metadataEnd = alignUp(inspection.metadataEnd, 512)
         self.metadataRanges = inspection.metadata
+        let fullBlocks = FullBlockTable(count: inspection.bat.count)
+        self.fullBlocks = fullBlocks
         self.state = Mutex(SparseState(
-            bat: inspection.bat, nextFree: inspection.dataEnd,
+            bat: inspection.bat, fullBlocks: fullBlocks, bitmapSize: inspection.bitmapSize, nextFree: inspection.dataEnd,
             trailingFooterAt: inspection.trailingFooterOffset.flatMap { $0 >= inspection.dataEnd ? $0 : nil },
             fileSize: inspection.fileSize))
     }
@@ -150,8 +158,10 @@ struct SparseState: Sendable {
     var dirtyBAT: Set<Int> = []
     /// Cached sector bitmaps.
     var bitmaps: [Int: SectorBitmap] = [:]
-    /// Blocks known to have every sector stored here (the fast path of reads and writes).
-    var full: [Bool]
+    /// Blocks known to have every sector stored here (the fast path of reads and writes),
+    /// shared with ``VHDImage/fullBlocks`` and written only through ``store(_:for:sectorsPerBlock:)``.
+    let fullBlocks: FullBlockTable
+    let bitmapSize: UInt64
     /// Committed blocks whose cached bitmap differs from the one on disk.
     var dirtyBitmaps: Set<Int> = []
     /// Where the next block goes: the end of all metadata and blocks.
@@ -163,24 +173,21 @@ struct SparseState: Sendable {
     /// Whether stale bytes past ``nextFree`` have been cut off before the first allocation.
     var tailTrimmed = false
 
-    init(bat: [UInt32], nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64) {
+    init(bat: [UInt32], fullBlocks: FullBlockTable, bitmapSize: UInt64, nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64) {
         self.bat = bat
-        self.full = [Bool](repeating: false, count: bat.count)
+        self.fullBlocks = fullBlocks
+        self.bitmapSize = bitmapSize
         self.nextFree = nextFree
         self.trailingFooterAt = trailingFooterAt
         self.fileSize = fileSize
     }
 
-    /// Caches (or forgets, with nil) the bitmap of `block` and updates its full flag.
+    /// Caches (or forgets, with nil) the bitmap of `block` and updates its entry in
+    /// ``fullBlocks`` from it and the current BAT entry (so set the BAT entry first).
     mutating func store(_ bitmap: SectorBitmap?, for block: Int, sectorsPerBlock: Int) {
         bitmaps[block] = bitmap
-        full[block] = bitmap?.allSet(0..<sectorsPerBlock) ?? false
-    }
-
-    /// The file offset of the data of `block` when every sector of it is stored here.
-    @inline(__always)
-    func fullBlockData(_ block: Int, bitmapSize: UInt64) -> UInt64? {
-        full[block] ? UInt64(bat[block]) * 512 + bitmapSize : nil
+        let full = bitmap?.allSet(0..<sectorsPerBlock) ?? false
+        fullBlocks.set(block, dataOffset: full && bat[block] != unallocatedBlock ? UInt64(bat[block]) * 512 + bitmapSize : nil)
     }
 
     var isDirty: Bool { !newBlocks.isEmpty || !dirtyBAT.isEmpty || !dirtyBitmaps.isEmpty }
