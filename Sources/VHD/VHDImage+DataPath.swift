@@ -185,7 +185,15 @@ extension VHDImage {
         }
         if bitmap.assign(firstSector..<(lastSector + 1), to: true) {
             s.store(bitmap, for: block, sectorsPerBlock: sectorsPerBlock)
-            if !s.newBlocks.contains(block) { s.dirtyBitmaps.insert(block) }
+            if !s.newBlocks.contains(block) {
+                s.dirtyBitmaps.insert(block)
+            } else if bitmap.allSet(0..<sectorsPerBlock) {
+                // A new block just became full (sequential writes): its bitmap is final unless
+                // discarded. Write it now, while nothing refers to it, so the next flush does
+                // not have to.
+                try io.writeBytes(bitmap.bytes, at: UInt64(entry) * 512)
+                s.newBitmapsWritten.insert(block)
+            }
         }
     }
 
@@ -224,7 +232,8 @@ extension VHDImage {
 
     // MARK: Flush
 
-    /// Makes every completed write durable. Order: (1) bitmaps of new blocks and the trailing
+    /// Makes every completed write durable. Order: (1) bitmaps of new blocks (but those
+    /// already written when the block became full) and the trailing
     /// footer at the new end of the file, then `fdatasync` — data, bitmaps and footer are now
     /// on disk but no BAT entry refers to the new blocks yet; (2) BAT sectors and changed
     /// bitmaps of older blocks, then `fdatasync`. A crash before (2) completes loses only
@@ -242,7 +251,7 @@ extension VHDImage {
                 return
             }
             // Phase 1: everything nothing refers to yet.
-            for block in s.newBlocks.sorted() {
+            for block in s.newBlocks.sorted() where !s.newBitmapsWritten.contains(block) {
                 let bitmap = s.bitmaps[block] ?? SectorBitmap(byteCount: Int(bitmapSize))
                 try io.writeBytes(bitmap.bytes, at: UInt64(s.bat[block]) * 512)
             }
@@ -274,6 +283,7 @@ extension VHDImage {
             }
             try io.sync()
             s.newBlocks.removeAll()
+            s.newBitmapsWritten.removeAll()
             s.dirtyBAT.removeAll()
             s.dirtyBitmaps.removeAll()
         }

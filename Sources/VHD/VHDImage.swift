@@ -152,8 +152,13 @@ public final class VHDImage: BlockDevice {
 struct SparseState: Sendable {
     /// The BAT, including blocks allocated since the last flush.
     var bat: [UInt32]
-    /// Blocks allocated since the last flush (their bitmaps and BAT entries are not on disk yet).
+    /// Blocks allocated since the last flush (their BAT entries are not on disk yet, nor their
+    /// bitmaps unless in ``newBitmapsWritten``).
     var newBlocks: Set<Int> = []
+    /// New blocks whose cached bitmap is already in the file: written when the block became
+    /// full, so that write-behind carries it and the flush need not. Any later change of the
+    /// bitmap (``store(_:for:sectorsPerBlock:)``) takes the block out again.
+    var newBitmapsWritten: Set<Int> = []
     /// Blocks whose BAT entries changed otherwise (freed by discard or compact).
     var dirtyBAT: Set<Int> = []
     /// Cached sector bitmaps.
@@ -186,6 +191,7 @@ struct SparseState: Sendable {
     /// ``fullBlocks`` from it and the current BAT entry (so set the BAT entry first).
     mutating func store(_ bitmap: SectorBitmap?, for block: Int, sectorsPerBlock: Int) {
         bitmaps[block] = bitmap
+        if !newBitmapsWritten.isEmpty { newBitmapsWritten.remove(block) }
         let full = bitmap?.allSet(0..<sectorsPerBlock) ?? false
         fullBlocks.set(block, dataOffset: full && bat[block] != unallocatedBlock ? UInt64(bat[block]) * 512 + bitmapSize : nil)
     }

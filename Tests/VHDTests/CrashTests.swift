@@ -184,17 +184,24 @@ import Testing
         let initial = try Self.initialImage(.dynamic, dir: dir)
         let io = FaultyIO(bytes: initial.bytes)
         let image = try VHDImage.open(io: io, path: dir.file("child.vhd"))
+        let writesAtStart = io.writeCount
         for i in 0..<8 { try image.write(pattern(1 << 16, seed: UInt64(i)), at: UInt64(i) << 17) }
+        // Blocks 0, 2, ..., 14 written in full: the data; block 0 was allocated before, so its
+        // changed bitmap waits for the flush; the seven new ones have their bitmap written as
+        // they became full.
+        #expect(io.writeCount - writesAtStart == 8 + 7)
+        // A new block written in part: its bitmap waits for the flush too.
+        try image.write(pattern(512, seed: 8), at: 9 << 16)
         let writesBefore = io.writeCount
         try image.flush()
-        // Eight new blocks: data writes happen at write time; the flush adds one bitmap per
-        // block, the trailing footer and one BAT sector — not one sync per block.
-        #expect(io.writeCount - writesBefore == 8 + 1 + 1)
+        // The flush adds the two waiting bitmaps, the trailing footer and one BAT sector — not
+        // one sync per block.
+        #expect(io.writeCount - writesBefore == 2 + 1 + 1)
         #expect(io.state.withLock { $0.syncCount } == 2)
         // Overwrites of stored sectors change no metadata.
         try image.write(pattern(4096, seed: 9), at: 0)
         try image.flush()
-        #expect(io.writeCount - writesBefore == 8 + 1 + 1 + 1)
+        #expect(io.writeCount - writesBefore == 2 + 1 + 1 + 1)
     }
 }
 
