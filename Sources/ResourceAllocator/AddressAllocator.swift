@@ -43,6 +43,9 @@ public struct AddressAllocator: Sendable {
     /// The size-ordered index, built on the first best-fit request (allocators that never
     /// use best-fit do not pay for it) and maintained from then on.
     private var bySize: FreeRangeTree?
+    /// The index for best-fit inside a sub-range, built on the first such request and
+    /// maintained from then on (it mirrors every update of `byStart`).
+    private var windowed: WindowedBestFitIndex?
     /// Live allocations: start -> end.
     private var allocations: [UInt64: UInt64] = [:]
 
@@ -116,7 +119,9 @@ public struct AddressAllocator: Sendable {
             carve(start: r.start, end: r.end, address: address, size: size)
             return wanted
         }
-        if policy == .bestFit { buildSizeIndexIfNeeded() }
+        // A constraint equal to the whole space is no constraint.
+        let inWindow = policy == .bestFit && constraint != nil && constraint != space
+        if inWindow { buildWindowedIndexIfNeeded() } else if policy == .bestFit { buildSizeIndexIfNeeded() }
         let query = FreeRangeTree.Query(
             size: size, mask: mask, lo: lo, hi: hi,
             usableClass: augmentation(forShift: UInt64(alignment.trailingZeroBitCount)))
@@ -124,7 +129,7 @@ public struct AddressAllocator: Sendable {
         switch policy {
         case .firstFit: hit = byStart.addressOrderedFit(query, highest: false)
         case .lastFit: hit = byStart.addressOrderedFit(query, highest: true)
-        case .bestFit: hit = bySize?.bestFit(query)
+        case .bestFit: hit = inWindow ? windowed?.bestFit(query) : bySize?.bestFit(query)
         case .exact: hit = nil
         }
         guard let hit else { throw .outOfSpace(size: size, alignment: alignment) }
@@ -142,8 +147,13 @@ public struct AddressAllocator: Sendable {
         return index
     }
 
-    /// Nodes visited by fit searches so far, both trees together (for tests).
-    var searchVisits: Int { byStart.searchVisits + (bySize?.searchVisits ?? 0) }
+    /// Nodes visited by fit searches so far, all indexes together (for tests).
+    var searchVisits: Int {
+        byStart.searchVisits + (bySize?.searchVisits ?? 0) + (windowed?.searchVisits ?? 0)
+    }
+
+    /// Inner nodes of the windowed best-fit index (0 before it is built; for tests).
+    var windowedIndexNodeCount: Int { windowed?.innerNodeCount ?? 0 }
 
     /// Builds the size-ordered index from the address-ordered tree (O(n log n), once).
     private mutating func buildSizeIndexIfNeeded() {
@@ -154,17 +164,40 @@ public struct AddressAllocator: Sendable {
         bySize = tree
     }
 
+    /// Builds the windowed best-fit index from the address-ordered tree (O(n log n), once).
+    private mutating func buildWindowedIndexIfNeeded() {
+        guard windowed == nil else { return }
+        windowed = WindowedBestFitIndex(sorted: byStart.inOrder(), seed: 0xA076_1D64_78BD_642F ^ space.start)
+    }
+
+    // Updates of the address-ordered indexes (the tree and, once built, the windowed index).
+
+    private mutating func insertByStart(start: UInt64, end: UInt64) {
+        byStart.insert(start: start, end: end)
+        windowed?.insert(start: start, end: end)
+    }
+
+    private mutating func replaceByStart(oldStart: UInt64, start: UInt64, end: UInt64) {
+        byStart.replace(oldStart: oldStart, start: start, end: end)
+        windowed?.replace(oldStart: oldStart, start: start, end: end)
+    }
+
+    private mutating func removeByStart(start: UInt64, end: UInt64) {
+        byStart.remove(start: start, end: end)
+        windowed?.remove(start: start)
+    }
+
     /// Takes `[address, address + size)` out of the free range `[start, end)`.
     private mutating func carve(start: UInt64, end: UInt64, address: UInt64, size: UInt64) {
         let allocEnd = address + size
         let hasLeft = address > start, hasRight = allocEnd < end
         if hasLeft {
-            byStart.replace(oldStart: start, start: start, end: address)
-            if hasRight { byStart.insert(start: allocEnd, end: end) }
+            replaceByStart(oldStart: start, start: start, end: address)
+            if hasRight { insertByStart(start: allocEnd, end: end) }
         } else if hasRight {
-            byStart.replace(oldStart: start, start: allocEnd, end: end)
+            replaceByStart(oldStart: start, start: allocEnd, end: end)
         } else {
-            byStart.remove(start: start, end: end)
+            removeByStart(start: start, end: end)
         }
         bySize?.remove(start: start, end: end)
         if hasLeft { bySize?.insert(start: start, end: address) }
@@ -184,22 +217,22 @@ public struct AddressAllocator: Sendable {
         let right = after.flatMap { $0.start == end ? $0 : nil }
         switch (left, right) {
         case let (l?, r?):
-            byStart.remove(start: r.start, end: r.end)
-            byStart.replace(oldStart: l.start, start: l.start, end: r.end)
+            removeByStart(start: r.start, end: r.end)
+            replaceByStart(oldStart: l.start, start: l.start, end: r.end)
             bySize?.remove(start: l.start, end: l.end)
             bySize?.remove(start: r.start, end: r.end)
             start = l.start
             end = r.end
         case let (l?, nil):
-            byStart.replace(oldStart: l.start, start: l.start, end: end)
+            replaceByStart(oldStart: l.start, start: l.start, end: end)
             bySize?.remove(start: l.start, end: l.end)
             start = l.start
         case let (nil, r?):
-            byStart.replace(oldStart: r.start, start: start, end: r.end)
+            replaceByStart(oldStart: r.start, start: start, end: r.end)
             bySize?.remove(start: r.start, end: r.end)
             end = r.end
         case (nil, nil):
-            byStart.insert(start: start, end: end)
+            insertByStart(start: start, end: end)
         }
         bySize?.insert(start: start, end: end)
     }
