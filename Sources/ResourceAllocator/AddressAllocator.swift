@@ -18,7 +18,8 @@
 /// uses a handful):
 ///
 /// - `free`, exact allocation and all tree updates are expected O(log n) node updates,
-///   each O(k) when `k > 0`. The first best-fit request builds the size-ordered treap
+///   each O(k) when `k > 0` (O(log² n) once the windowed index exists, see below). The
+///   first best-fit request without a constraint builds the size-ordered treap
 ///   once, in O(n log n); the first request at a new alignment outside the classes costs
 ///   O(n) once.
 /// - First-fit, last-fit and best-fit searches are expected O(log n) at every alignment:
@@ -26,13 +27,19 @@
 ///   holds a fitting range and the search never backtracks out of it (without a
 ///   constraint). The test suite counts visited nodes to check this.
 /// - A sub-range constraint (`within:`) keeps first-fit and last-fit at O(log n) (only
-///   the ranges straddling the constraint's two ends need a direct check). Best-fit with
-///   a constraint is exact and skips every subtree of the size-ordered tree whose ranges
-///   all lie outside the constraint, but it may still visit, in size order, free ranges
-///   outside the constraint that are interleaved (in that order) with ones inside it and
-///   shorter than the answer's range: this one case is not O(log n) in the worst case
-///   (it is a dynamic range-successor query; an O(log² n) answer needs a two-level tree).
-///   Without a constraint best-fit is O(log n).
+///   the ranges straddling the constraint's two ends need a direct check).
+/// - Best-fit with a constraint (other than the whole space) is a dynamic range-successor
+///   query; it runs in O(log² n) node visits in the worst case through a two-level index,
+///   ``WindowedBestFitIndex``: an address-ordered treap whose every node holds a
+///   size-ordered treap of its subtree, augmented with the exact usable length at each
+///   alignment that constrained best-fit has used. It is built on the first such request
+///   (O(n log n)) and from then on every update (allocate, free) costs expected
+///   O(log² n) instead of O(log n); allocators that never use constrained best-fit pay
+///   nothing. Memory, O(n log n): about 1.2·n·log2(n) inner nodes (measured) of 12
+///   bytes plus 8 bytes per alignment used, e.g. 2.0 M nodes, 41 MB, at 100 k free
+///   ranges and one alignment.
+/// - Every other structure is O(n): both trees hold one node per free range (plus 8 bytes
+///   per node and extra alignment).
 ///
 /// Results never depend on these costs: every policy returns what an exhaustive scan of
 /// all free ranges would.

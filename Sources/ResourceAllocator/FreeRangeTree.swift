@@ -10,7 +10,10 @@
 /// requested alignment.
 ///
 /// Insert, remove, lookups and the fit searches all run in expected O(log n) (treap
-/// depth); see ``AddressAllocator`` for the precise cost of constrained best-fit.
+/// depth). ``bestFit(_:)`` honours a constraint exactly but can visit many ranges outside
+/// it (those interleaved in size order with the ones inside), so ``AddressAllocator``
+/// sends constrained best-fit to ``WindowedBestFitIndex`` (O(log² n)) and uses this
+/// tree's best-fit without a constraint only.
 struct FreeRangeTree {
     enum Order { case byStart, bySize }
 
