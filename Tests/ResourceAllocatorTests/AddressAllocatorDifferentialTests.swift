@@ -18,12 +18,15 @@ import Testing
 /// With `windowedBestFit`, three requests in four are best-fit inside a random sub-range
 /// whose width is the space's size divided by a random power of two (down to 1/4096), so
 /// windows run from nearly the whole space to a handful of free ranges.
+/// Returns the step at which the windowed best-fit index was built, if it was.
+@discardableResult
 private func runDifferential(space: AddressRange, operations: Int, seed: UInt64, pages: Bool = false,
                              misfitHoles: Int = 0, alignmentShifts: [UInt64]? = nil,
-                             windowedBestFit: Bool = false) throws {
+                             windowedBestFit: Bool = false, windowedIndexBudgetFactor: Int = 4) throws -> Int? {
     let unit: UInt64 = pages ? 4096 : 1
     var rng = SeededGenerator(seed: seed)
     var real = try AddressAllocator(space: space)
+    real.windowedIndexBudgetFactor = windowedIndexBudgetFactor
     var model = NaiveAddressAllocator(space: space)
     var live: [AddressRange] = []
     var pinned: [AddressRange] = []
@@ -38,6 +41,7 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
     }
     let policies: [AllocationPolicy] = [.firstFit, .lastFit, .bestFit]
     var successes = 0
+    var indexBuiltAtStep: Int?
 
     for step in 0..<operations {
         // Keep roughly 50-250 live allocations so the naive model stays cheap.
@@ -86,6 +90,7 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
             try real.free(r)
             try #require(model.free(r) == nil)
         }
+        if indexBuiltAtStep == nil, real.windowedIndexNodeCount > 0 { indexBuiltAtStep = step }
         if step % 997 == 0 {
             let free = real.freeRanges
             try #require(free.map { [$0.start, $0.end] } == model.free.map { [$0.start, $0.end] })
@@ -102,6 +107,7 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
     for r in live + pinned { try real.free(r) }
     #expect(real.freeRanges == [space])
     #expect(real.allocationCount == 0)
+    return indexBuiltAtStep
 }
 
 @Suite struct AddressAllocatorDifferentialTests {
@@ -128,8 +134,19 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
     }
 
     @Test func bestFitInsideRandomWindows() throws {
+        // The windowed index from the first request on.
         try runDifferential(space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 30_000, seed: 6,
-                            windowedBestFit: true)
+                            windowedBestFit: true, windowedIndexBudgetFactor: 0)
+    }
+
+    @Test func bestFitInsideRandomWindowsWithTheBudgetedWalkFirst() throws {
+        // The size-ordered walk answers until a request runs over its budget, then the index
+        // is built from the state at that moment and answers from then on. At the default
+        // budget (4) no request of this run goes over it; at 2, one does, part way through.
+        let built = try runDifferential(space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 20_000, seed: 8,
+                                        windowedBestFit: true, windowedIndexBudgetFactor: 2)
+        let step = try #require(built, "no request ran over the budget: the hand-over was not exercised")
+        #expect(step > 1000, "the index was built at step \(step): the budgeted walk was hardly exercised")
     }
 
     @Test func bestFitInsideRandomWindowsAtAlignmentsOutsideTheClasses() throws {
@@ -137,7 +154,7 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
         // outside the classes get their column in a windowed index that already exists.
         try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 25_000, seed: 7,
                             pages: true, misfitHoles: 400, alignmentShifts: [0, 0, 0, 1, 3, 4, 5, 9],
-                            windowedBestFit: true)
+                            windowedBestFit: true, windowedIndexBudgetFactor: 0)
     }
 
     @Test func byteAlignmentsOutsideTheClassesWithManyMisfittingHoles() throws {
