@@ -7,9 +7,11 @@ struct LinearAllocator {
 
     init(start: UInt64, end: UInt64) { free = [(start, end)] }
 
-    mutating func allocate(size: UInt64, alignment: UInt64, policy: AllocationPolicy) -> UInt64? {
+    mutating func allocate(size: UInt64, alignment: UInt64, policy: AllocationPolicy,
+                           within window: AddressRange? = nil) -> UInt64? {
         let mask = alignment - 1
         var chosen: (index: Int, address: UInt64)?
+        precondition(window == nil || policy == .bestFit, "the baseline takes a window for best-fit only")
         switch policy {
         case .firstFit:
             for i in free.indices {
@@ -22,6 +24,10 @@ struct LinearAllocator {
                 if a >= free[i].start { chosen = (i, a); break }
             }
         case .bestFit:
+            if let window {
+                chosen = bestFit(size: size, mask: mask, within: window)
+                break
+            }
             var best = UInt64.max
             for i in free.indices where free[i].end - free[i].start < best {
                 let a = (free[i].start + mask) & ~mask
@@ -39,13 +45,37 @@ struct LinearAllocator {
         return a
     }
 
-    mutating func free(start: UInt64, size: UInt64) {
-        // Binary search for the insertion point, then merge with neighbours.
+    /// Best-fit inside `window`: binary search to the first range ending past the window's
+    /// start, then a walk over the ranges that overlap it (clipped to it).
+    private func bestFit(size: UInt64, mask: UInt64, within window: AddressRange) -> (index: Int, address: UInt64)? {
+        var chosen: (index: Int, address: UInt64)?
+        var best = UInt64.max
+        var i = firstIndex { $0.end > window.start }
+        while i < free.count, free[i].start < window.end {
+            let s = max(free[i].start, window.start), e = min(free[i].end, window.end)
+            let a = (s + mask) & ~mask
+            if free[i].end - free[i].start < best, a < e, e - a >= size {
+                chosen = (i, a)
+                best = free[i].end - free[i].start
+            }
+            i += 1
+        }
+        return chosen
+    }
+
+    /// The first index whose range satisfies `isAfter` (ranges are sorted, so it is monotonic).
+    private func firstIndex(_ isAfter: ((start: UInt64, end: UInt64)) -> Bool) -> Int {
         var lo = 0, hi = free.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if free[mid].start < start { lo = mid + 1 } else { hi = mid }
+            if isAfter(free[mid]) { hi = mid } else { lo = mid + 1 }
         }
+        return lo
+    }
+
+    mutating func free(start: UInt64, size: UInt64) {
+        // Binary search for the insertion point, then merge with neighbours.
+        let lo = firstIndex { $0.start >= start }
         free.insert((start, start + size), at: lo)
         if lo + 1 < free.count, free[lo + 1].start == free[lo].end {
             free[lo].end = free[lo + 1].end

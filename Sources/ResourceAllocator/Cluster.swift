@@ -1,9 +1,11 @@
 /// A set of hosts that requests are placed on, enforcing capacities and affinity rules.
 ///
-/// Every placement goes through ``commit(_:on:)``, which admits the request on the
-/// ``HostResources`` and checks affinity and anti-affinity, so a ``PlacementStrategy``
-/// can choose badly but never violate a constraint. Capacities are also mirrored in a
-/// dense host-major array so strategies can scan 1000s of hosts quickly.
+/// Every placement goes through ``commit(_:on:)-(PreparedRequest,_)``, which admits the
+/// request on the ``HostResources`` and checks affinity and anti-affinity, so a
+/// ``PlacementStrategy`` can choose badly but never violate a constraint. Strategies place
+/// an affinity group of a batch as one ``PlacementUnit`` (see ``placementUnits(for:)``):
+/// all its members on one host, or none. Capacities are also mirrored in a dense host-major
+/// array so strategies can scan 1000s of hosts quickly.
 public struct Cluster: Sendable {
     /// The hosts, in the order strategies break ties by (lowest index first).
     public private(set) var hosts: [HostResources]
@@ -77,9 +79,12 @@ public struct Cluster: Sendable {
         if let group = request.request.affinityGroup, let pinned = affinityHosts[group], pinned.host != host {
             return false
         }
-        if let group = request.request.antiAffinityGroup, antiAffinityHosts[group]?[host] != nil { return false }
+        if let group = request.request.antiAffinityGroup, hasAntiAffinityMember(group, on: host) { return false }
         return true
     }
+
+    /// Whether a member of the anti-affinity `group` is placed on `host`.
+    func hasAntiAffinityMember(_ group: String, on host: Int) -> Bool { antiAffinityHosts[group]?[host] != nil }
 
     /// Places `request` on `host`, or throws without changing anything.
     public mutating func commit(_ request: PreparedRequest, on host: Int) throws(PlacementError) {
@@ -122,6 +127,11 @@ public struct Cluster: Sendable {
     }
 
     /// Places a batch with `strategy`. Request ids must be unique and not yet placed.
+    ///
+    /// The result gives every request left unplaced an ``UnplacedReason``, read from the
+    /// cluster after the strategy ran. A built-in strategy leaves every member of an
+    /// affinity group that fits on no single host unplaced, each with
+    /// ``UnplacedReason/affinityGroupDoesNotFit(group:)``.
     public mutating func place(
         _ requests: [PlacementRequest], using strategy: some PlacementStrategy
     ) throws(PlacementError) -> PlacementResult {
@@ -133,9 +143,15 @@ public struct Cluster: Sendable {
         strategy.place(prepared, in: &self)
         var assignments: [String: Int] = [:]
         var unplaced: [String] = []
-        for r in requests {
-            if let h = host(of: r.id) { assignments[r.id] = h } else { unplaced.append(r.id) }
+        var reasons: [String: UnplacedReason] = [:]
+        for r in prepared {
+            let id = r.request.id
+            if let h = host(of: id) { assignments[id] = h } else {
+                unplaced.append(id)
+                reasons[id] = unplacedReason(for: r)
+            }
         }
-        return PlacementResult(assignments: assignments, unplaced: unplaced, hostsUsed: hostsUsed)
+        return PlacementResult(assignments: assignments, unplaced: unplaced, unplacedReasons: reasons,
+                               hostsUsed: hostsUsed)
     }
 }

@@ -1,24 +1,26 @@
-/// First-fit: each request, in batch order, goes to the lowest-index host it fits on.
+/// First-fit: each request, in batch order, goes to the lowest-index host it fits on; an
+/// affinity group goes, at its first member's turn, to the lowest-index host that holds
+/// all of it (a ``PlacementUnit``).
 public struct FirstFit: PlacementStrategy {
     public init() {}
     public var name: String { "first-fit" }
 
     public func place(_ requests: [PreparedRequest], in cluster: inout Cluster) {
-        Self.placeInOrder(requests, in: &cluster)
+        Self.placeInOrder(cluster.placementUnits(for: requests), in: &cluster)
     }
 
-    /// Places `requests` in the given order, each on the lowest-index host it fits on.
-    static func placeInOrder(_ requests: [PreparedRequest], in cluster: inout Cluster) {
-        for request in requests {
-            if let host = cluster.hosts.indices.first(where: { cluster.canPlace(request, on: $0) }) {
-                try? cluster.commit(request, on: host)
+    /// Places `units` in the given order, each on the lowest-index host it fits on.
+    static func placeInOrder(_ units: [PlacementUnit], in cluster: inout Cluster) {
+        for unit in units {
+            if let host = cluster.hosts.indices.first(where: { cluster.canPlace(unit, on: $0) }) {
+                try? cluster.commit(unit, on: host)
             }
         }
     }
 }
 
-/// First-fit-decreasing: requests sorted by decreasing size (``DemandSizeKey``), then
-/// first-fit.
+/// First-fit-decreasing: requests, and affinity groups as one item each (their total
+/// demand), sorted by decreasing size (``DemandSizeKey``), then first-fit.
 public struct FirstFitDecreasing: PlacementStrategy {
     /// How request sizes are compared.
     public var key: DemandSizeKey
@@ -27,13 +29,13 @@ public struct FirstFitDecreasing: PlacementStrategy {
     public var name: String { "ffd-\(key.rawValue)" }
 
     public func place(_ requests: [PreparedRequest], in cluster: inout Cluster) {
-        FirstFit.placeInOrder(key.sortedDecreasing(requests), in: &cluster)
+        FirstFit.placeInOrder(key.sortedDecreasing(cluster.placementUnits(for: requests)), in: &cluster)
     }
 }
 
-/// Best-fit: each request goes to the host it leaves with the least normalised free
-/// capacity (sum over dimensions), ties to the lowest index; optionally in decreasing
-/// order of size first (best-fit-decreasing).
+/// Best-fit: each request, or affinity group as a whole, goes to the host it leaves with
+/// the least normalised free capacity (sum over dimensions), ties to the lowest index;
+/// optionally in decreasing order of size first (best-fit-decreasing).
 public struct BestFit: HostScoringStrategy {
     /// When set, requests are placed in decreasing order of this size key.
     public var decreasing: DemandSizeKey?

@@ -10,7 +10,10 @@
 /// requested alignment.
 ///
 /// Insert, remove, lookups and the fit searches all run in expected O(log n) (treap
-/// depth); see ``AddressAllocator`` for the precise cost of constrained best-fit.
+/// depth). ``bestFit(_:budget:)`` honours a constraint exactly but can visit many ranges
+/// outside it (those interleaved in size order with the ones inside), so
+/// ``AddressAllocator`` gives it a budget for constrained requests and hands over to
+/// ``WindowedBestFitIndex`` (O(log² n)) the first time a request runs over it.
 struct FreeRangeTree {
     enum Order { case byStart, bySize }
 
@@ -401,25 +404,40 @@ struct FreeRangeTree {
         return addressOrderedFit(q, far, highest: highest, visits: &visits)
     }
 
-    /// Size-ordered tree: the shortest fitting range (ties: lowest start) and the lowest
-    /// aligned address in it.
-    mutating func bestFit(_ q: Query) -> Hit? {
-        var visits = 0
-        let hit = bestFit(q, root, visits: &visits)
-        searchVisits &+= visits
-        return hit
+    /// The outcome of a search that may give up.
+    enum BoundedHit {
+        case found(Hit)
+        case notFound
+        /// The search visited more than its budget of nodes and stopped without an answer.
+        case overBudget
+
+        /// The range found, if the search completed and found one.
+        var hit: Hit? { if case .found(let hit) = self { hit } else { nil } }
     }
 
-    private func bestFit(_ q: Query, _ t: Int32, visits: inout Int) -> Hit? {
+    /// Size-ordered tree: the shortest fitting range (ties: lowest start) and the lowest
+    /// aligned address in it. Gives up after visiting more than `budget` nodes (a
+    /// constrained search may otherwise walk ranges outside the constraint).
+    mutating func bestFit(_ q: Query, budget: Int = .max) -> BoundedHit {
+        var visits = 0
+        let hit = bestFit(q, root, visits: &visits, budget: budget)
+        searchVisits &+= visits
+        if visits > budget { return .overBudget }
+        return hit.map { .found($0) } ?? .notFound
+    }
+
+    private func bestFit(_ q: Query, _ t: Int32, visits: inout Int, budget: Int) -> Hit? {
         if t < 0 { return nil }
         visits &+= 1
+        if visits > budget { return nil } // given up: callers see `visits > budget`
         let n = nodes[Int(t)]
         if usable(t, q.usableClass) < q.size || n.maxEnd <= q.lo || n.minStart >= q.hi { return nil }
-        if n.end &- n.start < q.size { return bestFit(q, n.right, visits: &visits) }
-        if let hit = bestFit(q, n.left, visits: &visits) { return hit }
+        if n.end &- n.start < q.size { return bestFit(q, n.right, visits: &visits, budget: budget) }
+        if let hit = bestFit(q, n.left, visits: &visits, budget: budget) { return hit }
+        if visits > budget { return nil }
         if let a = Self.place(q, start: n.start, end: n.end, highest: false) {
             return Hit(start: n.start, end: n.end, address: a)
         }
-        return bestFit(q, n.right, visits: &visits)
+        return bestFit(q, n.right, visits: &visits, budget: budget)
     }
 }

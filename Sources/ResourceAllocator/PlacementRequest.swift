@@ -4,8 +4,10 @@ public struct PlacementRequest: Hashable, Sendable, Codable {
     public var id: String
     /// What the request needs of each resource.
     public var demand: ResourceVector
-    /// Requests with the same affinity group must share one host: the first member placed
-    /// fixes the host for the others.
+    /// Requests with the same affinity group must share one host. The built-in strategies
+    /// place a group's members of a batch as one ``PlacementUnit``: all on a single host that
+    /// holds their total demand, or none of them. Once members are placed the group is pinned
+    /// to their host (``Cluster/affinityHost(of:)``): later members go there or stay unplaced.
     public var affinityGroup: String?
     /// Requests with the same anti-affinity group must be on distinct hosts.
     public var antiAffinityGroup: String?
@@ -57,6 +59,8 @@ public struct PlacementResult: Hashable, Sendable {
     public var assignments: [String: Int]
     /// Ids of the requests that could not be placed, in batch order.
     public var unplaced: [String]
+    /// Why each request of ``unplaced`` was not placed, by id.
+    public var unplacedReasons: [String: UnplacedReason]
     /// Number of hosts that hold at least one placed request after the batch.
     public var hostsUsed: Int
 }

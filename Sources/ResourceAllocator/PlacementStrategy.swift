@@ -1,9 +1,15 @@
 /// A way of choosing hosts for a batch of requests.
 ///
 /// A strategy decides; the ``Cluster`` enforces. Implementations call
-/// ``Cluster/commit(_:on:)`` for each choice (normally only where
-/// ``Cluster/canPlace(_:on:)`` holds) and leave requests they cannot place alone.
-/// Strategies must be deterministic: the same cluster and batch give the same result.
+/// ``Cluster/commit(_:on:)-(PreparedRequest,_)`` for each choice (normally only where
+/// ``Cluster/canPlace(_:on:)-(PreparedRequest,_)`` holds) and leave requests they cannot
+/// place alone. Strategies must be deterministic: the same cluster and batch give the same
+/// result.
+///
+/// The cluster keeps every member of an affinity group on one host, but only the strategy
+/// can make a group all-or-nothing. The built-in strategies do, by placing
+/// ``Cluster/placementUnits(for:)`` with ``Cluster/canPlace(_:on:)-(PlacementUnit,_)`` and
+/// ``Cluster/commit(_:on:)-(PlacementUnit,_)``; a custom strategy can do the same.
 public protocol PlacementStrategy: Sendable {
     /// A short name for reports.
     var name: String { get }
@@ -11,13 +17,16 @@ public protocol PlacementStrategy: Sendable {
     func place(_ requests: [PreparedRequest], in cluster: inout Cluster)
 }
 
-/// An item-centric strategy: requests are taken one at a time in ``order(_:)`` and each
-/// goes to the host with the lowest ``score(_:host:in:)`` among those it fits on (ties:
-/// the lowest host index). Conforming types get ``PlacementStrategy/place(_:in:)`` for free.
+/// An item-centric strategy: the batch's ``PlacementUnit``s (single requests and whole
+/// affinity groups) are taken one at a time in ``order(_:)`` and each goes to the host with
+/// the lowest ``score(_:host:in:)`` among those it fits on as a whole (ties: the lowest
+/// host index). Conforming types get ``PlacementStrategy/place(_:in:)`` for free.
 public protocol HostScoringStrategy: PlacementStrategy {
-    /// The order requests are placed in (default: batch order).
+    /// The order units are placed in, given one ``PlacementUnit/item`` per unit in batch
+    /// order (default: that order). Items left out are not placed.
     func order(_ requests: [PreparedRequest]) -> [PreparedRequest]
-    /// Lower is better; only called for hosts where the request fits.
+    /// Lower is better; only called for hosts where the item (a request, or a group's
+    /// combined ``PlacementUnit/item``) fits.
     func score(_ request: PreparedRequest, host: Int, in cluster: Cluster) -> Double
 }
 
@@ -25,15 +34,24 @@ extension HostScoringStrategy {
     public func order(_ requests: [PreparedRequest]) -> [PreparedRequest] { requests }
 
     public func place(_ requests: [PreparedRequest], in cluster: inout Cluster) {
-        for request in order(requests) {
+        let units = cluster.placementUnits(for: requests)
+        for unit in units.reordered(by: order) {
             var best = -1
             var bestScore = Double.infinity
-            for host in cluster.hosts.indices where cluster.canPlace(request, on: host) {
-                let s = score(request, host: host, in: cluster)
+            for host in cluster.hosts.indices where cluster.canPlace(unit, on: host) {
+                let s = score(unit.item, host: host, in: cluster)
                 if best < 0 || s < bestScore { best = host; bestScore = s }
             }
-            if best >= 0 { try? cluster.commit(request, on: best) }
+            if best >= 0 { try? cluster.commit(unit, on: best) }
         }
+    }
+}
+
+extension [PlacementUnit] {
+    /// The units in the order `order` puts their items in (matched by index).
+    func reordered(by order: ([PreparedRequest]) -> [PreparedRequest]) -> [PlacementUnit] {
+        let byIndex = Dictionary(map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
+        return order(map(\.item)).compactMap { byIndex[$0.index] }
     }
 }
 
@@ -56,5 +74,11 @@ public enum DemandSizeKey: String, Hashable, Sendable, Codable, CaseIterable {
         requests.map { (size(of: $0.normalizedDemand), $0) }
             .sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1.index < $1.1.index }
             .map(\.1)
+    }
+
+    /// `units` sorted by decreasing size of their combined ``PlacementUnit/item``, ties in
+    /// batch order (of their first member).
+    public func sortedDecreasing(_ units: [PlacementUnit]) -> [PlacementUnit] {
+        units.reordered(by: sortedDecreasing)
     }
 }

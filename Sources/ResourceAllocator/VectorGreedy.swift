@@ -3,9 +3,10 @@
 ///
 /// Hosts are filled one at a time in index order. For the current host, among the
 /// remaining requests that fit, the one with the best score is placed; when none fits,
-/// the next host is opened. Demand and free capacity are normalised per dimension by the
-/// largest allocatable amount in the cluster. Ties go to the earliest request in the batch.
-/// Each decision scans the remaining requests: O(requests × dimensions).
+/// the next host is opened. An affinity group is one item (a ``PlacementUnit``) scored by
+/// its total demand and placed whole. Demand and free capacity are normalised per dimension
+/// by the largest allocatable amount in the cluster. Ties go to the earliest request in the
+/// batch. Each decision scans the remaining items: O(items × dimensions).
 public struct VectorGreedy: PlacementStrategy {
     /// The score a request gets against the current host's free capacity.
     public enum Rule: String, Hashable, Sendable, Codable {
@@ -30,17 +31,18 @@ public struct VectorGreedy: PlacementStrategy {
     public func place(_ requests: [PreparedRequest], in cluster: inout Cluster) {
         let d = cluster.dimensions.count
         let scale = cluster.normalization
-        // Dense copies of the demands so the scan over remaining requests stays in cache.
+        let units = cluster.placementUnits(for: requests)
+        // Dense copies of the demands so the scan over remaining units stays in cache.
         var demand = [UInt64](), normalized = [Double]()
-        demand.reserveCapacity(requests.count * d)
-        normalized.reserveCapacity(requests.count * d)
-        for r in requests {
-            demand.append(contentsOf: r.demand)
-            normalized.append(contentsOf: r.normalizedDemand)
+        demand.reserveCapacity(units.count * d)
+        normalized.reserveCapacity(units.count * d)
+        for unit in units {
+            demand.append(contentsOf: unit.item.demand)
+            normalized.append(contentsOf: unit.item.normalizedDemand)
         }
-        let batchIndex = requests.map(\.index)
-        let constrained = requests.map { $0.request.affinityGroup != nil || $0.request.antiAffinityGroup != nil }
-        var remaining = requests.indices.filter { requests[$0].isPlaceable }
+        let batchIndex = units.map(\.index)
+        let constrained = units.map { $0.item.request.affinityGroup != nil || !$0.antiAffinityGroups.isEmpty }
+        var remaining = units.indices.filter { units[$0].item.isPlaceable }
         var free = [UInt64](repeating: 0, count: d)
         var freeNormalized = [Double](repeating: 0, count: d)
         for host in cluster.hosts.indices {
@@ -55,7 +57,7 @@ public struct VectorGreedy: PlacementStrategy {
                     var fits = true
                     for j in 0..<d where demand[i * d + j] > free[j] { fits = false; break }
                     guard fits else { continue }
-                    if constrained[i], !cluster.canPlace(requests[i], on: host) { continue }
+                    if constrained[i], !cluster.canPlace(units[i], on: host) { continue }
                     var score = 0.0
                     switch rule {
                     case .dotProduct:
@@ -73,7 +75,7 @@ public struct VectorGreedy: PlacementStrategy {
                     }
                 }
                 guard best >= 0 else { break }
-                try? cluster.commit(requests[remaining[best]], on: host)
+                try? cluster.commit(units[remaining[best]], on: host)
                 remaining.swapAt(best, remaining.count - 1)
                 remaining.removeLast()
             }

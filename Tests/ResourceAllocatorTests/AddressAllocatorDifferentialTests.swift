@@ -14,11 +14,19 @@ import Testing
 /// freed only at the end), and alignments are drawn from `alignmentShifts` (in units):
 /// pass shifts outside the tree's fixed classes to exercise the per-alignment
 /// augmentations with many holes that look long enough under a coarser class.
+///
+/// With `windowedBestFit`, three requests in four are best-fit inside a random sub-range
+/// whose width is the space's size divided by a random power of two (down to 1/4096), so
+/// windows run from nearly the whole space to a handful of free ranges.
+/// Returns the step at which the windowed best-fit index was built, if it was.
+@discardableResult
 private func runDifferential(space: AddressRange, operations: Int, seed: UInt64, pages: Bool = false,
-                             misfitHoles: Int = 0, alignmentShifts: [UInt64]? = nil) throws {
+                             misfitHoles: Int = 0, alignmentShifts: [UInt64]? = nil,
+                             windowedBestFit: Bool = false, windowedIndexBudgetFactor: Int = 4) throws -> Int? {
     let unit: UInt64 = pages ? 4096 : 1
     var rng = SeededGenerator(seed: seed)
     var real = try AddressAllocator(space: space)
+    real.windowedIndexBudgetFactor = windowedIndexBudgetFactor
     var model = NaiveAddressAllocator(space: space)
     var live: [AddressRange] = []
     var pinned: [AddressRange] = []
@@ -33,6 +41,7 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
     }
     let policies: [AllocationPolicy] = [.firstFit, .lastFit, .bestFit]
     var successes = 0
+    var indexBuiltAtStep: Int?
 
     for step in 0..<operations {
         // Keep roughly 50-250 live allocations so the naive model stays cheap.
@@ -47,7 +56,11 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
                 policy = .exact(space.start + (rng.next() % space.size) & ~(alignment - 1))
             }
             var constraint: AddressRange?
-            if rng.next() % 8 == 0 {
+            if windowedBestFit && rng.next() % 4 != 0 {
+                policy = .bestFit
+                let width = max(1, space.size >> (rng.next() % 13))
+                constraint = AddressRange(start: space.start + rng.next() % (space.size - width + 1), size: width)
+            } else if rng.next() % 8 == 0 {
                 let a = space.start + rng.next() % space.size
                 let b = space.start + rng.next() % space.size
                 constraint = AddressRange(start: min(a, b), size: max(a, b) - min(a, b) + 1)
@@ -77,6 +90,7 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
             try real.free(r)
             try #require(model.free(r) == nil)
         }
+        if indexBuiltAtStep == nil, real.windowedIndexNodeCount > 0 { indexBuiltAtStep = step }
         if step % 997 == 0 {
             let free = real.freeRanges
             try #require(free.map { [$0.start, $0.end] } == model.free.map { [$0.start, $0.end] })
@@ -93,6 +107,7 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
     for r in live + pinned { try real.free(r) }
     #expect(real.freeRanges == [space])
     #expect(real.allocationCount == 0)
+    return indexBuiltAtStep
 }
 
 @Suite struct AddressAllocatorDifferentialTests {
@@ -116,6 +131,30 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
         // 32 KiB, 128 KiB, 1 MiB, 4 MiB (none is a fixed class) and 4 KiB, 64 KiB.
         try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 20_000, seed: 4,
                             pages: true, misfitHoles: 600, alignmentShifts: [1, 3, 5, 8, 10, 0, 4])
+    }
+
+    @Test func bestFitInsideRandomWindows() throws {
+        // The windowed index from the first request on.
+        try runDifferential(space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 30_000, seed: 6,
+                            windowedBestFit: true, windowedIndexBudgetFactor: 0)
+    }
+
+    @Test func bestFitInsideRandomWindowsWithTheBudgetedWalkFirst() throws {
+        // The size-ordered walk answers until a request runs over its budget, then the index
+        // is built from the state at that moment and answers from then on. At the default
+        // budget (4) no request of this run goes over it; at 2, one does, part way through.
+        let built = try runDifferential(space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 20_000, seed: 8,
+                                        windowedBestFit: true, windowedIndexBudgetFactor: 2)
+        let step = try #require(built, "no request ran over the budget: the hand-over was not exercised")
+        #expect(step > 1000, "the index was built at step \(step): the budgeted walk was hardly exercised")
+    }
+
+    @Test func bestFitInsideRandomWindowsAtAlignmentsOutsideTheClasses() throws {
+        // Pinned misfitting holes; alignments (4 KiB units) drawn at random, so those
+        // outside the classes get their column in a windowed index that already exists.
+        try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 25_000, seed: 7,
+                            pages: true, misfitHoles: 400, alignmentShifts: [0, 0, 0, 1, 3, 4, 5, 9],
+                            windowedBestFit: true, windowedIndexBudgetFactor: 0)
     }
 
     @Test func byteAlignmentsOutsideTheClassesWithManyMisfittingHoles() throws {

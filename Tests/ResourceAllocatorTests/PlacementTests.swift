@@ -36,10 +36,14 @@ private struct WorstFit: HostScoringStrategy {
     }
 }
 
-private let strategies: [any PlacementStrategy] = [
+/// Every built-in strategy (first-fit, FFD by sum/product/max, best-fit(-decreasing), DotProduct, L2).
+let builtInStrategies: [any PlacementStrategy] = [
     FirstFit(), FirstFitDecreasing(key: .sum), FirstFitDecreasing(key: .product), FirstFitDecreasing(key: .max),
-    BestFit(), BestFit(decreasing: .sum), VectorGreedy.dotProduct, VectorGreedy.l2Norm, WorstFit(),
+    BestFit(), BestFit(decreasing: .sum), VectorGreedy.dotProduct, VectorGreedy.l2Norm,
 ]
+
+/// The built-in strategies and a caller-defined one.
+let strategies: [any PlacementStrategy] = builtInStrategies + [WorstFit()]
 
 @Suite struct PlacementTests {
     @Test(arguments: 0..<strategies.count)
