@@ -38,6 +38,9 @@ struct VHDBench: ParsableCommand {
         // each measurement of ours is followed by the same measurement of qemu-img bench.
         for round in 0...rounds {
             func record(_ key: String, _ seconds: Double) { if round > 0 { results[key, default: []].append(seconds) } }
+            // One set of random read offsets per round, shared by every image kind.
+            var generator = SystemRandomNumberGenerator()
+            let offsets = (0..<reads).map { _ in UInt64.random(in: 0..<(size / 4096), using: &generator) * 4096 }
             for kind in kinds {
                 let ours = directory + "/vhd-bench-ours.\(kind.rawValue)"
                 let theirs = directory + "/vhd-bench-qemu.\(kind.rawValue)"
@@ -74,8 +77,6 @@ struct VHDBench: ParsableCommand {
                         record("\(scenario)|\(kind)|qemu-reported", run.reported)
                     }
                 }
-                var generator = SystemRandomNumberGenerator()
-                let offsets = (0..<reads).map { _ in UInt64.random(in: 0..<(size / 4096), using: &generator) * 4096 }
                 var page = [UInt8](repeating: 0, count: 4096)
                 if kind == .dynamic, let control = (device as? VHDImage).flatMap({ LayoutControl($0, path: ours) }) {
                     record("4 KiB random reads|control|ours", Double(try control.timeReads(offsets, into: &page)) / 1e9)
