@@ -112,7 +112,7 @@ struct FreeRangeTree {
     }
 
     @inline(__always)
-    private mutating func update(_ t: Int32) {
+    mutating func augment(_ t: Int32) {
         let n = nodes[Int(t)]
         var u = UsableLengths(start: n.start, end: n.end)
         var minStart = n.start, maxEnd = n.end
@@ -219,10 +219,10 @@ struct FreeRangeTree {
     private mutating func insert(_ x: Int32, into t: Int32) -> Int32 {
         if t < 0 { return x }
         if nodes[Int(x)].priority > nodes[Int(t)].priority {
-            let (l, r) = split(t, start: nodes[Int(x)].start, end: nodes[Int(x)].end)
+            let (l, r) = split(t, at: (nodes[Int(x)].start, nodes[Int(x)].end))
             nodes[Int(x)].left = l
             nodes[Int(x)].right = r
-            update(x)
+            augment(x)
             return x
         }
         if precedes(nodes[Int(x)].start, nodes[Int(x)].end, t) {
@@ -232,41 +232,8 @@ struct FreeRangeTree {
             let child = insert(x, into: nodes[Int(t)].right)
             nodes[Int(t)].right = child
         }
-        update(t)
+        augment(t)
         return t
-    }
-
-    /// Splits `t` into the nodes ordering before the key and the rest.
-    private mutating func split(_ t: Int32, start: UInt64, end: UInt64) -> (Int32, Int32) {
-        if t < 0 { return (-1, -1) }
-        if precedes(start, end, t) {
-            let (l, r) = split(nodes[Int(t)].left, start: start, end: end)
-            nodes[Int(t)].left = r
-            update(t)
-            return (l, t)
-        } else {
-            let (l, r) = split(nodes[Int(t)].right, start: start, end: end)
-            nodes[Int(t)].right = l
-            update(t)
-            return (t, r)
-        }
-    }
-
-    /// Joins two treaps whose keys are all ordered `a` before `b`.
-    private mutating func merge(_ a: Int32, _ b: Int32) -> Int32 {
-        if a < 0 { return b }
-        if b < 0 { return a }
-        if nodes[Int(a)].priority > nodes[Int(b)].priority {
-            let r = merge(nodes[Int(a)].right, b)
-            nodes[Int(a)].right = r
-            update(a)
-            return a
-        } else {
-            let l = merge(a, nodes[Int(b)].left)
-            nodes[Int(b)].left = l
-            update(b)
-            return b
-        }
     }
 
     /// Removes the range `[start, end)`, which must be in the tree. Returns whether it was.
@@ -293,7 +260,7 @@ struct FreeRangeTree {
             let child = remove(start: start, end: end, from: n.right, found: &found)
             nodes[Int(t)].right = child
         }
-        if found { update(t) }
+        if found { augment(t) }
         return t
     }
 
@@ -319,7 +286,7 @@ struct FreeRangeTree {
         } else {
             found = replace(oldStart: oldStart, start: start, end: end, in: n.right)
         }
-        if found { update(t) }
+        if found { augment(t) }
         return found
     }
 
@@ -440,4 +407,15 @@ struct FreeRangeTree {
         }
         return bestFit(q, n.right, visits: &visits, budget: budget)
     }
+}
+
+extension FreeRangeTree: ArrayTreap {
+    typealias Key = (start: UInt64, end: UInt64)
+    func left(_ t: Int32) -> Int32 { nodes[Int(t)].left }
+    func right(_ t: Int32) -> Int32 { nodes[Int(t)].right }
+    mutating func setLeft(_ t: Int32, _ child: Int32) { nodes[Int(t)].left = child }
+    mutating func setRight(_ t: Int32, _ child: Int32) { nodes[Int(t)].right = child }
+    func priority(_ t: Int32) -> UInt32 { nodes[Int(t)].priority }
+    /// The key is a range `(start, end)`.
+    func orders(_ t: Int32, before key: (start: UInt64, end: UInt64)) -> Bool { !precedes(key.start, key.end, t) }
 }

@@ -112,7 +112,7 @@ struct SizeOrderedForest {
 
     /// Recomputes the columns of `t` from its element and children.
     @inline(__always)
-    private mutating func augment(_ t: Int32) {
+    mutating func augment(_ t: Int32) {
         let n = nodes[Int(t)], x = elements[Int(n.element)], k = shifts.count
         for j in 0..<k {
             var v = UsableLengths.usable(start: x.start, end: x.end, shift: shifts[j])
@@ -166,7 +166,7 @@ struct SizeOrderedForest {
         let e = nodes[Int(x)].element, p = elements[Int(e)].priority
         let k = key(x)
         if p > elements[Int(nodes[Int(t)].element)].priority {
-            let (l, r) = split(t, length: k.length, start: k.start)
+            let (l, r) = split(t, at: k)
             nodes[Int(x)].left = l
             nodes[Int(x)].right = r
             augment(x)
@@ -181,38 +181,6 @@ struct SizeOrderedForest {
         }
         augment(t)
         return t
-    }
-
-    /// Splits `t` into the nodes ordering before `(length, start)` and the rest.
-    private mutating func split(_ t: Int32, length: UInt64, start: UInt64) -> (Int32, Int32) {
-        if t < 0 { return (-1, -1) }
-        if precedes(nodes[Int(t)].element, length: length, start: start) {
-            let (l, r) = split(nodes[Int(t)].right, length: length, start: start)
-            nodes[Int(t)].right = l
-            augment(t)
-            return (t, r)
-        } else {
-            let (l, r) = split(nodes[Int(t)].left, length: length, start: start)
-            nodes[Int(t)].left = r
-            augment(t)
-            return (l, t)
-        }
-    }
-
-    private mutating func merge(_ a: Int32, _ b: Int32) -> Int32 {
-        if a < 0 { return b }
-        if b < 0 { return a }
-        if elements[Int(nodes[Int(a)].element)].priority > elements[Int(nodes[Int(b)].element)].priority {
-            let r = merge(nodes[Int(a)].right, b)
-            nodes[Int(a)].right = r
-            augment(a)
-            return a
-        } else {
-            let l = merge(a, nodes[Int(b)].left)
-            nodes[Int(b)].left = l
-            augment(b)
-            return b
-        }
     }
 
     /// Takes element `e` (which must be in the tree) out of the tree at `t`; returns the new
@@ -334,5 +302,18 @@ struct SizeOrderedForest {
             t = n.right
         }
         return nil
+    }
+}
+
+extension SizeOrderedForest: ArrayTreap {
+    typealias Key = (length: UInt64, start: UInt64)
+    func left(_ t: Int32) -> Int32 { nodes[Int(t)].left }
+    func right(_ t: Int32) -> Int32 { nodes[Int(t)].right }
+    mutating func setLeft(_ t: Int32, _ child: Int32) { nodes[Int(t)].left = child }
+    mutating func setRight(_ t: Int32, _ child: Int32) { nodes[Int(t)].right = child }
+    func priority(_ t: Int32) -> UInt32 { elements[Int(nodes[Int(t)].element)].priority }
+    /// The key is `(length, start)`.
+    func orders(_ t: Int32, before key: (length: UInt64, start: UInt64)) -> Bool {
+        precedes(nodes[Int(t)].element, length: key.length, start: key.start)
     }
 }

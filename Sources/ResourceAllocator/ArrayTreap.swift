@@ -1,0 +1,51 @@
+/// The shape operations shared by the package's array-backed treaps (nodes addressed by
+/// `Int32` index, -1 for none): split at a key and merge. A conformer says how to reach a
+/// node's children and priority, how a node compares with a key, and how to recompute a
+/// node's subtree augmentation after its children change.
+protocol ArrayTreap {
+    associatedtype Key
+    func left(_ t: Int32) -> Int32
+    func right(_ t: Int32) -> Int32
+    mutating func setLeft(_ t: Int32, _ child: Int32)
+    mutating func setRight(_ t: Int32, _ child: Int32)
+    /// The heap priority of node `t` (higher is nearer the root).
+    func priority(_ t: Int32) -> UInt32
+    /// Whether node `t` orders before `key`.
+    func orders(_ t: Int32, before key: Key) -> Bool
+    /// Recomputes the augmentation of `t` from its own value and its children's.
+    mutating func augment(_ t: Int32)
+}
+
+extension ArrayTreap {
+    /// Splits the treap at `t` into the nodes ordering before `key` and the rest.
+    @inline(__always)
+    mutating func split(_ t: Int32, at key: Key) -> (Int32, Int32) {
+        if t < 0 { return (-1, -1) }
+        if orders(t, before: key) {
+            let (l, r) = split(right(t), at: key)
+            setRight(t, l)
+            augment(t)
+            return (t, r)
+        }
+        let (l, r) = split(left(t), at: key)
+        setLeft(t, r)
+        augment(t)
+        return (l, t)
+    }
+
+    /// Joins two treaps whose nodes all order `a` before `b`.
+    mutating func merge(_ a: Int32, _ b: Int32) -> Int32 {
+        if a < 0 { return b }
+        if b < 0 { return a }
+        if priority(a) > priority(b) {
+            let r = merge(right(a), b)
+            setRight(a, r)
+            augment(a)
+            return a
+        }
+        let l = merge(a, left(b))
+        setLeft(b, l)
+        augment(b)
+        return b
+    }
+}
