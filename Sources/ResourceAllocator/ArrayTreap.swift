@@ -1,5 +1,5 @@
 /// The shape operations shared by the package's array-backed treaps (nodes addressed by
-/// `Int32` index, -1 for none): split at a key and merge. A conformer says how to reach a
+/// `Int32` index, -1 for none): insert, split at a key and merge. A conformer says how to reach a
 /// node's children and priority, how a node compares with a key, and how to recompute a
 /// node's subtree augmentation after its children change.
 protocol ArrayTreap {
@@ -31,6 +31,28 @@ extension ArrayTreap {
         setLeft(t, r)
         augment(t)
         return (l, t)
+    }
+
+    /// Inserts the detached node `x`, whose key is `key`, into the treap at `t`; returns the
+    /// new root.
+    mutating func insert(_ x: Int32, into t: Int32, key: Key) -> Int32 {
+        if t < 0 { return x }
+        if priority(x) > priority(t) {
+            let (l, r) = split(t, at: key)
+            setLeft(x, l)
+            setRight(x, r)
+            augment(x)
+            return x
+        }
+        if orders(t, before: key) {
+            let child = insert(x, into: right(t), key: key)
+            setRight(t, child)
+        } else {
+            let child = insert(x, into: left(t), key: key)
+            setLeft(t, child)
+        }
+        augment(t)
+        return t
     }
 
     /// Joins two treaps whose nodes all order `a` before `b`.

@@ -213,27 +213,7 @@ struct FreeRangeTree {
     /// Inserts the free range `[start, end)`; it must not overlap any range in the tree.
     mutating func insert(start: UInt64, end: UInt64) {
         let x = makeNode(start: start, end: end)
-        root = insert(x, into: root)
-    }
-
-    private mutating func insert(_ x: Int32, into t: Int32) -> Int32 {
-        if t < 0 { return x }
-        if nodes[Int(x)].priority > nodes[Int(t)].priority {
-            let (l, r) = split(t, at: (nodes[Int(x)].start, nodes[Int(x)].end))
-            nodes[Int(x)].left = l
-            nodes[Int(x)].right = r
-            augment(x)
-            return x
-        }
-        if precedes(nodes[Int(x)].start, nodes[Int(x)].end, t) {
-            let child = insert(x, into: nodes[Int(t)].left)
-            nodes[Int(t)].left = child
-        } else {
-            let child = insert(x, into: nodes[Int(t)].right)
-            nodes[Int(t)].right = child
-        }
-        augment(t)
-        return t
+        root = insert(x, into: root, key: (start, end))
     }
 
     /// Removes the range `[start, end)`, which must be in the tree. Returns whether it was.

@@ -162,25 +162,7 @@ struct SizeOrderedForest {
 
     /// Inserts the detached node `x` into the tree at `t`; returns the new root.
     mutating func insert(_ x: Int32, into t: Int32) -> Int32 {
-        if t < 0 { return x }
-        let e = nodes[Int(x)].element, p = elements[Int(e)].priority
-        let k = key(x)
-        if p > elements[Int(nodes[Int(t)].element)].priority {
-            let (l, r) = split(t, at: k)
-            nodes[Int(x)].left = l
-            nodes[Int(x)].right = r
-            augment(x)
-            return x
-        }
-        if precedes(nodes[Int(t)].element, length: k.length, start: k.start) {
-            let child = insert(x, into: nodes[Int(t)].right)
-            nodes[Int(t)].right = child
-        } else {
-            let child = insert(x, into: nodes[Int(t)].left)
-            nodes[Int(t)].left = child
-        }
-        augment(t)
-        return t
+        insert(x, into: t, key: key(x))
     }
 
     /// Takes element `e` (which must be in the tree) out of the tree at `t`; returns the new
