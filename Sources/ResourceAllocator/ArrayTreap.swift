@@ -70,4 +70,29 @@ extension ArrayTreap {
         augment(b)
         return b
     }
+
+    /// Recomputes the augmentation of every node of the treap at `root`, children before
+    /// parents (after an augmentation column is added).
+    mutating func augmentAll(from root: Int32) {
+        var stack: [(node: Int32, childrenDone: Bool)] = root >= 0 ? [(root, false)] : []
+        while let (t, done) = stack.popLast() {
+            if done {
+                augment(t)
+                continue
+            }
+            stack.append((t, true))
+            if left(t) >= 0 { stack.append((left(t), false)) }
+            if right(t) >= 0 { stack.append((right(t), false)) }
+        }
+    }
+}
+
+/// A row-major table of `rows` × `columns` values with one more column, of zeros (for
+/// per-node augmentation columns added later).
+func addingColumn(to values: [UInt64], rows: Int, columns: Int) -> [UInt64] {
+    var grown = [UInt64](repeating: 0, count: rows * (columns + 1))
+    for i in 0..<rows {
+        for j in 0..<columns { grown[i * (columns + 1) + j] = values[i * columns + j] }
+    }
+    return grown
 }

@@ -160,29 +160,11 @@ struct FreeRangeTree {
     /// rotation maintains it at O(1) extra per touched node.
     @discardableResult
     mutating func addExactAlignment(shift: UInt64) -> Int {
-        let old = extraShifts.count, k = old + 1
-        var grown = [UInt64](repeating: 0, count: nodes.count * k)
-        for i in 0..<nodes.count {
-            for j in 0..<old { grown[i * k + j] = extraUsable[i * old + j] }
-        }
+        let old = extraShifts.count
+        extraUsable = addingColumn(to: extraUsable, rows: nodes.count, columns: old)
         extraShifts.append(shift)
-        extraCount = k
-        extraUsable = grown
-        // Post-order, so children are done before their parent.
-        var stack: [(node: Int32, childrenDone: Bool)] = root >= 0 ? [(root, false)] : []
-        while let (t, done) = stack.popLast() {
-            let n = nodes[Int(t)]
-            if done {
-                var v = UsableLengths.usable(start: n.start, end: n.end, shift: shift)
-                if n.left >= 0 { v = Swift.max(v, extraUsable[Int(n.left) * k + old]) }
-                if n.right >= 0 { v = Swift.max(v, extraUsable[Int(n.right) * k + old]) }
-                extraUsable[Int(t) * k + old] = v
-            } else {
-                stack.append((t, true))
-                if n.left >= 0 { stack.append((n.left, false)) }
-                if n.right >= 0 { stack.append((n.right, false)) }
-            }
-        }
+        extraCount = old + 1
+        augmentAll(from: root)
         return UsableLengths.classCount + old
     }
 

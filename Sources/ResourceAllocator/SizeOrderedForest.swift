@@ -82,28 +82,10 @@ struct SizeOrderedForest {
     /// Adds a column for alignment `2^shift` to the trees at `roots` (all trees in use):
     /// O(nodes) once, then maintained by every update at O(1) per touched node.
     mutating func addColumn(forShift shift: UInt64, roots: [Int32]) -> Int {
-        let old = shifts.count, k = old + 1
-        var grown = [UInt64](repeating: 0, count: nodes.count * k)
-        for i in 0..<nodes.count {
-            for j in 0..<old { grown[i * k + j] = usableMax[i * old + j] }
-        }
+        let old = shifts.count
+        usableMax = addingColumn(to: usableMax, rows: nodes.count, columns: old)
         shifts.append(shift)
-        usableMax = grown
-        var stack: [(node: Int32, childrenDone: Bool)] = []
-        for root in roots where root >= 0 {
-            // Post-order, so children are done before their parent.
-            stack.append((root, false))
-            while let (t, done) = stack.popLast() {
-                let n = nodes[Int(t)]
-                if done {
-                    augment(t)
-                } else {
-                    stack.append((t, true))
-                    if n.left >= 0 { stack.append((n.left, false)) }
-                    if n.right >= 0 { stack.append((n.right, false)) }
-                }
-            }
-        }
+        for root in roots { augmentAll(from: root) }
         return old
     }
 
