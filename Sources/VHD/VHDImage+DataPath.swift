@@ -28,6 +28,13 @@ extension VHDImage {
             try io.readExactly(into: buffer, at: data + inBlock)
             return
         }
+        try readPieces(into: buffer, at: offset)
+    }
+
+    /// Reads block by block, planning each block's pieces under the lock unless it is stored
+    /// in full. Kept out of line so that the fast path above stays small.
+    @inline(never)
+    func readPieces(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         try forEachBlockPiece(offset: offset, count: buffer.count) { (block, inBlock, done, count) throws(BlockDeviceError) in
             if let data = fullBlocks.dataOffset(block) {
                 try io.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + count]), at: data + UInt64(inBlock))
