@@ -69,13 +69,29 @@ public final class FileImageIO: ImageIO {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
+        try Self.read(descriptor: fd, into: buffer, at: offset)
+    }
+
+    /// The descriptor, for a hot path in this module that reads without going through
+    /// `any ImageIO` (``VHDImage``'s fast path). Owned by this object: valid while it lives.
+    var descriptor: Int32 { fd }
+
+    /// `pread`s into `buffer` until it is full or the file ends; returns the bytes read.
+    static func read(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
         try repeatUntilDone(buffer.count, "pread", endOfFileStops: true) { done in
             pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
         }
     }
 
+    /// ``read(descriptor:into:at:)`` that treats a short read as an error.
+    @inline(__always)
+    static func readExactly(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
+        let count = try read(descriptor: fd, into: buffer, at: offset)
+        if count != buffer.count { throw shortRead(offset: offset, count: count, wanted: buffer.count) }
+    }
+
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
-        _ = try repeatUntilDone(buffer.count, "pwrite", endOfFileStops: false) { done in
+        _ = try Self.repeatUntilDone(buffer.count, "pwrite", endOfFileStops: false) { done in
             pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
         }
         wrote(buffer.count)
@@ -96,7 +112,7 @@ public final class FileImageIO: ImageIO {
 
     /// Calls `call(bytesDoneSoFar)` until `count` bytes are transferred, retrying on `EINTR`.
     /// A zero return ends a read (end of file) and is an I/O error for a write.
-    private func repeatUntilDone(_ count: Int, _ operation: String, endOfFileStops: Bool, _ call: (Int) -> Int) throws(BlockDeviceError) -> Int {
+    private static func repeatUntilDone(_ count: Int, _ operation: String, endOfFileStops: Bool, _ call: (Int) -> Int) throws(BlockDeviceError) -> Int {
         var done = 0
         while done < count {
             let n = call(done)

@@ -22,9 +22,7 @@ extension ImageIO {
     /// Reads exactly `buffer.count` bytes at `offset`, treating a short read as an error.
     func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         let count = try read(into: buffer, at: offset)
-        if count != buffer.count {
-            throw .corrupt("file ends at \(offset + UInt64(count)), \(buffer.count - count) bytes short of a read at \(offset)")
-        }
+        if count != buffer.count { throw shortRead(offset: offset, count: count, wanted: buffer.count) }
     }
 
     /// Reads exactly `count` bytes at `offset` into a new array. `count` must already be
@@ -46,4 +44,10 @@ extension ImageIO {
     func writeBytes(_ bytes: [UInt8], at offset: UInt64) throws(BlockDeviceError) {
         try withBytes(bytes) { (buffer) throws(BlockDeviceError) in try write(buffer, at: offset) }
     }
+}
+
+/// The error for a read of `wanted` bytes at `offset` that found only `count` before the end
+/// of the file.
+func shortRead(offset: UInt64, count: Int, wanted: Int) -> BlockDeviceError {
+    .corrupt("file ends at \(offset + UInt64(count)), \(wanted - count) bytes short of a read at \(offset)")
 }

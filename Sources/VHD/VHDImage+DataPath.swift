@@ -25,7 +25,11 @@ extension VHDImage {
         // The common case, kept short: one block, stored in full.
         let inBlock = offset & (blockSize &- 1)
         if inBlock &+ UInt64(buffer.count) <= blockSize, let data = fullBlocks.dataOffset(Int(offset >> blockShift)) {
-            try io.readExactly(into: buffer, at: data + inBlock)
+            if fileDescriptor >= 0 {
+                try FileImageIO.readExactly(descriptor: fileDescriptor, into: buffer, at: data + inBlock)
+            } else {
+                try io.readExactly(into: buffer, at: data + inBlock)
+            }
             return
         }
         try readPieces(into: buffer, at: offset)

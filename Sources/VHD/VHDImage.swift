@@ -30,6 +30,9 @@ public final class VHDImage: BlockDevice {
     public let openProblems: [VHDProblem]
     /// The file beneath the image.
     public let io: any ImageIO
+    /// The descriptor of `io` when it is a ``FileImageIO`` (else -1): the read fast path
+    /// calls `pread` on it directly rather than through the existential. `io` owns it.
+    let fileDescriptor: Int32
 
     /// The disk type.
     public let diskType: VHDDiskType
@@ -53,6 +56,7 @@ public final class VHDImage: BlockDevice {
 
     init(io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?, parentError: VHDError? = nil) {
         self.io = io
+        self.fileDescriptor = (io as? FileImageIO)?.descriptor ?? -1
         self.path = path
         self.isReadOnly = readOnly
         self.footer = inspection.footer
