@@ -134,10 +134,8 @@ extension VHDImage {
             let fixed = metadataRanges.filter { $0 != oldTable }
             let blockRanges = s.bat.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512..<UInt64($0) * 512 + span }
             var free = FreeSpace(end: s.nextFree, used: fixed + [oldTable] + blockRanges)
-            let dataAligned = { (start: UInt64) -> UInt64 in
-                let misalignment = (start + self.bitmapSize) % dataAlignment
-                return misalignment == 0 ? start : start + dataAlignment - misalignment
-            }
+            let alignment = s.dataAlignment, bitmapSize = bitmapSize
+            let dataAligned = { (start: UInt64) -> UInt64 in alignedBlockStart(start, bitmapSize: bitmapSize, alignment: alignment) }
 
             // 3. Move whatever ends last down into the lowest space that holds it.
             var copy = [UInt8](repeating: 0, count: Int(min(span, 1 << 20)))
@@ -188,7 +186,7 @@ extension VHDImage {
             let table = header.tableOffset..<header.tableOffset + header.tableSize
             let ends = (fixed + [table]).map(\.upperBound) + s.bat.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512 + span }
             let newEnd = alignUp(ends.max() ?? 0, 512)
-            for gap in free.gaps where gap.upperBound <= newEnd && UInt64(gap.count) >= dataAlignment {
+            for gap in free.gaps where gap.upperBound <= newEnd && gap.count >= 4096 {
                 try io.punchSectors(at: gap.lowerBound, length: UInt64(gap.count))
             }
             try io.writeBytes(footerBytes, at: newEnd)

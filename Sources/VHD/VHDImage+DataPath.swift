@@ -2,8 +2,6 @@
 import Glibc
 #endif
 
-/// The file alignment of the data area of new blocks.
-let dataAlignment: UInt64 = 4096
 
 /// Where a piece of a read comes from.
 enum ReadSource: Sendable {
@@ -222,12 +220,10 @@ extension VHDImage {
             }
             s.tailTrimmed = true
         }
-        // Place the block so that its data (after the bitmap) starts on a 4 KiB boundary: page
-        // cache and disk then serve aligned guest I/O without straddling pages. The gap of up
-        // to 3.5 KiB in front of it is unused.
-        var start = s.nextFree
-        let misalignment = (start + bitmapSize) % dataAlignment
-        if misalignment != 0 { start += dataAlignment - misalignment }
+        // Place the block so that its data (after the bitmap) starts on a `dataAlignment`
+        // boundary (4 KiB unless set): page cache and disk then serve aligned guest I/O
+        // without straddling pages. The gap in front of it is never written (a hole).
+        let start = alignedBlockStart(s.nextFree, bitmapSize: bitmapSize, alignment: s.dataAlignment)
         let sector = start / 512
         guard sector < UInt64(unallocatedBlock), start + bitmapSize + blockSize + 512 <= UInt64(UInt32.max) * 512 else {
             throw .corrupt("the file would outgrow the 32-bit sector offsets of the BAT")

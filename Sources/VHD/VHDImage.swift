@@ -150,6 +150,29 @@ public final class VHDImage: BlockDevice {
 
     /// The current BAT (allocations made since the last flush included).
     public var blockAllocationTable: [UInt32] { state.withLock { $0.bat } }
+
+    /// The file alignment used unless ``setDataAlignment(_:)`` says otherwise.
+    public static let defaultDataAlignment: UInt64 = 4096
+
+    /// The file alignment of the data of blocks this object places from now on (and of
+    /// blocks `compact` moves): 4 KiB unless set. Not stored in the file; each opener
+    /// chooses.
+    public var dataAlignment: UInt64 { state.withLock { $0.dataAlignment } }
+
+    /// Sets ``dataAlignment``: a power of two from 512 bytes to the block size.
+    ///
+    /// Larger alignments trade apparent file size for page-cache speed: every block is
+    /// preceded by its bitmap, so each one costs up to one alignment unit of padding, never
+    /// written (a hole). With 2 MiB blocks, 256 KiB makes the file up to 12.5 % larger in
+    /// apparent size and, on Linux with large folios, reads and overwrites of the data as
+    /// fast as on a raw file (`vhd-bench --data-alignment`); 4 KiB keeps padding under 0.2 %
+    /// and costs about 5–10 % there.
+    public func setDataAlignment(_ alignment: UInt64) throws(VHDError) {
+        guard alignment >= 512, alignment & (alignment - 1) == 0, diskType == .fixed || alignment <= blockSize else {
+            throw .invalidRequest("data alignment must be a power of two from 512 bytes to the block size, not \(alignment)")
+        }
+        state.withLock { $0.dataAlignment = alignment }
+    }
 }
 
 /// The mutable state of a dynamic or differencing image, guarded by ``VHDImage/state``.
@@ -181,6 +204,8 @@ struct SparseState: Sendable {
     var fileSize: UInt64
     /// Whether stale bytes past ``nextFree`` have been cut off before the first allocation.
     var tailTrimmed = false
+    /// The file alignment of the data of blocks placed from now on (``VHDImage/dataAlignment``).
+    var dataAlignment = VHDImage.defaultDataAlignment
 
     init(bat: [UInt32], fullBlocks: FullBlockTable, bitmapSize: UInt64, nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64) {
         self.bat = bat
@@ -201,4 +226,11 @@ struct SparseState: Sendable {
     }
 
     var isDirty: Bool { !newBlocks.isEmpty || !dirtyBAT.isEmpty || !dirtyBitmaps.isEmpty }
+}
+
+/// The first place at or after `start` for a block whose data, after its `bitmapSize`-byte
+/// bitmap, starts on an `alignment` boundary.
+func alignedBlockStart(_ start: UInt64, bitmapSize: UInt64, alignment: UInt64) -> UInt64 {
+    let misalignment = (start + bitmapSize) % alignment
+    return misalignment == 0 ? start : start + alignment - misalignment
 }

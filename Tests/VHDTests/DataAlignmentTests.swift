@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import VHD
+
+/// ``VHDImage/setDataAlignment(_:)``: where new blocks' data lands in the file, and that every
+/// reader (ours, QEMU, libvhdi, `check`) still sees the same disk.
+@Suite struct DataAlignmentTests {
+    static let blockSize = 256 << 10
+
+    /// A dynamic image with data alignment `alignment`, written in full blocks, partial blocks
+    /// and single sectors; returns the model.
+    static func makeImage(_ path: String, alignment: UInt64) throws -> (VHDImage, [UInt8]) {
+        var options = VHDCreateOptions(type: .dynamic, size: UInt64(16 * blockSize))
+        options.blockSize = UInt32(blockSize)
+        let image = try VHDImage.create(path: path, options: options)
+        try image.setDataAlignment(alignment)
+        var model = [UInt8](repeating: 0, count: 16 * blockSize)
+        for (offset, length, seed) in [(0, 2 * blockSize, 1), (5 * blockSize + 1000, 3000, 2), (9 * blockSize - 512, 1024, 3), (15 * blockSize + 7, 1, 4)] {
+            let data = pattern(length, seed: UInt64(seed))
+            try image.write(data, at: UInt64(offset))
+            model.replaceSubrange(offset..<offset + length, with: data)
+        }
+        try image.flush()
+        return (image, model)
+    }
+
+    static func dataOffsets(_ image: VHDImage) -> [UInt64] {
+        image.blockAllocationTable.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512 + 512 }
+    }
+
+    @Test(arguments: [UInt64(512), 4096, 64 << 10, 256 << 10])
+    func newBlocksStartTheirDataOnTheAlignment(alignment: UInt64) throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("a.vhd")
+        let (image, model) = try Self.makeImage(path, alignment: alignment)
+        #expect(image.dataAlignment == alignment)
+        let offsets = Self.dataOffsets(image)
+        #expect(offsets.count == 6)
+        for offset in offsets { #expect(offset % alignment == 0, "data at \(offset)") }
+        #expect(try contents(of: image) == model)
+        let report = try VHDImage.check(path: path)
+        #expect(report.isClean, "\(report.problems)")
+        let reopened = try VHDImage.open(path: path, readOnly: true)
+        #expect(reopened.dataAlignment == VHDImage.defaultDataAlignment) // not stored in the file
+        #expect(try contents(of: reopened) == model)
+        if ToolCheck.qemuImg {
+            try writeFile(dir.file("model.raw"), model)
+            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+        }
+        if ToolCheck.pyvhdi {
+            #expect(try InteropTests.libvhdiRead([path], into: dir) == model)
+        }
+    }
+
+    @Test func compactKeepsTheAlignmentOfTheBlocksItMoves() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("c.vhd")
+        let alignment: UInt64 = 64 << 10
+        var (image, model) = try Self.makeImage(path, alignment: alignment)
+        try image.discard(offset: 0, length: UInt64(Self.blockSize))
+        model.replaceSubrange(0..<Self.blockSize, with: [UInt8](repeating: 0, count: Self.blockSize))
+        try image.flush()
+        let result = try image.compactOpened { _ in }
+        #expect(result.blocksMoved > 0)
+        for offset in Self.dataOffsets(image) { #expect(offset % alignment == 0, "data at \(offset) after compact") }
+        #expect(try contents(of: image) == model)
+        image = try VHDImage.open(path: path, readOnly: true)
+        #expect(try contents(of: image) == model)
+        let report = try VHDImage.check(path: path)
+        #expect(report.isClean, "\(report.problems)")
+    }
+
+    @Test func badAlignmentsAreRejected() throws {
+        let dir = TemporaryDirectory()
+        let (image, _) = try Self.makeImage(dir.file("b.vhd"), alignment: 4096)
+        for bad: UInt64 in [0, 256, 3000, 4097, UInt64(2 * Self.blockSize)] {
+            #expect(throws: VHDError.self) { try image.setDataAlignment(bad) }
+        }
+        #expect(image.dataAlignment == 4096)
+    }
+}
