@@ -134,7 +134,7 @@ extension VHDImage {
             let fixed = metadataRanges.filter { $0 != oldTable }
             let blockRanges = s.bat.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512..<UInt64($0) * 512 + span }
             var free = FreeSpace(end: s.nextFree, used: fixed + [oldTable] + blockRanges)
-            let alignment = s.dataAlignment, bitmapSize = bitmapSize
+            let alignment = dataAlignment, bitmapSize = bitmapSize
             let dataAligned = { (start: UInt64) -> UInt64 in alignedBlockStart(start, bitmapSize: bitmapSize, alignment: alignment) }
 
             // 3. Move whatever ends last down into the lowest space that holds it.

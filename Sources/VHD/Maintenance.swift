@@ -180,10 +180,8 @@ extension VHDImage {
             try io.sync()
             try io.truncate(to: metadataEnd + 512)
             try io.sync()
-            let alignment = s.dataAlignment
             s = SparseState(bat: empty, fullBlocks: s.fullBlocks, bitmapSize: bitmapSize, nextFree: metadataEnd, trailingFooterAt: metadataEnd, fileSize: metadataEnd + 512)
             s.tailTrimmed = true
-            s.dataAlignment = alignment
         }
     }
 }

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 
-
 /// Where a piece of a read comes from.
 enum ReadSource: Sendable {
     /// This file, at the given offset.
@@ -223,7 +222,7 @@ extension VHDImage {
         // Place the block so that its data (after the bitmap) starts on a `dataAlignment`
         // boundary (4 KiB unless set): page cache and disk then serve aligned guest I/O
         // without straddling pages. The gap in front of it is never written (a hole).
-        let start = alignedBlockStart(s.nextFree, bitmapSize: bitmapSize, alignment: s.dataAlignment)
+        let start = alignedBlockStart(s.nextFree, bitmapSize: bitmapSize, alignment: dataAlignment)
         let sector = start / 512
         guard sector < UInt64(unallocatedBlock), start + bitmapSize + blockSize + 512 <= UInt64(UInt32.max) * 512 else {
             throw .corrupt("the file would outgrow the 32-bit sector offsets of the BAT")

@@ -53,6 +53,8 @@ public final class VHDImage: BlockDevice {
     let state: Mutex<SparseState>
     /// Blocks stored in full, looked up without the lock (the read and write fast path).
     let fullBlocks: FullBlockTable
+    /// ``dataAlignment``: the opener's choice, not part of the image's state.
+    private let dataAlignmentSetting = Atomic<UInt64>(VHDImage.defaultDataAlignment)
 
     init(io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?, parentError: VHDError? = nil) {
         self.io = io
@@ -146,7 +148,7 @@ public final class VHDImage: BlockDevice {
 
     /// The disk data of `block` starts this many bytes into the file.
     @inline(__always)
-    func dataOffset(ofBlockAt entry: UInt32) -> UInt64 { UInt64(entry) * 512 + bitmapSize }
+    func dataOffset(ofBlockAt entry: UInt32) -> UInt64 { blockDataOffset(entry, bitmapSize: bitmapSize) }
 
     /// The current BAT (allocations made since the last flush included).
     public var blockAllocationTable: [UInt32] { state.withLock { $0.bat } }
@@ -157,7 +159,7 @@ public final class VHDImage: BlockDevice {
     /// The file alignment of the data of blocks this object places from now on (and of
     /// blocks `compact` moves): 4 KiB unless set. Not stored in the file; each opener
     /// chooses.
-    public var dataAlignment: UInt64 { state.withLock { $0.dataAlignment } }
+    public var dataAlignment: UInt64 { dataAlignmentSetting.load(ordering: .relaxed) }
 
     /// Sets ``dataAlignment``: a power of two from 512 bytes to the block size.
     ///
@@ -171,7 +173,7 @@ public final class VHDImage: BlockDevice {
         guard alignment >= 512, alignment & (alignment - 1) == 0, diskType == .fixed || alignment <= blockSize else {
             throw .invalidRequest("data alignment must be a power of two from 512 bytes to the block size, not \(alignment)")
         }
-        state.withLock { $0.dataAlignment = alignment }
+        dataAlignmentSetting.store(alignment, ordering: .relaxed)
     }
 }
 
@@ -204,8 +206,6 @@ struct SparseState: Sendable {
     var fileSize: UInt64
     /// Whether stale bytes past ``nextFree`` have been cut off before the first allocation.
     var tailTrimmed = false
-    /// The file alignment of the data of blocks placed from now on (``VHDImage/dataAlignment``).
-    var dataAlignment = VHDImage.defaultDataAlignment
 
     init(bat: [UInt32], fullBlocks: FullBlockTable, bitmapSize: UInt64, nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64) {
         self.bat = bat
@@ -222,11 +222,15 @@ struct SparseState: Sendable {
         bitmaps[block] = bitmap
         if !newBitmapsWritten.isEmpty { newBitmapsWritten.remove(block) }
         let full = bitmap?.allSet(0..<sectorsPerBlock) ?? false
-        fullBlocks.set(block, dataOffset: full && bat[block] != unallocatedBlock ? UInt64(bat[block]) * 512 + bitmapSize : nil)
+        fullBlocks.set(block, dataOffset: full && bat[block] != unallocatedBlock ? blockDataOffset(bat[block], bitmapSize: bitmapSize) : nil)
     }
 
     var isDirty: Bool { !newBlocks.isEmpty || !dirtyBAT.isEmpty || !dirtyBitmaps.isEmpty }
 }
+
+/// The file offset of the data of the block whose BAT entry is `entry`: right after its bitmap.
+@inline(__always)
+func blockDataOffset(_ entry: UInt32, bitmapSize: UInt64) -> UInt64 { UInt64(entry) * 512 + bitmapSize }
 
 /// The first place at or after `start` for a block whose data, after its `bitmapSize`-byte
 /// bitmap, starts on an `alignment` boundary.
