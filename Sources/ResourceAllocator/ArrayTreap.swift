@@ -96,3 +96,10 @@ func addingColumn(to values: [UInt64], rows: Int, columns: Int) -> [UInt64] {
     }
     return grown
 }
+
+/// Best-fit order of free ranges: shorter first, then lower start. Whether the range of
+/// length `length` at `start` orders before the one of length `otherLength` at `otherStart`.
+@inline(__always)
+func sizeOrderPrecedes(length: UInt64, start: UInt64, _ otherLength: UInt64, _ otherStart: UInt64) -> Bool {
+    length != otherLength ? length < otherLength : start < otherStart
+}

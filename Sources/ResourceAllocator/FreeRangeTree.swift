@@ -185,8 +185,7 @@ struct FreeRangeTree {
         case .byStart:
             return start < n.start
         case .bySize:
-            let a = end &- start, b = n.end &- n.start
-            return a != b ? a < b : start < n.start
+            return sizeOrderPrecedes(length: end &- start, start: start, n.end &- n.start, n.start)
         }
     }
 

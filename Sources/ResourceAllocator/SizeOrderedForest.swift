@@ -64,8 +64,8 @@ struct SizeOrderedForest {
     /// Whether element `a` orders before the key `(length, start)`.
     @inline(__always)
     private func precedes(_ a: Int32, length: UInt64, start: UInt64) -> Bool {
-        let x = elements[Int(a)], l = x.end &- x.start
-        return l != length ? l < length : x.start < start
+        let x = elements[Int(a)]
+        return sizeOrderPrecedes(length: x.end &- x.start, start: x.start, length, start)
     }
 
     @inline(__always)
@@ -185,7 +185,7 @@ struct SizeOrderedForest {
         }
         var i = 0, j = 0
         while i < left.count || j < right.count {
-            if j == right.count || (i < left.count && orders(left[i], before: right[j])) {
+            if j == right.count || (i < left.count && element(left[i], precedes: right[j])) {
                 merged.append(left[i]); i += 1
             } else {
                 merged.append(right[j]); j += 1
@@ -199,8 +199,9 @@ struct SizeOrderedForest {
         return root
     }
 
+    /// Whether element `a` orders before element `b` (shorter, or as long and lower).
     @inline(__always)
-    private func orders(_ a: Int32, before b: Int32) -> Bool {
+    func element(_ a: Int32, precedes b: Int32) -> Bool {
         let y = elements[Int(b)]
         return precedes(a, length: y.end &- y.start, start: y.start)
     }
@@ -260,7 +261,7 @@ struct SizeOrderedForest {
             let n = nodes[Int(t)]
             if n.left >= 0 && usableMax(n.left, column) >= size { t = n.left; continue }
             // Everything from here on orders after `n.element`.
-            if bound >= 0 && !orders(n.element, before: bound) { return nil }
+            if bound >= 0 && !element(n.element, precedes: bound) { return nil }
             let x = elements[Int(n.element)]
             if UsableLengths.usable(start: x.start, end: x.end, shift: shift) >= size { return n.element }
             t = n.right

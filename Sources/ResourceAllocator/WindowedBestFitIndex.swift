@@ -232,7 +232,7 @@ struct WindowedBestFitIndex {
         defer { searchVisits &+= visits }
         var best: Int32 = -1
         func consider(_ e: Int32) {
-            guard best < 0 || better(e, than: best) else { return }
+            guard best < 0 || forest.element(e, precedes: best) else { return }
             let x = forest.elements[Int(e)]
             if FreeRangeTree.place(q, start: x.start, end: x.end, highest: false) != nil { best = e }
         }
@@ -289,13 +289,6 @@ struct WindowedBestFitIndex {
         let x = forest.elements[Int(e)]
         guard let a = FreeRangeTree.place(q, start: x.start, end: x.end, highest: false) else { return nil }
         return FreeRangeTree.Hit(start: x.start, end: x.end, address: a)
-    }
-
-    /// Whether element `a` is shorter than `b`, or as long and lower.
-    private func better(_ a: Int32, than b: Int32) -> Bool {
-        let x = forest.elements[Int(a)], y = forest.elements[Int(b)]
-        let lx = x.end - x.start, ly = y.end - y.start
-        return lx != ly ? lx < ly : x.start < y.start
     }
 
     /// The element with the largest start `<= address`, or -1.
