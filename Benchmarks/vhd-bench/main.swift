@@ -22,6 +22,11 @@ struct VHDBench: ParsableCommand {
 
     enum Kind: String, CaseIterable { case raw, fixed, dynamic }
 
+    /// The write-behind window in bytes (0: off).
+    var writeBehindBytes: UInt64 { writeBehind.map { $0 << 10 } ?? FileImageIO.defaultWriteBehind }
+    /// Dynamic images' data alignment in bytes.
+    var dataAlignmentBytes: UInt64 { dataAlignment.map { $0 << 10 } ?? VHDImage.defaultDataAlignment }
+
     static func parseKinds(_ text: String) throws -> [Kind] {
         try text.split(separator: ",").map {
             guard let kind = Kind(rawValue: String($0)) else { throw ValidationError("unknown image kind '\($0)'") }
@@ -49,13 +54,12 @@ struct VHDBench: ParsableCommand {
                 unlink(ours)
                 unlink(theirs)
                 let device: any BlockDevice
-                let window = writeBehind.map { $0 << 10 } ?? FileImageIO.defaultWriteBehind
                 switch kind {
-                case .raw: device = try RawImage(creating: ours, size: size, writeBehind: window)
+                case .raw: device = try RawImage(creating: ours, size: size, writeBehind: writeBehindBytes)
                 case .fixed, .dynamic:
-                    let io = try FileImageIO(path: ours, readOnly: false, create: true, truncate: true, writeBehind: window)
+                    let io = try FileImageIO(path: ours, readOnly: false, create: true, truncate: true, writeBehind: writeBehindBytes)
                     let image = try VHDImage.create(io: io, path: ours, options: VHDCreateOptions(type: kind == .fixed ? .fixed : .dynamic, size: size))
-                    if kind == .dynamic, let alignment = dataAlignment { try image.setDataAlignment(alignment << 10) }
+                    if kind == .dynamic { try image.setDataAlignment(dataAlignmentBytes) }
                     device = image
                 }
                 let fmt = kind == .raw ? "raw" : "vpc"
@@ -72,7 +76,7 @@ struct VHDBench: ParsableCommand {
                     }
                     record("\(scenario)|\(kind)|ours", Double(ns) / 1e9)
                     if scenario == "overwrite", kind == .dynamic, let control = (device as? VHDImage).flatMap({ LayoutControl($0, path: ours) }) {
-                        record("overwrite|control|ours", Double(try control.timeOverwrite(buffer, mebibytes: mebibytes, writeBehind: window)) / 1e9)
+                        record("overwrite|control|ours", Double(try control.timeOverwrite(buffer, mebibytes: mebibytes, writeBehind: writeBehindBytes)) / 1e9)
                     }
                     if qemu {
                         let count = "\(mebibytes)"
@@ -115,10 +119,9 @@ struct VHDBench: ParsableCommand {
                 ])
             }
         }
-        let window = writeBehind.map { $0 << 10 } ?? FileImageIO.defaultWriteBehind
-        report.note(window == 0 ? "swift-vmm write-behind: off (raw and VHD)"
-            : "swift-vmm write-behind: writeback started every \(window >> 10) KiB written, raw and VHD alike (FileImageIO; --write-behind 0 turns it off)")
-        report.note("dynamic images' block data: \((dataAlignment.map { $0 << 10 } ?? VHDImage.defaultDataAlignment) >> 10) KiB-aligned in the file (--data-alignment)")
+        report.note(writeBehindBytes == 0 ? "swift-vmm write-behind: off (raw and VHD)"
+            : "swift-vmm write-behind: writeback started every \(writeBehindBytes >> 10) KiB written, raw and VHD alike (FileImageIO; --write-behind 0 turns it off)")
+        report.note("dynamic images' block data: \(dataAlignmentBytes >> 10) KiB-aligned in the file (--data-alignment)")
         report.note("targets: dynamic first touch <= 1.5x raw and >= 3x faster than qemu; overwrite and reads <= 1.1x raw; fixed <= 1.05x raw")
         report.note("qemu-img bench has no random mode: its 4 KiB reads are sequential; its images use force_size so sizes match")
         report.note("qemu-img bench: wall time of the process (its 'Run completed' figure omits the final flush); cache mode writeback, flush after the last write")
