@@ -220,7 +220,7 @@ extension VHDImage {
             s.tailTrimmed = true
         }
         // Place the block so that its data (after the bitmap) starts on a `dataAlignment`
-        // boundary (4 KiB unless set): page cache and disk then serve aligned guest I/O
+        // boundary (see `defaultDataAlignment(blockSize:)`): page cache and disk then serve aligned guest I/O
         // without straddling pages. The gap in front of it is never written (a hole).
         let start = alignedBlockStart(s.nextFree, bitmapSize: bitmapSize, alignment: dataAlignment)
         let sector = start / 512

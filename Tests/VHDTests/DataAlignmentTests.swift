@@ -41,7 +41,7 @@ import Testing
         let report = try VHDImage.check(path: path)
         #expect(report.isClean, "\(report.problems)")
         let reopened = try VHDImage.open(path: path, readOnly: true)
-        #expect(reopened.dataAlignment == VHDImage.defaultDataAlignment) // not stored in the file
+        #expect(reopened.dataAlignment == VHDImage.defaultDataAlignment(blockSize: UInt64(Self.blockSize))) // not stored in the file
         #expect(try contents(of: reopened) == model)
         if ToolCheck.qemuImg {
             try writeFile(dir.file("model.raw"), model)
@@ -68,6 +68,52 @@ import Testing
         #expect(try contents(of: image) == model)
         let report = try VHDImage.check(path: path)
         #expect(report.isClean, "\(report.problems)")
+    }
+
+    @Test func theDefaultIsAnEighthOfTheBlockBetween4KiBAnd256KiB() throws {
+        let expected: [(UInt64, UInt64)] = [
+            (512, 4096), (16 << 10, 4096), (32 << 10, 4096), (64 << 10, 8192), (512 << 10, 64 << 10),
+            (2 << 20, 256 << 10), (64 << 20, 256 << 10), (1 << 30, 256 << 10),
+        ]
+        for (blockSize, alignment) in expected {
+            #expect(VHDImage.defaultDataAlignment(blockSize: blockSize) == alignment, "block size \(blockSize)")
+        }
+        // A fresh image with the usual 2 MiB blocks places its blocks' data 256 KiB-aligned
+        // without being told, and every reader still sees the same disk.
+        let dir = TemporaryDirectory()
+        let path = dir.file("d.vhd")
+        let image = try VHDImage.create(path: path, options: VHDCreateOptions(type: .dynamic, size: 8 << 20))
+        #expect(image.dataAlignment == 256 << 10)
+        var model = [UInt8](repeating: 0, count: 8 << 20)
+        for (offset, length, seed) in [(0, 1 << 20, 5), ((2 << 20) + 4096, 4096, 6), ((6 << 20) - 512, 1024, 7)] {
+            let data = pattern(length, seed: UInt64(seed))
+            try image.write(data, at: UInt64(offset))
+            model.replaceSubrange(offset..<offset + length, with: data)
+        }
+        try image.flush()
+        let offsets = Self.dataOffsets(image)
+        #expect(offsets.count == 4)
+        for offset in offsets { #expect(offset % (256 << 10) == 0, "data at \(offset)") }
+        // The padding is holes: apparent size grows by less than an eighth per block, and no
+        // more space is allocated than for the blocks themselves and the metadata.
+        var info = stat()
+        #expect(stat(path, &info) == 0)
+        let metadata: UInt64 = 64 << 10, block: UInt64 = 2 << 20
+        let apparentLimit: UInt64 = 4 * (block + (256 << 10)) + metadata
+        let allocatedLimit: UInt64 = 4 * (block + 4096) + metadata
+        let apparent = UInt64(info.st_size), allocated = UInt64(info.st_blocks) * 512
+        #expect(apparent <= apparentLimit)
+        #expect(allocated <= allocatedLimit)
+        #expect(try contents(of: image) == model)
+        let report = try VHDImage.check(path: path)
+        #expect(report.isClean, "\(report.problems)")
+        if ToolCheck.qemuImg {
+            try writeFile(dir.file("model.raw"), model)
+            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+        }
+        if ToolCheck.pyvhdi {
+            #expect(try InteropTests.libvhdiRead([path], into: dir) == model)
+        }
     }
 
     @Test func badAlignmentsAreRejected() throws {
