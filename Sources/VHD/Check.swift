@@ -89,9 +89,14 @@ extension VHDImage {
                 // The chain is opened for inspection, so a break further up is reported for
                 // the image whose parent is missing rather than as this image's own.
                 do {
-                    var link: VHDImage? = try ParentLink.open(for: header, io: io, childPath: path, visited: [], detached: true).image
+                    let (parent, parentPath) = try ParentLink.open(for: header, io: io, childPath: path, visited: [], detached: true)
+                    if let problem = parentTimestampProblem(header, parentPath: parentPath) { problems.append(problem) }
+                    var link: VHDImage? = parent
                     while let image = link {
                         if let error = image.parentError { problems.append(VHDProblem(.fatal, .inParent(path: image.path, error: error))) }
+                        if let header = image.header, let parentPath = image.parentPath, let problem = parentTimestampProblem(header, parentPath: parentPath) {
+                            problems.append(VHDProblem(problem.severity, .inParent(path: image.path, error: problem.error)))
+                        }
                         link = image.parent
                     }
                 } catch {
@@ -100,5 +105,17 @@ extension VHDImage {
             }
         }
         return (inspection, inspection.footer.diskType, problems)
+    }
+
+    /// A notice when a differencing header's parent timestamp is not the parent file's
+    /// modification time: the parent may have been written since the child was linked to it
+    /// (which changes what the child's unstored sectors read), or merely copied or touched.
+    /// A zero timestamp (unknown) is not compared.
+    static func parentTimestampProblem(_ header: VHDDynamicHeader, parentPath: String) -> VHDProblem? {
+        guard header.parentTimestamp != 0, let modified = VHDTimestamp.modificationTime(ofFile: parentPath),
+              modified != header.parentTimestamp else { return nil }
+        return VHDProblem(.notice, .invalidField(
+            field: "header.parentTimestamp", value: UInt64(header.parentTimestamp),
+            reason: "the parent \(parentPath) was last modified at \(modified) (VHD time), not when this disk was linked to it: if it was written since, this disk may no longer read as it did"))
     }
 }

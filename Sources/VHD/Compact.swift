@@ -173,8 +173,7 @@ extension VHDImage {
                     guard let to = free.lowestFit(length: header.tableSize, endingBy: table.lowerBound, preferred: { $0 }) else { break }
                     try move(from: table.lowerBound, to: to, length: header.tableSize)
                     header.tableOffset = to
-                    // Only the first header sector changes: a single-sector write.
-                    try io.writeBytes(Array(header.serialized()[0..<512]), at: footer.dataOffset)
+                    try rewriteHeaderFirstSector { $0.setBE64(to, at: VHDDynamicHeader.tableOffsetOffset) }
                     try io.sync()
                     free.take(to..<to + header.tableSize)
                     free.give(table)

@@ -46,6 +46,8 @@ public struct ParentLocatorEntry: Equatable, Sendable {
 public struct VHDDynamicHeader: Equatable, Sendable {
     /// Size of the structure on disk.
     public static let size = 1024
+    /// Where fields that change in place sit (all in the first sector, with the checksum).
+    static let tableOffsetOffset = 16, maxTableEntriesOffset = 28, checksumOffset = 36, parentTimestampOffset = 56
     /// The cookie at offset 0.
     public static let cookie = "cxsparse"
     /// The default block size (2 MiB).
@@ -78,13 +80,13 @@ public struct VHDDynamicHeader: Equatable, Sendable {
 
     /// Parses a header, checking its cookie and checksum.
     public static func parse(_ bytes: [UInt8]) throws(VHDError) -> VHDDynamicHeader {
-        let stored = try checkCookieAndChecksum(bytes, size: size, name: "header", cookie: Self.cookie, checksumOffset: 36)
-        var header = VHDDynamicHeader(tableOffset: bytes.be64(16), maxTableEntries: bytes.be32(28), blockSize: bytes.be32(32))
+        let stored = try checkCookieAndChecksum(bytes, size: size, name: "header", cookie: Self.cookie, checksumOffset: checksumOffset)
+        var header = VHDDynamicHeader(tableOffset: bytes.be64(tableOffsetOffset), maxTableEntries: bytes.be32(maxTableEntriesOffset), blockSize: bytes.be32(32))
         header.dataOffset = bytes.be64(8)
         header.headerVersion = bytes.be32(24)
         header.checksum = stored
         header.parentUniqueID = VHDUniqueID(bytes: Array(bytes[40..<56]))
-        header.parentTimestamp = bytes.be32(56)
+        header.parentTimestamp = bytes.be32(parentTimestampOffset)
         header.reserved1 = bytes.be32(60)
         var units: [UInt16] = []
         for i in stride(from: 64, to: 576, by: 2) {
@@ -109,12 +111,12 @@ public struct VHDDynamicHeader: Equatable, Sendable {
         var b = [UInt8](repeating: 0, count: Self.size)
         for (i, c) in Self.cookie.utf8.enumerated() { b[i] = c }
         b.setBE64(dataOffset, at: 8)
-        b.setBE64(tableOffset, at: 16)
+        b.setBE64(tableOffset, at: Self.tableOffsetOffset)
         b.setBE32(headerVersion, at: 24)
-        b.setBE32(maxTableEntries, at: 28)
+        b.setBE32(maxTableEntries, at: Self.maxTableEntriesOffset)
         b.setBE32(blockSize, at: 32)
         for (i, byte) in parentUniqueID.bytes.enumerated() { b[40 + i] = byte }
-        b.setBE32(parentTimestamp, at: 56)
+        b.setBE32(parentTimestamp, at: Self.parentTimestampOffset)
         b.setBE32(reserved1, at: 60)
         for (i, unit) in parentName.utf16.prefix(256).enumerated() { b.setBE16(unit, at: 64 + 2 * i) }
         for (i, entry) in locators.prefix(8).enumerated() {
@@ -125,7 +127,7 @@ public struct VHDDynamicHeader: Equatable, Sendable {
             b.setBE32(entry.reserved, at: o + 12)
             b.setBE64(entry.dataOffset, at: o + 16)
         }
-        b.setBE32(vhdChecksum(b, checksumOffset: 36), at: 36)
+        b.setBE32(vhdChecksum(b, checksumOffset: Self.checksumOffset), at: Self.checksumOffset)
         return b
     }
 

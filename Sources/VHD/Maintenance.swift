@@ -10,6 +10,18 @@ extension VHDImage {
         }
     }
 
+    /// Changes fields of the dynamic header's first sector in place: reads the header as the
+    /// file holds it, lets `change` set fields in its first 512 bytes, recomputes the checksum
+    /// (over all 1024 bytes; the second sector stays byte for byte as it is, whatever a
+    /// re-serialisation would make of it) and writes that one sector — a crash leaves the old
+    /// header or the new one. Not synced.
+    func rewriteHeaderFirstSector(_ change: (inout [UInt8]) -> Void) throws(BlockDeviceError) {
+        var bytes = try io.readBytes(at: footer.dataOffset, count: VHDDynamicHeader.size)
+        change(&bytes)
+        bytes.setBE32(vhdChecksum(bytes, checksumOffset: VHDDynamicHeader.checksumOffset), at: VHDDynamicHeader.checksumOffset)
+        try io.writeBytes(Array(bytes[0..<512]), at: footer.dataOffset)
+    }
+
     // MARK: Resize
 
     /// Changes the disk size. Growing a fixed disk moves its footer; growing a dynamic or
@@ -90,8 +102,11 @@ extension VHDImage {
                     header = moved
                     s.nextFree = end
                 }
-                // Only the first header sector changes: a single-sector write.
-                try io.writeBytes(Array(header.serialized()[0..<512]), at: footer.dataOffset)
+                let (tableOffset, entries) = (header.tableOffset, header.maxTableEntries)
+                try image.rewriteHeaderFirstSector {
+                    $0.setBE64(tableOffset, at: VHDDynamicHeader.tableOffsetOffset)
+                    $0.setBE32(entries, at: VHDDynamicHeader.maxTableEntriesOffset)
+                }
                 try io.sync()
             }
             let bytes = footer.serialized()
@@ -125,7 +140,8 @@ extension VHDImage {
     /// the child still covers every one of them, so the chain reads as before whatever part of
     /// the parent reached the disk; (2) the child's BAT is rewritten all unallocated and
     /// synced — each entry, cleared or not, now reads the same data; (3) a footer is written
-    /// after the child's metadata and synced, then the file is cut behind it. Neither image
+    /// after the child's metadata and synced, then the file is cut behind it; (4) the child's
+    /// header records the parent's new modification time (one sector, synced). Neither image
     /// may be used for I/O afterwards (reopen them).
     static func commit(child: VHDImage, into parent: VHDImage, progress: (Double) -> Void) throws(VHDError) -> UInt64 {
         guard child.diskType == .differencing, let header = child.header else {
@@ -160,6 +176,12 @@ extension VHDImage {
             }
             try parent.flush()
             try child.makeEmpty(header: header)
+            // (4) The parent changed: the child records its new modification time, so that
+            // tools comparing the two (and `check`) see a current link.
+            if let modified = VHDTimestamp.modificationTime(ofFile: parent.path) {
+                try child.rewriteHeaderFirstSector { $0.setBE32(modified, at: VHDDynamicHeader.parentTimestampOffset) }
+                try child.io.sync()
+            }
         }
         progress(1)
         return copied

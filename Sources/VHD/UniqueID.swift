@@ -63,8 +63,18 @@ public enum VHDTimestamp {
     public static let epochOffset: UInt64 = 946_684_800
 
     /// The current time as a VHD timestamp.
-    public static func now() -> UInt32 {
-        let unix = UInt64(max(0, time(nil)))
+    public static func now() -> UInt32 { fromUnix(Int64(time(nil))) }
+
+    /// The last modification time of the file at `path` as a VHD timestamp (nil when the
+    /// file cannot be examined): what a differencing disk records of its parent.
+    public static func modificationTime(ofFile path: String) -> UInt32? {
+        var info = stat()
+        return stat(path, &info) == 0 ? fromUnix(Int64(info.st_mtim.tv_sec)) : nil
+    }
+
+    /// Unix seconds as a VHD timestamp (0 before 2000, wrapping after 2136 as the field does).
+    public static func fromUnix(_ seconds: Int64) -> UInt32 {
+        let unix = UInt64(max(0, seconds))
         return unix > epochOffset ? UInt32(truncatingIfNeeded: unix - epochOffset) : 0
     }
 }

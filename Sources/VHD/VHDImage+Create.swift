@@ -114,9 +114,7 @@ extension VHDImage {
         var locatorBlobs: [(UInt64, [UInt8])] = []
         if let parent {
             header.parentUniqueID = parent.image.footer.uniqueID
-            var info = stat()
-            let modified = stat(parent.path, &info) == 0 ? UInt64(max(0, info.st_mtim.tv_sec)) : 0
-            header.parentTimestamp = modified > VHDTimestamp.epochOffset ? UInt32(truncatingIfNeeded: modified - VHDTimestamp.epochOffset) : 0
+            header.parentTimestamp = VHDTimestamp.modificationTime(ofFile: parent.path) ?? 0
             header.parentName = String(ParentLink.absolutePath(parent.path).split(separator: "/").last ?? "")
             for (i, locator) in ParentLink.locatorData(childPath: parent.childPath, parentPath: parent.path).enumerated() {
                 let space = alignUp(UInt64(locator.data.count), 512)
