@@ -119,7 +119,7 @@ extension VHDImage {
                 }
                 if unused {
                     s.bat[block] = unallocatedBlock
-                    s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
+                    s.store(nil, for: block)
                     result.blocksReleased += 1
                 }
                 progress(Double(block + 1) / Double(s.bat.count) * 0.4)
@@ -159,7 +159,7 @@ extension VHDImage {
                 let lastBlockStart = last.map { UInt64(s.bat[$0]) * 512 }
                 if let block = last, let from = lastBlockStart, from > table.lowerBound {
                     guard let to = free.lowestFit(length: span, endingBy: from, preferred: dataAligned) else { break }
-                    s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
+                    s.store(nil, for: block)
                     try move(from: from, to: to, length: span)
                     s.bat[block] = UInt32(to / 512)
                     try writeBAT(s.bat, header: header, sectors: [block / 128])

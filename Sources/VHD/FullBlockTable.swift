@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// Reads and writes of such blocks touch no metadata, so their fast path is one atomic load
 /// here and the `pread`/`pwrite`. The table is written only under the image's lock, through
-/// ``SparseState/store(_:for:sectorsPerBlock:)``, which keeps it equal to "the cached bitmap
+/// ``SparseState/store(_:for:)``, which keeps it equal to "the cached bitmap
 /// has every bit set". A block leaves the table (discard, compact) before its data moves or
 /// is released, so a reader that raced the change reads either the old data or the new.
 final class FullBlockTable: @unchecked Sendable {

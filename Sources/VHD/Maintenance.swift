@@ -202,7 +202,7 @@ extension VHDImage {
             try io.sync()
             try io.truncate(to: metadataEnd + 512)
             try io.sync()
-            s = SparseState(bat: empty, fullBlocks: s.fullBlocks, bitmapSize: bitmapSize, nextFree: metadataEnd, trailingFooterAt: metadataEnd, fileSize: metadataEnd + 512)
+            s = SparseState(bat: empty, fullBlocks: s.fullBlocks, bitmapSize: bitmapSize, sectorsPerBlock: sectorsPerBlock, nextFree: metadataEnd, trailingFooterAt: metadataEnd, fileSize: metadataEnd + 512)
             s.tailTrimmed = true
         }
     }

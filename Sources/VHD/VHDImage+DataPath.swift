@@ -116,7 +116,7 @@ extension VHDImage {
             s.bitmaps = s.bitmaps.filter { keep.contains($0.key) }
         }
         let bitmap = SectorBitmap(bytes: try io.readBytes(at: UInt64(entry) * 512, count: Int(bitmapSize)))
-        s.store(bitmap, for: block, sectorsPerBlock: sectorsPerBlock)
+        s.store(bitmap, for: block)
         return bitmap
     }
 
@@ -192,7 +192,7 @@ extension VHDImage {
             try io.writeBytes(merged, at: data + UInt64(sectorStart))
         }
         if bitmap.assign(firstSector..<(lastSector + 1), to: true) {
-            s.store(bitmap, for: block, sectorsPerBlock: sectorsPerBlock)
+            s.store(bitmap, for: block)
             if !s.newBlocks.contains(block) {
                 s.dirtyBitmaps.insert(block)
             } else if bitmap.allSet(0..<sectorsPerBlock) {
@@ -229,7 +229,7 @@ extension VHDImage {
         }
         s.bat[block] = UInt32(sector)
         s.newBlocks.insert(block)
-        s.store(SectorBitmap(byteCount: Int(bitmapSize)), for: block, sectorsPerBlock: sectorsPerBlock)
+        s.store(SectorBitmap(byteCount: Int(bitmapSize)), for: block)
         s.nextFree = start + bitmapSize + blockSize
         s.fileSize = max(s.fileSize, start + bitmapSize)
         if let at = s.trailingFooterAt, at < s.nextFree { s.trailingFooterAt = nil }
@@ -320,13 +320,13 @@ extension VHDImage {
                     let sectors = (inBlock / 512)..<((inBlock + count) / 512)
                     try io.punchHole(at: dataOffset(ofBlockAt: entry) + UInt64(inBlock), length: UInt64(count))
                     guard bitmap.assign(sectors, to: false) else { return }
-                    s.store(bitmap, for: block, sectorsPerBlock: sectorsPerBlock)
+                    s.store(bitmap, for: block)
                     if bitmap.noneSet(0..<sectorsPerBlock), !s.newBlocks.contains(block) {
                         // Release the whole block; its space stays until `compact`.
                         s.bat[block] = unallocatedBlock
                         s.dirtyBAT.insert(block)
                         s.dirtyBitmaps.remove(block)
-                        s.store(nil, for: block, sectorsPerBlock: sectorsPerBlock)
+                        s.store(nil, for: block)
                     } else if !s.newBlocks.contains(block) {
                         s.dirtyBitmaps.insert(block)
                     }

@@ -80,7 +80,8 @@ public final class VHDImage: BlockDevice {
         let fullBlocks = FullBlockTable(count: inspection.bat.count)
         self.fullBlocks = fullBlocks
         self.state = Mutex(SparseState(
-            bat: inspection.bat, fullBlocks: fullBlocks, bitmapSize: inspection.bitmapSize, nextFree: inspection.dataEnd,
+            bat: inspection.bat, fullBlocks: fullBlocks, bitmapSize: inspection.bitmapSize,
+            sectorsPerBlock: Int(inspection.header?.blockSize ?? 0) / 512, nextFree: inspection.dataEnd,
             trailingFooterAt: inspection.trailingFooterOffset.flatMap { $0 >= inspection.dataEnd ? $0 : nil },
             fileSize: inspection.fileSize))
     }
@@ -192,16 +193,18 @@ struct SparseState: Sendable {
     var newBlocks: Set<Int> = []
     /// New blocks whose cached bitmap is already in the file: written when the block became
     /// full, so that write-behind carries it and the flush need not. Any later change of the
-    /// bitmap (``store(_:for:sectorsPerBlock:)``) takes the block out again.
+    /// bitmap (``store(_:for:)``) takes the block out again.
     var newBitmapsWritten: Set<Int> = []
     /// Blocks whose BAT entries changed otherwise (freed by discard or compact).
     var dirtyBAT: Set<Int> = []
     /// Cached sector bitmaps.
     var bitmaps: [Int: SectorBitmap] = [:]
     /// Blocks known to have every sector stored here (the fast path of reads and writes),
-    /// shared with ``VHDImage/fullBlocks`` and written only through ``store(_:for:sectorsPerBlock:)``.
+    /// shared with ``VHDImage/fullBlocks`` and written only through ``store(_:for:)``.
     let fullBlocks: FullBlockTable
+    /// The image's block geometry (constants), for ``store(_:for:)``.
     let bitmapSize: UInt64
+    let sectorsPerBlock: Int
     /// Committed blocks whose cached bitmap differs from the one on disk.
     var dirtyBitmaps: Set<Int> = []
     /// Where the next block goes: the end of all metadata and blocks.
@@ -213,10 +216,11 @@ struct SparseState: Sendable {
     /// Whether stale bytes past ``nextFree`` have been cut off before the first allocation.
     var tailTrimmed = false
 
-    init(bat: [UInt32], fullBlocks: FullBlockTable, bitmapSize: UInt64, nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64) {
+    init(bat: [UInt32], fullBlocks: FullBlockTable, bitmapSize: UInt64, sectorsPerBlock: Int, nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64) {
         self.bat = bat
         self.fullBlocks = fullBlocks
         self.bitmapSize = bitmapSize
+        self.sectorsPerBlock = sectorsPerBlock
         self.nextFree = nextFree
         self.trailingFooterAt = trailingFooterAt
         self.fileSize = fileSize
@@ -224,7 +228,7 @@ struct SparseState: Sendable {
 
     /// Caches (or forgets, with nil) the bitmap of `block` and updates its entry in
     /// ``fullBlocks`` from it and the current BAT entry (so set the BAT entry first).
-    mutating func store(_ bitmap: SectorBitmap?, for block: Int, sectorsPerBlock: Int) {
+    mutating func store(_ bitmap: SectorBitmap?, for block: Int) {
         bitmaps[block] = bitmap
         if !newBitmapsWritten.isEmpty { newBitmapsWritten.remove(block) }
         let full = bitmap?.allSet(0..<sectorsPerBlock) ?? false
