@@ -116,6 +116,6 @@ extension VHDImage {
               modified != header.parentTimestamp else { return nil }
         return VHDProblem(.notice, .invalidField(
             field: "header.parentTimestamp", value: UInt64(header.parentTimestamp),
-            reason: "the parent \(parentPath) was last modified at \(modified) (VHD time), not when this disk was linked to it: if it was written since, this disk may no longer read as it did"))
+            reason: "the parent \(parentPath) was last modified \(VHDTimestamp.iso8601(modified)), not at \(VHDTimestamp.iso8601(header.parentTimestamp)) as when this disk was linked to it: if it was written since, this disk may no longer read as it did"))
     }
 }

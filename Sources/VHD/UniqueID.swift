@@ -72,6 +72,15 @@ public enum VHDTimestamp {
         return stat(path, &info) == 0 ? fromUnix(Int64(info.st_mtim.tv_sec)) : nil
     }
 
+    /// A VHD timestamp as UTC in ISO 8601 form, e.g. `2026-11-27T13:00:33Z`.
+    public static func iso8601(_ timestamp: UInt32) -> String {
+        var seconds = time_t(UInt64(timestamp) + epochOffset)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+
     /// Unix seconds as a VHD timestamp (0 before 2000, wrapping after 2136 as the field does).
     public static func fromUnix(_ seconds: Int64) -> UInt32 {
         let unix = UInt64(max(0, seconds))

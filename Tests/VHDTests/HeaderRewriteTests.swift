@@ -15,6 +15,14 @@ import Testing
         report.problems.filter { "\($0.error)".contains("header.parentTimestamp") }
     }
 
+    @Test func timestampsConvertFromUnixAndPrintAsUTC() {
+        #expect(VHDTimestamp.fromUnix(946_684_800) == 0)
+        #expect(VHDTimestamp.fromUnix(-5) == 0)
+        #expect(VHDTimestamp.iso8601(0) == "2000-01-01T00:00:00Z")
+        #expect(VHDTimestamp.iso8601(VHDTimestamp.fromUnix(1_000_000_000)) == "2001-09-09T01:46:40Z")
+        #expect(VHDTimestamp.iso8601(UInt32.max) == "2136-02-07T06:28:15Z")
+    }
+
     @Test func createRecordsTheParentsModificationTimeAndCheckNoticesAChange() throws {
         let dir = TemporaryDirectory()
         try MaintenanceTests.filledParent(dir.file("p.vhd"), size: 2 << 20, seed: 1)
