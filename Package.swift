@@ -84,7 +84,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vhd-fuzz",
-            dependencies: ["VHD"],
+            dependencies: ["VHD", .product(name: "SystemPackage", package: "swift-system")],
             path: "Tests/VHDFuzz",
             exclude: ["run-fuzz.sh"],
             swiftSettings: swiftSettings

@@ -190,9 +190,11 @@ struct Check: FileCommand {
                 ("clean", .bool(report.isClean)),
                 ("problems", .array(report.problems.map(item))),
                 ("repaired", .array(report.repaired.map(item))),
+                ("repairWithheld", .bool(report.repairWithheld)),
             ]).rendered)
         } else {
             for p in report.repaired { print("\(file): repaired: \(p.error)") }
+            if report.repairWithheld { print("\(file): not repaired: a fatal problem below cannot be repaired, so nothing was written") }
             for p in report.problems { print("\(file): \(p)") }
             if report.isClean { print("\(file): no problems found") }
         }

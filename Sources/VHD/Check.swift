@@ -8,6 +8,18 @@ public struct VHDCheckReport: Sendable {
     public let problems: [VHDProblem]
     /// Problems that were repaired.
     public let repaired: [VHDProblem]
+    /// Whether a repair was asked for and withheld, with nothing written, because a fatal
+    /// problem of the file's own structures that repair cannot fix (overlapping structures,
+    /// sizes that do not add up) makes its writes unsafe; ``problems`` lists everything found.
+    public let repairWithheld: Bool
+
+    init(path: String, diskType: VHDDiskType?, problems: [VHDProblem], repaired: [VHDProblem], repairWithheld: Bool = false) {
+        self.path = path
+        self.diskType = diskType
+        self.problems = problems
+        self.repaired = repaired
+        self.repairWithheld = repairWithheld
+    }
 
     /// Whether no problem other than notices remains.
     public var isClean: Bool { !problems.contains { $0.severity != .notice } }
@@ -18,7 +30,10 @@ extension VHDImage {
     /// BAT entries inside the file and clear of metadata and of each other, bitmap padding and
     /// the parent link — and reports all problems rather than stopping at the first. With
     /// `repair`, restores a damaged trailing footer or footer copy from the other and drops
-    /// BAT entries that point outside the file, then checks again.
+    /// BAT entries that point outside the file, then checks again; one repair leaves nothing
+    /// a second could fix. When this file's structures have a fatal problem that repair
+    /// cannot fix (a missing or mismatched parent does not count), the repair's writes could
+    /// land on other structures, so nothing is written (``VHDCheckReport/repairWithheld``).
     public static func check(path: String, repair: Bool = false) throws(VHDError) -> VHDCheckReport {
         let io = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: !repair) }
         return try checkImage(io: io, path: path, repair: repair)
@@ -35,6 +50,9 @@ extension VHDImage {
         let repairable = first.problems.filter { $0.repair != nil }
         guard !repairable.isEmpty, let inspection = first.inspection else {
             return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: [])
+        }
+        if first.problems.contains(where: { $0.severity == .fatal && $0.repair == nil && !$0.error.concernsParentLink }) {
+            return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: [], repairWithheld: true)
         }
         try lifting { () throws(BlockDeviceError) in
             let footerBytes = inspection.footer.serialized()

@@ -116,12 +116,13 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
         return result
     }
 
-    // The footer copy at offset 0 must match the trailing footer.
+    // The footer copy at offset 0 must match the trailing footer, field by field (bytes a
+    // parse does not keep, and so the checksum, may differ: a rewrite drops them).
     if trailingOffset != nil {
         let copyBytes = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: 0, count: 512) }
         do {
             let copy = try VHDFooter.parse(copyBytes, name: "footerCopy")
-            if copy != footer {
+            if copy.serialized() != footer.serialized() {
                 try findings.add(.damaged, .invalidField(field: "footerCopy", value: 0, reason: "differs from the trailing footer"), repair: .restoreFooterCopy)
             }
         } catch {
@@ -188,6 +189,12 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
         let reservedEnd = locator.dataOffset &+ locator.reservedBytes
         if reservedEnd > end, reservedEnd <= fileSize { end = reservedEnd }
         metadata.append(("header.parentLocator[\(i)]", locator.dataOffset..<end))
+    }
+    // The trailing footer lies after all of it: a write to one would otherwise change the other.
+    if let trailing = trailingOffset {
+        for item in metadata where item.range.overlaps(trailing..<fileSize) {
+            try findings.add(.fatal, .invalidField(field: "footer", value: trailing, reason: "the trailing footer overlaps the \(item.name)"))
+        }
     }
     if footer.diskType == .differencing, header.parentUniqueID == .zero {
         try findings.add(.damaged, .invalidField(field: "header.parentUniqueID", value: 0, reason: "a differencing disk needs its parent's id"))

@@ -33,6 +33,15 @@ public enum VHDError: Error, Sendable, Equatable, CustomStringConvertible {
     /// what is wrong with its link to its own parent.
     indirect case inParent(path: String, error: VHDError)
 
+    /// Whether the problem lies in the link to a parent (a file not found, not matching, a
+    /// cycle, or damage further up the chain) rather than in this file's own structures.
+    var concernsParentLink: Bool {
+        switch self {
+        case .parentNotFound, .parentMismatch, .parentCycle, .inParent: return true
+        default: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case let .device(error):

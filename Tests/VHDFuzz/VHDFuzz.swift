@@ -1,51 +1,138 @@
-// Fuzz target for the VHD parser and read path.
+// Fuzz target for the VHD parser, read path, repair and write path.
 //
 // libFuzzer build (see run-fuzz.sh):
 //   swift build -c release --product vhd-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
 // Without FUZZING this is a plain executable that replays files (`vhd-fuzz FILE…`) and writes a
 // seed corpus (`vhd-fuzz --make-corpus DIR`).
+import Synchronization
+import SystemPackage
 import VHD
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A read-only in-memory file.
-final class BytesIO: ImageIO {
-    let bytes: [UInt8]
+/// An in-memory file, read-only or writable up to `limit` bytes (beyond that a write fails
+/// with ENOSPC, as on a full disk: images must not ask for more than a few blocks here).
+final class MemoryIO: ImageIO {
+    let bytes: Mutex<[UInt8]>
+    let writable: Bool
+    let limit: Int
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
-        guard offset < UInt64(bytes.count) else { return 0 }
-        let n = min(buffer.count, bytes.count - Int(offset))
-        bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + n])) }
-        return n
+    init(_ bytes: [UInt8], writable: Bool = false, limit: Int = 64 << 20) {
+        self.bytes = Mutex(bytes)
+        self.writable = writable
+        self.limit = limit
     }
 
-    func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) { throw .readOnly }
-    func size() throws(BlockDeviceError) -> UInt64 { UInt64(bytes.count) }
-    func truncate(to size: UInt64) throws(BlockDeviceError) { throw .readOnly }
+    var contents: [UInt8] { bytes.withLock { $0 } }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
+        bytes.withLock { bytes in
+            guard offset < UInt64(bytes.count) else { return 0 }
+            let n = min(buffer.count, bytes.count - Int(offset))
+            bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + n])) }
+            return n
+        }
+    }
+
+    func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
+        guard writable else { throw .readOnly }
+        guard offset <= UInt64(limit), UInt64(buffer.count) <= UInt64(limit) - offset else { throw .io(operation: "pwrite", errno: .noSpace) }
+        bytes.withLock { bytes in
+            let end = Int(offset) + buffer.count
+            if end > bytes.count { bytes += [UInt8](repeating: 0, count: end - bytes.count) }
+            bytes.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[Int(offset)..<end]).copyMemory(from: buffer) }
+        }
+    }
+
+    func size() throws(BlockDeviceError) -> UInt64 { bytes.withLock { UInt64($0.count) } }
+
+    func truncate(to size: UInt64) throws(BlockDeviceError) {
+        guard writable else { throw .readOnly }
+        guard size <= UInt64(limit) else { throw .io(operation: "ftruncate", errno: .noSpace) }
+        bytes.withLock { bytes in
+            if Int(size) < bytes.count { bytes.removeLast(bytes.count - Int(size)) } else { bytes += [UInt8](repeating: 0, count: Int(size) - bytes.count) }
+        }
+    }
+
     func sync() throws(BlockDeviceError) {}
-    func punchHole(at offset: UInt64, length: UInt64) throws(BlockDeviceError) { throw .readOnly }
+
+    func punchHole(at offset: UInt64, length: UInt64) throws(BlockDeviceError) {
+        guard writable else { throw .readOnly }
+        bytes.withLock { bytes in
+            guard offset < UInt64(bytes.count) else { return }
+            let end = Int(min(UInt64(bytes.count), offset + min(length, UInt64(bytes.count))))
+            for i in Int(offset)..<end { bytes[i] = 0 }
+        }
+    }
 }
 
-/// One fuzz input: open, check, map and read a few places. Any thrown error is fine; a crash,
-/// a hang or a huge allocation is a bug.
+/// Stops the run: libFuzzer reports the input as a crash.
+func violated(_ what: String) -> Never { fatalError("invariant violated: \(what)") }
+
+/// One fuzz input: open, check, map and read a few places; then, on writable copies, repair
+/// and write. Any thrown error is fine; a crash, a hang, a huge allocation or a broken
+/// invariant (a repair that leaves repairable problems, a flushed write that does not read
+/// back, data outside a write that changes) is a bug.
 func fuzzOne(_ bytes: [UInt8]) {
-    let io = BytesIO(bytes)
+    let io = MemoryIO(bytes)
     _ = try? VHDImage.checkImage(io: io, path: "/nonexistent/fuzz.vhd")
     // For inspection: a differencing input has no parent here, and its own layer is still read
     // (reads beneath it must fail, not crash).
-    guard let image = try? VHDImage.openForInspection(io: io, path: "/nonexistent/fuzz.vhd") else { return }
-    _ = try? image.storedExtents()
-    var sector = [UInt8](repeating: 0, count: 4096)
-    let capacity = image.capacity
-    for offset in [0, capacity / 2, capacity &- 4096, capacity &- 1] where offset < capacity {
-        let length = Int(min(UInt64(sector.count), capacity - offset))
-        sector.withUnsafeMutableBytes { buffer in
-            _ = try? image.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]), at: offset)
+    if let image = try? VHDImage.openForInspection(io: io, path: "/nonexistent/fuzz.vhd") {
+        _ = try? image.storedExtents()
+        var sector = [UInt8](repeating: 0, count: 4096)
+        let capacity = image.capacity
+        for offset in [0, capacity / 2, capacity &- 4096, capacity &- 1] where offset < capacity {
+            let length = Int(min(UInt64(sector.count), capacity - offset))
+            sector.withUnsafeMutableBytes { buffer in
+                _ = try? image.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]), at: offset)
+            }
         }
+    }
+    fuzzRepair(bytes)
+    fuzzWrite(bytes)
+}
+
+/// `check --repair` does all it can in one go: checking again finds nothing it could repair.
+func fuzzRepair(_ bytes: [UInt8]) {
+    let io = MemoryIO(bytes, writable: true)
+    guard let first = try? VHDImage.checkImage(io: io, path: "/nonexistent/fuzz.vhd", repair: true), !first.repaired.isEmpty else { return }
+    guard let again = try? VHDImage.checkImage(io: io, path: "/nonexistent/fuzz.vhd") else { violated("check fails after a repair") }
+    if let left = again.problems.first(where: { $0.repair != nil }) { violated("repairable problem left after repair: \(left)") }
+}
+
+/// A write that a flush made durable reads back after reopening, and what lay outside it
+/// still reads as before.
+func fuzzWrite(_ bytes: [UInt8]) {
+    let io = MemoryIO(bytes, writable: true)
+    guard let image = try? VHDImage.open(io: io, path: "/nonexistent/fuzz.vhd"), !image.isReadOnly else { return }
+    let capacity = image.capacity
+    guard capacity >= 8192 else { return }
+    let written = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+    let writeAt = (capacity / 2) & ~511
+    let keptAt = [UInt64(0), capacity - 4096].filter { $0 + 4096 <= writeAt || $0 >= writeAt + 4096 }
+    guard let before = try? keptAt.map({ (offset) throws(BlockDeviceError) in try image.read(at: offset, length: 4096) }) else { return }
+    do {
+        try image.write(written, at: writeAt)
+        try image.flush()
+    } catch {
+        return
+    }
+    let reopened: VHDImage
+    do {
+        reopened = try VHDImage.open(io: io, path: "/nonexistent/fuzz.vhd", readOnly: true)
+    } catch {
+        violated("the image no longer opens after a flushed write: \(error)")
+    }
+    do {
+        if try reopened.read(at: writeAt, length: 4096) != written { violated("a flushed write does not read back") }
+        for (offset, old) in zip(keptAt, before) where try reopened.read(at: offset, length: 4096) != old {
+            violated("data at \(offset) changed by a write at \(writeAt)")
+        }
+    } catch {
+        violated("reading after a flushed write fails: \(error)")
     }
 }
 

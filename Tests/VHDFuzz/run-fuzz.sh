@@ -12,5 +12,5 @@ mkdir -p "$scratch/corpus" fuzz-artifacts
 "$(swift build --show-bin-path)/vhd-fuzz" --make-corpus "$scratch/corpus"
 swift build -c release --product vhd-fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING \
     >"$scratch/build.log" 2>&1 || { cat "$scratch/build.log"; exit 1; }
-.build-fuzz/release/vhd-fuzz -max_total_time="$seconds" -rss_limit_mb=1024 -malloc_limit_mb=256 \
+SWIFT_BACKTRACE=enable=no .build-fuzz/release/vhd-fuzz -max_total_time="$seconds" -rss_limit_mb=1024 -malloc_limit_mb=256 \
     -artifact_prefix=fuzz-artifacts/ "$scratch/corpus"

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+@testable import VHD
+
+/// `check --repair` never makes an image worse: it writes nothing when the file's own
+/// structures have a fatal problem it cannot fix, and one repair leaves nothing a second could
+/// fix. Each case here was first found by the fuzz target's repair invariant.
+@Suite struct RepairSafetyTests {
+    typealias Edit = BadInputTests.Edit
+
+    /// A block that lies in the dynamic header, and a damaged trailing footer: restoring the
+    /// footer would cut the file after the data that check counts, so the misplaced block would
+    /// end up past the end. Nothing is written.
+    @Test func aBlockInsideMetadataWithholdsEveryRepair() throws {
+        let dir = TemporaryDirectory()
+        let path = try BadInputTests.dynamicImage(dir)
+        try BadInputTests.edit(path) { e in
+            e.be32(1, at: 1536 + 3 * 4)                   // bat[3] → sector 1, inside the header
+            e.bytes[e.footerAt + 100] ^= 0xFF              // the trailing footer's checksum fails
+        }
+        let before = try readFile(path)
+        let report = try VHDImage.check(path: path, repair: true)
+        #expect(report.repairWithheld)
+        #expect(report.repaired.isEmpty)
+        #expect(report.problems.contains { if case .batEntryInMetadata(block: 3, _, _) = $0.error { true } else { false } }, "\(report.problems)")
+        #expect(report.problems.contains { $0.repair == .restoreTrailingFooter }, "\(report.problems)")
+        #expect(try readFile(path) == before, "nothing written")
+    }
+
+    /// A BAT that reaches into the trailing footer: dropping an entry would write into the
+    /// footer. The overlap itself is a fatal problem that names both; open refuses the image.
+    @Test func aTrailingFooterOverlappingTheTableIsFatalAndWithholdsRepairs() throws {
+        let dir = TemporaryDirectory()
+        var options = VHDCreateOptions(type: .dynamic, size: 4 << 20)
+        options.blockSize = 1 << 20
+        let path = dir.file("e.vhd")
+        _ = try VHDImage.create(path: path, options: options)
+        try BadInputTests.edit(path) { e in
+            #expect(e.bytes.count == 2560, "copy, header, a one-sector BAT and the footer")
+            e.be32(256, at: 512 + 28)                      // a two-sector BAT: 1536..<2560
+            e.sealHeader()
+        }
+        let before = try readFile(path)
+        let overlap = { (error: VHDError) -> Bool in "\(error)".contains("the trailing footer overlaps the BAT") }
+        let error = try #require(BadInputTests.openError(path))
+        #expect(overlap(error), "\(error)")
+        let report = try VHDImage.check(path: path, repair: true)
+        #expect(report.problems.contains { $0.severity == .fatal && overlap($0.error) }, "\(report.problems)")
+        #expect(report.repaired.isEmpty)
+        #expect(try readFile(path) == before, "nothing written")
+    }
+
+    /// Bytes of the trailing footer that a parse does not keep (its reserved tail) do not make
+    /// the copy "differ"; a damaged copy is restored from the fields, and checking again finds
+    /// nothing left to repair.
+    @Test func footerCopiesAreComparedFieldByField() throws {
+        let dir = TemporaryDirectory()
+        let path = try BadInputTests.dynamicImage(dir)
+        try BadInputTests.edit(path) { e in
+            e.bytes[e.footerAt + 500] = 0x5A
+            e.sealFooter(at: e.footerAt)
+        }
+        var report = try VHDImage.check(path: path)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+
+        try BadInputTests.edit(path) { e in e.bytes[3] ^= 0xFF }  // the copy's cookie
+        report = try VHDImage.check(path: path, repair: true)
+        #expect(report.repaired.map(\.repair) == [.restoreFooterCopy])
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        report = try VHDImage.check(path: path)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(try VHDImage.open(path: path, readOnly: true).read(at: 0, length: 4096) == pattern(4096, seed: 1))
+    }
+
+    /// A missing parent is not a problem of the file's own structures: the repairs still run.
+    @Test func aMissingParentDoesNotWithholdRepairs() throws {
+        let dir = TemporaryDirectory()
+        let parent = try BadInputTests.dynamicImage(dir, name: "p.vhd")
+        let child = dir.file("c.vhd")
+        _ = try VHDImage.createDifferencing(path: child, parentPath: parent)
+        try FileManager.default.removeItem(atPath: parent)
+        try BadInputTests.edit(child) { e in e.bytes[3] ^= 0xFF }
+        let report = try VHDImage.check(path: child, repair: true)
+        #expect(!report.repairWithheld)
+        #expect(report.repaired.map(\.repair) == [.restoreFooterCopy])
+        #expect(report.problems.map(\.severity) == [.fatal], "only the missing parent is left: \(report.problems)")
+    }
+}
