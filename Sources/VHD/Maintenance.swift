@@ -60,10 +60,18 @@ extension VHDImage {
                 }
             }
             try lifting { () throws(BlockDeviceError) in
+                // Growing turns what lay between the disk's end and the file's end into disk
+                // data: bytes the file holds past the disk (before the footer) are zeroed while
+                // the old footer still rules, and the old footer once the new one does.
+                let oldFooterAt = try io.size() - 512
+                if newSize > oldSize, min(newSize, oldFooterAt) > oldSize {
+                    try io.punchHole(at: oldSize, length: min(newSize, oldFooterAt) - oldSize)
+                    try io.sync()
+                }
                 try io.writeBytes(footer.serialized(), at: newSize)
                 try io.sync()
-                if newSize > oldSize {
-                    try io.writeBytes([UInt8](repeating: 0, count: 512), at: oldSize)  // the old footer is disk data now
+                if newSize > oldFooterAt {
+                    try io.punchHole(at: oldFooterAt, length: min(512, newSize - oldFooterAt))
                 }
                 try io.truncate(to: newSize + 512)
                 try io.sync()

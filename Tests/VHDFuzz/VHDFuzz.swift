@@ -93,6 +93,43 @@ func fuzzOne(_ bytes: [UInt8]) {
     }
     fuzzRepair(bytes)
     fuzzWrite(bytes)
+    fuzzMaintenance(bytes)
+}
+
+/// Compact and resize (grow) keep every byte of the disk: a small image that opens is written
+/// to a file in /dev/shm (they work on paths); each operation either fails or leaves an image
+/// that opens, reads the same (zeros past the old end after growing) and, if `check` found it
+/// clean before, is still clean.
+func fuzzMaintenance(_ bytes: [UInt8]) {
+    let memory = MemoryIO(bytes)
+    guard let image = try? VHDImage.open(io: memory, path: "/nonexistent/fuzz.vhd", readOnly: true),
+          image.diskType != .differencing, image.capacity <= 16 << 20,
+          let before = try? image.read(at: 0, length: Int(image.capacity)) else { return }
+    let cleanBefore = (try? VHDImage.checkImage(io: memory, path: "/nonexistent/fuzz.vhd"))?.isClean ?? false
+    let path = "/dev/shm/vhd-fuzz-\(getpid()).vhd"
+    defer { unlink(path) }
+    guard let file = try? FileImageIO(path: path, readOnly: false, create: true, truncate: true, writeBehind: nil) else { return }
+    let stored: Bool = bytes.withUnsafeBytes { buffer in (try? file.write(buffer, at: 0)) != nil }
+    guard stored else { return }
+    func verify(_ operation: String, expected: [UInt8]) {
+        let after: VHDImage
+        let read: [UInt8]
+        do {
+            after = try VHDImage.open(path: path, readOnly: true)
+            read = try after.read(at: 0, length: expected.count)
+        } catch {
+            violated("the image does not open or read after \(operation): \(error)")
+        }
+        if read != expected || after.capacity != UInt64(expected.count) { violated("\(operation) changed the disk") }
+        guard cleanBefore else { return }
+        guard let report = try? VHDImage.check(path: path) else { violated("check fails after \(operation)") }
+        if !report.isClean { violated("\(operation) left a clean image damaged: \(report.problems)") }
+    }
+    if (try? VHDImage.compact(path: path)) != nil { verify("compact", expected: before) }
+    let grown = image.capacity + (64 << 10)
+    if (try? VHDImage.resize(path: path, to: grown)) != nil {
+        verify("resize", expected: before + [UInt8](repeating: 0, count: 64 << 10))
+    }
 }
 
 /// `check --repair` does all it can in one go: checking again finds nothing it could repair.

@@ -122,6 +122,35 @@ import Testing
         try Self.expectClean(path)
     }
 
+    /// A fixed disk whose file holds more than the disk (bytes between its end and the footer,
+    /// which check notes): growing turns those bytes into disk data, so they must read as zeros
+    /// — by a little (the new footer lands among them) or by more than they hold. Found by the
+    /// fuzz target's maintenance invariant.
+    @Test(arguments: [UInt64(4096), 64 << 10])
+    func resizeFixedGrowZeroesWhatTheFileHeldPastTheDisk(growth: UInt64) throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("f.vhd")
+        let size = 64 << 10
+        do {
+            let image = try VHDImage.create(path: path, options: VHDCreateOptions(type: .fixed, size: UInt64(size)))
+            try image.write(pattern(size, seed: 5), at: 0)
+        }
+        var bytes = try readFile(path)
+        let footer = Array(bytes[size...])
+        bytes = Array(bytes[..<size]) + pattern(16 << 10, seed: 6) + footer  // 16 KiB past the disk
+        try writeFile(path, bytes)
+        #expect(try VHDImage.check(path: path).isClean)
+        try VHDImage.resize(path: path, to: UInt64(size) + growth)
+        let model = pattern(size, seed: 5) + [UInt8](repeating: 0, count: Int(growth))
+        #expect(try difference(contents(of: VHDImage.open(path: path, readOnly: true)), model) == nil)
+        #expect(try readFile(path).count == size + Int(growth) + 512)
+        try Self.expectClean(path)
+        if ToolCheck.qemuImg {
+            try writeFile(dir.file("model.raw"), model)
+            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+        }
+    }
+
     @Test func resizeDynamicMovesTheTableWhenItMustGrow() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("d.vhd")
