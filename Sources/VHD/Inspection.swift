@@ -164,10 +164,10 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
     }
 
     // Metadata ranges: footer copy, header, BAT, locators.
-    var metadata: [(name: String, range: Range<UInt64>)] = [
-        ("footerCopy", 0..<512),
-        ("header", headerOffset..<headerOffset + 1024),
-        ("BAT", tableOffset..<tableOffset + header.tableSize),
+    var metadata: [(name: String, range: Range<UInt64>, locator: Int?)] = [
+        ("footerCopy", 0..<512, nil),
+        ("header", headerOffset..<headerOffset + 1024, nil),
+        ("BAT", tableOffset..<tableOffset + header.tableSize, nil),
     ]
     if tableOffset < headerOffset + 1024, tableOffset + header.tableSize > headerOffset {
         try findings.add(.fatal, .invalidField(field: "header.tableOffset", value: tableOffset, reason: "the BAT overlaps the dynamic header"))
@@ -185,10 +185,8 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
             try findings.add(.fatal, .locatorOutsideFile(index: i, offset: locator.dataOffset, length: length, fileSize: fileSize))
             continue
         }
-        var end = locator.dataOffset + alignUp(length, 512)
-        let reservedEnd = locator.dataOffset &+ locator.reservedBytes
-        if reservedEnd > end, reservedEnd <= fileSize { end = reservedEnd }
-        metadata.append(("header.parentLocator[\(i)]", locator.dataOffset..<end))
+        // The data only for now; the space reserved after it is added once the blocks are known.
+        metadata.append(("header.parentLocator[\(i)]", locator.dataOffset..<locator.dataOffset + alignUp(length, 512), i))
     }
     // The trailing footer lies after all of it: a write to one would otherwise change the other.
     if let trailing = trailingOffset {
@@ -216,8 +214,7 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
             bat[block] = unallocatedBlock
             continue
         }
-        if let hit = metadata.first(where: { $0.range.overlaps(start..<end) }) {
-            _ = hit
+        if metadata.contains(where: { $0.range.overlaps(start..<end) }) {
             try findings.add(.fatal, .batEntryInMetadata(block: block, offset: start, metadataEnd: result.metadataEnd))
             continue
         }
@@ -231,7 +228,23 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
         try findings.add(.fatal, .batEntriesOverlap(block: allocated[i].block, otherBlock: allocated[i - 1].block, offset: allocated[i].start))
     }
     result.bat = bat
+
+    // A locator's reserved space (room for a longer path) counts as metadata up to the next
+    // block, structure or the trailing footer, whichever comes first: never overlapping what
+    // is there, and the same after the file grows (new blocks go after all of it).
+    let footerStart = trailingOffset ?? fileSize
+    for (index, item) in metadata.enumerated() {
+        guard let i = item.locator, case let locator = header.locators[i] else { continue }
+        let reservedEnd = locator.dataOffset &+ locator.reservedBytes
+        guard reservedEnd > item.range.upperBound else { continue }
+        let following = metadata.map(\.range.lowerBound) + allocated.map(\.start) + [footerStart]
+        let limit = following.filter { $0 >= item.range.upperBound }.min() ?? footerStart
+        metadata[index].range = item.range.lowerBound..<max(item.range.upperBound, min(reservedEnd, limit))
+    }
+    result.metadata = metadata.map(\.range)
+    result.metadataEnd = metadata.map(\.range.upperBound).max() ?? 0
     result.dataEnd = max(alignUp(result.metadataEnd, 512), (allocated.last.map { $0.start + span }) ?? 0)
     result.problems = findings.problems
     return result
 }
+
