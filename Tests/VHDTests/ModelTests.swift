@@ -90,13 +90,19 @@ import Testing
         var options = VHDCreateOptions(type: .dynamic, size: 8 << 20)
         options.blockSize = 64 << 10
         let image = try VHDImage.create(path: dir.file("c.vhd"), options: options)
-        // Four threads, each owning an interleaved set of 4 KiB slots.
+        // Four threads, each owning an interleaved set of 4 KiB slots (so blocks fill up from
+        // several threads at once and move to the lock-free path), flushing now and then.
         let threads = 4, slots = (8 << 20) / 4096
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             for slot in stride(from: t, to: slots, by: threads) {
-                try? image.write(pattern(4096, seed: UInt64(slot)), at: UInt64(slot * 4096))
-                if let back = try? image.read(at: UInt64(slot * 4096), length: 4096), back != pattern(4096, seed: UInt64(slot)) {
-                    Issue.record("slot \(slot) read back wrong")
+                do {
+                    try image.write(pattern(4096, seed: UInt64(slot)), at: UInt64(slot * 4096))
+                    if try image.read(at: UInt64(slot * 4096), length: 4096) != pattern(4096, seed: UInt64(slot)) {
+                        Issue.record("slot \(slot) read back wrong")
+                    }
+                    if slot % 97 == 0 { try image.flush() }
+                } catch {
+                    Issue.record("slot \(slot): \(error)")
                 }
             }
         }
