@@ -1,28 +1,36 @@
 extension VHDImage {
-    /// Writes the BAT sectors holding the given sector indices (all when nil).
-    func writeBAT(_ bat: [UInt32], header: VHDDynamicHeader, sectors: Set<Int>?) throws(BlockDeviceError) {
-        let count = Int(header.tableSize / 512)
-        for batSector in (sectors.map { $0.sorted() } ?? Array(0..<count)) where batSector < count {
-            let first = batSector * 128
-            var bytes = [UInt8](repeating: 0xFF, count: 512)
-            for i in first..<min(first + 128, bat.count) { bytes.setBE32(bat[i], at: (i - first) * 4) }
-            try io.writeBytes(bytes, at: header.tableOffset + UInt64(batSector) * 512)
-        }
-    }
-
-    /// Changes fields of the dynamic header's first sector in place: reads the header as the
-    /// file holds it, lets `change` set fields in its first 512 bytes, recomputes the checksum
-    /// (over all 1024 bytes; the second sector stays byte for byte as it is, whatever a
-    /// re-serialisation would make of it) and writes that one sector — a crash leaves the old
-    /// header or the new one. Not synced.
-    func rewriteHeaderFirstSector(_ change: (inout [UInt8]) -> Void) throws(BlockDeviceError) {
-        var bytes = try io.readBytes(at: footer.dataOffset, count: VHDDynamicHeader.size)
-        change(&bytes)
-        bytes.setBE32(vhdChecksum(bytes, checksumOffset: VHDDynamicHeader.checksumOffset), at: VHDDynamicHeader.checksumOffset)
-        try io.writeBytes(Array(bytes[0..<512]), at: footer.dataOffset)
-    }
-
     // MARK: Resize
+
+    /// Forgets what a dynamic or differencing file stores past the end of the disk — blocks
+    /// wholly past it are released, and in the block that straddles it the bits of sectors
+    /// past it are cleared — and flushes, so that growing the disk shows zeros (or the
+    /// parent's data) there, never stale data. Invisible until the disk grows.
+    func forgetDataPastTheEnd() throws(BlockDeviceError) {
+        let endSector = Int(capacity / 512)
+        let changed = try state.withLock { (s) throws(BlockDeviceError) -> Bool in
+            var changed = false
+            for block in s.bat.indices where s.bat[block] != unallocatedBlock {
+                let first = block * sectorsPerBlock
+                if first >= endSector {
+                    s.bat[block] = unallocatedBlock
+                    s.store(nil, for: block)
+                    s.newBlocks.remove(block)
+                    s.dirtyBitmaps.remove(block)
+                    s.dirtyBAT.insert(block)
+                    changed = true
+                } else if first + sectorsPerBlock > endSector {
+                    var bitmap = try loadBitmap(&s, block: block, entry: s.bat[block])
+                    if bitmap.assign((endSector - first)..<sectorsPerBlock, to: false) {
+                        s.store(bitmap, for: block)
+                        if !s.newBlocks.contains(block) { s.dirtyBitmaps.insert(block) }
+                        changed = true
+                    }
+                }
+            }
+            return changed
+        }
+        if changed { try flush() }
+    }
 
     /// Changes the disk size. Growing a fixed disk moves its footer; growing a dynamic or
     /// differencing disk extends the BAT in its padding or moves it to the end of the file.
@@ -88,6 +96,7 @@ extension VHDImage {
         }
         guard needed <= UInt64(UInt32.max) else { throw .invalidRequest("too many blocks") }
         try lifting { () throws(BlockDeviceError) in
+            if newSize > oldSize { try image.forgetDataPastTheEnd() }
             var s = image.state.withLock { $0 }
             if needed > UInt64(header.maxTableEntries) {
                 var bat = s.bat

@@ -273,14 +273,7 @@ extension VHDImage {
                 var sectors = Set<Int>()
                 for block in s.newBlocks { sectors.insert(block / 128) }
                 for block in s.dirtyBAT { sectors.insert(block / 128) }
-                for batSector in sectors.sorted() {
-                    let first = batSector * 128
-                    let last = min(first + 128, s.bat.count)
-                    var bytes = [UInt8](repeating: 0xFF, count: 512)
-                    for i in first..<last { bytes.setBE32(s.bat[i], at: (i - first) * 4) }
-                    let length = min(512, Int(header.tableSize) - batSector * 512)
-                    try io.writeBytes(Array(bytes[0..<length]), at: header.tableOffset + UInt64(batSector) * 512)
-                }
+                try writeBAT(s.bat, header: header, sectors: sectors)
             }
             for block in s.dirtyBitmaps.sorted() where s.bat[block] != unallocatedBlock {
                 if let bitmap = s.bitmaps[block] {

@@ -152,6 +152,29 @@ public final class VHDImage: BlockDevice {
     @inline(__always)
     func dataOffset(ofBlockAt entry: UInt32) -> UInt64 { blockDataOffset(entry, bitmapSize: bitmapSize) }
 
+    /// Writes the BAT sectors holding the given sector indices (all when nil).
+    func writeBAT(_ bat: [UInt32], header: VHDDynamicHeader, sectors: Set<Int>?) throws(BlockDeviceError) {
+        let count = Int(header.tableSize / 512)
+        for batSector in (sectors.map { $0.sorted() } ?? Array(0..<count)) where batSector < count {
+            let first = batSector * 128
+            var bytes = [UInt8](repeating: 0xFF, count: 512)
+            for i in first..<min(first + 128, bat.count) { bytes.setBE32(bat[i], at: (i - first) * 4) }
+            try io.writeBytes(bytes, at: header.tableOffset + UInt64(batSector) * 512)
+        }
+    }
+
+    /// Changes fields of the dynamic header's first sector in place: reads the header as the
+    /// file holds it, lets `change` set fields in its first 512 bytes, recomputes the checksum
+    /// (over all 1024 bytes; the second sector stays byte for byte as it is, whatever a
+    /// re-serialisation would make of it) and writes that one sector — a crash leaves the old
+    /// header or the new one. Not synced.
+    func rewriteHeaderFirstSector(_ change: (inout [UInt8]) -> Void) throws(BlockDeviceError) {
+        var bytes = try io.readBytes(at: footer.dataOffset, count: VHDDynamicHeader.size)
+        change(&bytes)
+        bytes.setBE32(vhdChecksum(bytes, checksumOffset: VHDDynamicHeader.checksumOffset), at: VHDDynamicHeader.checksumOffset)
+        try io.writeBytes(Array(bytes[0..<512]), at: footer.dataOffset)
+    }
+
     /// The current BAT (allocations made since the last flush included).
     public var blockAllocationTable: [UInt32] { state.withLock { $0.bat } }
 
