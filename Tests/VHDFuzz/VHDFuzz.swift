@@ -96,7 +96,7 @@ func fuzzOne(_ bytes: [UInt8]) {
     fuzzMaintenance(bytes)
 }
 
-/// Compact and resize (grow) keep every byte of the disk: a small image that opens is written
+/// Convert, compact and resize (grow) keep every byte of the disk: a small image that opens is written
 /// to a file in /dev/shm (they work on paths); each operation either fails or leaves an image
 /// that opens, reads the same (zeros past the old end after growing) and, if `check` found it
 /// clean before, is still clean.
@@ -124,6 +124,20 @@ func fuzzMaintenance(_ bytes: [UInt8]) {
         guard cleanBefore else { return }
         guard let report = try? VHDImage.check(path: path) else { violated("check fails after \(operation)") }
         if !report.isClean { violated("\(operation) left a clean image damaged: \(report.problems)") }
+    }
+    // Convert: every format holds the same disk.
+    let converted = path + ".converted"
+    defer { unlink(converted) }
+    for format in ImageFormat.allCases {
+        unlink(converted)
+        guard (try? convertImage(source: image, destination: converted, to: format, blockSize: 4096)) != nil else { continue }
+        do {
+            let copy = try openImage(path: converted)
+            let read = try copy.read(at: 0, length: before.count)
+            if copy.capacity != image.capacity || read != before { violated("convert to \(format) changed the disk") }
+        } catch {
+            violated("the result of convert to \(format) does not open or read: \(error)")
+        }
     }
     if (try? VHDImage.compact(path: path)) != nil { verify("compact", expected: before) }
     let grown = image.capacity + (64 << 10)
