@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(
             name: "KVMTests", dependencies: ["KVM", "GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
         // Shared by the test targets: the KVM test gate, running built executables (not a product).
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["ResourceAllocator"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
 
         // MARK: VCPU
         .target(name: "VCPU", dependencies: ["KVM", "GuestMemory"], swiftSettings: swiftSettings),
@@ -158,7 +158,7 @@ let package = Package(
         // MARK: Benchmarks (run with `swift run -c release <name> [--json]`)
         .target(
             name: "BenchmarkSupport",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VCPU", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/BenchmarkSupport",
             swiftSettings: swiftSettings
         ),

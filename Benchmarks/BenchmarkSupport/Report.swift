@@ -1,5 +1,7 @@
 // Shared plumbing for the executables in Benchmarks/: a readable table or JSON, and a clock.
 import ArgumentParser
+// The package's one monotonic clock (`monotonicNanoseconds`) is VCPU's.
+import VCPU
 
 #if canImport(Glibc)
 import Glibc
@@ -14,14 +16,6 @@ public struct BenchmarkOptions: ParsableArguments {
     public var rounds: Int?
 
     public init() {}
-}
-
-/// A monotonic clock in nanoseconds (`CLOCK_MONOTONIC`).
-@inline(__always)
-public func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 /// Runs `body` once and returns the elapsed nanoseconds.

@@ -44,7 +44,7 @@ func measure<P: SchedulingPolicy>(_ prototype: P, n: Int, decisions: Int) throws
         try policy.account(d.vcpu, ran: d.slice, at: now, outcome: .preempted)
     }
     var made = 0
-    let start = monotonicNanoseconds()
+    let start = monotonicClock()
     while made < decisions {
         guard let d = policy.pickNext(at: now) else {
             guard let next = policy.nextEventTime(after: now) else { break }
@@ -55,7 +55,7 @@ func measure<P: SchedulingPolicy>(_ prototype: P, n: Int, decisions: Int) throws
         try policy.account(d.vcpu, ran: d.slice, at: now, outcome: .preempted)
         made += 1
     }
-    let elapsed = monotonicNanoseconds() - start
+    let elapsed = monotonicClock() - start
     return Double(elapsed) / Double(max(1, made))
 }
 
@@ -118,9 +118,9 @@ func simulated<P: SchedulingPolicy>(
     _ scenario: String, _ policy: P, cpus: Int, duration: Nanoseconds, workload: [SimulatedVCPU],
     cap: (vm: VMID, cpus: Double)? = nil
 ) throws -> [ReportValue] {
-    let start = monotonicNanoseconds()
+    let start = monotonicClock()
     let result = try Simulator(cpus: cpus, duration: duration, seed: 1).run(policy, workload: workload)
-    let wall = monotonicNanoseconds() - start
+    let wall = monotonicClock() - start
     let capError: ReportValue = cap.map { cap in
         let used = result.vms.first { $0.vm == cap.vm }.map { Double($0.accounting.runTime) } ?? 0
         return .number((used / Double(duration) / cap.cpus - 1) * 100, decimals: 3)

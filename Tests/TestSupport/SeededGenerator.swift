@@ -1,15 +1,5 @@
-/// SplitMix64: a tiny deterministic generator, so every randomised test is reproducible from
-/// its seed.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
+import ResourceAllocator
 
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The tests' deterministic generator, so every randomised test is reproducible from its seed:
+/// ResourceAllocator's `SplitMix64` (one implementation for the library and the tests).
+public typealias SeededGenerator = SplitMix64

@@ -1,12 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import VCPU
 
-/// `CLOCK_MONOTONIC` in nanoseconds: the clock of the real dispatcher (and of the `VCPU`
-/// target's `ConditionLock` timed waits and exit timestamps).
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock of the real dispatcher — the `VCPU` target's
+/// `monotonicNanoseconds()`, which also stamps its exits and times its waits.
 @inline(__always)
-public func monotonicClock() -> Nanoseconds {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Nanoseconds(ts.tv_sec) &* 1_000_000_000 &+ Nanoseconds(ts.tv_nsec)
-}
+public func monotonicClock() -> Nanoseconds { monotonicNanoseconds() }
