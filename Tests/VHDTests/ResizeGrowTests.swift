@@ -56,4 +56,22 @@ import Testing
         // No third-party oracle here: the straddling block now has sub-byte bitmap bits, which
         // libvhdi mishandles, and QEMU does not read dynamic bitmaps at all.
     }
+
+    /// The same grow under fault injection: a crash at any write leaves the old disk (its
+    /// bytes as before) or the grown one (zeros past the old end), never stale data.
+    @Test func growingSurvivesACrashAtEveryWrite() throws {
+        let dir = TemporaryDirectory()
+        let shortSize: UInt64 = (32 << 10) + 1024
+        let initial = try readFile(Self.shortened(dir, differencing: false, shortSize: shortSize))
+        let old = Array(pattern(64 << 10, seed: 2)[..<Int(shortSize)])
+        try MaintenanceCrashTests.crashEverywhere(initial: initial, dir: dir, operation: { (image: VHDImage) throws in
+            try VHDImage.resize(image: image, to: 128 << 10)
+        }, verify: { (image: VHDImage, label: String) throws in
+            #expect(image.capacity == shortSize || image.capacity == 128 << 10, "\(label)")
+            #expect(try difference(image.read(at: 0, length: Int(shortSize)), old) == nil, "\(label)")
+            if image.capacity > shortSize {
+                #expect(try image.read(at: shortSize, length: Int(image.capacity - shortSize)).allSatisfy { $0 == 0 }, "\(label)")
+            }
+        })
+    }
 }
