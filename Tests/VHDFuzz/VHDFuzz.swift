@@ -71,11 +71,42 @@ final class MemoryIO: ImageIO {
 /// Stops the run: libFuzzer reports the input as a crash.
 func violated(_ what: String) -> Never { fatalError("invariant violated: \(what)") }
 
-/// One fuzz input: open, check, map and read a few places; then, on writable copies, repair
-/// and write. Any thrown error is fine; a crash, a hang, a huge allocation or a broken
+/// One fuzz input, as it is and resealed: open, check, map and read a few places; then, on
+/// writable copies, repair, write, convert, compact and resize. Any thrown error is fine; a crash, a hang, a huge allocation or a broken
 /// invariant (a repair that leaves repairable problems, a flushed write that does not read
 /// back, data outside a write that changes) is a bug.
 func fuzzOne(_ bytes: [UInt8]) {
+    fuzzImage(bytes)
+    // Most mutations break a checksum and stop at the first check; the same input with its
+    // footers and header resealed reaches the structures behind them.
+    let resealed = sealed(bytes)
+    if resealed != bytes { fuzzImage(resealed) }
+}
+
+/// `bytes` with the checksums of the trailing footer, the footer copy and the dynamic header
+/// recomputed wherever their cookies stand.
+func sealed(_ bytes: [UInt8]) -> [UInt8] {
+    var bytes = bytes
+    func be(_ offset: Int, _ count: Int) -> UInt64 { bytes[offset..<offset + count].reduce(0) { $0 << 8 | UInt64($1) } }
+    func seal(_ offset: Int, size: Int, cookie: String, checksumAt: Int) {
+        guard offset >= 0, offset + size <= bytes.count, bytes[offset..<offset + 8].elementsEqual(cookie.utf8) else { return }
+        var sum: UInt32 = 0
+        for i in offset..<offset + size where i < offset + checksumAt || i >= offset + checksumAt + 4 { sum &+= UInt32(bytes[i]) }
+        let checksum = ~sum
+        for k in 0..<4 { bytes[offset + checksumAt + k] = UInt8(truncatingIfNeeded: checksum >> (24 - 8 * k)) }
+    }
+    for footer in [bytes.count - 512, 0] where footer >= 0 {
+        seal(footer, size: 512, cookie: "conectix", checksumAt: 64)
+        if footer + 24 <= bytes.count, bytes.count >= 512, bytes[footer..<footer + 8].elementsEqual("conectix".utf8) {
+            let header = be(footer + 16, 8)
+            if header < UInt64(bytes.count) { seal(Int(header), size: 1024, cookie: "cxsparse", checksumAt: 36) }
+        }
+    }
+    return bytes
+}
+
+/// Everything the fuzz target does with one image.
+func fuzzImage(_ bytes: [UInt8]) {
     let io = MemoryIO(bytes)
     _ = try? VHDImage.checkImage(io: io, path: "/nonexistent/fuzz.vhd")
     // For inspection: a differencing input has no parent here, and its own layer is still read
