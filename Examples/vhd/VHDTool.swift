@@ -243,11 +243,12 @@ struct Read: FileCommand {
     @Argument var file: String
     @Option var offset: ByteCount
     @Option var length: ByteCount
+    @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
     var subject: String { file }
 
     func execute() throws {
-        let image = try openImage(path: file)
+        let image = try openImage(path: file, as: format)
         try image.checkRange(offset: offset.value, length: length.value)
         var position = offset.value
         let end = offset.value + length.value
@@ -265,11 +266,12 @@ struct Write: FileCommand {
 
     @Argument var file: String
     @Option var offset: ByteCount
+    @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
     var subject: String { file }
 
     func execute() throws {
-        let image = try openImage(path: file, readOnly: false)
+        let image = try openImage(path: file, readOnly: false, as: format)
         let data = readStandardInput()
         try image.write(data, at: offset.value)
         try image.flush()
@@ -285,11 +287,12 @@ struct Convert: FileCommand {
     @Argument var destination: String
     @Option(help: "raw, fixed or dynamic.") var to: ImageFormat
     @Option(name: .customLong("block-size"), help: "Block size of a dynamic result (default 2M).") var blockSize: ByteCount?
+    @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
     var subject: String { source }
 
     func execute() throws {
-        let input = try openImage(path: source)
+        let input = try openImage(path: source, as: format)
         try withProgress("convert") { update in
             try convertImage(source: input, destination: destination, to: to,
                              blockSize: UInt32(min(blockSize?.value ?? 2 << 20, UInt64(UInt32.max))), progress: update)
@@ -298,6 +301,11 @@ struct Convert: FileCommand {
 }
 
 extension ImageFormat: ExpressibleByArgument {}
+extension ImageKind: ExpressibleByArgument {}
+
+/// Help for the `--format` option of the commands that accept a raw image too.
+let imageKindHelp = ArgumentHelp(
+    "What the image is: auto (a VHD if it carries a VHD footer, else raw), raw or vhd. A raw disk whose last sector looks like a VHD footer needs raw.")
 
 struct Compact: FileCommand {
     static let configuration = CommandConfiguration(abstract: "Release unused blocks and shrink the file.")

@@ -3,9 +3,26 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     case raw, fixed, dynamic
 }
 
-/// Opens `path` as a VHD when it carries a VHD footer (at the end or at offset 0), else as a
-/// raw image. Damaged VHDs are reported, not read as raw.
-public func openImage(path: String, readOnly: Bool = true) throws(VHDError) -> any BlockDevice {
+/// What ``openImage(path:readOnly:as:)`` takes a file for.
+public enum ImageKind: String, Sendable, CaseIterable {
+    /// A VHD when the file carries a VHD footer (at the end or at offset 0), else raw.
+    case auto
+    /// A raw disk, whatever its bytes look like.
+    case raw
+    /// A VHD of any type.
+    case vhd
+}
+
+/// Opens `path` as `kind`. With `.auto`, a file that carries a VHD footer (at the end or at
+/// offset 0) is opened as a VHD, else as a raw image, and a damaged VHD is reported, not read
+/// as raw. A raw disk whose last sector happens to hold a footer (a guest may write one there)
+/// is ambiguous: pass `.raw`.
+public func openImage(path: String, readOnly: Bool = true, as kind: ImageKind = .auto) throws(VHDError) -> any BlockDevice {
+    switch kind {
+    case .raw: return try lifting { () throws(BlockDeviceError) in try RawImage(path: path, readOnly: readOnly) }
+    case .vhd: return try VHDImage.open(path: path, readOnly: readOnly)
+    case .auto: break
+    }
     let io = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: true) }
     let size = try lifting { () throws(BlockDeviceError) in try io.size() }
     var looksLikeVHD = false

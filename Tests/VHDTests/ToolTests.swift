@@ -157,6 +157,33 @@ import Testing
         }
     }
 
+    /// A raw disk whose last sector holds a valid VHD footer that does not fit it (as a guest
+    /// may write, or a convert to raw of such a disk): `auto` reports a damaged VHD, `raw`
+    /// reads it as the raw disk it is. Found by the fuzz target's convert invariant.
+    @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
+    func formatRawReadsARawDiskThatEndsWithAFooter() throws {
+        let dir = TemporaryDirectory()
+        let vhd = dir.file("f.vhd"), raw = dir.file("disk.raw")
+        _ = try VHDImage.create(path: vhd, options: VHDCreateOptions(type: .fixed, size: 8192))
+        let footer = Array(try readFile(vhd).suffix(512))   // claims 8 KiB, needs 8.5 KiB
+        let disk = pattern(8192 - 512, seed: 3) + footer
+        try writeFile(raw, disk)
+
+        #expect(throws: VHDError.self) { try openImage(path: raw) }
+        #expect(try openImage(path: raw, as: .raw).read(at: 0, length: 8192) == disk)
+        #expect(throws: VHDError.self) { try openImage(path: raw, as: .vhd) }
+
+        let auto = try Self.vhd(["read", raw, "--offset", "0", "--length", "8192"])
+        #expect(auto.status == 1)
+        let read = try Self.vhd(["read", raw, "-f", "raw", "--offset", "0", "--length", "8192"])
+        #expect(read.status == 0 && read.standardOutput == disk)
+        let converted = dir.file("c.vhd")
+        #expect(try Self.vhd(["convert", raw, converted, "--to", "dynamic", "--format", "raw"]).status == 0)
+        #expect(try VHDImage.open(path: converted, readOnly: true).read(at: 0, length: 8192) == disk)
+        #expect(try Self.vhd(["write", raw, "-f", "raw", "--offset", "512"], stdin: [1, 2, 3]).status == 0)
+        #expect(Array(try readFile(raw)[512..<515]) == [1, 2, 3])
+    }
+
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func sizesAcceptSuffixes() throws {
         let dir = TemporaryDirectory()
