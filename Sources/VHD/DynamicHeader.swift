@@ -131,9 +131,11 @@ public struct VHDDynamicHeader: Equatable, Sendable {
         return b
     }
 
-    /// Bytes of the sector bitmap in front of each block: one bit per sector, padded to a
-    /// whole sector.
-    public var bitmapSize: UInt64 { alignUp(UInt64(blockSize) / 512 / 8, 512) }
+    /// Bytes of the sector bitmap in front of each block: one bit per sector, rounded up to
+    /// whole bytes and then to a whole sector — so one sector even for blocks under 4 KiB,
+    /// per the specification (QEMU reads those as if they had no bitmap, libvhdi refuses them;
+    /// Hyper-V only makes 512 KiB and 2 MiB blocks).
+    public var bitmapSize: UInt64 { alignUp((UInt64(blockSize) / 512 + 7) / 8, 512) }
 
     /// Bytes of the BAT on disk (four bytes per entry, padded to a whole sector).
     public var tableSize: UInt64 { alignUp(UInt64(maxTableEntries) * 4, 512) }
