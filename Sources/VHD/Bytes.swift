@@ -82,6 +82,12 @@ func alignUp(_ value: UInt64, _ alignment: UInt64) -> UInt64 {
     (value + alignment - 1) & ~(alignment - 1)
 }
 
+/// How many `blockSize`-byte blocks cover `size` bytes; no overflow for any `size` (an
+/// untrusted footer may claim up to 2^64 − 1).
+func blockCount(covering size: UInt64, blockSize: UInt64) -> UInt64 {
+    size / blockSize + (size % blockSize == 0 ? 0 : 1)
+}
+
 /// `withUnsafeMutableBytes` for a body with a typed error (the standard one only rethrows).
 func withMutableBytes<T, E: Error>(_ array: inout [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws(E) -> T) throws(E) -> T {
     let result: Result<T, E> = array.withUnsafeMutableBytes { buffer in

@@ -104,7 +104,7 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
     if footer.diskType == .fixed {
         let footerAt = trailingOffset ?? fileSize
         if footer.currentSize > footerAt {
-            try findings.add(.fatal, .invalidField(field: sizeField, value: footer.currentSize, reason: "a fixed disk of this size needs \(footer.currentSize + 512) bytes, the file has \(fileSize)"))
+            try findings.add(.fatal, .invalidField(field: sizeField, value: footer.currentSize, reason: "a fixed disk of this size needs its data and a 512-byte footer, the file has \(fileSize) bytes"))
         } else if footer.currentSize < footerAt {
             try findings.add(.notice, .invalidField(field: sizeField, value: footer.currentSize, reason: "the file holds \(footerAt - footer.currentSize) bytes more than the disk"))
         }
@@ -155,7 +155,7 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
     guard tableOffset <= fileSize, entries * 4 <= fileSize - tableOffset else {
         throw .invalidField(field: "header.maxTableEntries", value: entries, reason: "a table of \(entries * 4) bytes at \(tableOffset) does not fit in the file (\(fileSize) bytes)")
     }
-    let neededEntries = (footer.currentSize + blockSize - 1) / blockSize
+    let neededEntries = blockCount(covering: footer.currentSize, blockSize: blockSize)
     if entries < neededEntries {
         try findings.add(.fatal, .invalidField(field: "header.maxTableEntries", value: entries, reason: "a disk of \(footer.currentSize) bytes in \(blockSize)-byte blocks needs \(neededEntries) entries"))
     }

@@ -88,7 +88,7 @@ extension VHDImage {
         }
         guard var header = image.header else { return }
         let blockSize = UInt64(header.blockSize)
-        let needed = (newSize + blockSize - 1) / blockSize
+        let needed = blockCount(covering: newSize, blockSize: blockSize)
         if newSize < oldSize {
             if let last = try lifting({ () throws(BlockDeviceError) in try image.storedExtents() }).last, last.offset + last.length > newSize {
                 throw .invalidRequest("cannot shrink: data is stored past \(newSize) bytes (up to \(last.offset + last.length))")

@@ -107,7 +107,7 @@ extension VHDImage {
         guard block >= 512, UInt64(block) <= maximumBlockSize, block & (block - 1) == 0 else {
             throw .invalidRequest("block size \(blockSize) is not a power of two from 512 bytes to 1 GiB")
         }
-        let entries = (footer.currentSize + block - 1) / block
+        let entries = blockCount(covering: footer.currentSize, blockSize: block)
         guard entries <= UInt64(UInt32.max) else { throw .invalidRequest("too many blocks") }
         var header = VHDDynamicHeader(tableOffset: 512 + 1024, maxTableEntries: UInt32(entries), blockSize: blockSize)
         var position = header.tableOffset + header.tableSize

@@ -171,11 +171,18 @@ import Testing
 
     // MARK: Sizes and header fields
 
-    @Test func absurdCurrentSizeIsRejected() throws {
+    /// Up to 2^64 − 1 (sizes near it once overflowed `check`'s arithmetic: a fuzz finding).
+    @Test(arguments: [UInt64(1) << 62, UInt64.max - 511, UInt64.max])
+    func absurdCurrentSizeIsRejected(size: UInt64) throws {
         let dir = TemporaryDirectory()
-        let path = try Self.dynamicImage(dir)
-        try Self.edit(path) { $0.footers { e, at in e.be64(1 << 62, at: at + 48) } }
-        #expect(Self.field(Self.openError(path)) == "footer.currentSize")
+        for fixed in [false, true] {
+            let path = fixed ? dir.file("f.vhd") : try Self.dynamicImage(dir)
+            if fixed { _ = try VHDImage.create(path: path, options: VHDCreateOptions(type: .fixed, size: 64 << 10)) }
+            try Self.edit(path) { $0.footers { e, at in e.be64(size, at: at + 48) } }
+            #expect(Self.field(Self.openError(path)) == "footer.currentSize")
+            let report = try VHDImage.check(path: path)
+            #expect(report.problems.contains { $0.severity == .fatal && "\($0.error)".hasPrefix("footer.currentSize") }, "\(report.problems)")
+        }
     }
 
     @Test func hugeTableIsRejectedBeforeAllocating() throws {
