@@ -15,6 +15,8 @@ extension VHDImage {
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         try checkRange(offset: offset, length: UInt64(buffer.count))
+        // Nothing to read (at the very end, `offset` names no block at all).
+        if buffer.isEmpty { return }
         if diskType == .fixed {
             try io.readExactly(into: buffer, at: offset)
             return
