@@ -210,6 +210,13 @@ extension VHDImage {
     /// Places a new block at the end of the data. Its bitmap and BAT entry reach the disk at
     /// the next flush; until then the block is invisible after a crash.
     func allocate(_ s: inout SparseState, block: Int) throws(BlockDeviceError) -> UInt32 {
+        if s.footerCopyStale {
+            // From here until the next flush the trailing footer may be gone; after a crash
+            // the copy at offset 0 stands in for it, so it must be right first.
+            try io.writeBytes(footerBytes, at: 0)
+            try io.sync()
+            s.footerCopyStale = false
+        }
         if !s.tailTrimmed {
             // Bytes past the end of the data are stale (an old footer is overwritten by the
             // bitmap; anything beyond is left over from a crash): cut them off so that the

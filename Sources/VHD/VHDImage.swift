@@ -83,7 +83,8 @@ public final class VHDImage: BlockDevice {
             bat: inspection.bat, fullBlocks: fullBlocks, bitmapSize: inspection.bitmapSize,
             sectorsPerBlock: Int(inspection.header?.blockSize ?? 0) / 512, nextFree: inspection.dataEnd,
             trailingFooterAt: inspection.trailingFooterOffset.flatMap { $0 >= inspection.dataEnd ? $0 : nil },
-            fileSize: inspection.fileSize))
+            fileSize: inspection.fileSize,
+            footerCopyStale: inspection.problems.contains { $0.repair == .restoreFooterCopy }))
     }
 
     deinit {
@@ -238,8 +239,14 @@ struct SparseState: Sendable {
     var fileSize: UInt64
     /// Whether stale bytes past ``nextFree`` have been cut off before the first allocation.
     var tailTrimmed = false
+    /// Whether the footer copy at offset 0 is damaged or differs from the footer in effect.
+    /// A crash between the first allocation and the next flush leaves no trailing footer, and
+    /// the copy must then stand in for it: the first allocation rewrites it first.
+    var footerCopyStale: Bool
 
-    init(bat: [UInt32], fullBlocks: FullBlockTable, bitmapSize: UInt64, sectorsPerBlock: Int, nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64) {
+    init(bat: [UInt32], fullBlocks: FullBlockTable, bitmapSize: UInt64, sectorsPerBlock: Int, nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64,
+         footerCopyStale: Bool = false) {
+        self.footerCopyStale = footerCopyStale
         self.bat = bat
         self.fullBlocks = fullBlocks
         self.bitmapSize = bitmapSize

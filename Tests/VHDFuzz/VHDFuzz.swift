@@ -124,6 +124,7 @@ func fuzzImage(_ bytes: [UInt8]) {
     }
     fuzzRepair(bytes)
     fuzzWrite(bytes)
+    fuzzWrite(bytes, limit: bytes.count + 2048)   // little room: allocations fail with ENOSPC
     fuzzMaintenance(bytes)
 }
 
@@ -188,34 +189,40 @@ func fuzzRepair(_ bytes: [UInt8]) {
 
 /// A write that a flush made durable reads back after reopening, and what lay outside it
 /// still reads as before.
-func fuzzWrite(_ bytes: [UInt8]) {
-    let io = MemoryIO(bytes, writable: true)
+func fuzzWrite(_ bytes: [UInt8], limit: Int = 64 << 20) {
+    let io = MemoryIO(bytes, writable: true, limit: limit)
     guard let image = try? VHDImage.open(io: io, path: "/nonexistent/fuzz.vhd"), !image.isReadOnly else { return }
     let capacity = image.capacity
     guard capacity >= 8192 else { return }
     let written = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
     let writeAt = (capacity / 2) & ~511
     let keptAt = [UInt64(0), capacity - 4096].filter { $0 + 4096 <= writeAt || $0 >= writeAt + 4096 }
-    guard let before = try? keptAt.map({ (offset) throws(BlockDeviceError) in try image.read(at: offset, length: 4096) }) else { return }
+    guard let before = try? keptAt.map({ (offset) throws(BlockDeviceError) in try image.read(at: offset, length: 4096) }),
+          let old = try? image.read(at: writeAt, length: 4096) else { return }
+    var flushed = true
     do {
         try image.write(written, at: writeAt)
         try image.flush()
     } catch {
-        return
+        // A write or flush that failed (here: the file could not grow) is like a crash at
+        // that point: the image still opens, and the write reads as old or new data.
+        flushed = false
     }
+    let what = flushed ? "a flushed write" : "a failed write"
     let reopened: VHDImage
     do {
-        reopened = try VHDImage.open(io: io, path: "/nonexistent/fuzz.vhd", readOnly: true)
+        reopened = try VHDImage.open(io: MemoryIO(io.contents), path: "/nonexistent/fuzz.vhd", readOnly: true)
     } catch {
-        violated("the image no longer opens after a flushed write: \(error)")
+        violated("the image no longer opens after \(what): \(error)")
     }
     do {
-        if try reopened.read(at: writeAt, length: 4096) != written { violated("a flushed write does not read back") }
+        let now = try reopened.read(at: writeAt, length: 4096)
+        if now != written, flushed || now != old { violated("\(what) reads back as neither \(flushed ? "the new data" : "the old nor the new data")") }
         for (offset, old) in zip(keptAt, before) where try reopened.read(at: offset, length: 4096) != old {
-            violated("data at \(offset) changed by a write at \(writeAt)")
+            violated("data at \(offset) changed by \(what) at \(writeAt)")
         }
     } catch {
-        violated("reading after a flushed write fails: \(error)")
+        violated("reading after \(what) fails: \(error)")
     }
 }
 

@@ -85,4 +85,31 @@ import Testing
         #expect(report.repaired.map(\.repair) == [.restoreFooterCopy])
         #expect(report.problems.map(\.severity) == [.fatal], "only the missing parent is left: \(report.problems)")
     }
+
+    /// An image whose footer copy is damaged, written to without a flush and then crashed:
+    /// the trailing footer is gone (the new block's data is where the file ends), so the copy
+    /// must stand in, and the first allocation rewrites it first. Every crash leaves the same
+    /// disk. Found by the fuzz target's failed-write invariant.
+    @Test func aDamagedFooterCopyIsRewrittenBeforeTheTrailingFooterIsAtRisk() throws {
+        let dir = TemporaryDirectory()
+        let path = try BadInputTests.dynamicImage(dir)
+        try BadInputTests.edit(path) { e in e.bytes[3] ^= 0xFF }   // the copy's cookie
+        let io = FaultyIO(bytes: try readFile(path))
+        let image = try VHDImage.open(io: io, path: path)
+        #expect(image.openProblems.contains { $0.repair == .restoreFooterCopy })
+        try image.write(pattern(4096, seed: 9), at: 3 << 20)          // allocates block 3
+        var disk = [UInt8](repeating: 0, count: 4 << 20)
+        disk.replaceSubrange(0..<4096, with: pattern(4096, seed: 1))
+        disk.replaceSubrange((2 << 20)..<(2 << 20) + 4096, with: pattern(4096, seed: 2))
+        for (name, bytes) in io.crashVariants() {
+            let crashed = try VHDImage.open(io: FaultyIO(bytes: bytes), path: path, readOnly: true)
+            #expect(crashed.capacity == 4 << 20 && crashed.diskType == .dynamic, "\(name)")
+            let read = try contents(of: crashed)
+            let written = Array(read[(3 << 20)..<(3 << 20) + 4096])
+            #expect(written == pattern(4096, seed: 9) || written.allSatisfy { $0 == 0 }, "\(name)")
+            var rest = read
+            rest.replaceSubrange((3 << 20)..<(3 << 20) + 4096, with: [UInt8](repeating: 0, count: 4096))
+            #expect(difference(rest, disk) == nil, "\(name)")
+        }
+    }
 }
