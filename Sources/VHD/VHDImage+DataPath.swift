@@ -229,8 +229,9 @@ extension VHDImage {
             s.tailTrimmed = true
         }
         // Place the block so that its data (after the bitmap) starts on a `dataAlignment`
-        // boundary (see `defaultDataAlignment(blockSize:)`): page cache and disk then serve aligned guest I/O
-        // without straddling pages. The gap in front of it is never written (a hole).
+        // boundary (see `defaultDataAlignment(blockSize:)`): page cache and disk then serve
+        // aligned guest I/O without straddling pages, in large folios. The gap in front of it
+        // is never written (a hole).
         let start = alignedBlockStart(s.nextFree, bitmapSize: bitmapSize, alignment: dataAlignment)
         let sector = start / 512
         guard sector < UInt64(unallocatedBlock), start + bitmapSize + blockSize + 512 <= UInt64(UInt32.max) * 512 else {
