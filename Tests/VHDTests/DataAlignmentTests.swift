@@ -44,8 +44,7 @@ import Testing
         #expect(reopened.dataAlignment == VHDImage.defaultDataAlignment(blockSize: UInt64(Self.blockSize))) // not stored in the file
         #expect(try contents(of: reopened) == model)
         if ToolCheck.qemuImg {
-            try writeFile(dir.file("model.raw"), model)
-            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+            try InteropTests.qemuCompare(path, with: model, in: dir)
         }
         if ToolCheck.pyvhdi {
             #expect(try InteropTests.libvhdiRead([path], into: dir) == model)
@@ -108,8 +107,7 @@ import Testing
         let report = try VHDImage.check(path: path)
         #expect(report.isClean, "\(report.problems)")
         if ToolCheck.qemuImg {
-            try writeFile(dir.file("model.raw"), model)
-            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+            try InteropTests.qemuCompare(path, with: model, in: dir)
         }
         if ToolCheck.pyvhdi {
             #expect(try InteropTests.libvhdiRead([path], into: dir) == model)

@@ -50,6 +50,13 @@ import Testing
     print(size, files[0].get_disk_type())
     """
 
+    /// Has `qemu-img compare` check that the image at `path` (of `format`, as qemu-img names
+    /// it) holds exactly `model`; it exits non-zero, and this throws, on any difference.
+    static func qemuCompare(_ path: String, format: String = "vpc", with model: [UInt8], in dir: TemporaryDirectory) throws {
+        try writeFile(dir.file("model.raw"), model)
+        try run("qemu-img", ["compare", "-f", format, "-F", "raw", path, dir.file("model.raw")])
+    }
+
     /// What libvhdi reads from the chain `paths` (child first).
     static func libvhdiRead(_ paths: [String], into dir: TemporaryDirectory) throws -> [UInt8] {
         let out = dir.file("libvhdi.raw")
@@ -63,8 +70,7 @@ import Testing
         let vhd = dir.file("ours.vhd")
         // Sizes that are not CHS products: QEMU must honour the current size ("win " creator).
         let model = try Self.makeImage(vhd, type: type, size: 7 << 20 + 512 * 3, granularity: 512, seed: 11)
-        try writeFile(dir.file("model.raw"), model)
-        try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", vhd, dir.file("model.raw")])
+        try Self.qemuCompare(vhd, with: model, in: dir)
         try run("qemu-img", ["convert", "-f", "vpc", "-O", "raw", vhd, dir.file("qemu.raw")])
         #expect(try difference(readFile(dir.file("qemu.raw")), model) == nil)
         let info = String(decoding: try run("qemu-img", ["info", "-f", "vpc", "--output=json", vhd]), as: UTF8.self)
@@ -133,7 +139,6 @@ import Testing
         try writable.flush()
         var model = expected
         model.replaceSubrange((3 << 20)..<(3 << 20) + data.count, with: data)
-        try writeFile(dir.file("model.raw"), model)
-        try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", vhd, dir.file("model.raw")])
+        try Self.qemuCompare(vhd, with: model, in: dir)
     }
 }

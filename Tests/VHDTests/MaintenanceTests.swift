@@ -50,8 +50,7 @@ import Testing
         #expect(try difference(contents(of: VHDImage.open(path: path, readOnly: true)), model) == nil)
         try Self.expectClean(path)
         if ToolCheck.qemuImg {
-            try writeFile(dir.file("model.raw"), model)
-            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+            try InteropTests.qemuCompare(path, with: model, in: dir)
         }
     }
 
@@ -81,8 +80,7 @@ import Testing
         #expect(try difference(contents(of: after), initial.disk) == nil)
         try Self.expectClean(path)
         if ToolCheck.qemuImg {
-            try writeFile(dir.file("model.raw"), initial.disk)
-            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+            try InteropTests.qemuCompare(path, with: initial.disk, in: dir)
         }
         // Compacting again finds nothing to do.
         let again = try VHDImage.compact(path: path)
@@ -146,8 +144,7 @@ import Testing
         #expect(try readFile(path).count == size + Int(growth) + 512)
         try Self.expectClean(path)
         if ToolCheck.qemuImg {
-            try writeFile(dir.file("model.raw"), model)
-            try run("qemu-img", ["compare", "-f", "vpc", "-F", "raw", path, dir.file("model.raw")])
+            try InteropTests.qemuCompare(path, with: model, in: dir)
         }
     }
 
@@ -258,8 +255,7 @@ import Testing
             try Self.expectClean(out)
         }
         if ToolCheck.qemuImg {
-            try writeFile(dir.file("model.raw"), model)
-            try run("qemu-img", ["compare", "-f", format == .raw ? "raw" : "vpc", "-F", "raw", out, dir.file("model.raw")])
+            try InteropTests.qemuCompare(out, format: format == .raw ? "raw" : "vpc", with: model, in: dir)
         }
     }
 
