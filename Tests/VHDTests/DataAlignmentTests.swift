@@ -24,6 +24,19 @@ import Testing
         return (image, model)
     }
 
+    /// Ours (through `image`), `check`, and QEMU and libvhdi where installed all see `model`.
+    static func expectEveryReaderSees(_ model: [UInt8], image: VHDImage, path: String, dir: TemporaryDirectory) throws {
+        #expect(try contents(of: image) == model)
+        let report = try VHDImage.check(path: path)
+        #expect(report.isClean, "\(report.problems)")
+        if ToolCheck.qemuImg {
+            try InteropTests.qemuCompare(path, with: model, in: dir)
+        }
+        if ToolCheck.pyvhdi {
+            #expect(try InteropTests.libvhdiRead([path], into: dir) == model)
+        }
+    }
+
     static func dataOffsets(_ image: VHDImage) -> [UInt64] {
         image.blockAllocationTable.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512 + 512 }
     }
@@ -37,18 +50,10 @@ import Testing
         let offsets = Self.dataOffsets(image)
         #expect(offsets.count == 6)
         for offset in offsets { #expect(offset % alignment == 0, "data at \(offset)") }
-        #expect(try contents(of: image) == model)
-        let report = try VHDImage.check(path: path)
-        #expect(report.isClean, "\(report.problems)")
+        try Self.expectEveryReaderSees(model, image: image, path: path, dir: dir)
         let reopened = try VHDImage.open(path: path, readOnly: true)
         #expect(reopened.dataAlignment == VHDImage.defaultDataAlignment(blockSize: UInt64(Self.blockSize))) // not stored in the file
         #expect(try contents(of: reopened) == model)
-        if ToolCheck.qemuImg {
-            try InteropTests.qemuCompare(path, with: model, in: dir)
-        }
-        if ToolCheck.pyvhdi {
-            #expect(try InteropTests.libvhdiRead([path], into: dir) == model)
-        }
     }
 
     @Test func compactKeepsTheAlignmentOfTheBlocksItMoves() throws {
@@ -103,15 +108,7 @@ import Testing
         let apparent = UInt64(info.st_size), allocated = UInt64(info.st_blocks) * 512
         #expect(apparent <= apparentLimit)
         #expect(allocated <= allocatedLimit)
-        #expect(try contents(of: image) == model)
-        let report = try VHDImage.check(path: path)
-        #expect(report.isClean, "\(report.problems)")
-        if ToolCheck.qemuImg {
-            try InteropTests.qemuCompare(path, with: model, in: dir)
-        }
-        if ToolCheck.pyvhdi {
-            #expect(try InteropTests.libvhdiRead([path], into: dir) == model)
-        }
+        try Self.expectEveryReaderSees(model, image: image, path: path, dir: dir)
     }
 
     @Test func badAlignmentsAreRejected() throws {
