@@ -103,3 +103,15 @@ func addingColumn(to values: [UInt64], rows: Int, columns: Int) -> [UInt64] {
 func sizeOrderPrecedes(length: UInt64, start: UInt64, _ otherLength: UInt64, _ otherStart: UInt64) -> Bool {
     length != otherLength ? length < otherLength : start < otherStart
 }
+
+/// Stores `node` in a slot of `nodes`: the last slot freed, if any, else a new one at the end.
+/// Returns the slot and whether it is new (so that per-node side tables can grow with it).
+@inline(__always)
+func placeNode<Node>(_ node: Node, in nodes: inout [Node], reusing freeSlots: inout [Int32]) -> (slot: Int32, appended: Bool) {
+    if let reused = freeSlots.popLast() {
+        nodes[Int(reused)] = node
+        return (reused, false)
+    }
+    nodes.append(node)
+    return (Int32(nodes.count - 1), true)
+}

@@ -82,14 +82,7 @@ struct FreeRangeTree {
         let node = Node(start: start, end: end, left: -1, right: -1, priority: nextPriority(),
                         usable: UsableLengths(start: start, end: end), minStart: start, maxEnd: end)
         count += 1
-        let slot: Int32
-        if let reused = freeSlots.popLast() {
-            nodes[Int(reused)] = node
-            slot = reused
-        } else {
-            nodes.append(node)
-            slot = Int32(nodes.count - 1)
-        }
+        let slot = placeNode(node, in: &nodes, reusing: &freeSlots).slot
         if extraCount > 0 { initExtra(slot) }
         return slot
     }

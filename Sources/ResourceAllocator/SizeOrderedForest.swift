@@ -108,16 +108,8 @@ struct SizeOrderedForest {
 
     /// A detached one-element tree for element `e`.
     mutating func makeNode(_ e: Int32) -> Int32 {
-        let node = Node(element: e, left: -1, right: -1)
-        let t: Int32
-        if let reused = freeNodes.popLast() {
-            nodes[Int(reused)] = node
-            t = reused
-        } else {
-            nodes.append(node)
-            t = Int32(nodes.count - 1)
-            usableMax.append(contentsOf: repeatElement(0, count: shifts.count))
-        }
+        let (t, appended) = placeNode(Node(element: e, left: -1, right: -1), in: &nodes, reusing: &freeNodes)
+        if appended { usableMax.append(contentsOf: repeatElement(0, count: shifts.count)) }
         augment(t)
         return t
     }
