@@ -1,202 +1,181 @@
 // swift-tools-version:6.0
 //
 // swift-vmm: virtualization primitives for building virtual machine monitors in Swift.
-// See ARCHITECTURE.md for how the targets fit together.
+// See ARCHITECTURE.md for how the targets fit together. The layers, from the bottom (a target
+// depends only on targets of lower layers):
+//
+//   1. HostSupport                       descriptors, system calls, eventfd, clock, threads, PRNG
+//   2. GuestMemory, KVM, BlockStorage,   guest memory; /dev/kvm; block devices and image I/O;
+//      DeviceModel                       buses, interrupt signals, legacy devices
+//   3. VCPU, VHD, ResourceAllocator,     vCPU run loop and x86 set-up; VHD images; address/id
+//      HostPlacement, Scheduling         allocation; host admission and placement; policies
+//   4. Devices, VCPUScheduler            virtio devices; the dispatcher that drives real vCPUs
+//   5. Examples/, Benchmarks/
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .swiftLanguageMode(.v6),
+    .swiftLanguageMode(.v6)
 ]
+
+let systemPackage: Target.Dependency = .product(name: "SystemPackage", package: "swift-system")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
     name: "swift-vmm",
     products: [
+        .library(name: "HostSupport", targets: ["HostSupport"]),
+        .library(name: "GuestMemory", targets: ["GuestMemory"]),
         .library(name: "KVM", targets: ["KVM"]),
+        .library(name: "BlockStorage", targets: ["BlockStorage"]),
+        .library(name: "DeviceModel", targets: ["DeviceModel"]),
         .library(name: "VCPU", targets: ["VCPU"]),
+        .library(name: "VHD", targets: ["VHD"]),
+        .library(name: "ResourceAllocator", targets: ["ResourceAllocator"]),
+        .library(name: "HostPlacement", targets: ["HostPlacement"]),
+        .library(name: "Scheduling", targets: ["Scheduling"]),
+        .library(name: "VCPUScheduler", targets: ["VCPUScheduler"]),
+        .library(name: "Devices", targets: ["Devices"]),
         .executable(name: "kvm-info", targets: ["kvm-info"]),
         .executable(name: "hello-vm", targets: ["hello-vm"]),
-        .library(name: "ResourceAllocator", targets: ["ResourceAllocator"]),
-        .library(name: "GuestMemory", targets: ["GuestMemory"]),
-        .library(name: "VHD", targets: ["VHD"]),
-        .library(name: "VCPUScheduler", targets: ["VCPUScheduler"]),
         .executable(name: "vhd", targets: ["vhd"]),
-        .library(name: "Devices", targets: ["Devices"]),
         .executable(name: "mini-vmm", targets: ["mini-vmm"]),
         .executable(name: "sched-demo", targets: ["sched-demo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
-        // MARK: KVM
-        .target(name: "CKVM"),
-        .target(
-            name: "KVM",
-            dependencies: ["CKVM", "GuestMemory", .product(name: "SystemPackage", package: "swift-system")],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "KVMTests", dependencies: ["KVM", "GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
-        // Shared by the test targets: the KVM test gate, running built executables (not a product).
-        .target(name: "TestSupport", dependencies: ["ResourceAllocator"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        // MARK: 1. Host support
+        .target(name: "CHostSupport"),
+        .target(name: "HostSupport", dependencies: ["CHostSupport", systemPackage], swiftSettings: swiftSettings),
+        .testTarget(name: "HostSupportTests", dependencies: ["HostSupport"], swiftSettings: swiftSettings),
 
-        // MARK: VCPU
-        .target(name: "VCPU", dependencies: ["KVM", "GuestMemory"], swiftSettings: swiftSettings),
-        .testTarget(name: "VCPUTests", dependencies: ["VCPU", "TestSupport", "hello-vm"], swiftSettings: swiftSettings),
-
-        // MARK: ResourceAllocator
-        .target(name: "ResourceAllocator", swiftSettings: swiftSettings),
-        .testTarget(
-            name: "ResourceAllocatorTests",
-            dependencies: ["ResourceAllocator"],
-            swiftSettings: swiftSettings
-        ),
-
-        // MARK: GuestMemory
+        // MARK: 2. Guest memory, KVM, block storage, device model
         .target(name: "CGuestMemory"),
         .target(
-            name: "GuestMemory",
-            dependencies: ["CGuestMemory", .product(name: "SystemPackage", package: "swift-system")],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
-        .executableTarget(
-            name: "guest-memory-bench",
-            dependencies: ["BenchmarkSupport", "GuestMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Benchmarks/guest-memory-bench",
-            swiftSettings: swiftSettings
-        ),
-
-        // MARK: VHD
-        .target(name: "CVHD"),
-        .target(
-            name: "VHD",
-            dependencies: ["CVHD", .product(name: "SystemPackage", package: "swift-system")],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(name: "VHDTests", dependencies: ["VHD", "vhd", "TestSupport"], swiftSettings: swiftSettings),
-        .executableTarget(
-            name: "vhd",
-            dependencies: ["VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Examples/vhd",
-            swiftSettings: swiftSettings
-        ),
-        .executableTarget(
-            name: "vhd-fuzz",
-            dependencies: ["VHD", .product(name: "SystemPackage", package: "swift-system")],
-            path: "Tests/VHDFuzz",
-            exclude: ["run-fuzz.sh"],
-            swiftSettings: swiftSettings
-        ),
-        .executableTarget(
-            name: "vhd-bench",
-            dependencies: ["BenchmarkSupport", "VHD", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Benchmarks/vhd-bench",
-            swiftSettings: swiftSettings
-        ),
-
-        // MARK: VCPUScheduler
-        .target(name: "VCPUScheduler", dependencies: ["KVM", "VCPU"], swiftSettings: swiftSettings),
-        // Tiny counting guests on gated vCPUs, shared by the scheduler's KVM tests, sched-demo
-        // and sched-bench (not a product).
-        .target(
-            name: "SchedulerGuests", dependencies: ["KVM", "VCPU", "GuestMemory", "VCPUScheduler"],
-            path: "Tests/SchedulerGuests", swiftSettings: swiftSettings),
-        .testTarget(
-            name: "VCPUSchedulerTests", dependencies: ["VCPUScheduler", "SchedulerGuests", "TestSupport"],
+            name: "GuestMemory", dependencies: ["CGuestMemory", "HostSupport", systemPackage],
             swiftSettings: swiftSettings),
-        .executableTarget(
-            name: "sched-bench",
-            dependencies: ["BenchmarkSupport", "VCPUScheduler", "SchedulerGuests"],
-            path: "Benchmarks/sched-bench",
-            swiftSettings: swiftSettings
-        ),
-        .executableTarget(
-            name: "sched-demo",
-            dependencies: ["VCPUScheduler", "SchedulerGuests"],
-            path: "Examples/sched-demo",
-            swiftSettings: swiftSettings
-        ),
+        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
 
-        // MARK: Devices
+        .target(name: "CKVM"),
+        .target(
+            name: "KVM", dependencies: ["CKVM", "GuestMemory", "HostSupport", systemPackage],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KVMTests", dependencies: ["KVM", "GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
+
+        .target(name: "BlockStorage", dependencies: ["CHostSupport", "HostSupport", systemPackage], swiftSettings: swiftSettings),
+
+        .target(name: "DeviceModel", dependencies: ["HostSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "DeviceModelTests", dependencies: ["DeviceModel", "HostSupport"], swiftSettings: swiftSettings),
+
+        // MARK: 3. vCPU, VHD, allocation, placement, scheduling policies
+        .target(
+            name: "VCPU", dependencies: ["KVM", "GuestMemory", "DeviceModel", "HostSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VCPUTests", dependencies: ["VCPU", "DeviceModel", "HostSupport", "TestSupport", "hello-vm"], swiftSettings: swiftSettings),
+
+        .target(
+            name: "VHD", dependencies: ["BlockStorage", "HostSupport", systemPackage], swiftSettings: swiftSettings),
+        .testTarget(name: "VHDTests", dependencies: ["VHD", "vhd", "TestSupport"], swiftSettings: swiftSettings),
+
+        .target(
+            name: "ResourceAllocator", dependencies: ["HostSupport"],
+            // The treaps' priorities and the layout's rounding call libm (round, rint, trunc …):
+            // link it for embedders that depend on this product alone.
+            swiftSettings: swiftSettings, linkerSettings: [.linkedLibrary("m")]),
+        .target(name: "HostPlacement", swiftSettings: swiftSettings, linkerSettings: [.linkedLibrary("m")]),
+        .testTarget(
+            name: "ResourceAllocatorTests", dependencies: ["ResourceAllocator", "HostPlacement", "HostSupport"],
+            swiftSettings: swiftSettings),
+
+        .target(name: "Scheduling", dependencies: ["HostSupport"], swiftSettings: swiftSettings),
+
+        // MARK: 4. Virtio devices, the vCPU dispatcher
         .target(
             name: "Devices",
-            dependencies: ["GuestMemory", "KVM", "VCPU", "VHD", "ResourceAllocator"],
-            swiftSettings: swiftSettings
-        ),
+            dependencies: ["GuestMemory", "KVM", "DeviceModel", "BlockStorage", "ResourceAllocator", "HostSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
-            name: "DevicesTests",
-            dependencies: ["Devices", "TestSupport", "mini-vmm"],
-            swiftSettings: swiftSettings
-        ),
+            name: "DevicesTests", dependencies: ["Devices", "VHD", "VCPU", "TestSupport", "mini-vmm"],
+            swiftSettings: swiftSettings),
+
+        .target(
+            name: "VCPUScheduler", dependencies: ["Scheduling", "KVM", "VCPU", "HostSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VCPUSchedulerTests", dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests", "TestSupport"],
+            swiftSettings: swiftSettings),
+
+        // MARK: Test support (not products)
+        // The KVM test gate, the one small-VM fixture, running built executables.
+        .target(
+            name: "TestSupport", dependencies: ["HostSupport", "KVM", "GuestMemory"], path: "Tests/TestSupport",
+            swiftSettings: swiftSettings),
+        // Tiny counting guests on gated vCPUs, shared by the scheduler's KVM tests, sched-demo
+        // and sched-bench.
+        .target(
+            name: "SchedulerGuests", dependencies: ["KVM", "VCPU", "GuestMemory", "VCPUScheduler", "HostSupport"],
+            path: "Tests/SchedulerGuests", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "vhd-fuzz", dependencies: ["VHD", "BlockStorage", systemPackage], path: "Tests/VHDFuzz",
+            exclude: ["run-fuzz.sh"], swiftSettings: swiftSettings),
+
+        // MARK: 5. Examples
+        .target(name: "HelloGuest", path: "Examples/hello-vm/Guest"),
+        .executableTarget(
+            name: "hello-vm", dependencies: ["KVM", "VCPU", "DeviceModel", "GuestMemory", "HelloGuest", "HostSupport"],
+            path: "Examples/hello-vm", exclude: ["Guest"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "kvm-info", dependencies: ["KVM", argumentParser, systemPackage], path: "Examples/kvm-info",
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "vhd", dependencies: ["VHD", "BlockStorage", argumentParser], path: "Examples/vhd",
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "sched-demo", dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests"],
+            path: "Examples/sched-demo", swiftSettings: swiftSettings),
         // The mini-vmm guest program (GNU as source, assembled by SwiftPM; see build-guest.sh).
         .target(name: "MiniVMMGuest", path: "Examples/mini-vmm/Guest", exclude: ["build-guest.sh"]),
         .executableTarget(
             name: "mini-vmm",
             dependencies: [
-                "Devices", "MiniVMMGuest", "GuestMemory", "KVM", "VCPU", "VHD", "ResourceAllocator", "VCPUScheduler",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "SystemPackage", package: "swift-system"),
+                "Devices", "DeviceModel", "MiniVMMGuest", "GuestMemory", "KVM", "VCPU", "VHD", "BlockStorage",
+                "ResourceAllocator", "Scheduling", "VCPUScheduler", "HostSupport", argumentParser, systemPackage,
             ],
-            path: "Examples/mini-vmm",
-            exclude: ["Guest"],
-            swiftSettings: swiftSettings
-        ),
+            path: "Examples/mini-vmm", exclude: ["Guest"], swiftSettings: swiftSettings),
 
+        // MARK: 5. Benchmarks (run with `swift run -c release <name> [--json]`)
+        .target(
+            name: "BenchmarkSupport", dependencies: ["HostSupport", argumentParser], path: "Benchmarks/BenchmarkSupport",
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "allocator-bench", dependencies: ["BenchmarkSupport", "ResourceAllocator", "HostPlacement"],
+            path: "Benchmarks/allocator-bench", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "guest-memory-bench", dependencies: ["BenchmarkSupport", "GuestMemory", argumentParser],
+            path: "Benchmarks/guest-memory-bench", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "vhd-bench", dependencies: ["BenchmarkSupport", "VHD", "BlockStorage", argumentParser],
+            path: "Benchmarks/vhd-bench", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "sched-bench", dependencies: ["BenchmarkSupport", "Scheduling", "VCPUScheduler", "SchedulerGuests"],
+            path: "Benchmarks/sched-bench", swiftSettings: swiftSettings),
+        .target(name: "CExitLoop", path: "Benchmarks/CExitLoop"),
+        .executableTarget(
+            name: "exit-bench",
+            dependencies: ["KVM", "VCPU", "DeviceModel", "CExitLoop", "BenchmarkSupport", "TestSupport", argumentParser],
+            path: "Benchmarks/exit-bench", swiftSettings: swiftSettings),
         .target(name: "CFirstExit", path: "Benchmarks/CFirstExit"),
         .executableTarget(
             name: "devices-bench",
             dependencies: [
-                "BenchmarkSupport", "CFirstExit", "Devices", "GuestMemory", "KVM", "VCPU", "VHD",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "BenchmarkSupport", "CFirstExit", "Devices", "DeviceModel", "GuestMemory", "KVM", "VCPU", "VHD",
+                "BlockStorage", "TestSupport", argumentParser,
             ],
-            path: "Benchmarks/devices-bench",
-            swiftSettings: swiftSettings
-        ),
-
-        // MARK: Benchmarks (run with `swift run -c release <name> [--json]`)
-        .target(
-            name: "BenchmarkSupport",
-            dependencies: ["VCPU", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Benchmarks/BenchmarkSupport",
-            swiftSettings: swiftSettings
-        ),
-        .executableTarget(
-            name: "allocator-bench",
-            dependencies: ["BenchmarkSupport", "ResourceAllocator"],
-            path: "Benchmarks/allocator-bench",
-            swiftSettings: swiftSettings
-        ),
-
-        .target(name: "CExitLoop", path: "Benchmarks/CExitLoop"),
-        .executableTarget(
-            name: "exit-bench",
-            dependencies: [
-                "KVM", "VCPU", "CExitLoop", "BenchmarkSupport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/exit-bench",
-            swiftSettings: swiftSettings
-        ),
-
-        // MARK: Examples
-        .target(name: "HelloGuest", path: "Examples/hello-vm/Guest"),
-        .executableTarget(
-            name: "hello-vm",
-            dependencies: ["KVM", "VCPU", "GuestMemory", "HelloGuest", .product(name: "SystemPackage", package: "swift-system")],
-            path: "Examples/hello-vm",
-            exclude: ["Guest"],
-            swiftSettings: swiftSettings
-        ),
-        .executableTarget(
-            name: "kvm-info",
-            dependencies: [
-                "KVM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "SystemPackage", package: "swift-system"),
-            ],
-            path: "Examples/kvm-info",
-            swiftSettings: swiftSettings
-        ),
+            path: "Benchmarks/devices-bench", swiftSettings: swiftSettings),
     ]
 )

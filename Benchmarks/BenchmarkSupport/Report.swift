@@ -1,7 +1,6 @@
 // Shared plumbing for the executables in Benchmarks/: a readable table or JSON, and a clock.
+import HostSupport
 import ArgumentParser
-// The package's one monotonic clock (`monotonicNanoseconds`) is VCPU's.
-import VCPU
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,8 @@
 // allocator-bench: cost of ResourceAllocator's operations, side by side with baselines.
 //
 //   swift run -c release allocator-bench [--json] [--rounds N]
+import HostPlacement
+import HostSupport
 import BenchmarkSupport
 import ResourceAllocator
 

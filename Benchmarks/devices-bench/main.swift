@@ -9,6 +9,7 @@
 //    interleaved in one process.
 //
 //     swift run -c release devices-bench [--requests N] [--vms N] [--rounds R] [--json]
+import HostSupport
 import ArgumentParser
 import BenchmarkSupport
 import CFirstExit
@@ -16,6 +17,7 @@ import Devices
 import GuestMemory
 import KVM
 import VCPU
+import BlockStorage
 import VHD
 
 #if canImport(Glibc)

@@ -4,6 +4,8 @@
 // one process on the same vCPU so all see the same machine state.
 //
 //     swift run -c release exit-bench [--exits N] [--rounds R] [--json]
+import DeviceModel
+import HostSupport
 import ArgumentParser
 import BenchmarkSupport
 import CExitLoop

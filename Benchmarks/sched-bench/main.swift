@@ -2,6 +2,7 @@
 // and 1000 runnable vCPUs, side by side with a naive O(n) linear-scan fair-share policy.
 //
 //   swift run -c release sched-bench [--json] [--rounds N]
+import HostSupport
 import BenchmarkSupport
 import SchedulerGuests
 import VCPUScheduler
@@ -44,7 +45,7 @@ func measure<P: SchedulingPolicy>(_ prototype: P, n: Int, decisions: Int) throws
         try policy.account(d.vcpu, ran: d.slice, at: now, outcome: .preempted)
     }
     var made = 0
-    let start = monotonicClock()
+    let start = monotonicNanoseconds()
     while made < decisions {
         guard let d = policy.pickNext(at: now) else {
             guard let next = policy.nextEventTime(after: now) else { break }
@@ -55,7 +56,7 @@ func measure<P: SchedulingPolicy>(_ prototype: P, n: Int, decisions: Int) throws
         try policy.account(d.vcpu, ran: d.slice, at: now, outcome: .preempted)
         made += 1
     }
-    let elapsed = monotonicClock() - start
+    let elapsed = monotonicNanoseconds() - start
     return Double(elapsed) / Double(max(1, made))
 }
 
@@ -118,9 +119,9 @@ func simulated<P: SchedulingPolicy>(
     _ scenario: String, _ policy: P, cpus: Int, duration: Nanoseconds, workload: [SimulatedVCPU],
     cap: (vm: VMID, cpus: Double)? = nil
 ) throws -> [ReportValue] {
-    let start = monotonicClock()
+    let start = monotonicNanoseconds()
     let result = try Simulator(cpus: cpus, duration: duration, seed: 1).run(policy, workload: workload)
-    let wall = monotonicClock() - start
+    let wall = monotonicNanoseconds() - start
     let capError: ReportValue = cap.map { cap in
         let used = result.vms.first { $0.vm == cap.vm }.map { Double($0.accounting.runTime) } ?? 0
         return .number((used / Double(duration) / cap.cpus - 1) * 100, decimals: 3)

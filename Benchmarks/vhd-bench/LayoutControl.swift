@@ -3,6 +3,7 @@
 // difference between a dynamic run and its control is our code; the difference between the
 // control and the raw run is the layout (block data 4 KiB-aligned after each bitmap).
 import BenchmarkSupport
+import BlockStorage
 import VHD
 
 struct LayoutControl {

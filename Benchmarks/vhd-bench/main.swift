@@ -3,6 +3,7 @@
 import ArgumentParser
 import BenchmarkSupport
 import Foundation
+import BlockStorage
 import VHD
 
 struct VHDBench: ParsableCommand {

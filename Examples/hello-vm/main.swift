@@ -3,6 +3,7 @@
 // prints a line through the emulated 16550 serial port, and exits 0 when the guest halts.
 //
 //     swift run hello-vm
+import DeviceModel
 import GuestMemory
 import HelloGuest
 import KVM

@@ -1,3 +1,5 @@
+import DeviceModel
+import HostSupport
 import Devices
 import Foundation
 import GuestMemory
@@ -7,6 +9,7 @@ import ResourceAllocator
 import VCPU
 import VCPUScheduler
 import SystemPackage
+import BlockStorage
 import VHD
 import ArgumentParser
 

@@ -7,6 +7,7 @@ import Synchronization
 import SystemPackage
 import VCPU
 import VCPUScheduler
+import BlockStorage
 import VHD
 
 /// `swift run mini-vmm`: composes GuestMemory, KVM, VCPU, VHD, ResourceAllocator and Devices into

@@ -1,3 +1,4 @@
+import HostSupport
 import SystemPackage
 
 #if canImport(Glibc)
@@ -64,16 +65,17 @@ func transferVectored(
             let start = vectors.baseAddress.unsafelyUnwrapped + first
             let n = Int32(min(segments.count - first, maxVectors))
             let result: Int
-            switch (reading, fileOffset) {
-            case (true, let offset?): result = preadv(descriptor.rawValue, start, n, off_t(offset + Int64(done)))
-            case (true, nil): result = readv(descriptor.rawValue, start, n)
-            case (false, let offset?): result = pwritev(descriptor.rawValue, start, n, off_t(offset + Int64(done)))
-            case (false, nil): result = writev(descriptor.rawValue, start, n)
-            }
-            if result < 0 {
-                let e = HostSystem.errno
-                if e == .interrupted { continue }
-                throw .system(reading ? "preadv" : "pwritev", e)
+            do throws(SystemCallError) {
+                result = try SystemCall.retrying(reading ? "preadv" : "pwritev") { () -> Int in
+                    switch (reading, fileOffset) {
+                    case (true, let offset?): preadv(descriptor.rawValue, start, n, off_t(offset + Int64(done)))
+                    case (true, nil): readv(descriptor.rawValue, start, n)
+                    case (false, let offset?): pwritev(descriptor.rawValue, start, n, off_t(offset + Int64(done)))
+                    case (false, nil): writev(descriptor.rawValue, start, n)
+                    }
+                }
+            } catch {
+                throw .system(error.operation, error.errno)
             }
             if result == 0 { break }
             done += result

@@ -1,3 +1,4 @@
+import HostSupport
 import SystemPackage
 
 #if canImport(Glibc)
@@ -114,7 +115,7 @@ public enum GuestMemorySnapshot {
             if n != Int(run.count) { throw .unexpectedEndOfFile(expected: Int(run.count), transferred: n) }
             fileOffset += run.count
         }
-        guard ftruncate(descriptor.rawValue, off_t(fileOffset)) == 0 else { throw .system("ftruncate", HostSystem.errno) }
+        guard ftruncate(descriptor.rawValue, off_t(fileOffset)) == 0 else { throw .system("ftruncate", SystemCall.errno) }
     }
 
     /// Reads and validates the table of contents of the snapshot in `descriptor`.
@@ -123,7 +124,7 @@ public enum GuestMemorySnapshot {
     ///   counts do not fit in the file, or an extent or region is malformed.
     public static func readHeader(from descriptor: FileDescriptor) throws(GuestMemoryError) -> Header {
         var st = stat()
-        guard fstat(descriptor.rawValue, &st) == 0 else { throw .system("fstat", HostSystem.errno) }
+        guard fstat(descriptor.rawValue, &st) == 0 else { throw .system("fstat", SystemCall.errno) }
         let fileSize = UInt64(max(st.st_size, 0))
         let fixed = try readBytes(from: descriptor, at: 0, count: fixedHeaderSize, fileSize: fileSize)
         guard Array(fixed[0..<8]) == magic else { throw .invalidSnapshot("bad magic") }

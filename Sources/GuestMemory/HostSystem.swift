@@ -40,7 +40,4 @@ enum HostSystem {
         else { return nil }
         return String(text[text.index(after: open)..<close])
     }
-
-    /// The current `errno` as an `Errno`.
-    static var errno: Errno { Errno(rawValue: Glibc.errno) }
 }

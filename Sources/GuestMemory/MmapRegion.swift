@@ -1,3 +1,4 @@
+import HostSupport
 import CGuestMemory
 import SystemPackage
 
@@ -89,12 +90,12 @@ public final class MmapRegion: GuestMemoryRegion, @unchecked Sendable {
             // Touching a mapped page past the end of a regular file raises SIGBUS, so the file
             // must cover the whole region (it must not be truncated while mapped, either).
             var st = stat()
-            guard fstat(fd.rawValue, &st) == 0 else { throw .system("fstat", HostSystem.errno) }
+            guard fstat(fd.rawValue, &st) == 0 else { throw .system("fstat", SystemCall.errno) }
             if (st.st_mode & S_IFMT) == S_IFREG, UInt64(max(st.st_size, 0)) < UInt64(o) + size {
                 throw .invalidRegion("file of \(st.st_size) bytes does not cover \(size) bytes at offset \(o)")
             }
             let dup = fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 0)
-            guard dup >= 0 else { throw .system("fcntl(F_DUPFD_CLOEXEC)", HostSystem.errno) }
+            guard dup >= 0 else { throw .system("fcntl(F_DUPFD_CLOEXEC)", SystemCall.errno) }
             ownedFD = FileDescriptor(rawValue: dup)
             offset = o
             shared = s
@@ -104,12 +105,12 @@ public final class MmapRegion: GuestMemoryRegion, @unchecked Sendable {
             let fd = cgm_memfd_create(name, mfdFlags)
             guard fd >= 0 else {
                 throw options.hugePages == .hugetlb
-                    ? MmapRegion.hugetlbError(HostSystem.errno)
-                    : .system("memfd_create", HostSystem.errno)
+                    ? MmapRegion.hugetlbError(SystemCall.errno)
+                    : .system("memfd_create", SystemCall.errno)
             }
             ownedFD = FileDescriptor(rawValue: fd)
             guard ftruncate(fd, off_t(size)) == 0 else {
-                let e = HostSystem.errno
+                let e = SystemCall.errno
                 close(fd)
                 throw options.hugePages == .hugetlb ? MmapRegion.hugetlbError(e) : .system("ftruncate", e)
             }
@@ -141,7 +142,7 @@ public final class MmapRegion: GuestMemoryRegion, @unchecked Sendable {
         }
 
         if options.hugePages == .transparent, madvise(placed.data, Int(size), MADV_HUGEPAGE) != 0 {
-            let e = HostSystem.errno
+            let e = SystemCall.errno
             munmap(placed.start, placed.length)
             if let ownedFD { try? ownedFD.close() }
             throw .hugePagesUnavailable("madvise(MADV_HUGEPAGE) failed: \(e)")
@@ -172,7 +173,7 @@ public final class MmapRegion: GuestMemoryRegion, @unchecked Sendable {
         prot: Int32, flags: Int32, fd: Int32, offset: Int64, hugetlb: Bool
     ) throws(GuestMemoryError) -> (data: UnsafeMutableRawPointer, start: UnsafeMutableRawPointer, length: Int) {
         func failure(_ call: String) -> GuestMemoryError {
-            let e = HostSystem.errno
+            let e = SystemCall.errno
             return hugetlb ? hugetlbError(e) : .system(call, e)
         }
         if guardBytes == 0 && alignment == HostSystem.pageSize {
@@ -182,7 +183,7 @@ public final class MmapRegion: GuestMemoryRegion, @unchecked Sendable {
         }
         let total = Int(size + 2 * guardBytes + (alignment - HostSystem.pageSize))
         let reservation = mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard let reservation, reservation != MAP_FAILED else { throw .system("mmap(reserve)", HostSystem.errno) }
+        guard let reservation, reservation != MAP_FAILED else { throw .system("mmap(reserve)", SystemCall.errno) }
         let base = UInt(bitPattern: reservation)
         let dataAddress = (base + UInt(guardBytes) + UInt(alignment - 1)) & ~UInt(alignment - 1)
         let data = UnsafeMutableRawPointer(bitPattern: dataAddress).unsafelyUnwrapped

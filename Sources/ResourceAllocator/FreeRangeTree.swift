@@ -1,3 +1,5 @@
+import HostSupport
+
 /// A treap of disjoint free ranges `[start, end)`, ordered either by start address or by
 /// (length, start), with every node augmented by the ``UsableLengths`` maximum of its
 /// subtree. Nodes live in one array and refer to each other by index, so the tree is a

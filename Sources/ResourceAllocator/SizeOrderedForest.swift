@@ -1,3 +1,5 @@
+import HostSupport
+
 /// Many treaps over one shared set of free ranges (the *elements*), each ordered by
 /// (length, start) and augmented, per node, with the subtree maximum of the usable length
 /// (``UsableLengths/usable(start:end:shift:)``) at every alignment in `shifts`. A range

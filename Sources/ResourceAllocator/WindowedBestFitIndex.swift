@@ -1,3 +1,5 @@
+import HostSupport
+
 /// Best-fit inside an address window in O(log² n): the free ranges in a treap ordered by
 /// start (the *outer* tree), where every node also owns a size-ordered treap of all the
 /// ranges in its subtree (a tree of ``SizeOrderedForest``), augmented with exact subtree

@@ -1,3 +1,5 @@
+import BlockStorage
+
 // Big-endian field access on byte arrays, as every VHD structure is big-endian.
 
 extension Array where Element == UInt8 {
@@ -76,30 +78,9 @@ func checkCookieAndChecksum(_ bytes: [UInt8], size: Int, name: String, cookie: S
     return stored
 }
 
-/// Rounds `value` up to a multiple of `alignment` (a power of two).
-@inline(__always)
-func alignUp(_ value: UInt64, _ alignment: UInt64) -> UInt64 {
-    (value + alignment - 1) & ~(alignment - 1)
-}
-
 /// How many `blockSize`-byte blocks cover `size` bytes; no overflow for any `size` (an
 /// untrusted footer may claim up to 2^64 − 1).
 func blockCount(covering size: UInt64, blockSize: UInt64) -> UInt64 {
     size / blockSize + (size % blockSize == 0 ? 0 : 1)
 }
 
-/// `withUnsafeMutableBytes` for a body with a typed error (the standard one only rethrows).
-func withMutableBytes<T, E: Error>(_ array: inout [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws(E) -> T) throws(E) -> T {
-    let result: Result<T, E> = array.withUnsafeMutableBytes { buffer in
-        do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
-    }
-    return try result.get()
-}
-
-/// `withUnsafeBytes` for a body with a typed error.
-func withBytes<T, E: Error>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(E) -> T) throws(E) -> T {
-    let result: Result<T, E> = array.withUnsafeBytes { buffer in
-        do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
-    }
-    return try result.get()
-}

@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// The result of ``VHDImage/check(path:repair:)``.
 public struct VHDCheckReport: Sendable {
     /// The image checked.

@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// What ``VHDImage/compact(path:progress:)`` did.
 public struct CompactResult: Sendable, Equatable {
     /// Blocks released because they held no data (dynamic: only zeros).

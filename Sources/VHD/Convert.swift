@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// Target formats of ``convertImage(source:destination:to:blockSize:progress:)``.
 public enum ImageFormat: String, Sendable, CaseIterable {
     case raw, fixed, dynamic

@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// One of the eight parent locator entries of a differencing disk's dynamic header.
 public struct ParentLocatorEntry: Equatable, Sendable {
     /// Size of an entry on disk.

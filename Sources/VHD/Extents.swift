@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// A run of disk bytes stored in one image file.
 public struct StoredExtent: Equatable, Sendable {
     /// Disk offset of the run.

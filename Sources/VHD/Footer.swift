@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// The three kinds of VHD.
 public enum VHDDiskType: UInt32, Sendable, CustomStringConvertible, CaseIterable {
     case fixed = 2

@@ -1,3 +1,4 @@
+import BlockStorage
 import Synchronization
 
 /// The blocks of a dynamic or differencing image whose every sector is stored in the file,

@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// Cylinder/head/sector geometry as stored in the VHD footer.
 public struct DiskGeometry: Equatable, Sendable, CustomStringConvertible {
     public var cylinders: UInt16

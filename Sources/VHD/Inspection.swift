@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// The largest disk the format allows (2040 GiB, 0xFF000000 sectors, as Hyper-V and QEMU).
 public let maximumVHDSize: UInt64 = 0xFF00_0000 * 512
 /// The largest block size accepted (the specification uses 2 MiB; larger blocks are unusual).

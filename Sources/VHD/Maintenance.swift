@@ -1,3 +1,5 @@
+import BlockStorage
+
 extension VHDImage {
     // MARK: Resize
 

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import BlockStorage
 import Glibc
 #endif
 

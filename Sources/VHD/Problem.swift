@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// One finding of ``VHDImage/check(path:repair:)`` or of the validation `open` performs.
 public struct VHDProblem: Sendable, Equatable, CustomStringConvertible {
     /// How bad a finding is.

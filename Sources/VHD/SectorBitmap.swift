@@ -1,3 +1,5 @@
+import BlockStorage
+
 /// The sector bitmap in front of each block: bit set = the sector is stored in this file.
 /// Bit order is most significant first (`0x80 >> (i % 8)` in byte `i / 8`).
 struct SectorBitmap: Sendable, Equatable {

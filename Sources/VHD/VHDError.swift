@@ -1,3 +1,4 @@
+import BlockStorage
 import SystemPackage
 
 /// Everything that can go wrong opening, creating or maintaining a VHD. Format problems name

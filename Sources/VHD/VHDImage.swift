@@ -1,3 +1,4 @@
+import BlockStorage
 import Synchronization
 
 /// A fixed, dynamic or differencing VHD opened as a ``BlockDevice``.

@@ -1,8 +1,10 @@
+import HostSupport
 import TestSupport
 import Devices
 import GuestMemory
 import KVM
 import Testing
+import BlockStorage
 import VHD
 
 /// Host-side tests: the test plays the virtio driver against the real transport, queue worker

@@ -1,3 +1,5 @@
+import DeviceModel
+import HostSupport
 import Devices
 import Foundation
 import GuestMemory
@@ -6,6 +8,7 @@ import TestSupport
 import ResourceAllocator
 import Testing
 import VCPU
+import BlockStorage
 import VHD
 
 /// Real KVM: the queue-notify register is an ioeventfd, the completion an irqfd into the

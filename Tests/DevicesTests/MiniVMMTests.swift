@@ -2,6 +2,7 @@ import Foundation
 import KVM
 import TestSupport
 import Testing
+import BlockStorage
 import VHD
 
 /// Which external tools are installed.

@@ -1,9 +1,11 @@
+import HostSupport
 import TestSupport
 import Devices
 import GuestMemory
 import KVM
 import ResourceAllocator
 import Testing
+import BlockStorage
 import VHD
 
 /// Ring mechanics: batches, wrap-around of ring slots and of the 16-bit indices, configuration

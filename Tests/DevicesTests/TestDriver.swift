@@ -1,8 +1,10 @@
+import HostSupport
 import Devices
 import Foundation
 import GuestMemory
 import KVM
 import Testing
+import BlockStorage
 import VHD
 
 /// A fresh temporary directory, removed when the value is released.

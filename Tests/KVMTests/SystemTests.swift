@@ -1,3 +1,4 @@
+import HostSupport
 import KVM
 import TestSupport
 import SystemPackage

@@ -1,4 +1,5 @@
 import Testing
+@testable import HostPlacement
 @testable import ResourceAllocator
 
 /// Runs `operations` random allocate/free calls on the real allocator and the naive model

@@ -1,4 +1,6 @@
+import HostSupport
 import Testing
+@testable import HostPlacement
 @testable import ResourceAllocator
 
 /// Seeded instances mixing affinity and anti-affinity groups on heterogeneous hosts (some

@@ -1,4 +1,5 @@
 import Testing
+@testable import HostPlacement
 @testable import ResourceAllocator
 
 private let gib: UInt64 = 1 << 30

@@ -1,5 +1,7 @@
+import HostSupport
 import Foundation
 import Testing
+@testable import HostPlacement
 @testable import ResourceAllocator
 
 @Suite struct HostResourcesTests {

@@ -1,4 +1,6 @@
+import HostSupport
 import Testing
+@testable import HostPlacement
 @testable import ResourceAllocator
 
 /// Seeded vector bin-packing instances: identical hosts, 4 resources, demands drawn

@@ -1,3 +1,4 @@
+import HostPlacement
 import Testing
 import ResourceAllocator
 

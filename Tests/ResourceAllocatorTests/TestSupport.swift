@@ -1,3 +1,4 @@
+import HostSupport
 @testable import ResourceAllocator
 
 typealias SeededGenerator = SplitMix64

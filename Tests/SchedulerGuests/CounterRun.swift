@@ -1,3 +1,4 @@
+import HostSupport
 import KVM
 import VCPUScheduler
 
@@ -53,8 +54,8 @@ public func runCounterGuests<Policy: SchedulingPolicy>(
         recordsTrace: recordsTrace)
     for (entry, vcpu, _) in gated { try dispatcher.add(vcpu, parameters: entry.parameters) }
     try dispatcher.start()
-    let end = monotonicClock() &+ duration
-    while monotonicClock() < end {
+    let end = monotonicNanoseconds() &+ duration
+    while monotonicNanoseconds() < end {
         if program != .spin {
             for (entry, _, counter) in gated {
                 let pendingIO = counter.completeIO()
@@ -63,7 +64,7 @@ public func runCounterGuests<Policy: SchedulingPolicy>(
                 }
             }
         }
-        var pause = timespec(tv_sec: 0, tv_nsec: Int(min(wakeInterval, end &- min(end, monotonicClock()))))
+        var pause = timespec(tv_sec: 0, tv_nsec: Int(min(wakeInterval, end &- min(end, monotonicNanoseconds()))))
         nanosleep(&pause, nil)
     }
     dispatcher.stop()

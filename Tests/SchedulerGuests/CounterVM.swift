@@ -1,5 +1,6 @@
 // Tiny guests for the scheduler's real-vCPU tests, sched-demo and sched-bench: real-mode loops
 // that OUT an incrementing counter to a port on every iteration, on gated vCPUs.
+import DeviceModel
 import GuestMemory
 import KVM
 import Synchronization

@@ -1,5 +1,5 @@
-import ResourceAllocator
+import HostSupport
 
 /// The tests' deterministic generator, so every randomised test is reproducible from its seed:
-/// ResourceAllocator's `SplitMix64` (one implementation for the library and the tests).
+/// HostSupport's `SplitMix64` (one implementation for the library and the tests).
 public typealias SeededGenerator = SplitMix64

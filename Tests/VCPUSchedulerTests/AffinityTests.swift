@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 
+@testable import Scheduling
 @testable import VCPUScheduler
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import Testing
 
+@testable import Scheduling
 @testable import VCPUScheduler
 
 /// A mixed workload: CPU-bound and bursty vCPUs of two VMs, late arrivals, every parameter set.

@@ -1,3 +1,4 @@
+import HostSupport
 import Synchronization
 import Testing
 import VCPUScheduler
@@ -28,8 +29,8 @@ final class SleepingVCPU: SchedulableVCPU, @unchecked Sendable {
         let now = Self.concurrent.add(1, ordering: .sequentiallyConsistent).newValue
         _ = Self.maximum.max(now, ordering: .sequentiallyConsistent)
         slices.add(1, ordering: .relaxed)
-        let end = monotonicClock() + min(slice, longest)
-        while monotonicClock() < end, !preempted.load(ordering: .relaxed) { usleep(100) }
+        let end = monotonicNanoseconds() + min(slice, longest)
+        while monotonicNanoseconds() < end, !preempted.load(ordering: .relaxed) { usleep(100) }
         let wasPreempted = preempted.exchange(false, ordering: .relaxed)
         Self.concurrent.subtract(1, ordering: .sequentiallyConsistent)
         return SliceReport(guestTime: slice, exitHandling: 0, end: wasPreempted ? .preempted : .sliceExpired)

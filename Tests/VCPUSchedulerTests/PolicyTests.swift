@@ -1,5 +1,7 @@
+import HostSupport
 import Testing
 
+@testable import Scheduling
 @testable import VCPUScheduler
 
 #if canImport(Glibc)
@@ -90,14 +92,14 @@ struct PolicyTests {
 
     @Test("the indexed heap matches a sorted model under random set/remove/pop")
     func indexedHeapModel() {
-        var rng = PCG32(seed: 99)
+        var rng = SplitMix64(seed: 99)
         var heap = IndexedHeap<UInt64>()
         var model: [Int: UInt64] = [:]
         for _ in 0..<20_000 {
-            let handle = Int(rng.next(in: 0...63))
-            switch rng.next(in: 0...3) {
+            let handle = Int(UInt64.random(in: 0...63, using: &rng))
+            switch UInt64.random(in: 0...3, using: &rng) {
             case 0, 1:
-                let key = rng.next(in: 0...50)
+                let key = UInt64.random(in: 0...50, using: &rng)
                 heap.set(handle, key: key)
                 model[handle] = key
             case 2:
@@ -173,7 +175,7 @@ struct PolicyTests {
         .enabled(if: access("/proc/thread-self/schedstat", R_OK) == 0, "no /proc/thread-self/schedstat (CONFIG_SCHED_INFO off?)"))
     func schedstat() throws {
 
-        let tid = try #require(ThreadSchedStat.currentThreadID)
+        let tid = HostThread.currentKernelID
         let before = try ThreadSchedStat.current()
         // Burn CPU until the kernel has charged this thread more on-CPU time.
         var after = before

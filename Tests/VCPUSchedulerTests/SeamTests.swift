@@ -1,5 +1,6 @@
 import Testing
 
+@testable import Scheduling
 @testable import VCPUScheduler
 
 /// A stand-in for the VCPU target's runner: "runs" by advancing a shared virtual clock

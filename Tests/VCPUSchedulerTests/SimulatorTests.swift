@@ -1,5 +1,6 @@
 import Testing
 
+@testable import Scheduling
 @testable import VCPUScheduler
 
 let ms: Nanoseconds = 1_000_000

@@ -1,5 +1,7 @@
+import HostSupport
 import Testing
 
+@testable import Scheduling
 @testable import VCPUScheduler
 
 /// Random valid operations against every policy, checked against a model of the state machine:
@@ -16,22 +18,22 @@ struct StateMachinePropertyTests {
 
     private func exercise<P: SchedulingPolicy>(_ prototype: P, seed: UInt64) throws {
         var policy = prototype
-        var rng = PCG32(seed: seed, stream: 5)
+        var rng = SplitMix64(seed: seed, stream: 5)
         var model: [VCPUID: VCPURunState] = [:]
         var running: [VCPUID] = []
         var nextIndex: UInt32 = 0
         var now: Nanoseconds = 0
         let holdsBack = policy is EarliestDeadlinePolicy || policy.name.hasSuffix("+ cap")
         for _ in 0..<3000 {
-            now += rng.next(in: 0...500_000)
+            now += UInt64.random(in: 0...500_000, using: &rng)
             let known = model.keys.sorted()
-            switch rng.next(in: 0...9) {
+            switch UInt64.random(in: 0...9, using: &rng) {
             case 0 where model.count < 40:
                 let id = VCPUID(vm: VMID(nextIndex % 3), index: nextIndex)
                 nextIndex += 1
                 let parameters = SchedulingParameters(
-                    weight: .nice(Int(rng.next(in: 0...10)) - 5), priority: Int(rng.next(in: 0...5)),
-                    cap: rng.next(in: 0...3) == 0 ? try BandwidthCap(quota: 1 * ms, period: 4 * ms) : nil,
+                    weight: .nice(Int(UInt64.random(in: 0...10, using: &rng)) - 5), priority: Int(UInt64.random(in: 0...5, using: &rng)),
+                    cap: UInt64.random(in: 0...3, using: &rng) == 0 ? try BandwidthCap(quota: 1 * ms, period: 4 * ms) : nil,
                     reservation: try RealTimeReservation(budget: 200_000, period: 10 * ms))
                 try policy.add(id, parameters: parameters, at: now)
                 model[id] = .blocked
@@ -59,9 +61,9 @@ struct StateMachinePropertyTests {
                 }
             default:
                 guard !running.isEmpty else { continue }
-                let id = running.remove(at: Int(rng.next(in: 0...UInt64(running.count - 1))))
-                let outcome: SliceOutcome = rng.next(in: 0...2) == 0 ? .blocked : .preempted
-                try policy.account(id, ran: rng.next(in: 0...2 * ms), at: now, outcome: outcome)
+                let id = running.remove(at: Int(UInt64.random(in: 0...UInt64(running.count - 1), using: &rng)))
+                let outcome: SliceOutcome = UInt64.random(in: 0...2, using: &rng) == 0 ? .blocked : .preempted
+                try policy.account(id, ran: UInt64.random(in: 0...2 * ms, using: &rng), at: now, outcome: outcome)
                 model[id] = outcome == .preempted ? .runnable : .blocked
             }
             for id in known where model[id] != nil {
@@ -73,7 +75,7 @@ struct StateMachinePropertyTests {
     @Test("the fair policy's V is the weighted average of its runnable and running vCPUs")
     func fairAverage() throws {
         var policy = try WeightedFairPolicy(slice: 1 * ms)
-        var rng = PCG32(seed: 4)
+        var rng = SplitMix64(seed: 4)
         var weights: [VCPUID: UInt64] = [:]
         var running: [VCPUID] = []
         var now: Nanoseconds = 0
@@ -90,9 +92,9 @@ struct StateMachinePropertyTests {
                 running.append(d.vcpu)
             } else if !running.isEmpty {
                 let id = running.removeFirst()
-                try policy.account(id, ran: rng.next(in: 0...3 * ms), at: now, outcome: rng.next(in: 0...3) == 0 ? .blocked : .preempted)
+                try policy.account(id, ran: UInt64.random(in: 0...3 * ms, using: &rng), at: now, outcome: UInt64.random(in: 0...3, using: &rng) == 0 ? .blocked : .preempted)
             }
-            if let sleeper = weights.keys.sorted().first(where: { policy.state(of: $0) == .blocked }), rng.next(in: 0...2) == 0 {
+            if let sleeper = weights.keys.sorted().first(where: { policy.state(of: $0) == .blocked }), UInt64.random(in: 0...2, using: &rng) == 0 {
                 try policy.wake(sleeper, at: now)
             }
             var sum: Int128 = 0, total: Int128 = 0

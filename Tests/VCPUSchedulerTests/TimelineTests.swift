@@ -1,5 +1,6 @@
 import Testing
 
+@testable import Scheduling
 @testable import VCPUScheduler
 
 @Suite("SVG timeline")

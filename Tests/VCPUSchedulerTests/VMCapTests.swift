@@ -1,5 +1,6 @@
 import Testing
 
+@testable import Scheduling
 @testable import VCPUScheduler
 
 /// CPU time of all vCPUs of `vm` in each period of `period`, from a trace.

@@ -1,3 +1,5 @@
+import HostSupport
+import DeviceModel
 import GuestMemory
 import KVM
 import TestSupport
@@ -137,7 +139,7 @@ extension VCPUTests.Lifecycle {
             let threadID = Mutex<Int32?>(nil)
             func read(port: UInt16, offset: UInt16, into data: UnsafeMutableRawBufferPointer) {}
             func write(port: UInt16, offset: UInt16, from data: UnsafeRawBufferPointer) {
-                threadID.withLock { $0 = ckvm_gettid() }
+                threadID.withLock { $0 = HostThread.currentKernelID }
                 usleep(50_000)
             }
         }

@@ -1,3 +1,4 @@
+import DeviceModel
 import GuestMemory
 import KVM
 import Synchronization

@@ -6,6 +6,7 @@
 // seed corpus (`vhd-fuzz --make-corpus DIR`).
 import Synchronization
 import SystemPackage
+import BlockStorage
 import VHD
 
 #if canImport(Glibc)

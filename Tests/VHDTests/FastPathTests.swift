@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BlockStorage
 @testable import VHD
 
 /// The lock-free lookup of fully stored blocks (``FullBlockTable``) must follow every change

@@ -1,5 +1,6 @@
 import Synchronization
 import SystemPackage
+@testable import BlockStorage
 @testable import VHD
 
 /// An in-memory ``ImageIO`` that models a disk with a volatile write cache: writes become

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BlockStorage
 @testable import VHD
 
 @Suite struct ImageTests {

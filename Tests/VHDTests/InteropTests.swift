@@ -1,6 +1,7 @@
 import TestSupport
 import Foundation
 import Testing
+@testable import BlockStorage
 @testable import VHD
 
 /// Third-party readers and writers as oracles: QEMU (`qemu-img`, `qemu-io`) and libvhdi (`pyvhdi`).

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BlockStorage
 @testable import VHD
 
 /// A parent locator's reserved space (room for a longer path, which tools may rewrite in place)

@@ -1,6 +1,7 @@
 import TestSupport
 import Foundation
 import Testing
+@testable import BlockStorage
 @testable import VHD
 
 /// Random write/read/flush/reopen sequences against a plain byte-array model.

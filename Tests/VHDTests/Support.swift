@@ -1,6 +1,7 @@
 import TestSupport
 import Foundation
 import Testing
+@testable import BlockStorage
 @testable import VHD
 
 /// Which third-party oracles are installed.

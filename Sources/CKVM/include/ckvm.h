@@ -98,8 +98,6 @@ static const unsigned long CKVM_SYNC_REGS_OFFSET = offsetof(struct kvm_run, s);
 static const uint32_t CKVM_IOEVENTFD_FLAG_PIO = KVM_IOEVENTFD_FLAG_PIO;
 static const uint32_t CKVM_IOEVENTFD_FLAG_DATAMATCH = KVM_IOEVENTFD_FLAG_DATAMATCH;
 static const uint32_t CKVM_IOEVENTFD_FLAG_DEASSIGN = KVM_IOEVENTFD_FLAG_DEASSIGN;
-static const int CKVM_EFD_CLOEXEC = EFD_CLOEXEC;
-static const int CKVM_EFD_NONBLOCK = EFD_NONBLOCK;
 
 /* ---- ioctl without varargs ------------------------------------------------------------------ */
 
@@ -234,7 +232,6 @@ static const unsigned long CKVM_COALESCED_MMIO_ENTRY_SIZE = sizeof(struct kvm_co
 
 static inline int ckvm_sigrtmin(void) { return SIGRTMIN; }
 /** The calling thread's kernel thread id. */
-static inline int ckvm_gettid(void) { return (int)syscall(SYS_gettid); }
 static inline int ckvm_sigrtmax(void) { return SIGRTMAX; }
 
 #endif /* CKVM_H */

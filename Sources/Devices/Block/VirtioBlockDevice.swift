@@ -1,6 +1,6 @@
 import GuestMemory
 import Synchronization
-import VHD
+import BlockStorage
 
 /// A virtio-blk device over any ``VHD/BlockDevice`` (raw file, fixed, dynamic or differencing
 /// VHD): `IN`, `OUT`, `FLUSH`, `GET_ID` and `DISCARD` on one request queue.

@@ -1,5 +1,5 @@
 import GuestMemory
-import VHD
+import BlockStorage
 
 /// One virtio-blk request: its header parsed from the chain's readable bytes and its data
 /// moved between guest memory and the disk.

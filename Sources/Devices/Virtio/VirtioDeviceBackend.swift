@@ -1,3 +1,4 @@
+import HostSupport
 import GuestMemory
 
 /// A virtio device type (block, network, …) behind a transport: what it offers and how it
@@ -15,11 +16,4 @@ public protocol VirtioDeviceBackend: AnyObject, Sendable {
     /// Serves one chain from queue `queue` and returns the number of bytes written into its
     /// writable buffers (the used element's `len`).
     func serve(_ chain: DescriptorChain, queue: Int, memory: any GuestMemoryAccess) -> UInt32
-}
-
-/// Signals an interrupt to the guest: an irqfd (``KVM/EventFD``) registered with KVM, or
-/// anything a test observes.
-public protocol InterruptSignal: AnyObject, Sendable {
-    /// Raises the interrupt once.
-    func trigger()
 }

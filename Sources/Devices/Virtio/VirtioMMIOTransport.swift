@@ -1,13 +1,13 @@
+import DeviceModel
+import HostSupport
 import GuestMemory
-import KVM
 import Synchronization
-import VCPU
 
 /// The virtio MMIO transport, version 2 (virtio 1.x, section 4.2): the register window a
 /// driver programs, feature negotiation, queue set-up and the split virtqueues of one
 /// ``VirtioDeviceBackend``.
 ///
-/// It is an ``VCPU/MMIODevice``: put it on the vCPUs' ``VCPU/MMIOBus`` at its window. A write
+/// It is an ``DeviceModel/MMIODevice``: put it on the vCPUs' ``DeviceModel/MMIOBus`` at its window. A write
 /// to `QueueNotify` signals ``queueNotify``; with KVM that register is an ioeventfd
 /// (``attach(to:bus:placement:)``), so notifications never leave the kernel, and a
 /// ``VirtioQueueWorker`` waiting on the eventfd serves the queues. Completions set the
@@ -53,7 +53,7 @@ public final class VirtioMMIOTransport: MMIODevice {
 
     /// Creates the transport for `backend` over `memory`, interrupting through `interrupt`.
     public init(backend: any VirtioDeviceBackend, memory: any GuestMemoryAccess, interrupt: any InterruptSignal)
-        throws(KVMError)
+        throws(SystemCallError)
     {
         self.backend = backend
         self.memory = memory

@@ -1,4 +1,4 @@
-import KVM
+import HostSupport
 import Synchronization
 
 #if canImport(Glibc)
@@ -13,10 +13,10 @@ import Glibc
 public final class VirtioQueueWorker: Sendable {
     public let transport: VirtioMMIOTransport
     private let stopSignal: EventFD
-    private let thread = Mutex<pthread_t?>(nil)
+    private let thread = Mutex<HostThread?>(nil)
     private let wakeups = Atomic<UInt64>(0)
 
-    public init(transport: VirtioMMIOTransport) throws(KVMError) {
+    public init(transport: VirtioMMIOTransport) throws(SystemCallError) {
         self.transport = transport
         stopSignal = try EventFD(nonBlocking: true)
     }
@@ -27,32 +27,23 @@ public final class VirtioQueueWorker: Sendable {
     public var notificationCount: UInt64 { wakeups.load(ordering: .relaxed) }
 
     /// Starts the thread (once).
-    public func start() throws(KVMError) {
-        try thread.withLock { (current) throws(KVMError) in
+    public func start() throws(SystemCallError) {
+        try thread.withLock { (current) throws(SystemCallError) in
             guard current == nil else { return }
-            let context = Unmanaged.passRetained(self).toOpaque()
-            var handle = pthread_t()
-            let result = pthread_create(&handle, nil, { raw in
-                let worker = Unmanaged<VirtioQueueWorker>.fromOpaque(raw!).takeRetainedValue()
-                worker.run()
-                return nil
-            }, context)
-            guard result == 0 else {
-                Unmanaged<VirtioQueueWorker>.fromOpaque(context).release()
-                throw .systemCall(operation: "pthread_create", errno: .init(rawValue: result))
-            }
+            // The thread holds the worker until it returns.
+            let handle = try HostThread.spawn { self.run() }
             current = handle
         }
     }
 
     /// Stops and joins the thread; safe to call more than once.
     public func stop() {
-        guard let handle = thread.withLock({ current -> pthread_t? in
+        guard let handle = thread.withLock({ current -> HostThread? in
             defer { current = nil }
             return current
         }) else { return }
         stopSignal.trigger()
-        pthread_join(handle, nil)
+        handle.join()
     }
 
     private func run() {
@@ -61,11 +52,7 @@ public final class VirtioQueueWorker: Sendable {
             pollfd(fd: stopSignal.fileDescriptor.rawValue, events: Int16(POLLIN), revents: 0),
         ]
         while true {
-            let result = poll(&fds, 2, -1)
-            if result < 0 {
-                if errno == EINTR { continue }
-                return
-            }
+            guard (try? SystemCall.retrying("poll") { poll(&fds, 2, -1) }) != nil else { return }
             if fds[1].revents != 0 {
                 _ = try? stopSignal.read()
                 return

@@ -1,3 +1,4 @@
+import HostSupport
 import SystemPackage
 
 /// The error every KVM operation throws.
@@ -19,6 +20,11 @@ public enum KVMError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kernel left an exit in `kvm_run` that does not fit the mapping (the message says
     /// what); it is reported rather than read.
     case malformedExit(String)
+
+    /// The KVM error for a failed host system call (the operation and errno carried over).
+    public init(_ error: SystemCallError) {
+        self = .systemCall(operation: error.operation, errno: error.errno)
+    }
 
     /// The errno of a failed system call, if this error is one.
     public var errno: Errno? {

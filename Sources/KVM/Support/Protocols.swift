@@ -1,3 +1,5 @@
+import HostSupport
+
 // The seams of the KVM target: what the other targets (GuestMemory's slot bridge, VCPU's run
 // loop, Devices' interrupt wiring) need from a VM and a vCPU, so that embedders and tests can
 // put something else behind them. KVMVirtualMachine and KVMVirtualCPU are the real ones.
@@ -27,5 +29,26 @@ public protocol VirtualCPUHandle: AnyObject, Sendable {
     func setSpecialRegisters(_ registers: SpecialRegisters) throws(KVMError)
 }
 
+/// What a device needs to wire its eventfds into the hypervisor: irqfds (a signal of the
+/// eventfd injects a GSI in the kernel) and ioeventfds (a guest write to an address signals an
+/// eventfd inside the kernel, with no exit to user space).
+///
+/// `KVMVirtualMachine` is the real one; a device model that attaches through this protocol
+/// never needs the concrete VM type, and a test can record the wiring instead.
+public protocol EventFDRouting: AnyObject, Sendable {
+    /// Makes every signal of `eventFD` inject GSI `gsi`; with `resample`, level-triggered.
+    func registerIRQFD(_ eventFD: EventFD, gsi: UInt32, resample: EventFD?) throws(KVMError)
+    /// Detaches `eventFD` from `gsi`.
+    func unregisterIRQFD(_ eventFD: EventFD, gsi: UInt32) throws(KVMError)
+    /// Makes a guest write of `length` bytes (0: any) to `address` (only of `dataMatch`, when
+    /// set) signal `eventFD` without an exit.
+    func registerIoEventFD(_ eventFD: EventFD, address: IoEventAddress, length: UInt32, dataMatch: UInt64?)
+        throws(KVMError)
+    /// Removes an ioeventfd registered with the same arguments.
+    func unregisterIoEventFD(_ eventFD: EventFD, address: IoEventAddress, length: UInt32, dataMatch: UInt64?)
+        throws(KVMError)
+}
+
 extension KVMVirtualMachine: VirtualMachineHandle {}
+extension KVMVirtualMachine: EventFDRouting {}
 extension KVMVirtualCPU: VirtualCPUHandle {}

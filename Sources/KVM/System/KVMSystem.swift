@@ -1,3 +1,4 @@
+import HostSupport
 import SystemPackage
 
 /// The KVM subsystem: an open `/dev/kvm`.

@@ -1,3 +1,4 @@
+import HostSupport
 import SystemPackage
 
 #if canImport(Glibc)

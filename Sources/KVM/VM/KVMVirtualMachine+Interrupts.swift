@@ -1,3 +1,5 @@
+import HostSupport
+
 /// One entry of the GSI routing table (`struct kvm_irq_routing_entry`).
 public enum GSIRoute: Hashable, Sendable {
     /// Route a GSI to a pin of an in-kernel interrupt controller (`KVM_IRQ_ROUTING_IRQCHIP`):

@@ -1,3 +1,4 @@
+import HostSupport
 import KVM
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ extension VCPURunner {
     /// The body of the vCPU thread.
     func threadMain() {
         KickSignal.unblockOnCurrentThread()
-        let tid = ckvm_gettid()
+        let tid = HostThread.currentKernelID
         control.withLock { $0.threadID = tid }
         let outcome: VCPUOutcome
         do throws(VCPUError) {

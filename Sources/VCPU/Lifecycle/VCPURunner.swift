@@ -1,3 +1,5 @@
+import DeviceModel
+import HostSupport
 import KVM
 import Synchronization
 
@@ -32,7 +34,7 @@ public final class VCPURunner: Sendable {
         var state: VCPULifecycleState = .created
         var request: VCPUAction?
         var outcome: VCPUOutcome?
-        var thread: pthread_t?
+        var thread: HostThread?
         var threadID: Int32?
         var joined = false
         var waiters: [@Sendable (VCPULifecycleState, VCPUOutcome?) -> Bool] = []
@@ -77,16 +79,12 @@ public final class VCPURunner: Sendable {
         try control.withLock { (c) throws(VCPUError) in
             guard c.state.allows(.start) else { throw .invalidTransition(from: c.state, action: .start) }
             _ = KickSignal.number  // install the handler before the thread can be kicked
-            let context = Unmanaged.passRetained(self).toOpaque()
-            var thread = pthread_t()
-            let result = pthread_create(&thread, nil, { raw in
-                let runner = Unmanaged<VCPURunner>.fromOpaque(raw!).takeRetainedValue()
-                runner.threadMain()
-                return nil
-            }, context)
-            guard result == 0 else {
-                Unmanaged<VCPURunner>.fromOpaque(context).release()
-                throw .threadCreation(result)
+            // The thread holds the runner until its loop ends.
+            let thread: HostThread
+            do throws(SystemCallError) {
+                thread = try HostThread.spawn { self.threadMain() }
+            } catch {
+                throw .threadCreation(error.errno.rawValue)
             }
             c.thread = thread
             c.state = .running
@@ -122,7 +120,7 @@ public final class VCPURunner: Sendable {
     /// in any state and more than once.
     @discardableResult
     public func stop() -> VCPUOutcome {
-        let thread: pthread_t? = control.withLock { c in
+        let thread: HostThread? = control.withLock { c in
             if c.state == .created {
                 Self.apply(.stopped, outcome: .stoppedByOwner, to: &c)
                 return nil
@@ -139,10 +137,10 @@ public final class VCPURunner: Sendable {
         if let thread {
             // The last reference to a runner can go away on its own vCPU thread (after the run
             // loop ended): that thread cannot join itself, so it is detached instead.
-            if pthread_equal(thread, pthread_self()) != 0 {
-                pthread_detach(thread)
+            if thread.isCurrent {
+                thread.detach()
             } else {
-                pthread_join(thread, nil)
+                thread.join()
             }
         }
         return control.wait(until: { $0.state == .stopped }, then: { $0.outcome ?? .stoppedByOwner })
@@ -159,7 +157,7 @@ public final class VCPURunner: Sendable {
     public func kick() {
         vcpu.immediateExit = true
         if let thread = control.withLock({ $0.state == .stopped ? nil : $0.thread }) {
-            pthread_kill(thread, KickSignal.number)
+            thread.send(signal: KickSignal.number)
         }
     }
 

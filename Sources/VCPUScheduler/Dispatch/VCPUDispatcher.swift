@@ -1,4 +1,4 @@
-import VCPU
+import HostSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -57,7 +57,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         var trace: [SliceRecord] = []
         var workerThreadIDs: [Int32?]
         var workersWithoutPriority = 0
-        var threads: [pthread_t] = []
+        var threads: [HostThread] = []
 
         /// Nanoseconds since start (0 before).
         func time(_ clock: Nanoseconds) -> Nanoseconds {
@@ -97,7 +97,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     ) throws(DispatcherError) {
         let id = vcpu.schedulingID
         let result: Result<Void, SchedulerError> = state.withLock { s in
-            let now = s.time(monotonicClock())
+            let now = s.time(monotonicNanoseconds())
             do throws(SchedulerError) {
                 try s.core.add(id, parameters: parameters, at: now)
                 if runnable { try s.core.wake(id, at: now) }
@@ -115,19 +115,15 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     public func start() throws(DispatcherError) {
         let started: Int32? = state.withLock { s in
             guard s.epoch == nil else { return EBUSY }
-            s.epoch = monotonicClock()
+            s.epoch = monotonicNanoseconds()
             for worker in 0..<workerCount {
-                let context = Unmanaged.passRetained(WorkerContext(dispatcher: self, worker: worker)).toOpaque()
-                var thread = pthread_t()
-                let result = pthread_create(&thread, nil, { raw in
-                    let context = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue()
-                    (context as? WorkerEntry)?.enter()
-                    return nil
-                }, context)
-                guard result == 0 else {
-                    Unmanaged<AnyObject>.fromOpaque(context).release()
+                // The thread holds the dispatcher until its loop ends.
+                let thread: HostThread
+                do throws(SystemCallError) {
+                    thread = try HostThread.spawn { self.workerMain(worker) }
+                } catch {
                     s.stopping = true
-                    return result
+                    return error.errno.rawValue
                 }
                 s.threads.append(thread)
             }
@@ -146,7 +142,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     public func wake(_ vcpu: VCPUID) {
         let victim: (any SchedulableVCPU)? = state.withLock { s in
             guard s.entries[vcpu] != nil, !s.stopping else { return nil }
-            let now = s.time(monotonicClock())
+            let now = s.time(monotonicNanoseconds())
             switch s.core.policy.state(of: vcpu) {
             case .blocked:
                 do throws(SchedulerError) { try s.core.wake(vcpu, at: now) } catch {
@@ -171,16 +167,16 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     /// the call returns once every worker thread is joined. The vCPUs stay registered (parked);
     /// their owners stop them. Safe to call more than once.
     public func stop() {
-        let (threads, running): ([pthread_t], [any SchedulableVCPU]) = state.withLock { s in
+        let (threads, running): ([HostThread], [any SchedulableVCPU]) = state.withLock { s in
             s.stopping = true
             let threads = s.threads
             s.threads = []
             return (threads, s.running.keys.compactMap { s.entries[$0]?.vcpu })
         }
         for vcpu in running { vcpu.preempt() }
-        for thread in threads { pthread_join(thread, nil) }
+        for thread in threads { thread.join() }
         state.withLock { s in
-            if s.stoppedAt == nil { s.stoppedAt = s.time(monotonicClock()) }
+            if s.stoppedAt == nil { s.stoppedAt = s.time(monotonicNanoseconds()) }
         }
     }
 
@@ -200,7 +196,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     /// the slice trace if recorded.
     public func report() -> SchedulingReport {
         state.withLock { s in
-            let end = s.stoppedAt ?? s.time(monotonicClock())
+            let end = s.stoppedAt ?? s.time(monotonicNanoseconds())
             var core = s.core
             core.settle(at: end)
             return SchedulingReport(cpus: workerCount, duration: end, vcpus: s.order, core: core, trace: s.trace)
@@ -236,11 +232,11 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     }
 
     /// The body of worker `worker`.
-    fileprivate func workerMain(_ worker: Int) {
+    private func workerMain(_ worker: Int) {
         let affinity = workerAffinity.isEmpty ? nil : workerAffinity[worker]
         try? affinity?.applyToCurrentThread()
         let prioritized = workerPriority.applyToCurrentThread()
-        let tid = ThreadSchedStat.currentThreadID
+        let tid: Int32? = HostThread.currentKernelID
         state.withLock { s in
             s.workerThreadIDs[worker] = tid
             if !prioritized { s.workersWithoutPriority += 1 }
@@ -283,7 +279,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     /// Accounts a slice that ended.
     private func finish(_ vcpu: VCPUID, worker: Int, report: SliceReport) {
         state.withLock { s in
-            let now = s.time(monotonicClock())
+            let now = s.time(monotonicNanoseconds())
             let start = s.running.removeValue(forKey: vcpu)?.start ?? now
             let outcome = report.end.outcome ?? .blocked
             do throws(SchedulerError) {
@@ -305,21 +301,6 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
             }
         }
     }
-}
-
-/// What the worker threads' C entry point calls (type-erased over the policy).
-private protocol WorkerEntry: AnyObject {
-    func enter()
-}
-
-private final class WorkerContext<Policy: SchedulingPolicy>: WorkerEntry {
-    let dispatcher: VCPUDispatcher<Policy>
-    let worker: Int
-    init(dispatcher: VCPUDispatcher<Policy>, worker: Int) {
-        self.dispatcher = dispatcher
-        self.worker = worker
-    }
-    func enter() { dispatcher.workerMain(worker) }
 }
 
 /// Errors of ``VCPUDispatcher``.

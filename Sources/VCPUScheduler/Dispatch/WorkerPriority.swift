@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import HostSupport
 import Glibc
 #endif
 
@@ -25,7 +26,7 @@ public enum WorkerPriority: Sendable, Equatable {
         case .inherited:
             return true
         case .nice(let value):
-            guard let tid = ThreadSchedStat.currentThreadID else { return false }
+            let tid = HostThread.currentKernelID
             return setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), value) == 0
         case .realTimeFIFO(let priority):
             var parameters = sched_param(sched_priority: priority)

@@ -1,3 +1,5 @@
+import DeviceModel
+import HostSupport
 import KVM
 import VCPU
 
@@ -81,7 +83,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
     /// Runs the guest for at most `slice` nanoseconds on its runner thread (see the type's
     /// documentation); returns with the vCPU parked.
     public func runSlice(_ slice: Nanoseconds) -> SliceReport {
-        let begin = monotonicClock()
+        let begin = monotonicNanoseconds()
         let early: SliceEnd? = gate.withLock { g in
             if g.preemptRequested {
                 g.preemptRequested = false
@@ -102,7 +104,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
                 return SliceReport(guestTime: 0, exitHandling: 0, end: endOfRun())
             default:
                 try runner.resume()
-                let resumed = monotonicClock() &- begin
+                let resumed = monotonicNanoseconds() &- begin
                 gate.withLock { $0.resumes.append(resumed) }
             }
         } catch {
@@ -122,13 +124,13 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
                 }
                 if now >= deadline { return .sliceExpired }
                 return runner.state == .stopped ? .stopped : nil
-            }, deadline: { _ in min(deadline, monotonicClock() &+ Self.endPoll) })
+            }, deadline: { _ in min(deadline, monotonicNanoseconds() &+ Self.endPoll) })
 
         if reason == .sliceExpired || reason == .preempted {
-            let kick = monotonicClock()
+            let kick = monotonicNanoseconds()
             do throws(VCPUError) { try runner.requestPause() } catch {}  // parked or ended meanwhile
             runner.waitWhileRunning()
-            let parked = monotonicClock()
+            let parked = monotonicNanoseconds()
             // Out of the guest: the kicked KVM_RUN returned. Without such an exit after the kick
             // the vCPU was already out (handling an exit) and parked without re-entering.
             let out = statistics.lastKickExitNanoseconds
@@ -139,7 +141,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
         } else {
             runner.waitWhileRunning()
         }
-        let end = monotonicClock()
+        let end = monotonicNanoseconds()
         let exitHandling = statistics.totalNanoseconds &- ioBefore
         let held = end > begin ? end - begin : 0
         // A block that raced with the kick still ends the slice blocked.

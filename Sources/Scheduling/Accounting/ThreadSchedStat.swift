@@ -29,19 +29,6 @@ public struct ThreadSchedStat: Sendable, Equatable {
         case malformed(String)
     }
 
-    /// The Linux thread id of the calling thread (`gettid`), from the `/proc/thread-self`
-    /// link (`<pid>/task/<tid>`), or `nil` when procfs is unavailable.
-    public static var currentThreadID: Int32? {
-        var buffer = [CChar](repeating: 0, count: 64)
-        let count = buffer.withUnsafeMutableBufferPointer { raw -> Int in
-            guard let base = raw.baseAddress else { return -1 }
-            return readlink("/proc/thread-self", base, raw.count)
-        }
-        guard count > 0 else { return nil }
-        let link = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return link.split(separator: "/").last.flatMap { Int32($0) }
-    }
-
     /// Reads the calling thread's statistics (`/proc/thread-self/schedstat`).
     public static func current() throws(ReadError) -> ThreadSchedStat {
         try read(path: "/proc/thread-self/schedstat")

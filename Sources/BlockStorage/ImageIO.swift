@@ -20,34 +20,34 @@ public protocol ImageIO: AnyObject, Sendable {
 
 extension ImageIO {
     /// Reads exactly `buffer.count` bytes at `offset`, treating a short read as an error.
-    func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
+    public func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         let count = try read(into: buffer, at: offset)
         if count != buffer.count { throw shortRead(offset: offset, count: count, wanted: buffer.count) }
     }
 
     /// Reads exactly `count` bytes at `offset` into a new array. `count` must already be
     /// checked against the file size by the caller.
-    func readBytes(at offset: UInt64, count: Int) throws(BlockDeviceError) -> [UInt8] {
+    public func readBytes(at offset: UInt64, count: Int) throws(BlockDeviceError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         try withMutableBytes(&bytes) { (buffer) throws(BlockDeviceError) in try readExactly(into: buffer, at: offset) }
         return bytes
     }
 
     /// Punches a hole over the whole sectors inside the range (partial sectors are left alone).
-    func punchSectors(at offset: UInt64, length: UInt64) throws(BlockDeviceError) {
+    public func punchSectors(at offset: UInt64, length: UInt64) throws(BlockDeviceError) {
         let start = alignUp(offset, 512)
         let end = (offset + length) / 512 * 512
         if end > start { try punchHole(at: start, length: end - start) }
     }
 
     /// Writes `bytes` at `offset`.
-    func writeBytes(_ bytes: [UInt8], at offset: UInt64) throws(BlockDeviceError) {
+    public func writeBytes(_ bytes: [UInt8], at offset: UInt64) throws(BlockDeviceError) {
         try withBytes(bytes) { (buffer) throws(BlockDeviceError) in try write(buffer, at: offset) }
     }
 }
 
 /// The error for a read of `wanted` bytes at `offset` that found only `count` before the end
 /// of the file.
-func shortRead(offset: UInt64, count: Int, wanted: Int) -> BlockDeviceError {
+package func shortRead(offset: UInt64, count: Int, wanted: Int) -> BlockDeviceError {
     .corrupt("file ends at \(offset + UInt64(count)), \(wanted - count) bytes short of a read at \(offset)")
 }

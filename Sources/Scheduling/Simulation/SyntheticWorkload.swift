@@ -1,3 +1,5 @@
+import HostSupport
+
 /// One step of a synthetic vCPU's life.
 public enum WorkloadPhase: Sendable, Equatable {
     /// Runs in the guest for this long (needs a CPU; counts as T_cpu).
@@ -62,7 +64,7 @@ public struct SimulatedVCPU: Sendable, Equatable {
 /// The phases of one simulated vCPU, generated lazily and buffered for look-ahead.
 struct PhaseQueue: Sendable {
     private let pattern: WorkloadPattern
-    private var generator: PCG32
+    private var generator: SplitMix64
     private var listPosition = 0
     private var randomStep = 0
     private var buffer: [WorkloadPhase] = []
@@ -70,7 +72,7 @@ struct PhaseQueue: Sendable {
 
     init(pattern: WorkloadPattern, seed: UInt64, stream: UInt64) {
         self.pattern = pattern
-        self.generator = PCG32(seed: seed, stream: stream)
+        self.generator = SplitMix64(seed: seed, stream: stream)
     }
 
     /// The phase `offset` steps ahead (0 = current), or `nil` after the last one.
@@ -119,9 +121,9 @@ struct PhaseQueue: Sendable {
                 randomStep = (randomStep + 1) % 3
                 let phase: WorkloadPhase
                 switch step {
-                case 0: phase = .guest(generator.next(in: burst))
-                case 1: phase = .exitHandling(generator.next(in: handling))
-                default: phase = .blocked(generator.next(in: wait))
+                case 0: phase = .guest(UInt64.random(in: burst, using: &generator))
+                case 1: phase = .exitHandling(UInt64.random(in: handling, using: &generator))
+                default: phase = .blocked(UInt64.random(in: wait, using: &generator))
                 }
                 if phase.length > 0 { return phase }
             }

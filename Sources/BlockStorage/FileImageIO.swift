@@ -1,4 +1,5 @@
-import CVHD
+import CHostSupport
+import HostSupport
 import Synchronization
 import SystemPackage
 
@@ -29,7 +30,8 @@ public final class FileImageIO: ImageIO {
     /// Bytes written between two starts of writeback, or nil for none (always nil when
     /// read-only).
     public let writeBehind: UInt64?
-    private let fd: Int32
+    private let owned: OwnedDescriptor
+    private var fd: Int32 { owned.raw.rawValue }
     /// Bytes written so far (wrapping), to find where each write-behind window ends.
     private let bytesWritten = Atomic<UInt64>(0)
     private let writebacks = Atomic<Int>(0)
@@ -46,25 +48,21 @@ public final class FileImageIO: ImageIO {
         flags |= O_CLOEXEC
         if create { flags |= O_CREAT }
         if truncate { flags |= O_TRUNC }
-        let descriptor = Glibc.open(path, flags, 0o644)
-        if descriptor < 0 { throw .io(operation: "open", errno: Errno(rawValue: Glibc.errno)) }
+        let descriptor = OwnedDescriptor(rawValue: try systemCall("open") { Glibc.open(path, flags, 0o644) })
         var info = stat()
-        if fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
-            Glibc.close(descriptor)
-            throw .io(operation: "open", errno: .isDirectory)
+        if fstat(descriptor.raw.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+            throw .io(operation: "open", errno: .isDirectory)  // `descriptor` closes as it goes
         }
-        self.fd = descriptor
+        self.owned = descriptor
         self.path = path
         self.isReadOnly = readOnly
         self.writeBehind = readOnly ? nil : writeBehind.flatMap { $0 > 0 ? $0 : nil }
     }
 
-    deinit { Glibc.close(fd) }
-
     /// The device and inode numbers of the file (to recognise the same file under two names).
     public func identity() throws(BlockDeviceError) -> FileIdentity {
         var info = stat()
-        if fstat(fd, &info) != 0 { throw .io(operation: "fstat", errno: Errno(rawValue: Glibc.errno)) }
+        try systemCall("fstat") { fstat(fd, &info) }
         return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
@@ -74,10 +72,10 @@ public final class FileImageIO: ImageIO {
 
     /// The descriptor, for a hot path in this module that reads without going through
     /// `any ImageIO` (``VHDImage``'s fast path). Owned by this object: valid while it lives.
-    var descriptor: Int32 { fd }
+    package var descriptor: Int32 { fd }
 
     /// `pread`s into `buffer` until it is full or the file ends; returns the bytes read.
-    static func read(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
+    package static func read(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
         try repeatUntilDone(buffer.count, "pread", endOfFileStops: true) { done in
             pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
         }
@@ -85,7 +83,7 @@ public final class FileImageIO: ImageIO {
 
     /// ``read(descriptor:into:at:)`` that treats a short read as an error.
     @inline(__always)
-    static func readExactly(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
+    package static func readExactly(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         let count = try read(descriptor: fd, into: buffer, at: offset)
         if count != buffer.count { throw shortRead(offset: offset, count: count, wanted: buffer.count) }
     }
@@ -106,35 +104,28 @@ public final class FileImageIO: ImageIO {
         let before = bytesWritten.wrappingAdd(UInt64(count), ordering: .relaxed).oldValue
         if before / window != (before &+ UInt64(count)) / window {
             writebacks.wrappingAdd(1, ordering: .relaxed)
-            _ = cvhd_start_writeback(fd)
+            _ = chost_start_writeback(fd)
         }
     }
 
-    /// Calls `call(bytesDoneSoFar)` until `count` bytes are transferred, retrying on `EINTR`.
-    /// A zero return ends a read (end of file) and is an I/O error for a write.
+    /// Calls `call(bytesDoneSoFar)` until `count` bytes are transferred (HostSupport's
+    /// `SystemCall.transferAll`, `EINTR` retried). A zero return ends a read (end of file) and
+    /// is an I/O error for a write.
     private static func repeatUntilDone(_ count: Int, _ operation: String, endOfFileStops: Bool, _ call: (Int) -> Int) throws(BlockDeviceError) -> Int {
-        var done = 0
-        while done < count {
-            let n = call(done)
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw .io(operation: operation, errno: Errno(rawValue: Glibc.errno))
-            }
-            if n == 0 {
-                if endOfFileStops { break }
-                throw .io(operation: operation, errno: .ioError)
-            }
-            done += n
+        do {
+            return try SystemCall.transferAll(count, operation, zeroEndsTransfer: endOfFileStops, call)
+        } catch {
+            throw BlockDeviceError(error)
         }
-        return done
     }
 
     /// Vectored positional read (`preadv`); returns the number of bytes read.
     public func read(into buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64) throws(BlockDeviceError) -> Int {
         var vectors = buffers.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
         let total = buffers.reduce(0) { $0 + $1.count }
-        let n = vectors.withUnsafeMutableBufferPointer { preadv(fd, $0.baseAddress, Int32($0.count), off_t(offset)) }
-        if n < 0 { throw .io(operation: "preadv", errno: Errno(rawValue: Glibc.errno)) }
+        let n = try vectors.withUnsafeMutableBufferPointer { (vectors) throws(BlockDeviceError) in
+            try systemCall("preadv") { preadv(fd, vectors.baseAddress, Int32(vectors.count), off_t(offset)) }
+        }
         if n < total, n > 0 {
             // Finish a short read buffer by buffer.
             var skip = n
@@ -158,8 +149,9 @@ public final class FileImageIO: ImageIO {
     public func write(_ buffers: [UnsafeRawBufferPointer], at offset: UInt64) throws(BlockDeviceError) {
         var vectors = buffers.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         let total = buffers.reduce(0) { $0 + $1.count }
-        let n = vectors.withUnsafeMutableBufferPointer { pwritev(fd, $0.baseAddress, Int32($0.count), off_t(offset)) }
-        if n < 0 { throw .io(operation: "pwritev", errno: Errno(rawValue: Glibc.errno)) }
+        let n = try vectors.withUnsafeMutableBufferPointer { (vectors) throws(BlockDeviceError) in
+            try systemCall("pwritev") { pwritev(fd, vectors.baseAddress, Int32(vectors.count), off_t(offset)) }
+        }
         wrote(n)
         if n < total {
             var skip = n
@@ -176,21 +168,21 @@ public final class FileImageIO: ImageIO {
 
     public func size() throws(BlockDeviceError) -> UInt64 {
         var info = stat()
-        if fstat(fd, &info) != 0 { throw .io(operation: "fstat", errno: Errno(rawValue: Glibc.errno)) }
+        try systemCall("fstat") { fstat(fd, &info) }
         return UInt64(info.st_size)
     }
 
     public func truncate(to size: UInt64) throws(BlockDeviceError) {
-        if ftruncate(fd, off_t(size)) != 0 { throw .io(operation: "ftruncate", errno: Errno(rawValue: Glibc.errno)) }
+        try systemCall("ftruncate") { ftruncate(fd, off_t(size)) }
     }
 
     public func sync() throws(BlockDeviceError) {
-        if fdatasync(fd) != 0 { throw .io(operation: "fdatasync", errno: Errno(rawValue: Glibc.errno)) }
+        try systemCall("fdatasync") { fdatasync(fd) }
     }
 
     public func punchHole(at offset: UInt64, length: UInt64) throws(BlockDeviceError) {
         guard length > 0 else { return }
-        let result = cvhd_punch_hole(fd, Int64(offset), Int64(length))
+        let result = chost_punch_hole(fd, Int64(offset), Int64(length))
         guard result != 0 else { return }
         let error = Errno(rawValue: -result)
         guard error == .notSupported || error == .noFunction else {
@@ -204,6 +196,18 @@ public final class FileImageIO: ImageIO {
             try writeBytes(Array(zeros[..<n]), at: position)
             position += UInt64(n)
         }
+    }
+}
+
+/// Runs a system call through HostSupport's retrying helper and maps a failure to
+/// ``BlockDeviceError/io(operation:errno:)``.
+@inline(__always)
+@discardableResult
+func systemCall<R: SignedInteger>(_ name: @autoclosure () -> String, _ call: () -> R) throws(BlockDeviceError) -> R {
+    do {
+        return try SystemCall.retrying(name(), call)
+    } catch {
+        throw BlockDeviceError(error)
     }
 }
 

@@ -1,3 +1,4 @@
+import HostSupport
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,31 +1,19 @@
+import HostSupport
 import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A file descriptor that is closed exactly once, when its owner goes away.
-///
-/// Non-copyable, so ownership is explicit: the descriptor can be borrowed (`raw`) but never
-/// duplicated by copying the owner.
-struct OwnedDescriptor: ~Copyable, @unchecked Sendable {
-    let raw: FileDescriptor
-
-    init(_ raw: FileDescriptor) { self.raw = raw }
-
-    deinit { try? raw.close() }
-}
-
-/// Runs a system call that returns -1 and sets errno on failure, retrying on `EINTR`, and maps
-/// any other failure to `KVMError.systemCall` named `name`.
+/// Runs a system call through HostSupport's one retrying helper (`EINTR` retried) and maps
+/// a failure to `KVMError.systemCall` named `name`.
 @inline(__always)
 @discardableResult
 func retryingSystemCall(_ name: @autoclosure () -> String, _ call: () -> Int32) throws(KVMError) -> Int32 {
-    while true {
-        let result = call()
-        if result >= 0 { return result }
-        let error = Errno(rawValue: Glibc.errno)
-        if error != .interrupted { throw .systemCall(operation: name(), errno: error) }
+    do {
+        return try SystemCall.retrying(name(), call)
+    } catch {
+        throw KVMError(error)
     }
 }
 

@@ -1,3 +1,4 @@
+import HostSupport
 import SystemPackage
 
 /// Errors a ``BlockDevice`` reports from its data path.
@@ -13,6 +14,11 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
     /// A differencing image was opened without its parent (for inspection) and the request
     /// needs data from beneath it; the message says why the parent is unavailable.
     case parentUnavailable(String)
+
+    /// The error for a failed host system call (``io(operation:errno:)``).
+    public init(_ error: SystemCallError) {
+        self = .io(operation: error.operation, errno: error.errno)
+    }
 
     public var description: String {
         switch self {

@@ -1,0 +1,24 @@
+#ifndef CHOSTSUPPORT_H
+#define CHOSTSUPPORT_H
+// The few host facts and calls Swift cannot reach directly through Glibc: macro constants and
+// GNU-only functions. Everything else in HostSupport is plain Swift over Glibc.
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/// eventfd(2) flags (macros in glibc, not imported into Swift).
+static const int CHOST_EFD_CLOEXEC = EFD_CLOEXEC;
+static const int CHOST_EFD_NONBLOCK = EFD_NONBLOCK;
+
+/// fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length); returns 0 or -errno.
+int chost_punch_hole(int fd, int64_t offset, int64_t length);
+
+/// sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE): starts writeback of the file's dirty
+/// pages without waiting for it; returns 0 or -errno.
+int chost_start_writeback(int fd);
+
+/// The kernel id of the calling thread (gettid(2)).
+static inline int chost_gettid(void) { return (int)syscall(SYS_gettid); }
+
+#endif
