@@ -82,12 +82,12 @@ let package = Package(
             name: "VHD", dependencies: ["BlockStorage", "HostSupport", systemPackage], swiftSettings: swiftSettings),
         .testTarget(name: "VHDTests", dependencies: ["VHD", "vhd", "TestSupport"], swiftSettings: swiftSettings),
 
+        .target(name: "ResourceAllocator", dependencies: ["HostSupport"], swiftSettings: swiftSettings),
         .target(
-            name: "ResourceAllocator", dependencies: ["HostSupport"],
-            // The treaps' priorities and the layout's rounding call libm (round, rint, trunc …):
-            // link it for embedders that depend on this product alone.
-            swiftSettings: swiftSettings, linkerSettings: [.linkedLibrary("m")]),
-        .target(name: "HostPlacement", swiftSettings: swiftSettings, linkerSettings: [.linkedLibrary("m")]),
+            name: "HostPlacement", swiftSettings: swiftSettings,
+            // Overcommit and DRF arithmetic call libm (round, rint, trunc, ceil, floor): link it for
+            // an embedder that depends on this product alone (.ci/embedder-check.sh proves it).
+            linkerSettings: [.linkedLibrary("m")]),
         .testTarget(
             name: "ResourceAllocatorTests", dependencies: ["ResourceAllocator", "HostPlacement", "HostSupport"],
             swiftSettings: swiftSettings),

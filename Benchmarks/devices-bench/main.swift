@@ -150,7 +150,7 @@ struct DevicesBench: ParsableCommand {
         let start = monotonicNanoseconds()
         let kvm = try KVMSystem()
         let vm = try kvm.createVM()
-        try vm.setTSSAddress(0xfffb_d000)
+        try vm.prepareForX86()
         let region = try MmapRegion(guestBase: GuestAddress(0), size: UInt64(memorySize))
         let memory = try GuestMemoryMap(regions: [region])
         try memory.write(contentsOf: Self.guest, at: GuestAddress(0x1000))

@@ -34,7 +34,7 @@ struct ExitBench: ParsableCommand {
         let rounds = options.rounds ?? 7
         let kvm = try KVMSystem()
         let vm = try kvm.createVM()
-        try vm.setTSSAddress(0xfffb_d000)
+        try vm.prepareForX86()
         let size = 0x10000
         guard let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               memory != MAP_FAILED
@@ -124,7 +124,7 @@ struct ExitBench: ParsableCommand {
 
     /// ns per exit through the VCPU run loop: resume the parked runner, let the device time
     /// `exits` exits after a short warm-up, and park it again.
-    func runLoop(_ runner: VCPURunner, _ device: CountingDevice, exits: Int) throws -> Double {
+    func runLoop(_ runner: VCPURunner<KVMVirtualCPU>, _ device: CountingDevice, exits: Int) throws -> Double {
         device.arm(skip: 200, measure: exits)
         try runner.resume()
         runner.waitWhileRunning()
@@ -152,7 +152,7 @@ final class CountingDevice: PortIODevice {
     }
 
     let window = Mutex(Window())
-    let runner = Mutex<VCPURunner?>(nil)
+    let runner = Mutex<VCPURunner<KVMVirtualCPU>?>(nil)
 
     func arm(skip: Int, measure: Int) {
         window.withLock { w in

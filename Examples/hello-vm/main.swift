@@ -20,7 +20,7 @@ let entryPoint: UInt64 = 0x10000
 func runHelloVM() throws -> VCPUOutcome {
     let kvm = try KVMSystem()
     let vm = try kvm.createVM()
-    try vm.setTSSAddress(0xfffb_d000)
+    try vm.prepareForX86()
 
     // Guest RAM, registered with KVM through the GuestMemory bridge.
     let memory = try GuestMemoryMap(regions: [MmapRegion(guestBase: .zero, size: memorySize)])

@@ -34,10 +34,10 @@ final class Machine {
     let worker: VirtioQueueWorker
     let serial: Serial16550
     let reports = ReportDevice()
-    let runners: [VCPURunner]
+    let runners: [VCPURunner<KVMVirtualCPU>]
     /// The vCPUs as the dispatcher sees them (empty unless built `gated`); their runners are
     /// ``runners``.
-    let gatedVCPUs: [GatedVCPU]
+    let gatedVCPUs: [GatedVCPU<KVMVirtualCPU>]
 
     init(disk: any BlockDevice, vcpuCount: Int, gated: Bool = false, console: @escaping @Sendable (UInt8) -> Void) throws {
         var layout = try X86_64Layout(memorySize: Self.memorySize)
@@ -49,15 +49,9 @@ final class Machine {
 
         kvm = try KVMSystem()
         vm = try kvm.createVM()
-        try vm.setTSSAddress(0xfffb_d000)
-        try vm.createIRQChip()
-
-        let regions = try layout.ram.map { ram in
-            try MmapRegion(guestBase: GuestAddress(ram.range.start), size: ram.range.size)
-        }
-        memory = try GuestMemoryMap(regions: regions)
-        bridge = GuestMemoryBridge(vm: vm)
-        try bridge.apply(memory)
+        try vm.prepareForX86(irqChip: .full)
+        (memory, bridge) = try GuestMemoryBridge.mapRAM(
+            on: vm, ranges: layout.ram.map { (base: $0.range.start, size: $0.range.size) })
 
         let portIO = PortIOBus()
         let mmio = MMIOBus()
@@ -75,8 +69,8 @@ final class Machine {
         try memory.write(UnsafeRawBufferPointer(start: mini_vmm_guest_bytes(), count: mini_vmm_guest_size()), at: GuestAddress(load))
 
         let supported = try kvm.supportedCPUID()
-        var runners: [VCPURunner] = []
-        var gatedVCPUs: [GatedVCPU] = []
+        var runners: [VCPURunner<KVMVirtualCPU>] = []
+        var gatedVCPUs: [GatedVCPU<KVMVirtualCPU>] = []
         for index in 0..<vcpuCount {
             let vcpu = try vm.createVCPU(id: UInt64(index))
             try vcpu.setCPUID(
@@ -176,8 +170,7 @@ final class Machine {
     func snapshot() throws -> MachineState {
         let msrIndices = try kvm.msrIndexList()
         let vcpuStates = try runners.map { runner in
-            guard let vcpu = runner.vcpu as? KVMVirtualCPU else { throw ValidationError("not a KVM vCPU") }
-            return try VCPUStateSnapshot.capture(from: vcpu, msrIndices: msrIndices, hasLAPIC: true)
+            try VCPUStateSnapshot.capture(from: runner.vcpu, msrIndices: msrIndices, hasLAPIC: true)
         }
         var clock = try vm.clock()
         clock.flags = 0
@@ -192,10 +185,7 @@ final class Machine {
         try GuestMemorySnapshot.restore(from: memoryFile, into: memory)
         for chip in state.irqChips { try vm.setIRQChipState(chip.value) }
         try vm.setClock(state.clock.value)
-        for (runner, saved) in zip(runners, state.vcpus) {
-            guard let vcpu = runner.vcpu as? KVMVirtualCPU else { throw ValidationError("not a KVM vCPU") }
-            try saved.restore(into: vcpu)
-        }
+        for (runner, saved) in zip(runners, state.vcpus) { try saved.restore(into: runner.vcpu) }
         try transport.restoreState(state.transport)
         reports.restore(state.reports)
     }

@@ -41,33 +41,17 @@ enum PolicyChoice: String, CaseIterable, ExpressibleByArgument {
         }
     }
 
-    /// A dispatcher with this policy (time slice `slice`) on `slots` workers.
-    func makeDispatcher(slots: Int, slice: Nanoseconds) throws -> any VCPUDispatching {
+    /// This policy (time slice `slice`), as the dispatcher takes it.
+    func makePolicy(slice: Nanoseconds) throws -> any SchedulingPolicy {
         switch self {
-        case .roundRobin:
-            return try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: slice), workers: slots)
-        case .priority:
-            return try VCPUDispatcher(policy: PriorityAgingPolicy(timeSlice: slice, agingInterval: slice), workers: slots)
-        case .fair:
-            return try VCPUDispatcher(policy: WeightedFairPolicy(slice: slice), workers: slots)
-        case .capped:
-            return try VCPUDispatcher(policy: BandwidthCapped(WeightedFairPolicy(slice: slice)), workers: slots)
-        case .rt:
-            return try VCPUDispatcher(policy: EarliestDeadlinePolicy(), workers: slots)
+        case .roundRobin: try RoundRobinPolicy(timeSlice: slice)
+        case .priority: try PriorityAgingPolicy(timeSlice: slice, agingInterval: slice)
+        case .fair: try WeightedFairPolicy(slice: slice)
+        case .capped: BandwidthCapped(try WeightedFairPolicy(slice: slice))
+        case .rt: EarliestDeadlinePolicy()
         }
     }
 }
-
-/// A `VCPUDispatcher` whatever its policy type (the policy is picked at run time).
-protocol VCPUDispatching: AnyObject {
-    func add(_ vcpu: any SchedulableVCPU, parameters: SchedulingParameters, runnable: Bool) throws(DispatcherError)
-    func start() throws(DispatcherError)
-    func stop()
-    func report() -> SchedulingReport
-    var failure: SchedulerError? { get }
-}
-
-extension VCPUDispatcher: VCPUDispatching {}
 
 /// How the vCPUs of a run are scheduled when `--policy` is given.
 struct Scheduling {
@@ -78,14 +62,14 @@ struct Scheduling {
 
     init(policy: PolicyChoice, slots: Int, slice: Nanoseconds, vcpuCount: Int) throws {
         self.policy = policy
-        dispatcher = try policy.makeDispatcher(slots: slots, slice: slice)
+        dispatcher = try makeVCPUDispatcher(policy: policy.makePolicy(slice: slice), workers: slots)
         parameters = try (0..<vcpuCount).map { index throws(SchedulerError) in
             try policy.parameters(vcpu: index, of: vcpuCount, slots: slots)
         }
     }
 
     /// Registers the gated vCPUs (all runnable) and starts the dispatcher's workers.
-    func start(_ vcpus: [GatedVCPU]) throws(DispatcherError) {
+    func start(_ vcpus: [any SchedulableVCPU]) throws(DispatcherError) {
         for (vcpu, parameters) in zip(vcpus, parameters) {
             try dispatcher.add(vcpu, parameters: parameters, runnable: true)
         }

@@ -20,6 +20,7 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
         self = .io(operation: error.operation, errno: error.errno)
     }
 
+    /// A one-line English description of the error, with the offsets, operation or message it carries.
     public var description: String {
         switch self {
         case let .outOfRange(offset, length, capacity):

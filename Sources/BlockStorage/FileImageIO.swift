@@ -66,12 +66,16 @@ public final class FileImageIO: ImageIO {
         return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
+    /// Reads with `pread` until `buffer` is full or the file ends, retrying after `EINTR`;
+    /// returns the number of bytes read (fewer than `buffer.count` only at the end of the file).
+    ///
+    /// - Throws: ``BlockDeviceError/io(operation:errno:)`` when `pread` fails.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
         try Self.read(descriptor: fd, into: buffer, at: offset)
     }
 
-    /// The descriptor, for a hot path in this module that reads without going through
-    /// `any ImageIO` (``VHDImage``'s fast path). Owned by this object: valid while it lives.
+    /// The descriptor, for a hot path that reads without going through `any ImageIO` (the VHD
+    /// target's `VHDImage` fast path). Owned by this object: valid while it lives.
     package var descriptor: Int32 { fd }
 
     /// `pread`s into `buffer` until it is full or the file ends; returns the bytes read.
@@ -88,6 +92,10 @@ public final class FileImageIO: ImageIO {
         if count != buffer.count { throw shortRead(offset: offset, count: count, wanted: buffer.count) }
     }
 
+    /// Writes all of `buffer` with `pwrite` (resuming short writes, retrying after `EINTR`), then counts
+    /// the bytes towards the write-behind window.
+    ///
+    /// - Throws: ``BlockDeviceError/io(operation:errno:)`` when `pwrite` fails or writes nothing.
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         _ = try Self.repeatUntilDone(buffer.count, "pwrite", endOfFileStops: false) { done in
             pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
@@ -166,20 +174,25 @@ public final class FileImageIO: ImageIO {
         }
     }
 
+    /// The file size from `fstat`.
     public func size() throws(BlockDeviceError) -> UInt64 {
         var info = stat()
         try systemCall("fstat") { fstat(fd, &info) }
         return UInt64(info.st_size)
     }
 
+    /// Sets the file size with `ftruncate`.
     public func truncate(to size: UInt64) throws(BlockDeviceError) {
         try systemCall("ftruncate") { ftruncate(fd, off_t(size)) }
     }
 
+    /// Makes completed writes and the file size durable with `fdatasync`.
     public func sync() throws(BlockDeviceError) {
         try systemCall("fdatasync") { fdatasync(fd) }
     }
 
+    /// Deallocates the range with `fallocate(PUNCH_HOLE | KEEP_SIZE)`; on a file system without hole
+    /// punching (`EOPNOTSUPP`, `ENOSYS`) writes zeros over it instead. A zero `length` does nothing.
     public func punchHole(at offset: UInt64, length: UInt64) throws(BlockDeviceError) {
         guard length > 0 else { return }
         let result = chost_punch_hole(fd, Int64(offset), Int64(length))
@@ -213,6 +226,8 @@ func systemCall<R: SignedInteger>(_ name: @autoclosure () -> String, _ call: () 
 
 /// A file's identity on its file system (device and inode numbers).
 public struct FileIdentity: Hashable, Sendable {
+    /// The device number of the file system holding the file (`st_dev`).
     public let device: UInt64
+    /// The file's inode number on that file system (`st_ino`).
     public let inode: UInt64
 }

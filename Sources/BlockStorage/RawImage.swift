@@ -1,7 +1,11 @@
 /// A raw disk image: the file's bytes are the disk's bytes.
 public final class RawImage: BlockDevice {
+    /// Always 512 bytes.
     public let logicalSectorSize: Int = 512
+    /// The disk size in bytes: the file size when opened (or created), rounded down to whole sectors.
     public let capacity: UInt64
+    /// Whether the image was opened read-only; writes and discards then throw
+    /// ``BlockDeviceError/readOnly``.
     public let isReadOnly: Bool
     /// The file beneath the image.
     public let io: FileImageIO
@@ -15,6 +19,10 @@ public final class RawImage: BlockDevice {
     }
 
     /// Creates (or truncates) a raw image of `size` bytes, which must be a multiple of 512.
+    ///
+    /// - Throws: ``BlockDeviceError/outOfRange(offset:length:capacity:)`` when `size` is not a
+    ///   multiple of 512; ``BlockDeviceError/io(operation:errno:)`` when the file cannot be created
+    ///   or sized.
     public init(creating path: String, size: UInt64, writeBehind: UInt64? = FileImageIO.defaultWriteBehind) throws(BlockDeviceError) {
         guard size % 512 == 0 else { throw .outOfRange(offset: 0, length: size, capacity: size / 512 * 512) }
         io = try FileImageIO(path: path, readOnly: false, create: true, truncate: true, writeBehind: writeBehind)
@@ -23,17 +31,28 @@ public final class RawImage: BlockDevice {
         isReadOnly = false
     }
 
+    /// Reads `buffer.count` bytes at `offset` from the file.
+    ///
+    /// - Throws: ``BlockDeviceError/outOfRange(offset:length:capacity:)`` past the capacity;
+    ///   ``BlockDeviceError/corrupt(_:)`` when the file has become shorter than the capacity.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         try checkRange(offset: offset, length: UInt64(buffer.count))
         try io.readExactly(into: buffer, at: offset)
     }
 
+    /// Writes `buffer` at `offset` of the file (durable after ``flush()``).
+    ///
+    /// - Throws: ``BlockDeviceError/readOnly`` on a read-only image;
+    ///   ``BlockDeviceError/outOfRange(offset:length:capacity:)`` past the capacity.
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         if isReadOnly { throw .readOnly }
         try checkRange(offset: offset, length: UInt64(buffer.count))
         try io.write(buffer, at: offset)
     }
 
+    /// Fills the buffers one after the other from `offset` with one `preadv`.
+    ///
+    /// - Throws: as ``read(into:at:)-(UnsafeMutableRawBufferPointer,_)``.
     public func read(into buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64) throws(BlockDeviceError) {
         let total = buffers.reduce(0) { $0 + $1.count }
         try checkRange(offset: offset, length: UInt64(total))
@@ -41,12 +60,16 @@ public final class RawImage: BlockDevice {
         if n != total { throw .corrupt("raw file shorter than its capacity") }
     }
 
+    /// Writes the buffers one after the other from `offset` with one `pwritev`.
+    ///
+    /// - Throws: as ``write(_:at:)-(UnsafeRawBufferPointer,_)``.
     public func write(_ buffers: [UnsafeRawBufferPointer], at offset: UInt64) throws(BlockDeviceError) {
         if isReadOnly { throw .readOnly }
         try checkRange(offset: offset, length: UInt64(buffers.reduce(0) { $0 + $1.count }))
         try io.write(buffers, at: offset)
     }
 
+    /// Makes completed writes durable (`fdatasync`); does nothing for a read-only image.
     public func flush() throws(BlockDeviceError) {
         if isReadOnly { return }
         try io.sync()

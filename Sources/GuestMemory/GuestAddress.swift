@@ -17,6 +17,7 @@ public struct GuestAddress: RawRepresentable, Hashable, Comparable, Sendable, Cu
     /// Guest address zero.
     public static let zero = GuestAddress(0)
 
+    /// Orders addresses numerically.
     @inlinable public static func < (lhs: GuestAddress, rhs: GuestAddress) -> Bool {
         lhs.rawValue < rhs.rawValue
     }

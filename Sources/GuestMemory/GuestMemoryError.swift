@@ -30,6 +30,7 @@ public enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertibl
     /// A file ended before an exact-length transfer completed.
     case unexpectedEndOfFile(expected: Int, transferred: Int)
 
+    /// A one-line English description of the failure, naming the address, call or slot involved.
     public var description: String {
         switch self {
         case .addressOverflow(let a, let o): return "guest address \(a) + \(o) overflows 64 bits"

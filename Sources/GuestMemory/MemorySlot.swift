@@ -15,7 +15,9 @@ public struct MemorySlot: RawRepresentable, Hashable, Comparable, Sendable, Cust
     /// Wraps a slot number.
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
 
+    /// Orders slots by number.
     public static func < (lhs: MemorySlot, rhs: MemorySlot) -> Bool { lhs.rawValue < rhs.rawValue }
 
+    /// `slot N`.
     public var description: String { "slot \(rawValue)" }
 }

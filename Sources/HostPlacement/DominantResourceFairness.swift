@@ -10,6 +10,8 @@ public struct FairShareTenant: Hashable, Sendable, Codable {
     /// The most tasks the tenant wants (`nil`: as many as fit).
     public var maxTasks: Int?
 
+    /// A tenant named `name` whose tasks each need `demandPerTask`, with a weight (default 1) and an
+    /// optional cap on its tasks. The weight is checked by ``DominantResourceFairness``, not here.
     public init(name: String, demandPerTask: ResourceVector, weight: Double = 1, maxTasks: Int? = nil) {
         self.name = name
         self.demandPerTask = demandPerTask

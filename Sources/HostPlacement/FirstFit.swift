@@ -2,9 +2,13 @@
 /// affinity group goes, at its first member's turn, to the lowest-index host that holds
 /// all of it (a ``PlacementUnit``).
 public struct FirstFit: PlacementStrategy {
+    /// The first-fit strategy.
     public init() {}
+    /// `first-fit`.
     public var name: String { "first-fit" }
 
+    /// Places each ``PlacementUnit`` of `requests`, in batch order, on the lowest-index host
+    /// that holds all of it.
     public func place(_ requests: [PreparedRequest], in cluster: inout Cluster) {
         Self.placeInOrder(cluster.placementUnits(for: requests), in: &cluster)
     }
@@ -25,9 +29,13 @@ public struct FirstFitDecreasing: PlacementStrategy {
     /// How request sizes are compared.
     public var key: DemandSizeKey
 
+    /// First-fit-decreasing ranking requests by `key` (default: the sum, FFDSum).
     public init(key: DemandSizeKey = .sum) { self.key = key }
+    /// `ffd-sum`, `ffd-product` or `ffd-max`.
     public var name: String { "ffd-\(key.rawValue)" }
 
+    /// Sorts the ``PlacementUnit``s of `requests` by decreasing size under ``key`` (ties in batch
+    /// order), then places each on the lowest-index host that holds all of it.
     public func place(_ requests: [PreparedRequest], in cluster: inout Cluster) {
         FirstFit.placeInOrder(key.sortedDecreasing(cluster.placementUnits(for: requests)), in: &cluster)
     }
@@ -40,13 +48,18 @@ public struct BestFit: HostScoringStrategy {
     /// When set, requests are placed in decreasing order of this size key.
     public var decreasing: DemandSizeKey?
 
+    /// Best-fit in batch order, or best-fit-decreasing by the `decreasing` key.
     public init(decreasing: DemandSizeKey? = nil) { self.decreasing = decreasing }
+    /// `best-fit`, or `bfd-sum`, `bfd-product`, `bfd-max` when decreasing.
     public var name: String { decreasing.map { "bfd-\($0.rawValue)" } ?? "best-fit" }
 
+    /// The batch order, or decreasing size under ``decreasing`` (ties in batch order).
     public func order(_ requests: [PreparedRequest]) -> [PreparedRequest] {
         decreasing?.sortedDecreasing(requests) ?? requests
     }
 
+    /// The normalised free capacity `host` would have left after taking `request`, summed over the
+    /// cluster's dimensions (lower is a tighter fit).
     public func score(_ request: PreparedRequest, host: Int, in cluster: Cluster) -> Double {
         let d = cluster.dimensions.count
         var leftover = 0.0

@@ -31,8 +31,12 @@ public protocol HostScoringStrategy: PlacementStrategy {
 }
 
 extension HostScoringStrategy {
+    /// The batch order, unchanged.
     public func order(_ requests: [PreparedRequest]) -> [PreparedRequest] { requests }
 
+    /// Places the ``Cluster/placementUnits(for:)`` of `requests` one at a time in ``order(_:)``,
+    /// each whole on the host with the lowest ``score(_:host:in:)`` among those it fits on
+    /// (ties: the lowest host index); a unit that fits nowhere stays unplaced.
     public func place(_ requests: [PreparedRequest], in cluster: inout Cluster) {
         let units = cluster.placementUnits(for: requests)
         for unit in units.reordered(by: order) {
@@ -58,7 +62,12 @@ extension [PlacementUnit] {
 /// How first-fit-decreasing ranks requests: by the sum, product or maximum of their
 /// normalised demand over all dimensions (Panigrahy et al.'s FFDSum, FFDProd, FFDMax).
 public enum DemandSizeKey: String, Hashable, Sendable, Codable, CaseIterable {
-    case sum, product, max
+    /// The sum of the normalised demands (FFDSum).
+    case sum
+    /// The product of the normalised demands (FFDProd).
+    case product
+    /// The largest normalised demand (FFDMax).
+    case max
 
     /// The size of a normalised demand vector under this key.
     public func size(of normalized: [Double]) -> Double {

@@ -19,6 +19,7 @@ public struct VectorGreedy: PlacementStrategy {
     /// The scoring rule.
     public var rule: Rule
 
+    /// A greedy strategy scoring by `rule`.
     public init(_ rule: Rule) { self.rule = rule }
 
     /// DotProduct greedy.
@@ -26,8 +27,11 @@ public struct VectorGreedy: PlacementStrategy {
     /// L2-norm greedy.
     public static var l2Norm: VectorGreedy { VectorGreedy(.l2Norm) }
 
+    /// `dot-product` or `l2-norm`.
     public var name: String { rule == .dotProduct ? "dot-product" : "l2-norm" }
 
+    /// Fills the hosts in index order with the ``PlacementUnit``s of `requests`, each time taking
+    /// the remaining unit with the best ``rule`` score that fits the current host.
     public func place(_ requests: [PreparedRequest], in cluster: inout Cluster) {
         let d = cluster.dimensions.count
         let scale = cluster.normalization

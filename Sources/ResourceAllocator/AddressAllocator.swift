@@ -33,7 +33,7 @@
 ///   tree may visit every free range outside the constraint. It visits at most
 ///   O(log² n) nodes: the size-ordered walk gets a budget of 4·(log2 n)² visits, which
 ///   random windows stay well inside; the first request that runs over it builds a
-///   two-level index, ``WindowedBestFitIndex`` (an address-ordered treap whose every node
+///   two-level index, `WindowedBestFitIndex` (an address-ordered treap whose every node
 ///   holds a size-ordered treap of its subtree, augmented with the exact usable length at
 ///   each alignment constrained best-fit has used), in O(n log n), and the index answers
 ///   that and every later constrained best-fit in O(log² n). From then on every update

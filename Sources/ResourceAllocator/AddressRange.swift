@@ -35,6 +35,7 @@ public struct AddressRange: Hashable, Sendable, Codable, CustomStringConvertible
         start < other.end && other.start < end && size > 0 && other.size > 0
     }
 
+    /// `[0xSTART, 0xEND)` in hexadecimal.
     public var description: String {
         "[0x\(String(start, radix: 16)), 0x\(String(end, radix: 16)))"
     }
@@ -42,6 +43,8 @@ public struct AddressRange: Hashable, Sendable, Codable, CustomStringConvertible
     // Codable with validation: a decoded range must not overflow.
     private enum CodingKeys: String, CodingKey { case start, size }
 
+    /// Decodes `start` and `size`, rejecting with a `DecodingError` a range whose end does not fit
+    /// in 64 bits.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let start = try c.decode(UInt64.self, forKey: .start)

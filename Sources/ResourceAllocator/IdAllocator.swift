@@ -151,10 +151,13 @@ public struct IdAllocator: Sendable, Hashable {
         return out
     }
 
+    /// Whether the two allocators have the same range, the same lowest never-used id and the same
+    /// freed ids below it (internal hints and bitmap capacity are ignored).
     public static func == (a: IdAllocator, b: IdAllocator) -> Bool {
         a.first == b.first && a.last == b.last && a.next == b.next && a.freedIDs == b.freedIDs
     }
 
+    /// Hashes what ``==(_:_:)`` compares.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(first)
         hasher.combine(last)

@@ -153,6 +153,7 @@ extension X86_64Layout: Codable {
         case configuration, ram, portIO, mmio32, mmio64, legacyIRQs, msiGSIs, memorySlots
     }
 
+    /// Encodes the configuration, the RAM regions and the state of every allocator.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(configuration, forKey: .configuration)

@@ -41,7 +41,7 @@ extension VHDImage {
         return try checkImage(io: io, path: path, repair: repair)
     }
 
-    /// ``check(path:repair:)`` on an arbitrary ``ImageIO`` (for fuzzing, fault injection and
+    /// ``check(path:repair:)`` on an arbitrary `ImageIO` (for fuzzing, fault injection and
     /// images that are not files); `path` is the base for relative parent locators. Each
     /// repair is one write that is right on its own (a footer sector, a BAT entry, the file
     /// cut after a restored footer), and one `fdatasync` follows them all: a crash part-way

@@ -8,8 +8,9 @@ public struct CompactResult: Sendable, Equatable {
     public var blocksMoved = 0
     /// Whether the BAT moved down (into space `resize` or released blocks left free).
     public var tableMoved = false
-    /// File size before and after.
+    /// The file size in bytes before compacting.
     public var fileSizeBefore: UInt64 = 0
+    /// The file size in bytes after compacting.
     public var fileSizeAfter: UInt64 = 0
 }
 

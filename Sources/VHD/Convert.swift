@@ -2,7 +2,12 @@ import BlockStorage
 
 /// Target formats of ``convertImage(source:destination:to:blockSize:progress:)``.
 public enum ImageFormat: String, Sendable, CaseIterable {
-    case raw, fixed, dynamic
+    /// A raw file (sparse where the source reads as zeros).
+    case raw
+    /// A fixed VHD.
+    case fixed
+    /// A dynamic VHD (blocks allocated only where the source has data).
+    case dynamic
 }
 
 /// What ``openImage(path:readOnly:as:)`` takes a file for.

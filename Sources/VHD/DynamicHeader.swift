@@ -18,10 +18,12 @@ public struct ParentLocatorEntry: Equatable, Sendable {
     public var dataSpace: UInt32
     /// Length of the locator data in bytes.
     public var dataLength: UInt32
+    /// The reserved field, kept as read so that a rewrite preserves it; 0 in new entries.
     public var reserved: UInt32 = 0
     /// File offset of the locator data.
     public var dataOffset: UInt64
 
+    /// An entry with the given fields and a zero ``reserved`` field.
     public init(platformCode: UInt32, dataSpace: UInt32, dataLength: UInt32, dataOffset: UInt64) {
         self.platformCode = platformCode
         self.dataSpace = dataSpace
@@ -59,6 +61,7 @@ public struct VHDDynamicHeader: Equatable, Sendable {
     public var dataOffset: UInt64 = .max
     /// File offset of the block allocation table.
     public var tableOffset: UInt64
+    /// The header version; 0x0001_0000 (1.0).
     public var headerVersion: UInt32 = 0x0001_0000
     /// Number of BAT entries.
     public var maxTableEntries: UInt32
@@ -66,14 +69,20 @@ public struct VHDDynamicHeader: Equatable, Sendable {
     public var blockSize: UInt32
     /// The checksum as stored (``serialized()`` recomputes it).
     public var checksum: UInt32 = 0
+    /// The unique id of the parent image (differencing disks; zero otherwise).
     public var parentUniqueID: VHDUniqueID = .zero
+    /// The parent file's modification time as a VHD timestamp when the child was linked to it
+    /// (differencing disks; 0 when unknown).
     public var parentTimestamp: UInt32 = 0
+    /// The reserved field after the parent timestamp, kept as read.
     public var reserved1: UInt32 = 0
     /// The parent's file name (UTF-16BE on disk, at most 256 code units).
     public var parentName: String = ""
     /// The eight parent locator entries.
     public var locators: [ParentLocatorEntry] = Array(repeating: .unused, count: 8)
 
+    /// A header with the given BAT place, entry count and block size, no parent and unused
+    /// locators.
     public init(tableOffset: UInt64, maxTableEntries: UInt32, blockSize: UInt32) {
         self.tableOffset = tableOffset
         self.maxTableEntries = maxTableEntries

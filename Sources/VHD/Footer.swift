@@ -2,10 +2,14 @@ import BlockStorage
 
 /// The three kinds of VHD.
 public enum VHDDiskType: UInt32, Sendable, CustomStringConvertible, CaseIterable {
+    /// The disk data followed by the footer; no header, no blocks (disk type 2).
     case fixed = 2
+    /// A sparse disk: blocks are allocated in the file as they are first written (disk type 3).
     case dynamic = 3
+    /// A sparse disk whose unwritten sectors read from a parent image (disk type 4).
     case differencing = 4
 
+    /// `fixed`, `dynamic` or `differencing`.
     public var description: String {
         switch self {
         case .fixed: return "fixed"
@@ -25,7 +29,9 @@ public struct VHDFooter: Equatable, Sendable {
     /// `dataOffset` of a fixed disk.
     public static let noDataOffset = UInt64.max
 
+    /// The features field; 2 (the reserved bit the specification requires always set).
     public var features: UInt32 = 2
+    /// The file format version; 0x0001_0000 (1.0).
     public var formatVersion: UInt32 = 0x0001_0000
     /// Offset of the dynamic header, or all ones for a fixed disk.
     public var dataOffset: UInt64
@@ -33,19 +39,27 @@ public struct VHDFooter: Equatable, Sendable {
     public var timestamp: UInt32
     /// Four-character code of the application that created the image (`win `, `qem2`, …).
     public var creatorApplication: UInt32
+    /// Version of the creator application (major in the high 16 bits, minor in the low 16).
     public var creatorVersion: UInt32
     /// Four-character code of the host OS (`Wi2k`, `Mac `); may be zero.
     public var creatorHostOS: UInt32
+    /// The disk size in bytes when the image was created (the initializer sets it to `currentSize`).
     public var originalSize: UInt64
     /// The disk size in bytes.
     public var currentSize: UInt64
+    /// The CHS geometry (the initializer computes it with ``DiskGeometry/forSectorCount(_:)``).
     public var geometry: DiskGeometry
+    /// Fixed, dynamic or differencing.
     public var diskType: VHDDiskType
     /// The checksum as stored (``serialized()`` recomputes it).
     public var checksum: UInt32 = 0
+    /// The image's unique id (a differencing child records its parent's).
     public var uniqueID: VHDUniqueID
+    /// 1 when the image is in a saved state (Virtual PC); 0 otherwise.
     public var savedState: UInt8 = 0
 
+    /// A footer with the given fields; ``originalSize`` is `currentSize`, ``geometry`` the
+    /// specification's CHS for it, and the remaining fields keep their defaults.
     public init(
         diskType: VHDDiskType, currentSize: UInt64, dataOffset: UInt64, uniqueID: VHDUniqueID,
         timestamp: UInt32, creatorApplication: UInt32, creatorVersion: UInt32, creatorHostOS: UInt32

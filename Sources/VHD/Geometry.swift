@@ -2,10 +2,14 @@ import BlockStorage
 
 /// Cylinder/head/sector geometry as stored in the VHD footer.
 public struct DiskGeometry: Equatable, Sendable, CustomStringConvertible {
+    /// The number of cylinders (at most 65535).
     public var cylinders: UInt16
+    /// The number of heads (at most 16 in geometries this library computes).
     public var heads: UInt8
+    /// Sectors per track (17, 31, 63 or 255 in geometries this library computes).
     public var sectorsPerTrack: UInt8
 
+    /// A geometry with the given values, as stored.
     public init(cylinders: UInt16, heads: UInt8, sectorsPerTrack: UInt8) {
         self.cylinders = cylinders
         self.heads = heads
@@ -15,6 +19,7 @@ public struct DiskGeometry: Equatable, Sendable, CustomStringConvertible {
     /// The number of sectors the geometry addresses (C × H × S).
     public var sectorCount: UInt64 { UInt64(cylinders) * UInt64(heads) * UInt64(sectorsPerTrack) }
 
+    /// `C/H/S`, e.g. `301/4/17`.
     public var description: String { "\(cylinders)/\(heads)/\(sectorsPerTrack)" }
 
     /// The geometry the VHD specification (appendix "CHS Calculation") assigns to a disk of

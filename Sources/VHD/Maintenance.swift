@@ -142,9 +142,15 @@ extension VHDImage {
     /// Merges the differencing disk at `path` into its parent, as `qemu-img commit` does:
     /// every sector stored in the child is written to the parent, which is flushed; then the
     /// child is emptied (every BAT entry unallocated, the file cut after its metadata), so the
-    /// chain reads exactly as before. A crash at any point leaves a chain that reads as before
-    /// (see ``commit(child:into:progress:)``). Fails without writing anything when the child
-    /// stores data past the end of a smaller parent.
+    /// chain reads exactly as before. A crash at any point leaves a chain that reads as before:
+    /// the parent is flushed before the child's BAT is cleared (synced), and the child's new
+    /// trailing footer is synced before the file is cut. Fails without writing anything when the
+    /// child stores data past the end of a smaller parent.
+    ///
+    /// - Returns: the parent's path and the number of bytes copied into it.
+    /// - Throws: ``VHDError/invalidRequest(_:)`` when `path` is not a differencing disk, the
+    ///   child is damaged or stores data past the parent's end; ``VHDError/parentMismatch(path:expected:found:)``; I/O errors as
+    ///   ``VHDError/device(_:)``.
     public static func commit(path: String, progress: (Double) -> Void = { _ in }) throws(VHDError) -> (parentPath: String, bytes: UInt64) {
         let child = try open(path: path)
         guard child.diskType == .differencing, let parentPath = child.parentPath else {

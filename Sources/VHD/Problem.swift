@@ -23,15 +23,20 @@ public struct VHDProblem: Sendable, Equatable, CustomStringConvertible {
         case dropBATEntry(Int)
     }
 
+    /// How bad the finding is.
     public let severity: Severity
+    /// What is wrong, naming the structure field at fault.
     public let error: VHDError
+    /// What `check --repair` would do about it, or nil when it cannot repair it.
     public let repair: Repair?
 
+    /// A finding of `severity` described by `error`, repairable by `repair` if given.
     public init(_ severity: Severity, _ error: VHDError, repair: Repair? = nil) {
         self.severity = severity
         self.error = error
         self.repair = repair
     }
 
+    /// `severity: error`, e.g. `damaged: footer.checksum: stored 0x…, computed 0x…`.
     public var description: String { "\(severity.rawValue): \(error)" }
 }

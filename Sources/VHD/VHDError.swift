@@ -43,6 +43,7 @@ public enum VHDError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A one-line English description; format problems start with the field at fault.
     public var description: String {
         switch self {
         case let .device(error):
@@ -82,7 +83,7 @@ private func hex(_ value: UInt32) -> String {
     return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
 }
 
-/// Runs `body`, turning a ``BlockDeviceError`` into ``VHDError/device(_:)``.
+/// Runs `body`, turning a `BlockDeviceError` into ``VHDError/device(_:)``.
 @inline(__always)
 func lifting<T>(_ body: () throws(BlockDeviceError) -> T) throws(VHDError) -> T {
     do { return try body() } catch { throw .device(error) }

@@ -5,7 +5,8 @@ import Glibc
 
 /// How ``VHDImage/create(path:options:)`` lays out a new image.
 public struct VHDCreateOptions: Sendable {
-    /// Fixed or dynamic (differencing disks come from ``VHDImage/createDifferencing(path:parentPath:)``).
+    /// Fixed or dynamic (differencing disks come from
+    /// ``VHDImage/createDifferencing(path:parentPath:options:)``).
     public var type: VHDDiskType = .dynamic
     /// Disk size in bytes; must be a multiple of 512 (see ``alignToMiB``).
     public var size: UInt64
@@ -16,6 +17,7 @@ public struct VHDCreateOptions: Sendable {
     /// writes images: the size is exactly the size asked for, and the geometry is the
     /// specification's (rounded-down) CHS for it.
     public var creatorApplication: UInt32 = VHDCreateOptions.defaultCreatorApplication
+    /// Creator version (major in the high 16 bits, minor in the low 16; default 10.0).
     public var creatorVersion: UInt32 = VHDCreateOptions.defaultCreatorVersion
     /// Creator host OS (`Wi2k`, `Mac `, or 0).
     public var creatorHostOS: UInt32 = VHDCreateOptions.defaultCreatorHostOS
@@ -24,6 +26,8 @@ public struct VHDCreateOptions: Sendable {
     /// The unique id (random when nil).
     public var uniqueID: VHDUniqueID?
 
+    /// Options for a disk of `type` (fixed or dynamic) and `size` bytes; other fields keep their
+    /// defaults (2 MiB blocks, creator `win ` 10.0 on `Wi2k`, a random id).
     public init(type: VHDDiskType = .dynamic, size: UInt64) {
         self.type = type
         self.size = size
@@ -41,12 +45,14 @@ public struct VHDCreateOptions: Sendable {
 public struct VHDDifferencingOptions: Sendable {
     /// Creator application (see ``VHDCreateOptions/creatorApplication``).
     public var creatorApplication: UInt32 = VHDCreateOptions.defaultCreatorApplication
+    /// Creator version (see ``VHDCreateOptions/creatorVersion``).
     public var creatorVersion: UInt32 = VHDCreateOptions.defaultCreatorVersion
     /// Creator host OS (`Wi2k`, `Mac `, or 0).
     public var creatorHostOS: UInt32 = VHDCreateOptions.defaultCreatorHostOS
     /// The unique id (random when nil).
     public var uniqueID: VHDUniqueID?
 
+    /// The defaults: creator `win ` 10.0 on `Wi2k`, a random id.
     public init() {}
 }
 
@@ -57,7 +63,7 @@ extension VHDImage {
         return try create(io: file, path: path, options: options)
     }
 
-    /// Creates a fixed or dynamic VHD on an empty ``ImageIO``.
+    /// Creates a fixed or dynamic VHD on an empty `ImageIO`.
     public static func create(io: any ImageIO, path: String, options: VHDCreateOptions) throws(VHDError) -> VHDImage {
         var size = options.size
         if options.alignToMiB { size = alignUp(size, 1 << 20) }
@@ -89,7 +95,7 @@ extension VHDImage {
         return try createDifferencing(io: file, path: path, parentPath: parentPath, options: options)
     }
 
-    /// Creates a differencing VHD on an empty ``ImageIO``; `path` is where the child will be
+    /// Creates a differencing VHD on an empty `ImageIO`; `path` is where the child will be
     /// known (relative locators are computed from it).
     public static func createDifferencing(io: any ImageIO, path: String, parentPath: String, options: VHDDifferencingOptions = .init()) throws(VHDError) -> VHDImage {
         let parent = try open(path: parentPath, readOnly: true)

@@ -14,6 +14,14 @@ enum ReadSource: Sendable {
 extension VHDImage {
     // MARK: Read
 
+    /// Fills `buffer` with the disk bytes at `offset`. Sectors not stored in this file read as
+    /// zeros (dynamic) or from the parent (differencing); blocks stored in full are read without
+    /// taking the lock.
+    ///
+    /// - Throws: `BlockDeviceError.outOfRange(offset:length:capacity:)` past the capacity;
+    ///   `BlockDeviceError.parentUnavailable(_:)` for sectors beneath an image opened with
+    ///   ``openForInspection(path:)`` whose parent is missing; `BlockDeviceError.io(operation:errno:)`
+    ///   or `BlockDeviceError.corrupt(_:)` from the file.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         try checkRange(offset: offset, length: UInt64(buffer.count))
         // Nothing to read (at the very end, `offset` names no block at all).
@@ -125,6 +133,12 @@ extension VHDImage {
 
     // MARK: Write
 
+    /// Stores `buffer` at disk offset `offset`. Sectors already stored are overwritten in place
+    /// without the lock; otherwise a block is allocated or bitmap bits are set under the lock, and
+    /// that metadata reaches the file only at the next ``flush()``.
+    ///
+    /// - Throws: `BlockDeviceError.readOnly` on a read-only image;
+    ///   `BlockDeviceError.outOfRange(offset:length:capacity:)` past the capacity; I/O errors.
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         if isReadOnly { throw .readOnly }
         try checkRange(offset: offset, length: UInt64(buffer.count))

@@ -1,7 +1,7 @@
 import BlockStorage
 import Synchronization
 
-/// A fixed, dynamic or differencing VHD opened as a ``BlockDevice``.
+/// A fixed, dynamic or differencing VHD opened as a `BlockDevice`.
 ///
 /// Reads may run concurrently. Writes to sectors already stored in the file run without
 /// locking; writes that allocate a block or change a sector bitmap, and flushes, are
@@ -10,8 +10,12 @@ import Synchronization
 /// (see ARCHITECTURE.md, "VHD crash consistency"). Releasing a writable image flushes it,
 /// but errors are lost then: call ``flush()`` yourself when they matter.
 public final class VHDImage: BlockDevice {
+    /// Always 512 bytes.
     public let logicalSectorSize: Int = 512
+    /// The disk size in bytes: the footer's current size.
     public let capacity: UInt64
+    /// Whether the image was opened read-only; writes and discards then throw
+    /// `BlockDeviceError.readOnly`.
     public let isReadOnly: Bool
     /// The path the image was opened or created with.
     public let path: String
@@ -25,13 +29,13 @@ public final class VHDImage: BlockDevice {
     public let parentPath: String?
     /// Why the parent of a differencing disk could not be opened; set only by
     /// ``openForInspection(path:)``, whose reads of sectors not stored in this file then fail
-    /// with ``BlockDeviceError/parentUnavailable(_:)``.
+    /// with `BlockDeviceError.parentUnavailable(_:)`.
     public let parentError: VHDError?
     /// Problems found while opening that did not prevent it (e.g. a damaged trailing footer).
     public let openProblems: [VHDProblem]
     /// The file beneath the image.
     public let io: any ImageIO
-    /// The descriptor of `io` when it is a ``FileImageIO`` (else -1): the read fast path
+    /// The descriptor of `io` when it is a `FileImageIO` (else -1): the read fast path
     /// calls `pread` on it directly rather than through the existential. `io` owns it.
     let fileDescriptor: Int32
 
@@ -100,7 +104,7 @@ public final class VHDImage: BlockDevice {
         try open(path: path, readOnly: readOnly, visited: [])
     }
 
-    /// Opens a VHD on an arbitrary ``ImageIO`` (for instance a fault-injecting one in tests).
+    /// Opens a VHD on an arbitrary `ImageIO` (for instance a fault-injecting one in tests).
     /// `path` names the image in messages and is the base for relative parent locators.
     public static func open(io: any ImageIO, path: String, readOnly: Bool = false) throws(VHDError) -> VHDImage {
         try open(io: io, path: path, readOnly: readOnly, visited: [])
@@ -116,7 +120,7 @@ public final class VHDImage: BlockDevice {
         try open(path: path, readOnly: true, visited: [], detached: true)
     }
 
-    /// ``openForInspection(path:)`` on an arbitrary ``ImageIO``.
+    /// ``openForInspection(path:)`` on an arbitrary `ImageIO`.
     public static func openForInspection(io: any ImageIO, path: String) throws(VHDError) -> VHDImage {
         try open(io: io, path: path, readOnly: true, visited: [], detached: true)
     }

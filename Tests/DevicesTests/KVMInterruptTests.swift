@@ -52,14 +52,8 @@ struct KVMInterruptTests {
         #expect(placement.gsi == 5)
         #expect(placement.mmioBase >= layout.configuration.mmio32Start)
 
-        let kvm = try KVMSystem()
-        let vm = try kvm.createVM()
-        try vm.setTSSAddress(0xfffb_d000)
-        try vm.createIRQChip()
-        let region = try MmapRegion(guestBase: GuestAddress(0), size: ramSize)
-        let memory = try GuestMemoryMap(regions: [region])
-        try vm.setUserMemoryRegion(
-            UserMemoryRegion(slot: 0, guestPhysicalAddress: 0, size: ramSize, userspaceAddress: UInt64(UInt(bitPattern: region.hostBase))))
+        let machine = try TestVM(ramSize: ramSize, irqChip: .full)
+        let (kvm, vm, memory) = (machine.kvm, machine.vm, machine.memory)
 
         let directory = try TemporaryDirectory()
         let disk = try makeDisk(.dynamic, in: directory)

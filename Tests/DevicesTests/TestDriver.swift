@@ -1,3 +1,4 @@
+import TestSupport
 import HostSupport
 import Devices
 import Foundation
@@ -6,20 +7,6 @@ import KVM
 import Testing
 import BlockStorage
 import VHD
-
-/// A fresh temporary directory, removed when the value is released.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "devices-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 /// Deterministic disk contents: byte i of the disk is a function of i.
 func pattern(offset: UInt64, count: Int) -> [UInt8] {

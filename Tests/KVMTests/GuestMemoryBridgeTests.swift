@@ -1,3 +1,4 @@
+import TestSupport
 import GuestMemory
 import KVM
 import Testing
@@ -26,23 +27,23 @@ struct BridgedMachine {
     let bridge: GuestMemoryBridge<KVMVirtualMachine>
 
     init(tracking: DirtyPageTracking = .off, regions: [MmapRegion] = [], code: [UInt8]) throws {
-        let kvm = try KVMSystem()
-        vm = try kvm.createVM()
-        try vm.setTSSAddress(0xfffb_d000)
-        switch tracking {
-        case .off, .bitmap(manualProtection: false):
-            break
-        case .bitmap(manualProtection: true):
-            try #require(kvm.has(.manualDirtyLogProtect2), "host lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2")
-            try vm.enableManualDirtyLogProtection()
-        case .ring:
-            try #require(kvm.has(.dirtyLogRing) || kvm.has(.dirtyLogRingAcqRel), "host lacks KVM_CAP_DIRTY_LOG_RING")
-            try vm.enableDirtyRing(bytes: 65536)
+        let machine = try TestVM(ramSize: 0x4000, tracking: tracking, regions: regions) { vm in
+            switch tracking {
+            case .off, .bitmap(manualProtection: false):
+                break
+            case .bitmap(manualProtection: true):
+                try #require(try vm.check(.manualDirtyLogProtect2) > 0, "host lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2")
+                try vm.enableManualDirtyLogProtection()
+            case .ring:
+                try #require(
+                    try vm.check(.dirtyLogRing) > 0 || vm.check(.dirtyLogRingAcqRel) > 0,
+                    "host lacks KVM_CAP_DIRTY_LOG_RING")
+                try vm.enableDirtyRing(bytes: 65536)
+            }
         }
-        let ram = try MmapRegion(guestBase: .zero, size: 0x4000)
-        memory = AtomicGuestMemory(try GuestMemoryMap(regions: [ram] + regions))
-        bridge = GuestMemoryBridge(vm: vm, tracking: tracking)
-        try bridge.apply(memory.map)
+        vm = machine.vm
+        memory = AtomicGuestMemory(machine.memory)
+        bridge = machine.bridge
         vcpu = try vm.createVCPU(id: 0)
         try memory.write(contentsOf: code, at: GuestAddress(Self.codeAddress))
         try restart()

@@ -51,7 +51,7 @@ struct TestMachine {
     {
         kvm = try KVMSystem()
         vm = try kvm.createVM()
-        try vm.setTSSAddress(0xfffb_d000)
+        try vm.prepareForX86()
         try prepare(vm)
         ram = HostMemory(size: ramSize)
         try vm.setUserMemoryRegion(

@@ -73,12 +73,12 @@ public final class ProgressCounter: PortIODevice {
 public final class CounterVM: Sendable {
     /// The KVM VM.
     public let vm: KVMVirtualMachine
-    /// Its RAM (64 KiB at guest address 0).
-    public let region: MmapRegion
+    /// The bridge that registered the VM's RAM slot.
+    public let bridge: GuestMemoryBridge<KVMVirtualMachine>
     /// The RAM as a guest memory map.
     public let memory: GuestMemoryMap
     /// The vCPUs, in index order.
-    public let vcpus: [GatedVCPU]
+    public let vcpus: [GatedVCPU<KVMVirtualCPU>]
     /// Each vCPU's counter device.
     public let counters: [ProgressCounter]
 
@@ -90,14 +90,10 @@ public final class CounterVM: Sendable {
     public init(id: VMID, vcpus count: Int, program: CounterProgram = .spin, kvm: KVMSystem? = nil) throws {
         let kvm = try kvm ?? KVMSystem()
         vm = try kvm.createVM()
-        try vm.setTSSAddress(0xfffb_d000)
-        region = try MmapRegion(guestBase: GuestAddress(0), size: 0x10000)
-        memory = try GuestMemoryMap(regions: [region])
-        try vm.setUserMemoryRegion(
-            UserMemoryRegion(
-                slot: 0, guestPhysicalAddress: 0, size: 0x10000, userspaceAddress: UInt64(UInt(bitPattern: region.hostBase))))
+        try vm.prepareForX86()
+        (memory, bridge) = try GuestMemoryBridge.mapRAM(on: vm, ranges: [(base: 0, size: 0x10000)])
         try memory.write(contentsOf: program.code, at: GuestAddress(0x1000))
-        var vcpus: [GatedVCPU] = []
+        var vcpus: [GatedVCPU<KVMVirtualCPU>] = []
         var counters: [ProgressCounter] = []
         for index in 0..<count {
             let vcpu = try vm.createVCPU(id: UInt64(index))

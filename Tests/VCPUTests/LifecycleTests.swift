@@ -14,7 +14,7 @@ import Glibc
 extension VCPUTests {
     @Suite struct Lifecycle {
         /// A vCPU spinning in real mode (`jmp $`): it never exits on its own.
-        func spinningRunner(_ machine: TestVM, id: UInt64 = 0) throws -> VCPURunner {
+        func spinningRunner(_ machine: TestVM, id: UInt64 = 0) throws -> VCPURunner<KVMVirtualCPU> {
             let vcpu = try machine.makeVCPU(id: id)
             try machine.memory.write(contentsOf: Guest.spin, at: GuestAddress(0x1000))
             try X86Setup.configureRealMode(vcpu, ip: 0x1000)

@@ -1,3 +1,4 @@
+import TestSupport
 import DeviceModel
 import GuestMemory
 import KVM
@@ -29,7 +30,7 @@ extension VCPUTests {
             let recorder = RecorderDevice()
             let bus = PortIOBus()
             try bus.insert(recorder, base: 0x20, size: 4)
-            var runners: [VCPURunner] = []
+            var runners: [VCPURunner<KVMVirtualCPU>] = []
             for id in 0..<count {
                 let vcpu = try machine.makeVCPU(id: UInt64(id), count: count)
                 try X86Setup.configureLongMode(vcpu, memory: machine.memory, entry: 0x10000)

@@ -1,3 +1,4 @@
+import TestSupport
 import DeviceModel
 import GuestMemory
 import Synchronization

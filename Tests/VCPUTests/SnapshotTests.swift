@@ -1,3 +1,4 @@
+import TestSupport
 import DeviceModel
 import Foundation
 import GuestMemory
@@ -39,7 +40,7 @@ extension VCPUTests {
             }
         }
 
-        func runner(_ vcpu: KVMVirtualCPU, _ device: ChainDevice) throws -> VCPURunner {
+        func runner(_ vcpu: KVMVirtualCPU, _ device: ChainDevice) throws -> VCPURunner<KVMVirtualCPU> {
             let bus = PortIOBus()
             try bus.insert(device, base: 0x30, size: 2)
             return VCPURunner(vcpu: vcpu, portIO: bus)
@@ -62,7 +63,7 @@ extension VCPUTests {
             let first = try TestVM()
             let firstVCPU = try first.makeVCPU(id: 0)
             try first.startLongMode(firstVCPU, code: Guest.inOutChain)
-            let pauser = Mutex<VCPURunner?>(nil)
+            let pauser = Mutex<VCPURunner<KVMVirtualCPU>?>(nil)
             let firstDevice = ChainDevice { n in
                 if n == cutAfter { try? pauser.withLock { $0 }?.requestPause() }
             }
@@ -73,7 +74,7 @@ extension VCPUTests {
             #expect(firstRunner.state == .paused)
             let snapshot = try VCPUStateSnapshot.capture(
                 from: firstVCPU, msrIndices: try first.kvm.msrIndexList(), hasLAPIC: false)
-            let memoryImage = try first.memory.readBytes(count: Int(first.region.size), at: GuestAddress(0))
+            let memoryImage = try first.memory.readBytes(count: Int(first.ram.size), at: GuestAddress(0))
             let served = firstDevice.served.withLock { $0 }
             #expect(firstRunner.stop() == .stoppedByOwner)
             #expect(served == cutAfter)

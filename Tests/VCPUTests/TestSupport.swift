@@ -14,24 +14,8 @@ import Glibc
 @Suite(.usesKVM, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
 struct VCPUTests {}
 
-/// A VM with guest RAM from GuestMemory at address 0 and any number of vCPUs.
-final class TestVM: Sendable {
-    let kvm: KVMSystem
-    let vm: KVMVirtualMachine
-    let memory: GuestMemoryMap
-    let region: MmapRegion
-
-    init(ramSize: UInt64 = 2 << 20, irqchip: Bool = false) throws {
-        kvm = try KVMSystem()
-        vm = try kvm.createVM()
-        try vm.setTSSAddress(0xfffb_d000)
-        if irqchip { try vm.createIRQChip() }
-        region = try MmapRegion(guestBase: GuestAddress(0), size: ramSize)
-        memory = try GuestMemoryMap(regions: [region])
-        try vm.setUserMemoryRegion(
-            UserMemoryRegion(slot: 0, guestPhysicalAddress: 0, size: ramSize, userspaceAddress: UInt64(UInt(bitPattern: region.hostBase))))
-    }
-
+/// vCPU set-up on the shared fixture (``TestSupport/TestVM``), which cannot use the VCPU target.
+extension TestVM {
     /// A vCPU with per-vCPU CPUID (APIC id = `id`) for `count` vCPUs.
     func makeVCPU(id: UInt64, count: Int = 1) throws -> KVMVirtualCPU {
         let vcpu = try vm.createVCPU(id: id)

@@ -1,3 +1,4 @@
+import TestSupport
 import DeviceModel
 import GuestMemory
 import KVM
@@ -65,7 +66,7 @@ extension VCPUTests {
         }
 
         @Test func bootMSRsFPUAndLAPIC() throws {
-            let machine = try TestVM(irqchip: true)
+            let machine = try TestVM(irqChip: .full)
             let vcpu = try machine.makeVCPU(id: 0)
             try X86Setup.configureBootMSRs(vcpu)
             try X86Setup.configureFPU(vcpu)

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import VHD
@@ -70,7 +71,7 @@ import Testing
     // MARK: Footer
 
     @Test func damagedTrailingFooterFallsBackToCopyAndRepairs() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { $0.bytes[$0.footerAt + 64] ^= 0xFF }
         let image = try VHDImage.open(path: path, readOnly: true)
@@ -85,7 +86,7 @@ import Testing
     }
 
     @Test func badChecksumInBothFootersIsRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { e in
             e.bytes[e.footerAt + 64] ^= 0xFF
@@ -97,14 +98,14 @@ import Testing
     }
 
     @Test func badHeaderChecksumIsRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { $0.bytes[512 + 100] ^= 1 }
         #expect(Self.field(Self.openError(path)) == "header.checksum")
     }
 
     @Test func wrongCookiesAreRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { e in
             e.bytes[512] = UInt8(ascii: "X")
@@ -120,14 +121,14 @@ import Testing
 
     @Test(arguments: [UInt32(0), 1, 5, 6])
     func invalidDiskTypeIsRejected(type: UInt32) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { $0.footers { e, at in e.be32(type, at: at + 60) } }
         #expect(Self.openError(path) == .invalidField(field: "footer.diskType", value: UInt64(type), reason: "must be 2 (fixed), 3 (dynamic) or 4 (differencing)"))
     }
 
     @Test func fixedDiskClaimingMoreThanTheFileIsRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("f.vhd")
         _ = try VHDImage.create(path: path, options: VHDCreateOptions(type: .fixed, size: 1 << 20))
         try Self.edit(path) { $0.footers { e, at in e.be64(2 << 20, at: at + 48) } }
@@ -135,7 +136,7 @@ import Testing
     }
 
     @Test func truncatedFilesAreRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         let whole = try readFile(path)
         // Shorter than a footer.
@@ -151,7 +152,7 @@ import Testing
     }
 
     @Test func fileWithA511ByteTail() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         // Old Virtual PC wrote 511-byte footers: a fixed disk with one is read correctly.
         let fixed = dir.file("f.vhd")
         let image = try VHDImage.create(path: fixed, options: VHDCreateOptions(type: .fixed, size: 1 << 20))
@@ -174,7 +175,7 @@ import Testing
     /// Up to 2^64 − 1 (sizes near it once overflowed `check`'s arithmetic: a fuzz finding).
     @Test(arguments: [UInt64(1) << 62, UInt64.max - 511, UInt64.max])
     func absurdCurrentSizeIsRejected(size: UInt64) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         for fixed in [false, true] {
             let path = fixed ? dir.file("f.vhd") : try Self.dynamicImage(dir)
             if fixed { _ = try VHDImage.create(path: path, options: VHDCreateOptions(type: .fixed, size: 64 << 10)) }
@@ -186,7 +187,7 @@ import Testing
     }
 
     @Test func hugeTableIsRejectedBeforeAllocating() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { e in
             e.be32(1 << 30, at: 512 + 28)
@@ -197,7 +198,7 @@ import Testing
 
     @Test(arguments: [UInt32(3 << 20), 256, 0, 0x8000_0000])
     func badBlockSizeIsRejected(blockSize: UInt32) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { e in
             e.be32(blockSize, at: 512 + 32)
@@ -207,7 +208,7 @@ import Testing
     }
 
     @Test func tableTooSmallForTheDiskIsRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { e in
             e.be32(3, at: 512 + 28)
@@ -217,7 +218,7 @@ import Testing
     }
 
     @Test func dataOffsetPastEndOfFileIsRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { $0.footers { e, at in e.be64(1 << 40, at: at + 16) } }
         #expect(Self.field(Self.openError(path)) == "footer.dataOffset")
@@ -226,7 +227,7 @@ import Testing
     // MARK: BAT
 
     @Test func batEntryPastEndOfFileIsRejectedAndRepaired() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { $0.be32(0x0100_0000, at: 1536 + 4) }
         let offset: UInt64 = 0x0100_0000 * 512
@@ -240,7 +241,7 @@ import Testing
     }
 
     @Test func twoBATEntriesForOneBlockAreRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { e in e.be32(e.bytes.be32(1536), at: 1536 + 12) }
         guard case .batEntriesOverlap = Self.openError(path) else {
@@ -251,7 +252,7 @@ import Testing
     }
 
     @Test func batEntryIntoMetadataIsRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { $0.be32(1, at: 1536 + 8) }
         #expect(Self.openError(path) == .batEntryInMetadata(block: 2, offset: 512, metadataEnd: 2048))
@@ -266,7 +267,7 @@ import Testing
     }
 
     @Test func missingParentIsAnError() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let child = try Self.chain(dir)
         try FileManager.default.removeItem(atPath: dir.file("parent.vhd"))
         guard case .parentNotFound(let tried) = Self.openError(child) else {
@@ -278,7 +279,7 @@ import Testing
     }
 
     @Test func parentIDMismatchIsAnError() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let child = try Self.chain(dir)
         _ = try Self.dynamicImage(dir, name: "parent.vhd")  // a different disk under the same name
         guard case .parentMismatch = Self.openError(child) else {
@@ -288,7 +289,7 @@ import Testing
     }
 
     @Test func locatorPastEndOfFileIsRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let child = try Self.chain(dir)
         try Self.edit(child) { e in
             e.be64(1 << 30, at: 512 + 576 + 16)
@@ -301,7 +302,7 @@ import Testing
     }
 
     @Test func parentFoundThroughEachLocatorAlone() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let child = try Self.chain(dir)
         let original = try readFile(child)
         // Keep one locator at a time (and no parent name): each must lead to the parent.
@@ -317,7 +318,7 @@ import Testing
     }
 
     @Test func chainLoopingBackIsAnError() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let child = try Self.chain(dir)
         let own = try VHDImage.open(path: child, readOnly: true).footer.uniqueID
         // The child names itself as parent: by id and by its parent name (no locators).
@@ -332,7 +333,7 @@ import Testing
     }
 
     @Test func windowsDriveLetterLocatorIsSkippedForTheRelativeOne() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let child = try Self.chain(dir)
         let original = try readFile(child)
         // Rewrite the W2ku locator (entry 1) as Hyper-V would: an absolute path with a drive letter.
@@ -355,7 +356,7 @@ import Testing
 
     @Test func everyTruncationFailsCleanly() throws {
         // No prefix of a valid image crashes open; each either opens and reads or throws.
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         let whole = try readFile(path)
         for length in stride(from: 0, to: whole.count, by: 4093) {

@@ -109,7 +109,7 @@ import Testing
 
     @Test(arguments: [VHDDiskType.fixed, .dynamic, .differencing])
     func crashAtEveryWrite(type: VHDDiskType) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let initial = try Self.initialImage(type, dir: dir)
         // Count the writes of an undisturbed run.
         let total: Int = try {
@@ -146,7 +146,7 @@ import Testing
 
     @Test(arguments: [VHDDiskType.dynamic, .differencing])
     func recoveryAfterCrashKeepsWorking(type: VHDDiskType) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let initial = try Self.initialImage(type, dir: dir)
         // Crash in the middle of the workload, keep every pending write (stale blocks past the
         // end of the data), then reopen for writing and go on.
@@ -180,7 +180,7 @@ import Testing
     }
 
     @Test func flushSyncsTwiceAndOnlyWhenDirty() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let initial = try Self.initialImage(.dynamic, dir: dir)
         let io = FaultyIO(bytes: initial.bytes)
         let image = try VHDImage.open(io: io, path: dir.file("child.vhd"))
@@ -252,7 +252,7 @@ import Testing
     }
 
     @Test func compactSurvivesACrashAtEveryWrite() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let initial = try Self.fragmented(dir: dir)
         try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
             let result = try image.compactOpened { _ in }
@@ -299,7 +299,7 @@ import Testing
     }
 
     @Test func compactAfterResizeAndDiscardSurvivesACrashAtEveryWrite() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let initial = try Self.resizedAndDiscarded(dir: dir)
         try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
             let result = try image.compactOpened { _ in }
@@ -311,7 +311,7 @@ import Testing
 
     @Test(arguments: [UInt64(2 << 20), 16 << 20])
     func resizeSurvivesACrashAtEveryWrite(newSize: UInt64) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let initial = try Self.fragmented(dir: dir)
         try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
             try VHDImage.resize(image: image, to: newSize)
@@ -362,7 +362,7 @@ import Testing
     /// Commit = writes to the parent, its flush, then the child emptied: a crash at any write of
     /// either file leaves a chain that reads as before.
     @Test func commitSurvivesACrashAtEveryWrite() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let initial = try Self.commitChain(dir: dir)
         func attempt(parentWrites: Int?, childWrites: Int?) throws -> (parent: FaultyIO, child: FaultyIO, copied: UInt64?) {
             try writeFile(dir.file("p.vhd"), initial.parent)

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import VHD
@@ -43,7 +44,7 @@ import Testing
 
     @Test(arguments: [UInt64(512), 4096, 64 << 10, 256 << 10])
     func newBlocksStartTheirDataOnTheAlignment(alignment: UInt64) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("a.vhd")
         let (image, model) = try Self.makeImage(path, alignment: alignment)
         #expect(image.dataAlignment == alignment)
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func compactKeepsTheAlignmentOfTheBlocksItMoves() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("c.vhd")
         let alignment: UInt64 = 64 << 10
         var (image, model) = try Self.makeImage(path, alignment: alignment)
@@ -84,7 +85,7 @@ import Testing
         }
         // A fresh image with the usual 2 MiB blocks places its blocks' data 256 KiB-aligned
         // without being told, and every reader still sees the same disk.
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("d.vhd")
         let image = try VHDImage.create(path: path, options: VHDCreateOptions(type: .dynamic, size: 8 << 20))
         #expect(image.dataAlignment == 256 << 10)
@@ -112,7 +113,7 @@ import Testing
     }
 
     @Test func badAlignmentsAreRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let (image, _) = try Self.makeImage(dir.file("b.vhd"), alignment: 4096)
         for bad: UInt64 in [0, 256, 3000, 4097, UInt64(2 * Self.blockSize)] {
             #expect(throws: VHDError.self) { try image.setDataAlignment(bad) }

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import BlockStorage
@@ -22,7 +23,7 @@ import Testing
     }
 
     @Test func fullBlocksAreTheOnesWhoseEverySectorIsStored() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var model = [UInt8](repeating: 0, count: 8 * Self.blockSize)
         let image = try Self.fullImage(dir.file("a.vhd"), model: &model)
         try image.write(pattern(512, seed: 9), at: UInt64(6 * Self.blockSize))
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func discardTakesABlockOutBeforeItsDataGoes() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var model = [UInt8](repeating: 0, count: 8 * Self.blockSize)
         let image = try Self.fullImage(dir.file("d.vhd"), model: &model)
         // Part of block 1 (the rest stays stored, but the block is no longer full) and all of block 3.
@@ -61,7 +62,7 @@ import Testing
     }
 
     @Test func compactMovesBlocksAndTheSameObjectReadsThemAtTheirNewPlace() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var model = [UInt8](repeating: 0, count: 8 * Self.blockSize)
         let image = try Self.fullImage(dir.file("c.vhd"), model: &model)
         #expect(try contents(of: image) == model) // every block is now served by the fast path
@@ -80,7 +81,7 @@ import Testing
     }
 
     @Test func writeBehindStartsWritebackOncePerWindow() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let window: UInt64 = 256 << 10
         let io = try FileImageIO(path: dir.file("w.raw"), readOnly: false, create: true, writeBehind: window)
         let chunk = pattern(100 << 10, seed: 1)

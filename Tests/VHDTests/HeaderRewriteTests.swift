@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import VHD
@@ -24,7 +25,7 @@ import Testing
     }
 
     @Test func createRecordsTheParentsModificationTimeAndCheckNoticesAChange() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try MaintenanceTests.filledParent(dir.file("p.vhd"), size: 2 << 20, seed: 1)
         try Self.setModificationTime(dir.file("p.vhd"), unixSeconds: 1_000_000_000)
         _ = try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("p.vhd"))
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func commitRecordsTheParentsNewModificationTime() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try MaintenanceTests.filledParent(dir.file("p.vhd"), size: 2 << 20, seed: 2)
         try Self.setModificationTime(dir.file("p.vhd"), unixSeconds: 1_000_000_000)
         var model = pattern(2 << 20, seed: 2)
@@ -94,7 +95,7 @@ import Testing
 
     /// Resize moving the BAT rewrites only the first header sector, keeping the second.
     @Test func resizeMovingTheTableKeepsTheHeadersSecondSector() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("r.vhd")
         do {
             let image = try MaintenanceTests.dynamic(path, size: 1 << 20, blockSize: 4096)
@@ -116,7 +117,7 @@ import Testing
 
     /// Compact moving the BAT rewrites only the first header sector, keeping the second.
     @Test func compactMovingTheTableKeepsTheHeadersSecondSector() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("m.vhd")
         let initial = try MaintenanceCrashTests.resizedAndDiscarded(dir: dir)
         let (header, bytes) = try Self.withReservedTail(path, initial.bytes)

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import BlockStorage
@@ -6,7 +7,7 @@ import Testing
 @Suite struct ImageTests {
     @Test(arguments: [VHDDiskType.fixed, .dynamic])
     func createWriteReopenRead(type: VHDDiskType) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("a.vhd")
         let data = pattern(3 << 20, seed: 1)
         do {
@@ -31,7 +32,7 @@ import Testing
     /// past the end is out of range.
     @Test(arguments: [VHDDiskType.fixed, .dynamic, .differencing])
     func emptyRequestsUpToTheEnd(type: VHDDiskType) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var options = VHDCreateOptions(type: .dynamic, size: 4 << 20)
         options.blockSize = 1 << 20
         if type == .fixed { options.type = .fixed }

@@ -67,7 +67,7 @@ import Testing
 
     @Test(.enabled(if: ToolCheck.qemuImg, "qemu-img not installed"), arguments: [VHDDiskType.fixed, .dynamic])
     func qemuReadsOurImages(type: VHDDiskType) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let vhd = dir.file("ours.vhd")
         // Sizes that are not CHS products: QEMU must honour the current size ("win " creator).
         let model = try Self.makeImage(vhd, type: type, size: 7 << 20 + 512 * 3, granularity: 512, seed: 11)
@@ -80,7 +80,7 @@ import Testing
 
     @Test(.enabled(if: ToolCheck.pyvhdi, "python3-libvhdi not installed"), arguments: [VHDDiskType.fixed, .dynamic])
     func libvhdiReadsOurImages(type: VHDDiskType) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let vhd = dir.file("ours.vhd")
         let model = try Self.makeImage(vhd, type: type, size: 6 << 20, granularity: 4096, seed: 12)
         #expect(try difference(Self.libvhdiRead([vhd], into: dir), model) == nil)
@@ -88,7 +88,7 @@ import Testing
 
     @Test(.enabled(if: ToolCheck.pyvhdi, "python3-libvhdi not installed"))
     func libvhdiReadsDifferencingChainOfDepthThree() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var paths = [dir.file("base.vhd")]
         var model = try Self.makeImage(paths[0], type: .dynamic, size: 6 << 20, granularity: 4096, seed: 20)
         for level in 1...3 {
@@ -108,7 +108,7 @@ import Testing
 
     @Test(.enabled(if: ToolCheck.vhdiinfo, "libvhdi-utils not installed"))
     func vhdiinfoSeesOurIdentifiers() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         _ = try Self.makeImage(dir.file("base.vhd"), type: .dynamic, size: 4 << 20, granularity: 4096, seed: 30)
         let child = try VHDImage.createDifferencing(path: dir.file("child.vhd"), parentPath: dir.file("base.vhd"))
         let output = String(decoding: try run("vhdiinfo", [dir.file("child.vhd")]), as: UTF8.self)
@@ -122,7 +122,7 @@ import Testing
     @Test(.enabled(if: ToolCheck.qemuImg && ToolCheck.qemuIO, "qemu-img/qemu-io not installed"),
           arguments: [["subformat=dynamic"], ["subformat=fixed"], ["subformat=dynamic", "force_size=on"], ["subformat=fixed", "force_size=on"]])
     func weReadQemuImages(options: [String]) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let vhd = dir.file("qemu.vhd")
         try run("qemu-img", ["create", "-q", "-f", "vpc", "-o", options.joined(separator: ","), vhd, "5M"])
         try run("qemu-io", ["-f", "vpc", "-c", "write -P 0xab 0 1M", "-c", "write -P 0x5c 2560k 7680", "-c", "write -P 0x11 4607k 512", vhd])

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import BlockStorage
@@ -59,7 +60,7 @@ import Testing
     }
 
     @Test func newBlocksGoAfterAReserveInsideTheFile() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let (child, locator) = try Self.chain(dir, reserve: 16 << 10, padded: true)
         try Self.writeAndVerify(dir, child, notBefore: locator.dataOffset + locator.reservedBytes)
     }
@@ -69,7 +70,7 @@ import Testing
     /// overlapped it and the image no longer opened after a flushed write. Such a reserve now
     /// stops at the first block, before and after the file grows.
     @Test func aReservePastTheEndOfTheFileStopsAtTheFirstBlock() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let (child, locator) = try Self.chain(dir, reserve: 256 << 10, padded: false)
         try Self.writeAndVerify(dir, child, notBefore: locator.dataOffset + alignUp(UInt64(locator.dataLength), 512))
     }
@@ -77,7 +78,7 @@ import Testing
     /// A block that another tool put inside a locator's reserve (after its data) is data, not
     /// an overlap: the reserve ends where the block starts.
     @Test func aBlockInsideTheReserveIsNotAnOverlap() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let (child, locator) = try Self.chain(dir, reserve: 256 << 10, padded: true)
         // Place block 0 right after the locator's data, as a tool ignoring the reserve would.
         do {

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import VHD
@@ -22,7 +23,7 @@ import Testing
     }
 
     @Test func compactReleasesAndMovesBlocks() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("c.vhd")
         var model = [UInt8](repeating: 0, count: 8 << 20)
         do {
@@ -57,7 +58,7 @@ import Testing
     /// Space left by `resize` (the BAT's old place) and by blocks `discard` released earlier is
     /// found and reused; the file shrinks; QEMU reads the same disk.
     @Test func compactReclaimsSpaceOfResizeAndDiscard() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("m.vhd")
         let initial = try MaintenanceCrashTests.resizedAndDiscarded(dir: dir)
         try writeFile(path, initial.bytes)
@@ -88,7 +89,7 @@ import Testing
     }
 
     @Test func compactDifferencingKeepsZerosThatHideParentData() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try Self.filledParent(dir.file("p.vhd"), size: 4 << 20, seed: 1)
         let childPath = dir.file("c.vhd")
         var model = pattern(4 << 20, seed: 1)
@@ -104,7 +105,7 @@ import Testing
     }
 
     @Test func resizeFixedGrowAndShrink() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("f.vhd")
         do {
             let image = try VHDImage.create(path: path, options: VHDCreateOptions(type: .fixed, size: 1 << 20))
@@ -126,7 +127,7 @@ import Testing
     /// fuzz target's maintenance invariant.
     @Test(arguments: [UInt64(4096), 64 << 10])
     func resizeFixedGrowZeroesWhatTheFileHeldPastTheDisk(growth: UInt64) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("f.vhd")
         let size = 64 << 10
         do {
@@ -149,7 +150,7 @@ import Testing
     }
 
     @Test func resizeDynamicMovesTheTableWhenItMustGrow() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("d.vhd")
         do {
             let image = try Self.dynamic(path, size: 4 << 20, blockSize: 4096)  // 1024 entries: no padding
@@ -173,7 +174,7 @@ import Testing
     }
 
     @Test func resizeDynamicGrowsInsideThePadding() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("d.vhd")
         _ = try Self.dynamic(path, size: 3 << 20)  // 3 entries in a 512-byte table
         try VHDImage.resize(path: path, to: 100 << 20)
@@ -184,7 +185,7 @@ import Testing
     }
 
     @Test func commitMergesChildIntoParent() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try Self.filledParent(dir.file("p.vhd"), size: 4 << 20, seed: 7)
         var model = pattern(4 << 20, seed: 7)
         do {
@@ -216,7 +217,7 @@ import Testing
     }
 
     @Test func commitRefusesDataPastASmallerParent() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try Self.filledParent(dir.file("p.vhd"), size: 2 << 20, seed: 7)
         do {
             let child = try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("p.vhd"))
@@ -236,7 +237,7 @@ import Testing
 
     @Test(arguments: ImageFormat.allCases)
     func convertFlattensDifferencingChain(format: ImageFormat) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let base = try Self.dynamic(dir.file("b.vhd"), size: 3 << 20)
         try base.write(pattern(1 << 20, seed: 8), at: 1 << 20)
         try base.flush()
@@ -260,7 +261,7 @@ import Testing
     }
 
     @Test func storedExtentsOfDynamicImage() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let image = try Self.dynamic(dir.file("m.vhd"), size: 4 << 20)
         try image.write(pattern(1024, seed: 1), at: 512)
         try image.write(pattern(512, seed: 1), at: 1536)

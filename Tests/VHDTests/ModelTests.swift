@@ -41,7 +41,7 @@ import Testing
 
     @Test(arguments: Kind.allCases)
     func randomOperationsMatchModel(kind: Kind) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var model = [UInt8](repeating: 0, count: Self.size)
         var device = try Self.device(kind, dir, create: true, model: &model)
         var generator = SeededGenerator(seed: 0x5EED + UInt64(kind.rawValue.count))
@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func concurrentReadersAndWriters() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var options = VHDCreateOptions(type: .dynamic, size: 8 << 20)
         options.blockSize = 64 << 10
         let image = try VHDImage.create(path: dir.file("c.vhd"), options: options)

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import VHD
 
@@ -41,7 +42,7 @@ import Testing
 
     @Test(arguments: Damage.allCases)
     func repairSurvivesACrashAtEveryWrite(damage: Damage) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("r.vhd")
         let (bytes, disk) = try Self.damaged(damage, path: path)
         let original = try VHDImage.checkImage(io: FaultyIO(bytes: bytes), path: path)

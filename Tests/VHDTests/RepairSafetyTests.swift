@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import VHD
@@ -12,7 +13,7 @@ import Testing
     /// footer would cut the file after the data that check counts, so the misplaced block would
     /// end up past the end. Nothing is written.
     @Test func aBlockInsideMetadataWithholdsEveryRepair() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try BadInputTests.dynamicImage(dir)
         try BadInputTests.edit(path) { e in
             e.be32(1, at: 1536 + 3 * 4)                   // bat[3] → sector 1, inside the header
@@ -30,7 +31,7 @@ import Testing
     /// A BAT that reaches into the trailing footer: dropping an entry would write into the
     /// footer. The overlap itself is a fatal problem that names both; open refuses the image.
     @Test func aTrailingFooterOverlappingTheTableIsFatalAndWithholdsRepairs() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var options = VHDCreateOptions(type: .dynamic, size: 4 << 20)
         options.blockSize = 1 << 20
         let path = dir.file("e.vhd")
@@ -54,7 +55,7 @@ import Testing
     /// the copy "differ"; a damaged copy is restored from the fields, and checking again finds
     /// nothing left to repair.
     @Test func footerCopiesAreComparedFieldByField() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try BadInputTests.dynamicImage(dir)
         try BadInputTests.edit(path) { e in
             e.bytes[e.footerAt + 500] = 0x5A
@@ -74,7 +75,7 @@ import Testing
 
     /// A missing parent is not a problem of the file's own structures: the repairs still run.
     @Test func aMissingParentDoesNotWithholdRepairs() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let parent = try BadInputTests.dynamicImage(dir, name: "p.vhd")
         let child = dir.file("c.vhd")
         _ = try VHDImage.createDifferencing(path: child, parentPath: parent)
@@ -91,7 +92,7 @@ import Testing
     /// must stand in, and the first allocation rewrites it first. Every crash leaves the same
     /// disk. Found by the fuzz target's failed-write invariant.
     @Test func aDamagedFooterCopyIsRewrittenBeforeTheTrailingFooterIsAtRisk() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = try BadInputTests.dynamicImage(dir)
         try BadInputTests.edit(path) { e in e.bytes[3] ^= 0xFF }   // the copy's cookie
         let io = FaultyIO(bytes: try readFile(path))

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import VHD
@@ -36,7 +37,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func growingShowsZerosOrTheParentNeverStaleData(differencing: Bool) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let shortSize: UInt64 = (32 << 10) + 1024   // block 8 straddles the end, 9… lie past it
         let path = try Self.shortened(dir, differencing: differencing, shortSize: shortSize)
         let before = try VHDImage.check(path: path)
@@ -60,7 +61,7 @@ import Testing
     /// The same grow under fault injection: a crash at any write leaves the old disk (its
     /// bytes as before) or the grown one (zeros past the old end), never stale data.
     @Test func growingSurvivesACrashAtEveryWrite() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let shortSize: UInt64 = (32 << 10) + 1024
         let initial = try readFile(Self.shortened(dir, differencing: false, shortSize: shortSize))
         let old = Array(pattern(64 << 10, seed: 2)[..<Int(shortSize)])

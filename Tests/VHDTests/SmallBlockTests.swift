@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import VHD
@@ -8,7 +9,7 @@ import Testing
 @Suite struct SmallBlockTests {
     @Test(arguments: [UInt32(512), 1024, 2048, 4096])
     func smallBlocksHaveAOneSectorBitmap(blockSize: UInt32) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("s.vhd")
         var options = VHDCreateOptions(type: .dynamic, size: 64 << 10)
         options.blockSize = blockSize

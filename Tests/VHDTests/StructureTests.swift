@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import VHD
 
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func newBlocksGoAfterAllMetadataIncludingLocators() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var options = VHDCreateOptions(type: .dynamic, size: 4 << 20)
         options.blockSize = 1 << 20
         _ = try VHDImage.create(path: dir.file("p.vhd"), options: options)
@@ -98,7 +99,7 @@ import Testing
     }
 
     @Test func azureAlignmentRoundsFixedSizesUpToWholeMiB() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var options = VHDCreateOptions(type: .fixed, size: (5 << 20) + 512)
         options.alignToMiB = true
         let image = try VHDImage.create(path: dir.file("a.vhd"), options: options)

@@ -20,7 +20,7 @@ import Testing
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func createWriteReadInfoMapCheck() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("t.vhd")
         #expect(try Self.vhd(["create", path, "--size", "4M", "--block-size", "1M"]).status == 0)
         let data = pattern(3000, seed: 1)
@@ -46,7 +46,7 @@ import Testing
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func differencingInfoConvertAndCommit() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         #expect(try Self.vhd(["create", dir.file("p.vhd"), "--size", "2M", "--type", "fixed"]).status == 0)
         #expect(try Self.vhd(["create", dir.file("c.vhd"), "--parent", dir.file("p.vhd")]).status == 0)
         #expect(try Self.vhd(["write", dir.file("c.vhd"), "--offset", "1M"], stdin: pattern(100, seed: 2)).status == 0)
@@ -62,7 +62,7 @@ import Testing
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func brokenParentLink() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let child = dir.file("c.vhd")
         #expect(try Self.vhd(["create", dir.file("p.vhd"), "--size", "2M"]).status == 0)
         #expect(try Self.vhd(["create", child, "--parent", dir.file("p.vhd")]).status == 0)
@@ -101,7 +101,7 @@ import Testing
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func failuresAreOneLineNamingTheFile() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("bad.vhd")
         #expect(try Self.vhd(["create", path, "--size", "1M"]).status == 0)
         var bytes = try readFile(path)
@@ -119,7 +119,7 @@ import Testing
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func createSetsCreatorFieldsAndUniqueID() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let id = "0123abcd-4567-89ef-fedc-ba9876543210"
         for type in ["fixed", "dynamic"] {
             let path = dir.file("\(type).vhd")
@@ -162,7 +162,7 @@ import Testing
     /// reads it as the raw disk it is. Found by the fuzz target's convert invariant.
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func formatRawReadsARawDiskThatEndsWithAFooter() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let vhd = dir.file("f.vhd"), raw = dir.file("disk.raw")
         _ = try VHDImage.create(path: vhd, options: VHDCreateOptions(type: .fixed, size: 8192))
         let footer = Array(try readFile(vhd).suffix(512))   // claims 8 KiB, needs 8.5 KiB
@@ -186,7 +186,7 @@ import Testing
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
     func sizesAcceptSuffixes() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         for (text, bytes) in [("3M", 3 << 20), ("1G", 1 << 30), ("2048K", 2 << 20), ("1T", 1 << 40), ("1536", 1536)] {
             let path = dir.file("s\(bytes).vhd")
             #expect(try Self.vhd(["create", path, "--size", text]).status == 0)

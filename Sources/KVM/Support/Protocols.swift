@@ -29,6 +29,56 @@ public protocol VirtualCPUHandle: AnyObject, Sendable {
     func setSpecialRegisters(_ registers: SpecialRegisters) throws(KVMError)
 }
 
+/// The rest of an x86 vCPU's architectural state: what x86 set-up (FPU, boot MSRs, LAPIC pins,
+/// CPUID) and a complete save and restore (``VCPU``'s `VCPUStateSnapshot`) need beyond
+/// ``VirtualCPUHandle``.
+///
+/// `KVMVirtualCPU` is the real one. Code written against this protocol (`X86Setup`, snapshots,
+/// an embedder's own boot code) never downcasts a vCPU to the concrete KVM type.
+public protocol X86VirtualCPUState: VirtualCPUHandle {
+    /// The x87/SSE state (`KVM_GET_FPU`).
+    func fpu() throws(KVMError) -> FPUState
+    /// Sets the x87/SSE state.
+    func setFPU(_ state: FPUState) throws(KVMError)
+    /// Reads the MSRs `indices`; throws ``KVMError/msrNotAccepted(index:)`` at the first one
+    /// the vCPU refuses.
+    func msrs(_ indices: [UInt32]) throws(KVMError) -> [MSREntry]
+    /// Writes `entries`; throws ``KVMError/msrNotAccepted(index:)`` at the first one refused.
+    func setMSRs(_ entries: [MSREntry]) throws(KVMError)
+    /// The CPUID the guest sees.
+    func cpuid() throws(KVMError) -> [CPUIDEntry]
+    /// Sets the CPUID the guest sees (before the first run).
+    func setCPUID(_ entries: [CPUIDEntry]) throws(KVMError)
+    /// The local APIC's register page (needs an in-kernel LAPIC).
+    func lapic() throws(KVMError) -> LAPICState
+    /// Sets the local APIC's register page.
+    func setLAPIC(_ state: LAPICState) throws(KVMError)
+    /// The multiprocessing state (runnable, halted, waiting for INIT/SIPI …).
+    func mpState() throws(KVMError) -> MPState
+    /// Sets the multiprocessing state.
+    func setMPState(_ state: MPState) throws(KVMError)
+    /// The XSAVE area (all extended register state).
+    func xsave() throws(KVMError) -> XSaveState
+    /// Sets the XSAVE area.
+    func setXSave(_ state: XSaveState) throws(KVMError)
+    /// Whether the host can save and restore the extended control registers (`XCR0`).
+    var supportsXCRs: Bool { get throws(KVMError) }
+    /// The extended control registers.
+    func xcrs() throws(KVMError) -> ExtendedControlRegisters
+    /// Sets the extended control registers.
+    func setXCRs(_ registers: ExtendedControlRegisters) throws(KVMError)
+    /// The debug registers.
+    func debugRegisters() throws(KVMError) -> DebugRegisters
+    /// Sets the debug registers.
+    func setDebugRegisters(_ registers: DebugRegisters) throws(KVMError)
+    /// Pending exceptions, interrupts and NMIs, and interrupt shadows.
+    func events() throws(KVMError) -> VCPUEvents
+    /// Sets pending events.
+    func setEvents(_ events: VCPUEvents) throws(KVMError)
+    /// The guest TSC frequency in kHz.
+    func tscKHz() throws(KVMError) -> UInt32
+}
+
 /// What a device needs to wire its eventfds into the hypervisor: irqfds (a signal of the
 /// eventfd injects a GSI in the kernel) and ioeventfds (a guest write to an address signals an
 /// eventfd inside the kernel, with no exit to user space).
@@ -52,3 +102,9 @@ public protocol EventFDRouting: AnyObject, Sendable {
 extension KVMVirtualMachine: VirtualMachineHandle {}
 extension KVMVirtualMachine: EventFDRouting {}
 extension KVMVirtualCPU: VirtualCPUHandle {}
+extension KVMVirtualCPU: X86VirtualCPUState {
+    /// Whether the VM reports `KVM_CAP_XCRS`.
+    public var supportsXCRs: Bool {
+        get throws(KVMError) { try vm.check(.xcrs) > 0 }
+    }
+}

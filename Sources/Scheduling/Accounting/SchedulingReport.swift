@@ -34,7 +34,7 @@ public struct SchedulingReport: Sendable {
     public let jainIndex: Double?
     /// Delays from runnable to running (after wake-ups and after preemptions).
     public let latencies: LatencySamples
-    /// Every slice, when the simulator records a trace.
+    /// Every slice, when the run recorded a trace (empty otherwise).
     public let trace: [SliceRecord]
 
     /// Builds the report of a run of `duration` on `cpus` CPUs from a settled core; rows follow

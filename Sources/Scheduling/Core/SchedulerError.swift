@@ -10,6 +10,7 @@ public enum SchedulerError: Error, Equatable, Sendable, CustomStringConvertible 
     /// that is already runnable, or accounting one that is not running).
     case invalidTransition(VCPUID, operation: String, state: VCPURunState)
 
+    /// A one-line English description naming the vCPU, parameter or transition at fault.
     public var description: String {
         switch self {
         case .unknownVCPU(let id): return "unknown vCPU \(id)"
@@ -30,6 +31,7 @@ public enum VCPURunState: Sendable, Equatable, CustomStringConvertible {
     /// Picked by ``SchedulingPolicy/pickNext(at:)`` and not yet accounted.
     case running
 
+    /// `blocked`, `runnable` or `running`.
     public var description: String {
         switch self {
         case .blocked: return "blocked"

@@ -42,6 +42,7 @@ public struct SchedulingWeight: Sendable, Hashable, Comparable {
         return SchedulingWeight(niceToWeight[clamped + 20])
     }
 
+    /// Orders weights by value.
     public static func < (a: SchedulingWeight, b: SchedulingWeight) -> Bool { a.value < b.value }
 
     /// Linux's `sched_prio_to_weight` table, nice -20 first.

@@ -65,6 +65,7 @@ public protocol SchedulingPolicy: Sendable {
 }
 
 extension SchedulingPolicy {
+    /// 0: policies without deadlines miss none.
     public func deadlineMisses(of vcpu: VCPUID) -> Int { 0 }
 }
 

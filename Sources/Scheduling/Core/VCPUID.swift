@@ -8,7 +8,9 @@ public struct VMID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
     /// VM number `rawValue`.
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    /// Orders VMs by number.
     public static func < (a: VMID, b: VMID) -> Bool { a.rawValue < b.rawValue }
+    /// `vmN`, e.g. `vm0`.
     public var description: String { "vm\(rawValue)" }
 }
 
@@ -30,9 +32,11 @@ public struct VCPUID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// A vCPU of VM 0 (handy for single-VM setups and tests).
     public init(_ index: UInt32) { self.init(vm: VMID(0), index: index) }
 
+    /// Orders vCPUs by VM, then by index.
     public static func < (a: VCPUID, b: VCPUID) -> Bool {
         (a.vm.rawValue, a.index) < (b.vm.rawValue, b.index)
     }
 
+    /// `vmN.I`, e.g. `vm0.1`.
     public var description: String { "\(vm).\(index)" }
 }

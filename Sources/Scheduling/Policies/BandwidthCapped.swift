@@ -35,6 +35,7 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         for (i, group) in groups.enumerated() { groupOf[group.vm] = i }
     }
 
+    /// The inner policy's name followed by ` + cap`.
     public var name: String { inner.name + " + cap" }
 
     /// How many times the vCPU's own cap has throttled it.
@@ -48,6 +49,10 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
     /// Whether the vCPU waits for a new period of its own cap or of its VM's cap.
     public func isThrottled(_ vcpu: VCPUID) -> Bool { table.lookup(vcpu).map(isHeld) ?? false }
 
+    /// Registers the vCPU with the inner policy and with its own cap (``SchedulingParameters/cap``)
+    /// and its VM's cap, if any.
+    ///
+    /// - Throws: what the inner policy throws, e.g. ``SchedulerError/duplicateVCPU(_:)``.
     public mutating func add(_ vcpu: VCPUID, parameters: SchedulingParameters, at now: Nanoseconds)
         throws(SchedulerError)
     {
@@ -58,6 +63,10 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         if let group { groups[group].members.append(slot) }
     }
 
+    /// Forgets a vCPU that is not running, in the inner policy too.
+    ///
+    /// - Throws: ``SchedulerError/unknownVCPU(_:)``; ``SchedulerError/invalidTransition(_:operation:state:)``
+    ///   when it is running.
     public mutating func remove(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         let slot = try table.slot(of: vcpu)
         guard table.states[slot] != .running else {
@@ -70,14 +79,24 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         if let group = table.payloads[slot].group { groups[group].members.removeAll { $0 == slot } }
     }
 
+    /// Makes a blocked vCPU runnable: into the inner run queue, or, while a cap throttles it, noted
+    /// to rejoin when the cap's next period starts.
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is blocked.
     public mutating func wake(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         try setRunnable(vcpu, true, at: now)
     }
 
+    /// Takes a runnable vCPU off the run queue (or forgets that a throttled one wants to run).
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is runnable.
     public mutating func block(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         try setRunnable(vcpu, false, at: now)
     }
 
+    /// The inner policy's choice, with the slice cut to what is left of the vCPU's and its VM's
+    /// quota in the current period (that part is reserved until it is accounted). A choice with
+    /// nothing left is throttled and the inner policy asked again; `nil` when nothing can run.
     public mutating func pickNext(at now: Nanoseconds) -> SchedulingDecision? {
         release(upTo: now)
         while let decision = inner.pickNext(at: now) {
@@ -111,6 +130,11 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         return nil
     }
 
+    /// Charges the slice to the caps' periods (the part before a period boundary to the old period,
+    /// any overrun to the next ones), returns quota granted but not used, throttles a cap that is
+    /// spent, and accounts the vCPU with the inner policy (as blocked while throttled).
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is running.
     public mutating func account(
         _ vcpu: VCPUID, ran: Nanoseconds, at now: Nanoseconds, outcome: SliceOutcome
     ) throws(SchedulerError) {
@@ -139,11 +163,13 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         }
     }
 
+    /// The inner policy's answer, after starting any cap periods due by `now`.
     public mutating func shouldPreempt(_ vcpu: VCPUID, ranFor: Nanoseconds, at now: Nanoseconds) -> Bool {
         release(upTo: now)
         return inner.shouldPreempt(vcpu, ranFor: ranFor, at: now)
     }
 
+    /// The earlier of the next period start of a throttled cap and the inner policy's next event.
     public func nextEventTime(after now: Nanoseconds) -> Nanoseconds? {
         let own = [vcpuReleases.min?.key, groupReleases.min?.key].compactMap { $0 }.min().map { max($0, now) }
         guard let other = inner.nextEventTime(after: now) else { return own }
@@ -167,8 +193,11 @@ public struct BandwidthCapped<Inner: SchedulingPolicy>: SchedulingPolicy {
         return entitlement
     }
 
+    /// The inner policy's count.
     public func deadlineMisses(of vcpu: VCPUID) -> Int { inner.deadlineMisses(of: vcpu) }
 
+    /// The vCPU's state as the caller sees it (a throttled vCPU that wants to run is runnable), or
+    /// `nil` when it is unknown.
     public func state(of vcpu: VCPUID) -> VCPURunState? { table.state(of: vcpu) }
 
     // MARK: Internals

@@ -31,6 +31,7 @@ public struct EarliestDeadlinePolicy: SchedulingPolicy {
     /// An empty real-time scheduler.
     public init() {}
 
+    /// `rt-edf`.
     public var name: String { "rt-edf" }
 
     /// Σ budget/period over all vCPUs added.
@@ -47,6 +48,10 @@ public struct EarliestDeadlinePolicy: SchedulingPolicy {
         table.lookup(vcpu).map { table.payloads[$0].remaining }
     }
 
+    /// Registers a blocked vCPU; its first period starts at `now` with a full budget.
+    ///
+    /// - Throws: ``SchedulerError/invalidParameters(_:)`` when the parameters carry no
+    ///   ``SchedulingParameters/reservation``; ``SchedulerError/duplicateVCPU(_:)``.
     public mutating func add(_ vcpu: VCPUID, parameters: SchedulingParameters, at now: Nanoseconds)
         throws(SchedulerError)
     {
@@ -58,12 +63,20 @@ public struct EarliestDeadlinePolicy: SchedulingPolicy {
         _ = try table.insert(vcpu, parameters: parameters, payload: entry)
     }
 
+    /// Forgets a vCPU that is not running.
+    ///
+    /// - Throws: ``SchedulerError/unknownVCPU(_:)``; ``SchedulerError/invalidTransition(_:operation:state:)``
+    ///   when it is running.
     public mutating func remove(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         let slot = try table.remove(vcpu)
         ready.remove(slot)
         depleted.remove(slot)
     }
 
+    /// Queues a blocked vCPU, starting its current period (with a fresh budget) if the previous one
+    /// has ended.
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is blocked.
     public mutating func wake(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         advance(to: now)
         let slot = try table.transition(vcpu, "wake", from: .blocked, to: .runnable)
@@ -71,6 +84,9 @@ public struct EarliestDeadlinePolicy: SchedulingPolicy {
         enqueue(slot)
     }
 
+    /// Takes a runnable vCPU off the run queue.
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is runnable.
     public mutating func block(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         advance(to: now)
         let slot = try table.transition(vcpu, "block", from: .runnable, to: .blocked)
@@ -78,6 +94,9 @@ public struct EarliestDeadlinePolicy: SchedulingPolicy {
         depleted.remove(slot)
     }
 
+    /// After replenishing budgets and counting misses due by `now`: the queued vCPU with budget
+    /// left and the earliest deadline, for its remaining budget or until its deadline, whichever is
+    /// shorter; `nil` when none has budget.
     public mutating func pickNext(at now: Nanoseconds) -> SchedulingDecision? {
         advance(to: now)
         guard let next = ready.popMin() else { return nil }
@@ -85,6 +104,10 @@ public struct EarliestDeadlinePolicy: SchedulingPolicy {
         return table.startRunning(next.handle, slice: min(entry.remaining, entry.deadline - now))
     }
 
+    /// Charges `ran` to the vCPU's budget; counts a deadline miss when a preempted vCPU reaches its
+    /// deadline with budget left, and starts its next period once the current one is over.
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is running.
     public mutating func account(
         _ vcpu: VCPUID, ran: Nanoseconds, at now: Nanoseconds, outcome: SliceOutcome
     ) throws(SchedulerError) {
@@ -98,6 +121,7 @@ public struct EarliestDeadlinePolicy: SchedulingPolicy {
         if outcome == .preempted { enqueue(slot) }
     }
 
+    /// Whether a queued vCPU with budget has an earlier deadline than the running `vcpu`.
     public mutating func shouldPreempt(_ vcpu: VCPUID, ranFor: Nanoseconds, at now: Nanoseconds) -> Bool {
         advance(to: now)
         guard let slot = table.lookup(vcpu), let best = ready.min else { return false }
@@ -123,10 +147,12 @@ public struct EarliestDeadlinePolicy: SchedulingPolicy {
         }
     }
 
+    /// The deadlines the vCPU missed so far (0 for an unknown vCPU).
     public func deadlineMisses(of vcpu: VCPUID) -> Int {
         table.lookup(vcpu).map { table.payloads[$0].misses } ?? 0
     }
 
+    /// The vCPU's state, or `nil` when it is unknown.
     public func state(of vcpu: VCPUID) -> VCPURunState? { table.state(of: vcpu) }
 
     // MARK: Internals

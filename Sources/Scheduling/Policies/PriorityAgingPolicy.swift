@@ -59,11 +59,17 @@ public struct PriorityAgingPolicy: SchedulingPolicy {
         self.label = name
     }
 
+    /// `priority+aging <slice> / <interval>` (or the round-robin name when used by
+    /// ``RoundRobinPolicy``).
     public var name: String { label }
 
     /// Number of vCPUs waiting on the run queue.
     public var runnableCount: Int { queue.count }
 
+    /// Registers a blocked vCPU with its ``SchedulingParameters/priority`` as base priority.
+    ///
+    /// - Throws: ``SchedulerError/invalidParameters(_:)`` when the priority is outside
+    ///   ``priorityRange``; ``SchedulerError/duplicateVCPU(_:)``.
     public mutating func add(_ vcpu: VCPUID, parameters: SchedulingParameters, at now: Nanoseconds)
         throws(SchedulerError)
     {
@@ -73,23 +79,38 @@ public struct PriorityAgingPolicy: SchedulingPolicy {
         _ = try table.insert(vcpu, parameters: parameters, payload: Entry(priority: Int64(parameters.priority)))
     }
 
+    /// Forgets a vCPU that is not running, taking it off the run queue.
+    ///
+    /// - Throws: ``SchedulerError/unknownVCPU(_:)``; ``SchedulerError/invalidTransition(_:operation:state:)``
+    ///   when it is running.
     public mutating func remove(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         queue.remove(try table.remove(vcpu))
     }
 
+    /// Queues a blocked vCPU; its aging starts now.
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is blocked.
     public mutating func wake(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         enqueue(try table.transition(vcpu, "wake", from: .blocked, to: .runnable), at: now)
     }
 
+    /// Takes a runnable vCPU off the run queue.
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is runnable.
     public mutating func block(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         queue.remove(try table.transition(vcpu, "block", from: .runnable, to: .blocked))
     }
 
+    /// The queued vCPU with the highest effective priority (FIFO among equals), for ``timeSlice``;
+    /// `nil` when none is queued.
     public mutating func pickNext(at now: Nanoseconds) -> SchedulingDecision? {
         guard let next = queue.popMin() else { return nil }
         return table.startRunning(next.handle, slice: timeSlice)
     }
 
+    /// Ends a running vCPU's slice; a preempted vCPU is queued again with its aging restarted.
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is running.
     public mutating func account(
         _ vcpu: VCPUID, ran: Nanoseconds, at now: Nanoseconds, outcome: SliceOutcome
     ) throws(SchedulerError) {
@@ -97,6 +118,8 @@ public struct PriorityAgingPolicy: SchedulingPolicy {
         if outcome == .preempted { enqueue(slot, at: now) }
     }
 
+    /// When ``preemptsOnWake`` is set: whether the best queued vCPU's effective priority is at least
+    /// one level above the running `vcpu`'s (whose aging restarted when it was picked).
     public mutating func shouldPreempt(_ vcpu: VCPUID, ranFor: Nanoseconds, at now: Nanoseconds) -> Bool {
         guard preemptsOnWake, let best = queue.min, let slot = table.lookup(vcpu) else { return false }
         // Preempt when the best waiting vCPU's effective priority is at least one level above
@@ -104,6 +127,7 @@ public struct PriorityAgingPolicy: SchedulingPolicy {
         return best.key.rank &+ Int64(agingInterval) <= rank(of: slot, at: now)
     }
 
+    /// Always `nil`: aging needs no timer (ranks never change while vCPUs wait).
     public func nextEventTime(after now: Nanoseconds) -> Nanoseconds? { nil }
 
     /// Strict priority promises no proportion: every vCPU is entitled to an equal share, so
@@ -112,6 +136,7 @@ public struct PriorityAgingPolicy: SchedulingPolicy {
         table.lookup(vcpu).map { _ in Entitlement(weight: 1) }
     }
 
+    /// The vCPU's state, or `nil` when it is unknown.
     public func state(of vcpu: VCPUID) -> VCPURunState? { table.state(of: vcpu) }
 
     private func rank(of slot: Int, at now: Nanoseconds) -> Int64 {

@@ -50,6 +50,7 @@ public struct WeightedFairPolicy: SchedulingPolicy {
         self.slice = slice
     }
 
+    /// `weighted-fair <slice>`, e.g. `weighted-fair 3 ms`.
     public var name: String { "weighted-fair \(formatDuration(slice))" }
 
     /// Number of vCPUs waiting on the run queue.
@@ -65,6 +66,10 @@ public struct WeightedFairPolicy: SchedulingPolicy {
         table.lookup(vcpu).map { table.payloads[$0].vruntime }
     }
 
+    /// Registers a blocked vCPU with its ``SchedulingParameters/weight``, starting at the current
+    /// average virtual runtime.
+    ///
+    /// - Throws: ``SchedulerError/duplicateVCPU(_:)``.
     public mutating func add(_ vcpu: VCPUID, parameters: SchedulingParameters, at now: Nanoseconds)
         throws(SchedulerError)
     {
@@ -72,12 +77,19 @@ public struct WeightedFairPolicy: SchedulingPolicy {
         _ = try table.insert(vcpu, parameters: parameters, payload: entry)
     }
 
+    /// Forgets a vCPU that is not running (a runnable one leaves the run queue first).
+    ///
+    /// - Throws: ``SchedulerError/unknownVCPU(_:)``; ``SchedulerError/invalidTransition(_:operation:state:)``
+    ///   when it is running.
     public mutating func remove(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         let wasRunnable = table.state(of: vcpu) == .runnable
         let slot = try table.remove(vcpu)
         if wasRunnable { dequeue(slot) }
     }
 
+    /// Queues a blocked vCPU at virtual runtime `V − lag` (its lag as it blocked, bounded).
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is blocked.
     public mutating func wake(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         let slot = try table.transition(vcpu, "wake", from: .blocked, to: .runnable)
         let average = Int64(clamping: averageVirtualRuntime)
@@ -89,10 +101,16 @@ public struct WeightedFairPolicy: SchedulingPolicy {
         enqueue(slot)
     }
 
+    /// Takes a runnable vCPU off the run queue, remembering its lag.
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is runnable.
     public mutating func block(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         dequeue(try table.transition(vcpu, "block", from: .runnable, to: .blocked))
     }
 
+    /// The eligible vCPU (`v ≤ V`) with the earliest virtual deadline, for ``slice``; when running
+    /// vCPUs hold `V` down so that none is eligible, the queued vCPU with the least virtual runtime.
+    /// `nil` when none is queued.
     public mutating func pickNext(at now: Nanoseconds) -> SchedulingDecision? {
         let average = averageVirtualRuntime
         lastAverage = average
@@ -110,6 +128,10 @@ public struct WeightedFairPolicy: SchedulingPolicy {
         return table.startRunning(chosen.handle, slice: slice)
     }
 
+    /// Charges `ran` (capped at 2^50 ns) to the vCPU's virtual runtime, weighted, and computes its
+    /// next deadline; a preempted vCPU is queued again, a blocked one keeps its lag.
+    ///
+    /// - Throws: ``SchedulerError/invalidTransition(_:operation:state:)`` unless it is running.
     public mutating func account(
         _ vcpu: VCPUID, ran: Nanoseconds, at now: Nanoseconds, outcome: SliceOutcome
     ) throws(SchedulerError) {
@@ -129,12 +151,14 @@ public struct WeightedFairPolicy: SchedulingPolicy {
         }
     }
 
+    /// Whether an eligible queued vCPU has an earlier virtual deadline than the running `vcpu`.
     public mutating func shouldPreempt(_ vcpu: VCPUID, ranFor: Nanoseconds, at now: Nanoseconds) -> Bool {
         guard let slot = table.lookup(vcpu), let best = eligible.min else { return false }
         let candidate = table.payloads[best.handle]
         return candidate.vruntime <= averageVirtualRuntime && candidate.deadline < table.payloads[slot].deadline
     }
 
+    /// Always `nil`: decisions change only on events.
     public func nextEventTime(after now: Nanoseconds) -> Nanoseconds? { nil }
 
     /// Entitled in proportion to the weight.
@@ -142,6 +166,7 @@ public struct WeightedFairPolicy: SchedulingPolicy {
         table.lookup(vcpu).map { Entitlement(weight: Double(table.payloads[$0].weight)) }
     }
 
+    /// The vCPU's state, or `nil` when it is unknown.
     public func state(of vcpu: VCPUID) -> VCPURunState? { table.state(of: vcpu) }
 
     // MARK: Internals

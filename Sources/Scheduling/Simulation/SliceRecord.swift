@@ -1,6 +1,7 @@
-/// One slice of a simulated schedule: a vCPU held a CPU from `start` to `end`.
+/// One slice of a schedule — simulated, or recorded by a real dispatcher that keeps a trace: a
+/// vCPU held a CPU (a worker slot) from `start` to `end`.
 public struct SliceRecord: Sendable, Equatable, CustomStringConvertible {
-    /// The (virtual) CPU index.
+    /// The CPU index (the simulator's virtual CPU, or the dispatcher's worker slot).
     public let cpu: Int
     /// The vCPU that ran.
     public let vcpu: VCPUID

@@ -22,8 +22,14 @@ import Glibc
 /// `KVM_RUN` once with `immediate_exit` set so that a pending IN or MMIO read completes and the
 /// saved state is consistent. Errors end the run and are reported as
 /// ``VCPUOutcome/failed(_:)``, never swallowed.
-public final class VCPURunner: Sendable {
-    public let vcpu: any VirtualCPUHandle
+///
+/// The runner is generic over the vCPU it drives, so the owner keeps its concrete type:
+/// `runner.vcpu` of a `VCPURunner<KVMVirtualCPU>` is the `KVMVirtualCPU` itself (for
+/// ``VCPUStateSnapshot/capture(from:msrIndices:hasLAPIC:)``, ``X86Setup`` or anything else the
+/// concrete type offers), with no downcast; tests drive scripted stand-ins through the same code.
+public final class VCPURunner<CPU: VirtualCPUHandle>: Sendable {
+    /// The vCPU this runner drives.
+    public let vcpu: CPU
     public let portIO: PortIOBus
     public let mmio: MMIOBus
     public let handler: (any VCPUExitHandler)?
@@ -48,7 +54,7 @@ public final class VCPURunner: Sendable {
     let unclaimed = Atomic<UInt64>(0)
 
     public init(
-        vcpu: any VirtualCPUHandle, portIO: PortIOBus = PortIOBus(), mmio: MMIOBus = MMIOBus(),
+        vcpu: CPU, portIO: PortIOBus = PortIOBus(), mmio: MMIOBus = MMIOBus(),
         handler: (any VCPUExitHandler)? = nil
     ) {
         self.vcpu = vcpu

@@ -22,7 +22,7 @@ public struct VCPUStateSnapshot: Codable, Hashable, Sendable {
     ///   this vCPU does not accept are left out, and so are those KVM can only restore with an
     ///   in-kernel LAPIC when `hasLAPIC` is false (the VM has no in-kernel IRQ chip).
     public static func capture(
-        from vcpu: KVMVirtualCPU, msrIndices: [UInt32], hasLAPIC: Bool
+        from vcpu: some X86VirtualCPUState, msrIndices: [UInt32], hasLAPIC: Bool
     ) throws(KVMError) -> VCPUStateSnapshot {
         VCPUStateSnapshot(
             id: vcpu.id,
@@ -31,7 +31,7 @@ public struct VCPUStateSnapshot: Codable, Hashable, Sendable {
             registers: RawState(try vcpu.registers()),
             specialRegisters: RawState(try vcpu.specialRegisters()),
             xsave: try vcpu.xsave().bytes,
-            xcrs: try vcpu.vm.check(.xcrs) > 0 ? RawState(try vcpu.xcrs()) : nil,
+            xcrs: try vcpu.supportsXCRs ? RawState(try vcpu.xcrs()) : nil,
             debugRegisters: RawState(try vcpu.debugRegisters()),
             lapic: hasLAPIC ? RawState(try vcpu.lapic()) : nil,
             msrs: try readAcceptedMSRs(vcpu, hasLAPIC ? msrIndices : msrIndices.filter { !lapicOnlyMSRs.contains($0) }),
@@ -42,7 +42,7 @@ public struct VCPUStateSnapshot: Codable, Hashable, Sendable {
     /// Restores this state into `vcpu` (freshly created, not yet run), in the order KVM needs:
     /// CPUID, MP state, registers, special registers, XSAVE, XCRs, debug registers, LAPIC, MSRs,
     /// events.
-    public func restore(into vcpu: KVMVirtualCPU) throws(KVMError) {
+    public func restore(into vcpu: some X86VirtualCPUState) throws(KVMError) {
         if !cpuid.isEmpty { try vcpu.setCPUID(cpuid) }
         try vcpu.setMPState(MPState(rawValue: mpState))
         try vcpu.setRegisters(registers.value)
@@ -61,7 +61,7 @@ public struct VCPUStateSnapshot: Codable, Hashable, Sendable {
 let lapicOnlyMSRs: Set<UInt32> = [0x4b56_4d06]
 
 /// Reads every MSR of `indices` that the vCPU accepts, skipping the ones it refuses.
-private func readAcceptedMSRs(_ vcpu: KVMVirtualCPU, _ indices: [UInt32]) throws(KVMError) -> [MSREntry] {
+private func readAcceptedMSRs(_ vcpu: some X86VirtualCPUState, _ indices: [UInt32]) throws(KVMError) -> [MSREntry] {
     var remaining = indices[...]
     var result: [MSREntry] = []
     while !remaining.isEmpty {

@@ -61,7 +61,7 @@ public enum X86Setup {
     }
 
     /// x87 and SSE defaults: FCW 0x37f (all exceptions masked, extended precision), MXCSR 0x1f80.
-    public static func configureFPU(_ vcpu: KVMVirtualCPU) throws(X86SetupError) {
+    public static func configureFPU(_ vcpu: some X86VirtualCPUState) throws(X86SetupError) {
         try wrapKVM { () throws(KVMError) in
             var fpu = FPUState()
             fpu.fcw = 0x37f
@@ -82,13 +82,13 @@ public enum X86Setup {
     ]
 
     /// Writes ``bootMSRs``.
-    public static func configureBootMSRs(_ vcpu: KVMVirtualCPU) throws(X86SetupError) {
+    public static func configureBootMSRs(_ vcpu: some X86VirtualCPUState) throws(X86SetupError) {
         try wrapKVM { () throws(KVMError) in try vcpu.setMSRs(bootMSRs) }
     }
 
     /// Local APIC local-interrupt pins as a PC wires them: LINT0 delivers ExtINT (the PIC),
     /// LINT1 delivers NMI. Needs the in-kernel IRQ chip.
-    public static func configureLAPIC(_ vcpu: KVMVirtualCPU) throws(X86SetupError) {
+    public static func configureLAPIC(_ vcpu: some X86VirtualCPUState) throws(X86SetupError) {
         try wrapKVM { () throws(KVMError) in
             var lapic = try vcpu.lapic()
             withUnsafeMutableBytes(of: &lapic.regs) { regs in

@@ -1,6 +1,7 @@
 /// The seam between the scheduler and whatever runs guest code: a vCPU that can be run for
-/// one slice at a time and says why it stopped. The `VCPU` target's runner implements it for
-/// KVM vCPUs; tests can implement it with fakes. Nothing in this target depends on KVM.
+/// one slice at a time and says why it stopped. ``GatedVCPU`` implements it for KVM vCPUs
+/// (around the `VCPU` target's `VCPURunner`); tests implement it with fakes. The dispatcher
+/// and this protocol depend on nothing of KVM.
 ///
 /// A dispatcher with M host CPUs loops on each of them:
 ///
@@ -14,17 +15,16 @@
 /// if report.end == .stopped || report.end == .failed { try core.remove(decision.vcpu, at: now()) }
 /// ```
 ///
-/// and calls ``preempt()`` on a running vCPU when ``SchedulerCore/shouldPreempt(_:ranFor:at:)``
-/// says so after a wake-up or at the policy's next event time. A halted or I/O-blocked vCPU
+/// and calls ``preempt()`` on a running vCPU when `SchedulerCore.shouldPreempt(_:ranFor:at:)`
+/// (in the `Scheduling` target) says so after a wake-up or at the policy's next event time. A halted or I/O-blocked vCPU
 /// comes back through ``VCPUWakeSink/wake(_:)`` (an interrupt was injected, the I/O completed).
 public protocol SchedulableVCPU: AnyObject, Sendable {
     /// The identity the policy knows this vCPU by.
     var schedulingID: VCPUID { get }
 
     /// Runs the guest on the calling thread until the first of: `slice` nanoseconds have
-    /// passed (the implementation arms its own timer, for example a `timer_create` with
-    /// `SIGEV_THREAD_ID` delivering the kick signal to this thread, and reports
-    /// ``SliceEnd/sliceExpired``); ``preempt()`` was called (``SliceEnd/preempted``); the guest
+    /// passed (the implementation keeps the time itself — ``GatedVCPU`` sleeps until the deadline
+    /// and then kicks its vCPU — and reports ``SliceEnd/sliceExpired``); ``preempt()`` was called (``SliceEnd/preempted``); the guest
     /// halted (``SliceEnd/halted``) or must wait for I/O the VMM completes asynchronously
     /// (``SliceEnd/waitingForIO``); the vCPU was stopped or failed. Exits handled synchronously
     /// (port I/O to an emulated device, MMIO) do not end the slice; their handling time is
@@ -47,6 +47,7 @@ public protocol SchedulableVCPU: AnyObject, Sendable {
 }
 
 extension SchedulableVCPU {
+    /// `nil`: by default the guest runs on the thread that calls ``runSlice(_:)``.
     public var hostThreadID: Int32? { nil }
 }
 

@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 /// Runs N ``SchedulableVCPU``s (from one or several VMs) on M host worker slots under a
-/// ``SchedulingPolicy``: the real-time counterpart of the ``Simulator``, driving the same
-/// ``SchedulerCore`` with `CLOCK_MONOTONIC`.
+/// `SchedulingPolicy`: the real-time counterpart of the `Scheduling` target's `Simulator`,
+/// driving the same `SchedulerCore` with `CLOCK_MONOTONIC`.
 ///
 /// Each worker is a host thread that loops: pick the next vCPU under the core's lock, run one
 /// slice of it (``SchedulableVCPU/runSlice(_:)``, lock released), account the slice. A vCPU
@@ -72,7 +72,10 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     /// CPUs (one entry per worker): the worker thread and every vCPU host thread it runs are
     /// pinned to them. `workerPriority` raises the workers above the guests' threads so that
     /// slice ends are kicked on time on a busy host. `recordsTrace` keeps every slice (for
-    /// ``TimelineSVG``).
+    /// `TimelineSVG`).
+    ///
+    /// - Throws: ``DispatcherError/invalidConfiguration(_:)`` when `workers` is not positive or
+    ///   `workerAffinity` is neither empty nor one entry per worker.
     public init(
         policy: Policy, workers: Int, workerAffinity: [CPUAffinity] = [], workerPriority: WorkerPriority = .inherited,
         recordsTrace: Bool = false

@@ -3,7 +3,7 @@ import HostSupport
 import KVM
 import VCPU
 
-/// A KVM vCPU on its own ``VCPURunner`` thread that runs only while it holds a run token: the
+/// A KVM vCPU on its own `VCPURunner` thread that runs only while it holds a run token: the
 /// ``SchedulableVCPU`` the ``VCPUDispatcher`` drives for real guests.
 ///
 /// ``runSlice(_:)`` (called on a dispatcher worker) starts the runner on the first slice and
@@ -20,16 +20,16 @@ import VCPU
 /// holding its slot until the slice expires.
 ///
 /// Time accounting of a slice: exit handling (T_io) is the growth of the runner's
-/// ``ExitStatistics/totalNanoseconds``; guest time is the rest of the resume-to-parked time.
-public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
+/// `ExitStatistics.totalNanoseconds`; guest time is the rest of the resume-to-parked time.
+public final class GatedVCPU<CPU: VirtualCPUHandle>: SchedulableVCPU, @unchecked Sendable {
     /// The identity the policy knows this vCPU by.
     public let schedulingID: VCPUID
     /// The runner (its lifecycle is driven by ``runSlice(_:)``; stop it with ``stop()``).
-    public let runner: VCPURunner
+    public let runner: VCPURunner<CPU>
     private let gate: ConditionLock<GateState>
 
     struct GateState {
-        weak var runner: VCPURunner?
+        weak var runner: VCPURunner<CPU>?
         var preemptRequested = false
         var blockedBy: SliceEnd?
         var kickToExit = LatencySamples()
@@ -38,9 +38,9 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
     }
 
     /// A gated vCPU with the scheduler identity `id` around `vcpu`, with its buses and exit
-    /// handler as for a ``VCPURunner`` (the handler sees every exit but `HLT`).
+    /// handler as for a `VCPURunner` (the handler sees every exit but `HLT`).
     public init(
-        id: VCPUID, vcpu: any VirtualCPUHandle, portIO: PortIOBus = PortIOBus(), mmio: MMIOBus = MMIOBus(),
+        id: VCPUID, vcpu: CPU, portIO: PortIOBus = PortIOBus(), mmio: MMIOBus = MMIOBus(),
         handler: (any VCPUExitHandler)? = nil
     ) {
         schedulingID = id
@@ -151,7 +151,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
     }
 
     /// How often a slice looks whether the run loop ended on its own.
-    static let endPoll: Nanoseconds = 5_000_000
+    static var endPoll: Nanoseconds { 5_000_000 }
 
     /// `stopped` or `failed`, from the runner's outcome.
     private func endOfRun() -> SliceEnd {
@@ -161,7 +161,7 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
 
     /// Records why the guest blocked and asks the runner to park before re-entering the guest.
     fileprivate static func block(_ gate: ConditionLock<GateState>, _ reason: SliceEnd) {
-        let runner = gate.withLock { g -> VCPURunner? in
+        let runner = gate.withLock { g -> VCPURunner<CPU>? in
             g.blockedBy = reason
             return g.runner
         }
@@ -171,13 +171,13 @@ public final class GatedVCPU: SchedulableVCPU, @unchecked Sendable {
 
 /// The runner's exit handler: turns `HLT` into a parked, blocked vCPU and hands every other exit
 /// to the embedder's handler.
-private struct HaltInterceptor: VCPUExitHandler {
+private struct HaltInterceptor<CPU: VirtualCPUHandle>: VCPUExitHandler {
     let inner: (any VCPUExitHandler)?
-    let gate: ConditionLock<GatedVCPU.GateState>
+    let gate: ConditionLock<GatedVCPU<CPU>.GateState>
 
     func handle(_ exit: VMExit, vcpu: any VirtualCPUHandle) -> ExitAction {
         if case .hlt = exit {
-            GatedVCPU.block(gate, .halted)
+            GatedVCPU<CPU>.block(gate, .halted)
             return .resume
         }
         return inner?.handle(exit, vcpu: vcpu) ?? .unhandled
