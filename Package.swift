@@ -104,10 +104,19 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .target(
-            name: "VCPUScheduler", dependencies: ["Scheduling", "KVM", "VCPU", "HostSupport"],
+            name: "VCPUScheduler", dependencies: ["Scheduling", "KVM", "VCPU", "DeviceModel", "HostSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "VCPUSchedulerTests", dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests", "TestSupport"],
+            swiftSettings: swiftSettings),
+
+        // Every ```swift block of README.md, compiled as written (and run where it is self-contained).
+        .testTarget(
+            name: "READMETests",
+            dependencies: [
+                "HostSupport", "GuestMemory", "KVM", "BlockStorage", "DeviceModel", "VCPU", "VHD", "ResourceAllocator",
+                "HostPlacement", "Scheduling", "VCPUScheduler", "Devices", "TestSupport", systemPackage,
+            ],
             swiftSettings: swiftSettings),
 
         // MARK: Test support (not products)

@@ -22,9 +22,8 @@ func runHelloVM() throws -> VCPUOutcome {
     let vm = try kvm.createVM()
     try vm.prepareForX86()
 
-    // Guest RAM, registered with KVM through the GuestMemory bridge.
-    let memory = try GuestMemoryMap(regions: [MmapRegion(guestBase: .zero, size: memorySize)])
-    try GuestMemoryBridge(vm: vm).apply(memory)
+    // Guest RAM at address 0, registered with KVM through the GuestMemory bridge.
+    let (memory, _) = try GuestMemoryBridge.mapRAM(on: vm, ranges: [(base: 0, size: memorySize)])
 
     // The guest program, assembled at build time.
     let code = UnsafeBufferPointer(start: hello_guest_code(), count: hello_guest_size())

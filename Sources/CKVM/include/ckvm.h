@@ -231,7 +231,7 @@ static const unsigned long CKVM_COALESCED_MMIO_ENTRY_SIZE = sizeof(struct kvm_co
 /* ---- signals ------------------------------------------------------------------------------- */
 
 static inline int ckvm_sigrtmin(void) { return SIGRTMIN; }
-/** The calling thread's kernel thread id. */
+/** SIGRTMAX (a glibc function-like macro, not imported into Swift). */
 static inline int ckvm_sigrtmax(void) { return SIGRTMAX; }
 
 #endif /* CKVM_H */

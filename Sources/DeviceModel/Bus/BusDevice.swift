@@ -11,7 +11,13 @@ public protocol PortIODevice: AnyObject, Sendable {
 }
 
 /// A device on the MMIO bus: like ``PortIODevice`` with 64-bit addresses and 1–8 byte accesses.
+///
+/// Called from the vCPU threads that take the exits, possibly several at once. `address` is the
+/// guest physical address of the access and `offset` its distance from the base of the range
+/// the device was inserted at.
 public protocol MMIODevice: AnyObject, Sendable {
+    /// A guest load: fill `data` (its count is the access size, little-endian).
     func read(address: UInt64, offset: UInt64, into data: UnsafeMutableRawBufferPointer)
+    /// A guest store: `data` is what the guest wrote (little-endian).
     func write(address: UInt64, offset: UInt64, from data: UnsafeRawBufferPointer)
 }

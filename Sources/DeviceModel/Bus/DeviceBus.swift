@@ -2,9 +2,13 @@ import Synchronization
 
 /// A half-open range of bus addresses, `[base, base + size)`.
 public struct BusRange: Hashable, Sendable, CustomStringConvertible {
+    /// The first address of the range.
     public let base: UInt64
+    /// The number of addresses in the range (at least 1).
     public let size: UInt64
 
+    /// The range of `size` addresses from `base`.
+    ///
     /// - Returns: `nil` when `size` is zero or the range wraps past 2^64.
     public init?(base: UInt64, size: UInt64) {
         guard size > 0, base <= UInt64.max - (size - 1) else { return nil }
@@ -15,10 +19,13 @@ public struct BusRange: Hashable, Sendable, CustomStringConvertible {
     /// The last address inside the range.
     public var last: UInt64 { base + (size - 1) }
 
+    /// Whether `address` lies in the range.
     public func contains(_ address: UInt64) -> Bool { address >= base && address <= last }
 
+    /// Whether the two ranges share at least one address.
     public func overlaps(_ other: BusRange) -> Bool { base <= other.last && other.base <= last }
 
+    /// The range as its first and last address in hexadecimal, `[0x3f8, 0x3ff]`.
     public var description: String { "[0x\(String(base, radix: 16)), 0x\(String(last, radix: 16))]" }
 }
 
@@ -31,6 +38,7 @@ public enum BusError: Error, Equatable, Sendable, CustomStringConvertible {
     /// No device starts at this base.
     case notFound(base: UInt64)
 
+    /// A one-line message naming the range or base.
     public var description: String {
         switch self {
         case .invalidRange(let base, let size): "invalid bus range: base 0x\(String(base, radix: 16)), size \(size)"
@@ -46,16 +54,23 @@ public enum BusError: Error, Equatable, Sendable, CustomStringConvertible {
 /// Devices can be added and removed while vCPUs run: the table is an immutable sorted array
 /// swapped under a lock, and a lookup holds the lock only to take a reference to it.
 public final class DeviceBus<Device: Sendable>: Sendable {
+    /// A device and the range it was inserted at.
     public struct Entry: Sendable {
+        /// The addresses the device answers.
         public let range: BusRange
+        /// The device.
         public let device: Device
     }
 
     private let table = Mutex<[Entry]>([])
 
+    /// An empty bus.
     public init() {}
 
     /// Puts `device` at `[base, base + size)`.
+    ///
+    /// - Throws: ``BusError/invalidRange(base:size:)`` when `size` is zero or the range wraps,
+    ///   ``BusError/overlap(_:existing:)`` when it overlaps a device already on the bus.
     public func insert(_ device: Device, base: UInt64, size: UInt64) throws(BusError) {
         guard let range = BusRange(base: base, size: size) else { throw .invalidRange(base: base, size: size) }
         try table.withLock { (entries) throws(BusError) in
@@ -71,6 +86,8 @@ public final class DeviceBus<Device: Sendable>: Sendable {
     }
 
     /// Removes the device whose range starts at `base` and returns it.
+    ///
+    /// - Throws: ``BusError/notFound(base:)`` when no range starts at `base`.
     @discardableResult
     public func remove(base: UInt64) throws(BusError) -> Device {
         try table.withLock { (entries) throws(BusError) -> Device in
@@ -80,7 +97,8 @@ public final class DeviceBus<Device: Sendable>: Sendable {
         }
     }
 
-    /// The device whose range holds `address`, with the offset of `address` in that range.
+    /// The device whose range holds `address`, with the offset of `address` in that range;
+    /// `nil` when no device claims it.
     @inline(__always)
     public func lookup(_ address: UInt64) -> (device: Device, offset: UInt64)? {
         let entries = table.withLock { $0 }

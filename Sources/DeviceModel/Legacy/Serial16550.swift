@@ -10,9 +10,18 @@ import Glibc
 ///
 /// Output bytes go to `output` as the guest writes them; ``enqueueInput(_:)`` queues bytes for
 /// the guest to read. When the guest enables them (IER), "received data available" and
-/// "transmitter empty" conditions call `interrupt`, typically an irqfd's ``EventFD/signal(_:)``.
+/// "transmitter empty" conditions call `interrupt`, typically the ``InterruptSignal/trigger()`` of
+/// an ``HostSupport/EventFD`` registered with KVM as an irqfd.
+///
+/// Registers (offsets from the base): 0 RBR/THR (DLL with DLAB), 1 IER (DLM with DLAB), 2 IIR/FCR,
+/// 3 LCR, 4 MCR, 5 LSR, 6 MSR, 7 SCR. The transmitter is always empty (every byte goes to `output`
+/// at once), loopback mode (MCR bit 4) feeds transmitted bytes back as input, and the divisor
+/// latch is stored but has no effect. State is behind a lock, so several vCPU threads may access
+/// the port at once.
 public final class Serial16550: PortIODevice {
-    /// Receive FIFO depth; input beyond it waits in the host-side queue.
+    /// A receive FIFO depth of 64 bytes, for callers that size their input chunks. The model does
+    /// not use it: all queued input waits in one host-side queue that the guest drains through
+    /// RBR.
     public static let fifoSize = 64
 
     private struct Registers {
@@ -56,6 +65,8 @@ public final class Serial16550: PortIODevice {
     private static let dlab: UInt8 = 0x80
     private static let loopback: UInt8 = 0x10
 
+    /// An IN from register `offset`: fills the first byte of `data` (the rest are zero). Reading
+    /// RBR takes a queued input byte; an IIR read that reports "transmitter empty" clears it.
     public func read(port: UInt16, offset: UInt16, into data: UnsafeMutableRawBufferPointer) {
         guard !data.isEmpty else { return }
         for i in data.indices { data[i] = 0 }
@@ -103,6 +114,8 @@ public final class Serial16550: PortIODevice {
         if raise { interrupt?() }
     }
 
+    /// An OUT to register `offset` (only the first byte of `data` is used): a THR write sends
+    /// the byte to `output` (or back to the input in loopback mode) and may raise the interrupt.
     public func write(port: UInt16, offset: UInt16, from data: UnsafeRawBufferPointer) {
         guard let value = data.first else { return }
         enum Effect { case none, transmit(UInt8), raise }
@@ -157,6 +170,7 @@ public final class Serial16550: PortIODevice {
 public final class SerialCapture: Sendable {
     private let bytes = Mutex<[UInt8]>([])
 
+    /// An empty capture.
     public init() {}
 
     /// The sink to pass to ``Serial16550/init(output:interrupt:)``.

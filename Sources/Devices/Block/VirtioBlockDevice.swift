@@ -2,7 +2,7 @@ import GuestMemory
 import Synchronization
 import BlockStorage
 
-/// A virtio-blk device over any ``VHD/BlockDevice`` (raw file, fixed, dynamic or differencing
+/// A virtio-blk device over any `BlockDevice` of the `BlockStorage` target (raw file, fixed, dynamic or differencing
 /// VHD): `IN`, `OUT`, `FLUSH`, `GET_ID` and `DISCARD` on one request queue.
 ///
 /// Request data moves directly between the disk backend and the guest pages that back the
@@ -11,17 +11,24 @@ import BlockStorage
 /// write to a read-only image, too many discard segments) completes with an error status; a
 /// chain without room for the status byte completes with nothing written.
 public final class VirtioBlockDevice: VirtioDeviceBackend {
+    /// The disk the requests are served from.
     public let disk: any BlockDevice
     /// The identifier returned by `GET_ID` (at most 20 bytes are used).
     public let serial: [UInt8]
     /// Queue size offered to the driver.
     public let queueSize: UInt16
-    /// Largest discard request, in 512-byte sectors, and most segments per discard request.
+    /// Largest discard segment, in 512-byte sectors (advertised as `max_discard_sectors`).
     public let maxDiscardSectors: UInt32
+    /// Most segments per discard request (advertised as `max_discard_seg`).
     public let maxDiscardSegments: UInt32
 
     private let counters = RequestCounters()
 
+    /// A device serving `disk`, answering `GET_ID` with `serial` (its first 20 UTF-8 bytes),
+    /// offering one queue of `queueSize` entries and the given discard limits.
+    ///
+    /// `queueSize` must be a power of two of at least 2 (`seg_max` is advertised as
+    /// `queueSize - 2`).
     public init(
         disk: any BlockDevice, serial: String = "swift-vmm", queueSize: UInt16 = 128,
         maxDiscardSectors: UInt32 = 1 << 22, maxDiscardSegments: UInt32 = 16
@@ -33,8 +40,10 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
         self.maxDiscardSegments = maxDiscardSegments
     }
 
+    /// 2, a block device.
     public var deviceID: UInt32 { VirtioBlock.deviceID }
 
+    /// `VERSION_1`, `FLUSH`, `BLK_SIZE`, `SEG_MAX` and `DISCARD`, plus `RO` for a read-only disk.
     public var deviceFeatures: UInt64 {
         var features = VirtioFeature.version1 | VirtioBlock.Feature.flush | VirtioBlock.Feature.blockSize
             | VirtioBlock.Feature.segmentMax | VirtioBlock.Feature.discard
@@ -42,11 +51,14 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
         return features
     }
 
+    /// One request queue of ``queueSize`` entries.
     public var queueSizeMax: [UInt16] { [queueSize] }
 
     /// Requests completed so far, per type, and how many failed.
     public var statistics: VirtioBlockStatistics { counters.snapshot() }
 
+    /// Reads `struct virtio_blk_config` (capacity, `seg_max`, block size and discard limits; other
+    /// fields zero); bytes past its ``VirtioBlock/ConfigOffset/size`` bytes read as zero.
     public func readConfig(offset: UInt64, into data: UnsafeMutableRawBufferPointer) {
         var config = [UInt8](repeating: 0, count: VirtioBlock.ConfigOffset.size)
         func put<T: FixedWidthInteger>(_ value: T, at position: Int) {
@@ -66,6 +78,8 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
         }
     }
 
+    /// Executes the request in `chain`, writes its status into the last writable byte and returns
+    /// the bytes written (data plus the status byte); 0 when the chain has no room for a status.
     public func serve(_ chain: DescriptorChain, queue: Int, memory: any GuestMemoryAccess) -> UInt32 {
         // The status byte is the last byte of the writable buffers.
         let writableLength = chain.writableLength
@@ -88,7 +102,7 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
 public struct VirtioBlockStatistics: Hashable, Sendable {
     /// Completed requests per type.
     public var byType: [VirtioBlock.RequestType: UInt64] = [:]
-    /// Requests of an unknown type.
+    /// Requests of an unknown type, or too short for a header or a status byte.
     public var unknown: UInt64 = 0
     /// Requests that completed with a status other than OK (or no status at all).
     public var failed: UInt64 = 0

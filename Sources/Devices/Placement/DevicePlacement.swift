@@ -1,7 +1,7 @@
 import ResourceAllocator
 
 /// Where a virtio-mmio device sits: its register window in the 32-bit MMIO window and its
-/// interrupt line, both taken from an ``ResourceAllocator/X86_64Layout``.
+/// interrupt line, both taken from the `ResourceAllocator` target's `X86_64Layout`.
 public struct DevicePlacement: Hashable, Sendable, Codable {
     /// Guest physical base of the register window.
     public let mmioBase: UInt64
@@ -10,6 +10,7 @@ public struct DevicePlacement: Hashable, Sendable, Codable {
     /// The GSI (an IOAPIC pin, and for GSIs below 16 also a PIC line) of the device interrupt.
     public let gsi: UInt32
 
+    /// A placement with the given window and GSI (for example one restored from a snapshot).
     public init(mmioBase: UInt64, mmioSize: UInt64, gsi: UInt32) {
         self.mmioBase = mmioBase
         self.mmioSize = mmioSize
@@ -38,6 +39,9 @@ public struct DevicePlacement: Hashable, Sendable, Codable {
     /// Allocates a page-aligned window of `size` bytes (default: one 4 KiB page, which holds
     /// the 0x200-byte virtio-mmio registers) in the 32-bit MMIO window and the lowest free
     /// legacy IRQ.
+    ///
+    /// - Throws: ``DevicePlacementError/mmio(_:)`` when the window has no room;
+    ///   ``DevicePlacementError/irq(_:)`` when no legacy IRQ is free (the window is freed again).
     public static func allocate(in layout: inout X86_64Layout, size: UInt64 = 0x1000) throws(DevicePlacementError)
         -> DevicePlacement
     {
@@ -59,6 +63,8 @@ public struct DevicePlacement: Hashable, Sendable, Codable {
 
 /// Why a device could not be placed.
 public enum DevicePlacementError: Error, Hashable, Sendable {
+    /// The 32-bit MMIO window could not hold the register window.
     case mmio(AddressAllocatorError)
+    /// No legacy IRQ line was free.
     case irq(IdAllocatorError)
 }

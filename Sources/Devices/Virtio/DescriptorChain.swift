@@ -3,8 +3,11 @@ import GuestMemory
 /// One buffer of a descriptor chain: guest memory the device reads (`isWritable == false`) or
 /// writes. Its whole range was checked to lie in guest memory when the chain was read.
 public struct VirtqueueBuffer: Hashable, Sendable {
+    /// The guest physical address of the buffer.
     public let address: GuestAddress
+    /// The length of the buffer in bytes.
     public let length: UInt32
+    /// Whether the device writes the buffer (`VIRTQ_DESC_F_WRITE`); otherwise it reads it.
     public let isWritable: Bool
 }
 

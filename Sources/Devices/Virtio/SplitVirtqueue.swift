@@ -2,7 +2,7 @@ import GuestMemory
 
 /// The device side of one split virtqueue (virtio 1.x, section 2.7): reads descriptor chains
 /// from the available ring and publishes completions in the used ring, every access through
-/// ``GuestMemoryAccess`` and every driver-controlled value bounded and validated.
+/// `GuestMemoryAccess` and every driver-controlled value bounded and validated.
 ///
 /// Layout in guest memory:
 /// - descriptor table: `size` × 16 bytes (`addr` u64, `len` u32, `flags` u16, `next` u16), 16-byte aligned;
@@ -24,8 +24,11 @@ public struct SplitVirtqueue: Hashable, Sendable {
 
     /// Number of descriptors (a power of two).
     public let size: UInt16
+    /// The guest address of the descriptor table (the descriptor area, `QueueDesc`).
     public let descriptorTable: GuestAddress
+    /// The guest address of the available ring (the driver area, `QueueDriver`).
     public let availableRing: GuestAddress
+    /// The guest address of the used ring (the device area, `QueueDevice`).
     public let usedRing: GuestAddress
     /// Whether `VIRTIO_F_INDIRECT_DESC` was negotiated (indirect descriptors are refused otherwise).
     public let indirectDescriptors: Bool
@@ -41,6 +44,8 @@ public struct SplitVirtqueue: Hashable, Sendable {
     /// Validates the queue geometry (`negotiatedFeatures` decides indirect descriptors and event
     /// indices): `size` a power of two within `maxSize`, each area aligned
     /// and entirely in guest memory (the used ring writable).
+    ///
+    /// - Throws: ``VirtqueueError/invalidSize(_:)`` or ``VirtqueueError/invalidRingAddress(area:address:)``.
     public init(
         size: UInt16, maxSize: UInt16, descriptorTable: UInt64, availableRing: UInt64, usedRing: UInt64,
         negotiatedFeatures: UInt64 = 0, memory: some GuestMemoryAccess
@@ -77,6 +82,10 @@ public struct SplitVirtqueue: Hashable, Sendable {
     }
 
     /// Takes the next chain the driver made available, or `nil` when there is none.
+    ///
+    /// - Throws: a ``VirtqueueError`` when `avail.idx` jumps by more than the queue size or the
+    ///   chain breaks a rule (index out of range, too long, buffer outside guest memory, a
+    ///   readable buffer after a writable one, a bad or unnegotiated indirect table).
     public mutating func popAvailable(memory: some GuestMemoryAccess) throws(VirtqueueError) -> DescriptorChain? {
         let availableIndex: UInt16
         do {

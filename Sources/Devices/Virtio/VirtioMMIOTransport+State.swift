@@ -3,22 +3,37 @@
 public struct VirtioMMIOTransportState: Codable, Hashable, Sendable {
     /// One queue's registers and ring positions.
     public struct Queue: Codable, Hashable, Sendable {
+        /// The queue size the driver chose.
         public var size: UInt16
+        /// Whether the queue was started (`QueueReady`).
         public var ready: Bool
+        /// Guest address of the descriptor table.
         public var descriptorTable: UInt64
+        /// Guest address of the available ring.
         public var availableRing: UInt64
+        /// Guest address of the used ring.
         public var usedRing: UInt64
+        /// The next available-ring index the device would read (0 for a queue not running).
         public var nextAvailable: UInt16
+        /// The next used-ring index the device would write (0 for a queue not running).
         public var nextUsed: UInt16
     }
 
+    /// The `DeviceFeaturesSel` register.
     public var deviceFeaturesSelect: UInt32
+    /// The `DriverFeaturesSel` register.
     public var driverFeaturesSelect: UInt32
+    /// The features the driver accepted (both halves).
     public var driverFeatures: UInt64
+    /// The `QueueSel` register.
     public var queueSelect: UInt32
+    /// The device status register.
     public var status: UInt32
+    /// The interrupt status register.
     public var interruptStatus: UInt32
+    /// The `ConfigGeneration` register.
     public var configGeneration: UInt32
+    /// Every queue of the device, in queue order.
     public var queues: [Queue]
 }
 
@@ -43,6 +58,10 @@ extension VirtioMMIOTransport {
     /// Restores a saved state into this (new) transport over the restored guest memory. Every
     /// ready queue is validated again exactly as when a driver sets `QueueReady`, so a damaged
     /// or forged state cannot point the device outside guest memory.
+    ///
+    /// - Throws: ``VirtqueueError/invalidSize(_:)`` (carrying the saved queue count) when the state
+    ///   has another number of queues than the backend, or the error of a ready queue that fails
+    ///   validation; nothing is changed then.
     public func restoreState(_ state: VirtioMMIOTransportState) throws(VirtqueueError) {
         let maxSizes = backend.queueSizeMax
         guard state.queues.count == maxSizes.count else { throw .invalidSize(UInt16(truncatingIfNeeded: state.queues.count)) }

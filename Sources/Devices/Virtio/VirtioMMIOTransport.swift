@@ -7,8 +7,8 @@ import Synchronization
 /// driver programs, feature negotiation, queue set-up and the split virtqueues of one
 /// ``VirtioDeviceBackend``.
 ///
-/// It is an ``DeviceModel/MMIODevice``: put it on the vCPUs' ``DeviceModel/MMIOBus`` at its window. A write
-/// to `QueueNotify` signals ``queueNotify``; with KVM that register is an ioeventfd
+/// It is an `MMIODevice` (the `DeviceModel` target's): put it on the vCPUs' `MMIOBus` at its
+/// window. A write to `QueueNotify` signals ``queueNotify``; with KVM that register is an ioeventfd
 /// (``attach(to:bus:placement:)``), so notifications never leave the kernel, and a
 /// ``VirtioQueueWorker`` waiting on the eventfd serves the queues. Completions set the
 /// used-buffer bit of the interrupt status and trigger ``interrupt`` (an irqfd).
@@ -20,8 +20,11 @@ import Synchronization
 /// before `registers` (the register file, held only briefly), so vCPUs reading registers never
 /// wait for disk I/O.
 public final class VirtioMMIOTransport: MMIODevice {
+    /// The device type behind the transport.
     public let backend: any VirtioDeviceBackend
+    /// Guest memory, through which every ring and buffer is accessed.
     public let memory: any GuestMemoryAccess
+    /// How the device interrupts the guest (an `EventFD` registered as an irqfd under KVM).
     public let interrupt: any InterruptSignal
     /// Signalled by every write to `QueueNotify` that reaches this object (an ioeventfd on
     /// the same register makes the kernel signal it instead).
@@ -52,6 +55,8 @@ public final class VirtioMMIOTransport: MMIODevice {
     private let served = Atomic<UInt64>(0)
 
     /// Creates the transport for `backend` over `memory`, interrupting through `interrupt`.
+    ///
+    /// - Throws: `SystemCallError` when the ``queueNotify`` eventfd cannot be created.
     public init(backend: any VirtioDeviceBackend, memory: any GuestMemoryAccess, interrupt: any InterruptSignal)
         throws(SystemCallError)
     {
@@ -147,6 +152,8 @@ public final class VirtioMMIOTransport: MMIODevice {
 
     // MARK: MMIODevice
 
+    /// Reads a register (4-byte accesses only; others read as zero) or, from offset 0x100, the
+    /// backend's configuration space. Unknown and write-only registers read as zero.
     public func read(address: UInt64, offset: UInt64, into data: UnsafeMutableRawBufferPointer) {
         for i in data.indices { data[i] = 0 }
         if offset >= VirtioMMIORegister.config {
@@ -177,6 +184,10 @@ public final class VirtioMMIOTransport: MMIODevice {
         data.storeBytes(of: value.littleEndian, as: UInt32.self)
     }
 
+    /// Writes a register (4-byte accesses only; others, and writes to the configuration space, are
+    /// ignored). Queue registers change only while the selected queue is not ready; driver features
+    /// only until `FEATURES_OK`. `QueueReady` validates and starts the queue; `Status` 0 resets the
+    /// device.
     public func write(address: UInt64, offset: UInt64, from data: UnsafeRawBufferPointer) {
         guard offset < VirtioMMIORegister.config, data.count == 4 else { return }  // config space is read-only here
         let value = UInt32(littleEndian: data.loadUnaligned(as: UInt32.self))

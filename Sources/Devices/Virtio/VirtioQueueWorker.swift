@@ -11,11 +11,15 @@ import Glibc
 ///
 /// ``stop()`` (also run by `deinit`) wakes the thread through a second eventfd and joins it.
 public final class VirtioQueueWorker: Sendable {
+    /// The transport whose queues the thread serves.
     public let transport: VirtioMMIOTransport
     private let stopSignal: EventFD
     private let thread = Mutex<HostThread?>(nil)
     private let wakeups = Atomic<UInt64>(0)
 
+    /// A worker for `transport`; the thread starts with ``start()``.
+    ///
+    /// - Throws: `SystemCallError` when the stop eventfd cannot be created.
     public init(transport: VirtioMMIOTransport) throws(SystemCallError) {
         self.transport = transport
         stopSignal = try EventFD(nonBlocking: true)
@@ -26,7 +30,9 @@ public final class VirtioQueueWorker: Sendable {
     /// Notifications taken from the eventfd so far (several guest notifies may merge into one).
     public var notificationCount: UInt64 { wakeups.load(ordering: .relaxed) }
 
-    /// Starts the thread (once).
+    /// Starts the thread (once; later calls do nothing).
+    ///
+    /// - Throws: `SystemCallError` when the thread cannot be created.
     public func start() throws(SystemCallError) {
         try thread.withLock { (current) throws(SystemCallError) in
             guard current == nil else { return }

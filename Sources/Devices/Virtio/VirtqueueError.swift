@@ -30,6 +30,7 @@ public enum VirtqueueError: Error, Equatable, Sendable, CustomStringConvertible 
     /// Guest memory refused an access to a ring.
     case memory(GuestMemoryError)
 
+    /// A one-line English description naming the offending index, address or length.
     public var description: String {
         switch self {
         case .invalidSize(let size): "invalid queue size \(size)"

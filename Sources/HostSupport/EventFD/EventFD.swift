@@ -18,8 +18,12 @@ public final class EventFD: Sendable {
 
     /// Creates an eventfd with the given initial counter (close-on-exec).
     ///
-    /// - Parameter nonBlocking: reads fail with `EAGAIN` instead of blocking while the counter is
-    ///   zero (``read()`` then returns `nil`).
+    /// - Parameters:
+    ///   - initialValue: the counter's starting value.
+    ///   - nonBlocking: reads fail with `EAGAIN` instead of blocking while the counter is
+    ///     zero (``read()`` then returns `nil`).
+    /// - Throws: ``SystemCallError`` named `eventfd` (for example `EMFILE` when the process is
+    ///   out of descriptors).
     public init(initialValue: UInt32 = 0, nonBlocking: Bool = true) throws(SystemCallError) {
         let flags = CHOST_EFD_CLOEXEC | (nonBlocking ? CHOST_EFD_NONBLOCK : 0)
         let fd = try SystemCall.retrying("eventfd") { eventfd(initialValue, flags) }

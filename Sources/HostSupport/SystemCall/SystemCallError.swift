@@ -17,5 +17,6 @@ public struct SystemCallError: Error, Equatable, Hashable, Sendable, CustomStrin
         self.errno = errno
     }
 
+    /// The operation and the error, as `"operation: errno"`.
     public var description: String { "\(operation): \(errno)" }
 }

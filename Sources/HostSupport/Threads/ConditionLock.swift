@@ -6,10 +6,13 @@ import Glibc
 /// use to hand requests and state changes to each other, and what a scheduler uses to sleep
 /// until an event or a time. (`Synchronization.Mutex` has no condition variable.) The
 /// condition variable runs on `CLOCK_MONOTONIC`.
+///
+/// Its methods are inlinable so that callers in other modules (the vCPU run loop, the
+/// dispatcher) get them specialised for their value type.
 public final class ConditionLock<Value>: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var value: Value
+    @usableFromInline let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    @usableFromInline let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    @usableFromInline var value: Value
 
     /// A lock around `value`.
     public init(_ value: Value) {
@@ -30,6 +33,7 @@ public final class ConditionLock<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with the value locked and wakes every waiter afterwards.
+    @inlinable
     @discardableResult
     public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
@@ -41,6 +45,7 @@ public final class ConditionLock<Value>: @unchecked Sendable {
     }
 
     /// Waits until `predicate` holds, then runs `body` with the value locked.
+    @inlinable
     @discardableResult
     public func wait<R, E: Error>(until predicate: (Value) -> Bool, then body: (inout Value) throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
@@ -55,6 +60,7 @@ public final class ConditionLock<Value>: @unchecked Sendable {
     /// Calls `attempt` with the value locked and the current `CLOCK_MONOTONIC` time (ns) until
     /// it returns a result; between attempts, sleeps until woken (by any ``withLock(_:)``) or
     /// until the time `deadline` returns, if any. Wakes every waiter before returning.
+    @inlinable
     public func wait<R>(for attempt: (inout Value, UInt64) -> R?, deadline: (Value) -> UInt64?) -> R {
         pthread_mutex_lock(mutex)
         defer {

@@ -59,5 +59,6 @@ public struct HostThread: Sendable, Equatable {
 
     private init(handle: pthread_t) { self.handle = handle }
 
+    /// Whether `a` and `b` are the same thread (`pthread_equal`).
     public static func == (a: HostThread, b: HostThread) -> Bool { pthread_equal(a.handle, b.handle) != 0 }
 }

@@ -20,6 +20,7 @@ public enum DirtyPageTracking: Hashable, Sendable, CustomStringConvertible {
     /// Whether slots are registered with `KVM_MEM_LOG_DIRTY_PAGES`.
     public var logsGuestWrites: Bool { self != .off }
 
+    /// `off`, `bitmap`, `bitmap (manual protection)` or `ring`.
     public var description: String {
         switch self {
         case .off: return "off"

@@ -3,7 +3,7 @@ import GuestMemory
 extension GuestMemoryBridge where VM: DirtyTrackingHandle {
     /// Returns the guest address of every 4 KiB page written since the last collection — by
     /// the guest (KVM's dirty log or dirty rings, per ``tracking``) or by the host through the
-    /// GuestMemory API (the regions' ``GuestMemory/DirtyBitmap``s) — once each, ascending, and
+    /// GuestMemory API (the regions' `DirtyBitmap`s) — once each, ascending, and
     /// clears what it returns, in one call over the registered map:
     ///
     /// - ``DirtyPageTracking/off``: the regions' bitmaps only.

@@ -1,8 +1,8 @@
 import GuestMemory
 import Synchronization
 
-/// Keeps a VM's memory slots in step with a ``GuestMemory/GuestMemoryMap``: every region of the
-/// map is a KVM memory slot numbered by its ``GuestMemory/MemorySlot``, and
+/// Keeps a VM's memory slots in step with a `GuestMemoryMap`: every region of the map is a KVM
+/// memory slot numbered by its `MemorySlot`, and
 /// ``collectDirtyPages(vcpus:)`` merges KVM's dirty log or dirty rings with the regions' own
 /// write bitmaps.
 ///
@@ -20,13 +20,14 @@ import Synchronization
 /// the guest can still reach it.
 ///
 /// **Hotplug.** ``apply(_:)`` diffs the map against the slots registered now
-/// (``GuestMemory/GuestMemoryMap/changes(from:)``), deletes the removed slots first and then
+/// (`GuestMemoryMap.changes(from:)`), deletes the removed slots first and then
 /// adds the new ones, each group by ascending slot: no guest address is ever covered by two
 /// slots, even when a new region takes over addresses (or the slot number) of a removed one.
 /// Between the two steps such addresses are unbacked and a vCPU touching them exits with MMIO;
 /// pause the vCPUs around a hotplug that replaces memory the guest is using.
 ///
-/// All methods may be called from any thread; they are serialised.
+/// All methods may be called from any thread; they are serialised. For guest RAM in one call
+/// (map, regions and bridge), see ``mapRAM(on:ranges:options:tracking:)``.
 public final class GuestMemoryBridge<VM: VirtualMachineHandle>: Sendable {
     /// The VM whose memory slots this bridge manages.
     public let vm: VM
@@ -62,7 +63,7 @@ public final class GuestMemoryBridge<VM: VirtualMachineHandle>: Sendable {
     ///
     /// Each slot gets the region's guest base, size and host address, `KVM_MEM_READONLY` for a
     /// read-only region and `KVM_MEM_LOG_DIRTY_PAGES` for a writable one when ``tracking`` is
-    /// on (see ``KVM/UserMemoryRegion/init(_:logDirtyPages:)``).
+    /// on (see ``UserMemoryRegion/init(_:logDirtyPages:)``).
     ///
     /// - Throws: `.invalidArgument` when a new slot number is above
     ///   ``UserMemoryRegion/highestMemorySlot`` (checked before anything changes); the failed
@@ -89,6 +90,8 @@ public final class GuestMemoryBridge<VM: VirtualMachineHandle>: Sendable {
     }
 
     /// Deletes every slot the bridge registered and lets go of the regions.
+    ///
+    /// - Throws: the failed `KVM_SET_USER_MEMORY_REGION`; the slots deleted before it stay deleted.
     public func removeAll() throws(KVMError) {
         try state.withLock { (state) throws(KVMError) in
             state.map = nil

@@ -1,11 +1,11 @@
 import GuestMemory
 
 extension UserMemoryRegion {
-    /// The highest slot number a ``GuestMemory/MemorySlot`` may have: KVM reads bits 16–31 of
+    /// The highest slot number a `MemorySlot` may have: KVM reads bits 16–31 of
     /// the slot as an address-space id, and the bridge registers everything in address space 0.
     public static let highestMemorySlot: UInt32 = 0xFFFF
 
-    /// The KVM memory slot for a region of a ``GuestMemory/GuestMemoryMap``: slot
+    /// The KVM memory slot for a region of a `GuestMemoryMap`: slot
     /// `entry.slot`, the region's guest base, size and host address, `readOnly` when the region
     /// is read-only, and `logDirtyPages` when `logDirtyPages` is set and the region is writable
     /// (a read-only slot cannot be dirtied by the guest).

@@ -32,6 +32,7 @@ public enum KVMError: Error, Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// A one-line message: the operation and errno, the missing capability, or the message.
     public var description: String {
         switch self {
         case .systemCall(let operation, let errno):

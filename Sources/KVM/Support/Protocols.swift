@@ -23,14 +23,18 @@ public protocol VirtualCPUHandle: AnyObject, Sendable {
     func run() throws(KVMError) -> VMExit
     /// While set, `run()` returns ``VMExit/interrupted`` without entering the guest.
     var immediateExit: Bool { get set }
+    /// The general-purpose registers, RIP and RFLAGS (`KVM_GET_REGS`).
     func registers() throws(KVMError) -> Registers
+    /// Sets the general-purpose registers, RIP and RFLAGS (`KVM_SET_REGS`).
     func setRegisters(_ registers: Registers) throws(KVMError)
+    /// The segment, control and descriptor-table registers, EFER and APIC base (`KVM_GET_SREGS`).
     func specialRegisters() throws(KVMError) -> SpecialRegisters
+    /// Sets the segment, control and descriptor-table registers, EFER and APIC base (`KVM_SET_SREGS`).
     func setSpecialRegisters(_ registers: SpecialRegisters) throws(KVMError)
 }
 
 /// The rest of an x86 vCPU's architectural state: what x86 set-up (FPU, boot MSRs, LAPIC pins,
-/// CPUID) and a complete save and restore (``VCPU``'s `VCPUStateSnapshot`) need beyond
+/// CPUID) and a complete save and restore (the `VCPU` target's `VCPUStateSnapshot`) need beyond
 /// ``VirtualCPUHandle``.
 ///
 /// `KVMVirtualCPU` is the real one. Code written against this protocol (`X86Setup`, snapshots,

@@ -6,11 +6,16 @@ public struct CPUIDEntry: Hashable, Sendable, Codable {
     public var index: UInt32
     /// `KVM_CPUID_FLAG_*` bits.
     public var flags: UInt32
+    /// The value CPUID returns in EAX.
     public var eax: UInt32
+    /// The value CPUID returns in EBX.
     public var ebx: UInt32
+    /// The value CPUID returns in ECX.
     public var ecx: UInt32
+    /// The value CPUID returns in EDX.
     public var edx: UInt32
 
+    /// An entry for leaf `function`, sub-leaf `index`, with the given flags and register values.
     public init(
         function: UInt32, index: UInt32 = 0, flags: UInt32 = 0,
         eax: UInt32 = 0, ebx: UInt32 = 0, ecx: UInt32 = 0, edx: UInt32 = 0

@@ -59,7 +59,8 @@ public final class KVMSystem: Sendable {
             fileDescriptor, CKVM_CHECK_EXTENSION, value: UInt(capability.rawValue), "KVM_CHECK_EXTENSION(\(capability))")
     }
 
-    /// Whether the capability is present (its check value is non-zero).
+    /// Whether the capability is present (its check value is positive); a failed check counts as
+    /// absent.
     public func has(_ capability: KVMCapability) -> Bool { ((try? check(capability)) ?? 0) > 0 }
 
     /// The size of the per-vCPU shared mapping (`kvm_run` plus the PIO and coalesced-MMIO pages).
@@ -80,13 +81,15 @@ public final class KVMSystem: Sendable {
         return value > 0 ? Int(value) : try recommendedVCPUs()
     }
 
-    /// The largest vCPU id accepted (`KVM_CAP_MAX_VCPU_ID`, falling back to `maxVCPUs`).
+    /// The bound on vCPU ids (`KVM_CAP_MAX_VCPU_ID`, falling back to ``maxVCPUs()``): the kernel
+    /// accepts ids below this value.
     public func maxVCPUID() throws(KVMError) -> Int {
         let value = try check(.maxVcpuId)
         return value > 0 ? Int(value) : try maxVCPUs()
     }
 
-    /// The number of user memory slots per address space (`KVM_CAP_NR_MEMSLOTS`).
+    /// The number of user memory slots per address space (`KVM_CAP_NR_MEMSLOTS`, 32 when the host
+    /// does not say).
     public func maxMemorySlots() throws(KVMError) -> Int {
         let value = try check(.nrMemslots)
         return value > 0 ? Int(value) : 32
@@ -128,7 +131,10 @@ public final class KVMSystem: Sendable {
         }
     }
 
-    /// Creates a virtual machine (`KVM_CREATE_VM`, machine type 0).
+    /// Creates a virtual machine (`KVM_CREATE_VM`).
+    ///
+    /// - Parameter type: the machine type: 0 (the default) is an ordinary VM; other values are
+    ///   architecture-specific.
     public func createVM(type: UInt = 0) throws(KVMError) -> KVMVirtualMachine {
         let raw = try kvmIoctl(fileDescriptor, CKVM_CREATE_VM, value: type, "KVM_CREATE_VM")
         return try KVMVirtualMachine(owning: FileDescriptor(rawValue: raw), system: self)

@@ -23,52 +23,74 @@ public typealias GuestDebug = kvm_guest_debug
 
 /// The vCPU's multiprocessing state (`KVM_MP_STATE_*`).
 public struct MPState: RawRepresentable, Hashable, Sendable {
+    /// The `KVM_MP_STATE_*` value.
     public let rawValue: UInt32
+    /// The state with the `KVM_MP_STATE_*` value `rawValue` (any value, including ones of other
+    /// architectures).
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
+    /// `KVM_MP_STATE_RUNNABLE`: the vCPU can run (every vCPU's state at creation without an in-kernel
+    /// LAPIC; the bootstrap processor's with one).
     public static let runnable = MPState(rawValue: UInt32(KVM_MP_STATE_RUNNABLE))
+    /// `KVM_MP_STATE_UNINITIALIZED`: an application processor waiting for INIT (its state at creation
+    /// with an in-kernel LAPIC).
     public static let uninitialized = MPState(rawValue: UInt32(KVM_MP_STATE_UNINITIALIZED))
+    /// `KVM_MP_STATE_INIT_RECEIVED`: INIT received, waiting for a startup IPI (SIPI).
     public static let initReceived = MPState(rawValue: UInt32(KVM_MP_STATE_INIT_RECEIVED))
+    /// `KVM_MP_STATE_HALTED`: the vCPU executed HLT and waits for an interrupt (in-kernel LAPIC).
     public static let halted = MPState(rawValue: UInt32(KVM_MP_STATE_HALTED))
+    /// `KVM_MP_STATE_SIPI_RECEIVED`: a startup IPI has been received.
     public static let sipiReceived = MPState(rawValue: UInt32(KVM_MP_STATE_SIPI_RECEIVED))
 }
 
 /// The XSAVE area (`struct kvm_xsave`, or larger with `KVM_CAP_XSAVE2`) as raw bytes.
 public struct XSaveState: Hashable, Sendable {
+    /// The area's bytes in the kernel's layout (at least the 4 KiB of `struct kvm_xsave`).
     public var bytes: [UInt8]
+    /// An XSAVE area made of `bytes`, for example from a snapshot.
     public init(bytes: [UInt8]) { self.bytes = bytes }
 }
 
 /// The result of translating a guest virtual address (`struct kvm_translation`).
 public struct Translation: Hashable, Sendable {
+    /// The guest physical address the virtual address maps to (meaningful when ``valid``).
     public let physicalAddress: UInt64
+    /// Whether the guest's page tables map the address.
     public let valid: Bool
+    /// Whether the mapping allows writes.
     public let writeable: Bool
+    /// Whether the mapping is accessible from user mode.
     public let user: Bool
 }
 
 extension KVMVirtualCPU {
+    /// The general-purpose registers, RIP and RFLAGS (`KVM_GET_REGS`).
     public func registers() throws(KVMError) -> Registers {
         try kvmIoctl(fileDescriptor, CKVM_GET_REGS, output: Registers.self, initial: Registers(), "KVM_GET_REGS")
     }
 
+    /// Sets the general-purpose registers, RIP and RFLAGS (`KVM_SET_REGS`).
     public func setRegisters(_ registers: Registers) throws(KVMError) {
         try kvmIoctl(fileDescriptor, CKVM_SET_REGS, input: registers, "KVM_SET_REGS")
     }
 
+    /// The segment, control and descriptor-table registers, EFER and APIC base (`KVM_GET_SREGS`).
     public func specialRegisters() throws(KVMError) -> SpecialRegisters {
         try kvmIoctl(
             fileDescriptor, CKVM_GET_SREGS, output: SpecialRegisters.self, initial: SpecialRegisters(), "KVM_GET_SREGS")
     }
 
+    /// Sets the segment, control and descriptor-table registers, EFER and APIC base (`KVM_SET_SREGS`).
     public func setSpecialRegisters(_ registers: SpecialRegisters) throws(KVMError) {
         try kvmIoctl(fileDescriptor, CKVM_SET_SREGS, input: registers, "KVM_SET_SREGS")
     }
 
+    /// The x87 and SSE state (`KVM_GET_FPU`).
     public func fpu() throws(KVMError) -> FPUState {
         try kvmIoctl(fileDescriptor, CKVM_GET_FPU, output: FPUState.self, initial: FPUState(), "KVM_GET_FPU")
     }
 
+    /// Sets the x87 and SSE state (`KVM_SET_FPU`).
     public func setFPU(_ state: FPUState) throws(KVMError) {
         try kvmIoctl(fileDescriptor, CKVM_SET_FPU, input: state, "KVM_SET_FPU")
     }
@@ -107,10 +129,12 @@ extension KVMVirtualCPU {
         }
     }
 
+    /// The local APIC's register page (`KVM_GET_LAPIC`; needs an in-kernel LAPIC).
     public func lapic() throws(KVMError) -> LAPICState {
         try kvmIoctl(fileDescriptor, CKVM_GET_LAPIC, output: LAPICState.self, initial: LAPICState(), "KVM_GET_LAPIC")
     }
 
+    /// Sets the local APIC's register page (`KVM_SET_LAPIC`; needs an in-kernel LAPIC).
     public func setLAPIC(_ state: LAPICState) throws(KVMError) {
         try kvmIoctl(fileDescriptor, CKVM_SET_LAPIC, input: state, "KVM_SET_LAPIC")
     }
@@ -128,6 +152,8 @@ extension KVMVirtualCPU {
     }
 
     /// Restores the XSAVE area (`KVM_SET_XSAVE`).
+    ///
+    /// - Throws: `.invalidArgument` when `state` is smaller than `struct kvm_xsave` (4 KiB).
     public func setXSave(_ state: XSaveState) throws(KVMError) {
         guard state.bytes.count >= MemoryLayout<kvm_xsave>.size else {
             throw .invalidArgument("XSAVE area of \(state.bytes.count) bytes is smaller than kvm_xsave")
@@ -138,40 +164,50 @@ extension KVMVirtualCPU {
         }
     }
 
+    /// The extended control registers (`KVM_GET_XCRS`; see ``supportsXCRs``).
     public func xcrs() throws(KVMError) -> ExtendedControlRegisters {
         try kvmIoctl(
             fileDescriptor, CKVM_GET_XCRS, output: ExtendedControlRegisters.self, initial: ExtendedControlRegisters(),
             "KVM_GET_XCRS")
     }
 
+    /// Sets the extended control registers (`KVM_SET_XCRS`).
     public func setXCRs(_ registers: ExtendedControlRegisters) throws(KVMError) {
         try kvmIoctl(fileDescriptor, CKVM_SET_XCRS, input: registers, "KVM_SET_XCRS")
     }
 
+    /// The debug registers DR0–DR3, DR6 and DR7 (`KVM_GET_DEBUGREGS`).
     public func debugRegisters() throws(KVMError) -> DebugRegisters {
         try kvmIoctl(
             fileDescriptor, CKVM_GET_DEBUGREGS, output: DebugRegisters.self, initial: DebugRegisters(), "KVM_GET_DEBUGREGS")
     }
 
+    /// Sets the debug registers (`KVM_SET_DEBUGREGS`).
     public func setDebugRegisters(_ registers: DebugRegisters) throws(KVMError) {
         try kvmIoctl(fileDescriptor, CKVM_SET_DEBUGREGS, input: registers, "KVM_SET_DEBUGREGS")
     }
 
+    /// Pending exceptions, interrupts and NMIs, interrupt shadows and SMM state
+    /// (`KVM_GET_VCPU_EVENTS`).
     public func events() throws(KVMError) -> VCPUEvents {
         try kvmIoctl(
             fileDescriptor, CKVM_GET_VCPU_EVENTS, output: VCPUEvents.self, initial: VCPUEvents(), "KVM_GET_VCPU_EVENTS")
     }
 
+    /// Sets the pending events (`KVM_SET_VCPU_EVENTS`).
     public func setEvents(_ events: VCPUEvents) throws(KVMError) {
         try kvmIoctl(fileDescriptor, CKVM_SET_VCPU_EVENTS, input: events, "KVM_SET_VCPU_EVENTS")
     }
 
+    /// The multiprocessing state (`KVM_GET_MP_STATE`).
     public func mpState() throws(KVMError) -> MPState {
         let state = try kvmIoctl(
             fileDescriptor, CKVM_GET_MP_STATE, output: kvm_mp_state.self, initial: kvm_mp_state(), "KVM_GET_MP_STATE")
         return MPState(rawValue: state.mp_state)
     }
 
+    /// Sets the multiprocessing state (`KVM_SET_MP_STATE`), for example to make an application
+    /// processor runnable without INIT and SIPI.
     public func setMPState(_ state: MPState) throws(KVMError) {
         try kvmIoctl(fileDescriptor, CKVM_SET_MP_STATE, input: kvm_mp_state(mp_state: state.rawValue), "KVM_SET_MP_STATE")
     }
@@ -197,7 +233,7 @@ extension KVMVirtualCPU {
             writeable: request.writeable != 0, user: request.usermode != 0)
     }
 
-    /// Injects an NMI (`KVM_NMI`).
+    /// Injects an NMI (`KVM_NMI`; needs `KVM_CAP_USER_NMI`).
     public func nmi() throws(KVMError) {
         try kvmIoctl(fileDescriptor, CKVM_NMI, value: 0, "KVM_NMI")
     }

@@ -60,7 +60,11 @@ public final class KVMVirtualCPU: Sendable {
     /// The raw exit reason of the last run (`kvm_run.exit_reason`, a `KVM_EXIT_*` value).
     public var exitReason: UInt32 { runArea.pointee.exit_reason }
 
-    /// Decodes the exit that `kvm_run` holds now.
+    /// Decodes the exit that `kvm_run` holds now (what ``run()`` returns after a successful
+    /// `KVM_RUN`).
+    ///
+    /// - Throws: ``KVMError/malformedExit(_:)`` when an I/O or MMIO payload does not fit the
+    ///   mapping.
     public func decodeExit() throws(KVMError) -> VMExit {
         let run = self.runArea
         switch Int32(run.pointee.exit_reason) {
@@ -137,14 +141,17 @@ public final class KVMVirtualCPU: Sendable {
         set { runArea.pointee.request_interrupt_window = newValue ? 1 : 0 }
     }
 
-    /// `kvm_run.ready_for_interrupt_injection` after the last exit.
+    /// `kvm_run.ready_for_interrupt_injection` after the last exit: with
+    /// ``requestInterruptWindow`` set, whether ``interrupt(vector:)`` can inject now.
     public var readyForInterruptInjection: Bool { runArea.pointee.ready_for_interrupt_injection != 0 }
 
-    /// `kvm_run.if_flag`: the guest's RFLAGS.IF after the last exit.
+    /// `kvm_run.if_flag`: the guest's RFLAGS.IF after the last exit (only without an in-kernel
+    /// LAPIC).
     public var interruptFlag: Bool { runArea.pointee.if_flag != 0 }
 
-    /// `kvm_run.cr8` (task priority) and `kvm_run.apic_base`, as of the last exit.
+    /// `kvm_run.cr8`: the task priority, as of the last exit (only without an in-kernel LAPIC).
     public var cr8: UInt64 { runArea.pointee.cr8 }
+    /// `kvm_run.apic_base`: the APIC base MSR, as of the last exit (only without an in-kernel LAPIC).
     public var apicBase: UInt64 { runArea.pointee.apic_base }
 
     // MARK: Synchronized registers (KVM_CAP_SYNC_REGS)

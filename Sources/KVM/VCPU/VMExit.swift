@@ -53,9 +53,17 @@ public enum VMExit {
 /// A port I/O exit. `data` holds `size × count` bytes inside `kvm_run`: the bytes an OUT wrote,
 /// or where an IN's bytes go.
 public struct IOExit {
-    public enum Direction: Sendable { case `in`, out }
+    /// Whether the guest read or wrote the port.
+    public enum Direction: Sendable {
+        /// IN, INS: the guest reads; fill ``IOExit/data``.
+        case `in`
+        /// OUT, OUTS: the guest wrote ``IOExit/data``.
+        case out
+    }
 
+    /// IN or OUT.
     public let direction: Direction
+    /// The port the guest accessed.
     public let port: UInt16
     /// Bytes per access: 1, 2 or 4.
     public let size: Int
@@ -79,12 +87,15 @@ public struct IOExit {
 
 /// An MMIO exit: a guest load or store of 1 to 8 bytes at `address`.
 public struct MMIOExit {
+    /// The guest physical address of the access.
     public let address: UInt64
+    /// Whether the guest stored (`true`) or loaded (`false`).
     public let isWrite: Bool
     /// The access's bytes (1–8), inside `kvm_run`: what the guest stored, or where a load's
     /// answer goes.
     public let data: UnsafeMutableRawBufferPointer
 
+    /// The access size in bytes (1–8).
     public var length: Int { data.count }
 
     /// The stored value, little-endian.
@@ -105,6 +116,7 @@ public struct MSRExit {
     let run: UnsafeMutablePointer<kvm_run>
     /// `KVM_MSR_EXIT_REASON_*`: why KVM forwarded the access (unknown MSR, filter, invalid).
     public let reason: UInt32
+    /// The MSR's index (ECX of the RDMSR or WRMSR).
     public let index: UInt32
     /// For a write, the value the guest wrote.
     public let data: UInt64
@@ -118,11 +130,25 @@ public struct MSRExit {
 
 /// A system event (`KVM_EXIT_SYSTEM_EVENT`).
 public struct SystemEvent: Hashable, Sendable {
+    /// The event type (`KVM_SYSTEM_EVENT_*`).
     public enum Kind: Hashable, Sendable {
-        case shutdown, reset, crash, wakeup, suspend, sevTerminate
+        /// `KVM_SYSTEM_EVENT_SHUTDOWN`: the guest asked to power off.
+        case shutdown
+        /// `KVM_SYSTEM_EVENT_RESET`: the guest asked to reset.
+        case reset
+        /// `KVM_SYSTEM_EVENT_CRASH`: the guest reported a crash (for example a Hyper-V crash MSR).
+        case crash
+        /// `KVM_SYSTEM_EVENT_WAKEUP`: a suspended vCPU has a wake-up event (Arm64 PSCI).
+        case wakeup
+        /// `KVM_SYSTEM_EVENT_SUSPEND`: the guest asked to suspend the system (Arm64 PSCI).
+        case suspend
+        /// `KVM_SYSTEM_EVENT_SEV_TERM`: an AMD SEV-ES guest asked to terminate.
+        case sevTerminate
+        /// Any other type, with its number.
         case other(UInt32)
     }
 
+    /// What the guest asked for.
     public let kind: Kind
     /// Architecture-specific words (`ndata` of them).
     public let data: [UInt64]

@@ -1,5 +1,6 @@
 /// A guest write that KVM buffered instead of exiting (`struct kvm_coalesced_mmio`).
 public struct CoalescedMMIOWrite: Hashable, Sendable {
+    /// The guest physical address (or port, for a PIO zone) written.
     public let address: UInt64
     /// Whether the zone is in the port I/O space.
     public let isPIO: Bool

@@ -8,11 +8,13 @@ public struct DirtyPage: Hashable, Sendable, Comparable {
     /// The page's index within the slot.
     public let pageOffset: UInt64
 
+    /// Page `pageOffset` of memory slot `slot`.
     public init(slot: UInt32, pageOffset: UInt64) {
         self.slot = slot
         self.pageOffset = pageOffset
     }
 
+    /// Orders by slot, then by page.
     public static func < (a: DirtyPage, b: DirtyPage) -> Bool {
         (a.slot, a.pageOffset) < (b.slot, b.pageOffset)
     }

@@ -8,6 +8,7 @@ public enum GSIRoute: Hashable, Sendable {
     /// Route a GSI to a message-signalled interrupt (`KVM_IRQ_ROUTING_MSI`).
     case msi(gsi: UInt32, address: UInt64, data: UInt32, deviceID: UInt32? = nil)
 
+    /// The GSI this entry routes.
     public var gsi: UInt32 {
         switch self {
         case .irqchip(let gsi, _, _), .msi(let gsi, _, _, _): return gsi
@@ -110,7 +111,8 @@ extension KVMVirtualMachine {
         try kvmIoctl(fileDescriptor, CKVM_IRQ_LINE, input: level, "KVM_IRQ_LINE")
     }
 
-    /// Replaces the whole GSI routing table (`KVM_SET_GSI_ROUTING`, at most 4096 entries here).
+    /// Replaces the whole GSI routing table (`KVM_SET_GSI_ROUTING`; the kernel takes at most
+    /// `KVM_MAX_IRQ_ROUTES`, 4096, entries). Several entries may route the same GSI.
     public func setGSIRouting(_ routes: [GSIRoute]) throws(KVMError) {
         try withFlexibleArray(header: kvm_irq_routing.self, entry: kvm_irq_routing_entry.self, count: routes.count) {
             (header, entries) throws(KVMError) in
@@ -162,6 +164,8 @@ extension KVMVirtualMachine {
     /// to user space (`KVM_IOEVENTFD`).
     ///
     /// - Parameters:
+    ///   - eventFD: the eventfd to signal.
+    ///   - address: the port or guest physical address to watch.
     ///   - length: the access size that matches: 1, 2, 4 or 8, or 0 for any size (needs
     ///     `KVM_CAP_IOEVENTFD_ANY_LENGTH`; datamatch is then not allowed).
     ///   - dataMatch: when set, only writes of exactly this value match; others exit as usual.

@@ -1,6 +1,8 @@
 /// Flags of a KVM user memory region.
 public struct MemoryRegionFlags: OptionSet, Hashable, Sendable {
+    /// The `KVM_MEM_*` bits.
     public let rawValue: UInt32
+    /// The flags with bits `rawValue`.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// Track guest writes to this slot in the dirty log or dirty ring (`KVM_MEM_LOG_DIRTY_PAGES`).
@@ -13,6 +15,7 @@ public struct MemoryRegionFlags: OptionSet, Hashable, Sendable {
 public struct UserMemoryRegion: Hashable, Sendable {
     /// The slot number (bits 16–31 select the address space where a host has several).
     public var slot: UInt32
+    /// Dirty logging and read-only.
     public var flags: MemoryRegionFlags
     /// Guest physical address of the first byte; page aligned.
     public var guestPhysicalAddress: UInt64
@@ -21,6 +24,8 @@ public struct UserMemoryRegion: Hashable, Sendable {
     /// Host virtual address of the backing memory; page aligned.
     public var userspaceAddress: UInt64
 
+    /// A slot mapping `size` bytes at guest physical address `guestPhysicalAddress` to the host
+    /// memory at `userspaceAddress`.
     public init(
         slot: UInt32, guestPhysicalAddress: UInt64, size: UInt64, userspaceAddress: UInt64,
         flags: MemoryRegionFlags = []

@@ -25,6 +25,7 @@ public final class ExitStatistics: @unchecked Sendable {
     @inline(__always)
     func recordKickExit(at time: UInt64) { lastKickExit.store(time, ordering: .releasing) }
 
+    /// Statistics with every count at zero.
     public init() {
         cells = .allocate(capacity: Self.cellCount)
         for i in 0..<Self.cellCount { (cells + i).initialize(to: Atomic(0)) }
@@ -83,9 +84,11 @@ public final class ExitStatistics: @unchecked Sendable {
 
 /// The statistics of one exit kind at one moment.
 public struct ExitSummary: Hashable, Sendable {
+    /// The exit kind summarised.
     public let kind: ExitKind
+    /// The number of exits of this kind.
     public let count: UInt64
-    /// Total handling time.
+    /// Total handling time in nanoseconds.
     public let totalNanoseconds: UInt64
     /// Power-of-two latency buckets (see ``ExitStatistics/bucketCount``).
     public let histogram: [UInt64]
@@ -93,8 +96,8 @@ public struct ExitSummary: Hashable, Sendable {
     /// Mean handling time in nanoseconds.
     public var meanNanoseconds: Double { count == 0 ? 0 : Double(totalNanoseconds) / Double(count) }
 
-    /// An upper bound of the `p`-quantile (0…1) of handling time: the top of the bucket that
-    /// holds it.
+    /// An upper bound of the `p`-quantile (0…1) of handling time in nanoseconds: the top of the
+    /// bucket that holds it (0 when there were no exits).
     public func quantileUpperBound(_ p: Double) -> UInt64 {
         let target = UInt64((Double(count) * min(max(p, 0), 1)).rounded(.up))
         var seen: UInt64 = 0

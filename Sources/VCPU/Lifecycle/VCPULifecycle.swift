@@ -9,8 +9,17 @@ import KVM
 ///    └──────stop──────┴──────stop/exit────┴──▶ stopped
 /// ```
 public enum VCPULifecycleState: String, Hashable, Sendable, CustomStringConvertible {
-    case created, running, paused, stopped
+    /// The runner exists; its thread has not started.
+    case created
+    /// The vCPU thread runs the loop (in the guest or handling an exit).
+    case running
+    /// The vCPU thread is parked outside the guest, any pending I/O completed; its state can be
+    /// read and changed.
+    case paused
+    /// The run loop has ended (see ``VCPURunner/outcome``); final.
+    case stopped
 
+    /// The state's name: `created`, `running`, `paused` or `stopped`.
     public var description: String { rawValue }
 
     /// Whether `action` may be applied in this state.
@@ -27,7 +36,14 @@ public enum VCPULifecycleState: String, Hashable, Sendable, CustomStringConverti
 
 /// An owner's request to a vCPU.
 public enum VCPUAction: String, Hashable, Sendable {
-    case start, pause, resume, stop
+    /// Start the vCPU thread (``VCPURunner/start()``); allowed in `created`.
+    case start
+    /// Park the vCPU outside the guest (``VCPURunner/pause()``); allowed in `running`.
+    case pause
+    /// Let a paused vCPU run again (``VCPURunner/resume()``); allowed in `paused`.
+    case resume
+    /// End the run loop (``VCPURunner/stop()``); allowed in every state.
+    case stop
 }
 
 /// Why a vCPU's run loop ended.
@@ -45,6 +61,7 @@ public enum VCPUOutcome: Hashable, Sendable, CustomStringConvertible {
     /// The run failed; the error says why.
     case failed(VCPUError)
 
+    /// A short phrase: `halted`, `stopped by owner`, `failed: …`.
     public var description: String {
         switch self {
         case .halted: "halted"
@@ -72,6 +89,7 @@ public enum VCPUError: Error, Hashable, Sendable, CustomStringConvertible {
     /// An exit no handler took care of.
     case unhandledExit(ExitKind, detail: String)
 
+    /// A one-line message.
     public var description: String {
         switch self {
         case .kvm(let error): "\(error)"
@@ -96,6 +114,13 @@ public enum ExitAction: Sendable {
 
 /// An embedder's hook for exits that are not port I/O or MMIO (those go to the buses):
 /// HLT, MSR accesses, hypercalls, debug exits, system events…
+///
+/// The run loop calls it on the vCPU thread for every exit other than port I/O, MMIO and
+/// interrupted runs, before its defaults: HLT, shutdown and system events end the run, MSR
+/// accesses fail with #GP in the guest, IRQ-window and IOAPIC-EOI exits resume, anything else
+/// ends the run with ``VCPUOutcome/failed(_:)``.
 public protocol VCPUExitHandler: Sendable {
+    /// Handles `exit` of `vcpu` and says what the run loop does next: ``ExitAction/unhandled``
+    /// leaves the exit to the defaults.
     func handle(_ exit: VMExit, vcpu: any VirtualCPUHandle) -> ExitAction
 }

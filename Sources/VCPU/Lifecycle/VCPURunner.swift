@@ -30,8 +30,11 @@ import Glibc
 public final class VCPURunner<CPU: VirtualCPUHandle>: Sendable {
     /// The vCPU this runner drives.
     public let vcpu: CPU
+    /// The devices that port-I/O exits go to; devices may be added while the vCPU runs.
     public let portIO: PortIOBus
+    /// The devices that MMIO exits go to; devices may be added while the vCPU runs.
     public let mmio: MMIOBus
+    /// The embedder's handler for the other exits, if any.
     public let handler: (any VCPUExitHandler)?
     /// Exit counts and handling latencies of this vCPU.
     public let statistics = ExitStatistics()
@@ -53,6 +56,14 @@ public final class VCPURunner<CPU: VirtualCPUHandle>: Sendable {
     /// Accesses that reached no device (reads return all ones, writes are dropped).
     let unclaimed = Atomic<UInt64>(0)
 
+    /// A runner for `vcpu` in the `created` state; nothing runs until ``start()``.
+    ///
+    /// - Parameters:
+    ///   - vcpu: the vCPU to run (configured: registers, CPUID … set).
+    ///   - portIO: the port-I/O bus; accesses no device claims read as all ones and are
+    ///     otherwise dropped (counted in ``unclaimedAccesses``).
+    ///   - mmio: the MMIO bus, with the same rule for unclaimed accesses.
+    ///   - handler: what handles the other exits before the defaults.
     public init(
         vcpu: CPU, portIO: PortIOBus = PortIOBus(), mmio: MMIOBus = MMIOBus(),
         handler: (any VCPUExitHandler)? = nil
@@ -81,6 +92,9 @@ public final class VCPURunner<CPU: VirtualCPUHandle>: Sendable {
     public var unclaimedAccesses: UInt64 { unclaimed.load(ordering: .relaxed) }
 
     /// Starts the vCPU thread and the run loop.
+    ///
+    /// - Throws: ``VCPUError/invalidTransition(from:action:)`` unless the state is `created`;
+    ///   ``VCPUError/threadCreation(_:)`` when the thread cannot be created.
     public func start() throws(VCPUError) {
         try control.withLock { (c) throws(VCPUError) in
             guard c.state.allows(.start) else { throw .invalidTransition(from: c.state, action: .start) }

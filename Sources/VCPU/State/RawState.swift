@@ -2,8 +2,10 @@
 /// be encoded with any `Encoder`. The bytes are the x86_64 Linux ABI layout; decoding checks the
 /// length against the structure's size.
 public struct RawState<T>: Codable, Hashable, Sendable {
+    /// The structure's bytes (`MemoryLayout<T>.size` of them).
     public let bytes: [UInt8]
 
+    /// The bytes of `value`.
     public init(_ value: T) {
         bytes = withUnsafeBytes(of: value) { Array($0) }
     }
@@ -18,6 +20,10 @@ public struct RawState<T>: Codable, Hashable, Sendable {
         }
     }
 
+    /// Decodes the bytes from a string of hexadecimal digits.
+    ///
+    /// - Throws: `DecodingError.dataCorrupted` when the byte count is not the structure's size,
+    ///   or an error for a string that is not hexadecimal.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let bytes = try hexDecode(try container.decode(String.self))
@@ -28,6 +34,7 @@ public struct RawState<T>: Codable, Hashable, Sendable {
         self.bytes = bytes
     }
 
+    /// Encodes the bytes as one string of lowercase hexadecimal digits.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(hexEncode(bytes))

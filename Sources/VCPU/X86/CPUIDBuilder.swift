@@ -2,9 +2,12 @@ import KVM
 
 /// The vCPU topology the guest sees through CPUID.
 public struct CPUTopology: Hashable, Sendable {
+    /// Hardware threads per core (1 without SMT).
     public var threadsPerCore: Int
+    /// Cores per package (socket).
     public var coresPerPackage: Int
 
+    /// A topology of `coresPerPackage` cores with `threadsPerCore` threads each.
     public init(threadsPerCore: Int = 1, coresPerPackage: Int) {
         self.threadsPerCore = threadsPerCore
         self.coresPerPackage = coresPerPackage
@@ -14,11 +17,17 @@ public struct CPUTopology: Hashable, Sendable {
     public var logicalPerPackage: Int { threadsPerCore * coresPerPackage }
 }
 
-/// Builds each vCPU's CPUID from KVM's supported list (``KVMSystem/supportedCPUID()``): the
+/// Builds each vCPU's CPUID from KVM's supported list (`KVMSystem.supportedCPUID()`): the
 /// APIC id in leaf 1 and the topology leaves, the hypervisor bit, and the KVM hypervisor leaf,
 /// as Firecracker and Cloud Hypervisor do.
 public enum CPUIDBuilder {
-    /// The entries for the vCPU whose APIC id is `apicID`.
+    /// The entries for the vCPU whose APIC id is `apicID`: `supported` with leaf 1 (initial APIC
+    /// id, logical processor count, HTT, hypervisor bit), leaf 4 (cores per package), leaves 0xb
+    /// and 0x1f (SMT and core levels, x2APIC id) and the hypervisor leaf 0x4000_0000 (KVM
+    /// signature, added when missing) set for it. Pass the result to `setCPUID(_:)`.
+    ///
+    /// - Throws: ``X86SetupError/invalidTopology(_:)`` for a count below 1 or more than 255 logical
+    ///   processors per package.
     public static func entries(
         from supported: [CPUIDEntry], apicID: UInt32, topology: CPUTopology
     ) throws(X86SetupError) -> [CPUIDEntry] {

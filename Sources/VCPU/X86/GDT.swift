@@ -9,11 +9,11 @@ public enum GDT {
     public static let code32: UInt16 = 0xc09b
     /// A data segment (G, D/B, P, S, read/write, accessed).
     public static let data: UInt16 = 0xc093
-    /// A 64-bit TSS (P, type 0xb busy).
+    /// A 64-bit TSS (G, P, type 0xb: busy).
     public static let tss: UInt16 = 0x808b
 
-    /// Encodes a descriptor from its flags (bits 8–15 of the word are the access byte, bits
-    /// 12–15 of the high byte the G, D/B, L, AVL flags as laid out by the CPU), base and limit.
+    /// Encodes a descriptor from its flags (bits 0–7 of the word are the access byte, bits 12–15
+    /// the G, D/B, L and AVL flags, as the CPU lays them out in bits 40–55), base and limit.
     public static func entry(flags: UInt16, base: UInt32, limit: UInt32) -> UInt64 {
         let base = UInt64(base)
         let limit = UInt64(limit)

@@ -12,8 +12,12 @@ public enum IdentityPageSize: Sendable {
 /// Firecracker and Cloud Hypervisor use: PML4 at `base` (0x9000), PDPT at `base + 0x1000`, and
 /// (for 2 MiB pages) page directories from `base + 0x2000`, one per GiB.
 public struct IdentityPageTables: Sendable {
+    /// Where the PML4 goes (page aligned); the PDPT and page directories follow it.
     public let base: GuestAddress
+    /// How many bytes from guest physical address 0 are identity-mapped (rounded up to whole
+    /// pages of ``pageSize``).
     public let size: UInt64
+    /// The page size of the mapping.
     public let pageSize: IdentityPageSize
 
     /// At most one PDPT's worth: 512 GiB.
@@ -30,6 +34,10 @@ public struct IdentityPageTables: Sendable {
     /// The CR3 value that selects these tables.
     public var cr3: UInt64 { base.rawValue }
 
+    /// Tables at `base` that identity-map the low `size` bytes with `pageSize` pages.
+    ///
+    /// - Throws: ``X86SetupError/invalidIdentityMapSize(_:)`` unless `size` is 1 byte to
+    ///   ``maximumSize``; ``X86SetupError/misaligned(_:_:)`` when `base` is not page aligned.
     public init(base: GuestAddress = GuestAddress(0x9000), size: UInt64, pageSize: IdentityPageSize = .twoMiB)
         throws(X86SetupError)
     {
@@ -40,7 +48,9 @@ public struct IdentityPageTables: Sendable {
         self.pageSize = pageSize
     }
 
-    /// Writes the tables into guest memory.
+    /// Writes the tables into guest memory (``footprint`` bytes from ``base``, zeroed first).
+    ///
+    /// - Throws: ``X86SetupError/memory(_:)`` when the memory is missing or read-only.
     public func write(to memory: some GuestMemoryAccess) throws(X86SetupError) {
         let present: UInt64 = 0x3  // present | writable
         let largePage: UInt64 = 0x80

@@ -14,6 +14,7 @@ public enum X86SetupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// More vCPUs than the topology leaves can describe.
     case invalidTopology(String)
 
+    /// A one-line message.
     public var description: String {
         switch self {
         case .memory(let error): "writing boot structures: \(error)"

@@ -95,6 +95,9 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
 
     /// Registers a vCPU with its parameters; it is runnable at once unless `runnable` is false
     /// (then it waits for ``wake(_:)``). Allowed before and after ``start()``.
+    ///
+    /// - Throws: ``DispatcherError/scheduler(_:)`` when the policy refuses the vCPU (already
+    ///   registered, or parameters it cannot use, such as no reservation for a real-time policy).
     public func add(
         _ vcpu: any SchedulableVCPU, parameters: SchedulingParameters, runnable: Bool = true
     ) throws(DispatcherError) {
@@ -115,6 +118,10 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     }
 
     /// Starts the worker threads. Times count from here.
+    ///
+    /// - Throws: ``DispatcherError/invalidConfiguration(_:)`` when already started;
+    ///   ``DispatcherError/threadCreation(_:)`` when a worker thread cannot be created (the workers
+    ///   already started are stopped and joined first).
     public func start() throws(DispatcherError) {
         let started: Int32? = state.withLock { s in
             guard s.epoch == nil else { return EBUSY }

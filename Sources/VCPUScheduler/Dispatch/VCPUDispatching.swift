@@ -2,7 +2,8 @@
 /// chosen at run time (from a configuration file or a command-line flag).
 ///
 /// ```swift
-/// let policy: any SchedulingPolicy = fair ? WeightedFairPolicy() : RoundRobinPolicy()
+/// let policy: any SchedulingPolicy =
+///     if fair { try WeightedFairPolicy(slice: 3_000_000) } else { try RoundRobinPolicy(timeSlice: 3_000_000) }
 /// let dispatcher = try makeVCPUDispatcher(policy: policy, workers: 2)
 /// try dispatcher.add(gatedVCPU, parameters: SchedulingParameters())
 /// try dispatcher.start()
@@ -18,7 +19,8 @@ public protocol VCPUDispatching: VCPUWakeSink {
     func runState(of vcpu: VCPUID) -> VCPURunState?
     /// The first error the policy reported while the dispatcher ran, if any.
     var failure: SchedulerError? { get }
-    /// Per-vCPU accounting so far (R, T and H figures, fairness).
+    /// Accounting so far: T_cpu, T_io and T_wait per vCPU and per VM, shares, fairness and
+    /// latencies (see ``VCPUDispatcher/report()``).
     func report() -> SchedulingReport
     /// Kernel thread ids of the worker threads, by worker.
     var workerThreadIDs: [Int32?] { get }
