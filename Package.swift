@@ -57,7 +57,8 @@ let package = Package(
         .target(
             name: "GuestMemory", dependencies: ["CGuestMemory", "HostSupport", systemPackage],
             swiftSettings: swiftSettings),
-        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GuestMemoryTests", dependencies: ["GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
 
         .target(name: "CKVM"),
         .target(
@@ -66,17 +67,21 @@ let package = Package(
         .testTarget(
             name: "KVMTests", dependencies: ["KVM", "GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
 
-        .target(name: "BlockStorage", dependencies: ["CHostSupport", "HostSupport", systemPackage], swiftSettings: swiftSettings),
+        .target(
+            name: "BlockStorage", dependencies: ["CHostSupport", "HostSupport", systemPackage],
+            swiftSettings: swiftSettings),
 
         .target(name: "DeviceModel", dependencies: ["HostSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "DeviceModelTests", dependencies: ["DeviceModel", "HostSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DeviceModelTests", dependencies: ["DeviceModel", "HostSupport"], swiftSettings: swiftSettings),
 
         // MARK: 3. vCPU, VHD, allocation, placement, scheduling policies
         .target(
             name: "VCPU", dependencies: ["KVM", "GuestMemory", "DeviceModel", "HostSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "VCPUTests", dependencies: ["VCPU", "DeviceModel", "HostSupport", "TestSupport", "hello-vm"], swiftSettings: swiftSettings),
+            name: "VCPUTests", dependencies: ["VCPU", "DeviceModel", "HostSupport", "TestSupport", "hello-vm"],
+            swiftSettings: swiftSettings),
 
         .target(
             name: "VHD", dependencies: ["BlockStorage", "HostSupport", systemPackage], swiftSettings: swiftSettings),
@@ -107,7 +112,8 @@ let package = Package(
             name: "VCPUScheduler", dependencies: ["Scheduling", "KVM", "VCPU", "DeviceModel", "HostSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "VCPUSchedulerTests", dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests", "TestSupport"],
+            name: "VCPUSchedulerTests",
+            dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests", "TestSupport"],
             swiftSettings: swiftSettings),
 
         // Every ```swift block of README.md, compiled as written (and run where it is self-contained).
@@ -159,7 +165,8 @@ let package = Package(
 
         // MARK: 5. Benchmarks (run with `swift run -c release <name> [--json]`)
         .target(
-            name: "BenchmarkSupport", dependencies: ["HostSupport", argumentParser], path: "Benchmarks/BenchmarkSupport",
+            name: "BenchmarkSupport", dependencies: ["HostSupport", argumentParser],
+            path: "Benchmarks/BenchmarkSupport",
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "allocator-bench", dependencies: ["BenchmarkSupport", "ResourceAllocator", "HostPlacement"],
@@ -176,7 +183,9 @@ let package = Package(
         .target(name: "CExitLoop", path: "Benchmarks/CExitLoop"),
         .executableTarget(
             name: "exit-bench",
-            dependencies: ["KVM", "VCPU", "DeviceModel", "CExitLoop", "BenchmarkSupport", "TestSupport", argumentParser],
+            dependencies: [
+                "KVM", "VCPU", "DeviceModel", "CExitLoop", "BenchmarkSupport", "TestSupport", argumentParser,
+            ],
             path: "Benchmarks/exit-bench", swiftSettings: swiftSettings),
         .target(name: "CFirstExit", path: "Benchmarks/CFirstExit"),
         .executableTarget(

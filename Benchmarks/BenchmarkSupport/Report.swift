@@ -1,9 +1,9 @@
+import ArgumentParser
 // Shared plumbing for the executables in Benchmarks/: a readable table or JSON, and a clock.
 import HostSupport
-import ArgumentParser
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Command-line options every benchmark accepts.

@@ -7,8 +7,10 @@ struct LinearAllocator {
 
     init(start: UInt64, end: UInt64) { free = [(start, end)] }
 
-    mutating func allocate(size: UInt64, alignment: UInt64, policy: AllocationPolicy,
-                           within window: AddressRange? = nil) -> UInt64? {
+    mutating func allocate(
+        size: UInt64, alignment: UInt64, policy: AllocationPolicy,
+        within window: AddressRange? = nil
+    ) -> UInt64? {
         let mask = alignment - 1
         var chosen: (index: Int, address: UInt64)?
         precondition(window == nil || policy == .bestFit, "the baseline takes a window for best-fit only")

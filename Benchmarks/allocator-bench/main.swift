@@ -1,9 +1,9 @@
+import BenchmarkSupport
 // allocator-bench: cost of ResourceAllocator's operations, side by side with baselines.
 //
 //   swift run -c release allocator-bench [--json] [--rounds N]
 import HostPlacement
 import HostSupport
-import BenchmarkSupport
 import ResourceAllocator
 
 let options = BenchmarkOptions.parseOrExit()
@@ -78,37 +78,47 @@ func measureAddress(policy: AllocationPolicy, live: Int, pages: ClosedRange<UInt
         let holes = exact ? Array(state.tree.freeRanges.shuffled(using: &rng).prefix(batch)) : []
         var got: [AddressRange] = []
         got.reserveCapacity(batch)
-        treeAlloc.append(Double(try timeNanoseconds {
-            if exact {
-                for h in holes { got.append(try state.tree.allocate(size: page, policy: .exact(h.start))) }
-            } else {
-                for (s, w) in zip(sizes, windows) {
-                    got.append(try state.tree.allocate(size: s, alignment: page, policy: policy, within: w))
-                }
-            }
-        }) / Double(got.count))
+        treeAlloc.append(
+            Double(
+                try timeNanoseconds {
+                    if exact {
+                        for h in holes { got.append(try state.tree.allocate(size: page, policy: .exact(h.start))) }
+                    } else {
+                        for (s, w) in zip(sizes, windows) {
+                            got.append(try state.tree.allocate(size: s, alignment: page, policy: policy, within: w))
+                        }
+                    }
+                }) / Double(got.count))
         treeFree.append(Double(try timeNanoseconds { for r in got { try state.tree.free(r) } }) / Double(got.count))
         if exact { continue }
         // The walk is slow at 100k: measure fewer operations.
         let linearBatch = min(batch, live >= 100_000 ? 100 : live >= 10_000 ? 500 : batch)
         var linGot: [UInt64] = []
-        linAlloc.append(Double(timeNanoseconds {
-            for (s, w) in zip(sizes, windows).prefix(linearBatch) {
-                linGot.append(state.linear.allocate(size: s, alignment: page, policy: policy, within: w) ?? 0)
-            }
-        }) / Double(linearBatch))
-        linFree.append(Double(timeNanoseconds {
-            for (a, s) in zip(linGot, sizes) { state.linear.free(start: a, size: s) }
-        }) / Double(linearBatch))
+        linAlloc.append(
+            Double(
+                timeNanoseconds {
+                    for (s, w) in zip(sizes, windows).prefix(linearBatch) {
+                        linGot.append(state.linear.allocate(size: s, alignment: page, policy: policy, within: w) ?? 0)
+                    }
+                }) / Double(linearBatch))
+        linFree.append(
+            Double(
+                timeNanoseconds {
+                    for (a, s) in zip(linGot, sizes) { state.linear.free(start: a, size: s) }
+                }) / Double(linearBatch))
     }
-    return (medianNanos(treeAlloc), medianNanos(treeFree),
-            linAlloc.isEmpty ? nil : medianNanos(linAlloc), linFree.isEmpty ? nil : medianNanos(linFree))
+    return (
+        medianNanos(treeAlloc), medianNanos(treeFree),
+        linAlloc.isEmpty ? nil : medianNanos(linAlloc), linFree.isEmpty ? nil : medianNanos(linFree)
+    )
 }
 
 var addressReport = BenchmarkReport(
     title: "Address allocation: ns per operation, 4 KiB aligned, live allocations with a hole of 1-8 pages after each",
-    columns: ["policy", "request pages", "live ranges", "tree alloc", "tree free", "linear alloc", "linear free",
-              "alloc ratio"])
+    columns: [
+        "policy", "request pages", "live ranges", "tree alloc", "tree free", "linear alloc", "linear free",
+        "alloc ratio",
+    ])
 let scenarios: [(AllocationPolicy, ClosedRange<UInt64>, windowDivisor: UInt64?)] = [
     (.firstFit, 9...16, nil), (.lastFit, 9...16, nil), (.bestFit, 9...16, nil), (.firstFit, 1...8, nil),
     (.bestFit, 1...8, nil), (.bestFit, 1...8, 8), (.exact(0), 1...1, nil),
@@ -119,16 +129,23 @@ for (policy, pages, windowDivisor) in scenarios {
         var name: String
         if case .exact = policy { name = "exact" } else { name = "\(policy)" }
         if let windowDivisor { name += " within 1/\(windowDivisor)" }
-        func cell(_ v: Double?, _ decimals: Int) -> ReportValue { v.map { .number($0, decimals: decimals) } ?? .text("-") }
-        addressReport.add([.text(name), .text("\(pages.lowerBound)-\(pages.upperBound)"),
-                           .number(Double(live), decimals: 0), .number(m.treeAlloc, decimals: 0),
-                           .number(m.treeFree, decimals: 0), cell(m.linearAlloc, 0), cell(m.linearFree, 0),
-                           cell(m.linearAlloc.map { $0 / m.treeAlloc }, 1)])
+        func cell(_ v: Double?, _ decimals: Int) -> ReportValue {
+            v.map { .number($0, decimals: decimals) } ?? .text("-")
+        }
+        addressReport.add([
+            .text(name), .text("\(pages.lowerBound)-\(pages.upperBound)"),
+            .number(Double(live), decimals: 0), .number(m.treeAlloc, decimals: 0),
+            .number(m.treeFree, decimals: 0), cell(m.linearAlloc, 0), cell(m.linearFree, 0),
+            cell(m.linearAlloc.map { $0 / m.treeAlloc }, 1),
+        ])
     }
 }
 addressReport.note("9-16 pages fit in no hole: a walk in address order passes every hole (the issue's worst case)")
-addressReport.note("1-8 pages fit in holes; last-fit rows: the free tail is the last range, so a reverse walk finds it at once")
-addressReport.note("within 1/8: each request inside its own random window over 1/8 of the holes; the linear walk binary-searches to the window and walks only the ranges in it")
+addressReport.note(
+    "1-8 pages fit in holes; last-fit rows: the free tail is the last range, so a reverse walk finds it at once")
+addressReport.note(
+    "within 1/8: each request inside its own random window over 1/8 of the holes; the linear walk binary-searches to the window and walks only the ranges in it"
+)
 addressReport.note("ratio = linear alloc / tree alloc; target: tree alloc <= 2000 ns at 100k, flat from 1k to 100k")
 addressReport.print(options)
 
@@ -148,9 +165,11 @@ do {
         // Steady state: half the ids live, free one and allocate one.
         for _ in 0..<2048 { _ = try ids.allocate() }
         let victims = (0..<10_000).map { _ in UInt32(rng.next() % 2048) }
-        churnNs.append(Double(try timeNanoseconds {
-            for v in victims { try ids.free(v); _ = try ids.allocate() }
-        }) / 20_000)
+        churnNs.append(
+            Double(
+                try timeNanoseconds {
+                    for v in victims { try ids.free(v); _ = try ids.allocate() }
+                }) / 20_000)
         for id in 0..<UInt32(2048) { try ids.free(id) }
     }
     idReport.add([.text("allocate (fresh)"), .number(medianNanos(allocNs), decimals: 1)])
@@ -200,7 +219,9 @@ do {
             let ns = try timeNanoseconds { used = try c.place(batch, using: strategy).hostsUsed }
             rates.append(Double(batch.count) / (Double(ns) / 1e9))
         }
-        speedReport.add([.text(strategy.name), .number(medianNanos(rates), decimals: 0), .number(Double(used), decimals: 0)])
+        speedReport.add([
+            .text(strategy.name), .number(medianNanos(rates), decimals: 0), .number(Double(used), decimals: 0),
+        ])
     }
 }
 speedReport.note("target: >= 10000 decisions/s")
@@ -214,8 +235,9 @@ do {
     var ratios = [[Double]](repeating: [Double](repeating: 0, count: families.count), count: strategies.count)
     for (f, family) in families.enumerated() {
         for seed in 0..<UInt64(10) {
-            let batch = requests(count: 500, seed: 1000 + seed, low: family.low, high: family.high,
-                                 correlated: family.correlated)
+            let batch = requests(
+                count: 500, seed: 1000 + seed, low: family.low, high: family.high,
+                correlated: family.correlated)
             let bound = Double(PackingBounds.lowerBound(requests: batch, capacity: hostCapacity) ?? 1)
             for (s, strategy) in strategies.enumerated() {
                 var c = try cluster(hosts: batch.count)

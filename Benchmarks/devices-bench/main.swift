@@ -1,3 +1,9 @@
+import ArgumentParser
+import BenchmarkSupport
+import BlockStorage
+import CFirstExit
+import Devices
+import GuestMemory
 // devices-bench: the host-side cost of the Devices target.
 //
 // 1. One 4 KiB virtio-blk read, from the notify (the eventfd signal the kernel makes for an
@@ -10,18 +16,12 @@
 //
 //     swift run -c release devices-bench [--requests N] [--vms N] [--rounds R] [--json]
 import HostSupport
-import ArgumentParser
-import BenchmarkSupport
-import CFirstExit
-import Devices
-import GuestMemory
 import KVM
 import VCPU
-import BlockStorage
 import VHD
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -51,8 +51,11 @@ struct DevicesBench: ParsableCommand {
     }
 
     func row(_ name: String, _ s: Summary, unit: String, ratio: Double?) -> [ReportValue] {
-        [.text(name), .number(s.min, decimals: 0), .number(s.median, decimals: 0), .number(s.max, decimals: 0), .text(unit),
-         ratio.map { .number($0, decimals: 2) } ?? .text("1 (baseline)")]
+        [
+            .text(name), .number(s.min, decimals: 0), .number(s.median, decimals: 0), .number(s.max, decimals: 0),
+            .text(unit),
+            ratio.map { .number($0, decimals: 2) } ?? .text("1 (baseline)"),
+        ]
     }
 
     // MARK: virtio-blk
@@ -81,33 +84,42 @@ struct DevicesBench: ParsableCommand {
         defer { buffer.deallocate() }
         for _ in 0..<rounds {
             // Through the worker: notify eventfd → worker thread → irq eventfd.
-            threaded.append(try perRequest {
-                for i in 0..<requests {
-                    try queue.submitRead(sector: UInt64(i % pages) * 8)
-                    transport.queueNotify.trigger()
-                    while try irq.read() == nil { _ = try irq.wait(timeoutMilliseconds: -1) }
-                }
-            })
+            threaded.append(
+                try perRequest {
+                    for i in 0..<requests {
+                        try queue.submitRead(sector: UInt64(i % pages) * 8)
+                        transport.queueNotify.trigger()
+                        while try irq.read() == nil { _ = try irq.wait(timeoutMilliseconds: -1) }
+                    }
+                })
             // Inline on this thread: the device work alone.
-            inline.append(try perRequest {
-                for i in 0..<requests {
-                    try queue.submitRead(sector: UInt64(i % pages) * 8)
-                    transport.processQueue(0)
-                    guard try irq.read() != nil else { throw ExitCode.failure }
-                }
-            })
-            pread4k.append(try perRequest {
-                for i in 0..<requests {
-                    guard pread(fd, buffer, 4096, off_t((i % pages) * 4096)) == 4096 else { throw ExitCode.failure }
-                }
-            })
+            inline.append(
+                try perRequest {
+                    for i in 0..<requests {
+                        try queue.submitRead(sector: UInt64(i % pages) * 8)
+                        transport.processQueue(0)
+                        guard try irq.read() != nil else { throw ExitCode.failure }
+                    }
+                })
+            pread4k.append(
+                try perRequest {
+                    for i in 0..<requests {
+                        guard pread(fd, buffer, 4096, off_t((i % pages) * 4096)) == 4096 else { throw ExitCode.failure }
+                    }
+                })
         }
-        guard block.statistics.failed == 0, queue.statusesOK else { throw ValidationError("a virtio-blk request failed") }
+        guard block.statistics.failed == 0, queue.statusesOK else {
+            throw ValidationError("a virtio-blk request failed")
+        }
         let p = Summary(pread4k), t = Summary(threaded), n = Summary(inline)
         report.add(row("pread 4 KiB (page cache)", p, unit: "ns/request", ratio: nil))
-        report.add(row("virtio-blk 4 KiB read, notify → irq (worker thread)", t, unit: "ns/request", ratio: t.median / p.median))
+        report.add(
+            row(
+                "virtio-blk 4 KiB read, notify → irq (worker thread)", t, unit: "ns/request", ratio: t.median / p.median
+            ))
         report.add(row("virtio-blk 4 KiB read, served inline", n, unit: "ns/request", ratio: n.median / p.median))
-        report.note("virtio-blk ratios are against pread; the worker path includes two eventfd wake-ups between threads")
+        report.note(
+            "virtio-blk ratios are against pread; the worker path includes two eventfd wake-ups between threads")
     }
 
     func perRequest(_ body: () throws -> Void) throws -> Double {
@@ -195,7 +207,9 @@ final class BenchQueue {
         reg(VirtioMMIORegister.queueDeviceLow, UInt32(Self.used))
         reg(VirtioMMIORegister.queueReady, 1)
         reg(VirtioMMIORegister.status, 15)
-        guard transport.status.contains(.driverOK), !transport.status.contains(.needsReset) else { throw ExitCode.failure }
+        guard transport.status.contains(.driverOK), !transport.status.contains(.needsReset) else {
+            throw ExitCode.failure
+        }
         let chain: [(UInt64, UInt32, UInt16)] = [(Self.header, 16, 1), (Self.data, 4096, 3), (Self.status, 1, 2)]
         for (i, (address, length, flags)) in chain.enumerated() {
             let base = Self.descriptors + 16 * UInt64(i)

@@ -1,3 +1,6 @@
+import ArgumentParser
+import BenchmarkSupport
+import CExitLoop
 // exit-bench: the cost of one port-I/O exit round trip (guest `out` → KVM_RUN returns →
 // re-enter), through a plain C loop, through the Swift KVM API, and through the VCPU target's
 // full run loop (decode, statistics, port-I/O bus dispatch to a no-op device), interleaved in
@@ -6,15 +9,12 @@
 //     swift run -c release exit-bench [--exits N] [--rounds R] [--json]
 import DeviceModel
 import HostSupport
-import ArgumentParser
-import BenchmarkSupport
-import CExitLoop
 import KVM
 import Synchronization
 import VCPU
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -37,7 +37,7 @@ struct ExitBench: ParsableCommand {
         try vm.prepareForX86()
         let size = 0x10000
         guard let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              memory != MAP_FAILED
+            memory != MAP_FAILED
         else { throw ExitCode.failure }
         defer { munmap(memory, size) }
         (memory + 0x1000).copyMemory(from: Self.guest, byteCount: Self.guest.count)
@@ -93,16 +93,20 @@ struct ExitBench: ParsableCommand {
         report.add(row("VCPURunner loop + bus + no-op device", full, ratio: full.median / c.median))
         for (name, samples) in [("KVMVirtualCPU.run()", swiftSamples), ("VCPURunner", runLoopSamples)] {
             let roundRatios = zip(samples, cSamples).map { $0 / $1 }
-            report.note("per-round ratios (\(name)/C): " + roundRatios.map(formatRatio).joined(separator: " ")
-                + "; median " + formatRatio(Summary(roundRatios).median))
+            report.note(
+                "per-round ratios (\(name)/C): " + roundRatios.map(formatRatio).joined(separator: " ")
+                    + "; median " + formatRatio(Summary(roundRatios).median))
         }
-        report.note("targets: KVMVirtualCPU.run() <= 1.05 × C; VCPURunner <= 1.05 × C; host noise between runs is about ±15 %")
+        report.note(
+            "targets: KVMVirtualCPU.run() <= 1.05 × C; VCPURunner <= 1.05 × C; host noise between runs is about ±15 %")
         report.print(options)
     }
 
     func row(_ name: String, _ s: Summary, ratio: Double) -> [ReportValue] {
-        [.text(name), .number(s.min, decimals: 0), .number(s.median, decimals: 0), .number(s.mean, decimals: 0),
-         .number(s.max, decimals: 0), .number(ratio, decimals: 3)]
+        [
+            .text(name), .number(s.min, decimals: 0), .number(s.median, decimals: 0), .number(s.mean, decimals: 0),
+            .number(s.max, decimals: 0), .number(ratio, decimals: 3),
+        ]
     }
 
     func formatRatio(_ r: Double) -> String { ReportValue.number(r, decimals: 3).display }

@@ -8,7 +8,7 @@ import BenchmarkSupport
 import GuestMemory
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -41,40 +41,49 @@ struct GuestMemoryBench: ParsableCommand {
             // 64 KiB regions separated by 64 KiB holes; MAP_NORESERVE, never touched.
             let regionSize: UInt64 = 64 << 10
             let regions = try (0..<regionCount).map { i in
-                try MmapRegion(guestBase: GuestAddress(UInt64(i) * 2 * regionSize), size: regionSize,
-                               options: .init(noReserve: true))
+                try MmapRegion(
+                    guestBase: GuestAddress(UInt64(i) * 2 * regionSize), size: regionSize,
+                    options: .init(noReserve: true))
             }
             let map = try GuestMemoryMap(regions: regions)
             let addresses = (0..<4096).map { _ in
-                GuestAddress(UInt64.random(in: 0..<UInt64(regionCount), using: &rng) * 2 * regionSize
-                             + UInt64.random(in: 0..<regionSize - 8, using: &rng) & ~7)
+                GuestAddress(
+                    UInt64.random(in: 0..<UInt64(regionCount), using: &rng) * 2 * regionSize
+                        + UInt64.random(in: 0..<regionSize - 8, using: &rng) & ~7)
             }
             let current = AtomicGuestMemory(map)
             var translate: [Double] = []
             var readU64: [Double] = []
             var atomicMapRead: [Double] = []
             for _ in 0..<rounds {
-                translate.append(measure(lookups) { n in
-                    var sum: UInt = 0
-                    for i in 0..<n {
-                        sum &+= UInt(bitPattern: map.hostAddress(of: addresses[i & 4095]))
-                    }
-                    blackHole(sum)
-                })
-                readU64.append(measure(lookups / 4) { n in
-                    var sum: UInt64 = 0
-                    for i in 0..<n { sum &+= (try? map.read(UInt64.self, at: addresses[i & 4095])) ?? 0 }
-                    blackHole(UInt(truncatingIfNeeded: sum))
-                })
-                atomicMapRead.append(measure(lookups / 4) { n in
-                    var sum: UInt64 = 0
-                    for i in 0..<n { sum &+= (try? current.read(UInt64.self, at: addresses[i & 4095])) ?? 0 }
-                    blackHole(UInt(truncatingIfNeeded: sum))
-                })
+                translate.append(
+                    measure(lookups) { n in
+                        var sum: UInt = 0
+                        for i in 0..<n {
+                            sum &+= UInt(bitPattern: map.hostAddress(of: addresses[i & 4095]))
+                        }
+                        blackHole(sum)
+                    })
+                readU64.append(
+                    measure(lookups / 4) { n in
+                        var sum: UInt64 = 0
+                        for i in 0..<n { sum &+= (try? map.read(UInt64.self, at: addresses[i & 4095])) ?? 0 }
+                        blackHole(UInt(truncatingIfNeeded: sum))
+                    })
+                atomicMapRead.append(
+                    measure(lookups / 4) { n in
+                        var sum: UInt64 = 0
+                        for i in 0..<n { sum &+= (try? current.read(UInt64.self, at: addresses[i & 4095])) ?? 0 }
+                        blackHole(UInt(truncatingIfNeeded: sum))
+                    })
             }
             report.add(row([.text("\(regionCount)"), .text("hostAddress(of:)")], Summary(translate), decimals: 2))
-            report.add(row([.text("\(regionCount)"), .text("map.read(UInt64.self, at:)")], Summary(readU64), decimals: 2))
-            report.add(row([.text("\(regionCount)"), .text("AtomicGuestMemory.read(UInt64.self, at:)")], Summary(atomicMapRead), decimals: 2))
+            report.add(
+                row([.text("\(regionCount)"), .text("map.read(UInt64.self, at:)")], Summary(readU64), decimals: 2))
+            report.add(
+                row(
+                    [.text("\(regionCount)"), .text("AtomicGuestMemory.read(UInt64.self, at:)")],
+                    Summary(atomicMapRead), decimals: 2))
         }
         report.note("target: <= 20 ns per translation at 1024 regions")
         report.note("AtomicGuestMemory takes the current map (a mutex) on every access; hold `memory.map` for batches")
@@ -86,11 +95,14 @@ struct GuestMemoryBench: ParsableCommand {
     func copies(rounds: Int) throws -> BenchmarkReport {
         var report = BenchmarkReport(
             title: "Bulk copy, \(bytesPerMeasurement >> 20) MiB per measurement × \(rounds) rounds (GiB/s, median)",
-            columns: ["size", "direction", "memcpy", "GuestMemory", "ratio (best)", "ratio (median)", "per-round ratios"])
+            columns: [
+                "size", "direction", "memcpy", "GuestMemory", "ratio (best)", "ratio (median)", "per-round ratios",
+            ])
         let maxSize = 16 << 20
         // Each copy starts at a region's first byte, like the memcpy it is compared with.
         let plain = try MmapRegion(guestBase: GuestAddress(0x1_0000_0000), size: UInt64(maxSize))
-        let tracked = try MmapRegion(guestBase: GuestAddress(0x2_0000_0000), size: UInt64(maxSize), options: .init(trackDirtyPages: true))
+        let tracked = try MmapRegion(
+            guestBase: GuestAddress(0x2_0000_0000), size: UInt64(maxSize), options: .init(trackDirtyPages: true))
         let map = try GuestMemoryMap(regions: [plain, tracked])
         let host = UnsafeMutableRawBufferPointer.allocate(byteCount: maxSize, alignment: 4096)
         defer { host.deallocate() }
@@ -103,19 +115,31 @@ struct GuestMemoryBench: ParsableCommand {
             let copies = max(bytesPerMeasurement / size, 1)
             let slice = UnsafeMutableRawBufferPointer(start: hostBase, count: size)
             let cases: [(String, () -> Void, () -> Void)] = [
-                ("guest→host",
-                 { for _ in 0..<copies { memcpy(hostBase, plain.hostBase, size) } },
-                 { for _ in 0..<copies { try? map.read(into: slice, at: plain.guestBase) } }),
-                ("host→guest",
-                 { for _ in 0..<copies { memcpy(plain.hostBase, hostBase, size) } },
-                 { for _ in 0..<copies { try? map.write(UnsafeRawBufferPointer(slice), at: plain.guestBase) } }),
+                (
+                    "guest→host",
+                    { for _ in 0..<copies { memcpy(hostBase, plain.hostBase, size) } },
+                    { for _ in 0..<copies { try? map.read(into: slice, at: plain.guestBase) } }
+                ),
+                (
+                    "host→guest",
+                    { for _ in 0..<copies { memcpy(plain.hostBase, hostBase, size) } },
+                    { for _ in 0..<copies { try? map.write(UnsafeRawBufferPointer(slice), at: plain.guestBase) } }
+                ),
                 // Reference: translation plus a raw memcpy, without the API's checks.
-                ("host→guest, hostAddress(of:) + memcpy",
-                 { for _ in 0..<copies { memcpy(plain.hostBase, hostBase, size) } },
-                 { for _ in 0..<copies { if let p = map.hostAddress(of: plain.guestBase) { memcpy(p, hostBase, size) } } }),
-                ("host→guest, dirty tracking",
-                 { for _ in 0..<copies { memcpy(tracked.hostBase, hostBase, size) } },
-                 { for _ in 0..<copies { try? map.write(UnsafeRawBufferPointer(slice), at: tracked.guestBase) } }),
+                (
+                    "host→guest, hostAddress(of:) + memcpy",
+                    { for _ in 0..<copies { memcpy(plain.hostBase, hostBase, size) } },
+                    {
+                        for _ in 0..<copies {
+                            if let p = map.hostAddress(of: plain.guestBase) { memcpy(p, hostBase, size) }
+                        }
+                    }
+                ),
+                (
+                    "host→guest, dirty tracking",
+                    { for _ in 0..<copies { memcpy(tracked.hostBase, hostBase, size) } },
+                    { for _ in 0..<copies { try? map.write(UnsafeRawBufferPointer(slice), at: tracked.guestBase) } }
+                ),
             ]
             for (direction, baseline, subject) in cases {
                 baseline(); subject()  // warm up
@@ -154,8 +178,10 @@ struct GuestMemoryBench: ParsableCommand {
     }
 
     func row(_ head: [ReportValue], _ s: Summary, decimals: Int) -> [ReportValue] {
-        head + [.number(s.min, decimals: decimals), .number(s.median, decimals: decimals),
-                .number(s.mean, decimals: decimals), .number(s.max, decimals: decimals)]
+        head + [
+            .number(s.min, decimals: decimals), .number(s.median, decimals: decimals),
+            .number(s.mean, decimals: decimals), .number(s.max, decimals: decimals),
+        ]
     }
 
     func sizeName(_ size: Int) -> String {

@@ -1,14 +1,14 @@
+import BenchmarkSupport
 // sched-bench: cost of one scheduling decision (pick-next + account) per policy at 10, 100
 // and 1000 runnable vCPUs, side by side with a naive O(n) linear-scan fair-share policy.
 //
 //   swift run -c release sched-bench [--json] [--rounds N]
 import HostSupport
-import BenchmarkSupport
 import SchedulerGuests
 import VCPUScheduler
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let options = BenchmarkOptions.parseOrExit()
@@ -66,7 +66,10 @@ func summary<P: SchedulingPolicy>(_ policy: P, n: Int) throws -> Summary {
 }
 
 /// VMs 0 and 1 (of the four the vCPUs are spread over) capped at one CPU each.
-let vmCaps = try [VMID(0): BandwidthCap(quota: 1000 * us, period: 1000 * us), VMID(1): BandwidthCap(quota: 1000 * us, period: 1000 * us)]
+let vmCaps = try [
+    VMID(0): BandwidthCap(quota: 1000 * us, period: 1000 * us),
+    VMID(1): BandwidthCap(quota: 1000 * us, period: 1000 * us),
+]
 
 var report = BenchmarkReport(
     title: "sched-bench: ns per decision (pick-next + account), median of \(rounds) rounds",
@@ -76,7 +79,10 @@ do {
     for n in sizes {
         let baseline = try summary(LinearScanFairPolicy(slice: 1000 * us), n: n)
         var rows: [(String, Summary)] = [
-            (try RoundRobinPolicy(timeSlice: 1000 * us).name, try summary(RoundRobinPolicy(timeSlice: 1000 * us), n: n)),
+            (
+                try RoundRobinPolicy(timeSlice: 1000 * us).name,
+                try summary(RoundRobinPolicy(timeSlice: 1000 * us), n: n)
+            ),
             (
                 try PriorityAgingPolicy(timeSlice: 1000 * us, agingInterval: 1000 * us).name,
                 try summary(PriorityAgingPolicy(timeSlice: 1000 * us, agingInterval: 1000 * us), n: n)
@@ -122,10 +128,11 @@ func simulated<P: SchedulingPolicy>(
     let start = monotonicNanoseconds()
     let result = try Simulator(cpus: cpus, duration: duration, seed: 1).run(policy, workload: workload)
     let wall = monotonicNanoseconds() - start
-    let capError: ReportValue = cap.map { cap in
-        let used = result.vms.first { $0.vm == cap.vm }.map { Double($0.accounting.runTime) } ?? 0
-        return .number((used / Double(duration) / cap.cpus - 1) * 100, decimals: 3)
-    } ?? .text("-")
+    let capError: ReportValue =
+        cap.map { cap in
+            let used = result.vms.first { $0.vm == cap.vm }.map { Double($0.accounting.runTime) } ?? 0
+            return .number((used / Double(duration) / cap.cpus - 1) * 100, decimals: 3)
+        } ?? .text("-")
     let p = result.latencies.percentiles([50, 99]).map { $0.map { Double($0) / 1000 } ?? 0 }
     return [
         .text(scenario), .text(result.policyName), result.jainIndex.map { .number($0, decimals: 5) } ?? .text("-"),
@@ -139,33 +146,49 @@ do {
     let weighted = [1, 2, 4].enumerated().map { i, w in
         SimulatedVCPU(VCPUID(UInt32(i)), parameters: SchedulingParameters(weight: SchedulingWeight(UInt32(w))))
     }
-    quality.add(try simulated("weights 1:2:4, 1 CPU", WeightedFairPolicy(slice: 1 * ms), cpus: 1, duration: 7_000 * ms, workload: weighted))
-    quality.add(try simulated("weights 1:2:4, 1 CPU", RoundRobinPolicy(timeSlice: 1 * ms), cpus: 1, duration: 7_000 * ms, workload: weighted))
+    quality.add(
+        try simulated(
+            "weights 1:2:4, 1 CPU", WeightedFairPolicy(slice: 1 * ms), cpus: 1, duration: 7_000 * ms, workload: weighted
+        ))
+    quality.add(
+        try simulated(
+            "weights 1:2:4, 1 CPU", RoundRobinPolicy(timeSlice: 1 * ms), cpus: 1, duration: 7_000 * ms,
+            workload: weighted))
 
     let capped = try (0..<4).map { i in
         SimulatedVCPU(
             VCPUID(vm: VMID(UInt32(i)), index: 0),
             parameters: SchedulingParameters(cap: i == 0 ? try BandwidthCap(quota: 20 * ms, period: 100 * ms) : nil))
     }
-    quality.add(try simulated(
-        "vCPU cap 20 % of 4 x 25 %, 1 CPU", BandwidthCapped(try WeightedFairPolicy(slice: 3 * ms)), cpus: 1,
-        duration: 10_000 * ms, workload: capped, cap: (VMID(0), 0.2)))
+    quality.add(
+        try simulated(
+            "vCPU cap 20 % of 4 x 25 %, 1 CPU", BandwidthCapped(try WeightedFairPolicy(slice: 3 * ms)), cpus: 1,
+            duration: 10_000 * ms, workload: capped, cap: (VMID(0), 0.2)))
     let vmWorkload = (0..<6).map { i in
         SimulatedVCPU(
             VCPUID(vm: VMID(UInt32(i % 2)), index: UInt32(i)),
-            pattern: i < 2 ? .cpuBound : .bursty(burst: 100_000...4 * ms, exitHandling: 0...200_000, ioWait: 0...3 * ms))
+            pattern: i < 2 ? .cpuBound : .bursty(burst: 100_000...4 * ms, exitHandling: 0...200_000, ioWait: 0...3 * ms)
+        )
     }
-    quality.add(try simulated(
-        "VM cap 0.5 CPU, 2 CPUs, bursty",
-        BandwidthCapped(try WeightedFairPolicy(slice: 1 * ms), vmCaps: [VMID(0): try BandwidthCap(quota: 50 * ms, period: 100 * ms)]),
-        cpus: 2, duration: 10_000 * ms, workload: vmWorkload, cap: (VMID(0), 0.5)))
+    quality.add(
+        try simulated(
+            "VM cap 0.5 CPU, 2 CPUs, bursty",
+            BandwidthCapped(
+                try WeightedFairPolicy(slice: 1 * ms),
+                vmCaps: [VMID(0): try BandwidthCap(quota: 50 * ms, period: 100 * ms)]),
+            cpus: 2, duration: 10_000 * ms, workload: vmWorkload, cap: (VMID(0), 0.5)))
     let wide = (0..<4).map { SimulatedVCPU(VCPUID(vm: VMID(0), index: UInt32($0))) }
-    quality.add(try simulated(
-        "VM cap 1.5 CPUs, 4 vCPUs, 2 CPUs",
-        BandwidthCapped(try RoundRobinPolicy(timeSlice: 2 * ms), vmCaps: [VMID(0): try BandwidthCap(quota: 15 * ms, period: 10 * ms)]),
-        cpus: 2, duration: 10_000 * ms, workload: wide, cap: (VMID(0), 1.5)))
+    quality.add(
+        try simulated(
+            "VM cap 1.5 CPUs, 4 vCPUs, 2 CPUs",
+            BandwidthCapped(
+                try RoundRobinPolicy(timeSlice: 2 * ms),
+                vmCaps: [VMID(0): try BandwidthCap(quota: 15 * ms, period: 10 * ms)]),
+            cpus: 2, duration: 10_000 * ms, workload: wide, cap: (VMID(0), 1.5)))
 
-    for (label, reservations) in [("RT U=0.95, 1 CPU", [(2, 10), (3, 20), (9, 30), (8, 40)]), ("RT U=1.1, 1 CPU", [(6, 10), (10, 20)])] {
+    for (label, reservations) in [
+        ("RT U=0.95, 1 CPU", [(2, 10), (3, 20), (9, 30), (8, 40)]), ("RT U=1.1, 1 CPU", [(6, 10), (10, 20)]),
+    ] {
         let rt = try reservations.enumerated().map { i, r in
             SimulatedVCPU(
                 VCPUID(UInt32(i)),
@@ -182,12 +205,18 @@ do {
                 weight: .nice(i % 5 - 2), priority: i % 3,
                 reservation: try RealTimeReservation(budget: 1 * ms, period: 20 * ms)),
             arrival: UInt64(i) * 100_000,
-            pattern: i % 4 == 0 ? .cpuBound : .bursty(burst: 50_000...2 * ms, exitHandling: 0...100_000, ioWait: 100_000...8 * ms))
+            pattern: i % 4 == 0
+                ? .cpuBound : .bursty(burst: 50_000...2 * ms, exitHandling: 0...100_000, ioWait: 100_000...8 * ms))
     }
     let scenario = "16 mixed vCPUs, 4 CPUs, 10 s"
-    quality.add(try simulated(scenario, RoundRobinPolicy(timeSlice: 3 * ms), cpus: 4, duration: 10_000 * ms, workload: mixed))
-    quality.add(try simulated(scenario, PriorityAgingPolicy(timeSlice: 3 * ms, agingInterval: 2 * ms), cpus: 4, duration: 10_000 * ms, workload: mixed))
-    quality.add(try simulated(scenario, WeightedFairPolicy(slice: 3 * ms), cpus: 4, duration: 10_000 * ms, workload: mixed))
+    quality.add(
+        try simulated(scenario, RoundRobinPolicy(timeSlice: 3 * ms), cpus: 4, duration: 10_000 * ms, workload: mixed))
+    quality.add(
+        try simulated(
+            scenario, PriorityAgingPolicy(timeSlice: 3 * ms, agingInterval: 2 * ms), cpus: 4, duration: 10_000 * ms,
+            workload: mixed))
+    quality.add(
+        try simulated(scenario, WeightedFairPolicy(slice: 3 * ms), cpus: 4, duration: 10_000 * ms, workload: mixed))
     quality.add(try simulated(scenario, EarliestDeadlinePolicy(), cpus: 4, duration: 10_000 * ms, workload: mixed))
 } catch {
     print("sched-bench: \(error)")
@@ -260,16 +289,25 @@ do {
                 .number(simJain, decimals: 5), .number(value / simJain, decimals: 4),
             ])
         }
-        latency.add([.text(worker), .text("kick -> out of guest")] + [.number(Double(run.preemptionLatencies.count), decimals: 0)]
-            + microseconds(run.preemptionLatencies, [50, 90, 99, 99.9, 100]))
-        latency.add([.text(worker), .text("kick -> parked")] + [.number(Double(run.parkLatencies.count), decimals: 0)]
-            + microseconds(run.parkLatencies, [50, 90, 99, 99.9, 100]))
-        latency.add([.text(worker), .text("resume -> running")] + [.number(Double(run.resumeLatencies.count), decimals: 0)]
-            + microseconds(run.resumeLatencies, [50, 90, 99, 99.9, 100]))
-        latency.add([.text(worker), .text("runnable -> running (T_wait)")] + [.number(Double(run.report.latencies.count), decimals: 0)]
-            + microseconds(run.report.latencies, [50, 90, 99, 99.9, 100]))
+        latency.add(
+            [.text(worker), .text("kick -> out of guest")] + [
+                .number(Double(run.preemptionLatencies.count), decimals: 0)
+            ]
+                + microseconds(run.preemptionLatencies, [50, 90, 99, 99.9, 100]))
+        latency.add(
+            [.text(worker), .text("kick -> parked")] + [.number(Double(run.parkLatencies.count), decimals: 0)]
+                + microseconds(run.parkLatencies, [50, 90, 99, 99.9, 100]))
+        latency.add(
+            [.text(worker), .text("resume -> running")] + [.number(Double(run.resumeLatencies.count), decimals: 0)]
+                + microseconds(run.resumeLatencies, [50, 90, 99, 99.9, 100]))
+        latency.add(
+            [.text(worker), .text("runnable -> running (T_wait)")] + [
+                .number(Double(run.report.latencies.count), decimals: 0)
+            ]
+                + microseconds(run.report.latencies, [50, 90, 99, 99.9, 100]))
 
-        let capRun = try runCounterGuests(capped, workers: 1, vcpus: capWorkload, duration: seconds, workerPriority: priority)
+        let capRun = try runCounterGuests(
+            capped, workers: 1, vcpus: capWorkload, duration: seconds, workerPriority: priority)
         let share = capRun.report.row(cappedID)?.actualShare ?? 0
         let kernelShare = Double(capRun.kernel[cappedID]?.onCPU ?? 0) / Double(seconds)
         let simShare = simCap.row(cappedID)?.actualShare ?? 0

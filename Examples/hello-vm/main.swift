@@ -11,7 +11,7 @@ import SystemPackage
 import VCPU
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let memorySize: UInt64 = 2 << 20
@@ -31,8 +31,10 @@ func runHelloVM() throws -> VCPUOutcome {
 
     // One vCPU in long mode with its own CPUID, FPU and boot MSRs.
     let vcpu = try vm.createVCPU(id: 0)
-    try vcpu.setCPUID(CPUIDBuilder.entries(from: kvm.supportedCPUID(), apicID: 0, topology: CPUTopology(coresPerPackage: 1)))
-    try X86Setup.configureLongMode(vcpu, memory: memory, entry: entryPoint, stackPointer: 0x8000, identityMap: memorySize)
+    try vcpu.setCPUID(
+        CPUIDBuilder.entries(from: kvm.supportedCPUID(), apicID: 0, topology: CPUTopology(coresPerPackage: 1)))
+    try X86Setup.configureLongMode(
+        vcpu, memory: memory, entry: entryPoint, stackPointer: 0x8000, identityMap: memorySize)
     try X86Setup.configureFPU(vcpu)
     try X86Setup.configureBootMSRs(vcpu)
 

@@ -1,5 +1,5 @@
-import Foundation
 import BlockStorage
+import Foundation
 import VHD
 
 /// The disk mini-vmm drives: a given file (raw or any VHD type) or a demo image.

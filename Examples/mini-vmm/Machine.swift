@@ -1,17 +1,17 @@
+import ArgumentParser
+import BlockStorage
 import DeviceModel
-import HostSupport
 import Devices
 import Foundation
 import GuestMemory
+import HostSupport
 import KVM
 import MiniVMMGuest
 import ResourceAllocator
+import SystemPackage
 import VCPU
 import VCPUScheduler
-import SystemPackage
-import BlockStorage
 import VHD
-import ArgumentParser
 
 /// The assembled VM: memory, in-kernel IRQ chip, serial console, report ports, the virtio-blk
 /// device and its queue worker, and one runner per vCPU — every placement from the layout.
@@ -39,7 +39,9 @@ final class Machine {
     /// ``runners``.
     let gatedVCPUs: [GatedVCPU<KVMVirtualCPU>]
 
-    init(disk: any BlockDevice, vcpuCount: Int, gated: Bool = false, console: @escaping @Sendable (UInt8) -> Void) throws {
+    init(disk: any BlockDevice, vcpuCount: Int, gated: Bool = false, console: @escaping @Sendable (UInt8) -> Void)
+        throws
+    {
         var layout = try X86_64Layout(memorySize: Self.memorySize)
         DevicePlacement.reservePlatformIRQs(in: &layout)
         placement = try DevicePlacement.allocate(in: &layout)
@@ -66,7 +68,8 @@ final class Machine {
 
         // The guest program, then every vCPU in long mode at its first byte.
         let load = UInt64(MINI_VMM_GUEST_LOAD_ADDRESS)
-        try memory.write(UnsafeRawBufferPointer(start: mini_vmm_guest_bytes(), count: mini_vmm_guest_size()), at: GuestAddress(load))
+        try memory.write(
+            UnsafeRawBufferPointer(start: mini_vmm_guest_bytes(), count: mini_vmm_guest_size()), at: GuestAddress(load))
 
         let supported = try kvm.supportedCPUID()
         var runners: [VCPURunner<KVMVirtualCPU>] = []
@@ -74,9 +77,11 @@ final class Machine {
         for index in 0..<vcpuCount {
             let vcpu = try vm.createVCPU(id: UInt64(index))
             try vcpu.setCPUID(
-                CPUIDBuilder.entries(from: supported, apicID: UInt32(index), topology: CPUTopology(coresPerPackage: vcpuCount)))
+                CPUIDBuilder.entries(
+                    from: supported, apicID: UInt32(index), topology: CPUTopology(coresPerPackage: vcpuCount)))
             // Identity-map 4 GiB so the 32-bit MMIO window is reachable.
-            try X86Setup.configureLongMode(vcpu, memory: memory, entry: load, stackPointer: Self.stackTop(index), identityMap: 1 << 32)
+            try X86Setup.configureLongMode(
+                vcpu, memory: memory, entry: load, stackPointer: Self.stackTop(index), identityMap: 1 << 32)
             try X86Setup.configureFPU(vcpu)
             try X86Setup.configureBootMSRs(vcpu)
             try X86Setup.configureLAPIC(vcpu)
@@ -121,7 +126,9 @@ final class Machine {
         // Anything made available before a snapshot and not served yet.
         transport.processQueues()
         if let scheduling {
-            guard gatedVCPUs.count == runners.count else { throw ValidationError("the machine was not built for a dispatcher") }
+            guard gatedVCPUs.count == runners.count else {
+                throw ValidationError("the machine was not built for a dispatcher")
+            }
             try scheduling.start(gatedVCPUs)
         } else {
             for runner in runners { try runner.start() }
@@ -161,7 +168,9 @@ final class Machine {
             worker.stop()
         }
         let accounts = runners.enumerated().map { index, runner in
-            VCPUAccount(index: index, exits: runner.statistics.summaries, cpuNanoseconds: sched[index]?.0, waitNanoseconds: sched[index]?.1)
+            VCPUAccount(
+                index: index, exits: runner.statistics.summaries, cpuNanoseconds: sched[index]?.0,
+                waitNanoseconds: sched[index]?.1)
         }
         return (accounts, end)
     }
@@ -181,7 +190,9 @@ final class Machine {
 
     /// Puts a saved state into this new machine (before ``run(timeoutSeconds:pauseWhen:)``).
     func restore(_ state: MachineState, memoryFile: FileDescriptor) throws {
-        guard state.vcpus.count == runners.count else { throw ValidationError("the snapshot has \(state.vcpus.count) vCPUs") }
+        guard state.vcpus.count == runners.count else {
+            throw ValidationError("the snapshot has \(state.vcpus.count) vCPUs")
+        }
         try GuestMemorySnapshot.restore(from: memoryFile, into: memory)
         for chip in state.irqChips { try vm.setIRQChipState(chip.value) }
         try vm.setClock(state.clock.value)

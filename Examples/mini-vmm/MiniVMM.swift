@@ -1,4 +1,5 @@
 import ArgumentParser
+import BlockStorage
 import Devices
 import Foundation
 import GuestMemory
@@ -7,7 +8,6 @@ import Synchronization
 import SystemPackage
 import VCPU
 import VCPUScheduler
-import BlockStorage
 import VHD
 
 /// `swift run mini-vmm`: composes GuestMemory, KVM, VCPU, VHD, ResourceAllocator and Devices into
@@ -46,7 +46,8 @@ struct MiniVMM: ParsableCommand {
     @Option(help: "Number of vCPUs (1-\(Machine.maximumVCPUs)); vCPU 0 drives the disk.")
     var vcpus: Int = 2
 
-    @Option(help: ArgumentHelp("Run the vCPUs through a VCPUScheduler dispatcher with this policy.", valueName: "policy"))
+    @Option(
+        help: ArgumentHelp("Run the vCPUs through a VCPUScheduler dispatcher with this policy.", valueName: "policy"))
     var policy: PolicyChoice?
 
     @Option(help: "With --policy: run tokens (host worker slots) the vCPUs share (default 1).")
@@ -58,7 +59,8 @@ struct MiniVMM: ParsableCommand {
     @Option(help: "Seconds to wait for the guest before giving up.")
     var timeout: Double = 120
 
-    @Option(help: "Pause the VM mid-run (once the guest has checksummed what it read), save it to this directory and exit.")
+    @Option(
+        help: "Pause the VM mid-run (once the guest has checksummed what it read), save it to this directory and exit.")
     var snapshot: String?
 
     @Option(help: "Continue a VM saved with --snapshot from this directory.")
@@ -82,11 +84,15 @@ struct MiniVMM: ParsableCommand {
         }
         if snapshot != nil && restore != nil { throw ValidationError("--snapshot and --restore exclude each other") }
         if restore != nil && disk != nil { throw ValidationError("--restore uses the disk the snapshot names") }
-        if policy == nil && (slots != nil || sliceMs != nil) { throw ValidationError("--slots and --slice-ms need --policy") }
+        if policy == nil && (slots != nil || sliceMs != nil) {
+            throw ValidationError("--slots and --slice-ms need --policy")
+        }
         if let slots, !(1...Machine.maximumVCPUs).contains(slots) {
             throw ValidationError("--slots must be between 1 and \(Machine.maximumVCPUs)")
         }
-        if let sliceMs, !(sliceMs >= 0.1 && sliceMs <= 1000) { throw ValidationError("--slice-ms must be between 0.1 and 1000") }
+        if let sliceMs, !(sliceMs >= 0.1 && sliceMs <= 1000) {
+            throw ValidationError("--slice-ms must be between 0.1 and 1000")
+        }
     }
 
     func run() throws {
@@ -112,7 +118,8 @@ struct MiniVMM: ParsableCommand {
             if let snapshot {
                 directory = URL(fileURLWithPath: snapshot)
             } else {
-                directory = FileManager.default.temporaryDirectory.appendingPathComponent("mini-vmm-\(UUID().uuidString)")
+                directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "mini-vmm-\(UUID().uuidString)")
                 temporaryDirectory = directory
             }
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -132,7 +139,8 @@ struct MiniVMM: ParsableCommand {
                 policy: policy, slots: slots ?? 1, slice: Nanoseconds((sliceMs ?? 5) * 1_000_000), vcpuCount: vcpuCount)
         }
         if let saved, let restore {
-            let fd = try FileDescriptor.open(URL(fileURLWithPath: restore).appendingPathComponent(Self.memoryFile).path, .readOnly)
+            let fd = try FileDescriptor.open(
+                URL(fileURLWithPath: restore).appendingPathComponent(Self.memoryFile).path, .readOnly)
             defer { try? fd.close() }
             try machine.restore(saved.machine, memoryFile: fd)
         }
@@ -140,7 +148,9 @@ struct MiniVMM: ParsableCommand {
             "VM: \(Machine.memorySize >> 20) MiB, \(vcpuCount) vCPU(s) in long mode; virtio-blk at 0x"
                 + String(machine.placement.mmioBase, radix: 16) + ", GSI \(machine.placement.gsi); serial at 0x3f8")
         if let scheduling {
-            print("vCPUs scheduled by \(scheduling.policy.rawValue) (\(scheduling.dispatcher.report().policyName)) on \(slots ?? 1) slot(s)")
+            print(
+                "vCPUs scheduled by \(scheduling.policy.rawValue) (\(scheduling.dispatcher.report().policyName)) on \(slots ?? 1) slot(s)"
+            )
         }
         print(saved == nil ? "--- guest serial console ---" : "--- guest serial console (continued) ---")
         let (accounts, end) = try machine.run(
@@ -157,14 +167,18 @@ struct MiniVMM: ParsableCommand {
             notifications: machine.worker.notificationCount, scheduling: scheduling?.dispatcher.report())
 
         if end == .paused, let snapshot {
-            try save(machine, to: snapshot, run: SavedRun(
-                diskPath: URL(fileURLWithPath: diskPath).standardizedFileURL.path, readOnly: image.isReadOnly,
-                vcpuCount: vcpuCount, expectedChecksum: expectedChecksum, machine: machine.snapshot()))
+            try save(
+                machine, to: snapshot,
+                run: SavedRun(
+                    diskPath: URL(fileURLWithPath: diskPath).standardizedFileURL.path, readOnly: image.isReadOnly,
+                    vcpuCount: vcpuCount, expectedChecksum: expectedChecksum, machine: machine.snapshot()))
             for runner in machine.runners { runner.stop() }
             print("snapshot saved to \(snapshot); continue with: mini-vmm --restore \(snapshot)")
             return
         }
-        try judge(machine, timedOut: end == .timedOut, schedulerFailure: scheduling?.dispatcher.failure, expectedChecksum: expectedChecksum, vcpuCount: vcpuCount, capacity: image.capacity)
+        try judge(
+            machine, timedOut: end == .timedOut, schedulerFailure: scheduling?.dispatcher.failure,
+            expectedChecksum: expectedChecksum, vcpuCount: vcpuCount, capacity: image.capacity)
     }
 
     func save(_ machine: Machine, to directory: String, run: SavedRun) throws {
@@ -181,7 +195,9 @@ struct MiniVMM: ParsableCommand {
 
     /// Decides the exit status: 0 only if the guest succeeded and agrees with the host.
     func judge(
-        _ machine: Machine, timedOut: Bool, schedulerFailure: SchedulerError?, expectedChecksum: UInt32, vcpuCount: Int, capacity: UInt64) throws {
+        _ machine: Machine, timedOut: Bool, schedulerFailure: SchedulerError?, expectedChecksum: UInt32, vcpuCount: Int,
+        capacity: UInt64
+    ) throws {
         var problems: [String] = []
         let reports = machine.reports.reports
         if timedOut { problems.append("timed out after \(timeout) s") }
@@ -197,7 +213,8 @@ struct MiniVMM: ParsableCommand {
         }
         if let checksum = reports.checksum, checksum != expectedChecksum {
             problems.append(
-                "guest checksum 0x\(String(checksum, radix: 16)) != host checksum 0x\(String(expectedChecksum, radix: 16))")
+                "guest checksum 0x\(String(checksum, radix: 16)) != host checksum 0x\(String(expectedChecksum, radix: 16))"
+            )
         }
         if let reported = reports.capacity, reported != UInt32(truncatingIfNeeded: capacity / 512) {
             problems.append("guest saw capacity \(reported) sectors")

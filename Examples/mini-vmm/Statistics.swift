@@ -19,10 +19,13 @@ struct VCPUAccount {
 
     /// Reads the scheduler statistics of thread `tid`: (on-CPU ns, run-queue wait ns).
     static func schedstat(tid: Int32?) -> (UInt64, UInt64)? {
-        guard let tid, let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/schedstat", encoding: .utf8) else {
+        guard let tid, let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/schedstat", encoding: .utf8)
+        else {
             return nil
         }
-        let fields = text.split(separator: " ").compactMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let fields = text.split(separator: " ").compactMap {
+            UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         return fields.count >= 2 ? (fields[0], fields[1]) : nil
     }
 }
@@ -44,7 +47,9 @@ func printSummary(
         account.exits.map { "\($0.kind) \($0.count)" }.joined(separator: ", ")
     }
     let width = max(50, (reasonTexts.map(\.count).max() ?? 0) + 1)
-    print("vCPU  " + "exits by reason".padding(toLength: width, withPad: " ", startingAt: 0) + " T_cpu       T_io        T_wait")
+    print(
+        "vCPU  " + "exits by reason".padding(toLength: width, withPad: " ", startingAt: 0)
+            + " T_cpu       T_io        T_wait")
     for (account, reasons) in zip(accounts, reasonTexts) {
         let padded = reasons.padding(toLength: width, withPad: " ", startingAt: 0)
         print(
@@ -62,8 +67,11 @@ func printSummary(
             let a = row.accounting
             print(
                 String(index).padding(toLength: 6, withPad: " ", startingAt: 0)
-                    + [a.cpuTime, a.ioTime, a.waitTime].map { milliseconds($0).padding(toLength: 12, withPad: " ", startingAt: 0) }
-                    .joined() + String(a.slices).padding(toLength: 8, withPad: " ", startingAt: 0) + String(a.preemptions))
+                    + [a.cpuTime, a.ioTime, a.waitTime].map {
+                        milliseconds($0).padding(toLength: 12, withPad: " ", startingAt: 0)
+                    }
+                    .joined() + String(a.slices).padding(toLength: 8, withPad: " ", startingAt: 0)
+                    + String(a.preemptions))
         }
     }
     let types = VirtioBlock.RequestType.allCases.compactMap { type -> String? in

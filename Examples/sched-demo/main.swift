@@ -8,7 +8,7 @@ import SchedulerGuests
 import VCPUScheduler
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let ms: Nanoseconds = 1_000_000
@@ -44,15 +44,27 @@ let duration = Nanoseconds(max(0.1, seconds) * 1e9)
 /// 1/2/3 ms every 10 ms) and one vCPU of VM 1 capped at 20 % (budget 2 ms / 10 ms), all
 /// always runnable, sharing one host slot.
 let workload: [(id: VCPUID, parameters: SchedulingParameters)] = try [
-    (VCPUID(vm: VMID(0), index: 0), SchedulingParameters(
-        weight: SchedulingWeight(1), priority: 0, reservation: RealTimeReservation(budget: 1 * ms, period: 10 * ms))),
-    (VCPUID(vm: VMID(0), index: 1), SchedulingParameters(
-        weight: SchedulingWeight(2), priority: 1, reservation: RealTimeReservation(budget: 2 * ms, period: 10 * ms))),
-    (VCPUID(vm: VMID(0), index: 2), SchedulingParameters(
-        weight: SchedulingWeight(4), priority: 2, reservation: RealTimeReservation(budget: 3 * ms, period: 10 * ms))),
-    (VCPUID(vm: VMID(1), index: 0), SchedulingParameters(
-        weight: SchedulingWeight(2), priority: 1, cap: BandwidthCap(quota: 2 * ms, period: 10 * ms),
-        reservation: RealTimeReservation(budget: 2 * ms, period: 10 * ms))),
+    (
+        VCPUID(vm: VMID(0), index: 0),
+        SchedulingParameters(
+            weight: SchedulingWeight(1), priority: 0, reservation: RealTimeReservation(budget: 1 * ms, period: 10 * ms))
+    ),
+    (
+        VCPUID(vm: VMID(0), index: 1),
+        SchedulingParameters(
+            weight: SchedulingWeight(2), priority: 1, reservation: RealTimeReservation(budget: 2 * ms, period: 10 * ms))
+    ),
+    (
+        VCPUID(vm: VMID(0), index: 2),
+        SchedulingParameters(
+            weight: SchedulingWeight(4), priority: 2, reservation: RealTimeReservation(budget: 3 * ms, period: 10 * ms))
+    ),
+    (
+        VCPUID(vm: VMID(1), index: 0),
+        SchedulingParameters(
+            weight: SchedulingWeight(2), priority: 1, cap: BandwidthCap(quota: 2 * ms, period: 10 * ms),
+            reservation: RealTimeReservation(budget: 2 * ms, period: 10 * ms))
+    ),
 ]
 let ids = workload.map(\.id)
 
@@ -77,26 +89,33 @@ func compare<P: SchedulingPolicy>(_ policy: P) throws -> [String] {
     if let real { runs.append(("real", real.report)) }
     for (source, report) in runs {
         let path = "\(outDir)/\(String(slug))-\(source).svg"
-        write(TimelineSVG.render(trace: report.trace, vcpus: ids, duration: report.duration, title: "\(policy.name) (\(source))"), to: path)
+        write(
+            TimelineSVG.render(
+                trace: report.trace, vcpus: ids, duration: report.duration, title: "\(policy.name) (\(source))"),
+            to: path)
         let shares = ids.map { id in report.row(id).map { pad(fixed($0.actualShare * 100, 1), 6) } ?? "     -" }
         let jain = report.jainIndex.map { fixed($0, 4) } ?? "  -  "
         let p99 = report.latencies.percentile(99).map { fixed(Double($0) / 1e6, 2) } ?? "-"
         let progress = source == "real" ? ids.map { String(real?.progress[$0] ?? 0) }.joined(separator: "/") : ""
         rows.append(
-            "\(pad(policy.name, 34)) \(pad(source, 4)) \(shares.joined(separator: " "))  \(pad(jain, 6))  \(pad(p99, 7))  \(progress)")
+            "\(pad(policy.name, 34)) \(pad(source, 4)) \(shares.joined(separator: " "))  \(pad(jain, 6))  \(pad(p99, 7))  \(progress)"
+        )
         rows.append("    timeline: \(path)")
     }
     if let real {
         // The kernel's view: on-CPU time of each vCPU thread (schedstat) over the run.
         let span = Double(max(1, real.report.duration))
-        let shares = ids.map { id in real.kernel[id].map { pad(fixed(Double($0.onCPU) / span * 100, 1), 6) } ?? "     -" }
+        let shares = ids.map { id in real.kernel[id].map { pad(fixed(Double($0.onCPU) / span * 100, 1), 6) } ?? "     -"
+        }
         rows.append("\(pad("", 34)) \(pad("kern", 4)) \(shares.joined(separator: " "))")
     }
     for row in rows { print(row) }
     return rows
 }
 
-func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+}
 
 func fixed(_ value: Double, _ decimals: Int) -> String {
     var scale = 1.0
@@ -104,7 +123,8 @@ func fixed(_ value: Double, _ decimals: Int) -> String {
     let scaled = Int((value * scale).rounded())
     let whole = scaled / Int(scale), fraction = abs(scaled % Int(scale))
     let digits = String(fraction)
-    return (value < 0 && whole == 0 ? "-" : "") + "\(whole)" + (decimals > 0 ? "." + String(repeating: "0", count: decimals - digits.count) + digits : "")
+    return (value < 0 && whole == 0 ? "-" : "") + "\(whole)"
+        + (decimals > 0 ? "." + String(repeating: "0", count: decimals - digits.count) + digits : "")
 }
 
 func write(_ text: String, to path: String) {
@@ -118,10 +138,14 @@ func write(_ text: String, to path: String) {
 
 mkdir(outDir, 0o755)
 if !CounterVM.kvmAvailable { print("/dev/kvm is not available: simulator only") }
-print("sched-demo: \(ids.map(\.description).joined(separator: ", ")) on 1 host slot, \(seconds) s per run, workers \(options.workerPriority)")
+print(
+    "sched-demo: \(ids.map(\.description).joined(separator: ", ")) on 1 host slot, \(seconds) s per run, workers \(options.workerPriority)"
+)
 print("  vm0.0/0.1/0.2: weights 1:2:4, priorities 0/1/2, RT 1/2/3 ms per 10 ms; vm1.0: weight 2, cap 20 %, RT 2/10 ms")
 print("")
-print("\(pad("policy", 34)) \(pad("run", 4)) \(ids.map { pad($0.description + "%", 6) }.joined(separator: " "))  Jain    p99 wait ms  guest iterations (real)")
+print(
+    "\(pad("policy", 34)) \(pad("run", 4)) \(ids.map { pad($0.description + "%", 6) }.joined(separator: " "))  Jain    p99 wait ms  guest iterations (real)"
+)
 do {
     try compare(RoundRobinPolicy(timeSlice: 5 * ms))
     try compare(PriorityAgingPolicy(timeSlice: 5 * ms, agingInterval: 5 * ms))

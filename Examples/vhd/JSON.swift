@@ -19,7 +19,8 @@ enum JSON {
         case .bool(let b): return b ? "true" : "false"
         case .null: return "null"
         case .array(let items): return "[" + items.map(\.rendered).joined(separator: ", ") + "]"
-        case .object(let fields): return "{" + fields.map { JSON.quote($0.0) + ": " + $0.1.rendered }.joined(separator: ", ") + "}"
+        case .object(let fields):
+            return "{" + fields.map { JSON.quote($0.0) + ": " + $0.1.rendered }.joined(separator: ", ") + "}"
         }
     }
 

@@ -18,8 +18,10 @@ struct ByteCount: ExpressibleByArgument, Sendable {
             digits = digits.dropLast()
         }
         guard let number = UInt64(digits) else { return nil }
-        let shifts: [String: UInt64] = ["": 0, "B": 0, "K": 10, "KB": 10, "KIB": 10, "M": 20, "MB": 20, "MIB": 20,
-                                        "G": 30, "GB": 30, "GIB": 30, "T": 40, "TB": 40, "TIB": 40]
+        let shifts: [String: UInt64] = [
+            "": 0, "B": 0, "K": 10, "KB": 10, "KIB": 10, "M": 20, "MB": 20, "MIB": 20,
+            "G": 30, "GB": 30, "GIB": 30, "T": 40, "TB": 40, "TIB": 40,
+        ]
         guard let shift = shifts[unit] else { return nil }
         let (result, overflow) = number.multipliedReportingOverflow(by: 1 << shift)
         return overflow ? nil : result

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes text to standard error.
@@ -51,7 +51,9 @@ struct ProgressBar {
         lastPercent = percent
         let width = 30
         let filled = percent * width / 100
-        printErrorRaw("\r\(label) [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(percent)%")
+        printErrorRaw(
+            "\r\(label) [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+                + "] \(percent)%")
     }
 
     func finish() {

@@ -11,8 +11,10 @@ struct VHDTool: ParsableCommand {
             Sizes and offsets accept the binary suffixes K, M, G and T. Exit status: 0 on success, \
             1 on any failure or when check finds a problem, 64 on a usage error.
             """,
-        subcommands: [Create.self, Info.self, Check.self, MapCommand.self, Read.self, Write.self, Convert.self,
-                      Compact.self, Resize.self, Commit.self]
+        subcommands: [
+            Create.self, Info.self, Check.self, MapCommand.self, Read.self, Write.self, Convert.self,
+            Compact.self, Resize.self, Commit.self,
+        ]
     )
 }
 
@@ -49,13 +51,23 @@ struct Create: FileCommand {
     @Argument(help: "The image to create (overwritten if it exists).") var file: String
     @Option(help: "Disk size (e.g. 10G); not with --parent.") var size: ByteCount?
     @Option(help: "fixed or dynamic.") var type: DiskKind = .dynamic
-    @Option(name: .customLong("block-size"), help: "Block size of a dynamic disk (default 2M).") var blockSize: ByteCount?
+    @Option(name: .customLong("block-size"), help: "Block size of a dynamic disk (default 2M).") var blockSize:
+        ByteCount?
     @Option(help: "Create a differencing disk on top of this parent image.") var parent: String?
-    @Flag(name: .customLong("align-mib"), help: "Round the size up to a whole MiB (Azure requires it of fixed disks).") var alignMiB = false
-    @Option(name: .customLong("creator-app"), help: "Creator application: up to 4 characters (padded with spaces) or 0xNNNNNNNN (default \"win \").") var creatorApp: FourCC?
-    @Option(name: .customLong("creator-version"), help: "Creator version: MAJOR.MINOR or 0xNNNNNNNN (default 10.0).") var creatorVersion: CreatorVersion?
-    @Option(name: .customLong("host-os"), help: "Creator host OS: up to 4 characters (e.g. Wi2k, \"Mac \") or 0xNNNNNNNN (default Wi2k).") var hostOS: FourCC?
-    @Option(name: .customLong("unique-id"), help: "Unique id as a UUID in on-disk byte order (default: random).") var uniqueID: UniqueIDArgument?
+    @Flag(name: .customLong("align-mib"), help: "Round the size up to a whole MiB (Azure requires it of fixed disks).")
+    var alignMiB = false
+    @Option(
+        name: .customLong("creator-app"),
+        help: "Creator application: up to 4 characters (padded with spaces) or 0xNNNNNNNN (default \"win \").")
+    var creatorApp: FourCC?
+    @Option(name: .customLong("creator-version"), help: "Creator version: MAJOR.MINOR or 0xNNNNNNNN (default 10.0).")
+    var creatorVersion: CreatorVersion?
+    @Option(
+        name: .customLong("host-os"),
+        help: "Creator host OS: up to 4 characters (e.g. Wi2k, \"Mac \") or 0xNNNNNNNN (default Wi2k).") var hostOS:
+        FourCC?
+    @Option(name: .customLong("unique-id"), help: "Unique id as a UUID in on-disk byte order (default: random).")
+    var uniqueID: UniqueIDArgument?
 
     enum DiskKind: String, ExpressibleByArgument, CaseIterable { case fixed, dynamic }
 
@@ -63,7 +75,9 @@ struct Create: FileCommand {
 
     func execute() throws {
         if let parent {
-            guard size == nil, blockSize == nil else { throw ToolError("--size and --block-size do not apply to a differencing disk") }
+            guard size == nil, blockSize == nil else {
+                throw ToolError("--size and --block-size do not apply to a differencing disk")
+            }
             var options = VHDDifferencingOptions()
             if let creatorApp { options.creatorApplication = creatorApp.value }
             if let creatorVersion { options.creatorVersion = creatorVersion.value }
@@ -106,8 +120,11 @@ struct Info: FileCommand {
         var link = image.parent
         var chainProblem = image.parentError.map { "\(file): \($0)" }
         while let current = link {
-            chain.append(.object([("file", .string(current.path)), ("type", .string(current.diskType.description)),
-                                  ("uniqueId", .string(current.footer.uniqueID.description))]))
+            chain.append(
+                .object([
+                    ("file", .string(current.path)), ("type", .string(current.diskType.description)),
+                    ("uniqueId", .string(current.footer.uniqueID.description)),
+                ]))
             if let error = current.parentError { chainProblem = "\(current.path): \(error)" }
             link = current.parent
         }
@@ -119,15 +136,23 @@ struct Info: FileCommand {
             ("fileSize", .number(fileSize)),
             ("blockSize", image.header.map { .number(UInt64($0.blockSize)) } ?? .null),
             ("uniqueId", .string(f.uniqueID.description)),
-            ("parentUniqueId", image.diskType == .differencing ? .optional(image.header?.parentUniqueID.description) : .null),
+            (
+                "parentUniqueId",
+                image.diskType == .differencing ? .optional(image.header?.parentUniqueID.description) : .null
+            ),
             ("parentPath", .optional(image.parentPath)),
             ("parentName", image.diskType == .differencing ? .optional(image.header?.parentName) : .null),
             ("creatorApplication", .string(fourCCText(f.creatorApplication))),
             ("creatorVersion", .number(UInt64(f.creatorVersion))),
             ("creatorHostOS", .string(fourCCText(f.creatorHostOS))),
             ("timestamp", .number(UInt64(f.timestamp) + VHDTimestamp.epochOffset)),
-            ("geometry", .object([("cylinders", .number(UInt64(f.geometry.cylinders))), ("heads", .number(UInt64(f.geometry.heads))),
-                                  ("sectorsPerTrack", .number(UInt64(f.geometry.sectorsPerTrack)))])),
+            (
+                "geometry",
+                .object([
+                    ("cylinders", .number(UInt64(f.geometry.cylinders))), ("heads", .number(UInt64(f.geometry.heads))),
+                    ("sectorsPerTrack", .number(UInt64(f.geometry.sectorsPerTrack))),
+                ])
+            ),
             ("maxTableEntries", image.header.map { .number(UInt64($0.maxTableEntries)) } ?? .null),
             ("allocatedBlocks", image.header == nil ? .null : .number(UInt64(image.allocatedBlockCount))),
             ("chain", .array(chain)),
@@ -147,7 +172,9 @@ struct Info: FileCommand {
             print("allocated blocks:   \(image.allocatedBlockCount) of \(header.maxTableEntries)")
         }
         print("unique id:          \(f.uniqueID)")
-        print("creator:            \(fourCCText(f.creatorApplication)) \(f.creatorVersion >> 16).\(f.creatorVersion & 0xFFFF) on \(fourCCText(f.creatorHostOS))")
+        print(
+            "creator:            \(fourCCText(f.creatorApplication)) \(f.creatorVersion >> 16).\(f.creatorVersion & 0xFFFF) on \(fourCCText(f.creatorHostOS))"
+        )
         print("geometry (C/H/S):   \(f.geometry)")
         if image.diskType == .differencing, let header = image.header {
             print("parent unique id:   \(header.parentUniqueID)")
@@ -172,7 +199,8 @@ func humanSize(_ bytes: UInt64) -> String {
 // MARK: check
 
 struct Check: FileCommand {
-    static let configuration = CommandConfiguration(abstract: "Check every structural rule; optionally repair what has a redundant copy.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check every structural rule; optionally repair what has a redundant copy.")
 
     @Argument var file: String
     @Flag(help: "Restore a damaged footer from its copy and drop BAT entries outside the file.") var repair = false
@@ -182,25 +210,32 @@ struct Check: FileCommand {
 
     func execute() throws {
         let report = try VHDImage.check(path: file, repair: repair)
-        func item(_ p: VHDProblem) -> JSON { .object([("severity", .string(p.severity.rawValue)), ("message", .string(p.error.description))]) }
+        func item(_ p: VHDProblem) -> JSON {
+            .object([("severity", .string(p.severity.rawValue)), ("message", .string(p.error.description))])
+        }
         if json {
-            print(JSON.object([
-                ("file", .string(file)),
-                ("type", .optional(report.diskType?.description)),
-                ("clean", .bool(report.isClean)),
-                ("problems", .array(report.problems.map(item))),
-                ("repaired", .array(report.repaired.map(item))),
-                ("repairWithheld", .bool(report.repairWithheld)),
-            ]).rendered)
+            print(
+                JSON.object([
+                    ("file", .string(file)),
+                    ("type", .optional(report.diskType?.description)),
+                    ("clean", .bool(report.isClean)),
+                    ("problems", .array(report.problems.map(item))),
+                    ("repaired", .array(report.repaired.map(item))),
+                    ("repairWithheld", .bool(report.repairWithheld)),
+                ]).rendered)
         } else {
             for p in report.repaired { print("\(file): repaired: \(p.error)") }
-            if report.repairWithheld { print("\(file): not repaired: a fatal problem below cannot be repaired, so nothing was written") }
+            if report.repairWithheld {
+                print("\(file): not repaired: a fatal problem below cannot be repaired, so nothing was written")
+            }
             for p in report.problems { print("\(file): \(p)") }
             if report.isClean { print("\(file): no problems found") }
         }
         if !report.isClean {
             let count = report.problems.filter { $0.severity != .notice }.count
-            throw ToolError("\(count) problem\(count == 1 ? "" : "s") found\(report.problems.first.map { " (first: \($0.error))" } ?? "")")
+            throw ToolError(
+                "\(count) problem\(count == 1 ? "" : "s") found\(report.problems.first.map { " (first: \($0.error))" } ?? "")"
+            )
         }
     }
 }
@@ -208,7 +243,8 @@ struct Check: FileCommand {
 // MARK: map
 
 struct MapCommand: FileCommand {
-    static let configuration = CommandConfiguration(commandName: "map", abstract: "List the extents of disk data stored in the file.")
+    static let configuration = CommandConfiguration(
+        commandName: "map", abstract: "List the extents of disk data stored in the file.")
 
     @Argument var file: String
     @Flag(help: "Print JSON (format documented in README.md).") var json = false
@@ -220,14 +256,22 @@ struct MapCommand: FileCommand {
         let image = try VHDImage.openForInspection(path: file)
         let extents = try image.storedExtents()
         if json {
-            print(JSON.object([
-                ("file", .string(file)),
-                ("type", .string(image.diskType.description)),
-                ("virtualSize", .number(image.capacity)),
-                ("extents", .array(extents.map {
-                    .object([("offset", .number($0.offset)), ("length", .number($0.length)), ("fileOffset", .number($0.fileOffset))])
-                })),
-            ]).rendered)
+            print(
+                JSON.object([
+                    ("file", .string(file)),
+                    ("type", .string(image.diskType.description)),
+                    ("virtualSize", .number(image.capacity)),
+                    (
+                        "extents",
+                        .array(
+                            extents.map {
+                                .object([
+                                    ("offset", .number($0.offset)), ("length", .number($0.length)),
+                                    ("fileOffset", .number($0.fileOffset)),
+                                ])
+                            })
+                    ),
+                ]).rendered)
             return
         }
         print("offset length file-offset")
@@ -262,7 +306,8 @@ struct Read: FileCommand {
 }
 
 struct Write: FileCommand {
-    static let configuration = CommandConfiguration(abstract: "Write standard input to the disk at an offset, then flush.")
+    static let configuration = CommandConfiguration(
+        abstract: "Write standard input to the disk at an offset, then flush.")
 
     @Argument var file: String
     @Option var offset: ByteCount
@@ -281,12 +326,14 @@ struct Write: FileCommand {
 // MARK: convert / compact / resize / commit
 
 struct Convert: FileCommand {
-    static let configuration = CommandConfiguration(abstract: "Copy a raw or VHD image (flattening a differencing chain) into a new raw, fixed or dynamic image.")
+    static let configuration = CommandConfiguration(
+        abstract: "Copy a raw or VHD image (flattening a differencing chain) into a new raw, fixed or dynamic image.")
 
     @Argument var source: String
     @Argument var destination: String
     @Option(help: "raw, fixed or dynamic.") var to: ImageFormat
-    @Option(name: .customLong("block-size"), help: "Block size of a dynamic result (default 2M).") var blockSize: ByteCount?
+    @Option(name: .customLong("block-size"), help: "Block size of a dynamic result (default 2M).") var blockSize:
+        ByteCount?
     @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
     var subject: String { source }
@@ -294,8 +341,9 @@ struct Convert: FileCommand {
     func execute() throws {
         let input = try openImage(path: source, as: format)
         try withProgress("convert") { update in
-            try convertImage(source: input, destination: destination, to: to,
-                             blockSize: UInt32(min(blockSize?.value ?? 2 << 20, UInt64(UInt32.max))), progress: update)
+            try convertImage(
+                source: input, destination: destination, to: to,
+                blockSize: UInt32(min(blockSize?.value ?? 2 << 20, UInt64(UInt32.max))), progress: update)
         }
     }
 }
@@ -305,7 +353,8 @@ extension ImageKind: ExpressibleByArgument {}
 
 /// Help for the `--format` option of the commands that accept a raw image too.
 let imageKindHelp = ArgumentHelp(
-    "What the image is: auto (a VHD if it carries a VHD footer, else raw), raw or vhd. A raw disk whose last sector looks like a VHD footer needs raw.")
+    "What the image is: auto (a VHD if it carries a VHD footer, else raw), raw or vhd. A raw disk whose last sector looks like a VHD footer needs raw."
+)
 
 struct Compact: FileCommand {
     static let configuration = CommandConfiguration(abstract: "Release unused blocks and shrink the file.")
@@ -316,12 +365,15 @@ struct Compact: FileCommand {
 
     func execute() throws {
         let result = try withProgress("compact") { try VHDImage.compact(path: file, progress: $0) }
-        print("\(file): released \(result.blocksReleased) blocks, moved \(result.blocksMoved); \(result.fileSizeBefore) -> \(result.fileSizeAfter) bytes")
+        print(
+            "\(file): released \(result.blocksReleased) blocks, moved \(result.blocksMoved); \(result.fileSizeBefore) -> \(result.fileSizeAfter) bytes"
+        )
     }
 }
 
 struct Resize: FileCommand {
-    static let configuration = CommandConfiguration(abstract: "Grow an image, or shrink it when nothing is stored past the new size.")
+    static let configuration = CommandConfiguration(
+        abstract: "Grow an image, or shrink it when nothing is stored past the new size.")
 
     @Argument var file: String
     @Argument var size: ByteCount

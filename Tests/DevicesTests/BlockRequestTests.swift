@@ -1,10 +1,10 @@
-import HostSupport
-import TestSupport
+import BlockStorage
 import Devices
 import GuestMemory
+import HostSupport
 import KVM
+import TestSupport
 import Testing
-import BlockStorage
 import VHD
 
 /// Host-side tests: the test plays the virtio driver against the real transport, queue worker
@@ -111,7 +111,9 @@ import VHD
         }
         // Past the end of the disk, more segments than max_discard_seg, unknown flags, ragged length.
         #expect(try driver.request(type: 11, data: segment(sector: 2040, count: 16)).0.status == 1)
-        #expect(try driver.request(type: 11, data: (0..<17).flatMap { segment(sector: UInt64($0), count: 1) }).0.status == 1)
+        #expect(
+            try driver.request(type: 11, data: (0..<17).flatMap { segment(sector: UInt64($0), count: 1) }).0.status == 1
+        )
         #expect(try driver.request(type: 11, data: segment(sector: 0, count: 1, flags: 2)).0.status == 2)
         #expect(try driver.request(type: 11, data: Array(segment(sector: 0, count: 1).prefix(12))).0.status == 1)
         #expect(try disk.read(at: 0, length: 1 << 20) == pattern(offset: 0, count: 1 << 20))
@@ -142,7 +144,8 @@ import VHD
         // data buffer is device-readable (wrong direction).
         #expect(try driver.request(type: 0, sector: 2047, dataLength: 1024, dataWritable: true).0.status == 1)
         #expect(try driver.request(type: 0, sector: 0, dataLength: 100, dataWritable: true).0.status == 1)
-        #expect(try driver.request(type: 0, sector: UInt64.max / 256, dataLength: 512, dataWritable: true).0.status == 1)
+        #expect(
+            try driver.request(type: 0, sector: UInt64.max / 256, dataLength: 512, dataWritable: true).0.status == 1)
         #expect(try driver.request(type: 99).0.status == 2)
         #expect(try driver.request(type: 0, sector: 0, data: [UInt8](repeating: 1, count: 512)).0.status == 1)
         // A write whose data buffer is device-writable (wrong direction) changes nothing.
@@ -150,7 +153,9 @@ import VHD
         #expect(try disk.read(at: 0, length: 1 << 20) == pattern(offset: 0, count: 1 << 20))
         // The device is still fine afterwards.
         #expect(driver.transport.status.contains(.needsReset) == false)
-        #expect(try driver.request(type: 0, sector: 1, dataLength: 512, dataWritable: true).1 == pattern(offset: 512, count: 512))
+        #expect(
+            try driver.request(type: 0, sector: 1, dataLength: 512, dataWritable: true).1
+                == pattern(offset: 512, count: 512))
     }
 
     @Test func aRequestSplitAcrossManyDescriptors() throws {
@@ -170,7 +175,8 @@ import VHD
         _ = try driver.waitForInterrupt()
         #expect(try driver.memory.read(UInt8.self, at: GuestAddress(h + 0x4000)) == 0)
         #expect(try driver.usedElement(0).length == 1537)
-        let data = try driver.memory.readBytes(count: 100, at: GuestAddress(h + 0x1000))
+        let data =
+            try driver.memory.readBytes(count: 100, at: GuestAddress(h + 0x1000))
             + driver.memory.readBytes(count: 1000, at: GuestAddress(h + 0x2000))
             + driver.memory.readBytes(count: 436, at: GuestAddress(h + 0x3000))
         #expect(data == pattern(offset: 8 * 512, count: 1536))
@@ -188,7 +194,8 @@ import VHD
 
         // A new transport over the same memory continues where the old one stopped.
         let interrupt = try EventFD(nonBlocking: true)
-        let transport = try VirtioMMIOTransport(backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
+        let transport = try VirtioMMIOTransport(
+            backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
         try transport.restoreState(state)
         #expect(transport.saveState() == state)
         #expect(transport.status.contains(.driverOK))
@@ -201,7 +208,8 @@ import VHD
         // A state whose rings leave guest memory is refused.
         var forged = state
         forged.queues[0].descriptorTable = TestDriver.memorySize - 16
-        let other = try VirtioMMIOTransport(backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
+        let other = try VirtioMMIOTransport(
+            backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
         #expect(throws: VirtqueueError.invalidRingAddress(area: "descriptor", address: TestDriver.memorySize - 16)) {
             try other.restoreState(forged)
         }

@@ -1,14 +1,14 @@
+import BlockStorage
 import DeviceModel
-import HostSupport
 import Devices
 import Foundation
 import GuestMemory
+import HostSupport
 import KVM
-import TestSupport
 import ResourceAllocator
+import TestSupport
 import Testing
 import VCPU
-import BlockStorage
 import VHD
 
 /// Real KVM: the queue-notify register is an ioeventfd, the completion an irqfd into the
@@ -71,7 +71,9 @@ struct KVMInterruptTests {
         let descriptors: UInt64 = 0x20000, available: UInt64 = 0x21000, used: UInt64 = 0x22000
         let header: UInt64 = 0x23000, data: UInt64 = 0x24000, status: UInt64 = 0x25000
         func reg(_ offset: UInt64, _ value: UInt32) {
-            withUnsafeBytes(of: value.littleEndian) { transport.write(address: placement.mmioBase + offset, offset: offset, from: $0) }
+            withUnsafeBytes(of: value.littleEndian) {
+                transport.write(address: placement.mmioBase + offset, offset: offset, from: $0)
+            }
         }
         reg(VirtioMMIORegister.status, 3)
         reg(VirtioMMIORegister.driverFeaturesSelect, 1)
@@ -111,7 +113,8 @@ struct KVMInterruptTests {
         try memory.write(UInt32(truncatingIfNeeded: target >> 32), at: GuestAddress(gate.rawValue + 8))
 
         let vcpu = try vm.createVCPU(id: 0)
-        try vcpu.setCPUID(try CPUIDBuilder.entries(from: kvm.supportedCPUID(), apicID: 0, topology: CPUTopology(coresPerPackage: 1)))
+        try vcpu.setCPUID(
+            try CPUIDBuilder.entries(from: kvm.supportedCPUID(), apicID: 0, topology: CPUTopology(coresPerPackage: 1)))
         try X86Setup.configureLongMode(vcpu, memory: memory, entry: code, stackPointer: 0x8000, identityMap: 1 << 32)
         try X86Setup.configureFPU(vcpu)
         try X86Setup.configureLAPIC(vcpu)

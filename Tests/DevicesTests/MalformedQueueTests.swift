@@ -1,7 +1,7 @@
-import TestSupport
 import Devices
 import GuestMemory
 import KVM
+import TestSupport
 import Testing
 import VHD
 
@@ -29,7 +29,8 @@ import VHD
         let error = try #require(driver.transport.lastError, sourceLocation: sourceLocation)
         #expect(check(error), "unexpected \(error)", sourceLocation: sourceLocation)
         #expect(driver.usedIndex == 0, sourceLocation: sourceLocation)
-        #expect(try disk.read(at: 0, length: 1 << 20) == pattern(offset: 0, count: 1 << 20), sourceLocation: sourceLocation)
+        #expect(
+            try disk.read(at: 0, length: 1 << 20) == pattern(offset: 0, count: 1 << 20), sourceLocation: sourceLocation)
         // Reset and use it properly.
         let fresh = try TestDriver(disk: disk)
         try fresh.start()
@@ -48,7 +49,8 @@ import VHD
 
     @Test func selfLoop() throws {
         try expectNeedsReset({ $0 == .chainTooLong(queueSize: 16) }) { driver in
-            try driver.writeDescriptor(3, .init(address: TestDriver.buffers, length: 16, flags: SplitVirtqueue.descriptorNext, next: 3))
+            try driver.writeDescriptor(
+                3, .init(address: TestDriver.buffers, length: 16, flags: SplitVirtqueue.descriptorNext, next: 3))
             try driver.makeAvailable(head: 3)
         }
     }
@@ -61,7 +63,9 @@ import VHD
             return $0 == .chainTooLong(queueSize: 16)
         }) { driver in
             for i in UInt16(0)..<16 {
-                try driver.writeDescriptor(i, .init(address: TestDriver.buffers, length: 16, flags: SplitVirtqueue.descriptorNext, next: i + 1))
+                try driver.writeDescriptor(
+                    i, .init(address: TestDriver.buffers, length: 16, flags: SplitVirtqueue.descriptorNext, next: i + 1)
+                )
             }
             try driver.makeAvailable(head: 0)
         }
@@ -74,9 +78,11 @@ import VHD
     }
 
     @Test func lengthPastGuestMemory() throws {
-        try expectNeedsReset({ $0 == .bufferOutsideGuestMemory(address: TestDriver.memorySize - 100, length: 4096) }) { driver in
+        try expectNeedsReset({ $0 == .bufferOutsideGuestMemory(address: TestDriver.memorySize - 100, length: 4096) }) {
+            driver in
             try driver.writeChain([
-                (TestDriver.buffers, 16, false), (TestDriver.memorySize - 100, 4096, true), (TestDriver.buffers + 0x800, 1, true),
+                (TestDriver.buffers, 16, false), (TestDriver.memorySize - 100, 4096, true),
+                (TestDriver.buffers + 0x800, 1, true),
             ])
             try driver.memory.write(UInt64(0), at: GuestAddress(TestDriver.buffers))
             try driver.makeAvailable(head: 0)
@@ -84,7 +90,8 @@ import VHD
     }
 
     @Test func addressWrapsPast2To64() throws {
-        try expectNeedsReset({ $0 == .bufferOutsideGuestMemory(address: UInt64.max - 10, length: 0x1000_0000) }) { driver in
+        try expectNeedsReset({ $0 == .bufferOutsideGuestMemory(address: UInt64.max - 10, length: 0x1000_0000) }) {
+            driver in
             try driver.writeChain([(UInt64.max - 10, 0x1000_0000, false), (TestDriver.buffers, 1, true)])
             try driver.makeAvailable(head: 0)
         }
@@ -93,7 +100,8 @@ import VHD
     @Test func readableAfterWritable() throws {
         try expectNeedsReset({ $0 == .readableAfterWritable(index: 2) }) { driver in
             try driver.writeChain([
-                (TestDriver.buffers, 16, false), (TestDriver.buffers + 0x100, 512, true), (TestDriver.buffers + 0x400, 1, false),
+                (TestDriver.buffers, 16, false), (TestDriver.buffers + 0x100, 512, true),
+                (TestDriver.buffers + 0x400, 1, false),
             ])
             try driver.makeAvailable(head: 0)
         }
@@ -102,7 +110,8 @@ import VHD
     @Test func indirectDescriptorWithoutTheFeature() throws {
         let features = VirtioFeature.version1 | VirtioBlock.Feature.flush
         try expectNeedsReset(features: features, { $0 == .indirectNotNegotiated(index: 0) }) { driver in
-            try driver.writeDescriptor(0, .init(address: TestDriver.buffers, length: 32, flags: SplitVirtqueue.descriptorIndirect, next: 0))
+            try driver.writeDescriptor(
+                0, .init(address: TestDriver.buffers, length: 32, flags: SplitVirtqueue.descriptorIndirect, next: 0))
             try driver.makeAvailable(head: 0)
         }
     }
@@ -117,10 +126,16 @@ import VHD
         let directory = try TemporaryDirectory()
         let driver = try TestDriver(disk: makeDisk(.raw, in: directory))
         let cases: [(size: UInt16, d: UInt64, a: UInt64, u: UInt64, error: VirtqueueError)] = [
-            (16, TestDriver.memorySize - 8, 0x2000, 0x3000, .invalidRingAddress(area: "descriptor", address: TestDriver.memorySize - 8)),
+            (
+                16, TestDriver.memorySize - 8, 0x2000, 0x3000,
+                .invalidRingAddress(area: "descriptor", address: TestDriver.memorySize - 8)
+            ),
             (16, 0x1008, 0x2000, 0x3000, .invalidRingAddress(area: "descriptor", address: 0x1008)),
             (16, 0x1000, 0x2001, 0x3000, .invalidRingAddress(area: "available", address: 0x2001)),
-            (16, 0x1000, 0x2000, TestDriver.memorySize - 64, .invalidRingAddress(area: "used", address: TestDriver.memorySize - 64)),
+            (
+                16, 0x1000, 0x2000, TestDriver.memorySize - 64,
+                .invalidRingAddress(area: "used", address: TestDriver.memorySize - 64)
+            ),
             (16, 0x1000, 0x2000, UInt64.max & ~3, .invalidRingAddress(area: "used", address: UInt64.max & ~3)),
             (12, 0x1000, 0x2000, 0x3000, .invalidSize(12)),
             (32, 0x1000, 0x2000, 0x3000, .invalidSize(32)),
@@ -167,7 +182,9 @@ import VHD
             try driver.memory.write(e.flags, at: GuestAddress(base.rawValue + 12))
             try driver.memory.write(e.next, at: GuestAddress(base.rawValue + 14))
         }
-        try driver.writeDescriptor(0, .init(address: table, length: indirectLength ?? UInt32(16 * entries.count), flags: indirectFlags, next: 0))
+        try driver.writeDescriptor(
+            0,
+            .init(address: table, length: indirectLength ?? UInt32(16 * entries.count), flags: indirectFlags, next: 0))
     }
 
     static let table = TestDriver.buffers + 0x8000
@@ -180,21 +197,27 @@ import VHD
         let h = TestDriver.buffers
         try driver.memory.write(UInt64(0), at: GuestAddress(h))
         try driver.memory.write(UInt64(7), at: GuestAddress(h + 8))
-        try Self.writeIndirect(driver, table: Self.table, entries: [
-            (h, 16, Self.next, 1), (h + 0x1000, 1024, Self.next | Self.write, 2), (h + 0x800, 1, Self.write, 0),
-        ])
+        try Self.writeIndirect(
+            driver, table: Self.table,
+            entries: [
+                (h, 16, Self.next, 1), (h + 0x1000, 1024, Self.next | Self.write, 2), (h + 0x800, 1, Self.write, 0),
+            ])
         try driver.makeAvailable(head: 0)
         _ = try driver.waitForInterrupt()
         #expect(try driver.usedElement(0) == (0, 1025))
         #expect(try driver.memory.read(UInt8.self, at: GuestAddress(h + 0x800)) == 0)
-        #expect(try driver.memory.readBytes(count: 1024, at: GuestAddress(h + 0x1000)) == pattern(offset: 7 * 512, count: 1024))
+        #expect(
+            try driver.memory.readBytes(count: 1024, at: GuestAddress(h + 0x1000))
+                == pattern(offset: 7 * 512, count: 1024))
     }
 
     @Test func nestedIndirectTable() throws {
         try expectNeedsReset({ $0 == .nestedIndirect(index: 1) }) { driver in
-            try Self.writeIndirect(driver, table: Self.table, entries: [
-                (TestDriver.buffers, 16, Self.next, 1), (Self.table, 32, SplitVirtqueue.descriptorIndirect, 0),
-            ])
+            try Self.writeIndirect(
+                driver, table: Self.table,
+                entries: [
+                    (TestDriver.buffers, 16, Self.next, 1), (Self.table, 32, SplitVirtqueue.descriptorIndirect, 0),
+                ])
             try driver.makeAvailable(head: 0)
         }
     }
@@ -202,7 +225,8 @@ import VHD
     @Test func indirectWithNextOrABadLength() throws {
         let entry = [(address: TestDriver.buffers, length: UInt32(16), flags: UInt16(0), next: UInt16(0))]
         try expectNeedsReset({ $0 == .invalidIndirectTable(index: 0, length: 16) }) { driver in
-            try Self.writeIndirect(driver, table: Self.table, entries: entry, indirectFlags: SplitVirtqueue.descriptorIndirect | Self.next)
+            try Self.writeIndirect(
+                driver, table: Self.table, entries: entry, indirectFlags: SplitVirtqueue.descriptorIndirect | Self.next)
             try driver.makeAvailable(head: 0)
         }
         for length: UInt32 in [0, 24, 16 * 17] {
@@ -214,23 +238,31 @@ import VHD
     }
 
     @Test func indirectTableOutsideGuestMemory() throws {
-        try expectNeedsReset({ $0 == .bufferOutsideGuestMemory(address: TestDriver.memorySize - 32, length: 64) }) { driver in
-            try driver.writeDescriptor(0, .init(address: TestDriver.memorySize - 32, length: 64, flags: SplitVirtqueue.descriptorIndirect, next: 0))
+        try expectNeedsReset({ $0 == .bufferOutsideGuestMemory(address: TestDriver.memorySize - 32, length: 64) }) {
+            driver in
+            try driver.writeDescriptor(
+                0,
+                .init(
+                    address: TestDriver.memorySize - 32, length: 64, flags: SplitVirtqueue.descriptorIndirect, next: 0))
             try driver.makeAvailable(head: 0)
         }
     }
 
     @Test func loopAndIndexOutOfRangeInsideAnIndirectTable() throws {
         try expectNeedsReset({ $0 == .chainTooLong(queueSize: 16) }) { driver in
-            try Self.writeIndirect(driver, table: Self.table, entries: [
-                (TestDriver.buffers, 16, Self.next, 1), (TestDriver.buffers, 16, Self.next, 0),
-            ])
+            try Self.writeIndirect(
+                driver, table: Self.table,
+                entries: [
+                    (TestDriver.buffers, 16, Self.next, 1), (TestDriver.buffers, 16, Self.next, 0),
+                ])
             try driver.makeAvailable(head: 0)
         }
         try expectNeedsReset({ $0 == .descriptorIndexOutOfRange(2, queueSize: 2) }) { driver in
-            try Self.writeIndirect(driver, table: Self.table, entries: [
-                (TestDriver.buffers, 16, Self.next, 1), (TestDriver.buffers, 16, Self.next, 2),
-            ])
+            try Self.writeIndirect(
+                driver, table: Self.table,
+                entries: [
+                    (TestDriver.buffers, 16, Self.next, 1), (TestDriver.buffers, 16, Self.next, 2),
+                ])
             try driver.makeAvailable(head: 0)
         }
     }

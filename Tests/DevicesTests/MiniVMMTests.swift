@@ -1,8 +1,8 @@
+import BlockStorage
 import Foundation
 import KVM
 import TestSupport
 import Testing
-import BlockStorage
 import VHD
 
 /// Which external tools are installed.
@@ -32,7 +32,8 @@ func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: 
 struct MiniVMMTests {
     /// The `mini-vmm` executable next to the test bundle.
     static let tool: String? = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         for _ in 0..<4 {
             let candidate = dir.appendingPathComponent("mini-vmm").path
@@ -54,10 +55,13 @@ struct MiniVMMTests {
         try runProcess(try #require(tool, "mini-vmm executable not found next to the test bundle"), arguments)
     }
 
-    static func expectGuestSucceeded(_ run: (status: Int32, output: String), sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectGuestSucceeded(
+        _ run: (status: Int32, output: String), sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(run.status == 0, "\(run.output)", sourceLocation: sourceLocation)
         for line in [
-            "features negotiated: VERSION_1 (+FLUSH)", "wrote sector 8 and read it back", "flushed", "mini-vmm guest: success",
+            "features negotiated: VERSION_1 (+FLUSH)", "wrote sector 8 and read it back", "flushed",
+            "mini-vmm guest: success",
             "result: SUCCESS", "disk requests served: 4 (read 2, write 1, flush 1), failed 0",
         ] {
             #expect(run.output.contains(line), "missing \"\(line)\" in:\n\(run.output)", sourceLocation: sourceLocation)
@@ -103,7 +107,8 @@ struct MiniVMMTests {
     /// The dispatcher's rows of the final table: slices and preemptions by vCPU index.
     static func dispatcherRows(_ output: String) throws -> [Int: (slices: UInt64, preemptions: UInt64)] {
         let lines = output.split(separator: "\n")
-        let header = try #require(lines.firstIndex { $0.hasPrefix("vCPU  T_cpu ") }, "no dispatcher table in:\n\(output)")
+        let header = try #require(
+            lines.firstIndex { $0.hasPrefix("vCPU  T_cpu ") }, "no dispatcher table in:\n\(output)")
         var rows: [Int: (slices: UInt64, preemptions: UInt64)] = [:]
         for line in lines[(header + 1)...] {
             let fields = line.split(separator: " ")
@@ -121,9 +126,12 @@ struct MiniVMMTests {
         try withExtendedLifetime(directory) { try Self.expectDisk(kind, at: path, contains: expected) }
     }
 
-    @Test("the demo succeeds with its 3 vCPUs on 1 dispatcher slot", arguments: ["round-robin", "priority", "fair", "capped", "rt"])
+    @Test(
+        "the demo succeeds with its 3 vCPUs on 1 dispatcher slot",
+        arguments: ["round-robin", "priority", "fair", "capped", "rt"])
     func demoUnderAPolicyOnOneSlot(_ policy: String) throws {
-        let (directory, path, expected, output) = try Self.runOnDisk(.dynamic, arguments: ["--policy", policy, "--slots", "1"])
+        let (directory, path, expected, output) = try Self.runOnDisk(
+            .dynamic, arguments: ["--policy", policy, "--slots", "1"])
         try withExtendedLifetime(directory) { try Self.expectDisk(.dynamic, at: path, contains: expected) }
         #expect(output.contains("vCPUs scheduled by \(policy) ("))
         #expect(output.contains(" on 1 slot(s) for "), "\(output)")
@@ -145,7 +153,8 @@ struct MiniVMMTests {
         #expect(rows.keys.sorted() == [0, 1, 2, 3] && rows.values.allSatisfy { $0.slices > 0 }, "\(output)")
         let reference = directory.file("expected.raw")
         #expect(FileManager.default.createFile(atPath: reference, contents: Data(expected)))
-        let compare = try runProcess("/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", path, reference])
+        let compare = try runProcess(
+            "/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", path, reference])
         #expect(compare.status == 0, "\(compare.output)")
     }
 
@@ -163,10 +172,12 @@ struct MiniVMMTests {
         let (directory, path, expected, _) = try Self.runOnDisk(kind)
         let reference = directory.file("expected.raw")
         #expect(FileManager.default.createFile(atPath: reference, contents: Data(expected)))
-        let compare = try runProcess("/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", path, reference])
+        let compare = try runProcess(
+            "/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", path, reference])
         #expect(compare.status == 0, "\(compare.output)")
         let converted = directory.file("converted.raw")
-        let convert = try runProcess("/usr/bin/env", ["qemu-img", "convert", "-f", "vpc", "-O", "raw", path, converted])
+        let convert = try runProcess(
+            "/usr/bin/env", ["qemu-img", "convert", "-f", "vpc", "-O", "raw", path, converted])
         #expect(convert.status == 0, "\(convert.output)")
         #expect(FileManager.default.contents(atPath: converted) == Data(expected))
     }
@@ -185,7 +196,9 @@ struct MiniVMMTests {
         expectGuestSucceeded(run)
         #expect(run.output.contains("differencing VHD"))
 
-        #expect(FileManager.default.contents(atPath: parentPath) == parentBefore, "the parent file is byte-for-byte unchanged")
+        #expect(
+            FileManager.default.contents(atPath: parentPath) == parentBefore,
+            "the parent file is byte-for-byte unchanged")
         var expected = pattern(offset: 0, count: size)
         expected.replaceSubrange(8 * 512..<9 * 512, with: writtenSector)
         let child = try VHDImage.open(path: childPath, readOnly: true)
@@ -203,7 +216,8 @@ struct MiniVMMTests {
         let (directory, parentPath, size) = try Self.runOnDifferencing()
         let reference = directory.file("original.raw")
         #expect(FileManager.default.createFile(atPath: reference, contents: Data(pattern(offset: 0, count: size))))
-        let compare = try runProcess("/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", parentPath, reference])
+        let compare = try runProcess(
+            "/usr/bin/env", ["qemu-img", "compare", "-f", "vpc", "-F", "raw", parentPath, reference])
         #expect(compare.status == 0, "\(compare.output)")
     }
 
@@ -264,7 +278,8 @@ struct MiniVMMTests {
         let directory = try TemporaryDirectory()
         _ = try makeDisk(.dynamic, in: directory)
         let snapshot = directory.file("snapshot")
-        let first = try Self.miniVMM(["--disk", directory.file("disk-dynamic"), "--vcpus", "3", "--snapshot", snapshot] + pausedUnder)
+        let first = try Self.miniVMM(
+            ["--disk", directory.file("disk-dynamic"), "--vcpus", "3", "--snapshot", snapshot] + pausedUnder)
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("snapshot saved to"))
         #expect(!first.output.contains("mini-vmm guest: success"))
@@ -285,7 +300,8 @@ struct MiniVMMTests {
         #expect(second.output.contains("workers: 2 vCPU(s) reported correct results"))
 
         // The guest's output, joined across the two processes, is the uninterrupted one.
-        let joined = try Self.guestText(first.output, from: "--- guest serial console ---")
+        let joined =
+            try Self.guestText(first.output, from: "--- guest serial console ---")
             + Self.guestText(second.output, from: "--- guest serial console (continued) ---")
         #expect(joined == wholeText)
         // The same final line, and the same disk contents.
@@ -309,6 +325,8 @@ struct MiniVMMTests {
         try text.write(toFile: statePath, atomically: true, encoding: .utf8)
         let restored = try Self.miniVMM(["--restore", snapshot])
         #expect(restored.status != 0)
-        #expect(restored.output.contains("used ring at 0x100000000 is misaligned or outside guest memory"), "\(restored.output)")
+        #expect(
+            restored.output.contains("used ring at 0x100000000 is misaligned or outside guest memory"),
+            "\(restored.output)")
     }
 }

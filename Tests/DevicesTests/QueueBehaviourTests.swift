@@ -1,11 +1,11 @@
-import HostSupport
-import TestSupport
+import BlockStorage
 import Devices
 import GuestMemory
+import HostSupport
 import KVM
 import ResourceAllocator
+import TestSupport
 import Testing
-import BlockStorage
 import VHD
 
 /// Ring mechanics: batches, wrap-around of ring slots and of the 16-bit indices, configuration
@@ -26,7 +26,8 @@ import VHD
             let first = UInt16(i * 3)
             let next = SplitVirtqueue.descriptorNext, write = SplitVirtqueue.descriptorWrite
             try driver.writeDescriptor(first, .init(address: header, length: 16, flags: next, next: first + 1))
-            try driver.writeDescriptor(first + 1, .init(address: header + 0x1000, length: 512, flags: next | write, next: first + 2))
+            try driver.writeDescriptor(
+                first + 1, .init(address: header + 0x1000, length: 512, flags: next | write, next: first + 2))
             try driver.writeDescriptor(first + 2, .init(address: header + 0x100, length: 1, flags: write, next: 0))
             try driver.memory.write(first, at: GuestAddress(TestDriver.availableRing + 4 + 2 * UInt64(i)))
         }
@@ -36,7 +37,9 @@ import VHD
         #expect(try (0..<3).map { try driver.usedElement($0).id } == [0, 3, 6])
         for (i, sector) in [UInt64(10), 20, 30].enumerated() {
             let header = TestDriver.buffers + UInt64(i) * 0x2000
-            #expect(try driver.memory.readBytes(count: 512, at: GuestAddress(header + 0x1000)) == pattern(offset: sector * 512, count: 512))
+            #expect(
+                try driver.memory.readBytes(count: 512, at: GuestAddress(header + 0x1000))
+                    == pattern(offset: sector * 512, count: 512))
             #expect(try driver.memory.read(UInt8.self, at: GuestAddress(header + 0x100)) == 0)
         }
     }
@@ -63,12 +66,17 @@ import VHD
         state.queues[0].nextAvailable = 65534
         state.queues[0].nextUsed = 65534
         let interrupt = try EventFD(nonBlocking: true)
-        let transport = try VirtioMMIOTransport(backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
+        let transport = try VirtioMMIOTransport(
+            backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
         try transport.restoreState(state)
         driver.availableIndex = 65534
-        try driver.memory.atomicStore(UInt16(65534), at: GuestAddress(TestDriver.usedRing + 2))  // where that ring would be
+        // The used index where that ring would be.
+        try driver.memory.atomicStore(UInt16(65534), at: GuestAddress(TestDriver.usedRing + 2))
         try driver.memory.write(UInt64(0), at: GuestAddress(TestDriver.buffers))
-        try driver.writeChain([(TestDriver.buffers, 16, false), (TestDriver.buffers + 0x100, 512, true), (TestDriver.buffers + 0x800, 1, true)])
+        try driver.writeChain([
+            (TestDriver.buffers, 16, false), (TestDriver.buffers + 0x100, 512, true),
+            (TestDriver.buffers + 0x800, 1, true),
+        ])
         for expected in [UInt16(65535), 0, 1] {
             try driver.makeAvailable(head: 0)
             transport.processQueues()
@@ -90,7 +98,9 @@ import VHD
         #expect(driver.readConfig(UInt32.self, at: 0xe00) == 0)
         // Registers other than 32-bit wide read as zero and ignore writes.
         var narrow: UInt16 = 0xffff
-        withUnsafeMutableBytes(of: &narrow) { driver.transport.read(address: 0, offset: VirtioMMIORegister.magicValue, into: $0) }
+        withUnsafeMutableBytes(of: &narrow) {
+            driver.transport.read(address: 0, offset: VirtioMMIORegister.magicValue, into: $0)
+        }
         #expect(narrow == 0)
     }
 
@@ -120,9 +130,14 @@ import VHD
         let usedEvent = GuestAddress(TestDriver.availableRing + 4 + 2 * UInt64(driver.queueSize))
         let availEvent = GuestAddress(TestDriver.usedRing + 4 + 8 * UInt64(driver.queueSize))
         try driver.memory.write(UInt64(0), at: GuestAddress(TestDriver.buffers))
-        try driver.writeChain([(TestDriver.buffers, 16, false), (TestDriver.buffers + 0x100, 512, true), (TestDriver.buffers + 0x800, 1, true)])
+        try driver.writeChain([
+            (TestDriver.buffers, 16, false), (TestDriver.buffers + 0x100, 512, true),
+            (TestDriver.buffers + 0x800, 1, true),
+        ])
         func submit(usedEventValue: UInt16) throws -> Bool {
-            try driver.memory.write(driver.availableIndex, at: GuestAddress(TestDriver.availableRing + 4 + 2 * UInt64(driver.availableIndex % driver.queueSize)))
+            try driver.memory.write(
+                driver.availableIndex,
+                at: GuestAddress(TestDriver.availableRing + 4 + 2 * UInt64(driver.availableIndex % driver.queueSize)))
             driver.availableIndex &+= 1
             try driver.memory.atomicStore(driver.availableIndex, at: GuestAddress(TestDriver.availableRing + 2))
             try driver.memory.write(usedEventValue, at: usedEvent)

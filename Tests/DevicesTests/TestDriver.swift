@@ -1,11 +1,11 @@
-import TestSupport
-import HostSupport
+import BlockStorage
 import Devices
 import Foundation
 import GuestMemory
+import HostSupport
 import KVM
+import TestSupport
 import Testing
-import BlockStorage
 import VHD
 
 /// Deterministic disk contents: byte i of the disk is a function of i.
@@ -35,7 +35,8 @@ func makeDisk(_ kind: DiskKind, in directory: TemporaryDirectory, size: UInt64 =
         try disk.flush()
         return readOnly ? try RawImage(path: path, readOnly: true) : disk
     case .fixed, .dynamic:
-        let disk = try VHDImage.create(path: path, options: VHDCreateOptions(type: kind == .fixed ? .fixed : .dynamic, size: size))
+        let disk = try VHDImage.create(
+            path: path, options: VHDCreateOptions(type: kind == .fixed ? .fixed : .dynamic, size: size))
         try disk.write(contents, at: 0)
         try disk.flush()
         return readOnly ? try VHDImage.open(path: path, readOnly: true) : disk
@@ -173,7 +174,10 @@ final class TestDriver {
             let last = i == buffers.count - 1
             var flags: UInt16 = buffer.writable ? SplitVirtqueue.descriptorWrite : 0
             if !last { flags |= SplitVirtqueue.descriptorNext }
-            try writeDescriptor(UInt16(i), Descriptor(address: buffer.address, length: buffer.length, flags: flags, next: last ? 0 : UInt16(i + 1)))
+            try writeDescriptor(
+                UInt16(i),
+                Descriptor(address: buffer.address, length: buffer.length, flags: flags, next: last ? 0 : UInt16(i + 1))
+            )
         }
     }
 
@@ -208,7 +212,10 @@ final class TestDriver {
 
     func usedElement(_ index: UInt16) throws -> (id: UInt32, length: UInt32) {
         let base = Self.usedRing + 4 + 8 * UInt64(index % queueSize)
-        return (try memory.read(UInt32.self, at: GuestAddress(base)), try memory.read(UInt32.self, at: GuestAddress(base + 4)))
+        return (
+            try memory.read(UInt32.self, at: GuestAddress(base)),
+            try memory.read(UInt32.self, at: GuestAddress(base + 4))
+        )
     }
 
     struct Completion {

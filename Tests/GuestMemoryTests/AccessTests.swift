@@ -1,10 +1,10 @@
-import TestSupport
 import GuestMemory
 import SystemPackage
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Two adjacent regions [0x10000, 0x12000) and [0x12000, 0x13000), then a gap, then one page at 0x20000.
@@ -33,7 +33,9 @@ func adjacentMap(_ options: MmapRegionOptions = .init()) throws -> GuestMemoryMa
         let value = Header(a: 1, b: 2, c: 3, d: 0xFFFF_0000_FFFF_0000)
         try map.writeValue(value, at: GuestAddress(0x11ff0))  // straddles the boundary
         #expect(try map.readValue(Header.self, at: GuestAddress(0x11ff0)) == value)
-        #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x13000))) { try map.writeValue(value, at: GuestAddress(0x12ff8)) }
+        #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x13000))) {
+            try map.writeValue(value, at: GuestAddress(0x12ff8))
+        }
     }
 
     @Test func atomicsOnGuestMemory() throws {
@@ -49,8 +51,12 @@ func adjacentMap(_ options: MmapRegionOptions = .init()) throws -> GuestMemoryMa
         #expect(try map.atomicLoad(UInt8.self, at: GuestAddress(0x10001)) == 0xFF)
         #expect(try map.compareExchange(expected: UInt16(0), desired: 7, at: GuestAddress(0x10002)).exchanged)
         #expect(try map.atomicLoad(UInt32.self, at: GuestAddress(0x10000)) == 0x0007_FF00)
-        #expect(throws: GuestMemoryError.misaligned(GuestAddress(0x12004), alignment: 8)) { try map.atomicLoad(UInt64.self, at: GuestAddress(0x12004)) }
-        #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x30000))) { try map.atomicLoad(UInt32.self, at: GuestAddress(0x30000)) }
+        #expect(throws: GuestMemoryError.misaligned(GuestAddress(0x12004), alignment: 8)) {
+            try map.atomicLoad(UInt64.self, at: GuestAddress(0x12004))
+        }
+        #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x30000))) {
+            try map.atomicLoad(UInt32.self, at: GuestAddress(0x30000))
+        }
         #expect(throws: GuestMemoryError.self) { try map.atomicLoad(UInt128.self, at: GuestAddress(0x10000)) }
     }
 
@@ -110,7 +116,9 @@ func adjacentMap(_ options: MmapRegionOptions = .init()) throws -> GuestMemoryMa
     @Test func fillAndReadOnlyAllOrNothing() throws {
         let ro = try makeRegion(0x13000, pages: 1, .init(readOnly: true))
         let map = try GuestMemoryMap(regions: [try makeRegion(0x12000, pages: 1), ro])
-        #expect(throws: GuestMemoryError.readOnly(GuestAddress(0x13000))) { try map.fill(0xFF, count: 16, at: GuestAddress(0x12ff8)) }
+        #expect(throws: GuestMemoryError.readOnly(GuestAddress(0x13000))) {
+            try map.fill(0xFF, count: 16, at: GuestAddress(0x12ff8))
+        }
         #expect(try map.readBytes(count: 8, at: GuestAddress(0x12ff8)) == [UInt8](repeating: 0, count: 8))
         try map.fill(0xFF, count: 8, at: GuestAddress(0x12ff8))
         #expect(try map.readBytes(count: 9, at: GuestAddress(0x12ff8)) == [UInt8](repeating: 0xFF, count: 8) + [0])
@@ -121,8 +129,9 @@ func adjacentMap(_ options: MmapRegionOptions = .init()) throws -> GuestMemoryMa
         let disk = try TemporaryFile()
         try disk.write([UInt8](repeating: 0xAA, count: 4096))
         let diskFD = disk.descriptor
-        let ram = try MmapRegion(guestBase: GuestAddress(0), size: 256 << 20,
-                                 options: .init(noReserve: true, guardPages: 1, trackDirtyPages: true))
+        let ram = try MmapRegion(
+            guestBase: GuestAddress(0), size: 256 << 20,
+            options: .init(noReserve: true, guardPages: 1, trackDirtyPages: true))
         let memory = AtomicGuestMemory(try GuestMemoryMap(regions: [ram]))
         try memory.write(UInt32(0xfeed), at: GuestAddress(0x1000))  // little-endian
         let header: UInt16 = try memory.read(at: GuestAddress(0x1004), endianness: .big)

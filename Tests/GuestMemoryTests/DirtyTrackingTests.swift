@@ -1,5 +1,5 @@
-import TestSupport
 import GuestMemory
+import TestSupport
 import Testing
 
 @Suite struct DirtyTrackingTests {
@@ -25,12 +25,17 @@ import Testing
             case 0:
                 let n = Int.random(in: 0...min(3 * Int(page), Int(0x149000 - address)), using: &rng)
                 try map.write(contentsOf: randomBytes(n, using: &rng), at: GuestAddress(address)); note(address, n)
-            case 1: try map.write(UInt64.random(in: 0...UInt64.max, using: &rng), at: GuestAddress(address)); note(address, 8)
+            case 1:
+                try map.write(UInt64.random(in: 0...UInt64.max, using: &rng), at: GuestAddress(address));
+                note(address, 8)
             case 2: try map.atomicStore(UInt32(1), at: GuestAddress(address)); note(address, 4)
-            case 3: _ = try map.compareExchange(expected: UInt16(0), desired: 1, at: GuestAddress(address)); note(address, 2)
+            case 3:
+                _ = try map.compareExchange(expected: UInt16(0), desired: 1, at: GuestAddress(address));
+                note(address, 2)
             case 4:
                 let n = Int.random(in: 1...min(4 * Int(page), Int(0x149000 - address)), using: &rng)
-                try map.readExactly(from: file.descriptor, at: 0, into: GuestAddress(address), count: n); note(address, n)
+                try map.readExactly(from: file.descriptor, at: 0, into: GuestAddress(address), count: n);
+                note(address, n)
             default:
                 _ = try map.readBytes(count: 64, at: GuestAddress(address))  // reads do not dirty
                 _ = try map.atomicLoad(UInt64.self, at: GuestAddress(address))
@@ -71,8 +76,10 @@ import Testing
         let bitmap: [UInt64] = [1 | 1 << 5, 1, 1 << 1]
         let log = ExternalDirtyLog(
             bitmaps: [MemorySlot(0): bitmap],
-            ringEntries: [DirtyRingEntry(slot: MemorySlot(1), pageOffset: 3), DirtyRingEntry(slot: MemorySlot(1), pageOffset: 3),
-                          DirtyRingEntry(slot: MemorySlot(0), pageOffset: 7)])
+            ringEntries: [
+                DirtyRingEntry(slot: MemorySlot(1), pageOffset: 3), DirtyRingEntry(slot: MemorySlot(1), pageOffset: 3),
+                DirtyRingEntry(slot: MemorySlot(0), pageOffset: 7),
+            ])
         let pages = try map.collectDirtyPages(merging: log)
         #expect(pages == [0, 5, 7, 64, 129].map { GuestAddress($0 * page) } + [GuestAddress(0x1_0000_0000 + 3 * page)])
     }
@@ -87,7 +94,8 @@ import Testing
             try map.collectDirtyPages(merging: ExternalDirtyLog(bitmaps: [MemorySlot(0): [1 << 10]]))
         }
         #expect(throws: GuestMemoryError.dirtyPageOutOfRange(MemorySlot(0), page: 99)) {
-            try map.collectDirtyPages(merging: ExternalDirtyLog(ringEntries: [DirtyRingEntry(slot: MemorySlot(0), pageOffset: 99)]))
+            try map.collectDirtyPages(
+                merging: ExternalDirtyLog(ringEntries: [DirtyRingEntry(slot: MemorySlot(0), pageOffset: 99)]))
         }
         #expect(try map.collectDirtyPages() == [GuestAddress(2 * page)])
     }

@@ -6,7 +6,9 @@ import Testing
         let a = GuestAddress(0x1000)
         #expect(try a.adding(0x10) == GuestAddress(0x1010))
         #expect(try a.subtracting(0x1000) == .zero)
-        #expect(throws: GuestMemoryError.addressOverflow(GuestAddress(.max), offset: 1)) { try GuestAddress(.max).adding(1) }
+        #expect(throws: GuestMemoryError.addressOverflow(GuestAddress(.max), offset: 1)) {
+            try GuestAddress(.max).adding(1)
+        }
         #expect(throws: GuestMemoryError.addressOverflow(a, offset: 0x1001)) { try a.subtracting(0x1001) }
         #expect(GuestAddress(.max - 1).advanced(by: 2) == nil)
         #expect(a.offset(from: GuestAddress(0x800)) == 0x800)
@@ -22,7 +24,9 @@ import Testing
         #expect(top.last == GuestAddress(.max))
         #expect(top.end == nil)
         #expect(top.contains(GuestAddress(.max)))
-        #expect(throws: GuestMemoryError.self) { try GuestAddressRange(start: GuestAddress(.max - 0xfff), count: 0x1001) }
+        #expect(throws: GuestMemoryError.self) {
+            try GuestAddressRange(start: GuestAddress(.max - 0xfff), count: 0x1001)
+        }
         let empty = try GuestAddressRange(start: GuestAddress(.max), count: 0)
         #expect(empty.isEmpty && empty.last == nil && !empty.overlaps(top))
         #expect(top.contains(empty))

@@ -20,7 +20,9 @@ import Testing
         }
         var held: GuestMemoryMap? = memory.map
         try memory.remove(slot: slot)
-        #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x10000))) { try memory.read(UInt8.self, at: GuestAddress(0x10000)) }
+        #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x10000))) {
+            try memory.read(UInt8.self, at: GuestAddress(0x10000))
+        }
         #expect(try held?.read(UInt8.self, at: GuestAddress(0x10fff)) == 7)  // still mapped for the old reader
         #expect(weakRegion != nil)
         held = nil
@@ -29,7 +31,8 @@ import Testing
 
     @Test func slotsAreStableAndChangesAreReported() throws {
         let memory = AtomicGuestMemory(try GuestMemoryMap(regions: [try makeRegion(0, pages: 1)]))
-        let b = try makeRegion(0x10000, pages: 1), c = try makeRegion(0x20000, pages: 1), d = try makeRegion(0x30000, pages: 1)
+        let b = try makeRegion(0x10000, pages: 1), c = try makeRegion(0x20000, pages: 1),
+            d = try makeRegion(0x30000, pages: 1)
         #expect(try memory.insert(b) == MemorySlot(1))
         #expect(try memory.insert(c) == MemorySlot(2))
         try memory.remove(slot: MemorySlot(1))

@@ -1,5 +1,5 @@
-import TestSupport
 import GuestMemory
+import TestSupport
 import Testing
 
 /// A plain byte-array model of a guest memory map.
@@ -17,7 +17,9 @@ struct MemoryModel {
     /// The error the real map must report for this access, or nil if it must succeed.
     func expectedError(_ address: UInt64, _ count: Int, writing: Bool) -> GuestMemoryError? {
         if count == 0 { return nil }
-        if address > UInt64.max - UInt64(count - 1) { return .addressOverflow(GuestAddress(address), offset: UInt64(count)) }
+        if address > UInt64.max - UInt64(count - 1) {
+            return .addressOverflow(GuestAddress(address), offset: UInt64(count))
+        }
         for k in 0..<UInt64(count) {
             guard let (i, _) = locate(address + k) else { return .unmapped(GuestAddress(address + k)) }
             if writing && regions[i].readOnly { return .readOnly(GuestAddress(address + k)) }
@@ -60,7 +62,8 @@ struct MemoryModel {
         for i in 0..<n {
             if placement != 2 || i > 0 { base += gaps[i] }
             let readOnly = Int.random(in: 0..<5, using: &rng) == 0
-            let region = try MmapRegion(guestBase: GuestAddress(base), size: sizes[i], options: .init(readOnly: readOnly))
+            let region = try MmapRegion(
+                guestBase: GuestAddress(base), size: sizes[i], options: .init(readOnly: readOnly))
             var bytes = [UInt8](repeating: 0, count: Int(sizes[i]))
             if !readOnly {
                 bytes = randomBytes(Int(sizes[i]), using: &rng)
@@ -94,11 +97,14 @@ struct MemoryModel {
         for step in 0..<150 {
             let address = Self.randomAddress(model, &rng)
             let count = [0, 1, 2, 4, 8, Int.random(in: 0...(3 * Int(page)), using: &rng)].randomElement(using: &rng)!
-            let context = Comment(rawValue: "seed \(seed) step \(step) address 0x\(String(address, radix: 16)) count \(count)")
+            let context = Comment(
+                rawValue: "seed \(seed) step \(step) address 0x\(String(address, radix: 16)) count \(count)")
             switch Int.random(in: 0..<4, using: &rng) {
             case 0:  // bulk read
                 var buffer = [UInt8](repeating: 0xEE, count: count)
-                let result = Result { () throws(GuestMemoryError) in try map.read(into: &buffer, at: GuestAddress(address)) }
+                let result = Result { () throws(GuestMemoryError) in
+                    try map.read(into: &buffer, at: GuestAddress(address))
+                }
                 if let expected = model.expectedError(address, count, writing: false) {
                     #expect(throws: expected, context) { try result.get() }
                 } else {
@@ -108,7 +114,9 @@ struct MemoryModel {
             case 1:  // bulk write
                 let bytes = randomBytes(count, using: &rng)
                 let expected = model.expectedError(address, count, writing: true)
-                let result = Result { () throws(GuestMemoryError) in try map.write(contentsOf: bytes, at: GuestAddress(address)) }
+                let result = Result { () throws(GuestMemoryError) in
+                    try map.write(contentsOf: bytes, at: GuestAddress(address))
+                }
                 if let expected {
                     #expect(throws: expected, context) { try result.get() }
                 } else {
@@ -120,17 +128,22 @@ struct MemoryModel {
                 if let expected {
                     #expect(throws: expected, context) { try map.readBytes(count: count, at: GuestAddress(address)) }
                 } else {
-                    #expect(try map.readBytes(count: count, at: GuestAddress(address)) == model.read(address, count), context)
+                    #expect(
+                        try map.readBytes(count: count, at: GuestAddress(address)) == model.read(address, count),
+                        context)
                 }
             default:  // integers in both byte orders
                 let value = UInt32.random(in: 0...UInt32.max, using: &rng)
                 let big = Bool.random(using: &rng)
                 let order: Endianness = big ? .big : .little
                 if let expected = model.expectedError(address, 4, writing: true) {
-                    #expect(throws: expected, context) { try map.write(value, at: GuestAddress(address), endianness: order) }
+                    #expect(throws: expected, context) {
+                        try map.write(value, at: GuestAddress(address), endianness: order)
+                    }
                 } else {
                     try map.write(value, at: GuestAddress(address), endianness: order)
-                    model.write(withUnsafeBytes(of: big ? value.bigEndian : value.littleEndian, Array.init), at: address)
+                    model.write(
+                        withUnsafeBytes(of: big ? value.bigEndian : value.littleEndian, Array.init), at: address)
                     #expect(try map.read(UInt32.self, at: GuestAddress(address), endianness: order) == value, context)
                 }
             }
@@ -160,7 +173,9 @@ struct MemoryModel {
         let map = try GuestMemoryMap(regions: regions.shuffled(using: &rng))
         for r in regions {
             #expect(map.hostAddress(of: r.guestBase) == r.hostBase)
-            #expect(map.hostAddress(of: GuestAddress(r.guestBase.rawValue + 2 * page - 1)) == r.hostBase + Int(2 * page - 1))
+            #expect(
+                map.hostAddress(of: GuestAddress(r.guestBase.rawValue + 2 * page - 1)) == r.hostBase + Int(2 * page - 1)
+            )
             #expect(map.hostAddress(of: GuestAddress(r.guestBase.rawValue + 2 * page)) == nil)
         }
         #expect(map.hostAddress(of: GuestAddress(.max)) == nil)
@@ -181,7 +196,10 @@ struct MemoryModel {
         let map = try GuestMemoryMap(regions: regions.shuffled(using: &rng))
         var probes: [UInt64] = [0, .max, base, base &- 1]
         for r in regions {
-            probes += [r.guestBase.rawValue &- 1, r.guestBase.rawValue, r.guestBase.rawValue + r.size - 1, r.guestBase.rawValue + r.size]
+            probes += [
+                r.guestBase.rawValue &- 1, r.guestBase.rawValue, r.guestBase.rawValue + r.size - 1,
+                r.guestBase.rawValue + r.size,
+            ]
         }
         for _ in 0..<200 { probes.append(UInt64.random(in: 0...base + page, using: &rng)) }
         for a in probes {
@@ -189,7 +207,8 @@ struct MemoryModel {
             let found = map.entry(containing: GuestAddress(a))?.region
             #expect(found === expected, "count \(regionCount) address 0x\(String(a, radix: 16))")
             if let expected {
-                #expect(map.hostAddress(of: GuestAddress(a)) == expected.hostBase + Int(a - expected.guestBase.rawValue))
+                #expect(
+                    map.hostAddress(of: GuestAddress(a)) == expected.hostBase + Int(a - expected.guestBase.rawValue))
             }
         }
     }

@@ -1,10 +1,10 @@
-import TestSupport
 import GuestMemory
 import SystemPackage
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct MmapRegionTests {
@@ -14,7 +14,10 @@ import Glibc
         let first = region.hostBase.assumingMemoryBound(to: UInt8.self)
         let last = first + Int(region.size) - 1
         // Control: in-bounds writes at both ends do not fault.
-        #expect(runInChild { first.pointee = 1; last.pointee = 2 } == .exited(0))
+        #expect(
+            runInChild {
+                first.pointee = 1; last.pointee = 2
+            } == .exited(0))
         // One byte before and one byte after the region hit the PROT_NONE guards.
         #expect(runInChild { (first - 1).pointee = 1 } == .signaled(SIGSEGV))
         #expect(runInChild { (last + 1).pointee = 1 } == .signaled(SIGSEGV))
@@ -27,8 +30,12 @@ import Glibc
         let region = try makeRegion(0x2000, pages: 1, .init(readOnly: true))
         let map = try GuestMemoryMap(regions: [region])
         #expect(try map.read(UInt64.self, at: GuestAddress(0x2008)) == 0)
-        #expect(throws: GuestMemoryError.readOnly(GuestAddress(0x2008))) { try map.write(UInt64(1), at: GuestAddress(0x2008)) }
-        #expect(throws: GuestMemoryError.readOnly(GuestAddress(0x2010))) { try map.atomicStore(UInt32(1), at: GuestAddress(0x2010)) }
+        #expect(throws: GuestMemoryError.readOnly(GuestAddress(0x2008))) {
+            try map.write(UInt64(1), at: GuestAddress(0x2008))
+        }
+        #expect(throws: GuestMemoryError.readOnly(GuestAddress(0x2010))) {
+            try map.atomicStore(UInt32(1), at: GuestAddress(0x2010))
+        }
         let p = region.hostBase.assumingMemoryBound(to: UInt8.self)
         #expect(runInChild { p.pointee = 1 } == .signaled(SIGSEGV))
     }
@@ -66,22 +73,28 @@ import Glibc
         var rng = SeededGenerator(seed: 7)
         let content = randomBytes(Int(3 * page), using: &rng)
         try file.write(content)
-        let shared = try makeRegion(0x1000, pages: 2, .init(backing: .file(file.descriptor, offset: Int64(page), shared: true)))
+        let shared = try makeRegion(
+            0x1000, pages: 2, .init(backing: .file(file.descriptor, offset: Int64(page), shared: true)))
         let map = try GuestMemoryMap(regions: [shared])
         #expect(try map.readBytes(count: Int(2 * page), at: GuestAddress(0x1000)) == Array(content[Int(page)...]))
         try map.write(contentsOf: [1, 2, 3], at: GuestAddress(0x1000 + 5))
         #expect(try file.read(count: 3, at: Int64(page) + 5) == [1, 2, 3])
 
-        let copyOnWrite = try makeRegion(0x1000, pages: 1, .init(backing: .file(file.descriptor, offset: 0, shared: false)))
+        let copyOnWrite = try makeRegion(
+            0x1000, pages: 1, .init(backing: .file(file.descriptor, offset: 0, shared: false)))
         let privateMap = try GuestMemoryMap(regions: [copyOnWrite])
         try privateMap.write(contentsOf: [9, 9, 9], at: GuestAddress(0x1000))
         #expect(try file.read(count: 3, at: 0) == Array(content[0..<3]))
         #expect(throws: GuestMemoryError.self) {
-            try MmapRegion(guestBase: .zero, size: page, options: .init(backing: .file(file.descriptor, offset: 100, shared: true)))
+            try MmapRegion(
+                guestBase: .zero, size: page, options: .init(backing: .file(file.descriptor, offset: 100, shared: true))
+            )
         }
         // A region the file does not cover would SIGBUS on access: refused up front.
         #expect(throws: GuestMemoryError.self) {
-            try MmapRegion(guestBase: .zero, size: 3 * page, options: .init(backing: .file(file.descriptor, offset: Int64(page), shared: true)))
+            try MmapRegion(
+                guestBase: .zero, size: 3 * page,
+                options: .init(backing: .file(file.descriptor, offset: Int64(page), shared: true)))
         }
     }
 
@@ -99,7 +112,8 @@ import Glibc
         // Under the default heuristic, the same mapping *with* reservation is refused when it
         // exceeds RAM + swap — so the flag really reached mmap.
         if readSmallFile("/proc/sys/vm/overcommit_memory").hasPrefix("0"),
-           let ram = meminfo("MemTotal"), let swap = meminfo("SwapTotal"), (ram + swap) * 1024 < size {
+            let ram = meminfo("MemTotal"), let swap = meminfo("SwapTotal"), (ram + swap) * 1024 < size
+        {
             #expect(throws: GuestMemoryError.system("mmap", .noMemory)) {
                 try MmapRegion(guestBase: GuestAddress(1 << 40), size: size)
             }
@@ -167,7 +181,9 @@ import Glibc
         #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: .zero, size: 100) }
         #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: GuestAddress(0x800), size: page) }
         #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: GuestAddress(.max - page + 2), size: page) }
-        #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: .zero, size: page, options: .init(guardPages: -1)) }
+        #expect(throws: GuestMemoryError.self) {
+            try MmapRegion(guestBase: .zero, size: page, options: .init(guardPages: -1))
+        }
     }
 
     @Test func regionUnmapsWhenTheLastReferenceGoes() throws {

@@ -1,6 +1,6 @@
-import TestSupport
 import GuestMemory
 import SystemPackage
+import TestSupport
 import Testing
 
 @Suite struct SnapshotTests {
@@ -34,7 +34,8 @@ import Testing
         for _ in 0..<20 {
             let e = map.entries.randomElement(using: &rng)!
             let offset = UInt64.random(in: 0..<e.region.size - 16, using: &rng)
-            try map.write(contentsOf: randomBytes(16, using: &rng), at: GuestAddress(e.region.guestBase.rawValue + offset))
+            try map.write(
+                contentsOf: randomBytes(16, using: &rng), at: GuestAddress(e.region.guestBase.rawValue + offset))
         }
         let dirty = try map.collectDirtyPages()
         let delta = try TemporaryFile()
@@ -66,8 +67,8 @@ import Testing
         try rejects { $0[20...23] = [0xff, 0xff, 0xff, 0x7f] }  // extents
         try rejects { $0.removeLast(100) }  // extent data beyond the file
         try rejects { $0[32 + 24 + 8] = 0x10 }  // extent length no longer fits the file
-        try rejects { $0[32 + 24 ..< 32 + 32] = [0, 0xf0, 0, 0, 0, 0, 0, 0] }  // extent outside the map
-        try rejects { $0[32 ..< 40] = [0, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff] }  // region wraps past 2^64
+        try rejects { $0[32 + 24..<32 + 32] = [0, 0xf0, 0, 0, 0, 0, 0, 0] }  // extent outside the map
+        try rejects { $0[32..<40] = [0, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff] }  // region wraps past 2^64
         try rejects { $0 = Array($0.prefix(10)) }  // truncated header
         try rejects { $0[32 + 24 + 8] = 0x01 }  // extent length not a whole page
         // Pages outside the map are refused before the file is written.

@@ -1,10 +1,10 @@
-import TestSupport
 import GuestMemory
 import SystemPackage
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let page = DirtyBitmap.pageSize
@@ -34,7 +34,10 @@ final class TemporaryFile {
 
 /// Runs `child` in a forked process and returns how it ended: `.exited(code)` or
 /// `.signaled(signal)`. `child` must only touch memory and call async-signal-safe functions.
-enum ChildOutcome: Equatable { case exited(Int32), signaled(Int32) }
+enum ChildOutcome: Equatable {
+    case exited(Int32)
+    case signaled(Int32)
+}
 
 func runInChild(_ child: () -> Void) -> ChildOutcome {
     let pid = fork()

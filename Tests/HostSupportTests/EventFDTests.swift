@@ -3,7 +3,7 @@ import SystemPackage
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An eventfd is a counter: signals add up until a read returns and resets the sum; a

@@ -3,7 +3,7 @@ import SystemPackage
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one system-call helper retries exactly `EINTR`, reports every other failure as a

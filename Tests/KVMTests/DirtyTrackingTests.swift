@@ -11,7 +11,9 @@ extension KVMTests {
 
         /// A machine whose slot 1 (16 pages at 0x10000) logs dirty pages; code lives in slot 0.
         /// Keep the returned memory alive while the guest runs: it backs the slot.
-        func machine(prepare: @escaping (KVMVirtualMachine) throws -> Void = { _ in }) throws -> (TestMachine, HostMemory) {
+        func machine(prepare: @escaping (KVMVirtualMachine) throws -> Void = { _ in }) throws -> (
+            TestMachine, HostMemory
+        ) {
             let machine = try TestMachine(prepare: prepare)
             let data = HostMemory(size: Self.slotPages * 4096)
             try machine.vm.setUserMemoryRegion(
@@ -68,7 +70,10 @@ extension KVMTests {
             #expect(try machine.vm.resetDirtyRings() == 1)
             try runPhase(machine, until: "hlt")
             let second = try machine.vcpu.harvestDirtyRing()
-            #expect(second.sorted() == [DirtyPage(slot: Self.slot, pageOffset: 5), DirtyPage(slot: Self.slot, pageOffset: 15)])
+            #expect(
+                second.sorted() == [
+                    DirtyPage(slot: Self.slot, pageOffset: 5), DirtyPage(slot: Self.slot, pageOffset: 15),
+                ])
             try machine.vm.resetDirtyRings()
             #expect(try machine.vcpu.harvestDirtyRing() == [])
             // The bitmap interface is not available once the ring is on.

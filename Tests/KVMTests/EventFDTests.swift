@@ -3,7 +3,7 @@ import KVM
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension KVMTests {

@@ -34,11 +34,14 @@ final class FakeVM: DirtyTrackingHandle {
             guard state.slots[region.slot] == nil else { throw failure }
             let end = region.guestPhysicalAddress + region.size
             for other in state.slots.values
-            where region.guestPhysicalAddress < other.guestPhysicalAddress + other.size && other.guestPhysicalAddress < end {
+            where region.guestPhysicalAddress < other.guestPhysicalAddress + other.size
+                && other.guestPhysicalAddress < end
+            {
                 throw .systemCall(operation: "KVM_SET_USER_MEMORY_REGION", errno: .fileExists)
             }
             state.slots[region.slot] = region
-            state.log.append("add \(region.slot) 0x\(String(region.guestPhysicalAddress, radix: 16)) \(region.flags.rawValue)")
+            state.log.append(
+                "add \(region.slot) 0x\(String(region.guestPhysicalAddress, radix: 16)) \(region.flags.rawValue)")
         }
     }
 
@@ -83,7 +86,9 @@ final class FakeVCPU: DirtyRingHandle {
     @Test func registersEveryRegionWithItsSlotAndFlags() throws {
         let a = try Self.region(at: 0)
         let rom = try Self.region(at: 0x40000, readOnly: true)
-        let map = try GuestMemoryMap(entries: [.init(slot: MemorySlot(4), region: a), .init(slot: MemorySlot(2), region: rom)])
+        let map = try GuestMemoryMap(entries: [
+            .init(slot: MemorySlot(4), region: a), .init(slot: MemorySlot(2), region: rom),
+        ])
         let vm = FakeVM()
         try GuestMemoryBridge(vm: vm, tracking: .bitmap(manualProtection: false)).apply(map)
         #expect(vm.log == ["add 2 0x40000 \(Self.readOnly)", "add 4 0x0 \(Self.logged)"])
@@ -107,7 +112,8 @@ final class FakeVCPU: DirtyRingHandle {
             .init(slot: MemorySlot(5), region: try Self.region(at: 0x200000)),
         ])
         try bridge.apply(old)
-        #expect(vm.log == ["add 0 0x0 \(Self.logged)", "add 1 0x10000 \(Self.logged)", "add 5 0x200000 \(Self.logged)"])
+        #expect(
+            vm.log == ["add 0 0x0 \(Self.logged)", "add 1 0x10000 \(Self.logged)", "add 5 0x200000 \(Self.logged)"])
 
         // Slot 1 is replaced by a larger region at the same base (the lowest free slot: 1);
         // slot 5's addresses go to a region in slot 2.
@@ -116,7 +122,10 @@ final class FakeVCPU: DirtyRingHandle {
             .inserting(try Self.region(at: 0x200000, size: 0x1000, readOnly: true))
         #expect(new.entries.map(\.slot) == [MemorySlot(0), MemorySlot(1), MemorySlot(2)])
         try bridge.apply(new)
-        #expect(vm.log.dropFirst(3) == ["delete 1", "delete 5", "add 1 0x10000 \(Self.logged)", "add 2 0x200000 \(Self.readOnly)"])
+        #expect(
+            vm.log.dropFirst(3) == [
+                "delete 1", "delete 5", "add 1 0x10000 \(Self.logged)", "add 2 0x200000 \(Self.readOnly)",
+            ])
         #expect(vm.slots.map(\.guestPhysicalAddress) == new.entries.map(\.region.guestBase.rawValue))
 
         // Applying the same map again changes nothing.
@@ -135,7 +144,8 @@ final class FakeVCPU: DirtyRingHandle {
         let bridge = GuestMemoryBridge(vm: vm)
         let old = try GuestMemoryMap(regions: [try Self.region(at: 0), try Self.region(at: 0x10000)])
         try bridge.apply(old)
-        let new = try old.removing(slot: MemorySlot(0)).inserting(try Self.region(at: 0x80000)).inserting(try Self.region(at: 0x90000))
+        let new = try old.removing(slot: MemorySlot(0)).inserting(try Self.region(at: 0x80000)).inserting(
+            try Self.region(at: 0x90000))
         vm.state.withLock { $0.failingSlot = 2 }
         #expect(throws: KVMError.systemCall(operation: "KVM_SET_USER_MEMORY_REGION", errno: .noSpace)) {
             try bridge.apply(new)
@@ -179,13 +189,20 @@ final class FakeVCPU: DirtyRingHandle {
     @Test func ringEntriesOutsideTheMapAreDropped() throws {
         let vm = FakeVM()
         let bridge = GuestMemoryBridge(vm: vm, tracking: .ring)
-        let data = try MmapRegion(guestBase: GuestAddress(0x10000), size: 0x10000, options: .init(trackDirtyPages: true))
+        let data = try MmapRegion(
+            guestBase: GuestAddress(0x10000), size: 0x10000, options: .init(trackDirtyPages: true))
         let map = try GuestMemoryMap(regions: [try Self.region(at: 0), data])
         try bridge.apply(map)
         try map.write(UInt8(1), at: GuestAddress(0x17000))
         let vcpus = [
-            FakeVCPU([DirtyPage(slot: 1, pageOffset: 2), DirtyPage(slot: 7, pageOffset: 0), DirtyPage(slot: 1, pageOffset: 16)]),
-            FakeVCPU([DirtyPage(slot: 0x1_0001, pageOffset: 3), DirtyPage(slot: 0, pageOffset: 15), DirtyPage(slot: 1, pageOffset: 2)]),
+            FakeVCPU([
+                DirtyPage(slot: 1, pageOffset: 2), DirtyPage(slot: 7, pageOffset: 0),
+                DirtyPage(slot: 1, pageOffset: 16),
+            ]),
+            FakeVCPU([
+                DirtyPage(slot: 0x1_0001, pageOffset: 3), DirtyPage(slot: 0, pageOffset: 15),
+                DirtyPage(slot: 1, pageOffset: 2),
+            ]),
         ]
         #expect(
             try bridge.collectDirtyPages(vcpus: vcpus)

@@ -1,10 +1,10 @@
-import TestSupport
 import GuestMemory
 import KVM
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Guest {
@@ -84,7 +84,9 @@ extension KVMTests {
         /// The guest (`Guest.dirtyPages`) writes page 2, exits, then writes pages 5 and 15; the
         /// host writes pages 3, then 5 and 8–9 through the GuestMemory API. Each collection is
         /// exactly the union since the previous one.
-        @Test(arguments: [DirtyPageTracking.bitmap(manualProtection: false), .bitmap(manualProtection: true), .ring, .off])
+        @Test(arguments: [
+            DirtyPageTracking.bitmap(manualProtection: false), .bitmap(manualProtection: true), .ring, .off,
+        ])
         func mergedDirtySetIsExactlyTheGuestAndHostWrites(tracking: DirtyPageTracking) throws {
             let data = try Self.dataRegion()
             let machine = try BridgedMachine(tracking: tracking, regions: [data], code: Guest.dirtyPages)
@@ -96,7 +98,8 @@ extension KVMTests {
 
             #expect(try machine.step() == "out 0x10 0x0")
             try machine.memory.write(UInt32(0xdead_beef), at: GuestAddress(0x13000))
-            #expect(try machine.bridge.collectDirtyPages(vcpus: [machine.vcpu]) == Self.pages(guestLogged ? [2, 3] : [3]))
+            #expect(
+                try machine.bridge.collectDirtyPages(vcpus: [machine.vcpu]) == Self.pages(guestLogged ? [2, 3] : [3]))
 
             #expect(try machine.step() == "hlt")
             try machine.memory.write(UInt64(1), at: GuestAddress(0x15008))
@@ -107,7 +110,10 @@ extension KVMTests {
             #expect(try machine.bridge.collectDirtyPages(vcpus: [machine.vcpu]) == [])
 
             // The guest's writes landed in the region's memory.
-            #expect(try [0x12000, 0x15000, 0x1f000].map { try machine.memory.read(UInt8.self, at: GuestAddress($0)) } == [1, 1, 1])
+            #expect(
+                try [0x12000, 0x15000, 0x1f000].map { try machine.memory.read(UInt8.self, at: GuestAddress($0)) } == [
+                    1, 1, 1,
+                ])
         }
 
         /// A guest store to a read-only region exits as MMIO and leaves memory alone; a load

@@ -89,7 +89,9 @@ extension KVMTests {
             let vcpu = machine.vcpu
             var lapic = try vcpu.lapic()
             // Task priority register at 0x80.
-            withUnsafeMutableBytes(of: &lapic.regs) { $0.storeBytes(of: UInt32(0x20), toByteOffset: 0x80, as: UInt32.self) }
+            withUnsafeMutableBytes(of: &lapic.regs) {
+                $0.storeBytes(of: UInt32(0x20), toByteOffset: 0x80, as: UInt32.self)
+            }
             try vcpu.setLAPIC(lapic)
             let lapicBack = try vcpu.lapic()
             #expect(withUnsafeBytes(of: lapicBack.regs) { $0.load(fromByteOffset: 0x80, as: UInt32.self) } == 0x20)

@@ -1,7 +1,7 @@
 import HostSupport
 import KVM
-import TestSupport
 import SystemPackage
+import TestSupport
 import Testing
 
 extension KVMTests {
@@ -47,7 +47,8 @@ extension KVMTests {
                 try KVMSystem(path: "/nonexistent/kvm")
             }
             // /dev/null opens but is not KVM: the API-version ioctl fails with ENOTTY.
-            #expect(throws: KVMError.systemCall(operation: "KVM_GET_API_VERSION", errno: .inappropriateIOCTLForDevice)) {
+            #expect(throws: KVMError.systemCall(operation: "KVM_GET_API_VERSION", errno: .inappropriateIOCTLForDevice))
+            {
                 try KVMSystem(path: "/dev/null")
             }
             #expect(!KVMSystem.isAvailable(path: "/dev/null"))
@@ -64,7 +65,8 @@ extension KVMTests {
             }
             #expect(error == .systemCall(operation: "KVM_SET_USER_MEMORY_REGION", errno: .invalidArgument))
             // Two slots that overlap.
-            try vm.setUserMemoryRegion(UserMemoryRegion(slot: 0, guestPhysicalAddress: 0, size: 0x2000, memory: memory.base))
+            try vm.setUserMemoryRegion(
+                UserMemoryRegion(slot: 0, guestPhysicalAddress: 0, size: 0x2000, memory: memory.base))
             #expect(throws: KVMError.systemCall(operation: "KVM_SET_USER_MEMORY_REGION", errno: .fileExists)) {
                 try vm.setUserMemoryRegion(
                     UserMemoryRegion(slot: 1, guestPhysicalAddress: 0x1000, size: 0x1000, memory: memory.base))

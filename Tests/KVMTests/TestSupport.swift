@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Every test that touches /dev/kvm lives under this suite, skipped with a reason when the host
@@ -46,7 +46,9 @@ struct TestMachine {
     let ram: HostMemory
 
     /// Creates the VM; `prepare` runs before the vCPU exists (IRQ chip, dirty ring …).
-    init(ramSize: Int = 0x4000, ramFlags: MemoryRegionFlags = [], prepare: (KVMVirtualMachine) throws -> Void = { _ in })
+    init(
+        ramSize: Int = 0x4000, ramFlags: MemoryRegionFlags = [], prepare: (KVMVirtualMachine) throws -> Void = { _ in }
+    )
         throws
     {
         kvm = try KVMSystem()

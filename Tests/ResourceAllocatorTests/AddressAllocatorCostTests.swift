@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ResourceAllocator
 
 /// Fit searches at alignments outside the fixed classes must stay logarithmic when many
@@ -30,8 +31,10 @@ import Testing
     /// about 1.4·log2(n) on average, and a search walks at most a few root paths.
     static var bound: Int { 12 * (Int.bitWidth - (Self.holes + 1).leadingZeroBitCount) }
 
-    static func visits(_ a: inout AddressAllocator, _ policy: AllocationPolicy, alignment: UInt64,
-                       expect address: UInt64) throws -> Int {
+    static func visits(
+        _ a: inout AddressAllocator, _ policy: AllocationPolicy, alignment: UInt64,
+        expect address: UInt64
+    ) throws -> Int {
         let before = a.searchVisits
         let r = try a.allocate(size: 8 << 10, alignment: alignment, policy: policy)
         #expect(r.start == address, "\(policy) at alignment \(alignment)")
@@ -118,7 +121,8 @@ import Testing
         // At 4 KiB every range fits: the answer is the shortest inside, and every canonical
         // subtree holds candidates.
         let third = a.searchVisits
-        #expect(try a.allocate(size: 4096, alignment: 4096, policy: .bestFit, within: window).start == window.start + 4096)
+        #expect(
+            try a.allocate(size: 4096, alignment: 4096, policy: .bestFit, within: window).start == window.start + 4096)
         return (first, max(third - again, a.searchVisits - third), n)
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HostPlacement
 @testable import ResourceAllocator
 
@@ -21,9 +22,11 @@ import Testing
 /// windows run from nearly the whole space to a handful of free ranges.
 /// Returns the step at which the windowed best-fit index was built, if it was.
 @discardableResult
-private func runDifferential(space: AddressRange, operations: Int, seed: UInt64, pages: Bool = false,
-                             misfitHoles: Int = 0, alignmentShifts: [UInt64]? = nil,
-                             windowedBestFit: Bool = false, windowedIndexBudgetFactor: Int = 4) throws -> Int? {
+private func runDifferential(
+    space: AddressRange, operations: Int, seed: UInt64, pages: Bool = false,
+    misfitHoles: Int = 0, alignmentShifts: [UInt64]? = nil,
+    windowedBestFit: Bool = false, windowedIndexBudgetFactor: Int = 4
+) throws -> Int? {
     let unit: UInt64 = pages ? 4096 : 1
     var rng = SeededGenerator(seed: seed)
     var real = try AddressAllocator(space: space)
@@ -68,9 +71,13 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
             }
             let expected = model.allocate(size: size, alignment: alignment, policy: policy, within: constraint)
             let actual: Result<AddressRange, AddressAllocatorError>
-            do { actual = .success(try real.allocate(size: size, alignment: alignment, policy: policy, within: constraint)) }
-            catch { actual = .failure(error) }
-            try #require(actual == expected, "step \(step): \(policy) size \(size) align \(alignment) within \(String(describing: constraint))")
+            do {
+                actual = .success(
+                    try real.allocate(size: size, alignment: alignment, policy: policy, within: constraint))
+            } catch { actual = .failure(error) }
+            try #require(
+                actual == expected,
+                "step \(step): \(policy) size \(size) align \(alignment) within \(String(describing: constraint))")
             if let r = actual.address {
                 try #require(r.start % alignment == 0 && r.size == size)
                 if let c = constraint { try #require(r.start >= c.start && r.end <= c.end) }
@@ -124,28 +131,32 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
 
     @Test func pageGranularSpaceWithLargeAlignments() throws {
         // 4 GiB at 4 GiB: alignments 4 KiB ... 1 GiB.
-        try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 30_000, seed: 3, pages: true)
+        try runDifferential(
+            space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 30_000, seed: 3, pages: true)
     }
 
     @Test func alignmentsOutsideTheClassesWithManyMisfittingHoles() throws {
         // 4 KiB units; 600 pinned 8 KiB holes at odd 4 KiB boundaries; alignments 8 KiB,
         // 32 KiB, 128 KiB, 1 MiB, 4 MiB (none is a fixed class) and 4 KiB, 64 KiB.
-        try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 20_000, seed: 4,
-                            pages: true, misfitHoles: 600, alignmentShifts: [1, 3, 5, 8, 10, 0, 4])
+        try runDifferential(
+            space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 20_000, seed: 4,
+            pages: true, misfitHoles: 600, alignmentShifts: [1, 3, 5, 8, 10, 0, 4])
     }
 
     @Test func bestFitInsideRandomWindows() throws {
         // The windowed index from the first request on.
-        try runDifferential(space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 30_000, seed: 6,
-                            windowedBestFit: true, windowedIndexBudgetFactor: 0)
+        try runDifferential(
+            space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 30_000, seed: 6,
+            windowedBestFit: true, windowedIndexBudgetFactor: 0)
     }
 
     @Test func bestFitInsideRandomWindowsWithTheBudgetedWalkFirst() throws {
         // The size-ordered walk answers until a request runs over its budget, then the index
         // is built from the state at that moment and answers from then on. At the default
         // budget (4) no request of this run goes over it; at 2, one does, part way through.
-        let built = try runDifferential(space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 20_000, seed: 8,
-                                        windowedBestFit: true, windowedIndexBudgetFactor: 2)
+        let built = try runDifferential(
+            space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 20_000, seed: 8,
+            windowedBestFit: true, windowedIndexBudgetFactor: 2)
         let step = try #require(built, "no request ran over the budget: the hand-over was not exercised")
         #expect(step > 1000, "the index was built at step \(step): the budgeted walk was hardly exercised")
     }
@@ -153,14 +164,16 @@ private func runDifferential(space: AddressRange, operations: Int, seed: UInt64,
     @Test func bestFitInsideRandomWindowsAtAlignmentsOutsideTheClasses() throws {
         // Pinned misfitting holes; alignments (4 KiB units) drawn at random, so those
         // outside the classes get their column in a windowed index that already exists.
-        try runDifferential(space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 25_000, seed: 7,
-                            pages: true, misfitHoles: 400, alignmentShifts: [0, 0, 0, 1, 3, 4, 5, 9],
-                            windowedBestFit: true, windowedIndexBudgetFactor: 0)
+        try runDifferential(
+            space: AddressRange(start: 1 << 32, size: 1 << 32)!, operations: 25_000, seed: 7,
+            pages: true, misfitHoles: 400, alignmentShifts: [0, 0, 0, 1, 3, 4, 5, 9],
+            windowedBestFit: true, windowedIndexBudgetFactor: 0)
     }
 
     @Test func byteAlignmentsOutsideTheClassesWithManyMisfittingHoles() throws {
         // 1-byte units: 2-byte holes at odd addresses; alignments 2, 8, 32, 128, 4 KiB (class), 8 KiB.
-        try runDifferential(space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 20_000, seed: 5,
-                            misfitHoles: 600, alignmentShifts: [1, 3, 5, 7, 12, 13])
+        try runDifferential(
+            space: AddressRange(start: 0x1000, size: 1 << 20)!, operations: 20_000, seed: 5,
+            misfitHoles: 600, alignmentShifts: [1, 3, 5, 7, 12, 13])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ResourceAllocator
 
 @Suite struct AddressAllocatorTests {
@@ -15,14 +16,17 @@ import Testing
         var a = try allocator()
         #expect(try a.allocate(size: 0x100) == AddressRange(start: 0x1000, size: 0x100))
         #expect(try a.allocate(size: 0x100, policy: .lastFit) == AddressRange(start: 0x10F00, size: 0x100))
-        #expect(try a.allocate(size: 0x10, alignment: 0x1000, policy: .lastFit) == AddressRange(start: 0x10000, size: 0x10))
+        #expect(
+            try a.allocate(size: 0x10, alignment: 0x1000, policy: .lastFit) == AddressRange(start: 0x10000, size: 0x10))
         #expect(try a.allocate(size: 0x200, policy: .exact(0x4000)) == AddressRange(start: 0x4000, size: 0x200))
         // Holes now: [0x1100,0x4000) [0x4200,0x10000) [0x10010,0x10F00). Best fit takes the smallest.
         #expect(try a.allocate(size: 0x100, policy: .bestFit) == AddressRange(start: 0x10010, size: 0x100))
         #expect(try a.allocate(size: 0x100, alignment: 0x2000) == AddressRange(start: 0x2000, size: 0x100))
         let within = AddressRange(start: 0x8000, size: 0x1000)!
-        #expect(try a.allocate(size: 0x100, policy: .lastFit, within: within) == AddressRange(start: 0x8F00, size: 0x100))
-        #expect(try a.allocate(size: 0x100, policy: .bestFit, within: within) == AddressRange(start: 0x8000, size: 0x100))
+        #expect(
+            try a.allocate(size: 0x100, policy: .lastFit, within: within) == AddressRange(start: 0x8F00, size: 0x100))
+        #expect(
+            try a.allocate(size: 0x100, policy: .bestFit, within: within) == AddressRange(start: 0x8000, size: 0x100))
     }
 
     @Test func alignmentBetweenTheTreeClasses() throws {
@@ -36,7 +40,8 @@ import Testing
             tails[c] = try a.allocate(size: 0xFFF, policy: .exact(c + 0x3001))
         }
         for policy in [AllocationPolicy.firstFit, .lastFit, .bestFit] {
-            #expect(error { try a.allocate(size: 0x2000, alignment: 0x2000, policy: policy) }
+            #expect(
+                error { try a.allocate(size: 0x2000, alignment: 0x2000, policy: policy) }
                     == .outOfSpace(size: 0x2000, alignment: 0x2000))
         }
         // Open one block: [0x81000, 0x84000) now holds an 8 KiB-aligned 8 KiB range.
@@ -53,18 +58,28 @@ import Testing
         #expect(error { try a.allocate(size: 0) } == .zeroSize)
         #expect(error { try a.allocate(size: 1, alignment: 0) } == .invalidAlignment(0))
         #expect(error { try a.allocate(size: 1, alignment: 3) } == .invalidAlignment(3))
-        #expect(error { try a.allocate(size: 2, alignment: 2, policy: .exact(0x1001)) } == .misaligned(address: 0x1001, alignment: 2))
+        #expect(
+            error { try a.allocate(size: 2, alignment: 2, policy: .exact(0x1001)) }
+                == .misaligned(address: 0x1001, alignment: 2))
         #expect(error { try a.allocate(size: 0x10, policy: .exact(UInt64.max - 4)) } == .overflow)
-        #expect(error { try a.allocate(size: 0x10, policy: .exact(0)) } == .outsideSpace(AddressRange(start: 0, size: 0x10)!))
+        #expect(
+            error { try a.allocate(size: 0x10, policy: .exact(0)) }
+                == .outsideSpace(AddressRange(start: 0, size: 0x10)!))
         #expect(error { try a.allocate(size: 0x10001) } == .outOfSpace(size: 0x10001, alignment: 1))
         let r = try a.allocate(size: 0x100, policy: .exact(0x2000))
-        #expect(error { try a.allocate(size: 0x10, policy: .exact(0x20F0)) } == .overlapsAllocation(AddressRange(start: 0x20F0, size: 0x10)!))
-        #expect(error { try a.allocate(size: 0x200, policy: .exact(0x1F00)) } == .overlapsAllocation(AddressRange(start: 0x1F00, size: 0x200)!))
+        #expect(
+            error { try a.allocate(size: 0x10, policy: .exact(0x20F0)) }
+                == .overlapsAllocation(AddressRange(start: 0x20F0, size: 0x10)!))
+        #expect(
+            error { try a.allocate(size: 0x200, policy: .exact(0x1F00)) }
+                == .overlapsAllocation(AddressRange(start: 0x1F00, size: 0x200)!))
         let bad = AddressRange(start: 0x2000, size: 0x80)!
         #expect(error { try a.free(bad) } == .notAllocated(bad))
         try a.free(r)
         #expect(error { try a.free(r) } == .notAllocated(r))
-        #expect(error { try a.allocate(size: 1, within: AddressRange(start: 0, size: 0x2000)!) } == .outsideSpace(AddressRange(start: 0, size: 0x2000)!))
+        #expect(
+            error { try a.allocate(size: 1, within: AddressRange(start: 0, size: 0x2000)!) }
+                == .outsideSpace(AddressRange(start: 0, size: 0x2000)!))
         #expect(throws: AddressAllocatorError.zeroSize) { try AddressAllocator(base: 0, size: 0) }
         #expect(throws: AddressAllocatorError.overflow) { try AddressAllocator(base: UInt64.max, size: 2) }
     }
@@ -76,9 +91,9 @@ import Testing
         try a.free(parts[1])
         try a.free(parts[3])
         #expect(a.freeRanges == [AddressRange(start: 0x100, size: 0x100)!, AddressRange(start: 0x300, size: 0x100)!])
-        try a.free(parts[2])   // merges both sides
+        try a.free(parts[2])  // merges both sides
         #expect(a.freeRanges == [AddressRange(start: 0x100, size: 0x300)!])
-        try a.free(parts[0])   // merges right
+        try a.free(parts[0])  // merges right
         #expect(a.freeRanges == [a.space])
         #expect(a.freeRangeCount == 1)
     }
@@ -105,11 +120,18 @@ import Testing
         #expect(b.freeRanges == a.freeRanges)
         #expect(try b.allocate(size: 0x10) == a.allocate(size: 0x10))
 
-        let overlapping = #"{"space":{"start":0,"size":4096},"allocations":[{"start":0,"size":16},{"start":8,"size":16}]}"#
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(AddressAllocator.self, from: Data(overlapping.utf8)) }
+        let overlapping =
+            #"{"space":{"start":0,"size":4096},"allocations":[{"start":0,"size":16},{"start":8,"size":16}]}"#
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(AddressAllocator.self, from: Data(overlapping.utf8))
+        }
         let outside = #"{"space":{"start":0,"size":4096},"allocations":[{"start":4090,"size":16}]}"#
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(AddressAllocator.self, from: Data(outside.utf8)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(AddressAllocator.self, from: Data(outside.utf8))
+        }
         let overflow = #"{"space":{"start":18446744073709551615,"size":16},"allocations":[]}"#
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(AddressAllocator.self, from: Data(overflow.utf8)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(AddressAllocator.self, from: Data(overflow.utf8))
+        }
     }
 }

@@ -1,5 +1,6 @@
 import HostSupport
 import Testing
+
 @testable import HostPlacement
 @testable import ResourceAllocator
 
@@ -14,13 +15,15 @@ private struct GroupedInstance {
         var rng = SplitMix64(seed: seed)
         func draw(_ count: UInt64) -> UInt64 { rng.next() % count }
         hosts = try (0..<12).map { i in
-            try HostResources(capacity: [.vcpus: 16 + 8 * draw(3), .memory: (32 + 32 * draw(3)) << 30],
-                              overcommit: i % 3 == 0 ? [.vcpus: 2] : [:], reserved: i % 4 == 0 ? [.memory: 4 << 30] : [:])
+            try HostResources(
+                capacity: [.vcpus: 16 + 8 * draw(3), .memory: (32 + 32 * draw(3)) << 30],
+                overcommit: i % 3 == 0 ? [.vcpus: 2] : [:], reserved: i % 4 == 0 ? [.memory: 4 << 30] : [:])
         }
         let requests = (0..<80).map { i in
-            PlacementRequest(id: "vm\(i)", demand: [.vcpus: 1 + draw(8), .memory: (1 + draw(16)) << 30],
-                             affinityGroup: draw(2) == 0 ? "aff\(draw(12))" : nil,
-                             antiAffinityGroup: draw(3) == 0 ? "anti\(draw(4))" : nil)
+            PlacementRequest(
+                id: "vm\(i)", demand: [.vcpus: 1 + draw(8), .memory: (1 + draw(16)) << 30],
+                affinityGroup: draw(2) == 0 ? "aff\(draw(12))" : nil,
+                antiAffinityGroup: draw(3) == 0 ? "anti\(draw(4))" : nil)
         }
         batches = [Array(requests[..<50]), Array(requests[50...])]
     }
@@ -66,7 +69,10 @@ private struct GroupedInstance {
                 for (group, members) in groups.sorted(by: { $0.key < $1.key }) {
                     guard !pinned.contains(group) else {
                         let reason = UnplacedReason.affinityHostUnavailable(group: group, host: affinityHost[group]!)
-                        #expect(members.allSatisfy { result.assignments[$0.id] != nil || result.unplacedReasons[$0.id] == reason })
+                        #expect(
+                            members.allSatisfy {
+                                result.assignments[$0.id] != nil || result.unplacedReasons[$0.id] == reason
+                            })
                         continue
                     }
                     let placed = members.filter { result.assignments[$0.id] != nil }

@@ -1,6 +1,7 @@
-import HostSupport
 import Foundation
+import HostSupport
 import Testing
+
 @testable import HostPlacement
 @testable import ResourceAllocator
 
@@ -73,8 +74,10 @@ import Testing
         // Ghodsi et al.: 9 CPUs, 18 GB; A's tasks <1 CPU, 4 GB>, B's <3 CPU, 1 GB>.
         let result = try DominantResourceFairness.allocate(
             capacity: [.vcpus: 9, .memory: 18],
-            tenants: [.init(name: "A", demandPerTask: [.vcpus: 1, .memory: 4]),
-                      .init(name: "B", demandPerTask: [.vcpus: 3, .memory: 1])])
+            tenants: [
+                .init(name: "A", demandPerTask: [.vcpus: 1, .memory: 4]),
+                .init(name: "B", demandPerTask: [.vcpus: 3, .memory: 1]),
+            ])
         #expect(result.map(\.tasks) == [3, 2])
         #expect(result[0].allocated == [.vcpus: 3, .memory: 12])
         #expect(result[0].dominantShare == 12.0 / 18 && result[1].dominantShare == 6.0 / 9)
@@ -83,19 +86,24 @@ import Testing
     @Test func weightsAndCaps() throws {
         let weighted = try DominantResourceFairness.allocate(
             capacity: [.vcpus: 12],
-            tenants: [.init(name: "light", demandPerTask: [.vcpus: 1]),
-                      .init(name: "heavy", demandPerTask: [.vcpus: 1], weight: 2)])
+            tenants: [
+                .init(name: "light", demandPerTask: [.vcpus: 1]),
+                .init(name: "heavy", demandPerTask: [.vcpus: 1], weight: 2),
+            ])
         #expect(weighted.map(\.tasks) == [4, 8])
         let capped = try DominantResourceFairness.allocate(
             capacity: [.vcpus: 12, .memory: 12],
-            tenants: [.init(name: "a", demandPerTask: [.vcpus: 1], maxTasks: 2),
-                      .init(name: "b", demandPerTask: [.vcpus: 1, .memory: 1])])
+            tenants: [
+                .init(name: "a", demandPerTask: [.vcpus: 1], maxTasks: 2),
+                .init(name: "b", demandPerTask: [.vcpus: 1, .memory: 1]),
+            ])
         #expect(capped.map(\.tasks) == [2, 10])
     }
 
     @Test func errors() {
         #expect(throws: FairnessError.zeroDemand(tenant: "z")) {
-            try DominantResourceFairness.allocate(capacity: [.vcpus: 1], tenants: [.init(name: "z", demandPerTask: [:])])
+            try DominantResourceFairness.allocate(
+                capacity: [.vcpus: 1], tenants: [.init(name: "z", demandPerTask: [:])])
         }
         #expect(throws: FairnessError.invalidWeight(tenant: "w", weight: -1)) {
             try DominantResourceFairness.allocate(
@@ -110,7 +118,8 @@ import Testing
 
 @Suite struct HostResourcesCodableTests {
     @Test func roundTripAndValidation() throws {
-        var host = try HostResources(capacity: [.vcpus: 8, .memory: 64], overcommit: [.vcpus: 2], reserved: [.memory: 4])
+        var host = try HostResources(
+            capacity: [.vcpus: 8, .memory: 64], overcommit: [.vcpus: 2], reserved: [.memory: 4])
         let a = try host.admit([.vcpus: 10, .memory: 30])
         _ = try host.admit([.vcpus: 2])
         try host.release(a)
@@ -121,11 +130,14 @@ import Testing
         #expect(copy.used == [.vcpus: 2])
         #expect(try copy.admit([.memory: 1]) != c)
 
-        let tooMuch = #"{"capacity":{"vcpus":4},"overcommit":{},"reserved":{},"nextSerial":2,"admissions":[{"serial":0,"request":{"vcpus":3}},{"serial":1,"request":{"vcpus":3}}]}"#
+        let tooMuch =
+            #"{"capacity":{"vcpus":4},"overcommit":{},"reserved":{},"nextSerial":2,"admissions":[{"serial":0,"request":{"vcpus":3}},{"serial":1,"request":{"vcpus":3}}]}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(HostResources.self, from: Data(tooMuch.utf8)) }
-        let repeated = #"{"capacity":{"vcpus":4},"overcommit":{},"reserved":{},"nextSerial":2,"admissions":[{"serial":0,"request":{"vcpus":1}},{"serial":0,"request":{"vcpus":1}}]}"#
+        let repeated =
+            #"{"capacity":{"vcpus":4},"overcommit":{},"reserved":{},"nextSerial":2,"admissions":[{"serial":0,"request":{"vcpus":1}},{"serial":0,"request":{"vcpus":1}}]}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(HostResources.self, from: Data(repeated.utf8)) }
-        let badRatio = #"{"capacity":{"vcpus":4},"overcommit":{"vcpus":-1},"reserved":{},"nextSerial":0,"admissions":[]}"#
+        let badRatio =
+            #"{"capacity":{"vcpus":4},"overcommit":{"vcpus":-1},"reserved":{},"nextSerial":0,"admissions":[]}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(HostResources.self, from: Data(badRatio.utf8)) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ResourceAllocator
 
 @Suite struct IdAllocatorTests {
@@ -113,7 +114,7 @@ import Testing
         try ids.reserve(9999)
         #expect(try (0..<998).map { _ in try ids.allocate() } == Array(9001...9998))
         #expect(throws: IdAllocatorError.exhausted) { try ids.allocate() }
-        try ids.free(9999)   // the top: hands back 9999 only
+        try ids.free(9999)  // the top: hands back 9999 only
         #expect(ids.allocatedCount == 9999)
     }
 

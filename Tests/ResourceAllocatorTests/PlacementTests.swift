@@ -1,5 +1,6 @@
 import HostSupport
 import Testing
+
 @testable import HostPlacement
 @testable import ResourceAllocator
 
@@ -10,8 +11,10 @@ private struct Instance {
 
     var requests: [PlacementRequest]
 
-    init(seed: UInt64, count: Int, lowPercent: UInt64 = 5, highPercent: UInt64 = 35,
-         affinityEvery: Int = 0, antiAffinityEvery: Int = 0) {
+    init(
+        seed: UInt64, count: Int, lowPercent: UInt64 = 5, highPercent: UInt64 = 35,
+        affinityEvery: Int = 0, antiAffinityEvery: Int = 0
+    ) {
         var rng = SplitMix64(seed: seed)
         requests = (0..<count).map { i in
             var demand = ResourceVector()
@@ -54,8 +57,9 @@ let strategies: [any PlacementStrategy] = builtInStrategies + [WorstFit()]
         let instance = Instance(seed: 11, count: 300, affinityEvery: 7, antiAffinityEvery: 5)
         // Heterogeneous hosts, some with overcommit and reservations; too few for everything.
         let hosts = try (0..<40).map { i in
-            try HostResources(capacity: Instance.capacity, overcommit: i % 3 == 0 ? [.vcpus: 2] : [:],
-                              reserved: i % 4 == 0 ? [.memory: 16 << 30] : [:])
+            try HostResources(
+                capacity: Instance.capacity, overcommit: i % 3 == 0 ? [.vcpus: 2] : [:],
+                reserved: i % 4 == 0 ? [.memory: 16 << 30] : [:])
         }
         var cluster = Cluster(hosts: hosts)
         let result = try cluster.place(instance.requests, using: strategy)
@@ -95,8 +99,10 @@ let strategies: [any PlacementStrategy] = builtInStrategies + [WorstFit()]
             let instance = Instance(seed: 100 + seed, count: 120)
             let bound = try #require(PackingBounds.lowerBound(requests: instance.requests, capacity: Instance.capacity))
             lowerBounds += bound
-            for strategy in [FirstFitDecreasing(key: .sum), FirstFitDecreasing(key: .product),
-                             FirstFitDecreasing(key: .max), VectorGreedy.dotProduct, VectorGreedy.l2Norm] as [any PlacementStrategy] {
+            for strategy in [
+                FirstFitDecreasing(key: .sum), FirstFitDecreasing(key: .product),
+                FirstFitDecreasing(key: .max), VectorGreedy.dotProduct, VectorGreedy.l2Norm,
+            ] as [any PlacementStrategy] {
                 var cluster = try instance.cluster(hosts: instance.requests.count)
                 let result = try cluster.place(instance.requests, using: strategy)
                 #expect(result.unplaced.isEmpty)
@@ -112,8 +118,11 @@ let strategies: [any PlacementStrategy] = builtInStrategies + [WorstFit()]
 
     @Test func lowerBound() {
         let cap: ResourceVector = [.vcpus: 10, .memory: 100]
-        #expect(PackingBounds.lowerBound(demands: [[.vcpus: 6, .memory: 10], [.vcpus: 6, .memory: 10]], capacity: cap) == 2)
-        #expect(PackingBounds.lowerBound(demands: [[.vcpus: 1, .memory: 60], [.vcpus: 1, .memory: 60], [.memory: 90]], capacity: cap) == 3)
+        #expect(
+            PackingBounds.lowerBound(demands: [[.vcpus: 6, .memory: 10], [.vcpus: 6, .memory: 10]], capacity: cap) == 2)
+        #expect(
+            PackingBounds.lowerBound(
+                demands: [[.vcpus: 1, .memory: 60], [.vcpus: 1, .memory: 60], [.memory: 90]], capacity: cap) == 3)
         #expect(PackingBounds.lowerBound(demands: [], capacity: cap) == 0)
         #expect(PackingBounds.lowerBound(demands: [[.vcpus: 11]], capacity: cap) == nil)
         #expect(PackingBounds.lowerBound(demands: [["gpus": 1]], capacity: cap) == nil)
@@ -121,7 +130,8 @@ let strategies: [any PlacementStrategy] = builtInStrategies + [WorstFit()]
 
     @Test func commitEnforcesConstraintsWhateverTheStrategySays() throws {
         var cluster = try Instance(seed: 0, count: 0).cluster(hosts: 3)
-        let big = cluster.prepare(PlacementRequest(id: "big", demand: [.vcpus: 40], affinityGroup: "g", antiAffinityGroup: "x"))
+        let big = cluster.prepare(
+            PlacementRequest(id: "big", demand: [.vcpus: 40], affinityGroup: "g", antiAffinityGroup: "x"))
         try cluster.commit(big, on: 0)
         let twin = cluster.prepare(PlacementRequest(id: "twin", demand: [.vcpus: 30]))
         #expect(throws: PlacementError.doesNotFit(.insufficient(resource: .vcpus, requested: 30, available: 24))) {

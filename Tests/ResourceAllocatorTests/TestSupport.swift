@@ -1,4 +1,5 @@
 import HostSupport
+
 @testable import ResourceAllocator
 
 typealias SeededGenerator = SplitMix64
@@ -15,8 +16,10 @@ struct NaiveAddressAllocator {
         free = [(space.start, space.end)]
     }
 
-    static func place(_ s0: UInt64, _ e0: UInt64, size: UInt64, mask: UInt64,
-                      lo: UInt64, hi: UInt64, highest: Bool) -> UInt64? {
+    static func place(
+        _ s0: UInt64, _ e0: UInt64, size: UInt64, mask: UInt64,
+        lo: UInt64, hi: UInt64, highest: Bool
+    ) -> UInt64? {
         let s = max(s0, lo), e = min(e0, hi)
         if e <= s || e - s < size { return nil }
         if highest {
@@ -32,8 +35,10 @@ struct NaiveAddressAllocator {
         return a <= e - size ? a : nil
     }
 
-    mutating func allocate(size: UInt64, alignment: UInt64, policy: AllocationPolicy,
-                           within constraint: AddressRange?) -> Result<AddressRange, AddressAllocatorError> {
+    mutating func allocate(
+        size: UInt64, alignment: UInt64, policy: AllocationPolicy,
+        within constraint: AddressRange?
+    ) -> Result<AddressRange, AddressAllocatorError> {
         if size == 0 { return .failure(.zeroSize) }
         if alignment == 0 || alignment.nonzeroBitCount != 1 { return .failure(.invalidAlignment(alignment)) }
         var lo = space.start, hi = space.end

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ResourceAllocator
 
 @Suite struct X86_64LayoutTests {
@@ -17,12 +18,13 @@ import Testing
 
     @Test func largeGuestIsSplitAroundTheHole() throws {
         var layout = try X86_64Layout(memorySize: 8 * gib + 123)
-        #expect(layout.ram.map(\.range) == [
-            AddressRange(start: 0, size: 3 * gib)!, AddressRange(start: 4 * gib, size: 5 * gib + 123)!,
-        ])
+        #expect(
+            layout.ram.map(\.range) == [
+                AddressRange(start: 0, size: 3 * gib)!, AddressRange(start: 4 * gib, size: 5 * gib + 123)!,
+            ])
         #expect(layout.ram.reduce(0) { $0 + $1.range.size } == 8 * gib + 123)
         #expect(layout.ram.map(\.slot) == [0, 1])
-        #expect(layout.mmio64.space.start == 10 * gib)    // first 1 GiB boundary above RAM
+        #expect(layout.mmio64.space.start == 10 * gib)  // first 1 GiB boundary above RAM
         #expect(layout.ramRegion(containing: 3 * gib) == nil)
         #expect(layout.ramRegion(containing: 4 * gib)?.slot == 1)
         #expect(try layout.memorySlots.allocate() == 2)
@@ -59,7 +61,9 @@ import Testing
         #expect(restored.msiGSIs.isAllocated(gsi))
         #expect(restored.memorySlots.isAllocated(slot))
         #expect(try restored.msiGSIs.allocate() == gsi + 1)
-        #expect(try restored.mmio32.allocate(size: 1 << 20, alignment: 1 << 20) == layout.mmio32.allocate(size: 1 << 20, alignment: 1 << 20))
+        #expect(
+            try restored.mmio32.allocate(size: 1 << 20, alignment: 1 << 20)
+                == layout.mmio32.allocate(size: 1 << 20, alignment: 1 << 20))
     }
 
     @Test func corruptedSavesAreRejected() throws {

@@ -3,7 +3,7 @@ import KVM
 import VCPUScheduler
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What one dispatcher run of counting guests produced.
@@ -47,7 +47,9 @@ public func runCounterGuests<Policy: SchedulingPolicy>(
         machines[vm] = try CounterVM(id: vm, vcpus: count, program: program, kvm: kvm)
     }
     defer { for machine in machines.values { machine.stop() } }
-    let gated = vcpus.compactMap { entry in machines[entry.id.vm].map { (entry, $0.vcpus[Int(entry.id.index)], $0.counters[Int(entry.id.index)]) } }
+    let gated = vcpus.compactMap { entry in
+        machines[entry.id.vm].map { (entry, $0.vcpus[Int(entry.id.index)], $0.counters[Int(entry.id.index)]) }
+    }
 
     let dispatcher = try VCPUDispatcher(
         policy: policy, workers: workers, workerAffinity: workerAffinity, workerPriority: workerPriority,

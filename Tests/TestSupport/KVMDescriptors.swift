@@ -2,7 +2,7 @@
 // close ordinary files concurrently, so only KVM objects and eventfds are counted (and the
 // leak tests hold the `.usesKVM(exclusively: true)` gate).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The descriptors of this process that refer to KVM objects or eventfds, by their

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A fresh private temporary directory (`mkdtemp`, mode 0700), removed with everything in it

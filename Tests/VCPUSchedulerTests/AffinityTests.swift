@@ -5,7 +5,7 @@ import Testing
 @testable import VCPUScheduler
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs `body` on a fresh thread and waits for it (so that changing the thread's affinity
@@ -17,11 +17,13 @@ func runOnFreshThread(_ body: @escaping @Sendable () -> Void) {
     }
     var thread = pthread_t()
     let context = Unmanaged.passRetained(Job(body)).toOpaque()
-    let created = pthread_create(&thread, nil, { raw in
-        guard let raw else { return nil }
-        Unmanaged<Job>.fromOpaque(raw).takeRetainedValue().body()
-        return nil
-    }, context)
+    let created = pthread_create(
+        &thread, nil,
+        { raw in
+            guard let raw else { return nil }
+            Unmanaged<Job>.fromOpaque(raw).takeRetainedValue().body()
+            return nil
+        }, context)
     if created == 0 {
         pthread_join(thread, nil)
     } else {

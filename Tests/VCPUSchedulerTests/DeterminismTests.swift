@@ -86,7 +86,8 @@ struct DeterminismTests {
     func ioAccounting() throws {
         let vcpu = SimulatedVCPU(
             VCPUID(0), pattern: .phases([.guest(2 * ms), .exitHandling(1 * ms), .blocked(2 * ms)], repeating: true))
-        let report = try Simulator(cpus: 1, duration: 100 * ms).run(RoundRobinPolicy(timeSlice: 10 * ms), workload: [vcpu])
+        let report = try Simulator(cpus: 1, duration: 100 * ms).run(
+            RoundRobinPolicy(timeSlice: 10 * ms), workload: [vcpu])
         let a = try #require(report.row(VCPUID(0))).accounting
         #expect(a.cpuTime == 40 * ms)
         #expect(a.ioTime == 20 * ms)
@@ -99,7 +100,8 @@ struct DeterminismTests {
     func haltAndArrival() throws {
         let finite = SimulatedVCPU(VCPUID(0), pattern: .phases([.guest(5 * ms)], repeating: false))
         let late = SimulatedVCPU(VCPUID(1), arrival: 30 * ms)
-        let report = try Simulator(cpus: 1, duration: 50 * ms).run(RoundRobinPolicy(timeSlice: 1 * ms), workload: [finite, late])
+        let report = try Simulator(cpus: 1, duration: 50 * ms).run(
+            RoundRobinPolicy(timeSlice: 1 * ms), workload: [finite, late])
         #expect(report.vcpus[0].accounting.cpuTime == 5 * ms)
         #expect(report.vcpus[1].accounting.cpuTime == 20 * ms)
         #expect(report.vcpus[1].accounting.blockedTime == 30 * ms)
@@ -108,7 +110,8 @@ struct DeterminismTests {
     @Test("latency percentiles: a woken vCPU behind two CPU-bound ones under round robin")
     func latencyPercentiles() throws {
         let workload = [cpuBound(0), cpuBound(1), cpuBound(2)]
-        let report = try Simulator(cpus: 1, duration: 30 * ms).run(RoundRobinPolicy(timeSlice: 1 * ms), workload: workload)
+        let report = try Simulator(cpus: 1, duration: 30 * ms).run(
+            RoundRobinPolicy(timeSlice: 1 * ms), workload: workload)
         // Everyone waits exactly two slices between runs, except the first runs of vCPUs 1, 2.
         let p = report.latencies.percentiles([50, 99])
         #expect(p == [2 * ms, 2 * ms])

@@ -4,7 +4,7 @@ import Testing
 import VCPUScheduler
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A vCPU that "runs" by sleeping through its slice (or until preempted) and counts how many
@@ -75,7 +75,9 @@ struct DispatcherTests {
 
     @Test("configuration errors are typed")
     func configuration() throws {
-        #expect(throws: DispatcherError.self) { try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: ms), workers: 0) }
+        #expect(throws: DispatcherError.self) {
+            try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: ms), workers: 0)
+        }
         let affinity = try CPUAffinity(cpus: [0])
         #expect(throws: DispatcherError.self) {
             try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: ms), workers: 2, workerAffinity: [affinity])
@@ -110,7 +112,8 @@ struct DispatcherTests {
     @Test("a worker priority the kernel accepts is applied (nice 5 needs no privilege)")
     func workerNice() throws {
         let vcpu = SleepingVCPU(VCPUID(0))
-        let dispatcher = try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 1, workerPriority: .nice(5))
+        let dispatcher = try VCPUDispatcher(
+            policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 1, workerPriority: .nice(5))
         try dispatcher.add(vcpu, parameters: SchedulingParameters())
         try dispatcher.start()
         while vcpu.slices.load(ordering: .relaxed) == 0 { usleep(1_000) }
@@ -127,7 +130,8 @@ struct DispatcherTests {
         let allowed = try CPUAffinity.currentThread()
         let pin = try CPUAffinity(cpus: [allowed.cpus[0]])
         let vcpu = AffinityProbe(VCPUID(0))
-        let dispatcher = try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 1, workerAffinity: [pin])
+        let dispatcher = try VCPUDispatcher(
+            policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 1, workerAffinity: [pin])
         try dispatcher.add(vcpu, parameters: SchedulingParameters())
         try dispatcher.start()
         usleep(20_000)
@@ -158,7 +162,8 @@ struct DispatcherTests {
 struct CapOverrunTests {
     func cappedVCPU() throws -> BandwidthCapped<RoundRobinPolicy> {
         var policy = BandwidthCapped(try RoundRobinPolicy(timeSlice: 10 * ms))
-        try policy.add(VCPUID(0), parameters: SchedulingParameters(cap: try BandwidthCap(quota: 3 * ms, period: 10 * ms)), at: 0)
+        try policy.add(
+            VCPUID(0), parameters: SchedulingParameters(cap: try BandwidthCap(quota: 3 * ms, period: 10 * ms)), at: 0)
         try policy.wake(VCPUID(0), at: 0)
         return policy
     }

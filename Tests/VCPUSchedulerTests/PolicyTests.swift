@@ -5,7 +5,7 @@ import Testing
 @testable import VCPUScheduler
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Policies and building blocks")
@@ -163,7 +163,8 @@ struct PolicyTests {
 
     @Test("schedstat: the parser")
     func schedstatParser() throws {
-        #expect(try ThreadSchedStat.parse("123 456 7\n") == ThreadSchedStat(onCPU: 123, runQueueWait: 456, timeslices: 7))
+        #expect(
+            try ThreadSchedStat.parse("123 456 7\n") == ThreadSchedStat(onCPU: 123, runQueueWait: 456, timeslices: 7))
         #expect(throws: ThreadSchedStat.ReadError.self) { try ThreadSchedStat.parse("1 2\n") }
         #expect(throws: ThreadSchedStat.ReadError.self) { try ThreadSchedStat.parse("a b c\n") }
         #expect(throws: ThreadSchedStat.ReadError.self) { try ThreadSchedStat.parse("1 2 -3\n") }
@@ -172,7 +173,9 @@ struct PolicyTests {
 
     @Test(
         "schedstat: the current thread's figures grow while it burns CPU",
-        .enabled(if: access("/proc/thread-self/schedstat", R_OK) == 0, "no /proc/thread-self/schedstat (CONFIG_SCHED_INFO off?)"))
+        .enabled(
+            if: access("/proc/thread-self/schedstat", R_OK) == 0,
+            "no /proc/thread-self/schedstat (CONFIG_SCHED_INFO off?)"))
     func schedstat() throws {
 
         let tid = HostThread.currentKernelID
@@ -181,7 +184,7 @@ struct PolicyTests {
         var after = before
         var x: UInt64 = 1
         for _ in 0..<10_000 where after.onCPU == before.onCPU {
-            for i in 0..<10_000 { x = x &* 6364136223846793005 &+ UInt64(i) }
+            for i in 0..<10_000 { x = x &* 6_364_136_223_846_793_005 &+ UInt64(i) }
             after = try ThreadSchedStat.current()
         }
         #expect(x != 0)
@@ -199,7 +202,8 @@ struct CapStepTests {
     func throttleCycle() throws {
         var policy = BandwidthCapped(try RoundRobinPolicy(timeSlice: 10 * ms))
         let id = VCPUID(0)
-        try policy.add(id, parameters: SchedulingParameters(cap: try BandwidthCap(quota: 3 * ms, period: 10 * ms)), at: 0)
+        try policy.add(
+            id, parameters: SchedulingParameters(cap: try BandwidthCap(quota: 3 * ms, period: 10 * ms)), at: 0)
         try policy.wake(id, at: 0)
         let first = policy.pickNext(at: 0)
         #expect(first == SchedulingDecision(vcpu: id, slice: 3 * ms))
@@ -238,7 +242,8 @@ struct CapStepTests {
     @Test("a VM cap reserves quota for its running vCPUs and gives unused quota back")
     func vmCapReservation() throws {
         var policy = BandwidthCapped(
-            try RoundRobinPolicy(timeSlice: 10 * ms), vmCaps: [VMID(0): try BandwidthCap(quota: 6 * ms, period: 10 * ms)])
+            try RoundRobinPolicy(timeSlice: 10 * ms),
+            vmCaps: [VMID(0): try BandwidthCap(quota: 6 * ms, period: 10 * ms)])
         let ids = (0..<3).map { VCPUID(UInt32($0)) }
         for id in ids {
             try policy.add(id, parameters: SchedulingParameters(), at: 0)

@@ -5,7 +5,7 @@ import Testing
 import VCPUScheduler
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The dispatcher on real KVM vCPUs: tiny real-mode guests that OUT a counter on every loop
@@ -83,7 +83,9 @@ struct RealVCPUTests {
         try check(EarliestDeadlinePolicy())
     }
 
-    @Test("a halting vCPU leaves the run queue and runs again when woken", arguments: [CounterProgram.haltEvery64, .ioWaitEvery64])
+    @Test(
+        "a halting vCPU leaves the run queue and runs again when woken",
+        arguments: [CounterProgram.haltEvery64, .ioWaitEvery64])
     func blockAndWake(program: CounterProgram) throws {
         let vcpus = (0..<2).map { (id: VCPUID(UInt32($0)), parameters: SchedulingParameters()) }
         let run = try runCounterGuests(
@@ -116,7 +118,9 @@ struct RealVCPUTests {
         defer { closedir(dir) }
         var count = 0
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             var target = [CChar](repeating: 0, count: 256)
             let length = readlink("/proc/self/fd/\(name)", &target, target.count - 1)
             guard length > 0 else { continue }

@@ -28,10 +28,12 @@ final class ScriptedVCPU: SchedulableVCPU, @unchecked Sendable {
 struct SeamTests {
     @Test("a single-CPU loop over SchedulerCore and SchedulableVCPU accounts what the vCPUs report")
     func drivenThroughTheSeam() throws {
-        let a = ScriptedVCPU(VCPUID(0), script: [
-            SliceReport(guestTime: 2 * ms, exitHandling: 1 * ms, end: .sliceExpired),
-            SliceReport(guestTime: 1 * ms, exitHandling: 0, end: .halted),
-        ])
+        let a = ScriptedVCPU(
+            VCPUID(0),
+            script: [
+                SliceReport(guestTime: 2 * ms, exitHandling: 1 * ms, end: .sliceExpired),
+                SliceReport(guestTime: 1 * ms, exitHandling: 0, end: .halted),
+            ])
         let b = ScriptedVCPU(VCPUID(1), script: [SliceReport(guestTime: 3 * ms, exitHandling: 0, end: .sliceExpired)])
         let vcpus = [a.schedulingID: a, b.schedulingID: b]
         var core = SchedulerCore(policy: try RoundRobinPolicy(timeSlice: 3 * ms))
@@ -44,7 +46,8 @@ struct SeamTests {
             let vcpu = try #require(vcpus[decision.vcpu])
             let report = vcpu.runSlice(decision.slice)
             now += report.guestTime + report.exitHandling
-            try core.finish(decision.vcpu, exitHandling: report.exitHandling, outcome: report.end.outcome ?? .blocked, at: now)
+            try core.finish(
+                decision.vcpu, exitHandling: report.exitHandling, outcome: report.end.outcome ?? .blocked, at: now)
             if report.end.outcome == nil { try core.remove(decision.vcpu, at: now) }
         }
         core.settle(at: now)

@@ -222,7 +222,8 @@ struct SimulatorTests {
 struct LatencyTests {
     @Test("weighted fair lets a woken interactive vCPU preempt; round robin makes it queue")
     func interactiveWakeLatency() throws {
-        let interactive = SimulatedVCPU(VCPUID(9), pattern: .phases([.guest(200_000), .blocked(5 * ms)], repeating: true))
+        let interactive = SimulatedVCPU(
+            VCPUID(9), pattern: .phases([.guest(200_000), .blocked(5 * ms)], repeating: true))
         let workload = [cpuBound(0), cpuBound(1), cpuBound(2), interactive]
         let simulator = try Simulator(cpus: 1, duration: 1 * second)
         let fair = try simulator.run(WeightedFairPolicy(slice: 4 * ms), workload: workload)
@@ -244,7 +245,9 @@ struct ArrivalTests {
             WeightedFairPolicy(slice: 1 * ms), workload: workload)
         // After the arrival, three equal vCPUs: 100 ms each over 300 ms, to within a slice.
         for id in [VCPUID(0), VCPUID(1), VCPUID(2)] {
-            let after = report.trace.filter { $0.vcpu == id && $0.start >= 1 * second }.reduce(0) { $0 + $1.end - $1.start }
+            let after = report.trace.filter { $0.vcpu == id && $0.start >= 1 * second }.reduce(0) {
+                $0 + $1.end - $1.start
+            }
             #expect(after >= 99 * ms && after <= 101 * ms, "\(id): \(after)")
         }
         // And no run of more than two consecutive slices for the newcomer.

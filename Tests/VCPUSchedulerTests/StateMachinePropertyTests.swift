@@ -32,8 +32,10 @@ struct StateMachinePropertyTests {
                 let id = VCPUID(vm: VMID(nextIndex % 3), index: nextIndex)
                 nextIndex += 1
                 let parameters = SchedulingParameters(
-                    weight: .nice(Int(UInt64.random(in: 0...10, using: &rng)) - 5), priority: Int(UInt64.random(in: 0...5, using: &rng)),
-                    cap: UInt64.random(in: 0...3, using: &rng) == 0 ? try BandwidthCap(quota: 1 * ms, period: 4 * ms) : nil,
+                    weight: .nice(Int(UInt64.random(in: 0...10, using: &rng)) - 5),
+                    priority: Int(UInt64.random(in: 0...5, using: &rng)),
+                    cap: UInt64.random(in: 0...3, using: &rng) == 0
+                        ? try BandwidthCap(quota: 1 * ms, period: 4 * ms) : nil,
                     reservation: try RealTimeReservation(budget: 200_000, period: 10 * ms))
                 try policy.add(id, parameters: parameters, at: now)
                 model[id] = .blocked
@@ -92,9 +94,13 @@ struct StateMachinePropertyTests {
                 running.append(d.vcpu)
             } else if !running.isEmpty {
                 let id = running.removeFirst()
-                try policy.account(id, ran: UInt64.random(in: 0...3 * ms, using: &rng), at: now, outcome: UInt64.random(in: 0...3, using: &rng) == 0 ? .blocked : .preempted)
+                try policy.account(
+                    id, ran: UInt64.random(in: 0...3 * ms, using: &rng), at: now,
+                    outcome: UInt64.random(in: 0...3, using: &rng) == 0 ? .blocked : .preempted)
             }
-            if let sleeper = weights.keys.sorted().first(where: { policy.state(of: $0) == .blocked }), UInt64.random(in: 0...2, using: &rng) == 0 {
+            if let sleeper = weights.keys.sorted().first(where: { policy.state(of: $0) == .blocked }),
+                UInt64.random(in: 0...2, using: &rng) == 0
+            {
                 try policy.wake(sleeper, at: now)
             }
             var sum: Int128 = 0, total: Int128 = 0

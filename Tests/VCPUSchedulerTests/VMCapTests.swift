@@ -54,7 +54,9 @@ struct VMCapTests {
         #expect(try #require(report.jainIndex) > 0.99)
     }
 
-    @Test("VM caps hold under bursty load for every seed, and compose with per-vCPU caps", arguments: [1, 2, 3, 4] as [UInt64])
+    @Test(
+        "VM caps hold under bursty load for every seed, and compose with per-vCPU caps",
+        arguments: [1, 2, 3, 4] as [UInt64])
     func burstyProperty(seed: UInt64) throws {
         let vmCap = try BandwidthCap(quota: 7 * ms, period: 10 * ms)
         let ownCap = try BandwidthCap(quota: 2 * ms, period: 5 * ms)
@@ -69,7 +71,8 @@ struct VMCapTests {
                     arrival: UInt64(i) * 300_000, pattern: pattern))
         }
         let policy = BandwidthCapped(try WeightedFairPolicy(slice: 1 * ms), vmCaps: [VMID(0): vmCap])
-        let report = try Simulator(cpus: 3, duration: 500 * ms, seed: seed, recordsTrace: true).run(policy, workload: workload)
+        let report = try Simulator(cpus: 3, duration: 500 * ms, seed: seed, recordsTrace: true).run(
+            policy, workload: workload)
         let used = usagePerPeriod(report.trace, vm: VMID(0), period: vmCap.period)
         #expect(used.values.allSatisfy { $0 <= vmCap.quota })
         #expect(capRespected(report.trace, vcpu: VCPUID(vm: VMID(0), index: 2), cap: ownCap))

@@ -51,12 +51,15 @@ final class ScriptedVCPU: VirtualCPUHandle {
     }
 
     @Test func failEntryAndInternalErrorAreTypedErrors() throws {
-        #expect(try outcome(of: [.exit { .failEntry(hardwareReason: 0x21, cpu: 0) }])
-            == .failed(.failEntry(hardwareReason: 0x21)))
-        #expect(try outcome(of: [.exit { .internalError(suberror: 1, data: [7]) }])
-            == .failed(.internalError(suberror: 1, data: [7])))
-        #expect(try outcome(of: [.exit { .unknownHardware(reason: 0x30) }])
-            == .failed(.unhandledExit(.unknownHardware, detail: "hardware exit reason 0x30")))
+        #expect(
+            try outcome(of: [.exit { .failEntry(hardwareReason: 0x21, cpu: 0) }])
+                == .failed(.failEntry(hardwareReason: 0x21)))
+        #expect(
+            try outcome(of: [.exit { .internalError(suberror: 1, data: [7]) }])
+                == .failed(.internalError(suberror: 1, data: [7])))
+        #expect(
+            try outcome(of: [.exit { .unknownHardware(reason: 0x30) }])
+                == .failed(.unhandledExit(.unknownHardware, detail: "hardware exit reason 0x30")))
     }
 
     @Test func kvmFailureEndsTheRunWithItsErrno() throws {
@@ -77,7 +80,8 @@ final class ScriptedVCPU: VirtualCPUHandle {
             }
         }
         #expect(try outcome(of: [], handler: StopOnHalt()) == .stoppedByHandler("guest idle"))
-        #expect(try outcome(of: [.exit { .unknown(reason: 5) }], handler: StopOnHalt())
-            == .failed(.unhandledExit(.unknown, detail: "exit reason 5")))
+        #expect(
+            try outcome(of: [.exit { .unknown(reason: 5) }], handler: StopOnHalt())
+                == .failed(.unhandledExit(.unknown, detail: "exit reason 5")))
     }
 }

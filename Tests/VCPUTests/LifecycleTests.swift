@@ -1,14 +1,14 @@
-import HostSupport
 import DeviceModel
 import GuestMemory
+import HostSupport
 import KVM
-import TestSupport
 import Synchronization
+import TestSupport
 import Testing
 import VCPU
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension VCPUTests {
@@ -41,8 +41,9 @@ extension VCPUTests {
             // The guest really ran between pauses and is still at its loop.
             #expect(try runner.vcpu.registers().rip == 0x1000)
             pauseNanoseconds.sort()
-            print("pause latency (kick → parked) over 1000 cycles: p50 \(pauseNanoseconds[500] / 1000) µs, "
-                + "p99 \(pauseNanoseconds[990] / 1000) µs, max \(pauseNanoseconds[999] / 1000) µs")
+            print(
+                "pause latency (kick → parked) over 1000 cycles: p50 \(pauseNanoseconds[500] / 1000) µs, "
+                    + "p99 \(pauseNanoseconds[990] / 1000) µs, max \(pauseNanoseconds[999] / 1000) µs")
         }
 
         @Test func invalidTransitionsAreTypedErrors() throws {
@@ -98,8 +99,9 @@ extension VCPUTests {
             runner.stop()
             samples.sort()
             #expect(runner.statistics.count(.interrupted) >= before + 200)
-            print("kick latency (kick → vCPU out of the guest) over 200 kicks: p50 \(samples[100] / 1000) µs, "
-                + "p99 \(samples[198] / 1000) µs")
+            print(
+                "kick latency (kick → vCPU out of the guest) over 200 kicks: p50 \(samples[100] / 1000) µs, "
+                    + "p99 \(samples[198] / 1000) µs")
         }
     }
 }

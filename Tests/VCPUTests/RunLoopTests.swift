@@ -1,8 +1,8 @@
-import TestSupport
 import DeviceModel
 import GuestMemory
 import KVM
 import Synchronization
+import TestSupport
 import Testing
 import VCPU
 

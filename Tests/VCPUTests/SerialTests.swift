@@ -1,7 +1,7 @@
-import TestSupport
 import DeviceModel
 import GuestMemory
 import Synchronization
+import TestSupport
 import Testing
 import VCPU
 

@@ -1,9 +1,9 @@
-import TestSupport
 import DeviceModel
 import Foundation
 import GuestMemory
 import KVM
 import Synchronization
+import TestSupport
 import Testing
 import VCPU
 

@@ -1,13 +1,13 @@
 import DeviceModel
 import GuestMemory
 import KVM
-import TestSupport
 import Synchronization
+import TestSupport
 import Testing
 import VCPU
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Every VCPU test that touches /dev/kvm lives under this suite.

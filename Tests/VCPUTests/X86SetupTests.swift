@@ -1,7 +1,7 @@
-import TestSupport
 import DeviceModel
 import GuestMemory
 import KVM
+import TestSupport
 import Testing
 import VCPU
 

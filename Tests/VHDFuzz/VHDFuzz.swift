@@ -1,3 +1,4 @@
+import BlockStorage
 // Fuzz target for the VHD parser, read path, repair and write path.
 //
 // libFuzzer build (see run-fuzz.sh):
@@ -6,11 +7,10 @@
 // seed corpus (`vhd-fuzz --make-corpus DIR`).
 import Synchronization
 import SystemPackage
-import BlockStorage
 import VHD
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An in-memory file, read-only or writable up to `limit` bytes (beyond that a write fails
@@ -32,18 +32,24 @@ final class MemoryIO: ImageIO {
         bytes.withLock { bytes in
             guard offset < UInt64(bytes.count) else { return 0 }
             let n = min(buffer.count, bytes.count - Int(offset))
-            bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + n])) }
+            bytes.withUnsafeBytes {
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + n]))
+            }
             return n
         }
     }
 
     func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         guard writable else { throw .readOnly }
-        guard offset <= UInt64(limit), UInt64(buffer.count) <= UInt64(limit) - offset else { throw .io(operation: "pwrite", errno: .noSpace) }
+        guard offset <= UInt64(limit), UInt64(buffer.count) <= UInt64(limit) - offset else {
+            throw .io(operation: "pwrite", errno: .noSpace)
+        }
         bytes.withLock { bytes in
             let end = Int(offset) + buffer.count
             if end > bytes.count { bytes += [UInt8](repeating: 0, count: end - bytes.count) }
-            bytes.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[Int(offset)..<end]).copyMemory(from: buffer) }
+            bytes.withUnsafeMutableBytes {
+                UnsafeMutableRawBufferPointer(rebasing: $0[Int(offset)..<end]).copyMemory(from: buffer)
+            }
         }
     }
 
@@ -53,7 +59,11 @@ final class MemoryIO: ImageIO {
         guard writable else { throw .readOnly }
         guard size <= UInt64(limit) else { throw .io(operation: "ftruncate", errno: .noSpace) }
         bytes.withLock { bytes in
-            if Int(size) < bytes.count { bytes.removeLast(bytes.count - Int(size)) } else { bytes += [UInt8](repeating: 0, count: Int(size) - bytes.count) }
+            if Int(size) < bytes.count {
+                bytes.removeLast(bytes.count - Int(size))
+            } else {
+                bytes += [UInt8](repeating: 0, count: Int(size) - bytes.count)
+            }
         }
     }
 
@@ -90,9 +100,13 @@ func sealed(_ bytes: [UInt8]) -> [UInt8] {
     var bytes = bytes
     func be(_ offset: Int, _ count: Int) -> UInt64 { bytes[offset..<offset + count].reduce(0) { $0 << 8 | UInt64($1) } }
     func seal(_ offset: Int, size: Int, cookie: String, checksumAt: Int) {
-        guard offset >= 0, offset + size <= bytes.count, bytes[offset..<offset + 8].elementsEqual(cookie.utf8) else { return }
+        guard offset >= 0, offset + size <= bytes.count, bytes[offset..<offset + 8].elementsEqual(cookie.utf8) else {
+            return
+        }
         var sum: UInt32 = 0
-        for i in offset..<offset + size where i < offset + checksumAt || i >= offset + checksumAt + 4 { sum &+= UInt32(bytes[i]) }
+        for i in offset..<offset + size where i < offset + checksumAt || i >= offset + checksumAt + 4 {
+            sum &+= UInt32(bytes[i])
+        }
         let checksum = ~sum
         for k in 0..<4 { bytes[offset + checksumAt + k] = UInt8(truncatingIfNeeded: checksum >> (24 - 8 * k)) }
     }
@@ -125,7 +139,7 @@ func fuzzImage(_ bytes: [UInt8]) {
     }
     fuzzRepair(bytes)
     fuzzWrite(bytes)
-    fuzzWrite(bytes, limit: bytes.count + 2048)   // little room: allocations fail with ENOSPC
+    fuzzWrite(bytes, limit: bytes.count + 2048)  // little room: allocations fail with ENOSPC
     fuzzMaintenance(bytes)
 }
 
@@ -136,12 +150,14 @@ func fuzzImage(_ bytes: [UInt8]) {
 func fuzzMaintenance(_ bytes: [UInt8]) {
     let memory = MemoryIO(bytes)
     guard let image = try? VHDImage.open(io: memory, path: "/nonexistent/fuzz.vhd", readOnly: true),
-          image.diskType != .differencing, image.capacity <= 16 << 20,
-          let before = try? image.read(at: 0, length: Int(image.capacity)) else { return }
+        image.diskType != .differencing, image.capacity <= 16 << 20,
+        let before = try? image.read(at: 0, length: Int(image.capacity))
+    else { return }
     let cleanBefore = (try? VHDImage.checkImage(io: memory, path: "/nonexistent/fuzz.vhd"))?.isClean ?? false
     let path = "/dev/shm/vhd-fuzz-\(getpid()).vhd"
     defer { unlink(path) }
-    guard let file = try? FileImageIO(path: path, readOnly: false, create: true, truncate: true, writeBehind: nil) else { return }
+    guard let file = try? FileImageIO(path: path, readOnly: false, create: true, truncate: true, writeBehind: nil)
+    else { return }
     let stored: Bool = bytes.withUnsafeBytes { buffer in (try? file.write(buffer, at: 0)) != nil }
     guard stored else { return }
     func verify(_ operation: String, expected: [UInt8]) {
@@ -163,10 +179,14 @@ func fuzzMaintenance(_ bytes: [UInt8]) {
     defer { unlink(converted) }
     for format in ImageFormat.allCases {
         unlink(converted)
-        guard (try? convertImage(source: image, destination: converted, to: format, blockSize: 4096)) != nil else { continue }
+        guard (try? convertImage(source: image, destination: converted, to: format, blockSize: 4096)) != nil else {
+            continue
+        }
         do {
             // Opened as what it is: a raw disk may end with bytes that look like a VHD footer.
-            let copy: any BlockDevice = format == .raw ? try RawImage(path: converted, readOnly: true) : try VHDImage.open(path: converted, readOnly: true)
+            let copy: any BlockDevice =
+                format == .raw
+                ? try RawImage(path: converted, readOnly: true) : try VHDImage.open(path: converted, readOnly: true)
             let read = try copy.read(at: 0, length: before.count)
             if copy.capacity != image.capacity || read != before { violated("convert to \(format) changed the disk") }
         } catch {
@@ -183,9 +203,15 @@ func fuzzMaintenance(_ bytes: [UInt8]) {
 /// `check --repair` does all it can in one go: checking again finds nothing it could repair.
 func fuzzRepair(_ bytes: [UInt8]) {
     let io = MemoryIO(bytes, writable: true)
-    guard let first = try? VHDImage.checkImage(io: io, path: "/nonexistent/fuzz.vhd", repair: true), !first.repaired.isEmpty else { return }
-    guard let again = try? VHDImage.checkImage(io: io, path: "/nonexistent/fuzz.vhd") else { violated("check fails after a repair") }
-    if let left = again.problems.first(where: { $0.repair != nil }) { violated("repairable problem left after repair: \(left)") }
+    guard let first = try? VHDImage.checkImage(io: io, path: "/nonexistent/fuzz.vhd", repair: true),
+        !first.repaired.isEmpty
+    else { return }
+    guard let again = try? VHDImage.checkImage(io: io, path: "/nonexistent/fuzz.vhd") else {
+        violated("check fails after a repair")
+    }
+    if let left = again.problems.first(where: { $0.repair != nil }) {
+        violated("repairable problem left after repair: \(left)")
+    }
 }
 
 /// A write that a flush made durable reads back after reopening, and what lay outside it
@@ -198,8 +224,10 @@ func fuzzWrite(_ bytes: [UInt8], limit: Int = 64 << 20) {
     let written = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
     let writeAt = (capacity / 2) & ~511
     let keptAt = [UInt64(0), capacity - 4096].filter { $0 + 4096 <= writeAt || $0 >= writeAt + 4096 }
-    guard let before = try? keptAt.map({ (offset) throws(BlockDeviceError) in try image.read(at: offset, length: 4096) }),
-          let old = try? image.read(at: writeAt, length: 4096) else { return }
+    guard
+        let before = try? keptAt.map({ (offset) throws(BlockDeviceError) in try image.read(at: offset, length: 4096) }),
+        let old = try? image.read(at: writeAt, length: 4096)
+    else { return }
     var flushed = true
     do {
         try image.write(written, at: writeAt)
@@ -220,7 +248,10 @@ func fuzzWrite(_ bytes: [UInt8], limit: Int = 64 << 20) {
         let now = try reopened.read(at: writeAt, length: 4096)
         if flushed, now != written { violated("a flushed write does not read back") }
         // A write that failed part-way is not atomic across sectors: each one is old or new.
-        for sector in stride(from: 0, to: 4096, by: 512) where now[sector..<sector + 512] != written[sector..<sector + 512] && now[sector..<sector + 512] != old[sector..<sector + 512] {
+        for sector in stride(from: 0, to: 4096, by: 512)
+        where now[sector..<sector + 512] != written[sector..<sector + 512]
+            && now[sector..<sector + 512] != old[sector..<sector + 512]
+        {
             violated("sector \(sector / 512) of \(what) reads as neither its old nor its new data")
         }
         for (offset, old) in zip(keptAt, before) where try reopened.read(at: offset, length: 4096) != old {
@@ -232,59 +263,61 @@ func fuzzWrite(_ bytes: [UInt8], limit: Int = 64 << 20) {
 }
 
 #if FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    fuzzOne(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
-    return 0
-}
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+        fuzzOne(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+        return 0
+    }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func runFuzzerDriver(
+        _ argc: UnsafeMutablePointer<Int32>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+    ) -> Int32
 
-/// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer.
-@_cdecl("vhd_fuzz_main")
-public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    var count = argc
-    var arguments = argv
-    return runFuzzerDriver(&count, &arguments, fuzzerTestOneInput)
-}
+    /// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer.
+    @_cdecl("vhd_fuzz_main")
+    public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+        var count = argc
+        var arguments = argv
+        return runFuzzerDriver(&count, &arguments, fuzzerTestOneInput)
+    }
 #else
-@main
-struct VHDFuzzMain {
-    static func main() throws {
-        var arguments = Array(CommandLine.arguments.dropFirst())
-        if arguments.first == "--make-corpus", arguments.count == 2 {
-            try makeCorpus(directory: arguments[1])
-            return
+    @main
+    struct VHDFuzzMain {
+        static func main() throws {
+            var arguments = Array(CommandLine.arguments.dropFirst())
+            if arguments.first == "--make-corpus", arguments.count == 2 {
+                try makeCorpus(directory: arguments[1])
+                return
+            }
+            for path in arguments {
+                let io = try FileImageIO(path: path, readOnly: true)
+                let size = try io.size()
+                var bytes = [UInt8](repeating: 0, count: Int(min(size, 64 << 20)))
+                _ = try bytes.withUnsafeMutableBytes { (b) throws(BlockDeviceError) in try io.read(into: b, at: 0) }
+                fuzzOne(bytes)
+                print("ok \(path)")
+            }
+            arguments.removeAll()
         }
-        for path in arguments {
-            let io = try FileImageIO(path: path, readOnly: true)
-            let size = try io.size()
-            var bytes = [UInt8](repeating: 0, count: Int(min(size, 64 << 20)))
-            _ = try bytes.withUnsafeMutableBytes { (b) throws(BlockDeviceError) in try io.read(into: b, at: 0) }
-            fuzzOne(bytes)
-            print("ok \(path)")
-        }
-        arguments.removeAll()
-    }
 
-    /// Small valid images of each type as seeds.
-    static func makeCorpus(directory: String) throws {
-        var options = VHDCreateOptions(type: .dynamic, size: 64 << 10)
-        options.blockSize = 4096
-        let dynamic = try VHDImage.create(path: directory + "/dynamic.vhd", options: options)
-        try dynamic.write([UInt8](repeating: 0xAB, count: 1000), at: 5000)
-        try dynamic.flush()
-        let fixed = try VHDImage.create(path: directory + "/fixed.vhd", options: VHDCreateOptions(type: .fixed, size: 8192))
-        try fixed.write([UInt8](repeating: 0xCD, count: 512), at: 512)
-        try fixed.flush()
-        let child = try VHDImage.createDifferencing(path: directory + "/child.vhd", parentPath: directory + "/dynamic.vhd")
-        try child.write([UInt8](repeating: 0xEF, count: 700), at: 4000)
-        try child.flush()
+        /// Small valid images of each type as seeds.
+        static func makeCorpus(directory: String) throws {
+            var options = VHDCreateOptions(type: .dynamic, size: 64 << 10)
+            options.blockSize = 4096
+            let dynamic = try VHDImage.create(path: directory + "/dynamic.vhd", options: options)
+            try dynamic.write([UInt8](repeating: 0xAB, count: 1000), at: 5000)
+            try dynamic.flush()
+            let fixed = try VHDImage.create(
+                path: directory + "/fixed.vhd", options: VHDCreateOptions(type: .fixed, size: 8192))
+            try fixed.write([UInt8](repeating: 0xCD, count: 512), at: 512)
+            try fixed.flush()
+            let child = try VHDImage.createDifferencing(
+                path: directory + "/child.vhd", parentPath: directory + "/dynamic.vhd")
+            try child.write([UInt8](repeating: 0xEF, count: 700), at: 4000)
+            try child.flush()
+        }
     }
-}
 #endif

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import VHD
 
 /// Damaged and hostile images: each is rejected by `open` (or reported by `check`) with an
@@ -124,7 +125,11 @@ import Testing
         let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { $0.footers { e, at in e.be32(type, at: at + 60) } }
-        #expect(Self.openError(path) == .invalidField(field: "footer.diskType", value: UInt64(type), reason: "must be 2 (fixed), 3 (dynamic) or 4 (differencing)"))
+        #expect(
+            Self.openError(path)
+                == .invalidField(
+                    field: "footer.diskType", value: UInt64(type),
+                    reason: "must be 2 (fixed), 3 (dynamic) or 4 (differencing)"))
     }
 
     @Test func fixedDiskClaimingMoreThanTheFileIsRejected() throws {
@@ -182,7 +187,9 @@ import Testing
             try Self.edit(path) { $0.footers { e, at in e.be64(size, at: at + 48) } }
             #expect(Self.field(Self.openError(path)) == "footer.currentSize")
             let report = try VHDImage.check(path: path)
-            #expect(report.problems.contains { $0.severity == .fatal && "\($0.error)".hasPrefix("footer.currentSize") }, "\(report.problems)")
+            #expect(
+                report.problems.contains { $0.severity == .fatal && "\($0.error)".hasPrefix("footer.currentSize") },
+                "\(report.problems)")
         }
     }
 
@@ -232,7 +239,8 @@ import Testing
         try Self.edit(path) { $0.be32(0x0100_0000, at: 1536 + 4) }
         let offset: UInt64 = 0x0100_0000 * 512
         let fileSize = UInt64(try readFile(path).count)
-        let expected = VHDError.batEntryOutsideFile(block: 1, offset: offset, end: offset + 512 + (1 << 20), fileSize: fileSize)
+        let expected = VHDError.batEntryOutsideFile(
+            block: 1, offset: offset, end: offset + 512 + (1 << 20), fileSize: fileSize)
         #expect(Self.openError(path) == expected)
         let repaired = try VHDImage.check(path: path, repair: true)
         #expect(repaired.repaired.map(\.repair) == [.dropBATEntry(1)])
@@ -248,7 +256,10 @@ import Testing
             Issue.record("expected batEntriesOverlap, got \(String(describing: Self.openError(path)))")
             return
         }
-        #expect(try VHDImage.check(path: path).problems.contains { if case .batEntriesOverlap = $0.error { true } else { false } })
+        #expect(
+            try VHDImage.check(path: path).problems.contains {
+                if case .batEntriesOverlap = $0.error { true } else { false }
+            })
     }
 
     @Test func batEntryIntoMetadataIsRejected() throws {
@@ -340,7 +351,9 @@ import Testing
         var e = Edit(bytes: original)
         let offset = Int(e.bytes.be64(512 + 576 + 24 + 16))
         let text = Array("C:\\VMs\\parent.vhd".utf16)
-        for (i, unit) in text.enumerated() { e.bytes[offset + 2 * i] = UInt8(unit & 0xFF); e.bytes[offset + 2 * i + 1] = UInt8(unit >> 8) }
+        for (i, unit) in text.enumerated() {
+            e.bytes[offset + 2 * i] = UInt8(unit & 0xFF); e.bytes[offset + 2 * i + 1] = UInt8(unit >> 8)
+        }
         e.be32(UInt32(text.count * 2), at: 512 + 576 + 24 + 8)
         e.sealHeader()
         try writeFile(child, e.bytes)

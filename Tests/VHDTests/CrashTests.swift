@@ -1,13 +1,17 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import VHD
 
 /// Crash consistency: the I/O stops at every write in turn; every file a crash could leave
 /// must open, and each sector must read back as it was at the last successful flush or as
 /// one of the writes issued after it — never garbage, never hidden parent data.
 @Suite struct CrashTests {
-    enum Step { case write(offset: Int, length: Int, seed: UInt64), flush }
+    enum Step {
+        case write(offset: Int, length: Int, seed: UInt64)
+        case flush
+    }
 
     static let size = 1 << 20
     static let blockSize: UInt32 = 64 << 10
@@ -15,11 +19,11 @@ import Testing
     /// A workload mixing first-touch allocations, overwrites, partial sectors and flushes.
     static let workload: [Step] = [
         .write(offset: 0, length: 4096, seed: 1),
-        .write(offset: 70_000, length: 100, seed: 2),         // partial sectors, new block
+        .write(offset: 70_000, length: 100, seed: 2),  // partial sectors, new block
         .flush,
-        .write(offset: 200 << 10, length: 150 << 10, seed: 3), // spans three blocks
-        .write(offset: 1000, length: 2000, seed: 4),            // overwrite + partial sectors
-        .write(offset: 70_050, length: 20, seed: 5),            // inside the partial sector
+        .write(offset: 200 << 10, length: 150 << 10, seed: 3),  // spans three blocks
+        .write(offset: 1000, length: 2000, seed: 4),  // overwrite + partial sectors
+        .write(offset: 70_050, length: 20, seed: 5),  // inside the partial sector
         .flush,
         .write(offset: 600 << 10, length: 512, seed: 6),
         .write(offset: 900_001, length: 3, seed: 7),
@@ -47,7 +51,8 @@ import Testing
             disk = pattern(size, seed: 200)
             try parent.write(disk, at: 0)
             try parent.flush()
-            let child = try VHDImage.createDifferencing(io: io, path: dir.file("child.vhd"), parentPath: dir.file("parent.vhd"))
+            let child = try VHDImage.createDifferencing(
+                io: io, path: dir.file("child.vhd"), parentPath: dir.file("parent.vhd"))
             try child.write(pattern(3000, seed: 100), at: 65_000)
             disk.replaceSubrange(65_000..<68_000, with: pattern(3000, seed: 100))
             try child.flush()
@@ -131,15 +136,25 @@ import Testing
             let pending = io.pendingCount
             // Every unsynced write reached the disk; none did; each one alone was lost; only a
             // prefix arrived; random subsets did.
-            Self.verify(io.crashImage { _ in true }, outcome: outcome, dir: dir, label: "\(type) crash at \(crashAt), all pending kept")
-            Self.verify(io.crashImage { _ in false }, outcome: outcome, dir: dir, label: "\(type) crash at \(crashAt), all pending lost")
+            Self.verify(
+                io.crashImage { _ in true }, outcome: outcome, dir: dir,
+                label: "\(type) crash at \(crashAt), all pending kept")
+            Self.verify(
+                io.crashImage { _ in false }, outcome: outcome, dir: dir,
+                label: "\(type) crash at \(crashAt), all pending lost")
             for lost in 0..<pending where pending > 1 {
-                Self.verify(io.crashImage { $0 != lost }, outcome: outcome, dir: dir, label: "\(type) crash at \(crashAt), pending write \(lost) lost")
-                Self.verify(io.crashImage { $0 == lost }, outcome: outcome, dir: dir, label: "\(type) crash at \(crashAt), only pending write \(lost) kept")
+                Self.verify(
+                    io.crashImage { $0 != lost }, outcome: outcome, dir: dir,
+                    label: "\(type) crash at \(crashAt), pending write \(lost) lost")
+                Self.verify(
+                    io.crashImage { $0 == lost }, outcome: outcome, dir: dir,
+                    label: "\(type) crash at \(crashAt), only pending write \(lost) kept")
             }
             for round in 0..<3 where pending > 1 {
                 let keep = (0..<pending).map { _ in Bool.random(using: &generator) }
-                Self.verify(io.crashImage { keep[$0] }, outcome: outcome, dir: dir, label: "\(type) crash at \(crashAt), subset \(round)")
+                Self.verify(
+                    io.crashImage { keep[$0] }, outcome: outcome, dir: dir,
+                    label: "\(type) crash at \(crashAt), subset \(round)")
             }
         }
     }
@@ -173,9 +188,11 @@ import Testing
             }
             try image.flush()
         }
-        let reopened = try VHDImage.open(io: FaultyIO(bytes: recovered.crashImage { _ in false }), path: dir.file("child.vhd"), readOnly: true)
+        let reopened = try VHDImage.open(
+            io: FaultyIO(bytes: recovered.crashImage { _ in false }), path: dir.file("child.vhd"), readOnly: true)
         #expect(try difference(contents(of: reopened), model) == nil)
-        let problems = try VHDImage.checkStructures(io: FaultyIO(bytes: recovered.current), path: dir.file("child.vhd")).problems
+        let problems = try VHDImage.checkStructures(io: FaultyIO(bytes: recovered.current), path: dir.file("child.vhd"))
+            .problems
         #expect(problems.filter { $0.severity != .notice }.isEmpty, "\(problems)")
     }
 
@@ -228,8 +245,10 @@ import Testing
     }
 
     /// Every file a crash at each write of `operation` could leave, checked by `verify`.
-    static func crashEverywhere(initial: [UInt8], dir: TemporaryDirectory, operation: (VHDImage) throws -> Void,
-                                verify: (VHDImage, String) throws -> Void) throws {
+    static func crashEverywhere(
+        initial: [UInt8], dir: TemporaryDirectory, operation: (VHDImage) throws -> Void,
+        verify: (VHDImage, String) throws -> Void
+    ) throws {
         var total = 0
         do {
             let io = FaultyIO(bytes: initial)
@@ -243,7 +262,8 @@ import Testing
             for (name, bytes) in io.crashVariants() {
                 let label = "crash at \(crashAt), \(name)"
                 do {
-                    try verify(try VHDImage.open(io: FaultyIO(bytes: bytes), path: dir.file("m.vhd"), readOnly: true), label)
+                    try verify(
+                        try VHDImage.open(io: FaultyIO(bytes: bytes), path: dir.file("m.vhd"), readOnly: true), label)
                 } catch {
                     Issue.record("\(label): \(error)")
                 }
@@ -254,12 +274,15 @@ import Testing
     @Test func compactSurvivesACrashAtEveryWrite() throws {
         let dir = try TemporaryDirectory()
         let initial = try Self.fragmented(dir: dir)
-        try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
-            let result = try image.compactOpened { _ in }
-            #expect(result.blocksReleased == 2)
-        }, verify: { (image: VHDImage, label: String) throws in
-            #expect(try difference(contents(of: image), initial.disk) == nil, "\(label)")
-        })
+        try Self.crashEverywhere(
+            initial: initial.bytes, dir: dir,
+            operation: { (image: VHDImage) throws in
+                let result = try image.compactOpened { _ in }
+                #expect(result.blocksReleased == 2)
+            },
+            verify: { (image: VHDImage, label: String) throws in
+                #expect(try difference(contents(of: image), initial.disk) == nil, "\(label)")
+            })
     }
 
     /// A 1 MiB dynamic image (4 KiB blocks, a 1 KiB BAT) with data in blocks 0…7, grown to
@@ -301,27 +324,35 @@ import Testing
     @Test func compactAfterResizeAndDiscardSurvivesACrashAtEveryWrite() throws {
         let dir = try TemporaryDirectory()
         let initial = try Self.resizedAndDiscarded(dir: dir)
-        try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
-            let result = try image.compactOpened { _ in }
-            #expect(result.blocksMoved == 2 && result.tableMoved)
-        }, verify: { (image: VHDImage, label: String) throws in
-            #expect(try difference(contents(of: image), initial.disk) == nil, "\(label)")
-        })
+        try Self.crashEverywhere(
+            initial: initial.bytes, dir: dir,
+            operation: { (image: VHDImage) throws in
+                let result = try image.compactOpened { _ in }
+                #expect(result.blocksMoved == 2 && result.tableMoved)
+            },
+            verify: { (image: VHDImage, label: String) throws in
+                #expect(try difference(contents(of: image), initial.disk) == nil, "\(label)")
+            })
     }
 
     @Test(arguments: [UInt64(2 << 20), 16 << 20])
     func resizeSurvivesACrashAtEveryWrite(newSize: UInt64) throws {
         let dir = try TemporaryDirectory()
         let initial = try Self.fragmented(dir: dir)
-        try Self.crashEverywhere(initial: initial.bytes, dir: dir, operation: { (image: VHDImage) throws in
-            try VHDImage.resize(image: image, to: newSize)
-        }, verify: { (image: VHDImage, label: String) throws in
-            #expect(image.capacity == 1 << 20 || image.capacity == newSize, "\(label)")
-            #expect(try difference(image.read(at: 0, length: 1 << 20), initial.disk) == nil, "\(label)")
-            if image.capacity > 1 << 20 {
-                #expect(try image.read(at: 1 << 20, length: Int(image.capacity) - (1 << 20)).allSatisfy { $0 == 0 }, "\(label)")
-            }
-        })
+        try Self.crashEverywhere(
+            initial: initial.bytes, dir: dir,
+            operation: { (image: VHDImage) throws in
+                try VHDImage.resize(image: image, to: newSize)
+            },
+            verify: { (image: VHDImage, label: String) throws in
+                #expect(image.capacity == 1 << 20 || image.capacity == newSize, "\(label)")
+                #expect(try difference(image.read(at: 0, length: 1 << 20), initial.disk) == nil, "\(label)")
+                if image.capacity > 1 << 20 {
+                    #expect(
+                        try image.read(at: 1 << 20, length: Int(image.capacity) - (1 << 20)).allSatisfy { $0 == 0 },
+                        "\(label)")
+                }
+            })
     }
 
     /// parent.vhd (dynamic, 64 KiB blocks, filled) ← child.vhd with writes in four blocks.
@@ -337,7 +368,8 @@ import Testing
         try writeFile(dir.file("p.vhd"), parentIO.current)
         let childIO = FaultyIO()
         let child = try VHDImage.createDifferencing(io: childIO, path: dir.file("c.vhd"), parentPath: dir.file("p.vhd"))
-        for (i, (offset, length)) in [(100, 5000), (200_000, 70_000), (600_000, 4096), (1_000_000, 48_576)].enumerated() {
+        for (i, (offset, length)) in [(100, 5000), (200_000, 70_000), (600_000, 4096), (1_000_000, 48_576)].enumerated()
+        {
             let data = pattern(length, seed: 40 + UInt64(i))
             try child.write(data, at: UInt64(offset))
             disk.replaceSubrange(offset..<offset + length, with: data)
@@ -364,7 +396,9 @@ import Testing
     @Test func commitSurvivesACrashAtEveryWrite() throws {
         let dir = try TemporaryDirectory()
         let initial = try Self.commitChain(dir: dir)
-        func attempt(parentWrites: Int?, childWrites: Int?) throws -> (parent: FaultyIO, child: FaultyIO, copied: UInt64?) {
+        func attempt(parentWrites: Int?, childWrites: Int?) throws -> (
+            parent: FaultyIO, child: FaultyIO, copied: UInt64?
+        ) {
             try writeFile(dir.file("p.vhd"), initial.parent)
             let parentIO = FaultyIO(bytes: initial.parent, writesAllowed: parentWrites)
             let childIO = FaultyIO(bytes: initial.child, writesAllowed: childWrites)
@@ -378,16 +412,20 @@ import Testing
         #expect(full.copied == UInt64(10 + 138 + 9 + 95) * 512)
         let (parentTotal, childTotal) = (full.parent.writeCount, full.child.writeCount)
         #expect(parentTotal > 4 && childTotal >= 3)
-        let emptied = try VHDImage.open(io: FaultyIO(bytes: full.child.current), path: dir.file("c.vhd"), readOnly: true)
+        let emptied = try VHDImage.open(
+            io: FaultyIO(bytes: full.child.current), path: dir.file("c.vhd"), readOnly: true)
         #expect(emptied.allocatedBlockCount == 0)
         #expect(UInt64(full.child.current.count) == emptied.metadataEnd + 512)
-        Self.verifyChain(parent: full.parent.current, child: full.child.current, disk: initial.disk, dir: dir, label: "no crash")
+        Self.verifyChain(
+            parent: full.parent.current, child: full.child.current, disk: initial.disk, dir: dir, label: "no crash")
         // A crash while the parent is written (the child untouched).
         for crashAt in 0..<parentTotal {
             let run = try attempt(parentWrites: crashAt, childWrites: nil)
             #expect(run.child.writeCount == 0)
             for (name, bytes) in run.parent.crashVariants() {
-                Self.verifyChain(parent: bytes, child: initial.child, disk: initial.disk, dir: dir, label: "parent crash at \(crashAt), \(name)")
+                Self.verifyChain(
+                    parent: bytes, child: initial.child, disk: initial.disk, dir: dir,
+                    label: "parent crash at \(crashAt), \(name)")
             }
         }
         // A crash while the child is emptied (the parent flushed).
@@ -395,7 +433,9 @@ import Testing
             let run = try attempt(parentWrites: nil, childWrites: crashAt)
             #expect(run.parent.pendingCount == 0)
             for (name, bytes) in run.child.crashVariants() {
-                Self.verifyChain(parent: run.parent.current, child: bytes, disk: initial.disk, dir: dir, label: "child crash at \(crashAt), \(name)")
+                Self.verifyChain(
+                    parent: run.parent.current, child: bytes, disk: initial.disk, dir: dir,
+                    label: "child crash at \(crashAt), \(name)")
             }
         }
     }

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import VHD
 
 /// ``VHDImage/setDataAlignment(_:)``: where new blocks' data lands in the file, and that every
@@ -16,7 +17,10 @@ import Testing
         let image = try VHDImage.create(path: path, options: options)
         try image.setDataAlignment(alignment)
         var model = [UInt8](repeating: 0, count: 16 * blockSize)
-        for (offset, length, seed) in [(0, 2 * blockSize, 1), (5 * blockSize + 1000, 3000, 2), (9 * blockSize - 512, 1024, 3), (15 * blockSize + 7, 1, 4)] {
+        for (offset, length, seed) in [
+            (0, 2 * blockSize, 1), (5 * blockSize + 1000, 3000, 2), (9 * blockSize - 512, 1024, 3),
+            (15 * blockSize + 7, 1, 4),
+        ] {
             let data = pattern(length, seed: UInt64(seed))
             try image.write(data, at: UInt64(offset))
             model.replaceSubrange(offset..<offset + length, with: data)
@@ -53,7 +57,8 @@ import Testing
         for offset in offsets { #expect(offset % alignment == 0, "data at \(offset)") }
         try Self.expectEveryReaderSees(model, image: image, path: path, dir: dir)
         let reopened = try VHDImage.open(path: path, readOnly: true)
-        #expect(reopened.dataAlignment == VHDImage.defaultDataAlignment(blockSize: UInt64(Self.blockSize))) // not stored in the file
+        // The alignment is not stored in the file: a reopened image has the default again.
+        #expect(reopened.dataAlignment == VHDImage.defaultDataAlignment(blockSize: UInt64(Self.blockSize)))
         #expect(try contents(of: reopened) == model)
     }
 

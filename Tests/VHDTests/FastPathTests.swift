@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import BlockStorage
 @testable import VHD
 
@@ -38,7 +39,9 @@ import Testing
         try image.flush()
         let reopened = try VHDImage.open(path: dir.file("a.vhd"), readOnly: true)
         #expect(reopened.fullBlocks.dataOffset(2) == nil)
-        #expect(try reopened.read(at: UInt64(2 * Self.blockSize), length: 4096) == Array(model[2 * Self.blockSize..<2 * Self.blockSize + 4096]))
+        #expect(
+            try reopened.read(at: UInt64(2 * Self.blockSize), length: 4096)
+                == Array(model[2 * Self.blockSize..<2 * Self.blockSize + 4096]))
         #expect(reopened.fullBlocks.dataOffset(2) == UInt64(bat[2]) * 512 + 512)
     }
 
@@ -50,7 +53,8 @@ import Testing
         try image.discard(offset: UInt64(Self.blockSize + 4096), length: 8192)
         model.replaceSubrange(Self.blockSize + 4096..<Self.blockSize + 12288, with: [UInt8](repeating: 0, count: 8192))
         try image.discard(offset: UInt64(3 * Self.blockSize), length: UInt64(Self.blockSize))
-        model.replaceSubrange(3 * Self.blockSize..<4 * Self.blockSize, with: [UInt8](repeating: 0, count: Self.blockSize))
+        model.replaceSubrange(
+            3 * Self.blockSize..<4 * Self.blockSize, with: [UInt8](repeating: 0, count: Self.blockSize))
         #expect(image.fullBlocks.dataOffset(1) == nil)
         #expect(image.fullBlocks.dataOffset(3) == nil)
         #expect(try contents(of: image) == model)
@@ -65,7 +69,7 @@ import Testing
         let dir = try TemporaryDirectory()
         var model = [UInt8](repeating: 0, count: 8 * Self.blockSize)
         let image = try Self.fullImage(dir.file("c.vhd"), model: &model)
-        #expect(try contents(of: image) == model) // every block is now served by the fast path
+        #expect(try contents(of: image) == model)  // every block is now served by the fast path
         try image.discard(offset: 0, length: UInt64(2 * Self.blockSize))
         model.replaceSubrange(0..<2 * Self.blockSize, with: [UInt8](repeating: 0, count: 2 * Self.blockSize))
         let before = image.blockAllocationTable
@@ -86,13 +90,15 @@ import Testing
         let io = try FileImageIO(path: dir.file("w.raw"), readOnly: false, create: true, writeBehind: window)
         let chunk = pattern(100 << 10, seed: 1)
         for i in 0..<10 { try io.writeBytes(chunk, at: UInt64(i * chunk.count)) }
-        #expect(io.writebacksStarted == 3) // 1000 KiB written: windows end at 256, 512, 768 KiB
+        #expect(io.writebacksStarted == 3)  // 1000 KiB written: windows end at 256, 512, 768 KiB
         try chunk.withUnsafeBytes { b in
-            try io.write([UnsafeRawBufferPointer(rebasing: b[0..<50_000]), UnsafeRawBufferPointer(rebasing: b[50_000...])], at: 0)
+            try io.write(
+                [UnsafeRawBufferPointer(rebasing: b[0..<50_000]), UnsafeRawBufferPointer(rebasing: b[50_000...])], at: 0
+            )
         }
-        #expect(io.writebacksStarted == 4) // 1100 KiB: the vectored write ends the window at 1024 KiB
+        #expect(io.writebacksStarted == 4)  // 1100 KiB: the vectored write ends the window at 1024 KiB
         try io.writeBytes(chunk, at: 0)
-        #expect(io.writebacksStarted == 4) // 1200 KiB: the next window ends at 1280 KiB
+        #expect(io.writebacksStarted == 4)  // 1200 KiB: the next window ends at 1280 KiB
         try io.writeBytes(chunk, at: 0)
         #expect(io.writebacksStarted == 5)
         try io.sync()

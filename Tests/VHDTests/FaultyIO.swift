@@ -1,5 +1,6 @@
 import Synchronization
 import SystemPackage
+
 @testable import BlockStorage
 @testable import VHD
 
@@ -50,7 +51,9 @@ final class FaultyIO: ImageIO {
     /// lost and each one alone kept.
     func crashVariants() -> [(name: String, bytes: [UInt8])] {
         let pending = pendingCount
-        var variants: [(name: String, bytes: [UInt8])] = [("all kept", crashImage { _ in true }), ("all lost", crashImage { _ in false })]
+        var variants: [(name: String, bytes: [UInt8])] = [
+            ("all kept", crashImage { _ in true }), ("all lost", crashImage { _ in false }),
+        ]
         for i in 0..<pending where pending > 1 {
             variants.append(("write \(i) lost", crashImage { $0 != i }))
             variants.append(("only write \(i) kept", crashImage { $0 == i }))
@@ -65,7 +68,11 @@ final class FaultyIO: ImageIO {
             if bytes.count < end { bytes += [UInt8](repeating: 0, count: end - bytes.count) }
             bytes.replaceSubrange(Int(offset)..<end, with: data)
         case .truncate(let size):
-            if bytes.count > Int(size) { bytes.removeLast(bytes.count - Int(size)) } else { bytes += [UInt8](repeating: 0, count: Int(size) - bytes.count) }
+            if bytes.count > Int(size) {
+                bytes.removeLast(bytes.count - Int(size))
+            } else {
+                bytes += [UInt8](repeating: 0, count: Int(size) - bytes.count)
+            }
         case .punch(let offset, let length):
             let start = min(Int(offset), bytes.count), end = min(Int(offset + length), bytes.count)
             for i in start..<end { bytes[i] = 0 }
@@ -92,7 +99,9 @@ final class FaultyIO: ImageIO {
         state.withLock { s in
             guard offset < UInt64(s.current.count) else { return 0 }
             let n = min(buffer.count, s.current.count - Int(offset))
-            s.current.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + n])) }
+            s.current.withUnsafeBytes {
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + n]))
+            }
             return n
         }
     }

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import VHD
 
 /// The differencing header's parent timestamp (recorded at create, renewed by commit, compared
@@ -86,7 +87,9 @@ import Testing
         let header = Int(footer.dataOffset)
         for i in 0..<16 { bytes[header + 1000 + i] = UInt8(0xA0 + i) }
         var headerBytes = Array(bytes[header..<header + VHDDynamicHeader.size])
-        headerBytes.setBE32(vhdChecksum(headerBytes, checksumOffset: VHDDynamicHeader.checksumOffset), at: VHDDynamicHeader.checksumOffset)
+        headerBytes.setBE32(
+            vhdChecksum(headerBytes, checksumOffset: VHDDynamicHeader.checksumOffset),
+            at: VHDDynamicHeader.checksumOffset)
         bytes.replaceSubrange(header..<header + VHDDynamicHeader.size, with: headerBytes)
         try writeFile(path, bytes)
         #expect(try VHDImage.check(path: path).isClean)
@@ -107,7 +110,9 @@ import Testing
         try VHDImage.resize(path: path, to: 4 << 20)
         let after = try readFile(path)
         #expect(try VHDImage.open(path: path, readOnly: true).header?.tableOffset != oldTable, "the BAT moved")
-        #expect(Array(after[header + 512..<header + VHDDynamicHeader.size]) == Array(bytes[header + 512..<header + VHDDynamicHeader.size]))
+        #expect(
+            Array(after[header + 512..<header + VHDDynamicHeader.size])
+                == Array(bytes[header + 512..<header + VHDDynamicHeader.size]))
         let report = try VHDImage.check(path: path)
         #expect(report.problems.isEmpty, "\(report.problems)")
         var model = [UInt8](repeating: 0, count: 4 << 20)
@@ -125,7 +130,9 @@ import Testing
         let result = try VHDImage.compact(path: path)
         #expect(result.tableMoved)
         let after = try readFile(path)
-        #expect(Array(after[header + 512..<header + VHDDynamicHeader.size]) == Array(bytes[header + 512..<header + VHDDynamicHeader.size]))
+        #expect(
+            Array(after[header + 512..<header + VHDDynamicHeader.size])
+                == Array(bytes[header + 512..<header + VHDDynamicHeader.size]))
         let report = try VHDImage.check(path: path)
         #expect(report.problems.isEmpty, "\(report.problems)")
         #expect(try difference(contents(of: VHDImage.open(path: path, readOnly: true)), initial.disk) == nil)

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import BlockStorage
 @testable import VHD
 
@@ -37,9 +38,11 @@ import Testing
         options.blockSize = 1 << 20
         if type == .fixed { options.type = .fixed }
         let base = try VHDImage.create(path: dir.file("a.vhd"), options: options)
-        try base.write(pattern(2 << 20, seed: 2), at: 0)   // blocks 0 and 1 full
+        try base.write(pattern(2 << 20, seed: 2), at: 0)  // blocks 0 and 1 full
         try base.flush()
-        let image = type == .differencing ? try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("a.vhd")) : base
+        let image =
+            type == .differencing
+            ? try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("a.vhd")) : base
         let empty = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         let offsets: [UInt64] = [0, 1 << 20, (4 << 20) - 512, 4 << 20]
         for offset in offsets {

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import BlockStorage
 @testable import VHD
 
@@ -8,7 +9,9 @@ import Testing
 @Suite struct InteropTests {
     /// Creates an image of `type`, fills it with writes at the given granularity and returns
     /// the expected disk contents.
-    static func makeImage(_ path: String, type: VHDDiskType, size: UInt64, granularity: Int, seed: UInt64) throws -> [UInt8] {
+    static func makeImage(_ path: String, type: VHDDiskType, size: UInt64, granularity: Int, seed: UInt64) throws
+        -> [UInt8]
+    {
         var options = VHDCreateOptions(type: type, size: size)
         options.blockSize = 1 << 20
         let image = try VHDImage.create(path: path, options: options)
@@ -19,7 +22,9 @@ import Testing
     }
 
     /// Random writes aligned to `granularity`, mirrored in `model`.
-    static func scribble(on image: some BlockDevice, model: inout [UInt8], granularity: Int, count: Int, seed: UInt64) throws {
+    static func scribble(on image: some BlockDevice, model: inout [UInt8], granularity: Int, count: Int, seed: UInt64)
+        throws
+    {
         var generator = SeededGenerator(seed: seed)
         let units = model.count / granularity
         for i in 0..<count {
@@ -32,28 +37,30 @@ import Testing
     }
 
     static let libvhdiScript = """
-    import sys, pyvhdi
-    out, paths = sys.argv[1], sys.argv[2:]
-    files = []
-    for p in paths:
-        f = pyvhdi.file()
-        f.open(p)
-        files.append(f)
-    for i in reversed(range(len(files) - 1)):
-        files[i].set_parent(files[i + 1])
-    size = files[0].get_media_size()
-    with open(out, 'wb') as o:
-        offset = 0
-        while offset < size:
-            n = min(1 << 20, size - offset)
-            o.write(files[0].read_buffer_at_offset(n, offset))
-            offset += n
-    print(size, files[0].get_disk_type())
-    """
+        import sys, pyvhdi
+        out, paths = sys.argv[1], sys.argv[2:]
+        files = []
+        for p in paths:
+            f = pyvhdi.file()
+            f.open(p)
+            files.append(f)
+        for i in reversed(range(len(files) - 1)):
+            files[i].set_parent(files[i + 1])
+        size = files[0].get_media_size()
+        with open(out, 'wb') as o:
+            offset = 0
+            while offset < size:
+                n = min(1 << 20, size - offset)
+                o.write(files[0].read_buffer_at_offset(n, offset))
+                offset += n
+        print(size, files[0].get_disk_type())
+        """
 
     /// Has `qemu-img compare` check that the image at `path` (of `format`, as qemu-img names
     /// it) holds exactly `model`; it exits non-zero, and this throws, on any difference.
-    static func qemuCompare(_ path: String, format: String = "vpc", with model: [UInt8], in dir: TemporaryDirectory) throws {
+    static func qemuCompare(_ path: String, format: String = "vpc", with model: [UInt8], in dir: TemporaryDirectory)
+        throws
+    {
         try writeFile(dir.file("model.raw"), model)
         try run("qemu-img", ["compare", "-f", format, "-F", "raw", path, dir.file("model.raw")])
     }
@@ -94,7 +101,9 @@ import Testing
         for level in 1...3 {
             // Children in a subdirectory for one level, so relative locators are exercised.
             let path = level == 2 ? dir.file("sub/child2.vhd") : dir.file("child\(level).vhd")
-            if level == 2 { try FileManager.default.createDirectory(atPath: dir.file("sub"), withIntermediateDirectories: true) }
+            if level == 2 {
+                try FileManager.default.createDirectory(atPath: dir.file("sub"), withIntermediateDirectories: true)
+            }
             let child = try VHDImage.createDifferencing(path: path, parentPath: paths[0])
             try Self.scribble(on: child, model: &model, granularity: 4096, count: 25, seed: 20 + UInt64(level))
             try child.flush()
@@ -119,13 +128,22 @@ import Testing
     }
 
     /// Images made and written by QEMU, read by us.
-    @Test(.enabled(if: ToolCheck.qemuImg && ToolCheck.qemuIO, "qemu-img/qemu-io not installed"),
-          arguments: [["subformat=dynamic"], ["subformat=fixed"], ["subformat=dynamic", "force_size=on"], ["subformat=fixed", "force_size=on"]])
+    @Test(
+        .enabled(if: ToolCheck.qemuImg && ToolCheck.qemuIO, "qemu-img/qemu-io not installed"),
+        arguments: [
+            ["subformat=dynamic"], ["subformat=fixed"], ["subformat=dynamic", "force_size=on"],
+            ["subformat=fixed", "force_size=on"],
+        ])
     func weReadQemuImages(options: [String]) throws {
         let dir = try TemporaryDirectory()
         let vhd = dir.file("qemu.vhd")
         try run("qemu-img", ["create", "-q", "-f", "vpc", "-o", options.joined(separator: ","), vhd, "5M"])
-        try run("qemu-io", ["-f", "vpc", "-c", "write -P 0xab 0 1M", "-c", "write -P 0x5c 2560k 7680", "-c", "write -P 0x11 4607k 512", vhd])
+        try run(
+            "qemu-io",
+            [
+                "-f", "vpc", "-c", "write -P 0xab 0 1M", "-c", "write -P 0x5c 2560k 7680", "-c",
+                "write -P 0x11 4607k 512", vhd,
+            ])
         try run("qemu-img", ["convert", "-f", "vpc", "-O", "raw", vhd, dir.file("qemu.raw")])
         let expected = try readFile(dir.file("qemu.raw"))
         let image = try VHDImage.open(path: vhd, readOnly: true)

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import BlockStorage
 @testable import VHD
 
@@ -11,14 +12,17 @@ import Testing
     /// parent.vhd (dynamic, 4 MiB in 64 KiB blocks) ← child.vhd, nothing stored in the child;
     /// the child's last locator then reserves `reserve` bytes, and with `padded` the file is
     /// extended (footer moved) so that the reserve lies inside it.
-    static func chain(_ dir: TemporaryDirectory, reserve: UInt32, padded: Bool) throws -> (child: String, locator: ParentLocatorEntry) {
+    static func chain(_ dir: TemporaryDirectory, reserve: UInt32, padded: Bool) throws -> (
+        child: String, locator: ParentLocatorEntry
+    ) {
         var options = VHDCreateOptions(type: .dynamic, size: 4 << 20)
         options.blockSize = 64 << 10
         let parent = try VHDImage.create(path: dir.file("parent.vhd"), options: options)
         try parent.write(pattern(4 << 20, seed: 1), at: 0)
         try parent.flush()
         let child = dir.file("child.vhd")
-        let header = try #require(try VHDImage.createDifferencing(path: child, parentPath: dir.file("parent.vhd")).header)
+        let header = try #require(
+            try VHDImage.createDifferencing(path: child, parentPath: dir.file("parent.vhd")).header)
         let last = try #require(header.locators.lastIndex { $0.isUsed })
         let reserveEnd = Int(header.locators[last].dataOffset) + Int(reserve)
         try BadInputTests.edit(child) { e in

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import VHD
 
 @Suite struct MaintenanceTests {
@@ -46,7 +47,9 @@ import Testing
         #expect(result.blocksMoved == 2)
         let after = try readFile(path).count
         #expect(after <= before - 2 * (512 + (1 << 20)))
-        let lastBlockEnd = try VHDImage.open(path: path, readOnly: true).blockAllocationTable.filter { $0 != 0xFFFF_FFFF }.map { Int($0) * 512 + 512 + (1 << 20) }.max()
+        let lastBlockEnd = try VHDImage.open(path: path, readOnly: true).blockAllocationTable.filter {
+            $0 != 0xFFFF_FFFF
+        }.map { Int($0) * 512 + 512 + (1 << 20) }.max()
         #expect(after == lastBlockEnd.map { $0 + 512 })
         #expect(try difference(contents(of: VHDImage.open(path: path, readOnly: true)), model) == nil)
         try Self.expectClean(path)
@@ -163,13 +166,17 @@ import Testing
         #expect(try grown.read(at: (4 << 20) - 8192, length: 8192) == pattern(8192, seed: 5))
         try grown.write(pattern(4096, seed: 6), at: (6 << 20) - 4096)
         try grown.flush()
-        #expect(try VHDImage.open(path: path, readOnly: true).read(at: (6 << 20) - 4096, length: 4096) == pattern(4096, seed: 6))
+        #expect(
+            try VHDImage.open(path: path, readOnly: true).read(at: (6 << 20) - 4096, length: 4096)
+                == pattern(4096, seed: 6))
         try Self.expectClean(path)
         #expect(throws: VHDError.self) { try VHDImage.resize(path: path, to: 2 << 20) }
         try VHDImage.resize(path: dir.file("d.vhd"), to: 6 << 20)
         if ToolCheck.qemuImg {
             try run("qemu-img", ["convert", "-f", "vpc", "-O", "raw", path, dir.file("q.raw")])
-            #expect(try difference(readFile(dir.file("q.raw")), contents(of: VHDImage.open(path: path, readOnly: true))) == nil)
+            #expect(
+                try difference(readFile(dir.file("q.raw")), contents(of: VHDImage.open(path: path, readOnly: true)))
+                    == nil)
         }
     }
 
@@ -213,7 +220,9 @@ import Testing
         try reopened.flush()
         model.replaceSubrange(1000..<1600, with: pattern(600, seed: 77))
         #expect(try difference(contents(of: VHDImage.open(path: dir.file("c.vhd"), readOnly: true)), model) == nil)
-        #expect(try VHDImage.open(path: dir.file("p.vhd"), readOnly: true).read(at: 1000, length: 600) != pattern(600, seed: 77))
+        #expect(
+            try VHDImage.open(path: dir.file("p.vhd"), readOnly: true).read(at: 1000, length: 600)
+                != pattern(600, seed: 77))
     }
 
     @Test func commitRefusesDataPastASmallerParent() throws {

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import BlockStorage
 @testable import VHD
 
@@ -11,7 +12,9 @@ import Testing
     static let size = 3 << 20 + 512 * 5
 
     /// Opens (or creates, when `create`) the device under test.
-    static func device(_ kind: Kind, _ dir: TemporaryDirectory, create: Bool, model: inout [UInt8]) throws -> any BlockDevice {
+    static func device(_ kind: Kind, _ dir: TemporaryDirectory, create: Bool, model: inout [UInt8]) throws
+        -> any BlockDevice
+    {
         let path = dir.file("disk")
         switch kind {
         case .raw:
@@ -56,8 +59,12 @@ import Testing
                     // Vectored form, split in three.
                     let a = length / 3, b = 2 * length / 3
                     try data.withUnsafeBytes { all in
-                        try device.write([UnsafeRawBufferPointer(rebasing: all[0..<a]), UnsafeRawBufferPointer(rebasing: all[a..<b]),
-                                          UnsafeRawBufferPointer(rebasing: all[b...])], at: UInt64(offset))
+                        try device.write(
+                            [
+                                UnsafeRawBufferPointer(rebasing: all[0..<a]),
+                                UnsafeRawBufferPointer(rebasing: all[a..<b]),
+                                UnsafeRawBufferPointer(rebasing: all[b...]),
+                            ], at: UInt64(offset))
                     }
                 } else {
                     try device.write(data, at: UInt64(offset))
@@ -65,7 +72,9 @@ import Testing
                 model.replaceSubrange(offset..<offset + length, with: data)
             case 50..<85:
                 let read = try device.read(at: UInt64(offset), length: length)
-                #expect(difference(read, Array(model[offset..<offset + length])) == nil, "step \(step): read \(length) at \(offset)")
+                #expect(
+                    difference(read, Array(model[offset..<offset + length])) == nil,
+                    "step \(step): read \(length) at \(offset)")
             case 85..<92:
                 try device.flush()
             case 92..<96 where kind != .differencing:

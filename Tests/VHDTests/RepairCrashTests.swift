@@ -1,5 +1,6 @@
 import TestSupport
 import Testing
+
 @testable import VHD
 
 /// `check --repair` under fault injection: a crash at any of its writes leaves an image that is
@@ -62,7 +63,9 @@ import Testing
             _ = try? VHDImage.checkImage(io: io, path: path, repair: true)
             for (name, variant) in io.crashVariants() {
                 let label = "\(damage): crash at \(crashAt), \(name)"
-                let left = try VHDImage.checkImage(io: FaultyIO(bytes: variant), path: path).problems.filter { $0.severity != .notice }
+                let left = try VHDImage.checkImage(io: FaultyIO(bytes: variant), path: path).problems.filter {
+                    $0.severity != .notice
+                }
                 for problem in left where !(problem.repair.map(repairs.contains) ?? false) {
                     Issue.record("\(label): a problem the damaged image did not have: \(problem)")
                 }

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import VHD
 
 /// `check --repair` never makes an image worse: it writes nothing when the file's own
@@ -16,14 +17,16 @@ import Testing
         let dir = try TemporaryDirectory()
         let path = try BadInputTests.dynamicImage(dir)
         try BadInputTests.edit(path) { e in
-            e.be32(1, at: 1536 + 3 * 4)                   // bat[3] → sector 1, inside the header
-            e.bytes[e.footerAt + 100] ^= 0xFF              // the trailing footer's checksum fails
+            e.be32(1, at: 1536 + 3 * 4)  // bat[3] → sector 1, inside the header
+            e.bytes[e.footerAt + 100] ^= 0xFF  // the trailing footer's checksum fails
         }
         let before = try readFile(path)
         let report = try VHDImage.check(path: path, repair: true)
         #expect(report.repairWithheld)
         #expect(report.repaired.isEmpty)
-        #expect(report.problems.contains { if case .batEntryInMetadata(block: 3, _, _) = $0.error { true } else { false } }, "\(report.problems)")
+        #expect(
+            report.problems.contains { if case .batEntryInMetadata(block: 3, _, _) = $0.error { true } else { false } },
+            "\(report.problems)")
         #expect(report.problems.contains { $0.repair == .restoreTrailingFooter }, "\(report.problems)")
         #expect(try readFile(path) == before, "nothing written")
     }
@@ -38,7 +41,7 @@ import Testing
         _ = try VHDImage.create(path: path, options: options)
         try BadInputTests.edit(path) { e in
             #expect(e.bytes.count == 2560, "copy, header, a one-sector BAT and the footer")
-            e.be32(256, at: 512 + 28)                      // a two-sector BAT: 1536..<2560
+            e.be32(256, at: 512 + 28)  // a two-sector BAT: 1536..<2560
             e.sealHeader()
         }
         let before = try readFile(path)
@@ -94,11 +97,11 @@ import Testing
     @Test func aDamagedFooterCopyIsRewrittenBeforeTheTrailingFooterIsAtRisk() throws {
         let dir = try TemporaryDirectory()
         let path = try BadInputTests.dynamicImage(dir)
-        try BadInputTests.edit(path) { e in e.bytes[3] ^= 0xFF }   // the copy's cookie
+        try BadInputTests.edit(path) { e in e.bytes[3] ^= 0xFF }  // the copy's cookie
         let io = FaultyIO(bytes: try readFile(path))
         let image = try VHDImage.open(io: io, path: path)
         #expect(image.openProblems.contains { $0.repair == .restoreFooterCopy })
-        try image.write(pattern(4096, seed: 9), at: 3 << 20)          // allocates block 3
+        try image.write(pattern(4096, seed: 9), at: 3 << 20)  // allocates block 3
         var disk = [UInt8](repeating: 0, count: 4 << 20)
         disk.replaceSubrange(0..<4096, with: pattern(4096, seed: 1))
         disk.replaceSubrange((2 << 20)..<(2 << 20) + 4096, with: pattern(4096, seed: 2))

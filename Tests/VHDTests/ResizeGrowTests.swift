@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import VHD
 
 /// Growing a dynamic or differencing disk whose file stores data past the disk's end (a
@@ -28,8 +29,8 @@ import Testing
         try image.flush()
         try BadInputTests.edit(path) { e in
             e.footers { e, at in
-                e.be64(shortSize, at: at + 40)   // original size
-                e.be64(shortSize, at: at + 48)   // current size
+                e.be64(shortSize, at: at + 40)  // original size
+                e.be64(shortSize, at: at + 48)  // current size
             }
         }
         return path
@@ -38,16 +39,21 @@ import Testing
     @Test(arguments: [false, true])
     func growingShowsZerosOrTheParentNeverStaleData(differencing: Bool) throws {
         let dir = try TemporaryDirectory()
-        let shortSize: UInt64 = (32 << 10) + 1024   // block 8 straddles the end, 9… lie past it
+        let shortSize: UInt64 = (32 << 10) + 1024  // block 8 straddles the end, 9… lie past it
         let path = try Self.shortened(dir, differencing: differencing, shortSize: shortSize)
         let before = try VHDImage.check(path: path)
         #expect(before.isClean, "\(before.problems)")
-        #expect(before.problems.contains { "\($0.error)".contains("past the end of the disk") }, "the stale data is there: \(before.problems)")
+        #expect(
+            before.problems.contains { "\($0.error)".contains("past the end of the disk") },
+            "the stale data is there: \(before.problems)")
 
         let grown: UInt64 = differencing ? 256 << 10 : 128 << 10
         try VHDImage.resize(path: path, to: grown)
         var model = Array(pattern(64 << 10, seed: 2)[..<Int(shortSize)])
-        let beneath = differencing ? Array(pattern(256 << 10, seed: 1)[Int(shortSize)...]) : [UInt8](repeating: 0, count: Int(grown - shortSize))
+        let beneath =
+            differencing
+            ? Array(pattern(256 << 10, seed: 1)[Int(shortSize)...])
+            : [UInt8](repeating: 0, count: Int(grown - shortSize))
         model += beneath
         let image = try VHDImage.open(path: path, readOnly: true)
         #expect(image.capacity == grown)
@@ -65,14 +71,19 @@ import Testing
         let shortSize: UInt64 = (32 << 10) + 1024
         let initial = try readFile(Self.shortened(dir, differencing: false, shortSize: shortSize))
         let old = Array(pattern(64 << 10, seed: 2)[..<Int(shortSize)])
-        try MaintenanceCrashTests.crashEverywhere(initial: initial, dir: dir, operation: { (image: VHDImage) throws in
-            try VHDImage.resize(image: image, to: 128 << 10)
-        }, verify: { (image: VHDImage, label: String) throws in
-            #expect(image.capacity == shortSize || image.capacity == 128 << 10, "\(label)")
-            #expect(try difference(image.read(at: 0, length: Int(shortSize)), old) == nil, "\(label)")
-            if image.capacity > shortSize {
-                #expect(try image.read(at: shortSize, length: Int(image.capacity - shortSize)).allSatisfy { $0 == 0 }, "\(label)")
-            }
-        })
+        try MaintenanceCrashTests.crashEverywhere(
+            initial: initial, dir: dir,
+            operation: { (image: VHDImage) throws in
+                try VHDImage.resize(image: image, to: 128 << 10)
+            },
+            verify: { (image: VHDImage, label: String) throws in
+                #expect(image.capacity == shortSize || image.capacity == 128 << 10, "\(label)")
+                #expect(try difference(image.read(at: 0, length: Int(shortSize)), old) == nil, "\(label)")
+                if image.capacity > shortSize {
+                    #expect(
+                        try image.read(at: shortSize, length: Int(image.capacity - shortSize)).allSatisfy { $0 == 0 },
+                        "\(label)")
+                }
+            })
     }
 }

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import VHD
 
 /// Blocks under 4 KiB have fewer than eight sectors: their bitmap is still one whole sector
@@ -16,7 +17,9 @@ import Testing
         let image = try VHDImage.create(path: path, options: options)
         #expect(image.header?.bitmapSize == 512)
         var model = [UInt8](repeating: 0, count: 64 << 10)
-        for (offset, length, seed) in [(0, 4096, 1), (8192 + 512, 1024, 2), ((64 << 10) - 512, 512, 3), (20_000, 3000, 4)] {
+        for (offset, length, seed) in [
+            (0, 4096, 1), (8192 + 512, 1024, 2), ((64 << 10) - 512, 512, 3), (20_000, 3000, 4),
+        ] {
             let data = pattern(length, seed: UInt64(seed))
             try image.write(data, at: UInt64(offset))
             model.replaceSubrange(offset..<offset + length, with: data)

@@ -1,5 +1,6 @@
 import TestSupport
 import Testing
+
 @testable import VHD
 
 @Suite struct StructureTests {
@@ -25,8 +26,13 @@ import Testing
             #expect(VHDUniqueID(parsing: id.description) == id)
             #expect(VHDUniqueID(parsing: id.description.split(separator: "-").joined()) == id)
         }
-        #expect(VHDUniqueID(parsing: "00112233-4455-6677-8899-aabbccddeeff")?.bytes == Array(stride(from: 0, through: 0xFF, by: 0x11).map(UInt8.init)))
-        for bad in ["", "0011", "00112233-4455-6677-8899-aabbccddeefg", "0011223344-55-6677-8899-aabbccddeeff", "+0112233445566778899aabbccddeeff"] {
+        #expect(
+            VHDUniqueID(parsing: "00112233-4455-6677-8899-aabbccddeeff")?.bytes
+                == Array(stride(from: 0, through: 0xFF, by: 0x11).map(UInt8.init)))
+        for bad in [
+            "", "0011", "00112233-4455-6677-8899-aabbccddeefg", "0011223344-55-6677-8899-aabbccddeeff",
+            "+0112233445566778899aabbccddeeff",
+        ] {
             #expect(VHDUniqueID(parsing: bad) == nil, "\(bad)")
         }
     }
@@ -43,7 +49,9 @@ import Testing
         parsed.checksum = footer.checksum
         #expect(parsed == footer)
         // The checksum is the complement of the byte sum without the checksum field.
-        let sum = bytes.enumerated().reduce(UInt32(0)) { $0 &+ (($1.offset >= 64 && $1.offset < 68) ? 0 : UInt32($1.element)) }
+        let sum = bytes.enumerated().reduce(UInt32(0)) {
+            $0 &+ (($1.offset >= 64 && $1.offset < 68) ? 0 : UInt32($1.element))
+        }
         #expect(bytes.be32(64) == ~sum)
         for i in [0, 9, 50, 100, 511] {
             var damaged = bytes
@@ -57,8 +65,10 @@ import Testing
         header.parentUniqueID = .random()
         header.parentTimestamp = 999
         header.parentName = "pärent disk.vhd"
-        header.locators[0] = ParentLocatorEntry(platformCode: ParentLocatorEntry.w2ru, dataSpace: 512, dataLength: 30, dataOffset: 2048)
-        header.locators[1] = ParentLocatorEntry(platformCode: ParentLocatorEntry.macX, dataSpace: 1, dataLength: 40, dataOffset: 2560)
+        header.locators[0] = ParentLocatorEntry(
+            platformCode: ParentLocatorEntry.w2ru, dataSpace: 512, dataLength: 30, dataOffset: 2048)
+        header.locators[1] = ParentLocatorEntry(
+            platformCode: ParentLocatorEntry.macX, dataSpace: 1, dataLength: 40, dataOffset: 2560)
         var parsed = try VHDDynamicHeader.parse(header.serialized())
         parsed.checksum = 0
         #expect(parsed == header)
@@ -76,7 +86,8 @@ import Testing
         #expect(bitmap.bytes == [0x60, 0])
         bitmap.assign(7..<16, to: true)
         #expect(bitmap.bytes == [0x61, 0xFF])
-        #expect(bitmap.runs(0..<16).map { [$0.sectors.lowerBound, $0.sectors.upperBound, $0.set ? 1 : 0] }
+        #expect(
+            bitmap.runs(0..<16).map { [$0.sectors.lowerBound, $0.sectors.upperBound, $0.set ? 1 : 0] }
                 == [[0, 1, 0], [1, 3, 1], [3, 7, 0], [7, 16, 1]])
         #expect(bitmap.allSet(8..<16) && !bitmap.allSet(0..<16) && bitmap.noneSet(3..<7))
     }

@@ -1,6 +1,7 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
+
 @testable import BlockStorage
 @testable import VHD
 
@@ -51,7 +52,10 @@ func run(_ tool: String, _ arguments: [String], stdin: Data? = nil) throws -> Da
     process.waitUntilExit()
     while !errReader.isFinished { usleep(1000) }
     guard process.terminationStatus == 0 else {
-        throw ToolFailure(description: "\(tool) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errData, as: UTF8.self))")
+        throw ToolFailure(
+            description:
+                "\(tool) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errData, as: UTF8.self))"
+        )
     }
     return outData
 }

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import VHD
 
 /// The `vhd` command-line tool, run as a process (it is built with the tests).
@@ -32,7 +33,8 @@ import Testing
         #expect(info["type"] as? String == "dynamic")
         #expect(info["virtualSize"] as? Int == 4 << 20)
         #expect(info["blockSize"] as? Int == 1 << 20)
-        #expect(info["uniqueId"] as? String == (try VHDImage.open(path: path, readOnly: true)).footer.uniqueID.description)
+        #expect(
+            info["uniqueId"] as? String == (try VHDImage.open(path: path, readOnly: true)).footer.uniqueID.description)
         #expect(info["parentPath"] is NSNull)
 
         let map = try Self.json(Self.vhd(["map", path, "--json"]))
@@ -53,11 +55,15 @@ import Testing
         let info = try Self.json(Self.vhd(["info", dir.file("c.vhd"), "--json"]))
         #expect(info["type"] as? String == "differencing")
         #expect(info["parentPath"] as? String == dir.file("p.vhd"))
-        #expect(info["parentUniqueId"] as? String == (try VHDImage.open(path: dir.file("p.vhd"), readOnly: true)).footer.uniqueID.description)
+        #expect(
+            info["parentUniqueId"] as? String
+                == (try VHDImage.open(path: dir.file("p.vhd"), readOnly: true)).footer.uniqueID.description)
         #expect(try Self.vhd(["convert", dir.file("c.vhd"), dir.file("flat.raw"), "--to", "raw"]).status == 0)
         #expect(try Array(readFile(dir.file("flat.raw"))[1 << 20..<(1 << 20) + 100]) == pattern(100, seed: 2))
         #expect(try Self.vhd(["commit", dir.file("c.vhd")]).status == 0)
-        #expect(try VHDImage.open(path: dir.file("p.vhd"), readOnly: true).read(at: 1 << 20, length: 100) == pattern(100, seed: 2))
+        #expect(
+            try VHDImage.open(path: dir.file("p.vhd"), readOnly: true).read(at: 1 << 20, length: 100)
+                == pattern(100, seed: 2))
     }
 
     @Test(.enabled(if: tool != nil, "vhd executable not found next to the test bundle"))
@@ -71,7 +77,9 @@ import Testing
         let childID = try VHDImage.open(path: child, readOnly: true).footer.uniqueID.description
         try FileManager.default.removeItem(atPath: dir.file("p.vhd"))
         for broken in ["missing", "mismatched"] {
-            if broken == "mismatched" { #expect(try Self.vhd(["create", dir.file("p.vhd"), "--size", "2M"]).status == 0) }
+            if broken == "mismatched" {
+                #expect(try Self.vhd(["create", dir.file("p.vhd"), "--size", "2M"]).status == 0)
+            }
             // info: the child's own information, and the broken link.
             let result = try Self.vhd(["info", child, "--json"])
             #expect(result.status == 0, "\(broken): \(result.standardError)")
@@ -82,7 +90,9 @@ import Testing
             #expect(info["parentPath"] is NSNull)
             #expect(info["allocatedBlocks"] as? Int == 1)
             let problem = try #require(info["parentProblem"] as? String, "\(broken)")
-            #expect(problem.hasPrefix(child + ": ") && problem.contains(broken == "missing" ? "not found" : parentID), "\(problem)")
+            #expect(
+                problem.hasPrefix(child + ": ") && problem.contains(broken == "missing" ? "not found" : parentID),
+                "\(problem)")
             let text = try Self.vhd(["info", child])
             #expect(text.status == 0 && text.text.contains("parent problem:"), "\(broken)")
             // map: this layer only.
@@ -107,7 +117,10 @@ import Testing
         var bytes = try readFile(path)
         bytes[512 + 40] ^= 1  // header checksum now wrong
         try writeFile(path, bytes)
-        for arguments in [["info", path], ["check", path], ["read", path, "--offset", "0", "--length", "1"], ["info", dir.file("missing.vhd")]] {
+        for arguments in [
+            ["info", path], ["check", path], ["read", path, "--offset", "0", "--length", "1"],
+            ["info", dir.file("missing.vhd")],
+        ] {
             let result = try Self.vhd(arguments)
             #expect(result.status == 1, "\(arguments)")
             let lines = result.standardError.split(separator: "\n")
@@ -123,8 +136,10 @@ import Testing
         let id = "0123abcd-4567-89ef-fedc-ba9876543210"
         for type in ["fixed", "dynamic"] {
             let path = dir.file("\(type).vhd")
-            let created = try Self.vhd(["create", path, "--size", "1M", "--type", type, "--creator-app", "vs",
-                                        "--creator-version", "6.1", "--host-os", "Mac ", "--unique-id", id])
+            let created = try Self.vhd([
+                "create", path, "--size", "1M", "--type", type, "--creator-app", "vs",
+                "--creator-version", "6.1", "--host-os", "Mac ", "--unique-id", id,
+            ])
             #expect(created.status == 0, "\(created.standardError)")
             let footer = try VHDImage.open(path: path, readOnly: true).footer
             #expect(footer.creatorApplication == fourCC("vs  "))
@@ -140,16 +155,21 @@ import Testing
         // Differencing: the same options; codes in hex (a host OS of 0, `tap\0`).
         let child = dir.file("child.vhd")
         let childID = "ffeeddcc-bbaa-9988-7766-554433221100"
-        let created = try Self.vhd(["create", child, "--parent", dir.file("dynamic.vhd"), "--creator-app", "0x74617000",
-                                    "--host-os", "0x0", "--unique-id", childID.replacingOccurrences(of: "-", with: "")])
+        let created = try Self.vhd([
+            "create", child, "--parent", dir.file("dynamic.vhd"), "--creator-app", "0x74617000",
+            "--host-os", "0x0", "--unique-id", childID.replacingOccurrences(of: "-", with: ""),
+        ])
         #expect(created.status == 0, "\(created.standardError)")
         let footer = try VHDImage.open(path: child, readOnly: true).footer
         #expect(footer.creatorApplication == 0x7461_7000 && footer.creatorHostOS == 0)
         #expect(footer.creatorVersion == 0x000A_0000)
         #expect(footer.uniqueID.description == childID)
         // Bad values are usage errors; nothing is created.
-        for bad in [["--unique-id", "0123"], ["--unique-id", id.replacingOccurrences(of: "0", with: "g")], ["--creator-app", "toolong"],
-                    ["--creator-version", "1.70000"], ["--host-os", "0xZ"], ["--host-os", "0x+1"]] {
+        for bad in [
+            ["--unique-id", "0123"], ["--unique-id", id.replacingOccurrences(of: "0", with: "g")],
+            ["--creator-app", "toolong"],
+            ["--creator-version", "1.70000"], ["--host-os", "0xZ"], ["--host-os", "0x+1"],
+        ] {
             let path = dir.file("bad.vhd")
             let result = try Self.vhd(["create", path, "--size", "1M"] + bad)
             #expect(result.status == 64, "\(bad)")
@@ -165,7 +185,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let vhd = dir.file("f.vhd"), raw = dir.file("disk.raw")
         _ = try VHDImage.create(path: vhd, options: VHDCreateOptions(type: .fixed, size: 8192))
-        let footer = Array(try readFile(vhd).suffix(512))   // claims 8 KiB, needs 8.5 KiB
+        let footer = Array(try readFile(vhd).suffix(512))  // claims 8 KiB, needs 8.5 KiB
         let disk = pattern(8192 - 512, seed: 3) + footer
         try writeFile(raw, disk)
 

@@ -12,7 +12,9 @@ public final class RawImage: BlockDevice {
 
     /// Opens an existing raw image; its capacity is the file size rounded down to whole sectors.
     /// `writeBehind` is the ``FileImageIO`` write-behind window (nil: off).
-    public init(path: String, readOnly: Bool = false, writeBehind: UInt64? = FileImageIO.defaultWriteBehind) throws(BlockDeviceError) {
+    public init(path: String, readOnly: Bool = false, writeBehind: UInt64? = FileImageIO.defaultWriteBehind)
+        throws(BlockDeviceError)
+    {
         io = try FileImageIO(path: path, readOnly: readOnly, writeBehind: writeBehind)
         capacity = try io.size() / 512 * 512
         isReadOnly = readOnly
@@ -23,7 +25,9 @@ public final class RawImage: BlockDevice {
     /// - Throws: ``BlockDeviceError/outOfRange(offset:length:capacity:)`` when `size` is not a
     ///   multiple of 512; ``BlockDeviceError/io(operation:errno:)`` when the file cannot be created
     ///   or sized.
-    public init(creating path: String, size: UInt64, writeBehind: UInt64? = FileImageIO.defaultWriteBehind) throws(BlockDeviceError) {
+    public init(creating path: String, size: UInt64, writeBehind: UInt64? = FileImageIO.defaultWriteBehind)
+        throws(BlockDeviceError)
+    {
         guard size % 512 == 0 else { throw .outOfRange(offset: 0, length: size, capacity: size / 512 * 512) }
         io = try FileImageIO(path: path, readOnly: false, create: true, truncate: true, writeBehind: writeBehind)
         try io.truncate(to: size)

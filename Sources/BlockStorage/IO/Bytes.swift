@@ -8,7 +8,9 @@ package func alignUp(_ value: UInt64, _ alignment: UInt64) -> UInt64 {
 }
 
 /// `withUnsafeMutableBytes` for a body with a typed error (the standard one only rethrows).
-package func withMutableBytes<T, E: Error>(_ array: inout [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws(E) -> T) throws(E) -> T {
+package func withMutableBytes<T, E: Error>(
+    _ array: inout [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws(E) -> T
+) throws(E) -> T {
     let result: Result<T, E> = array.withUnsafeMutableBytes { buffer in
         do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
     }

@@ -4,7 +4,7 @@ import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// ``ImageIO`` on an open file descriptor, which it owns and closes exactly once.
@@ -42,8 +42,10 @@ public final class FileImageIO: ImageIO {
     /// Opens `path`; creates it (mode 0644) when `create` is set, truncating any old content
     /// when `truncate` is set too. `writeBehind` (bytes, more than 0) sets the write-behind
     /// window of a writable file; nil turns write-behind off.
-    public init(path: String, readOnly: Bool, create: Bool = false, truncate: Bool = false,
-                writeBehind: UInt64? = FileImageIO.defaultWriteBehind) throws(BlockDeviceError) {
+    public init(
+        path: String, readOnly: Bool, create: Bool = false, truncate: Bool = false,
+        writeBehind: UInt64? = FileImageIO.defaultWriteBehind
+    ) throws(BlockDeviceError) {
         var flags = readOnly ? O_RDONLY : O_RDWR
         flags |= O_CLOEXEC
         if create { flags |= O_CREAT }
@@ -79,7 +81,9 @@ public final class FileImageIO: ImageIO {
     package var descriptor: Int32 { fd }
 
     /// `pread`s into `buffer` until it is full or the file ends; returns the bytes read.
-    package static func read(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) -> Int {
+    package static func read(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64)
+        throws(BlockDeviceError) -> Int
+    {
         try repeatUntilDone(buffer.count, "pread", endOfFileStops: true) { done in
             pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
         }
@@ -87,7 +91,9 @@ public final class FileImageIO: ImageIO {
 
     /// ``read(descriptor:into:at:)`` that treats a short read as an error.
     @inline(__always)
-    package static func readExactly(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
+    package static func readExactly(descriptor fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64)
+        throws(BlockDeviceError)
+    {
         let count = try read(descriptor: fd, into: buffer, at: offset)
         if count != buffer.count { throw shortRead(offset: offset, count: count, wanted: buffer.count) }
     }
@@ -119,7 +125,9 @@ public final class FileImageIO: ImageIO {
     /// Calls `call(bytesDoneSoFar)` until `count` bytes are transferred (HostSupport's
     /// `SystemCall.transferAll`, `EINTR` retried). A zero return ends a read (end of file) and
     /// is an I/O error for a write.
-    private static func repeatUntilDone(_ count: Int, _ operation: String, endOfFileStops: Bool, _ call: (Int) -> Int) throws(BlockDeviceError) -> Int {
+    private static func repeatUntilDone(_ count: Int, _ operation: String, endOfFileStops: Bool, _ call: (Int) -> Int)
+        throws(BlockDeviceError) -> Int
+    {
         do {
             return try SystemCall.transferAll(count, operation, zeroEndsTransfer: endOfFileStops, call)
         } catch {
@@ -155,7 +163,9 @@ public final class FileImageIO: ImageIO {
 
     /// Vectored positional write (`pwritev`).
     public func write(_ buffers: [UnsafeRawBufferPointer], at offset: UInt64) throws(BlockDeviceError) {
-        var vectors = buffers.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var vectors = buffers.map {
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+        }
         let total = buffers.reduce(0) { $0 + $1.count }
         let n = try vectors.withUnsafeMutableBufferPointer { (vectors) throws(BlockDeviceError) in
             try systemCall("pwritev") { pwritev(fd, vectors.baseAddress, Int32(vectors.count), off_t(offset)) }

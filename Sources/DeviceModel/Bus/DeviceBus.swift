@@ -92,7 +92,9 @@ public final class DeviceBus<Device: Sendable>: Sendable {
     public func remove(base: UInt64) throws(BusError) -> Device {
         try table.withLock { (entries) throws(BusError) -> Device in
             let index = Self.insertionIndex(entries, base: base)
-            guard entries.indices.contains(index), entries[index].range.base == base else { throw .notFound(base: base) }
+            guard entries.indices.contains(index), entries[index].range.base == base else {
+                throw .notFound(base: base)
+            }
             return entries.remove(at: index).device
         }
     }

@@ -2,7 +2,7 @@ import HostSupport
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A 16550A-compatible UART: enough for a guest to print (polling or interrupt driven) and for
@@ -118,7 +118,11 @@ public final class Serial16550: PortIODevice {
     /// the byte to `output` (or back to the input in loopback mode) and may raise the interrupt.
     public func write(port: UInt16, offset: UInt16, from data: UnsafeRawBufferPointer) {
         guard let value = data.first else { return }
-        enum Effect { case none, transmit(UInt8), raise }
+        enum Effect {
+            case none
+            case transmit(UInt8)
+            case raise
+        }
         let effect = state.withLock { s -> Effect in
             switch offset {
             case 0:

@@ -1,6 +1,6 @@
+import BlockStorage
 import GuestMemory
 import Synchronization
-import BlockStorage
 
 /// A virtio-blk device over any `BlockDevice` of the `BlockStorage` target (raw file, fixed, dynamic or differencing
 /// VHD): `IN`, `OUT`, `FLUSH`, `GET_ID` and `DISCARD` on one request queue.
@@ -45,7 +45,8 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
 
     /// `VERSION_1`, `FLUSH`, `BLK_SIZE`, `SEG_MAX` and `DISCARD`, plus `RO` for a read-only disk.
     public var deviceFeatures: UInt64 {
-        var features = VirtioFeature.version1 | VirtioBlock.Feature.flush | VirtioBlock.Feature.blockSize
+        var features =
+            VirtioFeature.version1 | VirtioBlock.Feature.flush | VirtioBlock.Feature.blockSize
             | VirtioBlock.Feature.segmentMax | VirtioBlock.Feature.discard
         if disk.isReadOnly { features |= VirtioBlock.Feature.readOnly }
         return features

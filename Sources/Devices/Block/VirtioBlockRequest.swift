@@ -1,5 +1,5 @@
-import GuestMemory
 import BlockStorage
+import GuestMemory
 
 /// One virtio-blk request: its header parsed from the chain's readable bytes and its data
 /// moved between guest memory and the disk.
@@ -37,7 +37,8 @@ struct VirtioBlockRequest {
                 guard writableData == 0, !disk.isReadOnly else { throw .status(.ioError) }
                 let offset = try diskRange(sector: sector, length: readableData)
                 try transfer(
-                    chain.readable, offset: VirtioBlock.headerSize, count: readableData, diskOffset: offset, toGuest: false)
+                    chain.readable, offset: VirtioBlock.headerSize, count: readableData, diskOffset: offset,
+                    toGuest: false)
             case .flush:
                 guard readableData == 0 else { throw .status(.ioError) }
                 do { try disk.flush() } catch { throw .status(.ioError) }
@@ -48,7 +49,8 @@ struct VirtioBlockRequest {
                 var position: UInt64 = 0
                 for piece in BufferWindow(buffers: chain.writable, offset: 0, count: count) {
                     do {
-                        try memory.write(contentsOf: id[Int(position)..<Int(position) + piece.length], at: piece.address)
+                        try memory.write(
+                            contentsOf: id[Int(position)..<Int(position) + piece.length], at: piece.address)
                     } catch { throw .status(.ioError) }
                     position += UInt64(piece.length)
                 }
@@ -131,7 +133,9 @@ struct VirtioBlockRequest {
         var offset = VirtioBlock.headerSize
         while offset < VirtioBlock.headerSize + count {
             let raw: [UInt8]
-            do { raw = try bytes(of: chain.readable, offset: offset, count: Int(segmentSize)) } catch { throw .status(.ioError) }
+            do { raw = try bytes(of: chain.readable, offset: offset, count: Int(segmentSize)) } catch {
+                throw .status(.ioError)
+            }
             var sector: UInt64 = 0
             for i in 0..<8 { sector |= UInt64(raw[i]) << (8 * UInt64(i)) }
             let sectors = UInt32(raw[8]) | UInt32(raw[9]) << 8 | UInt32(raw[10]) << 16 | UInt32(raw[11]) << 24
@@ -146,7 +150,9 @@ struct VirtioBlockRequest {
     }
 
     /// `count` bytes (small, fixed by the protocol) at `offset` of the buffers' byte stream.
-    private func bytes(of buffers: ArraySlice<VirtqueueBuffer>, offset: UInt64, count: Int) throws(GuestMemoryError) -> [UInt8] {
+    private func bytes(of buffers: ArraySlice<VirtqueueBuffer>, offset: UInt64, count: Int) throws(GuestMemoryError)
+        -> [UInt8]
+    {
         var result: [UInt8] = []
         result.reserveCapacity(count)
         for piece in BufferWindow(buffers: buffers, offset: offset, count: UInt64(count)) {

@@ -71,7 +71,9 @@ public struct SplitVirtqueue: Hashable, Sendable {
     }
 
     /// Whether `[address, address + length)` lies in guest memory (and is writable, if asked).
-    static func isMapped(_ address: GuestAddress, length: UInt64, writable: Bool, memory: some GuestMemoryAccess) -> Bool {
+    static func isMapped(_ address: GuestAddress, length: UInt64, writable: Bool, memory: some GuestMemoryAccess)
+        -> Bool
+    {
         guard length <= UInt64(Int.max) else { return false }
         do {
             try memory.withHostSegments(at: address, count: Int(length), forWriting: writable) { _ in ((), 0) }
@@ -125,7 +127,8 @@ public struct SplitVirtqueue: Hashable, Sendable {
             guard buffers.count < Int(size) else { throw .chainTooLong(queueSize: size) }
             let descriptor: RawDescriptor
             do {
-                descriptor = try memory.readValue(RawDescriptor.self, at: GuestAddress(table.rawValue + 16 * UInt64(index)))
+                descriptor = try memory.readValue(
+                    RawDescriptor.self, at: GuestAddress(table.rawValue + 16 * UInt64(index)))
             } catch { throw .memory(error) }
             let address = UInt64(littleEndian: descriptor.address)
             let length = UInt32(littleEndian: descriptor.length)
@@ -137,18 +140,21 @@ public struct SplitVirtqueue: Hashable, Sendable {
                 guard flags & Self.descriptorNext == 0, length > 0, length % 16 == 0, length / 16 <= UInt32(size) else {
                     throw .invalidIndirectTable(index: index, length: length)
                 }
-                guard Self.isMapped(GuestAddress(address), length: UInt64(length), writable: false, memory: memory) else {
+                guard Self.isMapped(GuestAddress(address), length: UInt64(length), writable: false, memory: memory)
+                else {
                     throw .bufferOutsideGuestMemory(address: address, length: length)
                 }
                 // The indirect descriptor ends the chain (it cannot have NEXT).
                 try walk(
-                    table: GuestAddress(address), entries: UInt16(length / 16), start: 0, indirect: true, into: &buffers,
+                    table: GuestAddress(address), entries: UInt16(length / 16), start: 0, indirect: true,
+                    into: &buffers,
                     memory: memory)
                 return
             }
             let writable = flags & Self.descriptorWrite != 0
             if !writable && buffers.last?.isWritable == true { throw .readableAfterWritable(index: index) }
-            guard Self.isMapped(GuestAddress(address), length: UInt64(length), writable: writable, memory: memory) else {
+            guard Self.isMapped(GuestAddress(address), length: UInt64(length), writable: writable, memory: memory)
+            else {
                 throw .bufferOutsideGuestMemory(address: address, length: length)
             }
             buffers.append(VirtqueueBuffer(address: GuestAddress(address), length: length, isWritable: writable))

@@ -1,5 +1,5 @@
-import HostSupport
 import GuestMemory
+import HostSupport
 
 /// A virtio device type (block, network, …) behind a transport: what it offers and how it
 /// serves one descriptor chain. The transport owns the queues, validates chains and writes the

@@ -50,7 +50,8 @@ extension VirtioMMIOTransport {
                     let q = r.queues[i]
                     return VirtioMMIOTransportState.Queue(
                         size: q.size, ready: q.ready, descriptorTable: q.descriptor, availableRing: q.driver,
-                        usedRing: q.device, nextAvailable: queues[i]?.nextAvailable ?? 0, nextUsed: queues[i]?.nextUsed ?? 0)
+                        usedRing: q.device, nextAvailable: queues[i]?.nextAvailable ?? 0,
+                        nextUsed: queues[i]?.nextUsed ?? 0)
                 })
         }
     }
@@ -64,7 +65,9 @@ extension VirtioMMIOTransport {
     ///   validation; nothing is changed then.
     public func restoreState(_ state: VirtioMMIOTransportState) throws(VirtqueueError) {
         let maxSizes = backend.queueSizeMax
-        guard state.queues.count == maxSizes.count else { throw .invalidSize(UInt16(truncatingIfNeeded: state.queues.count)) }
+        guard state.queues.count == maxSizes.count else {
+            throw .invalidSize(UInt16(truncatingIfNeeded: state.queues.count))
+        }
         var restored: [SplitVirtqueue?] = []
         for (i, q) in state.queues.enumerated() {
             guard q.ready else {
@@ -88,7 +91,9 @@ extension VirtioMMIOTransport {
             r.configGeneration = state.configGeneration
             r.lastError = nil
             r.queues = state.queues.map {
-                QueueRegisters(size: $0.size, ready: $0.ready, descriptor: $0.descriptorTable, driver: $0.availableRing, device: $0.usedRing)
+                QueueRegisters(
+                    size: $0.size, ready: $0.ready, descriptor: $0.descriptorTable, driver: $0.availableRing,
+                    device: $0.usedRing)
             }
         }
     }

@@ -1,6 +1,6 @@
 import DeviceModel
-import HostSupport
 import GuestMemory
+import HostSupport
 import Synchronization
 
 /// The virtio MMIO transport, version 2 (virtio 1.x, section 4.2): the register window a
@@ -218,15 +218,20 @@ public final class VirtioMMIOTransport: MMIODevice {
             guard r.status & VirtioDeviceStatus.featuresOK.rawValue == 0, r.driverFeaturesSelect < 2 else { return }
             r.driverFeatures = setHalf(r.driverFeatures, high: r.driverFeaturesSelect == 1)
         case VirtioMMIORegister.queueSelect: r.queueSelect = value
-        case VirtioMMIORegister.queueSize where queueWritable: r.queues[selected].size = UInt16(truncatingIfNeeded: value)
+        case VirtioMMIORegister.queueSize where queueWritable:
+            r.queues[selected].size = UInt16(truncatingIfNeeded: value)
         case VirtioMMIORegister.queueDescriptorLow where queueWritable,
             VirtioMMIORegister.queueDescriptorHigh where queueWritable:
             r.queues[selected].descriptor = setHalf(
                 r.queues[selected].descriptor, high: offset == VirtioMMIORegister.queueDescriptorHigh)
-        case VirtioMMIORegister.queueDriverLow where queueWritable, VirtioMMIORegister.queueDriverHigh where queueWritable:
-            r.queues[selected].driver = setHalf(r.queues[selected].driver, high: offset == VirtioMMIORegister.queueDriverHigh)
-        case VirtioMMIORegister.queueDeviceLow where queueWritable, VirtioMMIORegister.queueDeviceHigh where queueWritable:
-            r.queues[selected].device = setHalf(r.queues[selected].device, high: offset == VirtioMMIORegister.queueDeviceHigh)
+        case VirtioMMIORegister.queueDriverLow where queueWritable,
+            VirtioMMIORegister.queueDriverHigh where queueWritable:
+            r.queues[selected].driver = setHalf(
+                r.queues[selected].driver, high: offset == VirtioMMIORegister.queueDriverHigh)
+        case VirtioMMIORegister.queueDeviceLow where queueWritable,
+            VirtioMMIORegister.queueDeviceHigh where queueWritable:
+            r.queues[selected].device = setHalf(
+                r.queues[selected].device, high: offset == VirtioMMIORegister.queueDeviceHigh)
         case VirtioMMIORegister.interruptAcknowledge: r.interruptStatus &= ~value
         default: break
         }
@@ -243,7 +248,8 @@ public final class VirtioMMIOTransport: MMIODevice {
                     return
                 }
                 var new = value | (r.status & VirtioDeviceStatus.needsReset.rawValue)
-                let settingFeaturesOK = new & VirtioDeviceStatus.featuresOK.rawValue != 0
+                let settingFeaturesOK =
+                    new & VirtioDeviceStatus.featuresOK.rawValue != 0
                     && r.status & VirtioDeviceStatus.featuresOK.rawValue == 0
                 if settingFeaturesOK {
                     let offered = offeredFeatures

@@ -2,7 +2,7 @@ import HostSupport
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A host thread that serves a transport's queues: it waits on the transport's
@@ -44,10 +44,12 @@ public final class VirtioQueueWorker: Sendable {
 
     /// Stops and joins the thread; safe to call more than once.
     public func stop() {
-        guard let handle = thread.withLock({ current -> HostThread? in
-            defer { current = nil }
-            return current
-        }) else { return }
+        guard
+            let handle = thread.withLock({ current -> HostThread? in
+                defer { current = nil }
+                return current
+            })
+        else { return }
         stopSignal.trigger()
         handle.join()
     }

@@ -34,14 +34,18 @@ public enum VirtqueueError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .invalidSize(let size): "invalid queue size \(size)"
-        case .invalidRingAddress(let area, let address): "\(area) ring at 0x\(String(address, radix: 16)) is misaligned or outside guest memory"
+        case .invalidRingAddress(let area, let address):
+            "\(area) ring at 0x\(String(address, radix: 16)) is misaligned or outside guest memory"
         case .availableIndexJump(let last, let now): "avail.idx jumped from \(last) to \(now)"
         case .descriptorIndexOutOfRange(let index, let size): "descriptor index \(index) outside a queue of \(size)"
         case .chainTooLong(let size): "descriptor chain longer than the queue size \(size) (loop?)"
-        case .bufferOutsideGuestMemory(let address, let length): "buffer of \(length) bytes at 0x\(String(address, radix: 16)) is outside guest memory"
+        case .bufferOutsideGuestMemory(let address, let length):
+            "buffer of \(length) bytes at 0x\(String(address, radix: 16)) is outside guest memory"
         case .readableAfterWritable(let index): "device-readable descriptor \(index) after a device-writable one"
-        case .indirectNotNegotiated(let index): "descriptor \(index) is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated"
-        case .invalidIndirectTable(let index, let length): "indirect descriptor \(index) has an invalid table (\(length) bytes, or NEXT set)"
+        case .indirectNotNegotiated(let index):
+            "descriptor \(index) is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated"
+        case .invalidIndirectTable(let index, let length):
+            "indirect descriptor \(index) has an invalid table (\(length) bytes, or NEXT set)"
         case .nestedIndirect(let index): "descriptor \(index) of an indirect table is itself indirect"
         case .memory(let error): "guest memory: \(error)"
         }

@@ -14,8 +14,10 @@ import Synchronization
 
     /// Applies the operation to `pointer` and returns (original value, whether memory changed).
     @inline(__always)
-    func apply<W: FixedWidthInteger>(_ pointer: UnsafeMutablePointer<Atomic<W>>, _ load: (borrowing Atomic<W>) -> W,
-                                     _ cas: (borrowing Atomic<W>, W, W) -> (exchanged: Bool, original: W)) -> (UInt64, Bool) {
+    func apply<W: FixedWidthInteger>(
+        _ pointer: UnsafeMutablePointer<Atomic<W>>, _ load: (borrowing Atomic<W>) -> W,
+        _ cas: (borrowing Atomic<W>, W, W) -> (exchanged: Bool, original: W)
+    ) -> (UInt64, Bool) {
         switch self {
         case .load:
             return (UInt64(truncatingIfNeeded: load(pointer.pointee)), false)
@@ -44,7 +46,9 @@ extension GuestMemoryAccess {
     /// Performs `operation` (sequentially consistent) on the naturally aligned `size`-byte
     /// integer at `address`; returns the value found before the operation.
     @usableFromInline
-    func atomicOperation(_ operation: GuestAtomicOperation, size: Int, at address: GuestAddress) throws(GuestMemoryError) -> UInt64 {
+    func atomicOperation(_ operation: GuestAtomicOperation, size: Int, at address: GuestAddress)
+        throws(GuestMemoryError) -> UInt64
+    {
         guard size == 1 || size == 2 || size == 4 || size == 8 else { throw .misaligned(address, alignment: size) }
         guard address.isAligned(to: UInt64(size)) else { throw .misaligned(address, alignment: size) }
         return try withHostSegments(at: address, count: size, forWriting: operation.writes) {
@@ -81,7 +85,9 @@ extension GuestMemoryAccess {
     /// - Throws: ``GuestMemoryError/misaligned(_:alignment:)`` when `address` is not a multiple
     ///   of `T`'s size or `T` is not 1, 2, 4 or 8 bytes; the usual range errors otherwise.
     @inlinable
-    public func atomicLoad<T: FixedWidthInteger>(_ type: T.Type = T.self, at address: GuestAddress) throws(GuestMemoryError) -> T {
+    public func atomicLoad<T: FixedWidthInteger>(_ type: T.Type = T.self, at address: GuestAddress)
+        throws(GuestMemoryError) -> T
+    {
         T(truncatingIfNeeded: try atomicOperation(.load, size: MemoryLayout<T>.size, at: address))
     }
 
@@ -98,16 +104,22 @@ extension GuestMemoryAccess {
     public func compareExchange<T: FixedWidthInteger>(expected: T, desired: T, at address: GuestAddress)
         throws(GuestMemoryError) -> (exchanged: Bool, original: T)
     {
-        let original = T(truncatingIfNeeded: try atomicOperation(
-            .compareExchange(expected: UInt64(truncatingIfNeeded: expected), desired: UInt64(truncatingIfNeeded: desired)),
-            size: MemoryLayout<T>.size, at: address))
+        let original = T(
+            truncatingIfNeeded: try atomicOperation(
+                .compareExchange(
+                    expected: UInt64(truncatingIfNeeded: expected), desired: UInt64(truncatingIfNeeded: desired)),
+                size: MemoryLayout<T>.size, at: address))
         return (original == expected, original)
     }
 
     /// Atomically adds `operand` (wrapping) to the naturally aligned integer at `address`;
     /// returns the previous value.
     @inlinable
-    public func atomicWrappingAdd<T: FixedWidthInteger>(_ operand: T, at address: GuestAddress) throws(GuestMemoryError) -> T {
-        T(truncatingIfNeeded: try atomicOperation(.wrappingAdd(UInt64(truncatingIfNeeded: operand)), size: MemoryLayout<T>.size, at: address))
+    public func atomicWrappingAdd<T: FixedWidthInteger>(_ operand: T, at address: GuestAddress) throws(GuestMemoryError)
+        -> T
+    {
+        T(
+            truncatingIfNeeded: try atomicOperation(
+                .wrappingAdd(UInt64(truncatingIfNeeded: operand)), size: MemoryLayout<T>.size, at: address))
     }
 }

@@ -2,7 +2,7 @@ import HostSupport
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension GuestMemoryAccess {
@@ -13,7 +13,9 @@ extension GuestMemoryAccess {
     ///
     /// The guest range is checked before any byte moves. Interrupted and short transfers are
     /// resumed. Only the bytes actually transferred are marked dirty.
-    public func read(from descriptor: FileDescriptor, at fileOffset: Int64? = nil, into address: GuestAddress, count: Int)
+    public func read(
+        from descriptor: FileDescriptor, at fileOffset: Int64? = nil, into address: GuestAddress, count: Int
+    )
         throws(GuestMemoryError) -> Int
     {
         try withHostSegments(at: address, count: count, forWriting: true) { (segments) throws(GuestMemoryError) in
@@ -25,7 +27,9 @@ extension GuestMemoryAccess {
     /// Writes `count` bytes of guest memory at `address` straight to `descriptor` with
     /// `pwritev(2)` (or `writev(2)` when `fileOffset` is `nil`) — no bounce buffer. Returns the
     /// number of bytes transferred (all of them unless the descriptor stops accepting data).
-    public func write(to descriptor: FileDescriptor, at fileOffset: Int64? = nil, from address: GuestAddress, count: Int)
+    public func write(
+        to descriptor: FileDescriptor, at fileOffset: Int64? = nil, from address: GuestAddress, count: Int
+    )
         throws(GuestMemoryError) -> Int
     {
         try withHostSegments(at: address, count: count, forWriting: false) { (segments) throws(GuestMemoryError) in
@@ -35,7 +39,9 @@ extension GuestMemoryAccess {
 
     /// Like ``read(from:at:into:count:)`` but fails with
     /// ``GuestMemoryError/unexpectedEndOfFile(expected:transferred:)`` on a short read.
-    public func readExactly(from descriptor: FileDescriptor, at fileOffset: Int64? = nil, into address: GuestAddress, count: Int)
+    public func readExactly(
+        from descriptor: FileDescriptor, at fileOffset: Int64? = nil, into address: GuestAddress, count: Int
+    )
         throws(GuestMemoryError)
     {
         let n = try read(from: descriptor, at: fileOffset, into: address, count: count)
@@ -55,7 +61,8 @@ func transferVectored(
         throw .system(reading ? "preadv" : "pwritev", .invalidArgument)  // what the kernel would say
     }
     let maxVectors = 1024  // IOV_MAX on Linux
-    return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: segments.count) { (vectors) throws(GuestMemoryError) -> Int in
+    return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: segments.count) {
+        (vectors) throws(GuestMemoryError) -> Int in
         for (i, s) in segments.enumerated() {
             vectors.initializeElement(at: i, to: iovec(iov_base: s.baseAddress, iov_len: s.count))
         }

@@ -11,7 +11,9 @@ extension GuestMemoryAccess {
     ///
     /// A naturally aligned integer of 1, 2, 4 or 8 bytes is read with a single load.
     @inlinable
-    public func read<T: FixedWidthInteger & BitwiseCopyable>(_ type: T.Type = T.self, at address: GuestAddress, endianness: Endianness = .little)
+    public func read<T: FixedWidthInteger & BitwiseCopyable>(
+        _ type: T.Type = T.self, at address: GuestAddress, endianness: Endianness = .little
+    )
         throws(GuestMemoryError) -> T
     {
         let raw: T = try readValue(T.self, at: address)
@@ -22,7 +24,9 @@ extension GuestMemoryAccess {
     ///
     /// A naturally aligned integer of 1, 2, 4 or 8 bytes is written with a single store.
     @inlinable
-    public func write<T: FixedWidthInteger & BitwiseCopyable>(_ value: T, at address: GuestAddress, endianness: Endianness = .little)
+    public func write<T: FixedWidthInteger & BitwiseCopyable>(
+        _ value: T, at address: GuestAddress, endianness: Endianness = .little
+    )
         throws(GuestMemoryError)
     {
         try writeValue(endianness == .little ? value.littleEndian : value.bigEndian, at: address)
@@ -33,7 +37,9 @@ extension GuestMemoryAccess {
     /// `T` must be valid for every bit pattern the guest could store (plain integers and
     /// structs of them); the bytes come from the guest.
     @inlinable
-    public func readValue<T: BitwiseCopyable>(_ type: T.Type = T.self, at address: GuestAddress) throws(GuestMemoryError) -> T {
+    public func readValue<T: BitwiseCopyable>(_ type: T.Type = T.self, at address: GuestAddress)
+        throws(GuestMemoryError) -> T
+    {
         try withUnsafeTemporaryAllocation(of: T.self, capacity: 1) { (buffer) throws(GuestMemoryError) -> T in
             try read(into: UnsafeMutableRawBufferPointer(buffer), at: address)
             return UnsafeRawPointer(buffer.baseAddress.unsafelyUnwrapped).load(as: T.self)
@@ -56,8 +62,9 @@ extension GuestMemoryAccess {
             let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
                 var done = 0
                 for segment in segments {
-                    volatileCopy(to: buffer.baseAddress.unsafelyUnwrapped + done,
-                                 from: UnsafeRawPointer(segment.baseAddress.unsafelyUnwrapped), count: segment.count)
+                    volatileCopy(
+                        to: buffer.baseAddress.unsafelyUnwrapped + done,
+                        from: UnsafeRawPointer(segment.baseAddress.unsafelyUnwrapped), count: segment.count)
                     done += segment.count
                 }
                 initialized = done

@@ -30,6 +30,8 @@ public protocol GuestMemoryAccess: Sendable {
     /// dirty). The buffers are valid only during `body`.
     func withHostSegments<Result>(
         at address: GuestAddress, count: Int, forWriting: Bool,
-        _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (result: Result, bytesWritten: Int)
+        _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (
+            result: Result, bytesWritten: Int
+        )
     ) throws(GuestMemoryError) -> Result
 }

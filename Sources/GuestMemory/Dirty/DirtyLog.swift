@@ -63,7 +63,9 @@ extension GuestMemoryMap {
     /// - Throws: ``GuestMemoryError/unknownSlot(_:)`` when `external` names a slot not in the
     ///   map; ``GuestMemoryError/dirtyPageOutOfRange(_:page:)`` when it marks a page past the end
     ///   of its slot.
-    public func collectDirtyPages(merging external: ExternalDirtyLog = ExternalDirtyLog()) throws(GuestMemoryError) -> [GuestAddress] {
+    public func collectDirtyPages(merging external: ExternalDirtyLog = ExternalDirtyLog()) throws(GuestMemoryError)
+        -> [GuestAddress]
+    {
         var indexBySlot: [MemorySlot: Int] = [:]
         for (i, e) in entries.enumerated() { indexBySlot[e.slot] = i }
         func pageCount(_ i: Int) -> UInt64 { entries[i].region.size / DirtyBitmap.pageSize }
@@ -80,7 +82,9 @@ extension GuestMemoryMap {
         var ringByRegion: [Int: [UInt64]] = [:]
         for entry in external.ringEntries {
             guard let i = indexBySlot[entry.slot] else { throw .unknownSlot(entry.slot) }
-            guard entry.pageOffset < pageCount(i) else { throw .dirtyPageOutOfRange(entry.slot, page: entry.pageOffset) }
+            guard entry.pageOffset < pageCount(i) else {
+                throw .dirtyPageOutOfRange(entry.slot, page: entry.pageOffset)
+            }
             ringByRegion[i, default: []].append(entry.pageOffset)
         }
 

@@ -75,7 +75,9 @@ public final class AtomicGuestMemory: GuestMemoryAccess, Sendable {
     /// ``GuestMemoryAccess/withHostSegments(at:count:forWriting:_:)``.
     public func withHostSegments<Result>(
         at address: GuestAddress, count: Int, forWriting: Bool,
-        _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (result: Result, bytesWritten: Int)
+        _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (
+            result: Result, bytesWritten: Int
+        )
     ) throws(GuestMemoryError) -> Result {
         try map.withHostSegments(at: address, count: count, forWriting: forWriting, body)
     }

@@ -1,14 +1,16 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension GuestMemoryMap: GuestMemoryAccess {
     /// Checks that `count` (> 0) bytes at `address` are mapped (and writable if `forWriting`)
     /// and returns the index of the first region and the number of regions the range crosses.
     @usableFromInline
-    func resolve(_ address: GuestAddress, count: Int, forWriting: Bool) throws(GuestMemoryError) -> (first: Int, segments: Int) {
+    func resolve(_ address: GuestAddress, count: Int, forWriting: Bool) throws(GuestMemoryError) -> (
+        first: Int, segments: Int
+    ) {
         guard count >= 0, let range = try? GuestAddressRange(start: address, count: UInt64(count)) else {
             throw .addressOverflow(address, offset: UInt64(max(count, 0)))
         }
@@ -60,14 +62,17 @@ extension GuestMemoryMap: GuestMemoryAccess {
     /// ``GuestMemoryAccess/withHostSegments(at:count:forWriting:_:)``.
     public func withHostSegments<Result>(
         at address: GuestAddress, count: Int, forWriting: Bool,
-        _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (result: Result, bytesWritten: Int)
+        _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (
+            result: Result, bytesWritten: Int
+        )
     ) throws(GuestMemoryError) -> Result {
         let (first, n) = count == 0 ? (0, 0) : try resolve(address, count: count, forWriting: forWriting)
         return try withUnsafeTemporaryAllocation(of: UnsafeMutableRawBufferPointer.self, capacity: n) {
             (segments) throws(GuestMemoryError) -> Result in
             var k = 0
             forEachSegment(address, count: count, first: first, segments: n) { e, offset, length, _ in
-                segments.initializeElement(at: k, to: UnsafeMutableRawBufferPointer(start: e.host + Int(offset), count: length))
+                segments.initializeElement(
+                    at: k, to: UnsafeMutableRawBufferPointer(start: e.host + Int(offset), count: length))
                 k += 1
             }
             let (result, written) = try body(UnsafeBufferPointer(segments))
@@ -133,19 +138,23 @@ func volatileCopy(to destination: UnsafeMutableRawPointer, from source: UnsafeRa
     switch count {
     case 8 where aligned:
         destination.assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(
-            UnsafeMutableRawPointer(mutating: source).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed),
+            UnsafeMutableRawPointer(mutating: source).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(
+                ordering: .relaxed),
             ordering: .relaxed)
     case 4 where aligned:
         destination.assumingMemoryBound(to: Atomic<UInt32>.self).pointee.store(
-            UnsafeMutableRawPointer(mutating: source).assumingMemoryBound(to: Atomic<UInt32>.self).pointee.load(ordering: .relaxed),
+            UnsafeMutableRawPointer(mutating: source).assumingMemoryBound(to: Atomic<UInt32>.self).pointee.load(
+                ordering: .relaxed),
             ordering: .relaxed)
     case 2 where aligned:
         destination.assumingMemoryBound(to: Atomic<UInt16>.self).pointee.store(
-            UnsafeMutableRawPointer(mutating: source).assumingMemoryBound(to: Atomic<UInt16>.self).pointee.load(ordering: .relaxed),
+            UnsafeMutableRawPointer(mutating: source).assumingMemoryBound(to: Atomic<UInt16>.self).pointee.load(
+                ordering: .relaxed),
             ordering: .relaxed)
     case 1:
         destination.assumingMemoryBound(to: Atomic<UInt8>.self).pointee.store(
-            UnsafeMutableRawPointer(mutating: source).assumingMemoryBound(to: Atomic<UInt8>.self).pointee.load(ordering: .relaxed),
+            UnsafeMutableRawPointer(mutating: source).assumingMemoryBound(to: Atomic<UInt8>.self).pointee.load(
+                ordering: .relaxed),
             ordering: .relaxed)
     default:
         memcpy(destination, source, count)

@@ -71,7 +71,8 @@ public final class GuestMemoryMap: @unchecked Sendable {
     ///   ``GuestMemoryError/invalidRegion(_:)`` when a region is empty, not page-aligned or
     ///   extends past 2^64.
     public convenience init(regions: [any GuestMemoryRegion]) throws(GuestMemoryError) {
-        try self.init(entries: regions.enumerated().map { Entry(slot: MemorySlot(UInt32($0.offset)), region: $0.element) })
+        try self.init(
+            entries: regions.enumerated().map { Entry(slot: MemorySlot(UInt32($0.offset)), region: $0.element) })
     }
 
     /// A map of regions in explicitly chosen slots.
@@ -85,9 +86,10 @@ public final class GuestMemoryMap: @unchecked Sendable {
         for entry in sorted {
             let region = entry.region
             guard region.size > 0, region.size % DirtyBitmap.pageSize == 0, region.size <= UInt64(Int.max),
-                  region.guestBase.isAligned(to: DirtyBitmap.pageSize)
+                region.guestBase.isAligned(to: DirtyBitmap.pageSize)
             else {
-                throw .invalidRegion("region at \(region.guestBase) of \(region.size) bytes is empty or not page-aligned")
+                throw .invalidRegion(
+                    "region at \(region.guestBase) of \(region.size) bytes is empty or not page-aligned")
             }
             guard let range = region.guestRange else {
                 throw .invalidRegion("region at \(region.guestBase) of \(region.size) bytes extends past 2^64")
@@ -103,9 +105,10 @@ public final class GuestMemoryMap: @unchecked Sendable {
         table = .allocate(capacity: max(sorted.count, 1))
         for (i, entry) in sorted.enumerated() {
             let r = entry.region
-            (table + i).initialize(to: TableEntry(
-                base: r.guestBase.rawValue, size: r.size, host: r.hostBase,
-                readOnly: r.isReadOnly, bitmap: r.dirtyBitmap.map(Unmanaged.passUnretained)))
+            (table + i).initialize(
+                to: TableEntry(
+                    base: r.guestBase.rawValue, size: r.size, host: r.hostBase,
+                    readOnly: r.isReadOnly, bitmap: r.dirtyBitmap.map(Unmanaged.passUnretained)))
         }
         var depth = 0
         while (1 << depth) - 1 < sorted.count { depth += 1 }
@@ -117,7 +120,8 @@ public final class GuestMemoryMap: @unchecked Sendable {
         searchIndex.initialize(repeating: -1, count: searchSlots)
         searchTable = .allocate(capacity: searchSlots)
         searchTable.initialize(
-            repeating: TableEntry(base: 0, size: 0, host: UnsafeMutableRawPointer(searchLasts), readOnly: true, bitmap: nil),
+            repeating: TableEntry(
+                base: 0, size: 0, host: UnsafeMutableRawPointer(searchLasts), readOnly: true, bitmap: nil),
             count: searchSlots)
         // In-order traversal of the implicit tree assigns the sorted regions (then padding).
         var next = 0

@@ -1,7 +1,7 @@
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Small facts about the host that regions need.
@@ -36,7 +36,7 @@ enum HostSystem {
     /// The selected mode of a transparent-huge-page sysfs setting (`[madvise]` → `madvise`).
     static func transparentHugePageMode(_ file: String) -> String? {
         guard let text = readSmallFile("/sys/kernel/mm/transparent_hugepage/" + file),
-              let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]"), open < close
+            let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]"), open < close
         else { return nil }
         return String(text[text.index(after: open)..<close])
     }

@@ -1,9 +1,9 @@
-import HostSupport
 import CGuestMemory
+import HostSupport
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A guest memory region backed by an `mmap(2)` mapping: anonymous, file-backed or memfd,
@@ -214,10 +214,12 @@ public final class MmapRegion: GuestMemoryRegion, @unchecked Sendable {
     private static func transparentHugePageProblem(shared: Bool) -> GuestMemoryError? {
         let file = shared ? "shmem_enabled" : "enabled"
         guard let mode = HostSystem.transparentHugePageMode(file) else {
-            return .hugePagesUnavailable("the kernel has no transparent huge pages (/sys/kernel/mm/transparent_hugepage/\(file) missing)")
+            return .hugePagesUnavailable(
+                "the kernel has no transparent huge pages (/sys/kernel/mm/transparent_hugepage/\(file) missing)")
         }
         if mode == "never" || mode == "deny" {
-            return .hugePagesUnavailable("transparent huge pages are disabled (/sys/kernel/mm/transparent_hugepage/\(file) is [\(mode)])")
+            return .hugePagesUnavailable(
+                "transparent huge pages are disabled (/sys/kernel/mm/transparent_hugepage/\(file) is [\(mode)])")
         }
         return nil
     }

@@ -2,7 +2,7 @@ import HostSupport
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Saving guest memory to a file and restoring it into a fresh map.
@@ -66,7 +66,9 @@ public enum GuestMemorySnapshot {
     static let maxRegions: UInt64 = 65536
 
     /// Writes `content` of `map` to `descriptor` from offset 0.
-    public static func write(_ map: GuestMemoryMap, to descriptor: FileDescriptor, content: Content = .all) throws(GuestMemoryError) {
+    public static func write(_ map: GuestMemoryMap, to descriptor: FileDescriptor, content: Content = .all)
+        throws(GuestMemoryError)
+    {
         var runs: [GuestAddressRange] = []
         switch content {
         case .all:
@@ -74,7 +76,8 @@ public enum GuestMemorySnapshot {
         case .pages(let pages):
             for page in Set(pages.map { $0.alignedDown(to: DirtyBitmap.pageSize) }).sorted() {
                 if let last = runs.last, last.end == page {
-                    runs[runs.count - 1] = try GuestAddressRange(start: last.start, count: last.count + DirtyBitmap.pageSize)
+                    runs[runs.count - 1] = try GuestAddressRange(
+                        start: last.start, count: last.count + DirtyBitmap.pageSize)
                 } else {
                     runs.append(try GuestAddressRange(start: page, count: DirtyBitmap.pageSize))
                 }
@@ -115,7 +118,9 @@ public enum GuestMemorySnapshot {
             if n != Int(run.count) { throw .unexpectedEndOfFile(expected: Int(run.count), transferred: n) }
             fileOffset += run.count
         }
-        guard ftruncate(descriptor.rawValue, off_t(fileOffset)) == 0 else { throw .system("ftruncate", SystemCall.errno) }
+        guard ftruncate(descriptor.rawValue, off_t(fileOffset)) == 0 else {
+            throw .system("ftruncate", SystemCall.errno)
+        }
     }
 
     /// Reads and validates the table of contents of the snapshot in `descriptor`.
@@ -128,22 +133,27 @@ public enum GuestMemorySnapshot {
         let fileSize = UInt64(max(st.st_size, 0))
         let fixed = try readBytes(from: descriptor, at: 0, count: fixedHeaderSize, fileSize: fileSize)
         guard Array(fixed[0..<8]) == magic else { throw .invalidSnapshot("bad magic") }
-        guard loadLE(UInt32.self, fixed, 8) == 1 else { throw .invalidSnapshot("unsupported version \(loadLE(UInt32.self, fixed, 8))") }
+        guard loadLE(UInt32.self, fixed, 8) == 1 else {
+            throw .invalidSnapshot("unsupported version \(loadLE(UInt32.self, fixed, 8))")
+        }
         let flags = loadLE(UInt32.self, fixed, 12)
         let regionCount = UInt64(loadLE(UInt32.self, fixed, 16))
         let extentCount = UInt64(loadLE(UInt32.self, fixed, 20))
         let dataOffset = loadLE(UInt64.self, fixed, 24)
         // Counts are at most 2^32 each, so this cannot overflow; it must fit in the file.
-        let tableEnd = UInt64(fixedHeaderSize) + UInt64(regionRecordSize) * regionCount + UInt64(extentRecordSize) * extentCount
+        let tableEnd =
+            UInt64(fixedHeaderSize) + UInt64(regionRecordSize) * regionCount + UInt64(extentRecordSize) * extentCount
         guard tableEnd <= fileSize, dataOffset >= tableEnd, dataOffset <= fileSize else {
-            throw .invalidSnapshot("tables (\(regionCount) regions, \(extentCount) extents) do not fit in the \(fileSize)-byte file")
+            throw .invalidSnapshot(
+                "tables (\(regionCount) regions, \(extentCount) extents) do not fit in the \(fileSize)-byte file")
         }
         // Every extent holds at least one page of data, and a map has at most 65536 regions,
         // so the tables read below stay a small fraction of the file.
         guard regionCount <= maxRegions, extentCount <= (fileSize - dataOffset) / DirtyBitmap.pageSize else {
             throw .invalidSnapshot("\(regionCount) regions and \(extentCount) extents are more than the file can hold")
         }
-        let table = try readBytes(from: descriptor, at: UInt64(fixedHeaderSize), count: Int(tableEnd) - fixedHeaderSize, fileSize: fileSize)
+        let table = try readBytes(
+            from: descriptor, at: UInt64(fixedHeaderSize), count: Int(tableEnd) - fixedHeaderSize, fileSize: fileSize)
         var regions: [Region] = []
         for i in 0..<Int(regionCount) {
             let at = i * regionRecordSize
@@ -161,10 +171,12 @@ public enum GuestMemorySnapshot {
             let length = loadLE(UInt64.self, table, at + 8)
             let offset = loadLE(UInt64.self, table, at + 16)
             guard length > 0, length % DirtyBitmap.pageSize == 0, guest % DirtyBitmap.pageSize == 0,
-                  let range = try? GuestAddressRange(start: GuestAddress(guest), count: length),
-                  offset >= dataOffset, offset <= fileSize, length <= fileSize - offset
+                let range = try? GuestAddressRange(start: GuestAddress(guest), count: length),
+                offset >= dataOffset, offset <= fileSize, length <= fileSize - offset
             else {
-                throw .invalidSnapshot("extent \(i) (\(length) bytes at file offset \(offset)) is empty, not page-aligned, wraps or lies outside the file")
+                throw .invalidSnapshot(
+                    "extent \(i) (\(length) bytes at file offset \(offset)) is empty, not page-aligned, wraps or lies outside the file"
+                )
             }
             extents.append(Extent(range: range, fileOffset: offset))
         }
@@ -174,23 +186,34 @@ public enum GuestMemorySnapshot {
     /// Copies every extent of the snapshot in `descriptor` into `memory`.
     ///
     /// All extents are checked against `memory` before any byte is copied.
-    public static func restore(from descriptor: FileDescriptor, into memory: some GuestMemoryAccess) throws(GuestMemoryError) {
+    public static func restore(from descriptor: FileDescriptor, into memory: some GuestMemoryAccess)
+        throws(GuestMemoryError)
+    {
         let header = try readHeader(from: descriptor)
         for extent in header.extents {
-            try memory.withHostSegments(at: extent.range.start, count: Int(extent.range.count), forWriting: true) { _ in ((), 0) }
+            try memory.withHostSegments(at: extent.range.start, count: Int(extent.range.count), forWriting: true) { _ in
+                ((), 0)
+            }
         }
         for extent in header.extents {
-            try memory.readExactly(from: descriptor, at: Int64(extent.fileOffset), into: extent.range.start, count: Int(extent.range.count))
+            try memory.readExactly(
+                from: descriptor, at: Int64(extent.fileOffset), into: extent.range.start, count: Int(extent.range.count)
+            )
         }
     }
 
     /// Creates a fresh map with the saved layout (one ``MmapRegion`` per saved region, in the
     /// same slot, each made with `options`) and restores the snapshot into it.
-    public static func restore(from descriptor: FileDescriptor, options: MmapRegionOptions = .init()) throws(GuestMemoryError) -> GuestMemoryMap {
+    public static func restore(from descriptor: FileDescriptor, options: MmapRegionOptions = .init())
+        throws(GuestMemoryError) -> GuestMemoryMap
+    {
         let header = try readHeader(from: descriptor)
         var entries: [GuestMemoryMap.Entry] = []
         for r in header.regions {
-            entries.append(GuestMemoryMap.Entry(slot: r.slot, region: try MmapRegion(guestBase: r.range.start, size: r.range.count, options: options)))
+            entries.append(
+                GuestMemoryMap.Entry(
+                    slot: r.slot,
+                    region: try MmapRegion(guestBase: r.range.start, size: r.range.count, options: options)))
         }
         let map = try GuestMemoryMap(entries: entries)
         try restore(from: descriptor, into: map)
@@ -218,7 +241,9 @@ public enum GuestMemorySnapshot {
     }
 
     /// Reads exactly `count` bytes at `offset`, after checking they lie inside the file.
-    static func readBytes(from descriptor: FileDescriptor, at offset: UInt64, count: Int, fileSize: UInt64) throws(GuestMemoryError) -> [UInt8] {
+    static func readBytes(from descriptor: FileDescriptor, at offset: UInt64, count: Int, fileSize: UInt64)
+        throws(GuestMemoryError) -> [UInt8]
+    {
         guard offset <= fileSize, UInt64(count) <= fileSize - offset else {
             throw .invalidSnapshot("file is too short (\(fileSize) bytes)")
         }
@@ -228,7 +253,9 @@ public enum GuestMemorySnapshot {
             let n: Int
             do {
                 n = try bytes.withUnsafeMutableBytes {
-                    try descriptor.read(fromAbsoluteOffset: Int64(offset) + Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]))
+                    try descriptor.read(
+                        fromAbsoluteOffset: Int64(offset) + Int64(done),
+                        into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]))
                 }
             } catch {
                 throw .system("pread", error as? Errno ?? .ioError)

@@ -85,8 +85,9 @@ public enum DominantResourceFairness {
             queue.push(TenantKey(share: dominantShare(i) / t.weight, index: i))
         }
         return tenants.indices.map {
-            FairShareAllocation(name: tenants[$0].name, tasks: tasks[$0], allocated: used[$0],
-                                dominantShare: dominantShare($0))
+            FairShareAllocation(
+                name: tenants[$0].name, tasks: tasks[$0], allocated: used[$0],
+                dominantShare: dominantShare($0))
         }
     }
 

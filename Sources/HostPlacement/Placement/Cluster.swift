@@ -51,8 +51,9 @@ public struct Cluster: Sendable {
         for kind in request.demand.kinds where dimensions.firstIndex(of: kind) == nil { placeable = false }
         let demand = dimensions.map { request.demand[$0] }
         let normalized = zip(demand, normalization).map { Double($0) * $1 }
-        return PreparedRequest(request: request, index: index, demand: demand, normalizedDemand: normalized,
-                               isPlaceable: placeable)
+        return PreparedRequest(
+            request: request, index: index, demand: demand, normalizedDemand: normalized,
+            isPlaceable: placeable)
     }
 
     /// The host a request id is placed on.
@@ -146,12 +147,15 @@ public struct Cluster: Sendable {
         var reasons: [String: UnplacedReason] = [:]
         for r in prepared {
             let id = r.request.id
-            if let h = host(of: id) { assignments[id] = h } else {
+            if let h = host(of: id) {
+                assignments[id] = h
+            } else {
                 unplaced.append(id)
                 reasons[id] = unplacedReason(for: r)
             }
         }
-        return PlacementResult(assignments: assignments, unplaced: unplaced, unplacedReasons: reasons,
-                               hostsUsed: hostsUsed)
+        return PlacementResult(
+            assignments: assignments, unplaced: unplaced, unplacedReasons: reasons,
+            hostsUsed: hostsUsed)
     }
 }

@@ -43,12 +43,15 @@ public struct PlacementUnit: Sendable {
                 overflow = overflow || carry
             }
         }
-        let combined = cluster.prepare(PlacementRequest(id: group, demand: total, affinityGroup: group),
-                                       index: first.index)
-        let placeable = combined.isPlaceable && !overflow && anti.count == antiAffinityGroups.count
+        let combined = cluster.prepare(
+            PlacementRequest(id: group, demand: total, affinityGroup: group),
+            index: first.index)
+        let placeable =
+            combined.isPlaceable && !overflow && anti.count == antiAffinityGroups.count
             && members.allSatisfy(\.isPlaceable)
-        item = PreparedRequest(request: combined.request, index: combined.index, demand: combined.demand,
-                               normalizedDemand: combined.normalizedDemand, isPlaceable: placeable)
+        item = PreparedRequest(
+            request: combined.request, index: combined.index, demand: combined.demand,
+            normalizedDemand: combined.normalizedDemand, isPlaceable: placeable)
     }
 }
 

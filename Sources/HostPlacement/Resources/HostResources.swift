@@ -126,8 +126,9 @@ extension HostResources: Codable {
         try c.encode(capacity, forKey: .capacity)
         try c.encode(overcommit, forKey: .overcommit)
         try c.encode(reserved, forKey: .reserved)
-        try c.encode(admissions.map { SavedAdmission(serial: $0.key.serial, request: $0.value) }
-            .sorted { $0.serial < $1.serial }, forKey: .admissions)
+        try c.encode(
+            admissions.map { SavedAdmission(serial: $0.key.serial, request: $0.value) }
+                .sorted { $0.serial < $1.serial }, forKey: .admissions)
         try c.encode(nextSerial, forKey: .nextSerial)
     }
 

@@ -2,7 +2,7 @@ import CHostSupport
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A Linux eventfd: a 64-bit counter that one side adds to and the other reads and resets.
@@ -43,7 +43,7 @@ public final class EventFD: Sendable {
         do {
             try SystemCall.retrying("eventfd read") { Glibc.read(fileDescriptor.rawValue, &value, 8) }
             return value
-        } catch where error.errno == .resourceTemporarilyUnavailable {
+        } catch  where error.errno == .resourceTemporarilyUnavailable {
             return nil
         }
     }

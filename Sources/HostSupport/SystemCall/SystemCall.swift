@@ -1,7 +1,7 @@
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The package's one way to issue a system call: retry on `EINTR`, and turn any other failure

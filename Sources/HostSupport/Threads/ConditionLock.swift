@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A mutex with a condition variable protecting a value: what the vCPU thread and its owner
@@ -47,7 +47,9 @@ public final class ConditionLock<Value>: @unchecked Sendable {
     /// Waits until `predicate` holds, then runs `body` with the value locked.
     @inlinable
     @discardableResult
-    public func wait<R, E: Error>(until predicate: (Value) -> Bool, then body: (inout Value) throws(E) -> R) throws(E) -> R {
+    public func wait<R, E: Error>(until predicate: (Value) -> Bool, then body: (inout Value) throws(E) -> R) throws(E)
+        -> R
+    {
         pthread_mutex_lock(mutex)
         defer {
             pthread_cond_broadcast(condition)

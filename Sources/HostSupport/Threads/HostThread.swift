@@ -1,7 +1,7 @@
 import CHostSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A joinable host thread (pthread) running a Swift closure: the package's one way to start

@@ -49,7 +49,8 @@ extension GuestMemoryBridge where VM: DirtyTrackingHandle {
                 for vcpu in vcpus {
                     for page in try vcpu.harvestDirtyRing() {
                         guard let count = pageCounts[page.slot], page.pageOffset < count else { continue }
-                        external.ringEntries.append(DirtyRingEntry(slot: MemorySlot(page.slot), pageOffset: page.pageOffset))
+                        external.ringEntries.append(
+                            DirtyRingEntry(slot: MemorySlot(page.slot), pageOffset: page.pageOffset))
                     }
                 }
                 try vm.resetDirtyRings()

@@ -103,7 +103,8 @@ public final class GuestMemoryBridge<VM: VirtualMachineHandle>: Sendable {
 
     /// Deletes `slot` from the VM (a region of size 0), then forgets (and releases) its entry.
     private func deleteSlot(_ slot: MemorySlot, _ state: inout State) throws(KVMError) {
-        try vm.setUserMemoryRegion(UserMemoryRegion(slot: slot.rawValue, guestPhysicalAddress: 0, size: 0, userspaceAddress: 0))
+        try vm.setUserMemoryRegion(
+            UserMemoryRegion(slot: slot.rawValue, guestPhysicalAddress: 0, size: 0, userspaceAddress: 0))
         state.registered[slot] = nil
     }
 

@@ -16,7 +16,8 @@ extension UserMemoryRegion {
     public init(_ entry: GuestMemoryMap.Entry, logDirtyPages: Bool) throws(KVMError) {
         guard entry.slot.rawValue <= UserMemoryRegion.highestMemorySlot else {
             throw .invalidArgument(
-                "memory slot \(entry.slot.rawValue) is above \(UserMemoryRegion.highestMemorySlot) (bits 16–31 select an address space)")
+                "memory slot \(entry.slot.rawValue) is above \(UserMemoryRegion.highestMemorySlot) (bits 16–31 select an address space)"
+            )
         }
         let region = entry.region
         var flags: MemoryRegionFlags = []

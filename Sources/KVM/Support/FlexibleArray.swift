@@ -14,7 +14,8 @@ func withFlexibleArray<Header, Entry, Result>(
     // Entries start at the end of the header, rounded up to the entry's alignment, which is
     // where C places a flexible array member.
     let alignment = max(MemoryLayout<Header>.alignment, MemoryLayout<Entry>.alignment)
-    let entriesOffset = (MemoryLayout<Header>.size + MemoryLayout<Entry>.alignment - 1)
+    let entriesOffset =
+        (MemoryLayout<Header>.size + MemoryLayout<Entry>.alignment - 1)
         & ~(MemoryLayout<Entry>.alignment - 1)
     let byteCount = entriesOffset + max(count, 1) * MemoryLayout<Entry>.stride
     let raw = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: alignment)

@@ -1,7 +1,7 @@
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A shared mapping of a KVM file descriptor (the `kvm_run` area, a dirty ring), unmapped

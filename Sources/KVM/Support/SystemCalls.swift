@@ -2,7 +2,7 @@ import HostSupport
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a system call through HostSupport's one retrying helper (`EINTR` retried) and maps

@@ -56,7 +56,8 @@ public final class KVMSystem: Sendable {
     /// capability-specific value (a count, a size, a bit mask).
     public func check(_ capability: KVMCapability) throws(KVMError) -> Int32 {
         try kvmIoctl(
-            fileDescriptor, CKVM_CHECK_EXTENSION, value: UInt(capability.rawValue), "KVM_CHECK_EXTENSION(\(capability))")
+            fileDescriptor, CKVM_CHECK_EXTENSION, value: UInt(capability.rawValue), "KVM_CHECK_EXTENSION(\(capability))"
+        )
     }
 
     /// Whether the capability is present (its check value is positive); a failed check counts as

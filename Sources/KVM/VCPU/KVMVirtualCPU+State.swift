@@ -179,7 +179,8 @@ extension KVMVirtualCPU {
     /// The debug registers DR0–DR3, DR6 and DR7 (`KVM_GET_DEBUGREGS`).
     public func debugRegisters() throws(KVMError) -> DebugRegisters {
         try kvmIoctl(
-            fileDescriptor, CKVM_GET_DEBUGREGS, output: DebugRegisters.self, initial: DebugRegisters(), "KVM_GET_DEBUGREGS")
+            fileDescriptor, CKVM_GET_DEBUGREGS, output: DebugRegisters.self, initial: DebugRegisters(),
+            "KVM_GET_DEBUGREGS")
     }
 
     /// Sets the debug registers (`KVM_SET_DEBUGREGS`).
@@ -209,7 +210,8 @@ extension KVMVirtualCPU {
     /// Sets the multiprocessing state (`KVM_SET_MP_STATE`), for example to make an application
     /// processor runnable without INIT and SIPI.
     public func setMPState(_ state: MPState) throws(KVMError) {
-        try kvmIoctl(fileDescriptor, CKVM_SET_MP_STATE, input: kvm_mp_state(mp_state: state.rawValue), "KVM_SET_MP_STATE")
+        try kvmIoctl(
+            fileDescriptor, CKVM_SET_MP_STATE, input: kvm_mp_state(mp_state: state.rawValue), "KVM_SET_MP_STATE")
     }
 
     /// The guest TSC frequency in kHz (`KVM_GET_TSC_KHZ`).
@@ -271,7 +273,8 @@ extension KVMVirtualCPU {
 
     /// `KVM_ENABLE_CAP` on the vCPU (for example `KVM_CAP_HYPERV_SYNIC`).
     public func enable(_ capability: KVMCapability, arguments: [UInt64] = [], flags: UInt32 = 0) throws(KVMError) {
-        try kvmIoctl(fileDescriptor, CKVM_ENABLE_CAP, input: try enableCapStruct(capability, arguments, flags),
-                     "KVM_ENABLE_CAP(\(capability))")
+        try kvmIoctl(
+            fileDescriptor, CKVM_ENABLE_CAP, input: try enableCapStruct(capability, arguments, flags),
+            "KVM_ENABLE_CAP(\(capability))")
     }
 }

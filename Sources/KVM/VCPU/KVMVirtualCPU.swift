@@ -2,7 +2,7 @@ import HostSupport
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A KVM virtual CPU: its descriptor, its shared `kvm_run` area and the ioctls that run it and
@@ -73,18 +73,22 @@ public final class KVMVirtualCPU: Sendable {
             let length = Int(io.size) * Int(io.count)
             guard io.data_offset <= UInt64(runMapping.size), length <= runMapping.size - Int(io.data_offset)
             else {
-                throw .malformedExit("I/O data at offset \(io.data_offset), \(length) bytes, outside the \(runMapping.size)-byte mapping")
+                throw .malformedExit(
+                    "I/O data at offset \(io.data_offset), \(length) bytes, outside the \(runMapping.size)-byte mapping"
+                )
             }
-            return .io(IOExit(
-                direction: io.direction == UInt8(KVM_EXIT_IO_IN) ? .in : .out, port: io.port,
-                size: Int(io.size), count: Int(io.count),
-                data: UnsafeMutableRawBufferPointer(start: runMapping.base + Int(io.data_offset), count: length)))
+            return .io(
+                IOExit(
+                    direction: io.direction == UInt8(KVM_EXIT_IO_IN) ? .in : .out, port: io.port,
+                    size: Int(io.size), count: Int(io.count),
+                    data: UnsafeMutableRawBufferPointer(start: runMapping.base + Int(io.data_offset), count: length)))
         case KVM_EXIT_MMIO:
             let mmio = ckvm_run_mmio(run)
             guard mmio.len <= 8 else { throw .malformedExit("MMIO length \(mmio.len) exceeds 8") }
-            return .mmio(MMIOExit(
-                address: mmio.phys_addr, isWrite: mmio.is_write != 0,
-                data: UnsafeMutableRawBufferPointer(start: ckvm_run_mmio_data(run), count: Int(mmio.len))))
+            return .mmio(
+                MMIOExit(
+                    address: mmio.phys_addr, isWrite: mmio.is_write != 0,
+                    data: UnsafeMutableRawBufferPointer(start: ckvm_run_mmio_data(run), count: Int(mmio.len))))
         case KVM_EXIT_HLT: return .hlt
         case KVM_EXIT_SHUTDOWN: return .shutdown
         case KVM_EXIT_INTR: return .interrupted
@@ -110,7 +114,8 @@ public final class KVMVirtualCPU: Sendable {
             return .exception(vector: ex.exception, errorCode: ex.error_code)
         case KVM_EXIT_HYPERCALL:
             let call = ckvm_run_hypercall(run)
-            return .hypercall(number: call.nr, arguments: withUnsafeBytes(of: call.args) { Array($0.bindMemory(to: UInt64.self)) })
+            return .hypercall(
+                number: call.nr, arguments: withUnsafeBytes(of: call.args) { Array($0.bindMemory(to: UInt64.self)) })
         case KVM_EXIT_IOAPIC_EOI: return .ioapicEOI(vector: ckvm_run_eoi_vector(run))
         case KVM_EXIT_DIRTY_RING_FULL: return .dirtyRingFull
         case KVM_EXIT_X86_BUS_LOCK: return .busLock
@@ -121,7 +126,8 @@ public final class KVMVirtualCPU: Sendable {
     }
 
     private func words(_ exit: ckvm_coded_exit) -> [UInt64] {
-        withUnsafeBytes(of: exit.data) { raw in Array(raw.bindMemory(to: UInt64.self).prefix(Int(min(exit.ndata, 16)))) }
+        withUnsafeBytes(of: exit.data) { raw in Array(raw.bindMemory(to: UInt64.self).prefix(Int(min(exit.ndata, 16))))
+        }
     }
 
     // MARK: kvm_run control fields

@@ -78,7 +78,7 @@ extension KVMVirtualMachine {
         let limit = Int(max(acqRel, plain))
         guard limit > 0 else { throw .capabilityMissing(.dirtyLogRing) }
         guard bytes > 0, bytes & (bytes - 1) == 0, bytes <= limit,
-              bytes >= hostPageSize
+            bytes >= hostPageSize
         else {
             throw .invalidArgument("dirty ring size \(bytes) must be a power of two from \(hostPageSize) to \(limit)")
         }

@@ -80,7 +80,8 @@ extension KVMVirtualMachine {
 
     /// Reads the i8254 state (`KVM_GET_PIT2`).
     public func pitState() throws(KVMError) -> kvm_pit_state2 {
-        try kvmIoctl(fileDescriptor, CKVM_GET_PIT2, output: kvm_pit_state2.self, initial: kvm_pit_state2(), "KVM_GET_PIT2")
+        try kvmIoctl(
+            fileDescriptor, CKVM_GET_PIT2, output: kvm_pit_state2.self, initial: kvm_pit_state2(), "KVM_GET_PIT2")
     }
 
     /// Restores the i8254 state (`KVM_SET_PIT2`).
@@ -208,6 +209,7 @@ extension KVMVirtualMachine {
         }
         if deassign { flags |= CKVM_IOEVENTFD_FLAG_DEASSIGN }
         request.flags = flags
-        try kvmIoctl(fileDescriptor, CKVM_IOEVENTFD, input: request, deassign ? "KVM_IOEVENTFD(deassign)" : "KVM_IOEVENTFD")
+        try kvmIoctl(
+            fileDescriptor, CKVM_IOEVENTFD, input: request, deassign ? "KVM_IOEVENTFD(deassign)" : "KVM_IOEVENTFD")
     }
 }

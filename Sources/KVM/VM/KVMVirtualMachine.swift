@@ -28,13 +28,15 @@ public final class KVMVirtualMachine: Sendable {
     /// `KVM_CHECK_EXTENSION` on the VM descriptor (some answers are per VM).
     public func check(_ capability: KVMCapability) throws(KVMError) -> Int32 {
         try kvmIoctl(
-            fileDescriptor, CKVM_CHECK_EXTENSION, value: UInt(capability.rawValue), "KVM_CHECK_EXTENSION(\(capability))")
+            fileDescriptor, CKVM_CHECK_EXTENSION, value: UInt(capability.rawValue), "KVM_CHECK_EXTENSION(\(capability))"
+        )
     }
 
     /// `KVM_ENABLE_CAP` on the VM with up to four arguments.
     public func enable(_ capability: KVMCapability, arguments: [UInt64] = [], flags: UInt32 = 0) throws(KVMError) {
-        try kvmIoctl(fileDescriptor, CKVM_ENABLE_CAP, input: try enableCapStruct(capability, arguments, flags),
-                     "KVM_ENABLE_CAP(\(capability))")
+        try kvmIoctl(
+            fileDescriptor, CKVM_ENABLE_CAP, input: try enableCapStruct(capability, arguments, flags),
+            "KVM_ENABLE_CAP(\(capability))")
     }
 
     // MARK: Memory
@@ -87,7 +89,8 @@ public final class KVMVirtualMachine: Sendable {
 
     /// The guest's kvmclock (`KVM_GET_CLOCK`).
     public func clock() throws(KVMError) -> kvm_clock_data {
-        try kvmIoctl(fileDescriptor, CKVM_GET_CLOCK, output: kvm_clock_data.self, initial: kvm_clock_data(), "KVM_GET_CLOCK")
+        try kvmIoctl(
+            fileDescriptor, CKVM_GET_CLOCK, output: kvm_clock_data.self, initial: kvm_clock_data(), "KVM_GET_CLOCK")
     }
 
     /// Sets the guest's kvmclock (`KVM_SET_CLOCK`), for example after restoring a snapshot.

@@ -190,7 +190,8 @@ public struct AddressAllocator: Sendable {
             switch bySize?.bestFit(query, budget: windowedIndexBudgetFactor * log * log) {
             case .found(let hit)?: return hit
             case .notFound?, nil: return nil
-            case .overBudget?: windowed = WindowedBestFitIndex(sorted: byStart.inOrder(), seed: 0xA076_1D64_78BD_642F ^ space.start)
+            case .overBudget?:
+                windowed = WindowedBestFitIndex(sorted: byStart.inOrder(), seed: 0xA076_1D64_78BD_642F ^ space.start)
             }
         }
         return windowed?.bestFit(query)

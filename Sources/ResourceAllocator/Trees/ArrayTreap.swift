@@ -107,7 +107,9 @@ func sizeOrderPrecedes(length: UInt64, start: UInt64, _ otherLength: UInt64, _ o
 /// Stores `node` in a slot of `nodes`: the last slot freed, if any, else a new one at the end.
 /// Returns the slot and whether it is new (so that per-node side tables can grow with it).
 @inline(__always)
-func placeNode<Node>(_ node: Node, in nodes: inout [Node], reusing freeSlots: inout [Int32]) -> (slot: Int32, appended: Bool) {
+func placeNode<Node>(_ node: Node, in nodes: inout [Node], reusing freeSlots: inout [Int32]) -> (
+    slot: Int32, appended: Bool
+) {
     if let reused = freeSlots.popLast() {
         nodes[Int(reused)] = node
         return (reused, false)

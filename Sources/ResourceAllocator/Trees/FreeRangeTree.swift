@@ -81,8 +81,9 @@ struct FreeRangeTree {
     }
 
     private mutating func makeNode(start: UInt64, end: UInt64) -> Int32 {
-        let node = Node(start: start, end: end, left: -1, right: -1, priority: nextPriority(),
-                        usable: UsableLengths(start: start, end: end), minStart: start, maxEnd: end)
+        let node = Node(
+            start: start, end: end, left: -1, right: -1, priority: nextPriority(),
+            usable: UsableLengths(start: start, end: end), minStart: start, maxEnd: end)
         count += 1
         let slot = placeNode(node, in: &nodes, reusing: &freeSlots).slot
         if extraCount > 0 { initExtra(slot) }
@@ -352,7 +353,7 @@ struct FreeRangeTree {
     private func bestFit(_ q: Query, _ t: Int32, visits: inout Int, budget: Int) -> Hit? {
         if t < 0 { return nil }
         visits &+= 1
-        if visits > budget { return nil } // given up: callers see `visits > budget`
+        if visits > budget { return nil }  // given up: callers see `visits > budget`
         let n = nodes[Int(t)]
         if usable(t, q.usableClass) < q.size || n.maxEnd <= q.lo || n.minStart >= q.hi { return nil }
         if n.end &- n.start < q.size { return bestFit(q, n.right, visits: &visits, budget: budget) }

@@ -252,13 +252,22 @@ struct WindowedBestFitIndex {
         var t = root
         while t >= 0 {
             visits &+= 1
-            if start(t) < q.lo { t = outer[Int(t)].right } else if start(t) >= insideEnd { t = outer[Int(t)].left } else { break }
+            if start(t) < q.lo {
+                t = outer[Int(t)].right
+            } else if start(t) >= insideEnd {
+                t = outer[Int(t)].left
+            } else {
+                break
+            }
         }
         guard t >= 0 else { return hit(q, best) }
         consider(t)
         func subtree(_ c: Int32) {
-            guard c >= 0, let e = forest.firstFitting(outer[Int(c)].tree, size: q.size, column: column,
-                                                     before: best, visits: &visits) else { return }
+            guard c >= 0,
+                let e = forest.firstFitting(
+                    outer[Int(c)].tree, size: q.size, column: column,
+                    before: best, visits: &visits)
+            else { return }
             best = e
         }
         var u = outer[Int(t)].left

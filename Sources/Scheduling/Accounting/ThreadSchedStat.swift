@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The kernel's view of one thread's scheduling, from `/proc/self/task/<tid>/schedstat`:

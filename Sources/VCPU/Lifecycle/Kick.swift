@@ -1,7 +1,7 @@
 import KVM
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real-time signal that kicks vCPU threads out of `KVM_RUN`.

@@ -2,7 +2,7 @@ import HostSupport
 import KVM
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension VCPURunner {

@@ -4,7 +4,7 @@ import KVM
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs one vCPU on its own host thread: the run loop, device dispatch and the owner's

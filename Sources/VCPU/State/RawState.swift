@@ -13,7 +13,8 @@ public struct RawState<T>: Codable, Hashable, Sendable {
     /// The structure. Its size was checked when the value was made or decoded.
     public var value: T {
         bytes.withUnsafeBytes { raw in
-            withUnsafeTemporaryAllocation(byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment) { buffer in
+            withUnsafeTemporaryAllocation(byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment) {
+                buffer in
                 buffer.copyMemory(from: raw)
                 return buffer.load(as: T.self)
             }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The host CPUs a thread may run on (`sched_getaffinity` / `sched_setaffinity`), for pinning a
@@ -55,7 +55,8 @@ public struct CPUAffinity: Sendable, Equatable {
         withUnsafeMutableBytes(of: &set) { bytes in
             for cpu in cpus { bytes[cpu / 8] |= UInt8(1 << (cpu % 8)) }
         }
-        guard let call = affinityCall("sched_setaffinity"), call(threadID, MemoryLayout<cpu_set_t>.size, &set) == 0 else {
+        guard let call = affinityCall("sched_setaffinity"), call(threadID, MemoryLayout<cpu_set_t>.size, &set) == 0
+        else {
             throw .systemCall(operation: "sched_setaffinity", errno: errno)
         }
     }

@@ -1,7 +1,7 @@
 import HostSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs N ``SchedulableVCPU``s (from one or several VMs) on M host worker slots under a

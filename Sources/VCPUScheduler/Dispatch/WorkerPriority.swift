@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import HostSupport
-import Glibc
+    import HostSupport
+    import Glibc
 #endif
 
 /// The host scheduling class of a dispatcher's worker threads.

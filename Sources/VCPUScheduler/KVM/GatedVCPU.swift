@@ -46,7 +46,8 @@ public final class GatedVCPU<CPU: VirtualCPUHandle>: SchedulableVCPU, @unchecked
         schedulingID = id
         let gate = ConditionLock(GateState())
         self.gate = gate
-        runner = VCPURunner(vcpu: vcpu, portIO: portIO, mmio: mmio, handler: HaltInterceptor(inner: handler, gate: gate))
+        runner = VCPURunner(
+            vcpu: vcpu, portIO: portIO, mmio: mmio, handler: HaltInterceptor(inner: handler, gate: gate))
         gate.withLock { $0.runner = runner }
     }
 
@@ -146,8 +147,10 @@ public final class GatedVCPU<CPU: VirtualCPUHandle>: SchedulableVCPU, @unchecked
         let held = end > begin ? end - begin : 0
         // A block that raced with the kick still ends the slice blocked.
         let finalReason: SliceEnd =
-            runner.state == .stopped ? endOfRun() : gate.withLock { $0.blockedBy } ?? (reason == .stopped ? .preempted : reason)
-        return SliceReport(guestTime: held - min(held, exitHandling), exitHandling: min(held, exitHandling), end: finalReason)
+            runner.state == .stopped
+            ? endOfRun() : gate.withLock { $0.blockedBy } ?? (reason == .stopped ? .preempted : reason)
+        return SliceReport(
+            guestTime: held - min(held, exitHandling), exitHandling: min(held, exitHandling), end: finalReason)
     }
 
     /// How often a slice looks whether the run loop ended on its own.

@@ -66,7 +66,9 @@ func vhdChecksum(_ bytes: [UInt8], checksumOffset: Int) -> UInt32 {
 
 /// Checks the size, cookie and checksum of a footer or header and returns the stored
 /// checksum; errors name `<name>.cookie` or `<name>.checksum`.
-func checkCookieAndChecksum(_ bytes: [UInt8], size: Int, name: String, cookie: String, checksumOffset: Int) throws(VHDError) -> UInt32 {
+func checkCookieAndChecksum(_ bytes: [UInt8], size: Int, name: String, cookie: String, checksumOffset: Int)
+    throws(VHDError) -> UInt32
+{
     guard bytes.count >= size else {
         throw .truncated(structure: name, needed: UInt64(size), fileSize: UInt64(bytes.count))
     }
@@ -83,4 +85,3 @@ func checkCookieAndChecksum(_ bytes: [UInt8], size: Int, name: String, cookie: S
 func blockCount(covering size: UInt64, blockSize: UInt64) -> UInt64 {
     size / blockSize + (size % blockSize == 0 ? 0 : 1)
 }
-

@@ -91,8 +91,11 @@ public struct VHDDynamicHeader: Equatable, Sendable {
 
     /// Parses a header, checking its cookie and checksum.
     public static func parse(_ bytes: [UInt8]) throws(VHDError) -> VHDDynamicHeader {
-        let stored = try checkCookieAndChecksum(bytes, size: size, name: "header", cookie: Self.cookie, checksumOffset: checksumOffset)
-        var header = VHDDynamicHeader(tableOffset: bytes.be64(tableOffsetOffset), maxTableEntries: bytes.be32(maxTableEntriesOffset), blockSize: bytes.be32(32))
+        let stored = try checkCookieAndChecksum(
+            bytes, size: size, name: "header", cookie: Self.cookie, checksumOffset: checksumOffset)
+        var header = VHDDynamicHeader(
+            tableOffset: bytes.be64(tableOffsetOffset), maxTableEntries: bytes.be32(maxTableEntriesOffset),
+            blockSize: bytes.be32(32))
         header.dataOffset = bytes.be64(8)
         header.headerVersion = bytes.be32(24)
         header.checksum = stored

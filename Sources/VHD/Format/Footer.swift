@@ -82,7 +82,9 @@ public struct VHDFooter: Equatable, Sendable {
         let stored = try checkCookieAndChecksum(bytes, size: size, name: name, cookie: Self.cookie, checksumOffset: 64)
         let rawType = bytes.be32(60)
         guard let diskType = VHDDiskType(rawValue: rawType) else {
-            throw .invalidField(field: "\(name).diskType", value: UInt64(rawType), reason: "must be 2 (fixed), 3 (dynamic) or 4 (differencing)")
+            throw .invalidField(
+                field: "\(name).diskType", value: UInt64(rawType),
+                reason: "must be 2 (fixed), 3 (dynamic) or 4 (differencing)")
         }
         var footer = VHDFooter(
             diskType: diskType, currentSize: bytes.be64(48), dataOffset: bytes.be64(16),

@@ -52,6 +52,7 @@ public struct DiskGeometry: Equatable, Sendable, CustomStringConvertible {
             }
         }
         let cylinders = cylinderTimesHeads / heads
-        return DiskGeometry(cylinders: UInt16(min(cylinders, 65535)), heads: UInt8(heads), sectorsPerTrack: UInt8(sectorsPerTrack))
+        return DiskGeometry(
+            cylinders: UInt16(min(cylinders, 65535)), heads: UInt8(heads), sectorsPerTrack: UInt8(sectorsPerTrack))
     }
 }

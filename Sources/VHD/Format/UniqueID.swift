@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import BlockStorage
-import Glibc
+    import BlockStorage
+    import Glibc
 #endif
 
 /// The 16-byte unique id of a VHD (a UUID), stored in the footer and, for a differencing
@@ -79,7 +79,8 @@ public enum VHDTimestamp {
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        return
+            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     /// Unix seconds as a VHD timestamp (0 before 2000, wrapping after 2136 as the field does).

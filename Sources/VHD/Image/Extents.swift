@@ -30,7 +30,9 @@ extension VHDImage {
                 guard offset < capacity else { continue }
                 let length = min(UInt64(sectors.count) * 512, capacity - offset)
                 let fileOffset = data + UInt64(sectors.lowerBound) * 512
-                if var last = extents.last, last.offset + last.length == offset, last.fileOffset + last.length == fileOffset {
+                if var last = extents.last, last.offset + last.length == offset,
+                    last.fileOffset + last.length == fileOffset
+                {
                     last.length += length
                     extents[extents.count - 1] = last
                 } else {

@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import BlockStorage
-import Glibc
+    import BlockStorage
+    import Glibc
 #endif
 
 /// Finding and describing the parent of a differencing disk.
@@ -18,7 +18,9 @@ public enum ParentLink {
 
     /// Reads the locators of `header` (in the order `W2ru`, `W2ku`, `MacX`) and the parent
     /// name, and turns each into a candidate path.
-    public static func candidates(for header: VHDDynamicHeader, io: any ImageIO, childPath: String) throws(VHDError) -> [Candidate] {
+    public static func candidates(for header: VHDDynamicHeader, io: any ImageIO, childPath: String) throws(VHDError)
+        -> [Candidate]
+    {
         let directory = directoryName(childPath)
         var result: [Candidate] = []
         let order: [UInt32] = [ParentLocatorEntry.w2ru, ParentLocatorEntry.w2ku, ParentLocatorEntry.macX]
@@ -26,16 +28,22 @@ public enum ParentLink {
             for (i, entry) in header.locators.enumerated() where entry.platformCode == code {
                 let length = UInt64(entry.dataLength)
                 let fileSize = try lifting { () throws(BlockDeviceError) in try io.size() }
-                guard length <= maximumLocatorLength, entry.dataOffset <= fileSize, length <= fileSize - entry.dataOffset else {
+                guard length <= maximumLocatorLength, entry.dataOffset <= fileSize,
+                    length <= fileSize - entry.dataOffset
+                else {
                     throw .locatorOutsideFile(index: i, offset: entry.dataOffset, length: length, fileSize: fileSize)
                 }
-                let data = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: entry.dataOffset, count: Int(length)) }
+                let data = try lifting { () throws(BlockDeviceError) in
+                    try io.readBytes(at: entry.dataOffset, count: Int(length))
+                }
                 if code == ParentLocatorEntry.macX {
                     let url = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
                     var path = url.hasPrefix("file://") ? String(url.dropFirst(7)) : url
                     if path.hasPrefix("localhost/") { path = String(path.dropFirst(9)) }
                     path = percentDecoded(path)
-                    result.append(Candidate(source: "MacX", stored: url, path: path.hasPrefix("/") ? path : join(directory, path)))
+                    result.append(
+                        Candidate(source: "MacX", stored: url, path: path.hasPrefix("/") ? path : join(directory, path))
+                    )
                 } else {
                     var units: [UInt16] = []
                     var j = 0
@@ -46,12 +54,17 @@ public enum ParentLink {
                         j += 2
                     }
                     let stored = String(decoding: units, as: UTF16.self)
-                    result.append(Candidate(source: code == ParentLocatorEntry.w2ru ? "W2ru" : "W2ku", stored: stored, path: localPath(windows: stored, directory: directory)))
+                    result.append(
+                        Candidate(
+                            source: code == ParentLocatorEntry.w2ru ? "W2ru" : "W2ku", stored: stored,
+                            path: localPath(windows: stored, directory: directory)))
                 }
             }
         }
         if !header.parentName.isEmpty {
-            let name = header.parentName.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? header.parentName
+            let name =
+                header.parentName.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init)
+                ?? header.parentName
             result.append(Candidate(source: "parentName", stored: header.parentName, path: join(directory, name)))
         }
         return result
@@ -62,7 +75,10 @@ public enum ParentLink {
     /// candidate matches, the mismatch (or, when nothing was found, the list of paths tried) is
     /// the error. `detached`: the parent is opened for inspection (its own parent may be
     /// missing).
-    static func open(for header: VHDDynamicHeader, io: any ImageIO, childPath: String, visited: Set<FileIdentity>, detached: Bool = false) throws(VHDError) -> (image: VHDImage, path: String) {
+    static func open(
+        for header: VHDDynamicHeader, io: any ImageIO, childPath: String, visited: Set<FileIdentity>,
+        detached: Bool = false
+    ) throws(VHDError) -> (image: VHDImage, path: String) {
         var tried: [String] = []
         var mismatch: VHDError?
         var unusable: VHDError?
@@ -173,7 +189,9 @@ public enum ParentLink {
         var out = ""
         for byte in path.utf8 {
             let c = Unicode.Scalar(byte)
-            if (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "/-._~".unicodeScalars.contains(c) {
+            if (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
+                || "/-._~".unicodeScalars.contains(c)
+            {
                 out.unicodeScalars.append(c)
             } else {
                 let hex = String(byte, radix: 16, uppercase: true)
@@ -188,7 +206,9 @@ public enum ParentLink {
         let utf8 = Array(text.utf8)
         var i = 0
         while i < utf8.count {
-            if utf8[i] == UInt8(ascii: "%"), i + 2 < utf8.count, let v = UInt8(String(decoding: utf8[i + 1...i + 2], as: UTF8.self), radix: 16) {
+            if utf8[i] == UInt8(ascii: "%"), i + 2 < utf8.count,
+                let v = UInt8(String(decoding: utf8[i + 1...i + 2], as: UTF8.self), radix: 16)
+            {
                 bytes.append(v)
                 i += 3
             } else {

@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import BlockStorage
-import Glibc
+    import BlockStorage
+    import Glibc
 #endif
 
 /// How ``VHDImage/create(path:options:)`` lays out a new image.
@@ -59,7 +59,9 @@ public struct VHDDifferencingOptions: Sendable {
 extension VHDImage {
     /// Creates (or overwrites) a fixed or dynamic VHD at `path` and opens it for writing.
     public static func create(path: String, options: VHDCreateOptions) throws(VHDError) -> VHDImage {
-        let file = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: false, create: true, truncate: true) }
+        let file = try lifting { () throws(BlockDeviceError) in
+            try FileImageIO(path: path, readOnly: false, create: true, truncate: true)
+        }
         return try create(io: file, path: path, options: options)
     }
 
@@ -68,11 +70,15 @@ extension VHDImage {
         var size = options.size
         if options.alignToMiB { size = alignUp(size, 1 << 20) }
         guard size % 512 == 0 else { throw .invalidRequest("disk size \(size) is not a multiple of 512 bytes") }
-        guard size > 0, size <= maximumVHDSize else { throw .invalidRequest("disk size \(size) is outside 512 bytes…2040 GiB") }
+        guard size > 0, size <= maximumVHDSize else {
+            throw .invalidRequest("disk size \(size) is outside 512 bytes…2040 GiB")
+        }
         let footer = VHDFooter(
-            diskType: options.type, currentSize: size, dataOffset: options.type == .fixed ? VHDFooter.noDataOffset : 512,
+            diskType: options.type, currentSize: size,
+            dataOffset: options.type == .fixed ? VHDFooter.noDataOffset : 512,
             uniqueID: options.uniqueID ?? .random(), timestamp: VHDTimestamp.now(),
-            creatorApplication: options.creatorApplication, creatorVersion: options.creatorVersion, creatorHostOS: options.creatorHostOS)
+            creatorApplication: options.creatorApplication, creatorVersion: options.creatorVersion,
+            creatorHostOS: options.creatorHostOS)
         switch options.type {
         case .fixed:
             try lifting { () throws(BlockDeviceError) in
@@ -90,18 +96,26 @@ extension VHDImage {
 
     /// Creates a differencing VHD at `path` whose parent is the VHD at `parentPath` (any type),
     /// with `W2ru`, `W2ku` and `MacX` locators, and opens it for writing.
-    public static func createDifferencing(path: String, parentPath: String, options: VHDDifferencingOptions = .init()) throws(VHDError) -> VHDImage {
-        let file = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: false, create: true, truncate: true) }
+    public static func createDifferencing(path: String, parentPath: String, options: VHDDifferencingOptions = .init())
+        throws(VHDError) -> VHDImage
+    {
+        let file = try lifting { () throws(BlockDeviceError) in
+            try FileImageIO(path: path, readOnly: false, create: true, truncate: true)
+        }
         return try createDifferencing(io: file, path: path, parentPath: parentPath, options: options)
     }
 
     /// Creates a differencing VHD on an empty `ImageIO`; `path` is where the child will be
     /// known (relative locators are computed from it).
-    public static func createDifferencing(io: any ImageIO, path: String, parentPath: String, options: VHDDifferencingOptions = .init()) throws(VHDError) -> VHDImage {
+    public static func createDifferencing(
+        io: any ImageIO, path: String, parentPath: String, options: VHDDifferencingOptions = .init()
+    ) throws(VHDError) -> VHDImage {
         let parent = try open(path: parentPath, readOnly: true)
         let footer = VHDFooter(
-            diskType: .differencing, currentSize: parent.capacity, dataOffset: 512, uniqueID: options.uniqueID ?? .random(),
-            timestamp: VHDTimestamp.now(), creatorApplication: options.creatorApplication, creatorVersion: options.creatorVersion,
+            diskType: .differencing, currentSize: parent.capacity, dataOffset: 512,
+            uniqueID: options.uniqueID ?? .random(),
+            timestamp: VHDTimestamp.now(), creatorApplication: options.creatorApplication,
+            creatorVersion: options.creatorVersion,
             creatorHostOS: options.creatorHostOS)
         let blockSize = parent.header?.blockSize ?? VHDDynamicHeader.defaultBlockSize
         try writeSparse(io: io, footer: footer, blockSize: blockSize, parent: (parent, parentPath, path))
@@ -109,7 +123,10 @@ extension VHDImage {
     }
 
     /// Writes footer copy, header, BAT (all unallocated), locators and trailing footer.
-    static func writeSparse(io: any ImageIO, footer: VHDFooter, blockSize: UInt32, parent: (image: VHDImage, path: String, childPath: String)?) throws(VHDError) {
+    static func writeSparse(
+        io: any ImageIO, footer: VHDFooter, blockSize: UInt32,
+        parent: (image: VHDImage, path: String, childPath: String)?
+    ) throws(VHDError) {
         let block = UInt64(blockSize)
         guard block >= 512, UInt64(block) <= maximumBlockSize, block & (block - 1) == 0 else {
             throw .invalidRequest("block size \(blockSize) is not a power of two from 512 bytes to 1 GiB")
@@ -123,10 +140,13 @@ extension VHDImage {
             header.parentUniqueID = parent.image.footer.uniqueID
             header.parentTimestamp = VHDTimestamp.modificationTime(ofFile: parent.path) ?? 0
             header.parentName = String(ParentLink.absolutePath(parent.path).split(separator: "/").last ?? "")
-            for (i, locator) in ParentLink.locatorData(childPath: parent.childPath, parentPath: parent.path).enumerated() {
+            for (i, locator) in ParentLink.locatorData(childPath: parent.childPath, parentPath: parent.path)
+                .enumerated()
+            {
                 let space = alignUp(UInt64(locator.data.count), 512)
                 header.locators[i] = ParentLocatorEntry(
-                    platformCode: locator.code, dataSpace: UInt32(space), dataLength: UInt32(locator.data.count), dataOffset: position)
+                    platformCode: locator.code, dataSpace: UInt32(space), dataLength: UInt32(locator.data.count),
+                    dataOffset: position)
                 locatorBlobs.append((position, locator.data))
                 position += space
             }
@@ -139,7 +159,8 @@ extension VHDImage {
             try io.writeBytes(header.serialized(), at: 512)
             try io.writeBytes(bat, at: header.tableOffset)
             for (offset, data) in locatorBlobs {
-                try io.writeBytes(data + [UInt8](repeating: 0, count: Int(alignUp(UInt64(data.count), 512)) - data.count), at: offset)
+                try io.writeBytes(
+                    data + [UInt8](repeating: 0, count: Int(alignUp(UInt64(data.count), 512)) - data.count), at: offset)
             }
             try io.writeBytes(footerBytes, at: position)
             try io.sync()

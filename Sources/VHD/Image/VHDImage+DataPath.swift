@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import BlockStorage
-import Glibc
+    import BlockStorage
+    import Glibc
 #endif
 
 /// Where a piece of a read comes from.
@@ -47,12 +47,17 @@ extension VHDImage {
     /// in full. Kept out of line so that the fast path above stays small.
     @inline(never)
     func readPieces(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
-        try forEachBlockPiece(offset: offset, count: buffer.count) { (block, inBlock, done, count) throws(BlockDeviceError) in
+        try forEachBlockPiece(offset: offset, count: buffer.count) {
+            (block, inBlock, done, count) throws(BlockDeviceError) in
             if let data = fullBlocks.dataOffset(block) {
-                try io.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + count]), at: data + UInt64(inBlock))
+                try io.readExactly(
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + count]),
+                    at: data + UInt64(inBlock))
                 return
             }
-            let pieces = try state.withLock { (s) throws(BlockDeviceError) in try planRead(&s, block: block, inBlock: inBlock, count: count) }
+            let pieces = try state.withLock { (s) throws(BlockDeviceError) in
+                try planRead(&s, block: block, inBlock: inBlock, count: count)
+            }
             var pieceStart = done
             for piece in pieces {
                 let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[pieceStart..<pieceStart + piece.count])
@@ -70,7 +75,9 @@ extension VHDImage {
     /// Calls `body(block, offsetInBlock, bytesBefore, length)` for each piece of the byte range
     /// that lies within one block, in order.
     @inline(__always)
-    func forEachBlockPiece(offset: UInt64, count total: Int, _ body: (Int, Int, Int, Int) throws(BlockDeviceError) -> Void) throws(BlockDeviceError) {
+    func forEachBlockPiece(
+        offset: UInt64, count total: Int, _ body: (Int, Int, Int, Int) throws(BlockDeviceError) -> Void
+    ) throws(BlockDeviceError) {
         var done = 0
         while done < total {
             let position = offset + UInt64(done)
@@ -102,7 +109,9 @@ extension VHDImage {
     }
 
     /// Splits `count` bytes at `inBlock` of `block` into pieces stored here or absent.
-    func planRead(_ s: inout SparseState, block: Int, inBlock: Int, count: Int) throws(BlockDeviceError) -> [(count: Int, source: ReadSource)] {
+    func planRead(_ s: inout SparseState, block: Int, inBlock: Int, count: Int) throws(BlockDeviceError) -> [(
+        count: Int, source: ReadSource
+    )] {
         let entry = s.bat[block]
         if entry == unallocatedBlock { return [(count, .absent)] }
         let bitmap = try loadBitmap(&s, block: block, entry: entry)
@@ -146,7 +155,8 @@ extension VHDImage {
             try io.write(buffer, at: offset)
             return
         }
-        try forEachBlockPiece(offset: offset, count: buffer.count) { (block, inBlock, done, count) throws(BlockDeviceError) in
+        try forEachBlockPiece(offset: offset, count: buffer.count) {
+            (block, inBlock, done, count) throws(BlockDeviceError) in
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[done..<done + count])
             let sectors = (inBlock / 512)..<((inBlock + count + 511) / 512)
             // Fast path: every touched sector is already stored here; no metadata changes.
@@ -155,7 +165,8 @@ extension VHDImage {
                 direct = try state.withLock { (s) throws(BlockDeviceError) -> UInt64? in
                     let entry = s.bat[block]
                     guard entry != unallocatedBlock else { return nil }
-                    return try loadBitmap(&s, block: block, entry: entry).allSet(sectors) ? dataOffset(ofBlockAt: entry) : nil
+                    return try loadBitmap(&s, block: block, entry: entry).allSet(sectors)
+                        ? dataOffset(ofBlockAt: entry) : nil
                 }
             }
             if let data = direct {
@@ -171,7 +182,9 @@ extension VHDImage {
     /// Writes within one block when a block must be allocated or bitmap bits set. Partial
     /// sectors not yet stored here are completed from what lies beneath (zeros or the parent),
     /// so a set bit always covers a whole sector of valid data.
-    func writeChangingMetadata(_ s: inout SparseState, _ chunk: UnsafeRawBufferPointer, block: Int, inBlock: Int) throws(BlockDeviceError) {
+    func writeChangingMetadata(_ s: inout SparseState, _ chunk: UnsafeRawBufferPointer, block: Int, inBlock: Int)
+        throws(BlockDeviceError)
+    {
         var entry = s.bat[block]
         if entry == unallocatedBlock {
             entry = try allocate(&s, block: block)
@@ -186,14 +199,20 @@ extension VHDImage {
         // A partially written first or last sector that is not stored here yet.
         var partials: [Int] = []
         if inBlock % 512 != 0 || (firstSector == lastSector && end % 512 != 0) {
-            if !bitmap.isSet(firstSector) { partials.append(firstSector); directStart = min(end, (firstSector + 1) * 512) }
+            if !bitmap.isSet(firstSector) {
+                partials.append(firstSector); directStart = min(end, (firstSector + 1) * 512)
+            }
         }
-        if end % 512 != 0, lastSector != firstSector || partials.isEmpty, !bitmap.isSet(lastSector), !partials.contains(lastSector) {
+        if end % 512 != 0, lastSector != firstSector || partials.isEmpty, !bitmap.isSet(lastSector),
+            !partials.contains(lastSector)
+        {
             partials.append(lastSector)
             directEnd = max(directStart, lastSector * 512)
         }
         if directEnd > directStart {
-            try io.write(UnsafeRawBufferPointer(rebasing: chunk[(directStart - inBlock)..<(directEnd - inBlock)]), at: data + UInt64(directStart))
+            try io.write(
+                UnsafeRawBufferPointer(rebasing: chunk[(directStart - inBlock)..<(directEnd - inBlock)]),
+                at: data + UInt64(directStart))
         }
         for sector in partials {
             var merged = [UInt8](repeating: 0, count: 512)
@@ -330,7 +349,8 @@ extension VHDImage {
             let start = alignUp(offset, 512)
             let end = (offset + length) / 512 * 512
             guard end > start else { return }
-            try forEachBlockPiece(offset: start, count: Int(end - start)) { (block, inBlock, _, count) throws(BlockDeviceError) in
+            try forEachBlockPiece(offset: start, count: Int(end - start)) {
+                (block, inBlock, _, count) throws(BlockDeviceError) in
                 try state.withLock { (s) throws(BlockDeviceError) in
                     let entry = s.bat[block]
                     guard entry != unallocatedBlock else { return }

@@ -61,7 +61,10 @@ public final class VHDImage: BlockDevice {
     /// ``dataAlignment``: the opener's choice, not part of the image's state.
     private let dataAlignmentSetting: Atomic<UInt64>
 
-    init(io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?, parentError: VHDError? = nil) {
+    init(
+        io: any ImageIO, path: String, readOnly: Bool, inspection: Inspection, parent: VHDImage?, parentPath: String?,
+        parentError: VHDError? = nil
+    ) {
         self.io = io
         self.fileDescriptor = (io as? FileImageIO)?.descriptor ?? -1
         self.path = path
@@ -81,15 +84,17 @@ public final class VHDImage: BlockDevice {
         self.footerBytes = inspection.footer.serialized()
         self.metadataEnd = alignUp(inspection.metadataEnd, 512)
         self.metadataRanges = inspection.metadata
-        self.dataAlignmentSetting = Atomic(Self.defaultDataAlignment(blockSize: UInt64(inspection.header?.blockSize ?? 0)))
+        self.dataAlignmentSetting = Atomic(
+            Self.defaultDataAlignment(blockSize: UInt64(inspection.header?.blockSize ?? 0)))
         let fullBlocks = FullBlockTable(count: inspection.bat.count)
         self.fullBlocks = fullBlocks
-        self.state = Mutex(SparseState(
-            bat: inspection.bat, fullBlocks: fullBlocks, bitmapSize: inspection.bitmapSize,
-            sectorsPerBlock: Int(inspection.header?.blockSize ?? 0) / 512, nextFree: inspection.dataEnd,
-            trailingFooterAt: inspection.trailingFooterOffset.flatMap { $0 >= inspection.dataEnd ? $0 : nil },
-            fileSize: inspection.fileSize,
-            footerCopyStale: inspection.problems.contains { $0.repair == .restoreFooterCopy }))
+        self.state = Mutex(
+            SparseState(
+                bat: inspection.bat, fullBlocks: fullBlocks, bitmapSize: inspection.bitmapSize,
+                sectorsPerBlock: Int(inspection.header?.blockSize ?? 0) / 512, nextFree: inspection.dataEnd,
+                trailingFooterAt: inspection.trailingFooterOffset.flatMap { $0 >= inspection.dataEnd ? $0 : nil },
+                fileSize: inspection.fileSize,
+                footerCopyStale: inspection.problems.contains { $0.repair == .restoreFooterCopy }))
     }
 
     deinit {
@@ -127,21 +132,27 @@ public final class VHDImage: BlockDevice {
 
     /// `detached`: a parent that cannot be opened is recorded in ``parentError`` rather than
     /// thrown (only for read-only inspection).
-    static func open(path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false) throws(VHDError) -> VHDImage {
+    static func open(path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false) throws(VHDError)
+        -> VHDImage
+    {
         let file = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: readOnly) }
         let identity = try lifting { () throws(BlockDeviceError) in try file.identity() }
         if visited.contains(identity) { throw .parentCycle(path: path) }
-        return try open(io: file, path: path, readOnly: readOnly, visited: visited.union([identity]), detached: detached)
+        return try open(
+            io: file, path: path, readOnly: readOnly, visited: visited.union([identity]), detached: detached)
     }
 
-    static func open(io: any ImageIO, path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false) throws(VHDError) -> VHDImage {
+    static func open(io: any ImageIO, path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false)
+        throws(VHDError) -> VHDImage
+    {
         let inspection = try inspect(io, mode: .open)
         var parent: VHDImage?
         var parentPath: String?
         var parentError: VHDError?
         if inspection.footer.diskType == .differencing, let header = inspection.header {
             do {
-                let found = try ParentLink.open(for: header, io: io, childPath: path, visited: visited, detached: detached && readOnly)
+                let found = try ParentLink.open(
+                    for: header, io: io, childPath: path, visited: visited, detached: detached && readOnly)
                 parent = found.image
                 parentPath = found.path
             } catch {
@@ -149,7 +160,9 @@ public final class VHDImage: BlockDevice {
                 parentError = error
             }
         }
-        return VHDImage(io: io, path: path, readOnly: readOnly, inspection: inspection, parent: parent, parentPath: parentPath, parentError: parentError)
+        return VHDImage(
+            io: io, path: path, readOnly: readOnly, inspection: inspection, parent: parent, parentPath: parentPath,
+            parentError: parentError)
     }
 
     // MARK: Helpers shared by the data path and maintenance
@@ -177,7 +190,8 @@ public final class VHDImage: BlockDevice {
     func rewriteHeaderFirstSector(_ change: (inout [UInt8]) -> Void) throws(BlockDeviceError) {
         var bytes = try io.readBytes(at: footer.dataOffset, count: VHDDynamicHeader.size)
         change(&bytes)
-        bytes.setBE32(vhdChecksum(bytes, checksumOffset: VHDDynamicHeader.checksumOffset), at: VHDDynamicHeader.checksumOffset)
+        bytes.setBE32(
+            vhdChecksum(bytes, checksumOffset: VHDDynamicHeader.checksumOffset), at: VHDDynamicHeader.checksumOffset)
         try io.writeBytes(Array(bytes[0..<512]), at: footer.dataOffset)
     }
 
@@ -207,7 +221,8 @@ public final class VHDImage: BlockDevice {
     /// cache then holds the data in smaller folios (`vhd-bench --data-alignment`).
     public func setDataAlignment(_ alignment: UInt64) throws(VHDError) {
         guard alignment >= 512, alignment & (alignment - 1) == 0, diskType == .fixed || alignment <= blockSize else {
-            throw .invalidRequest("data alignment must be a power of two from 512 bytes to the block size, not \(alignment)")
+            throw .invalidRequest(
+                "data alignment must be a power of two from 512 bytes to the block size, not \(alignment)")
         }
         dataAlignmentSetting.store(alignment, ordering: .relaxed)
     }
@@ -249,8 +264,11 @@ struct SparseState: Sendable {
     /// the copy must then stand in for it: the first allocation rewrites it first.
     var footerCopyStale: Bool
 
-    init(bat: [UInt32], fullBlocks: FullBlockTable, bitmapSize: UInt64, sectorsPerBlock: Int, nextFree: UInt64, trailingFooterAt: UInt64?, fileSize: UInt64,
-         footerCopyStale: Bool = false) {
+    init(
+        bat: [UInt32], fullBlocks: FullBlockTable, bitmapSize: UInt64, sectorsPerBlock: Int, nextFree: UInt64,
+        trailingFooterAt: UInt64?, fileSize: UInt64,
+        footerCopyStale: Bool = false
+    ) {
         self.footerCopyStale = footerCopyStale
         self.bat = bat
         self.fullBlocks = fullBlocks
@@ -267,7 +285,10 @@ struct SparseState: Sendable {
         bitmaps[block] = bitmap
         if !newBitmapsWritten.isEmpty { newBitmapsWritten.remove(block) }
         let full = bitmap?.allSet(0..<sectorsPerBlock) ?? false
-        fullBlocks.set(block, dataOffset: full && bat[block] != unallocatedBlock ? blockDataOffset(bat[block], bitmapSize: bitmapSize) : nil)
+        fullBlocks.set(
+            block,
+            dataOffset: full && bat[block] != unallocatedBlock
+                ? blockDataOffset(bat[block], bitmapSize: bitmapSize) : nil)
     }
 
     var isDirty: Bool { !newBlocks.isEmpty || !dirtyBAT.isEmpty || !dirtyBitmaps.isEmpty }

@@ -48,7 +48,8 @@ struct FreeSpace {
 
     /// Marks `range` used (it must lie inside one gap).
     mutating func take(_ range: Range<UInt64>) {
-        guard let i = gaps.firstIndex(where: { $0.lowerBound <= range.lowerBound && range.upperBound <= $0.upperBound }) else { return }
+        guard let i = gaps.firstIndex(where: { $0.lowerBound <= range.lowerBound && range.upperBound <= $0.upperBound })
+        else { return }
         let gap = gaps[i]
         var pieces: [Range<UInt64>] = []
         if gap.lowerBound < range.lowerBound { pieces.append(gap.lowerBound..<range.lowerBound) }
@@ -118,7 +119,9 @@ extension VHDImage {
                 let bitmap = try loadBitmap(&s, block: block, entry: entry)
                 var unused = bitmap.noneSet(0..<sectorsPerBlock)
                 if !unused, diskType == .dynamic {
-                    unused = try io.readBytes(at: dataOffset(ofBlockAt: entry), count: Int(blockSize)).allSatisfy { $0 == 0 }
+                    unused = try io.readBytes(at: dataOffset(ofBlockAt: entry), count: Int(blockSize)).allSatisfy {
+                        $0 == 0
+                    }
                 }
                 if unused {
                     s.bat[block] = unallocatedBlock
@@ -138,7 +141,9 @@ extension VHDImage {
             let blockRanges = s.bat.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512..<UInt64($0) * 512 + span }
             var free = FreeSpace(end: s.nextFree, used: fixed + [oldTable] + blockRanges)
             let alignment = dataAlignment, bitmapSize = bitmapSize
-            let dataAligned = { (start: UInt64) -> UInt64 in alignedBlockStart(start, bitmapSize: bitmapSize, alignment: alignment) }
+            let dataAligned = { (start: UInt64) -> UInt64 in
+                alignedBlockStart(start, bitmapSize: bitmapSize, alignment: alignment)
+            }
 
             // 3. Move whatever ends last down into the lowest space that holds it.
             var copy = [UInt8](repeating: 0, count: Int(min(span, 1 << 20)))
@@ -173,7 +178,9 @@ extension VHDImage {
                     progress(0.4 + 0.5 * Double(result.blocksMoved) / Double(max(movable, 1)))
                 } else {
                     // The BAT ends last (resize moved it to the end of the file).
-                    guard let to = free.lowestFit(length: header.tableSize, endingBy: table.lowerBound, preferred: { $0 }) else { break }
+                    guard
+                        let to = free.lowestFit(length: header.tableSize, endingBy: table.lowerBound, preferred: { $0 })
+                    else { break }
                     try move(from: table.lowerBound, to: to, length: header.tableSize)
                     header.tableOffset = to
                     try rewriteHeaderFirstSector { $0.setBE64(to, at: VHDDynamicHeader.tableOffsetOffset) }
@@ -186,7 +193,9 @@ extension VHDImage {
 
             // 4. Cut the file after whatever ends last; punch out free space below that.
             let table = header.tableOffset..<header.tableOffset + header.tableSize
-            let ends = (fixed + [table]).map(\.upperBound) + s.bat.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512 + span }
+            let ends =
+                (fixed + [table]).map(\.upperBound)
+                + s.bat.filter { $0 != unallocatedBlock }.map { UInt64($0) * 512 + span }
             let newEnd = alignUp(ends.max() ?? 0, 512)
             for gap in free.gaps where gap.upperBound <= newEnd && gap.count >= 4096 {
                 try io.punchSectors(at: gap.lowerBound, length: UInt64(gap.count))

@@ -24,7 +24,9 @@ public enum ImageKind: String, Sendable, CaseIterable {
 /// offset 0) is opened as a VHD, else as a raw image, and a damaged VHD is reported, not read
 /// as raw. A raw disk whose last sector happens to hold a footer (a guest may write one there)
 /// is ambiguous: pass `.raw`.
-public func openImage(path: String, readOnly: Bool = true, as kind: ImageKind = .auto) throws(VHDError) -> any BlockDevice {
+public func openImage(path: String, readOnly: Bool = true, as kind: ImageKind = .auto) throws(VHDError)
+    -> any BlockDevice
+{
     switch kind {
     case .raw: return try lifting { () throws(BlockDeviceError) in try RawImage(path: path, readOnly: readOnly) }
     case .vhd: return try VHDImage.open(path: path, readOnly: readOnly)

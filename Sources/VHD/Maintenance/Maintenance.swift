@@ -63,7 +63,9 @@ extension VHDImage {
                 var offset = newSize
                 while offset < oldSize {
                     let n = Int(min(1 << 20, oldSize - offset))
-                    if try lifting({ () throws(BlockDeviceError) in try io.readBytes(at: offset, count: n) }).contains(where: { $0 != 0 }) {
+                    if try lifting({ () throws(BlockDeviceError) in try io.readBytes(at: offset, count: n) }).contains(
+                        where: { $0 != 0 })
+                    {
                         throw .invalidRequest("cannot shrink: the disk holds data past \(newSize) bytes")
                     }
                     offset += UInt64(n)
@@ -92,8 +94,11 @@ extension VHDImage {
         let blockSize = UInt64(header.blockSize)
         let needed = blockCount(covering: newSize, blockSize: blockSize)
         if newSize < oldSize {
-            if let last = try lifting({ () throws(BlockDeviceError) in try image.storedExtents() }).last, last.offset + last.length > newSize {
-                throw .invalidRequest("cannot shrink: data is stored past \(newSize) bytes (up to \(last.offset + last.length))")
+            if let last = try lifting({ () throws(BlockDeviceError) in try image.storedExtents() }).last,
+                last.offset + last.length > newSize
+            {
+                throw .invalidRequest(
+                    "cannot shrink: data is stored past \(newSize) bytes (up to \(last.offset + last.length))")
             }
         }
         guard needed <= UInt64(UInt32.max) else { throw .invalidRequest("too many blocks") }
@@ -151,7 +156,9 @@ extension VHDImage {
     /// - Throws: ``VHDError/invalidRequest(_:)`` when `path` is not a differencing disk, the
     ///   child is damaged or stores data past the parent's end; ``VHDError/parentMismatch(path:expected:found:)``; I/O errors as
     ///   ``VHDError/device(_:)``.
-    public static func commit(path: String, progress: (Double) -> Void = { _ in }) throws(VHDError) -> (parentPath: String, bytes: UInt64) {
+    public static func commit(path: String, progress: (Double) -> Void = { _ in }) throws(VHDError) -> (
+        parentPath: String, bytes: UInt64
+    ) {
         let child = try open(path: path)
         guard child.diskType == .differencing, let parentPath = child.parentPath else {
             throw .invalidRequest("\(path) is not a differencing disk")
@@ -183,7 +190,9 @@ extension VHDImage {
             return try child.storedExtents()
         }
         if let last = extents.last, last.offset + last.length > parent.capacity {
-            throw .invalidRequest("\(child.path) stores data up to \(last.offset + last.length) bytes, past the end of its parent (\(parent.capacity) bytes); resize the parent first")
+            throw .invalidRequest(
+                "\(child.path) stores data up to \(last.offset + last.length) bytes, past the end of its parent (\(parent.capacity) bytes); resize the parent first"
+            )
         }
         let total = extents.reduce(0) { $0 + $1.length }
         var copied: UInt64 = 0
@@ -227,7 +236,9 @@ extension VHDImage {
             try io.sync()
             try io.truncate(to: metadataEnd + 512)
             try io.sync()
-            s = SparseState(bat: empty, fullBlocks: s.fullBlocks, bitmapSize: bitmapSize, sectorsPerBlock: sectorsPerBlock, nextFree: metadataEnd, trailingFooterAt: metadataEnd, fileSize: metadataEnd + 512)
+            s = SparseState(
+                bat: empty, fullBlocks: s.fullBlocks, bitmapSize: bitmapSize, sectorsPerBlock: sectorsPerBlock,
+                nextFree: metadataEnd, trailingFooterAt: metadataEnd, fileSize: metadataEnd + 512)
             s.tailTrimmed = true
         }
     }

@@ -15,7 +15,10 @@ public struct VHDCheckReport: Sendable {
     /// sizes that do not add up) makes its writes unsafe; ``problems`` lists everything found.
     public let repairWithheld: Bool
 
-    init(path: String, diskType: VHDDiskType?, problems: [VHDProblem], repaired: [VHDProblem], repairWithheld: Bool = false) {
+    init(
+        path: String, diskType: VHDDiskType?, problems: [VHDProblem], repaired: [VHDProblem],
+        repairWithheld: Bool = false
+    ) {
         self.path = path
         self.diskType = diskType
         self.problems = problems
@@ -46,15 +49,21 @@ extension VHDImage {
     /// repair is one write that is right on its own (a footer sector, a BAT entry, the file
     /// cut after a restored footer), and one `fdatasync` follows them all: a crash part-way
     /// leaves some repairs done and the others still reported by `check`.
-    public static func checkImage(io: any ImageIO, path: String, repair: Bool = false) throws(VHDError) -> VHDCheckReport {
+    public static func checkImage(io: any ImageIO, path: String, repair: Bool = false) throws(VHDError)
+        -> VHDCheckReport
+    {
         let first = try checkStructures(io: io, path: path)
-        guard repair else { return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: []) }
+        guard repair else {
+            return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: [])
+        }
         let repairable = first.problems.filter { $0.repair != nil }
         guard !repairable.isEmpty, let inspection = first.inspection else {
             return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: [])
         }
-        if first.problems.contains(where: { $0.severity == .fatal && $0.repair == nil && !$0.error.concernsParentLink }) {
-            return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: [], repairWithheld: true)
+        if first.problems.contains(where: { $0.severity == .fatal && $0.repair == nil && !$0.error.concernsParentLink })
+        {
+            return VHDCheckReport(
+                path: path, diskType: first.diskType, problems: first.problems, repaired: [], repairWithheld: true)
         }
         try lifting { () throws(BlockDeviceError) in
             let footerBytes = inspection.footer.serialized()
@@ -80,7 +89,9 @@ extension VHDImage {
         return VHDCheckReport(path: path, diskType: second.diskType, problems: second.problems, repaired: repairable)
     }
 
-    static func checkStructures(io: any ImageIO, path: String) throws(VHDError) -> (inspection: Inspection?, diskType: VHDDiskType?, problems: [VHDProblem]) {
+    static func checkStructures(io: any ImageIO, path: String) throws(VHDError) -> (
+        inspection: Inspection?, diskType: VHDDiskType?, problems: [VHDProblem]
+    ) {
         let inspection: Inspection
         do {
             inspection = try inspect(io, mode: .check)
@@ -94,28 +105,45 @@ extension VHDImage {
             let sectors = Int(header.blockSize / 512)
             let diskSectors = Int(inspection.footer.currentSize / 512)
             for (block, entry) in inspection.bat.enumerated() where entry != unallocatedBlock {
-                let bitmap = SectorBitmap(bytes: try lifting { () throws(BlockDeviceError) in
-                    try io.readBytes(at: UInt64(entry) * 512, count: Int(header.bitmapSize))
-                })
+                let bitmap = SectorBitmap(
+                    bytes: try lifting { () throws(BlockDeviceError) in
+                        try io.readBytes(at: UInt64(entry) * 512, count: Int(header.bitmapSize))
+                    })
                 if !bitmap.noneSet(sectors..<bitmap.bytes.count * 8) {
-                    problems.append(VHDProblem(.damaged, .invalidField(field: "bitmap[\(block)]", value: UInt64(entry) * 512, reason: "padding bits past the block's \(sectors) sectors are set")))
+                    problems.append(
+                        VHDProblem(
+                            .damaged,
+                            .invalidField(
+                                field: "bitmap[\(block)]", value: UInt64(entry) * 512,
+                                reason: "padding bits past the block's \(sectors) sectors are set")))
                 }
                 let firstSector = block * sectors
                 if firstSector + sectors > diskSectors, !bitmap.noneSet(max(0, diskSectors - firstSector)..<sectors) {
-                    problems.append(VHDProblem(.notice, .invalidField(field: "bitmap[\(block)]", value: UInt64(entry) * 512, reason: "sectors past the end of the disk are marked in use")))
+                    problems.append(
+                        VHDProblem(
+                            .notice,
+                            .invalidField(
+                                field: "bitmap[\(block)]", value: UInt64(entry) * 512,
+                                reason: "sectors past the end of the disk are marked in use")))
                 }
             }
             if inspection.footer.diskType == .differencing {
                 // The chain is opened for inspection, so a break further up is reported for
                 // the image whose parent is missing rather than as this image's own.
                 do {
-                    let (parent, parentPath) = try ParentLink.open(for: header, io: io, childPath: path, visited: [], detached: true)
+                    let (parent, parentPath) = try ParentLink.open(
+                        for: header, io: io, childPath: path, visited: [], detached: true)
                     if let problem = parentTimestampProblem(header, parentPath: parentPath) { problems.append(problem) }
                     var link: VHDImage? = parent
                     while let image = link {
-                        if let error = image.parentError { problems.append(VHDProblem(.fatal, .inParent(path: image.path, error: error))) }
-                        if let header = image.header, let parentPath = image.parentPath, let problem = parentTimestampProblem(header, parentPath: parentPath) {
-                            problems.append(VHDProblem(problem.severity, .inParent(path: image.path, error: problem.error)))
+                        if let error = image.parentError {
+                            problems.append(VHDProblem(.fatal, .inParent(path: image.path, error: error)))
+                        }
+                        if let header = image.header, let parentPath = image.parentPath,
+                            let problem = parentTimestampProblem(header, parentPath: parentPath)
+                        {
+                            problems.append(
+                                VHDProblem(problem.severity, .inParent(path: image.path, error: problem.error)))
                         }
                         link = image.parent
                     }
@@ -133,9 +161,14 @@ extension VHDImage {
     /// A zero timestamp (unknown) is not compared.
     static func parentTimestampProblem(_ header: VHDDynamicHeader, parentPath: String) -> VHDProblem? {
         guard header.parentTimestamp != 0, let modified = VHDTimestamp.modificationTime(ofFile: parentPath),
-              modified != header.parentTimestamp else { return nil }
-        return VHDProblem(.notice, .invalidField(
-            field: "header.parentTimestamp", value: UInt64(header.parentTimestamp),
-            reason: "the parent \(parentPath) was last modified \(VHDTimestamp.iso8601(modified)), not at \(VHDTimestamp.iso8601(header.parentTimestamp)) as when this disk was linked to it: if it was written since, this disk may no longer read as it did"))
+            modified != header.parentTimestamp
+        else { return nil }
+        return VHDProblem(
+            .notice,
+            .invalidField(
+                field: "header.parentTimestamp", value: UInt64(header.parentTimestamp),
+                reason:
+                    "the parent \(parentPath) was last modified \(VHDTimestamp.iso8601(modified)), not at \(VHDTimestamp.iso8601(header.parentTimestamp)) as when this disk was linked to it: if it was written since, this disk may no longer read as it did"
+            ))
     }
 }

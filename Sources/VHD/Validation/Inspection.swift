@@ -35,7 +35,9 @@ private struct Findings {
     let mode: Inspection.Mode
     var problems: [VHDProblem] = []
 
-    mutating func add(_ severity: VHDProblem.Severity, _ error: VHDError, repair: VHDProblem.Repair? = nil) throws(VHDError) {
+    mutating func add(_ severity: VHDProblem.Severity, _ error: VHDError, repair: VHDProblem.Repair? = nil)
+        throws(VHDError)
+    {
         if severity == .fatal, mode == .open { throw error }
         problems.append(VHDProblem(severity, error, repair: repair))
     }
@@ -50,7 +52,10 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
         throw .truncated(structure: "footer", needed: UInt64(VHDFooter.size), fileSize: fileSize)
     }
     if fileSize % 512 != 0 {
-        try findings.add(.damaged, .invalidField(field: "file size", value: fileSize, reason: "not a multiple of 512 (\(fileSize % 512)-byte tail)"))
+        try findings.add(
+            .damaged,
+            .invalidField(
+                field: "file size", value: fileSize, reason: "not a multiple of 512 (\(fileSize % 512)-byte tail)"))
     }
 
     // Footer: the trailing copy, else (a 511-byte footer of old Virtual PC, else) the copy at 0.
@@ -83,35 +88,65 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
     var result = Inspection(fileSize: fileSize, footer: footer, trailingFooterOffset: trailingOffset)
     let sizeField = "footer.currentSize"
     if footer.formatVersion >> 16 != 1 {
-        try findings.add(.fatal, .invalidField(field: "footer.formatVersion", value: UInt64(footer.formatVersion), reason: "unsupported major version"))
+        try findings.add(
+            .fatal,
+            .invalidField(
+                field: "footer.formatVersion", value: UInt64(footer.formatVersion), reason: "unsupported major version")
+        )
     }
     if footer.features & 2 == 0 {
-        try findings.add(.notice, .invalidField(field: "footer.features", value: UInt64(footer.features), reason: "reserved bit 0x2 should be set"))
+        try findings.add(
+            .notice,
+            .invalidField(
+                field: "footer.features", value: UInt64(footer.features), reason: "reserved bit 0x2 should be set"))
     }
     if footer.currentSize % 512 != 0 {
-        try findings.add(.fatal, .invalidField(field: sizeField, value: footer.currentSize, reason: "not a multiple of 512"))
+        try findings.add(
+            .fatal, .invalidField(field: sizeField, value: footer.currentSize, reason: "not a multiple of 512"))
     }
     if footer.currentSize > maximumVHDSize {
-        try findings.add(.fatal, .invalidField(field: sizeField, value: footer.currentSize, reason: "larger than the format's maximum of \(maximumVHDSize) bytes (2040 GiB)"))
+        try findings.add(
+            .fatal,
+            .invalidField(
+                field: sizeField, value: footer.currentSize,
+                reason: "larger than the format's maximum of \(maximumVHDSize) bytes (2040 GiB)"))
     }
     let expectedGeometry = DiskGeometry.forSectorCount(footer.currentSize / 512)
     if footer.geometry != expectedGeometry {
         // QEMU and Virtual PC write the geometry their size was rounded to, QEMU's force_size
         // the maximum geometry; the current size rules, so this is harmless.
-        try findings.add(.notice, .invalidField(
-            field: "footer.geometry", value: footer.geometry.sectorCount,
-            reason: "\(footer.geometry) differs from \(expectedGeometry), the specification's geometry for the current size"))
+        try findings.add(
+            .notice,
+            .invalidField(
+                field: "footer.geometry", value: footer.geometry.sectorCount,
+                reason:
+                    "\(footer.geometry) differs from \(expectedGeometry), the specification's geometry for the current size"
+            ))
     }
 
     if footer.diskType == .fixed {
         let footerAt = trailingOffset ?? fileSize
         if footer.currentSize > footerAt {
-            try findings.add(.fatal, .invalidField(field: sizeField, value: footer.currentSize, reason: "a fixed disk of this size needs its data and a 512-byte footer, the file has \(fileSize) bytes"))
+            try findings.add(
+                .fatal,
+                .invalidField(
+                    field: sizeField, value: footer.currentSize,
+                    reason:
+                        "a fixed disk of this size needs its data and a 512-byte footer, the file has \(fileSize) bytes"
+                ))
         } else if footer.currentSize < footerAt {
-            try findings.add(.notice, .invalidField(field: sizeField, value: footer.currentSize, reason: "the file holds \(footerAt - footer.currentSize) bytes more than the disk"))
+            try findings.add(
+                .notice,
+                .invalidField(
+                    field: sizeField, value: footer.currentSize,
+                    reason: "the file holds \(footerAt - footer.currentSize) bytes more than the disk"))
         }
         if footer.dataOffset != VHDFooter.noDataOffset, footer.dataOffset != 0xFFFF_FFFF {
-            try findings.add(.notice, .invalidField(field: "footer.dataOffset", value: footer.dataOffset, reason: "should be all ones for a fixed disk"))
+            try findings.add(
+                .notice,
+                .invalidField(
+                    field: "footer.dataOffset", value: footer.dataOffset, reason: "should be all ones for a fixed disk")
+            )
         }
         result.dataEnd = min(footer.currentSize, footerAt)
         result.problems = findings.problems
@@ -125,7 +160,9 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
         do {
             let copy = try VHDFooter.parse(copyBytes, name: "footerCopy")
             if copy.serialized() != footer.serialized() {
-                try findings.add(.damaged, .invalidField(field: "footerCopy", value: 0, reason: "differs from the trailing footer"), repair: .restoreFooterCopy)
+                try findings.add(
+                    .damaged, .invalidField(field: "footerCopy", value: 0, reason: "differs from the trailing footer"),
+                    repair: .restoreFooterCopy)
             }
         } catch {
             try findings.add(.damaged, error, repair: .restoreFooterCopy)
@@ -135,34 +172,53 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
     // Dynamic header.
     let headerOffset = footer.dataOffset
     guard headerOffset >= 512, headerOffset <= fileSize, fileSize - headerOffset >= UInt64(VHDDynamicHeader.size) else {
-        throw .invalidField(field: "footer.dataOffset", value: headerOffset, reason: "the dynamic header must lie inside the file (\(fileSize) bytes) after the footer copy")
+        throw .invalidField(
+            field: "footer.dataOffset", value: headerOffset,
+            reason: "the dynamic header must lie inside the file (\(fileSize) bytes) after the footer copy")
     }
     if headerOffset % 512 != 0 {
-        try findings.add(.damaged, .invalidField(field: "footer.dataOffset", value: headerOffset, reason: "not sector-aligned"))
+        try findings.add(
+            .damaged, .invalidField(field: "footer.dataOffset", value: headerOffset, reason: "not sector-aligned"))
     }
-    let header = try VHDDynamicHeader.parse(try lifting { () throws(BlockDeviceError) in try io.readBytes(at: headerOffset, count: VHDDynamicHeader.size) })
+    let header = try VHDDynamicHeader.parse(
+        try lifting { () throws(BlockDeviceError) in try io.readBytes(at: headerOffset, count: VHDDynamicHeader.size) })
     result.header = header
     if header.dataOffset != .max {
-        try findings.add(.notice, .invalidField(field: "header.dataOffset", value: header.dataOffset, reason: "should be all ones"))
+        try findings.add(
+            .notice, .invalidField(field: "header.dataOffset", value: header.dataOffset, reason: "should be all ones"))
     }
     if header.headerVersion >> 16 != 1 {
-        try findings.add(.fatal, .invalidField(field: "header.headerVersion", value: UInt64(header.headerVersion), reason: "unsupported major version"))
+        try findings.add(
+            .fatal,
+            .invalidField(
+                field: "header.headerVersion", value: UInt64(header.headerVersion), reason: "unsupported major version")
+        )
     }
     let blockSize = UInt64(header.blockSize)
     guard blockSize >= 512, blockSize <= maximumBlockSize, blockSize & (blockSize - 1) == 0 else {
-        throw .invalidField(field: "header.blockSize", value: blockSize, reason: "must be a power of two from 512 to \(maximumBlockSize)")
+        throw .invalidField(
+            field: "header.blockSize", value: blockSize,
+            reason: "must be a power of two from 512 to \(maximumBlockSize)")
     }
     let entries = UInt64(header.maxTableEntries)
     let tableOffset = header.tableOffset
     guard tableOffset <= fileSize, entries * 4 <= fileSize - tableOffset else {
-        throw .invalidField(field: "header.maxTableEntries", value: entries, reason: "a table of \(entries * 4) bytes at \(tableOffset) does not fit in the file (\(fileSize) bytes)")
+        throw .invalidField(
+            field: "header.maxTableEntries", value: entries,
+            reason: "a table of \(entries * 4) bytes at \(tableOffset) does not fit in the file (\(fileSize) bytes)")
     }
     let neededEntries = blockCount(covering: footer.currentSize, blockSize: blockSize)
     if entries < neededEntries {
-        try findings.add(.fatal, .invalidField(field: "header.maxTableEntries", value: entries, reason: "a disk of \(footer.currentSize) bytes in \(blockSize)-byte blocks needs \(neededEntries) entries"))
+        try findings.add(
+            .fatal,
+            .invalidField(
+                field: "header.maxTableEntries", value: entries,
+                reason:
+                    "a disk of \(footer.currentSize) bytes in \(blockSize)-byte blocks needs \(neededEntries) entries"))
     }
     if tableOffset % 512 != 0 {
-        try findings.add(.damaged, .invalidField(field: "header.tableOffset", value: tableOffset, reason: "not sector-aligned"))
+        try findings.add(
+            .damaged, .invalidField(field: "header.tableOffset", value: tableOffset, reason: "not sector-aligned"))
     }
 
     // Metadata ranges: footer copy, header, BAT, locators.
@@ -172,38 +228,57 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
         ("BAT", tableOffset..<tableOffset + header.tableSize, nil),
     ]
     if tableOffset < headerOffset + 1024, tableOffset + header.tableSize > headerOffset {
-        try findings.add(.fatal, .invalidField(field: "header.tableOffset", value: tableOffset, reason: "the BAT overlaps the dynamic header"))
+        try findings.add(
+            .fatal,
+            .invalidField(
+                field: "header.tableOffset", value: tableOffset, reason: "the BAT overlaps the dynamic header"))
     }
     if tableOffset < 512 {
-        try findings.add(.fatal, .invalidField(field: "header.tableOffset", value: tableOffset, reason: "the BAT overlaps the footer copy"))
+        try findings.add(
+            .fatal,
+            .invalidField(field: "header.tableOffset", value: tableOffset, reason: "the BAT overlaps the footer copy"))
     }
     for (i, locator) in header.locators.enumerated() where locator.isUsed {
         let length = UInt64(locator.dataLength)
         if length > maximumLocatorLength {
-            try findings.add(.fatal, .invalidField(field: "header.parentLocator[\(i)].dataLength", value: length, reason: "larger than \(maximumLocatorLength) bytes"))
+            try findings.add(
+                .fatal,
+                .invalidField(
+                    field: "header.parentLocator[\(i)].dataLength", value: length,
+                    reason: "larger than \(maximumLocatorLength) bytes"))
             continue
         }
         guard locator.dataOffset <= fileSize, length <= fileSize - locator.dataOffset else {
-            try findings.add(.fatal, .locatorOutsideFile(index: i, offset: locator.dataOffset, length: length, fileSize: fileSize))
+            try findings.add(
+                .fatal, .locatorOutsideFile(index: i, offset: locator.dataOffset, length: length, fileSize: fileSize))
             continue
         }
         // The data only for now; the space reserved after it is added once the blocks are known.
-        metadata.append(("header.parentLocator[\(i)]", locator.dataOffset..<locator.dataOffset + alignUp(length, 512), i))
+        metadata.append(
+            ("header.parentLocator[\(i)]", locator.dataOffset..<locator.dataOffset + alignUp(length, 512), i))
     }
     // The trailing footer lies after all of it: a write to one would otherwise change the other.
     if let trailing = trailingOffset {
         for item in metadata where item.range.overlaps(trailing..<fileSize) {
-            try findings.add(.fatal, .invalidField(field: "footer", value: trailing, reason: "the trailing footer overlaps the \(item.name)"))
+            try findings.add(
+                .fatal,
+                .invalidField(field: "footer", value: trailing, reason: "the trailing footer overlaps the \(item.name)")
+            )
         }
     }
     if footer.diskType == .differencing, header.parentUniqueID == .zero {
-        try findings.add(.damaged, .invalidField(field: "header.parentUniqueID", value: 0, reason: "a differencing disk needs its parent's id"))
+        try findings.add(
+            .damaged,
+            .invalidField(field: "header.parentUniqueID", value: 0, reason: "a differencing disk needs its parent's id")
+        )
     }
     result.metadata = metadata.map(\.range)
     result.metadataEnd = metadata.map(\.range.upperBound).max() ?? 0
 
     // BAT entries: inside the file, outside metadata, not overlapping each other.
-    let batBytes = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: tableOffset, count: Int(entries * 4)) }
+    let batBytes = try lifting { () throws(BlockDeviceError) in
+        try io.readBytes(at: tableOffset, count: Int(entries * 4))
+    }
     var bat = [UInt32](repeating: unallocatedBlock, count: Int(entries))
     for i in 0..<Int(entries) { bat[i] = batBytes.be32(i * 4) }
     let span = header.bitmapSize + blockSize
@@ -212,7 +287,9 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
         let start = UInt64(entry) * 512
         let end = start + span
         if end > fileSize {
-            try findings.add(.fatal, .batEntryOutsideFile(block: block, offset: start, end: end, fileSize: fileSize), repair: .dropBATEntry(block))
+            try findings.add(
+                .fatal, .batEntryOutsideFile(block: block, offset: start, end: end, fileSize: fileSize),
+                repair: .dropBATEntry(block))
             bat[block] = unallocatedBlock
             continue
         }
@@ -221,13 +298,19 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
             continue
         }
         if UInt64(block) >= neededEntries {
-            try findings.add(.notice, .invalidField(field: "bat[\(block)]", value: UInt64(entry), reason: "block lies past the end of the disk"))
+            try findings.add(
+                .notice,
+                .invalidField(
+                    field: "bat[\(block)]", value: UInt64(entry), reason: "block lies past the end of the disk"))
         }
         allocated.append((start, block))
     }
     allocated.sort { $0.start < $1.start }
     for i in allocated.indices.dropFirst() where allocated[i].start < allocated[i - 1].start + span {
-        try findings.add(.fatal, .batEntriesOverlap(block: allocated[i].block, otherBlock: allocated[i - 1].block, offset: allocated[i].start))
+        try findings.add(
+            .fatal,
+            .batEntriesOverlap(
+                block: allocated[i].block, otherBlock: allocated[i - 1].block, offset: allocated[i].start))
     }
     result.bat = bat
 
@@ -249,4 +332,3 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
     result.problems = findings.problems
     return result
 }
-

@@ -63,7 +63,8 @@ public enum VHDError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .batEntriesOverlap(block, otherBlock, offset):
             return "bat[\(block)]: block at \(offset) overlaps the block of bat[\(otherBlock)]"
         case let .locatorOutsideFile(index, offset, length, fileSize):
-            return "header.parentLocator[\(index)]: \(length) bytes at \(offset) lie past the end of the file (\(fileSize) bytes)"
+            return
+                "header.parentLocator[\(index)]: \(length) bytes at \(offset) lie past the end of the file (\(fileSize) bytes)"
         case let .parentNotFound(tried):
             return "parent image not found (tried: \(tried.isEmpty ? "no locator" : tried.joined(separator: ", ")))"
         case let .parentMismatch(path, expected, found):
