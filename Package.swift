@@ -70,6 +70,8 @@ let package = Package(
         .target(
             name: "BlockStorage", dependencies: ["CHostSupport", "HostSupport", systemPackage],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BlockStorageTests", dependencies: ["BlockStorage", "TestSupport"], swiftSettings: swiftSettings),
 
         .target(name: "DeviceModel", dependencies: ["HostSupport"], swiftSettings: swiftSettings),
         .testTarget(

@@ -23,7 +23,8 @@ public enum ImageKind: String, Sendable, CaseIterable {
 /// Opens `path` as `kind`. With `.auto`, a file that carries a VHD footer (at the end or at
 /// offset 0) is opened as a VHD, else as a raw image, and a damaged VHD is reported, not read
 /// as raw. A raw disk whose last sector happens to hold a footer (a guest may write one there)
-/// is ambiguous: pass `.raw`.
+/// is ambiguous: pass `.raw`. (BlockStorage's `openDiskImage(path:readOnly:format:among:)` with
+/// ``VHDDiskImageFormat/standardFormats`` does the same for any set of formats.)
 public func openImage(path: String, readOnly: Bool = true, as kind: ImageKind = .auto) throws(VHDError)
     -> any BlockDevice
 {
@@ -34,12 +35,8 @@ public func openImage(path: String, readOnly: Bool = true, as kind: ImageKind = 
     }
     let io = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: true) }
     let size = try lifting { () throws(BlockDeviceError) in try io.size() }
-    var looksLikeVHD = false
-    if size >= 512 {
-        for offset in [size - 512, 0, size % 512 == 511 ? size - 511 : 0] {
-            let bytes = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: offset, count: 8) }
-            if bytes.ascii(0..<8) == VHDFooter.cookie { looksLikeVHD = true }
-        }
+    let looksLikeVHD = try lifting { () throws(BlockDeviceError) in
+        try VHDDiskImageFormat().recognizes(io, size: size)
     }
     if looksLikeVHD { return try VHDImage.open(path: path, readOnly: readOnly) }
     return try lifting { () throws(BlockDeviceError) in try RawImage(path: path, readOnly: readOnly) }
