@@ -13,7 +13,7 @@ public final class TestVM: Sendable {
     public let kvm: KVMSystem
     /// The VM.
     public let vm: KVMVirtualMachine
-    /// Guest RAM: one region of ``ramSize`` bytes at guest physical address 0.
+    /// Guest RAM: one region of `ramSize` bytes at guest physical address 0.
     public let memory: GuestMemoryMap
     /// The bridge that registered ``memory``'s slot (for hotplug and dirty pages).
     public let bridge: GuestMemoryBridge<KVMVirtualMachine>

@@ -1,6 +1,6 @@
 import BlockStorage
 
-/// The VHD format for BlockStorage's ``BlockStorage/openDiskImage(path:readOnly:format:among:)``:
+/// The VHD format for BlockStorage's `openDiskImage(path:readOnly:format:among:)`:
 /// fixed, dynamic and differencing images, recognised by the footer cookie.
 public struct VHDDiskImageFormat: DiskImageFormat {
     /// A VHD opener.
@@ -25,7 +25,7 @@ public struct VHDDiskImageFormat: DiskImageFormat {
     }
 
     /// Opens `path` with ``VHDImage/open(path:readOnly:)``; a ``VHDError`` is the
-    /// ``BlockStorage/DiskImageError/format(name:path:reason:)`` reason.
+    /// `DiskImageError.format(name:path:reason:)` reason.
     public func open(path: String, readOnly: Bool) throws(DiskImageError) -> any BlockDevice {
         do {
             return try VHDImage.open(path: path, readOnly: readOnly)
