@@ -65,14 +65,14 @@ extension KVMTests {
             let machine = try TestMachine(ramSize: 0x20_0000)
             let ram = machine.ram
             // Identity map the first 2 MiB: PML4 at 0x9000 → PDPT at 0xa000 → one 2 MiB page.
-            ram.write64(0xa000 | 0x3, at: 0x9000)
-            ram.write64(0xb000 | 0x3, at: 0xa000)
-            ram.write64(0x0 | 0x83, at: 0xb000)  // present, writable, 2 MiB page
+            try ram.write64(0xa000 | 0x3, at: 0x9000)
+            try ram.write64(0xb000 | 0x3, at: 0xa000)
+            try ram.write64(0x0 | 0x83, at: 0xb000)  // present, writable, 2 MiB page
             // GDT at 0x500: null, 64-bit code, data.
-            ram.write64(0, at: 0x500)
-            ram.write64(0x00af_9b00_0000_ffff, at: 0x508)
-            ram.write64(0x00cf_9300_0000_ffff, at: 0x510)
-            ram.write(Guest.longMode, at: 0x1000)
+            try ram.write64(0, at: 0x500)
+            try ram.write64(0x00af_9b00_0000_ffff, at: 0x508)
+            try ram.write64(0x00cf_9300_0000_ffff, at: 0x510)
+            try ram.write(Guest.longMode, at: 0x1000)
 
             var sregs = try machine.vcpu.specialRegisters()
             sregs.gdt.base = 0x500

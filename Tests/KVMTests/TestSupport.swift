@@ -1,3 +1,4 @@
+import GuestMemory
 import KVM
 import TestSupport
 import Testing
@@ -38,34 +39,41 @@ final class HostMemory {
     func byte(at offset: Int) -> UInt8 { base.load(fromByteOffset: offset, as: UInt8.self) }
 }
 
-/// A VM with one vCPU and guest RAM at guest physical address 0.
-struct TestMachine {
-    let kvm: KVMSystem
-    let vm: KVMVirtualMachine
-    let vcpu: KVMVirtualCPU
-    let ram: HostMemory
+/// Guest RAM at guest physical address 0 as the KVM tests write it: byte offsets, little-endian.
+struct GuestRAM {
+    let memory: GuestMemoryMap
 
-    /// Creates the VM; `prepare` runs before the vCPU exists (IRQ chip, dirty ring …).
-    init(
-        ramSize: Int = 0x4000, ramFlags: MemoryRegionFlags = [], prepare: (KVMVirtualMachine) throws -> Void = { _ in }
-    )
-        throws
-    {
-        kvm = try KVMSystem()
-        vm = try kvm.createVM()
-        try vm.prepareForX86()
-        try prepare(vm)
-        ram = HostMemory(size: ramSize)
-        try vm.setUserMemoryRegion(
-            UserMemoryRegion(slot: 0, guestPhysicalAddress: 0, size: ramSize, memory: ram.base, flags: ramFlags))
-        vcpu = try vm.createVCPU(id: 0)
+    func write(_ bytes: [UInt8], at offset: Int) throws {
+        try memory.write(contentsOf: bytes, at: GuestAddress(UInt64(offset)))
+    }
+
+    func write64(_ value: UInt64, at offset: Int) throws { try memory.write(value, at: GuestAddress(UInt64(offset))) }
+}
+
+/// A VM with one vCPU and guest RAM at guest physical address 0: the shared fixture
+/// (`TestSupport.TestVM`) plus the vCPU the KVM tests drive by hand.
+struct TestMachine {
+    /// The VM and its RAM.
+    let base: TestVM
+    let vcpu: KVMVirtualCPU
+    /// Guest RAM, written by the host through the bounds-checked guest memory map.
+    let ram: GuestRAM
+
+    var kvm: KVMSystem { base.kvm }
+    var vm: KVMVirtualMachine { base.vm }
+
+    /// Creates the VM; `prepare` runs before the RAM and the vCPU exist (IRQ chip, dirty ring …).
+    init(ramSize: Int = 0x4000, prepare: (KVMVirtualMachine) throws -> Void = { _ in }) throws {
+        base = try TestVM(ramSize: UInt64(ramSize), prepare: prepare)
+        ram = GuestRAM(memory: base.memory)
+        vcpu = try base.vm.createVCPU(id: 0)
     }
 
     /// Loads 16-bit code at `entry` and points the vCPU at it in real mode (CS base 0).
     func loadRealMode(_ code: [UInt8], entry: UInt64 = 0x1000, registers: (inout Registers) -> Void = { _ in })
         throws
     {
-        ram.write(code, at: Int(entry))
+        try ram.write(code, at: Int(entry))
         try vcpu.enterRealMode(at: entry, registers: registers)
     }
 
