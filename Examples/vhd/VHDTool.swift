@@ -48,7 +48,8 @@ struct ToolError: Error, CustomStringConvertible {
 struct Create: FileCommand {
     static let configuration = CommandConfiguration(abstract: "Create a fixed, dynamic or differencing image.")
 
-    @Argument(help: "The image to create (overwritten if it exists).") var file: String
+    @Argument(help: "The image to create; an existing file is replaced only once the new image is complete.")
+    var file: String
     @Option(help: "Disk size (e.g. 10G); not with --parent.") var size: ByteCount?
     @Option(help: "fixed or dynamic.") var type: DiskKind = .dynamic
     @Option(name: .customLong("block-size"), help: "Block size of a dynamic disk (default 2M).") var blockSize:

@@ -25,6 +25,16 @@ public protocol BlockDevice: AnyObject, Sendable {
     func read(into buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64) throws(BlockDeviceError)
     /// Stores the buffers one after the other starting at `offset`.
     func write(_ buffers: [UnsafeRawBufferPointer], at offset: UInt64) throws(BlockDeviceError)
+
+    /// The files whose contents this device reads (an image's own file and, for a differencing
+    /// image, its parents'): what a tool checks so that it never writes a new image over its
+    /// own source. Empty (the default) for a device with no backing file.
+    func backingFiles() -> [FileIdentity]
+}
+
+extension BlockDevice {
+    /// No backing file.
+    public func backingFiles() -> [FileIdentity] { [] }
 }
 
 extension BlockDevice {

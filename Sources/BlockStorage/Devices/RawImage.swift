@@ -20,12 +20,26 @@ public final class RawImage: BlockDevice {
         isReadOnly = readOnly
     }
 
-    /// Creates (or truncates) a raw image of `size` bytes, which must be a multiple of 512.
+    /// Creates a raw image of `size` bytes (a multiple of 512), all zeros and sparse, replacing
+    /// any file at `path` only once the new one is complete (``writeNewFile(at:mapError:_:)``):
+    /// a failure leaves an existing file as it was and no new file behind.
     ///
     /// - Throws: ``BlockDeviceError/outOfRange(offset:length:capacity:)`` when `size` is not a
-    ///   multiple of 512; ``BlockDeviceError/io(operation:errno:)`` when the file cannot be created
-    ///   or sized.
-    public init(creating path: String, size: UInt64, writeBehind: UInt64? = FileImageIO.defaultWriteBehind)
+    ///   multiple of 512 (before any file is touched); ``BlockDeviceError/io(operation:errno:)``
+    ///   when the file cannot be created, sized or renamed into place.
+    public convenience init(
+        creating path: String, size: UInt64, writeBehind: UInt64? = FileImageIO.defaultWriteBehind
+    ) throws(BlockDeviceError) {
+        guard size % 512 == 0 else { throw .outOfRange(offset: 0, length: size, capacity: size / 512 * 512) }
+        try writeNewFile(at: path, mapError: { $0 }) { (temporary) throws(BlockDeviceError) in
+            _ = try RawImage(creatingInPlace: temporary, size: size, writeBehind: nil)
+        }
+        try self.init(path: path, readOnly: false, writeBehind: writeBehind)
+    }
+
+    /// Creates (or truncates) a raw image of `size` bytes at `path` in place: for a caller that
+    /// writes a whole new file under a temporary name itself (a convert).
+    package init(creatingInPlace path: String, size: UInt64, writeBehind: UInt64? = FileImageIO.defaultWriteBehind)
         throws(BlockDeviceError)
     {
         guard size % 512 == 0 else { throw .outOfRange(offset: 0, length: size, capacity: size / 512 * 512) }
@@ -34,6 +48,9 @@ public final class RawImage: BlockDevice {
         capacity = size
         isReadOnly = false
     }
+
+    /// The raw file's identity.
+    public func backingFiles() -> [FileIdentity] { (try? io.identity()).map { [$0] } ?? [] }
 
     /// Reads `buffer.count` bytes at `offset` from the file.
     ///

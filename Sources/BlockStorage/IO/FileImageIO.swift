@@ -68,6 +68,9 @@ public final class FileImageIO: ImageIO {
         return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
+    /// The file's identity (``identity()``), or `nil` if `fstat` fails.
+    public func fileIdentity() -> FileIdentity? { try? identity() }
+
     /// Reads with `pread` until `buffer` is full or the file ends, retrying after `EINTR`;
     /// returns the number of bytes read (fewer than `buffer.count` only at the end of the file).
     ///
@@ -240,4 +243,18 @@ public struct FileIdentity: Hashable, Sendable {
     public let device: UInt64
     /// The file's inode number on that file system (`st_ino`).
     public let inode: UInt64
+
+    /// The identity of the file at `path`, following symbolic links; `nil` when there is none
+    /// (no such file, or it cannot be examined).
+    public init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        self.init(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    /// The identity with these numbers.
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
 }

@@ -16,6 +16,13 @@ public protocol ImageIO: AnyObject, Sendable {
     func sync() throws(BlockDeviceError)
     /// Deallocates the range so that it reads back as zeros (keeps the file size).
     func punchHole(at offset: UInt64, length: UInt64) throws(BlockDeviceError)
+    /// The identity of the file beneath, when there is one (`nil` by default: a test double).
+    func fileIdentity() -> FileIdentity?
+}
+
+extension ImageIO {
+    /// No file beneath.
+    public func fileIdentity() -> FileIdentity? { nil }
 }
 
 extension ImageIO {

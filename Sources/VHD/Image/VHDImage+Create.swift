@@ -57,12 +57,20 @@ public struct VHDDifferencingOptions: Sendable {
 }
 
 extension VHDImage {
-    /// Creates (or overwrites) a fixed or dynamic VHD at `path` and opens it for writing.
+    /// Creates a fixed or dynamic VHD at `path` and opens it for writing.
+    ///
+    /// The image is written under a temporary name beside `path` and renamed into place only
+    /// when complete and synced (BlockStorage's `writeNewFile(at:mapError:_:)`): a failure —
+    /// invalid options included — leaves any existing file at `path` exactly as it was and no
+    /// new file behind.
     public static func create(path: String, options: VHDCreateOptions) throws(VHDError) -> VHDImage {
-        let file = try lifting { () throws(BlockDeviceError) in
-            try FileImageIO(path: path, readOnly: false, create: true, truncate: true)
+        try writeNewFile(at: path, mapError: VHDError.device) { (temporary) throws(VHDError) in
+            let file = try lifting { () throws(BlockDeviceError) in
+                try FileImageIO(path: temporary, readOnly: false, create: true, truncate: true)
+            }
+            _ = try create(io: file, path: path, options: options)
         }
-        return try create(io: file, path: path, options: options)
+        return try open(path: path, readOnly: false)
     }
 
     /// Creates a fixed or dynamic VHD on an empty `ImageIO`.
@@ -96,13 +104,19 @@ extension VHDImage {
 
     /// Creates a differencing VHD at `path` whose parent is the VHD at `parentPath` (any type),
     /// with `W2ru`, `W2ku` and `MacX` locators, and opens it for writing.
+    ///
+    /// Written under a temporary name beside `path` and renamed into place when complete, as
+    /// ``create(path:options:)``: a missing or invalid parent leaves any file at `path` as it was.
     public static func createDifferencing(path: String, parentPath: String, options: VHDDifferencingOptions = .init())
         throws(VHDError) -> VHDImage
     {
-        let file = try lifting { () throws(BlockDeviceError) in
-            try FileImageIO(path: path, readOnly: false, create: true, truncate: true)
+        try writeNewFile(at: path, mapError: VHDError.device) { (temporary) throws(VHDError) in
+            let file = try lifting { () throws(BlockDeviceError) in
+                try FileImageIO(path: temporary, readOnly: false, create: true, truncate: true)
+            }
+            _ = try createDifferencing(io: file, path: path, parentPath: parentPath, options: options)
         }
-        return try createDifferencing(io: file, path: path, parentPath: parentPath, options: options)
+        return try open(path: path, readOnly: false)
     }
 
     /// Creates a differencing VHD on an empty `ImageIO`; `path` is where the child will be

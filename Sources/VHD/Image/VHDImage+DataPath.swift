@@ -282,6 +282,11 @@ extension VHDImage {
 
     // MARK: Flush
 
+    /// This image's file and its parents' files, child first.
+    public func backingFiles() -> [FileIdentity] {
+        [io.fileIdentity()].compactMap { $0 } + (parent?.backingFiles() ?? [])
+    }
+
     /// Makes every completed write durable. Order: (1) bitmaps of new blocks (but those
     /// already written when the block became full) and the trailing
     /// footer at the new end of the file, then `fdatasync` — data, bitmaps and footer are now

@@ -45,21 +45,41 @@ public func openImage(path: String, readOnly: Bool = true, as kind: ImageKind = 
 /// Copies the disk `source` (raw or any VHD; a differencing chain is flattened) into a new
 /// image at `destination`. All-zero runs are not written, so raw and dynamic results stay
 /// sparse. `progress` receives the fraction done.
+///
+/// The new image is written under a temporary name beside `destination` and renamed into
+/// place only when complete and synced: a failure leaves any existing file at `destination`
+/// as it was and no partial image behind.
+///
+/// - Throws: ``VHDError/invalidRequest(_:)`` when `destination` is the source's file or one of
+///   its parents (under any name), before anything is written.
 public func convertImage(
     source: any BlockDevice, destination: String, to format: ImageFormat,
     blockSize: UInt32 = VHDDynamicHeader.defaultBlockSize, progress: (Double) -> Void = { _ in }
 ) throws(VHDError) {
-    let size = source.capacity
-    let target: any BlockDevice
-    switch format {
-    case .raw:
-        target = try lifting { () throws(BlockDeviceError) in try RawImage(creating: destination, size: size) }
-    case .fixed, .dynamic:
-        var options = VHDCreateOptions(type: format == .fixed ? .fixed : .dynamic, size: size)
-        options.blockSize = blockSize
-        target = try VHDImage.create(path: destination, options: options)
+    // Never write over what is being read: the destination may not be the source's file, or
+    // one of its parents, under any name (symbolic or hard link). Checked before anything is
+    // written; the rename below would otherwise replace a file the source still reads.
+    if let existing = FileIdentity(path: destination), source.backingFiles().contains(existing) {
+        throw .invalidRequest("\(destination) is the source image or one of its parents: refusing to overwrite it")
     }
-    try copyDisk(from: source, to: target, progress: progress)
+    let size = source.capacity
+    try writeNewFile(at: destination, mapError: VHDError.device) { (temporary) throws(VHDError) in
+        let target: any BlockDevice
+        switch format {
+        case .raw:
+            target = try lifting { () throws(BlockDeviceError) in
+                try RawImage(creatingInPlace: temporary, size: size)
+            }
+        case .fixed, .dynamic:
+            var options = VHDCreateOptions(type: format == .fixed ? .fixed : .dynamic, size: size)
+            options.blockSize = blockSize
+            let file = try lifting { () throws(BlockDeviceError) in
+                try FileImageIO(path: temporary, readOnly: false, create: true, truncate: true)
+            }
+            target = try VHDImage.create(io: file, path: destination, options: options)
+        }
+        try copyDisk(from: source, to: target, progress: progress)
+    }
 }
 
 /// Copies every non-zero 64 KiB run of `source` to the same offset of `target`, then flushes.
