@@ -204,7 +204,10 @@ struct Check: FileCommand {
         abstract: "Check every structural rule; optionally repair what has a redundant copy.")
 
     @Argument var file: String
-    @Flag(help: "Restore a damaged footer from its copy and drop BAT entries outside the file.") var repair = false
+    @Flag(
+        help:
+            "Restore a damaged footer from its copy and drop BAT entries outside the file; exits 1 and lists the disk ranges if that drops data."
+    ) var repair = false
     @Flag(help: "Print JSON (format documented in README.md).") var json = false
 
     var subject: String { file }
@@ -223,14 +226,28 @@ struct Check: FileCommand {
                     ("problems", .array(report.problems.map(item))),
                     ("repaired", .array(report.repaired.map(item))),
                     ("repairWithheld", .bool(report.repairWithheld)),
+                    (
+                        "lost",
+                        .array(
+                            report.lost.map {
+                                .object([("offset", .number($0.offset)), ("length", .number($0.length))])
+                            })
+                    ),
                 ]).rendered)
         } else {
             for p in report.repaired { print("\(file): repaired: \(p.error)") }
+            for range in report.lost { print("\(file): data lost: disk bytes \(range)") }
             if report.repairWithheld {
                 print("\(file): not repaired: a fatal problem below cannot be repaired, so nothing was written")
             }
             for p in report.problems { print("\(file): \(p)") }
             if report.isClean { print("\(file): no problems found") }
+        }
+        if !report.lost.isEmpty {
+            let bytes = report.lost.reduce(0) { $0 + $1.length }
+            throw ToolError(
+                "the repair dropped \(bytes) bytes of disk data in \(report.lost.count) range\(report.lost.count == 1 ? "" : "s") (listed above); they now read as zeros, or as the parent's data"
+            )
         }
         if !report.isClean {
             let count = report.problems.filter { $0.severity != .notice }.count

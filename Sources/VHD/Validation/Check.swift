@@ -17,17 +17,43 @@ public struct VHDCheckReport: Sendable {
 
     init(
         path: String, diskType: VHDDiskType?, problems: [VHDProblem], repaired: [VHDProblem],
-        repairWithheld: Bool = false
+        repairWithheld: Bool = false, lost: [VHDDiskRange] = []
     ) {
         self.path = path
         self.diskType = diskType
         self.problems = problems
         self.repaired = repaired
         self.repairWithheld = repairWithheld
+        self.lost = lost
     }
+
+    /// Disk ranges whose data the repair dropped (in disk order, merged where adjacent): the
+    /// sectors a dropped BAT entry's bitmap marked as written, or the whole block when its
+    /// bitmap could not be read. They now read as zeros (or as the parent's data, for a
+    /// differencing image). Empty when nothing the disk held was lost.
+    public let lost: [VHDDiskRange]
 
     /// Whether no problem other than notices remains.
     public var isClean: Bool { !problems.contains { $0.severity != .notice } }
+}
+
+/// A range of disk bytes, `[offset, offset + length)`.
+public struct VHDDiskRange: Sendable, Equatable, CustomStringConvertible {
+    /// The first byte.
+    public let offset: UInt64
+    /// The number of bytes.
+    public let length: UInt64
+
+    /// The range of `length` bytes from `offset`.
+    public init(offset: UInt64, length: UInt64) {
+        self.offset = offset
+        self.length = length
+    }
+
+    /// `0xSTART-0xEND` (END inclusive) and the length in bytes.
+    public var description: String {
+        "0x\(String(offset, radix: 16))-0x\(String(offset + length - 1, radix: 16)) (\(length) bytes)"
+    }
 }
 
 extension VHDImage {
@@ -65,6 +91,7 @@ extension VHDImage {
             return VHDCheckReport(
                 path: path, diskType: first.diskType, problems: first.problems, repaired: [], repairWithheld: true)
         }
+        let lost = try lostRanges(repairing: repairable, inspection: inspection, io: io)
         try lifting { () throws(BlockDeviceError) in
             let footerBytes = inspection.footer.serialized()
             for problem in repairable {
@@ -86,7 +113,64 @@ extension VHDImage {
             try io.sync()
         }
         let second = try checkStructures(io: io, path: path)
-        return VHDCheckReport(path: path, diskType: second.diskType, problems: second.problems, repaired: repairable)
+        return VHDCheckReport(
+            path: path, diskType: second.diskType, problems: second.problems, repaired: repairable, lost: lost)
+    }
+
+    /// The disk ranges whose data the repairs will drop, read before anything is written: for
+    /// each dropped BAT entry, the sectors its bitmap marks (inside the disk), or the whole
+    /// block (inside the disk) when the bitmap lies past the end of the file. Restoring a
+    /// footer loses no disk data.
+    static func lostRanges(repairing repairs: [VHDProblem], inspection: Inspection, io: any ImageIO)
+        throws(VHDError) -> [VHDDiskRange]
+    {
+        guard let header = inspection.header else { return [] }
+        let fileSize = try lifting { () throws(BlockDeviceError) in try io.size() }
+        let diskSize = inspection.footer.currentSize
+        let blockSize = UInt64(header.blockSize)
+        let sectors = Int(header.blockSize / 512)
+        var lost: [VHDDiskRange] = []
+        func add(_ start: UInt64, _ end: UInt64) {
+            let end = min(end, diskSize)
+            guard start < end else { return }
+            if let last = lost.last, last.offset + last.length == start {
+                lost[lost.count - 1] = VHDDiskRange(offset: last.offset, length: end - last.offset)
+            } else {
+                lost.append(VHDDiskRange(offset: start, length: end - start))
+            }
+        }
+        let blocks = repairs.compactMap { problem -> Int? in
+            if case .dropBATEntry(let block) = problem.repair { return block }
+            return nil
+        }.sorted()
+        for block in blocks where UInt64(block) < UInt64(header.maxTableEntries) {
+            let base = UInt64(block) * blockSize
+            // The entry as the file has it (the inspection's table leaves refused entries out).
+            let entry = try lifting { () throws(BlockDeviceError) in
+                try io.readBytes(at: header.tableOffset + UInt64(block) * 4, count: 4)
+            }.be32(0)
+            let bitmapOffset = UInt64(entry) * 512
+            guard bitmapOffset <= fileSize, fileSize - bitmapOffset >= UInt64(header.bitmapSize) else {
+                add(base, base + blockSize)
+                continue
+            }
+            let bitmap = SectorBitmap(
+                bytes: try lifting { () throws(BlockDeviceError) in
+                    try io.readBytes(at: bitmapOffset, count: Int(header.bitmapSize))
+                })
+            var sector = 0
+            while sector < sectors {
+                guard bitmap.isSet(sector) else {
+                    sector += 1
+                    continue
+                }
+                var end = sector
+                while end < sectors, bitmap.isSet(end) { end += 1 }
+                add(base + UInt64(sector) * 512, base + UInt64(end) * 512)
+                sector = end
+            }
+        }
+        return lost
     }
 
     static func checkStructures(io: any ImageIO, path: String) throws(VHDError) -> (
