@@ -150,7 +150,7 @@ let package = Package(
             name: "kvm-info", dependencies: ["KVM", argumentParser, systemPackage], path: "Examples/kvm-info",
             swiftSettings: swiftSettings),
         .executableTarget(
-            name: "vhd", dependencies: ["VHD", "BlockStorage", argumentParser], path: "Examples/vhd",
+            name: "vhd", dependencies: ["VHD", "BlockStorage", "HostSupport", argumentParser], path: "Examples/vhd",
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "sched-demo", dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests"],

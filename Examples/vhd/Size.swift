@@ -1,7 +1,8 @@
 import ArgumentParser
 
-/// A byte count given on the command line: a number with an optional binary suffix
-/// `K`, `M`, `G` or `T` (also `KiB`, `MB`, … — always powers of 1024).
+/// A byte count given on the command line: a number with an optional binary suffix `K`, `M`,
+/// `G` or `T` (or `KiB`, `MiB`, `GiB`, `TiB`), always powers of 1024. Anything else (`10MB`,
+/// `10m`, `1.5G`) is refused rather than guessed at.
 struct ByteCount: ExpressibleByArgument, Sendable {
     let value: UInt64
 
@@ -14,13 +15,12 @@ struct ByteCount: ExpressibleByArgument, Sendable {
         var digits = Substring(text)
         var unit = ""
         while let last = digits.last, last.isLetter {
-            unit = String(last).uppercased() + unit
+            unit = String(last) + unit
             digits = digits.dropLast()
         }
-        guard let number = UInt64(digits) else { return nil }
+        guard digits.first?.isNumber == true, let number = UInt64(digits) else { return nil }
         let shifts: [String: UInt64] = [
-            "": 0, "B": 0, "K": 10, "KB": 10, "KIB": 10, "M": 20, "MB": 20, "MIB": 20,
-            "G": 30, "GB": 30, "GIB": 30, "T": 40, "TB": 40, "TIB": 40,
+            "": 0, "K": 10, "KiB": 10, "M": 20, "MiB": 20, "G": 30, "GiB": 30, "T": 40, "TiB": 40,
         ]
         guard let shift = shifts[unit] else { return nil }
         let (result, overflow) = number.multipliedReportingOverflow(by: 1 << shift)

@@ -1,3 +1,6 @@
+import ArgumentParser
+import HostSupport
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -9,18 +12,13 @@ func printError(_ text: String) {
     _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
 }
 
-/// Writes raw bytes to standard output.
+/// Writes raw bytes to standard output (HostSupport's retrying transfer); `false` when it fails.
 func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    var done = 0
-    while done < bytes.count {
-        let n = write(1, bytes.baseAddress! + done, bytes.count - done)
-        if n < 0 {
-            if errno == EINTR { continue }
-            return false
-        }
-        done += n
-    }
-    return true
+    guard let base = bytes.baseAddress else { return true }
+    return
+        (try? SystemCall.transferAll(bytes.count, "write", zeroEndsTransfer: false) { done in
+            write(1, base + done, bytes.count - done)
+        }) != nil
 }
 
 /// Reads all of standard input.
@@ -28,8 +26,10 @@ func readStandardInput() -> [UInt8] {
     var data: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-        if n < 0, errno == EINTR { continue }
+        let n =
+            (try? chunk.withUnsafeMutableBytes { (buffer) throws(SystemCallError) -> Int in
+                try SystemCall.retrying("read") { read(0, buffer.baseAddress, buffer.count) }
+            }) ?? 0
         if n <= 0 { break }
         data += chunk[0..<n]
     }
@@ -39,10 +39,14 @@ func readStandardInput() -> [UInt8] {
 /// A progress bar on standard error, drawn only when standard error is a terminal.
 struct ProgressBar {
     let label: String
-    let enabled = isatty(2) == 1
+    let enabled: Bool
     private var lastPercent = -1
 
-    init(_ label: String) { self.label = label }
+    /// A bar drawn when `mode` says so (by default: when standard error is a terminal).
+    init(_ label: String, mode: ProgressMode = ProgressMode()) {
+        self.label = label
+        enabled = mode.quiet ? false : (mode.force || isatty(2) == 1)
+    }
 
     mutating func update(_ fraction: Double) {
         guard enabled else { return }
@@ -66,9 +70,27 @@ struct ProgressBar {
     }
 }
 
-/// Runs `body` with a progress callback that draws a bar labelled `label` on a terminal.
-func withProgress<T>(_ label: String, _ body: (_ update: (Double) -> Void) throws -> T) rethrows -> T {
-    var bar = ProgressBar(label)
+/// `-p` / `-q`, as qemu-img has them: force the progress bar, or never draw it.
+struct ProgressMode: ParsableArguments {
+    @Flag(name: .customShort("p"), help: "Show progress even when standard error is not a terminal.")
+    var force = false
+    @Flag(name: .customShort("q"), help: "Never show progress.")
+    var quiet = false
+
+    init() {}
+
+    func validate() throws {
+        if force && quiet { throw ValidationError("-p and -q contradict each other") }
+    }
+}
+
+/// Runs `body` with a progress callback that draws a bar labelled `label` (see ``ProgressMode``).
+func withProgress<T>(
+    _ label: String, mode: ProgressMode = ProgressMode(), _ body: (_ update: (Double) -> Void) throws -> T
+)
+    rethrows -> T
+{
+    var bar = ProgressBar(label, mode: mode)
     let result = try body { bar.update($0) }
     bar.finish()
     return result

@@ -8,9 +8,12 @@ struct VHDTool: ParsableCommand {
         commandName: "vhd",
         abstract: "Create, inspect, check and maintain VHD (Virtual Hard Disk) images.",
         discussion: """
-            Sizes and offsets accept the binary suffixes K, M, G and T. Exit status: 0 on success, \
-            1 on any failure or when check finds a problem, 64 on a usage error.
+            Sizes and offsets accept the binary suffixes K, M, G and T (or KiB, MiB, GiB, TiB). Exit \
+            status: 0 on success, 1 on any failure or when check finds a problem, 64 on a usage error. \
+            With --json, info, check and map print one JSON document on standard output, an \
+            {"file", "error"} object when they fail.
             """,
+        version: "0.2.0-dev (swift-vmm)",
         subcommands: [
             Create.self, Info.self, Check.self, MapCommand.self, Read.self, Write.self, Convert.self,
             Compact.self, Resize.self, Commit.self,
@@ -18,14 +21,19 @@ struct VHDTool: ParsableCommand {
     )
 }
 
-/// A subcommand working on one file: failures become `vhd: FILE: problem` on stderr, exit 1.
+/// A subcommand working on one file: failures become `vhd: FILE: problem` on stderr, exit 1;
+/// with `--json`, also one `{"file": FILE, "error": {"message": …}}` document on stdout.
 protocol FileCommand: ParsableCommand {
     /// The file named in error messages.
     var subject: String { get }
+    /// Whether the command prints JSON (then a failure prints a JSON error object too).
+    var jsonOutput: Bool { get }
     func execute() throws
 }
 
 extension FileCommand {
+    var jsonOutput: Bool { false }
+
     func run() throws {
         do {
             try execute()
@@ -33,6 +41,12 @@ extension FileCommand {
             throw exit
         } catch {
             printError("vhd: \(subject): \(error)")
+            if jsonOutput {
+                print(
+                    JSON.object([
+                        ("file", .string(subject)), ("error", .object([("message", .string("\(error)"))])),
+                    ]).rendered)
+            }
             throw ExitCode(1)
         }
     }
@@ -51,7 +65,7 @@ struct Create: FileCommand {
     @Argument(help: "The image to create; an existing file is replaced only once the new image is complete.")
     var file: String
     @Option(help: "Disk size (e.g. 10G); not with --parent.") var size: ByteCount?
-    @Option(help: "fixed or dynamic.") var type: DiskKind = .dynamic
+    @Option(help: "fixed or dynamic (default dynamic); not with --parent.") var type: DiskKind?
     @Option(name: .customLong("block-size"), help: "Block size of a dynamic disk (default 2M).") var blockSize:
         ByteCount?
     @Option(help: "Create a differencing disk on top of this parent image.") var parent: String?
@@ -74,11 +88,23 @@ struct Create: FileCommand {
 
     var subject: String { file }
 
+    func validate() throws {
+        if parent != nil {
+            if size != nil || blockSize != nil || type != nil {
+                throw ValidationError(
+                    "--size, --block-size and --type do not apply to a differencing disk (--parent): it takes its parent's"
+                )
+            }
+        } else if size == nil {
+            throw ValidationError("--size is required (or --parent, for a differencing disk)")
+        }
+        if let blockSize, blockSize.value > UInt64(UInt32.max) {
+            throw ValidationError("--block-size \(blockSize.value) is larger than a VHD block can be (1 GiB)")
+        }
+    }
+
     func execute() throws {
         if let parent {
-            guard size == nil, blockSize == nil else {
-                throw ToolError("--size and --block-size do not apply to a differencing disk")
-            }
             var options = VHDDifferencingOptions()
             if let creatorApp { options.creatorApplication = creatorApp.value }
             if let creatorVersion { options.creatorVersion = creatorVersion.value }
@@ -87,17 +113,14 @@ struct Create: FileCommand {
             _ = try VHDImage.createDifferencing(path: file, parentPath: parent, options: options)
             return
         }
-        guard let size else { throw ToolError("--size is required") }
+        guard let size else { throw ValidationError("--size is required") }  // validate() saw to it
         var options = VHDCreateOptions(type: type == .fixed ? .fixed : .dynamic, size: size.value)
         options.alignToMiB = alignMiB
         if let creatorApp { options.creatorApplication = creatorApp.value }
         if let creatorVersion { options.creatorVersion = creatorVersion.value }
         if let hostOS { options.creatorHostOS = hostOS.value }
         options.uniqueID = uniqueID?.value
-        if let blockSize {
-            guard blockSize.value <= UInt64(UInt32.max) else { throw ToolError("block size too large") }
-            options.blockSize = UInt32(blockSize.value)
-        }
+        if let blockSize { options.blockSize = UInt32(blockSize.value) }
         _ = try VHDImage.create(path: file, options: options)
     }
 }
@@ -107,10 +130,11 @@ struct Create: FileCommand {
 struct Info: FileCommand {
     static let configuration = CommandConfiguration(abstract: "Show the type, size, ids and parent chain of an image.")
 
-    @Argument var file: String
-    @Flag(help: "Print JSON (format documented in README.md).") var json = false
+    @Argument(help: "The VHD image to describe.") var file: String
+    @Flag(help: jsonHelp) var json = false
 
     var subject: String { file }
+    var jsonOutput: Bool { json }
 
     func execute() throws {
         // Opened without requiring the parent: the child's own information is shown even when
@@ -203,14 +227,15 @@ struct Check: FileCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check every structural rule; optionally repair what has a redundant copy.")
 
-    @Argument var file: String
+    @Argument(help: "The VHD image to check (and repair).") var file: String
     @Flag(
         help:
             "Restore a damaged footer from its copy and drop BAT entries outside the file; exits 1 and lists the disk ranges if that drops data."
     ) var repair = false
-    @Flag(help: "Print JSON (format documented in README.md).") var json = false
+    @Flag(help: jsonHelp) var json = false
 
     var subject: String { file }
+    var jsonOutput: Bool { json }
 
     func execute() throws {
         let report = try VHDImage.check(path: file, repair: repair)
@@ -243,18 +268,25 @@ struct Check: FileCommand {
             for p in report.problems { print("\(file): \(p)") }
             if report.isClean { print("\(file): no problems found") }
         }
+        var failure: String?
         if !report.lost.isEmpty {
             let bytes = report.lost.reduce(0) { $0 + $1.length }
-            throw ToolError(
-                "the repair dropped \(bytes) bytes of disk data in \(report.lost.count) range\(report.lost.count == 1 ? "" : "s") (listed above); they now read as zeros, or as the parent's data"
-            )
-        }
-        if !report.isClean {
+            let ranges = report.lost.count == 1 ? "1 range" : "\(report.lost.count) ranges"
+            failure =
+                "the repair dropped \(bytes) bytes of disk data in \(ranges) (listed in the report); they now read as zeros, or as the parent's data"
+        } else if !report.isClean {
             let count = report.problems.filter { $0.severity != .notice }.count
-            throw ToolError(
+            failure =
                 "\(count) problem\(count == 1 ? "" : "s") found\(report.problems.first.map { " (first: \($0.error))" } ?? "")"
-            )
         }
+        guard let failure else { return }
+        // With --json the report above is the one document on stdout: the summary goes to
+        // stderr only.
+        if json {
+            printError("vhd: \(file): \(failure)")
+            throw ExitCode(1)
+        }
+        throw ToolError(failure)
     }
 }
 
@@ -264,10 +296,11 @@ struct MapCommand: FileCommand {
     static let configuration = CommandConfiguration(
         commandName: "map", abstract: "List the extents of disk data stored in the file.")
 
-    @Argument var file: String
-    @Flag(help: "Print JSON (format documented in README.md).") var json = false
+    @Argument(help: "The VHD image whose stored extents to list (its parent is not needed).") var file: String
+    @Flag(help: jsonHelp) var json = false
 
     var subject: String { file }
+    var jsonOutput: Bool { json }
 
     func execute() throws {
         // This layer's extents only: the parent is not needed.
@@ -302,9 +335,9 @@ struct MapCommand: FileCommand {
 struct Read: FileCommand {
     static let configuration = CommandConfiguration(abstract: "Write disk bytes to standard output.")
 
-    @Argument var file: String
-    @Option var offset: ByteCount
-    @Option var length: ByteCount
+    @Argument(help: "The image (VHD or raw) to read.") var file: String
+    @Option(help: "Disk offset of the first byte (e.g. 1M).") var offset: ByteCount
+    @Option(help: "Number of bytes to read (e.g. 4K).") var length: ByteCount
     @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
     var subject: String { file }
@@ -327,8 +360,8 @@ struct Write: FileCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write standard input to the disk at an offset, then flush.")
 
-    @Argument var file: String
-    @Option var offset: ByteCount
+    @Argument(help: "The image (VHD or raw) to write.") var file: String
+    @Option(help: "Disk offset where standard input's first byte goes (e.g. 1M).") var offset: ByteCount
     @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
     var subject: String { file }
@@ -347,18 +380,23 @@ struct Convert: FileCommand {
     static let configuration = CommandConfiguration(
         abstract: "Copy a raw or VHD image (flattening a differencing chain) into a new raw, fixed or dynamic image.")
 
-    @Argument var source: String
-    @Argument var destination: String
+    @Argument(help: "The image to copy (raw or VHD of any type; a differencing chain is flattened).")
+    var source: String
+    @Argument(
+        help: "The new image; an existing file is replaced only once the copy is complete, never the source itself.")
+    var destination: String
     @Option(help: "raw, fixed or dynamic.") var to: ImageFormat
     @Option(name: .customLong("block-size"), help: "Block size of a dynamic result (default 2M).") var blockSize:
         ByteCount?
     @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
+    @OptionGroup var progress: ProgressMode
+
     var subject: String { source }
 
     func execute() throws {
         let input = try openImage(path: source, as: format)
-        try withProgress("convert") { update in
+        try withProgress("convert", mode: progress) { update in
             try convertImage(
                 source: input, destination: destination, to: to,
                 blockSize: UInt32(min(blockSize?.value ?? 2 << 20, UInt64(UInt32.max))), progress: update)
@@ -369,6 +407,10 @@ struct Convert: FileCommand {
 extension ImageFormat: ExpressibleByArgument {}
 extension ImageKind: ExpressibleByArgument {}
 
+/// Help for the `--json` flag.
+let jsonHelp = ArgumentHelp(
+    "Print one JSON document on standard output (keys documented in README.md); on failure {\"file\", \"error\"}.")
+
 /// Help for the `--format` option of the commands that accept a raw image too.
 let imageKindHelp = ArgumentHelp(
     "What the image is: auto (a VHD if it carries a VHD footer, else raw), raw or vhd. A raw disk whose last sector looks like a VHD footer needs raw."
@@ -377,12 +419,13 @@ let imageKindHelp = ArgumentHelp(
 struct Compact: FileCommand {
     static let configuration = CommandConfiguration(abstract: "Release unused blocks and shrink the file.")
 
-    @Argument var file: String
+    @Argument(help: "The dynamic or differencing image to compact.") var file: String
+    @OptionGroup var progress: ProgressMode
 
     var subject: String { file }
 
     func execute() throws {
-        let result = try withProgress("compact") { try VHDImage.compact(path: file, progress: $0) }
+        let result = try withProgress("compact", mode: progress) { try VHDImage.compact(path: file, progress: $0) }
         print(
             "\(file): released \(result.blocksReleased) blocks, moved \(result.blocksMoved); \(result.fileSizeBefore) -> \(result.fileSizeAfter) bytes"
         )
@@ -393,23 +436,63 @@ struct Resize: FileCommand {
     static let configuration = CommandConfiguration(
         abstract: "Grow an image, or shrink it when nothing is stored past the new size.")
 
-    @Argument var file: String
-    @Argument var size: ByteCount
+    @Argument(help: "The image to resize.") var file: String
+    @Argument(
+        parsing: .allUnrecognized,
+        help: "The new size (e.g. 20G), or +SIZE / -SIZE to grow or shrink by that much, as qemu-img takes it.")
+    var size: [String] = []
 
     var subject: String { file }
 
-    func execute() throws { try VHDImage.resize(path: file, to: size.value) }
+    /// The requested change: an absolute size, or a signed delta.
+    enum Change {
+        case to(UInt64)
+        case grow(UInt64)
+        case shrink(UInt64)
+    }
+
+    var change: Change? {
+        guard size.count == 1, let text = size.first else { return nil }
+        if text.hasPrefix("+") { return ByteCount.parse(String(text.dropFirst())).map(Change.grow) }
+        if text.hasPrefix("-") { return ByteCount.parse(String(text.dropFirst())).map(Change.shrink) }
+        return ByteCount.parse(text).map(Change.to)
+    }
+
+    func validate() throws {
+        guard size.count == 1 else { throw ValidationError("give exactly one size (SIZE, +SIZE or -SIZE)") }
+        guard change != nil else {
+            throw ValidationError("'\(size[0])' is not a size (a number with K, M, G or T, optionally after + or -)")
+        }
+    }
+
+    func execute() throws {
+        let current = try VHDImage.open(path: file, readOnly: true).capacity
+        let target: UInt64
+        switch change {
+        case .to(let value): target = value
+        case .grow(let delta):
+            let (sum, overflow) = current.addingReportingOverflow(delta)
+            guard !overflow else { throw ToolError("growing \(current) bytes by \(delta) overflows") }
+            target = sum
+        case .shrink(let delta):
+            guard delta <= current else { throw ToolError("cannot shrink \(current) bytes by \(delta)") }
+            target = current - delta
+        case nil: throw ValidationError("no size")
+        }
+        try VHDImage.resize(path: file, to: target)
+    }
 }
 
 struct Commit: FileCommand {
     static let configuration = CommandConfiguration(abstract: "Merge a differencing image into its parent.")
 
-    @Argument var file: String
+    @Argument(help: "The differencing image to merge into its parent (it is emptied afterwards).") var file: String
+    @OptionGroup var progress: ProgressMode
 
     var subject: String { file }
 
     func execute() throws {
-        let result = try withProgress("commit") { try VHDImage.commit(path: file, progress: $0) }
+        let result = try withProgress("commit", mode: progress) { try VHDImage.commit(path: file, progress: $0) }
         print("\(file): committed \(result.bytes) bytes into \(result.parentPath)")
     }
 }

@@ -1,0 +1,86 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import VHD
+
+/// The `vhd` tool speaks as qemu-img and ArgumentParser do: every usage error exits 64 and
+/// creates nothing; sizes take K, M, G, T (or KiB … TiB) and nothing else; resize takes
+/// `+SIZE`/`-SIZE` relative to the current size; `--json` prints one JSON document even on
+/// failure; `--version` answers.
+@Suite(.enabled(if: ToolTests.tool != nil, "vhd executable not found next to the test bundle"))
+struct ToolConventionTests {
+    @Test func usageErrorsExit64AndCreateNothing() throws {
+        let dir = try TemporaryDirectory()
+        try writeFile(dir.file("base.raw"), [UInt8](repeating: 0, count: 4096))
+        _ = try VHDImage.create(path: dir.file("base.vhd"), options: VHDCreateOptions(type: .dynamic, size: 1 << 20))
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        let path = dir.file("e.vhd")
+        for arguments in [
+            ["create", path],
+            ["create", path, "--size", "1M", "--parent", dir.file("base.vhd")],
+            ["create", path, "--type", "fixed", "--parent", dir.file("base.vhd")],
+            ["create", path, "--block-size", "8G", "--size", "1M"],
+            ["create", path, "--size", "10MB"], ["create", path, "--size", "10m"], ["create", path, "--size", "1.5G"],
+            ["create", path, "--size", "+1M"],
+            ["resize", dir.file("base.vhd")], ["resize", dir.file("base.vhd"), "1M", "2M"],
+            ["resize", dir.file("base.vhd"), "+12 M"],
+            ["convert", dir.file("base.vhd"), dir.file("c.vhd"), "--to", "dynamic", "-p", "-q"],
+            ["convrt", dir.file("base.vhd")],
+        ] {
+            let result = try ToolTests.vhd(arguments)
+            #expect(result.status == 64, "\(arguments): \(result.standardError)")
+        }
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == before)
+    }
+
+    @Test func sizesTakeBinarySuffixes() throws {
+        let dir = try TemporaryDirectory()
+        for (text, bytes) in [
+            ("2M", 2 << 20), ("2MiB", 2 << 20), ("3072K", 3 << 20), ("3072KiB", 3 << 20), ("1G", 1 << 30),
+        ] {
+            let path = dir.file("s-\(text).vhd")
+            #expect(try ToolTests.vhd(["create", path, "--size", text]).status == 0, "\(text)")
+            #expect(try VHDImage.open(path: path, readOnly: true).capacity == UInt64(bytes), "\(text)")
+        }
+    }
+
+    @Test func resizeTakesAbsoluteAndRelativeSizes() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("d.vhd")
+        #expect(try ToolTests.vhd(["create", path, "--size", "10M"]).status == 0)
+        for (argument, expected) in [("+12M", 22 << 20), ("-4M", 18 << 20), ("20M", 20 << 20)] {
+            let result = try ToolTests.vhd(["resize", path, argument])
+            #expect(result.status == 0, "\(argument): \(result.standardError)")
+            #expect(try VHDImage.open(path: path, readOnly: true).capacity == UInt64(expected), "\(argument)")
+        }
+        let tooMuch = try ToolTests.vhd(["resize", path, "-30M"])
+        #expect(tooMuch.status == 1)
+        #expect(tooMuch.standardError.contains("cannot shrink \(20 << 20) bytes by \(30 << 20)"))
+        #expect(try VHDImage.open(path: path, readOnly: true).capacity == 20 << 20, "unchanged")
+    }
+
+    @Test func jsonIsOneDocumentEvenOnFailure() throws {
+        let dir = try TemporaryDirectory()
+        try writeFile(dir.file("notes.txt"), Array("not a disk image, just a line of text\n".utf8))
+        for command in ["info", "check", "map"] {
+            for file in [dir.file("missing.vhd"), dir.file("notes.txt")] {
+                let result = try ToolTests.vhd([command, file, "--json"])
+                #expect(result.status == 1, "\(command) \(file)")
+                let document = try #require(
+                    try JSONSerialization.jsonObject(with: Data(result.standardOutput)) as? [String: Any],
+                    "\(command) \(file): \(String(decoding: result.standardOutput, as: UTF8.self))")
+                #expect(document["file"] as? String == file)
+                if command != "check" || file.hasSuffix("missing.vhd") {
+                    #expect((document["error"] as? [String: Any])?["message"] is String, "\(command) \(file)")
+                }
+            }
+        }
+    }
+
+    @Test func versionAnswers() throws {
+        let result = try ToolTests.vhd(["--version"])
+        #expect(result.status == 0)
+        #expect(String(decoding: result.standardOutput, as: UTF8.self).contains("swift-vmm"))
+    }
+}
