@@ -1,6 +1,10 @@
 import ArgumentParser
 import VHD
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `vhd`: create, inspect, check, read, write and maintain VHD images.
 @main
 struct VHDTool: ParsableCommand {
@@ -40,16 +44,25 @@ extension FileCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            printError("vhd: \(subject): \(error)")
+            // A failure that belongs to another file than the command's own names that file.
+            let (file, reason): (String, any Error) =
+                (error as? FileFailure).map { ($0.file, $0.reason) } ?? (subject, error)
+            printError("vhd: \(file): \(reason)")
             if jsonOutput {
                 print(
                     JSON.object([
-                        ("file", .string(subject)), ("error", .object([("message", .string("\(error)"))])),
+                        ("file", .string(file)), ("error", .object([("message", .string("\(reason)"))])),
                     ]).rendered)
             }
             throw ExitCode(1)
         }
     }
+}
+
+/// A failure of a file other than the command's own subject (a parent, a destination).
+struct FileFailure: Error {
+    let file: String
+    let reason: any Error
 }
 
 struct ToolError: Error, CustomStringConvertible {
@@ -105,6 +118,10 @@ struct Create: FileCommand {
 
     func execute() throws {
         if let parent {
+            // The parent is checked first, so that its problem is reported under its name.
+            do { _ = try VHDImage.open(path: parent, readOnly: true) } catch {
+                throw FileFailure(file: parent, reason: error)
+            }
             var options = VHDDifferencingOptions()
             if let creatorApp { options.creatorApplication = creatorApp.value }
             if let creatorVersion { options.creatorVersion = creatorVersion.value }
@@ -396,6 +413,15 @@ struct Convert: FileCommand {
 
     func execute() throws {
         let input = try openImage(path: source, as: format)
+        // The destination's directory must exist and take new files: otherwise the failure is
+        // the destination's, not the source's.
+        let slash = destination.lastIndex(of: "/")
+        let directory = slash.map { destination[..<$0].isEmpty ? "/" : String(destination[..<$0]) } ?? "."
+        if access(directory, W_OK | X_OK) != 0 {
+            throw FileFailure(
+                file: destination,
+                reason: ToolError("cannot create a file in \(directory): \(String(cString: strerror(errno)))"))
+        }
         try withProgress("convert", mode: progress) { update in
             try convertImage(
                 source: input, destination: destination, to: to,

@@ -78,6 +78,33 @@ struct ToolConventionTests {
         }
     }
 
+    /// Errors name the file that is wrong: a bad parent is the parent's error, an impossible
+    /// destination the destination's, and a text file is "not a VHD image".
+    @Test func errorsNameTheFileAtFault() throws {
+        let dir = try TemporaryDirectory()
+        let notes = dir.file("notes.txt")
+        let text = Array("one 4 K of text, not a disk\n".utf8)
+        try writeFile(notes, text)
+        let child = try ToolTests.vhd(["create", dir.file("c.vhd"), "--parent", notes])
+        #expect(child.status == 1)
+        #expect(child.standardError.hasPrefix("vhd: \(notes): not a VHD image"), "\(child.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("c.vhd")))
+
+        let source = dir.file("d.vhd")
+        #expect(try ToolTests.vhd(["create", source, "--size", "1M"]).status == 0)
+        let nowhere = dir.file("missing-dir/x.raw")
+        let convert = try ToolTests.vhd(["convert", source, nowhere, "--to", "raw"])
+        #expect(convert.status == 1)
+        #expect(convert.standardError.hasPrefix("vhd: \(nowhere): cannot create a file in"), "\(convert.standardError)")
+
+        let info = try ToolTests.vhd(["info", notes])
+        let expected = "vhd: \(notes): not a VHD image (\(text.count) bytes: too small for a 512-byte footer)\n"
+        #expect(info.standardError == expected)
+        try writeFile(notes, [UInt8](repeating: 0x41, count: 4096))
+        let big = try ToolTests.vhd(["info", notes])
+        #expect(big.standardError.hasPrefix("vhd: \(notes): not a VHD image (no footer cookie"), "\(big.standardError)")
+    }
+
     @Test func versionAnswers() throws {
         let result = try ToolTests.vhd(["--version"])
         #expect(result.status == 0)

@@ -48,8 +48,12 @@ public enum VHDError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .device(error):
             return error.description
+        case let .truncated(structure, needed, fileSize) where structure == "footer":
+            return "not a VHD image (\(fileSize) bytes: too small for a \(needed)-byte footer)"
         case let .truncated(structure, needed, fileSize):
             return "file too small for the \(structure): needs \(needed) bytes, file has \(fileSize)"
+        case let .badCookie(field, expected, found) where field == "footer.cookie":
+            return "not a VHD image (no footer cookie: expected \"\(expected)\", found \"\(found)\")"
         case let .badCookie(field, expected, found):
             return "\(field): expected \"\(expected)\", found \"\(found)\""
         case let .badChecksum(field, stored, computed):
@@ -57,7 +61,8 @@ public enum VHDError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .invalidField(field, value, reason):
             return "\(field) = \(value) (0x\(String(value, radix: 16))): \(reason)"
         case let .batEntryOutsideFile(block, offset, end, fileSize):
-            return "bat[\(block)]: block at \(offset)..<\(end) lies past the end of the file (\(fileSize) bytes)"
+            return
+                "bat[\(block)]: block at bytes \(offset)-\(end - 1) lies past the end of the file (\(fileSize) bytes)"
         case let .batEntryInMetadata(block, offset, metadataEnd):
             return "bat[\(block)]: block at \(offset) overlaps image metadata (which ends at \(metadataEnd))"
         case let .batEntriesOverlap(block, otherBlock, offset):
