@@ -115,7 +115,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "VCPUSchedulerTests",
-            dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests", "TestSupport"],
+            dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests", "TestSupport", "sched-demo"],
             swiftSettings: swiftSettings),
 
         // Every ```swift block of README.md, compiled as written (and run where it is self-contained).
@@ -144,7 +144,8 @@ let package = Package(
         // MARK: 5. Examples
         .target(name: "HelloGuest", path: "Examples/hello-vm/Guest"),
         .executableTarget(
-            name: "hello-vm", dependencies: ["KVM", "VCPU", "DeviceModel", "GuestMemory", "HelloGuest", "HostSupport"],
+            name: "hello-vm",
+            dependencies: ["KVM", "VCPU", "DeviceModel", "GuestMemory", "HelloGuest", "HostSupport", argumentParser],
             path: "Examples/hello-vm", exclude: ["Guest"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "kvm-info", dependencies: ["KVM", argumentParser, systemPackage], path: "Examples/kvm-info",
@@ -153,7 +154,7 @@ let package = Package(
             name: "vhd", dependencies: ["VHD", "BlockStorage", "HostSupport", argumentParser], path: "Examples/vhd",
             swiftSettings: swiftSettings),
         .executableTarget(
-            name: "sched-demo", dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests"],
+            name: "sched-demo", dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests", argumentParser],
             path: "Examples/sched-demo", swiftSettings: swiftSettings),
         // The mini-vmm guest program (GNU as source, assembled by SwiftPM; see build-guest.sh).
         .target(name: "MiniVMMGuest", path: "Examples/mini-vmm/Guest", exclude: ["build-guest.sh"]),

@@ -22,20 +22,10 @@ enum DemoDisk {
         return image
     }
 
-    /// Opens `path` as a VHD when it carries a VHD footer (at its end or its start), else raw.
-    static func open(path: String, readOnly: Bool = false) throws -> any BlockDevice {
-        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        let size = try handle.seekToEnd()
-        var cookies: [Data] = []
-        if size >= 512 {
-            try handle.seek(toOffset: size - 512)
-            cookies.append(handle.readData(ofLength: 8))
-        }
-        try handle.seek(toOffset: 0)
-        cookies.append(handle.readData(ofLength: 8))
-        if cookies.contains(Data("conectix".utf8)) { return try VHDImage.open(path: path, readOnly: readOnly) }
-        return try RawImage(path: path, readOnly: readOnly)
+    /// Opens `path` as a VHD when it carries a VHD footer (at its end or its start), else raw
+    /// (BlockStorage's opening by format, with VHD's standard formats).
+    static func open(path: String, readOnly: Bool = false) throws(DiskImageError) -> any BlockDevice {
+        try openDiskImage(path: path, readOnly: readOnly, among: VHDDiskImageFormat.standardFormats)
     }
 
     static func describe(_ disk: any BlockDevice) -> String {

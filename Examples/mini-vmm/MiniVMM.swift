@@ -43,8 +43,8 @@ struct MiniVMM: ParsableCommand {
     @Flag(help: "Open the disk read-only (virtio-blk VIRTIO_BLK_F_RO): the guest's write then fails.")
     var readOnly = false
 
-    @Option(help: "Number of vCPUs (1-\(Machine.maximumVCPUs)); vCPU 0 drives the disk.")
-    var vcpus: Int = 2
+    @Option(help: "Number of vCPUs (1-\(Machine.maximumVCPUs), default 2); vCPU 0 drives the disk.")
+    var vcpus: Int?
 
     @Option(
         help: ArgumentHelp("Run the vCPUs through a VCPUScheduler dispatcher with this policy.", valueName: "policy"))
@@ -79,11 +79,15 @@ struct MiniVMM: ParsableCommand {
     }
 
     func validate() throws {
-        guard (1...Machine.maximumVCPUs).contains(vcpus) else {
+        if let vcpus, !(1...Machine.maximumVCPUs).contains(vcpus) {
             throw ValidationError("--vcpus must be between 1 and \(Machine.maximumVCPUs)")
         }
+        if timeout.isNaN || timeout <= 0 { throw ValidationError("--timeout must be more than 0 seconds") }
         if snapshot != nil && restore != nil { throw ValidationError("--snapshot and --restore exclude each other") }
         if restore != nil && disk != nil { throw ValidationError("--restore uses the disk the snapshot names") }
+        if restore != nil && (vcpus != nil || readOnly) {
+            throw ValidationError("--vcpus and --read-only do not apply to --restore: the VM keeps the snapshot's")
+        }
         if policy == nil && (slots != nil || sliceMs != nil) {
             throw ValidationError("--slots and --slice-ms need --policy")
         }
@@ -96,6 +100,29 @@ struct MiniVMM: ParsableCommand {
     }
 
     func run() throws {
+        do {
+            try runVM()
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            // One readable line, naming the file where there is one (no NSError dumps).
+            printError("mini-vmm: \(Self.readable(error))")
+            throw ExitCode(1)
+        }
+    }
+
+    /// A one-line description of `error`: Foundation's file errors as `PATH: reason`.
+    static func readable(_ error: any Error) -> String {
+        if let cocoa = error as? CocoaError {
+            let path = cocoa.filePath ?? cocoa.url?.path
+            let reason =
+                (cocoa.userInfo[NSUnderlyingErrorKey] as? NSError)?.localizedDescription ?? cocoa.localizedDescription
+            return path.map { "\($0): \(reason)" } ?? reason
+        }
+        return "\(error)"
+    }
+
+    func runVM() throws {
         var temporaryDirectory: URL?
         defer { if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) } }
         var saved: SavedRun?
@@ -130,7 +157,7 @@ struct MiniVMM: ParsableCommand {
         }
         guard image.capacity >= 9 * 512 else { throw ValidationError("the disk needs at least 9 sectors") }
         let expectedChecksum = try saved?.expectedChecksum ?? fnv1a(image.read(at: 0, length: 4096))
-        let vcpuCount = saved?.vcpuCount ?? vcpus
+        let vcpuCount = saved?.vcpuCount ?? vcpus ?? 2
 
         let console = Console()
         let machine = try Machine(disk: image, vcpuCount: vcpuCount, gated: policy != nil, console: console.write)
@@ -248,4 +275,9 @@ final class Console: Sendable {
             lineStart.store(byte == 10, ordering: .relaxed)
         }
     }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
 }

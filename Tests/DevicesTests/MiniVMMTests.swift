@@ -330,3 +330,24 @@ struct MiniVMMTests {
             "\(restored.output)")
     }
 }
+
+extension MiniVMMTests {
+    /// Errors are one readable line naming the file (no Foundation error dumps), and options
+    /// that contradict a restored snapshot are usage errors (exit 64), not silently ignored.
+    @Test func errorsAreOneLineAndRestoreRefusesContradictingOptions() throws {
+        let missing = try Self.miniVMM(["--disk", "/nonexistent-disk.img"])
+        #expect(missing.status == 1)
+        #expect(missing.output == "mini-vmm: /nonexistent-disk.img: open failed: No such file or directory\n")
+        let directory = try TemporaryDirectory()
+        let noSnapshot = try Self.miniVMM(["--restore", directory.path])
+        #expect(noSnapshot.status == 1)
+        #expect(noSnapshot.output.hasPrefix("mini-vmm: \(directory.path)/machine.json: "), "\(noSnapshot.output)")
+        #expect(!noSnapshot.output.contains("NSCocoaErrorDomain"))
+        for extra in [["--vcpus", "4"], ["--read-only"]] {
+            let contradicted = try Self.miniVMM(["--restore", directory.path] + extra)
+            #expect(contradicted.status == 64, "\(extra): \(contradicted.output)")
+            #expect(contradicted.output.contains("do not apply to --restore"), "\(extra)")
+        }
+        #expect(try Self.miniVMM(["--timeout", "-1"]).status == 64)
+    }
+}

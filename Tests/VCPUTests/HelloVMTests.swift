@@ -10,5 +10,14 @@ extension VCPUTests {
             #expect(result.status == 0, "stderr: \(result.standardError)")
             #expect(result.text == "Hello from a KVM guest\n")
         }
+
+        /// `--help` describes the program and runs no VM; an unknown option is a usage error.
+        @Test func helpDescribesAndRunsNothing() throws {
+            let path = try #require(builtExecutable(named: "hello-vm"), "hello-vm was not built next to the tests")
+            let help = try runProcess(path, ["--help"])
+            #expect(help.status == 0)
+            #expect(help.text.contains("OVERVIEW:") && !help.text.contains("Hello from a KVM guest"))
+            #expect(try runProcess(path, ["--bogus"]).status == 64)
+        }
     }
 }

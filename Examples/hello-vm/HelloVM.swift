@@ -3,6 +3,7 @@
 // prints a line through the emulated 16550 serial port, and exits 0 when the guest halts.
 //
 //     swift run hello-vm
+import ArgumentParser
 import DeviceModel
 import GuestMemory
 import HelloGuest
@@ -47,13 +48,26 @@ func runHelloVM() throws -> VCPUOutcome {
     return runner.waitUntilStopped()
 }
 
-do {
-    let outcome = try runHelloVM()
-    guard outcome == .halted else {
-        _ = try? FileDescriptor.standardError.writeAll("hello-vm: the guest did not halt cleanly: \(outcome)\n".utf8)
-        exit(1)
+/// `hello-vm`: no options; `--help` describes it.
+@main
+struct HelloVM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hello-vm",
+        abstract: "Boot the smallest complete VM: one vCPU in long mode prints a line through a 16550 UART.",
+        discussion: "Exit status: 0 when the guest halts cleanly, 1 otherwise (the reason on standard error).")
+
+    func run() throws {
+        let outcome: VCPUOutcome
+        do {
+            outcome = try runHelloVM()
+        } catch {
+            _ = try? FileDescriptor.standardError.writeAll("hello-vm: \(error)\n".utf8)
+            throw ExitCode(1)
+        }
+        guard outcome == .halted else {
+            _ = try? FileDescriptor.standardError.writeAll(
+                "hello-vm: the guest did not halt cleanly: \(outcome)\n".utf8)
+            throw ExitCode(1)
+        }
     }
-} catch {
-    _ = try? FileDescriptor.standardError.writeAll("hello-vm: \(error)\n".utf8)
-    exit(1)
 }
