@@ -1,4 +1,5 @@
 import ArgumentParser
+import BlockStorage
 import VHD
 
 #if canImport(Glibc)
@@ -415,8 +416,7 @@ struct Convert: FileCommand {
         let input = try openImage(path: source, as: format)
         // The destination's directory must exist and take new files: otherwise the failure is
         // the destination's, not the source's.
-        let slash = destination.lastIndex(of: "/")
-        let directory = slash.map { destination[..<$0].isEmpty ? "/" : String(destination[..<$0]) } ?? "."
+        let directory = directoryName(destination)
         if access(directory, W_OK | X_OK) != 0 {
             throw FileFailure(
                 file: destination,
@@ -492,15 +492,18 @@ struct Resize: FileCommand {
     }
 
     func execute() throws {
-        let current = try VHDImage.open(path: file, readOnly: true).capacity
+        // The current size is read only for a relative change.
+        func currentSize() throws -> UInt64 { try VHDImage.open(path: file, readOnly: true).capacity }
         let target: UInt64
         switch change {
         case .to(let value): target = value
         case .grow(let delta):
+            let current = try currentSize()
             let (sum, overflow) = current.addingReportingOverflow(delta)
             guard !overflow else { throw ToolError("growing \(current) bytes by \(delta) overflows") }
             target = sum
         case .shrink(let delta):
+            let current = try currentSize()
             guard delta <= current else { throw ToolError("cannot shrink \(current) bytes by \(delta)") }
             target = current - delta
         case nil: throw ValidationError("no size")

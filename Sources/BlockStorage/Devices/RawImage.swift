@@ -30,7 +30,7 @@ public final class RawImage: BlockDevice {
     public convenience init(
         creating path: String, size: UInt64, writeBehind: UInt64? = FileImageIO.defaultWriteBehind
     ) throws(BlockDeviceError) {
-        guard size % 512 == 0 else { throw .outOfRange(offset: 0, length: size, capacity: size / 512 * 512) }
+        // `creatingInPlace` checks the size; its failure removes the temporary file.
         try writeNewFile(at: path, mapError: { $0 }) { (temporary) throws(BlockDeviceError) in
             _ = try RawImage(creatingInPlace: temporary, size: size, writeBehind: nil)
         }

@@ -24,14 +24,13 @@ public func writeNewFile<Result, Failure: Error>(
     at destination: String, mapError: (BlockDeviceError) -> Failure,
     _ body: (_ temporaryPath: String) throws(Failure) -> Result
 ) throws(Failure) -> Result {
-    let slash = destination.lastIndex(of: "/")
-    let directory = slash.map { String(destination[..<$0]).isEmpty ? "/" : String(destination[..<$0]) } ?? "."
-    let name = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
+    let directory = directoryName(destination)
+    let name =
+        destination.lastIndex(of: "/").map { String(destination[destination.index(after: $0)...]) } ?? destination
     var temporary = ""
     do throws(BlockDeviceError) {
-        var generator = SplitMix64(seed: monotonicNanoseconds() ^ UInt64(UInt32(bitPattern: getpid())))
         while true {
-            temporary = directory + "/." + name + "." + String(generator.next() & 0xFFFF_FFFF, radix: 16) + ".tmp"
+            temporary = directory + "/." + name + "." + String(UInt32.random(in: .min ... .max), radix: 16) + ".tmp"
             let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if fd >= 0 {
                 Glibc.close(fd)
@@ -67,6 +66,14 @@ public func writeNewFile<Result, Failure: Error>(
         throw mapError(error)
     }
     return result
+}
+
+/// The directory part of `path`: `.` for a bare name, `/` for a file in the root (the
+/// package's one copy, for new files, parent locators and the tools).
+package func directoryName(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    let directory = String(path[..<slash])
+    return directory.isEmpty ? "/" : directory
 }
 
 /// `fsync`s the file (or directory) at `path`.

@@ -136,12 +136,6 @@ public enum ParentLink {
 
     // MARK: Path helpers
 
-    static func directoryName(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let dir = String(path[..<slash])
-        return dir.isEmpty ? "/" : dir
-    }
-
     static func join(_ directory: String, _ name: String) -> String {
         if name.hasPrefix("/") { return name }
         var rest = Substring(name)

@@ -158,16 +158,8 @@ extension VHDImage {
                 bytes: try lifting { () throws(BlockDeviceError) in
                     try io.readBytes(at: bitmapOffset, count: Int(header.bitmapSize))
                 })
-            var sector = 0
-            while sector < sectors {
-                guard bitmap.isSet(sector) else {
-                    sector += 1
-                    continue
-                }
-                var end = sector
-                while end < sectors, bitmap.isSet(end) { end += 1 }
-                add(base + UInt64(sector) * 512, base + UInt64(end) * 512)
-                sector = end
+            for run in bitmap.runs(0..<sectors) where run.set {
+                add(base + UInt64(run.sectors.lowerBound) * 512, base + UInt64(run.sectors.upperBound) * 512)
             }
         }
         return lost
