@@ -50,7 +50,8 @@ let package = Package(
         // MARK: 1. Host support
         .target(name: "CHostSupport"),
         .target(name: "HostSupport", dependencies: ["CHostSupport", systemPackage], swiftSettings: swiftSettings),
-        .testTarget(name: "HostSupportTests", dependencies: ["HostSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HostSupportTests", dependencies: ["HostSupport", "TestSupport"], swiftSettings: swiftSettings),
 
         // MARK: 2. Guest memory, KVM, block storage, device model
         .target(name: "CGuestMemory"),

@@ -30,7 +30,8 @@ struct LayoutControl {
     /// Nanoseconds to read 4 KiB at each disk offset straight from the file.
     func timeReads(_ offsets: [UInt64], into page: inout [UInt8]) throws -> UInt64 {
         let fileOffsets = offsets.map(fileOffset)
-        let file = try FileImageIO(path: path, readOnly: true)
+        // Unlocked: the control reads the file under the image that has it open for writing.
+        let file = try FileImageIO(path: path, readOnly: true, locking: .off)
         return try timeNanoseconds {
             try page.withUnsafeMutableBytes { p in
                 for offset in fileOffsets where try file.read(into: p, at: offset) != 4096 { fatalError("short read") }
@@ -42,7 +43,7 @@ struct LayoutControl {
     /// the file (no block straddles a MiB boundary) with the same write-behind window as the
     /// images, then sync.
     func timeOverwrite(_ buffer: [UInt8], mebibytes: Int, writeBehind: UInt64) throws -> UInt64 {
-        let file = try FileImageIO(path: path, readOnly: false, writeBehind: writeBehind)
+        let file = try FileImageIO(path: path, readOnly: false, writeBehind: writeBehind, locking: .off)
         return try timeNanoseconds {
             try buffer.withUnsafeBytes { b in
                 for i in 0..<UInt64(mebibytes) { try file.write(b, at: fileOffset(i << 20)) }

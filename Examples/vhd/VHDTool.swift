@@ -33,6 +33,8 @@ protocol FileCommand: ParsableCommand {
     var subject: String { get }
     /// Whether the command prints JSON (then a failure prints a JSON error object too).
     var jsonOutput: Bool { get }
+    /// What to tell a user whose image is in use (nil: nothing to suggest).
+    func forceShareHint(for conflict: ImageLockConflict) -> String?
     func execute() throws
 }
 
@@ -45,9 +47,14 @@ extension FileCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            // A failure that belongs to another file than the command's own names that file.
-            let (file, reason): (String, any Error) =
+            // A failure that belongs to another file than the command's own names that file:
+            // a parent or destination, or whichever image of a chain is in use.
+            var (file, reason): (String, any Error) =
                 (error as? FileFailure).map { ($0.file, $0.reason) } ?? (subject, error)
+            if let conflict = lockConflict(in: reason) {
+                file = conflict.path
+                if let hint = forceShareHint(for: conflict) { reason = ToolError("\(conflict); \(hint)") }
+            }
             printError("vhd: \(file): \(reason)")
             if jsonOutput {
                 print(
@@ -58,6 +65,35 @@ extension FileCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// The lock conflict an error carries, if it is one (see BlockStorage's `ImageLocking`).
+func lockConflict(in error: any Error) -> ImageLockConflict? {
+    switch error {
+    case VHDError.device(.locked(let conflict)): conflict
+    case BlockDeviceError.locked(let conflict): conflict
+    case let failure as FileFailure: lockConflict(in: failure.reason)
+    default: nil
+    }
+}
+
+/// `-U` / `--force-share`, as qemu-img has it: open an image another program is writing, for
+/// reading only.
+struct ShareMode: ParsableArguments {
+    @Flag(
+        name: [.customShort("U"), .customLong("force-share")],
+        help: "Open the image even while another program writes it (read-only; what is read may be changing).")
+    var forceShare = false
+
+    init() {}
+
+    /// The locking the command's opens use.
+    var locking: ImageLocking { forceShare ? .forceShare : .automatic }
+}
+
+extension FileCommand {
+    /// Nothing to suggest: the command writes.
+    func forceShareHint(for conflict: ImageLockConflict) -> String? { nil }
 }
 
 /// A failure of a file other than the command's own subject (a parent, a destination).
@@ -150,14 +186,16 @@ struct Info: FileCommand {
 
     @Argument(help: "The VHD image to describe.") var file: String
     @Flag(help: jsonHelp) var json = false
+    @OptionGroup var share: ShareMode
 
     var subject: String { file }
     var jsonOutput: Bool { json }
+    func forceShareHint(for conflict: ImageLockConflict) -> String? { shareHint }
 
     func execute() throws {
         // Opened without requiring the parent: the child's own information is shown even when
         // the chain is broken, and the break is reported.
-        let image = try VHDImage.openForInspection(path: file)
+        let image = try VHDImage.openForInspection(path: file, locking: share.locking)
         let fileSize = try image.io.size()
         var chain: [JSON] = []
         var link = image.parent
@@ -251,12 +289,18 @@ struct Check: FileCommand {
             "Restore a damaged footer from its copy and drop BAT entries outside the file; exits 1 and lists the disk ranges if that drops data."
     ) var repair = false
     @Flag(help: jsonHelp) var json = false
+    @OptionGroup var share: ShareMode
 
     var subject: String { file }
     var jsonOutput: Bool { json }
+    func forceShareHint(for conflict: ImageLockConflict) -> String? { repair ? nil : shareHint }
+
+    func validate() throws {
+        if repair && share.forceShare { throw ValidationError("--repair writes the image: it cannot share it (-U)") }
+    }
 
     func execute() throws {
-        let report = try VHDImage.check(path: file, repair: repair)
+        let report = try VHDImage.check(path: file, repair: repair, locking: share.locking)
         func item(_ p: VHDProblem) -> JSON {
             .object([("severity", .string(p.severity.rawValue)), ("message", .string(p.error.description))])
         }
@@ -316,13 +360,15 @@ struct MapCommand: FileCommand {
 
     @Argument(help: "The VHD image whose stored extents to list (its parent is not needed).") var file: String
     @Flag(help: jsonHelp) var json = false
+    @OptionGroup var share: ShareMode
 
     var subject: String { file }
     var jsonOutput: Bool { json }
+    func forceShareHint(for conflict: ImageLockConflict) -> String? { shareHint }
 
     func execute() throws {
         // This layer's extents only: the parent is not needed.
-        let image = try VHDImage.openForInspection(path: file)
+        let image = try VHDImage.openForInspection(path: file, locking: share.locking)
         let extents = try image.storedExtents()
         if json {
             print(
@@ -357,11 +403,13 @@ struct Read: FileCommand {
     @Option(help: "Disk offset of the first byte (e.g. 1M).") var offset: ByteCount
     @Option(help: "Number of bytes to read (e.g. 4K).") var length: ByteCount
     @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
+    @OptionGroup var share: ShareMode
 
     var subject: String { file }
+    func forceShareHint(for conflict: ImageLockConflict) -> String? { shareHint }
 
     func execute() throws {
-        let image = try openImage(path: file, as: format)
+        let image = try openImage(path: file, as: format, locking: share.locking)
         try image.checkRange(offset: offset.value, length: length.value)
         var position = offset.value
         let end = offset.value + length.value
@@ -409,11 +457,15 @@ struct Convert: FileCommand {
     @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
     @OptionGroup var progress: ProgressMode
+    @OptionGroup var share: ShareMode
 
     var subject: String { source }
+    func forceShareHint(for conflict: ImageLockConflict) -> String? {
+        conflict.path == destination ? nil : shareHint  // -U never lets a file in use be replaced
+    }
 
     func execute() throws {
-        let input = try openImage(path: source, as: format)
+        let input = try openImage(path: source, as: format, locking: share.locking)
         // The destination's directory must exist and take new files: otherwise the failure is
         // the destination's, not the source's.
         let directory = directoryName(destination)
@@ -432,6 +484,9 @@ struct Convert: FileCommand {
 
 extension ImageFormat: ExpressibleByArgument {}
 extension ImageKind: ExpressibleByArgument {}
+
+/// The hint for a read-only command whose image (or a parent) is in use.
+let shareHint = "-U (--force-share) reads it anyway"
 
 /// Help for the `--json` flag.
 let jsonHelp = ArgumentHelp(

@@ -16,3 +16,30 @@ int chost_start_writeback(int fd) {
     }
     return 0;
 }
+
+static short chost_lock_type(int type) { return type == 2 ? F_WRLCK : (type == 1 ? F_RDLCK : F_UNLCK); }
+
+/// A `struct flock` for an OFD lock of `type` (0 unlock, 1 read, 2 write) on `length` bytes from `start`.
+static struct flock chost_ofd_range(int64_t start, int64_t length, int type) {
+    struct flock lock = {0};
+    lock.l_type = chost_lock_type(type);
+    lock.l_whence = SEEK_SET;
+    lock.l_start = (off_t)start;
+    lock.l_len = (off_t)length;
+    lock.l_pid = 0;  // required 0 for OFD locks
+    return lock;
+}
+
+int chost_ofd_lock(int fd, int64_t start, int64_t length, int type) {
+    struct flock lock = chost_ofd_range(start, length, type);
+    return fcntl(fd, F_OFD_SETLK, &lock) != 0 ? -errno : 0;
+}
+
+int chost_ofd_test(int fd, int64_t start, int64_t length, int type) {
+    struct flock lock = chost_ofd_range(start, length, type);
+    if (fcntl(fd, F_OFD_GETLK, &lock) != 0) {
+        return -errno;
+    }
+    if (lock.l_type == F_UNLCK) return 0;
+    return lock.l_type == F_WRLCK ? 2 : 1;
+}

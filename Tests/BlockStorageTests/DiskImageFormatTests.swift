@@ -17,9 +17,9 @@ import Testing
             guard size >= 8 else { return false }
             return try io.readBytes(at: 0, count: 8) == Array("TOYDISK!".utf8)
         }
-        func open(path: String, readOnly: Bool) throws(DiskImageError) -> any BlockDevice {
+        func open(path: String, readOnly: Bool, locking: ImageLocking) throws(DiskImageError) -> any BlockDevice {
             if refuses { throw .format(name: name, path: path, reason: Refused()) }
-            return try RawDiskImageFormat().open(path: path, readOnly: readOnly)
+            return try RawDiskImageFormat().open(path: path, readOnly: readOnly, locking: locking)
         }
     }
 

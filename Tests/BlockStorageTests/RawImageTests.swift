@@ -10,10 +10,12 @@ import Testing
     @Test func bytesWrittenAreTheFilesBytes() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("disk.img")
-        let image = try RawImage(creating: path, size: 8192)
-        #expect(image.capacity == 8192 && image.sectorCount == 16)
-        try image.write([1, 2, 3, 4], at: 1000)
-        try image.flush()
+        do {
+            let image = try RawImage(creating: path, size: 8192)
+            #expect(image.capacity == 8192 && image.sectorCount == 16)
+            try image.write([1, 2, 3, 4], at: 1000)
+            try image.flush()
+        }
         let file = try FileImageIO(path: path, readOnly: true)
         #expect(try file.readBytes(at: 998, count: 8) == [0, 0, 1, 2, 3, 4, 0, 0])
         #expect(try file.size() == 8192)
@@ -22,20 +24,21 @@ import Testing
     @Test func capacityIsTheFileSizeInWholeSectors() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("odd.img")
-        let io = try FileImageIO(path: path, readOnly: false, create: true)
-        try io.truncate(to: 1500)
+        try FileImageIO(path: path, readOnly: false, create: true).truncate(to: 1500)
         #expect(try RawImage(path: path).capacity == 1024)
     }
 
     @Test func outOfRangeAndReadOnlyAreRefusedAndChangeNothing() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("disk.img")
-        let image = try RawImage(creating: path, size: 4096)
-        #expect(throws: BlockDeviceError.outOfRange(offset: 4095, length: 2, capacity: 4096)) {
-            try image.write([9, 9], at: 4095)
-        }
-        #expect(throws: BlockDeviceError.outOfRange(offset: UInt64.max, length: 1, capacity: 4096)) {
-            try image.read(at: UInt64.max, length: 1)
+        do {
+            let image = try RawImage(creating: path, size: 4096)
+            #expect(throws: BlockDeviceError.outOfRange(offset: 4095, length: 2, capacity: 4096)) {
+                try image.write([9, 9], at: 4095)
+            }
+            #expect(throws: BlockDeviceError.outOfRange(offset: UInt64.max, length: 1, capacity: 4096)) {
+                try image.read(at: UInt64.max, length: 1)
+            }
         }
         let readOnly = try RawImage(path: path, readOnly: true)
         #expect(throws: BlockDeviceError.readOnly) { try readOnly.write([9], at: 0) }

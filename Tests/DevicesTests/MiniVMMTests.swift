@@ -234,6 +234,25 @@ struct MiniVMMTests {
         #expect(FileManager.default.contents(atPath: path) == before)
     }
 
+    /// The disk is locked as QEMU locks it: an image another program writes is refused, with
+    /// an error naming the file and the holder, before any guest runs; it is left as it was.
+    @Test func aDiskInUseIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        _ = try makeDisk(.dynamic, in: directory)
+        let path = directory.file("disk-dynamic")
+        let before = try #require(FileManager.default.contents(atPath: path))
+        let writer = try VHDImage.open(path: path)
+        for arguments in [["--disk", path], ["--disk", path, "--read-only"]] {
+            let run = try Self.miniVMM(arguments)
+            #expect(run.status == 1, "\(arguments): \(run.output)")
+            #expect(run.output.contains("\(path): image is in use"), "\(run.output)")
+            #expect(run.output.contains("pid \(getpid())"), "the holder is named: \(run.output)")
+            #expect(!run.output.contains("result: SUCCESS"))
+        }
+        withExtendedLifetime(writer) {}
+        #expect(FileManager.default.contents(atPath: path) == before)
+    }
+
     @Test func aDiskTooSmallIsRefused() throws {
         let directory = try TemporaryDirectory()
         let tiny = directory.file("tiny.raw")

@@ -28,25 +28,33 @@ func makeDisk(_ kind: DiskKind, in directory: TemporaryDirectory, size: UInt64 =
 {
     let path = directory.file("disk-\(kind.rawValue)")
     let contents = pattern(offset: 0, count: Int(size))
+    // Each writer is closed before the image is opened again (a second open of a file open for
+    // writing is refused: the images are locked as QEMU locks them).
     switch kind {
     case .raw:
-        let disk = try RawImage(creating: path, size: size)
-        try disk.write(contents, at: 0)
-        try disk.flush()
-        return readOnly ? try RawImage(path: path, readOnly: true) : disk
+        do {
+            let disk = try RawImage(creating: path, size: size)
+            try disk.write(contents, at: 0)
+            try disk.flush()
+        }
+        return try RawImage(path: path, readOnly: readOnly)
     case .fixed, .dynamic:
-        let disk = try VHDImage.create(
-            path: path, options: VHDCreateOptions(type: kind == .fixed ? .fixed : .dynamic, size: size))
-        try disk.write(contents, at: 0)
-        try disk.flush()
-        return readOnly ? try VHDImage.open(path: path, readOnly: true) : disk
+        do {
+            let disk = try VHDImage.create(
+                path: path, options: VHDCreateOptions(type: kind == .fixed ? .fixed : .dynamic, size: size))
+            try disk.write(contents, at: 0)
+            try disk.flush()
+        }
+        return try VHDImage.open(path: path, readOnly: readOnly)
     case .differencing:
         let parentPath = directory.file("parent.vhd")
-        let parent = try VHDImage.create(path: parentPath, options: VHDCreateOptions(type: .dynamic, size: size))
-        try parent.write(contents, at: 0)
-        try parent.flush()
-        let child = try VHDImage.createDifferencing(path: path, parentPath: parentPath)
-        return readOnly ? try VHDImage.open(path: path, readOnly: true) : child
+        do {
+            let parent = try VHDImage.create(path: parentPath, options: VHDCreateOptions(type: .dynamic, size: size))
+            try parent.write(contents, at: 0)
+            try parent.flush()
+        }
+        try VHDImage.createDifferencing(path: path, parentPath: parentPath).flush()
+        return try VHDImage.open(path: path, readOnly: readOnly)
     }
 }
 

@@ -75,9 +75,11 @@ import Testing
         let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         try Self.edit(path) { $0.bytes[$0.footerAt + 64] ^= 0xFF }
-        let image = try VHDImage.open(path: path, readOnly: true)
-        #expect(try image.read(at: 0, length: 4096) == pattern(4096, seed: 1))
-        #expect(image.openProblems.map { Self.field($0.error) } == ["footer.checksum"])
+        do {
+            let image = try VHDImage.open(path: path, readOnly: true)
+            #expect(try image.read(at: 0, length: 4096) == pattern(4096, seed: 1))
+            #expect(image.openProblems.map { Self.field($0.error) } == ["footer.checksum"])
+        }
         let report = try VHDImage.check(path: path)
         #expect(!report.isClean)
         let repaired = try VHDImage.check(path: path, repair: true)
@@ -160,9 +162,11 @@ import Testing
         let dir = try TemporaryDirectory()
         // Old Virtual PC wrote 511-byte footers: a fixed disk with one is read correctly.
         let fixed = dir.file("f.vhd")
-        let image = try VHDImage.create(path: fixed, options: VHDCreateOptions(type: .fixed, size: 1 << 20))
-        try image.write(pattern(1 << 20, seed: 3), at: 0)
-        try image.flush()
+        do {
+            let image = try VHDImage.create(path: fixed, options: VHDCreateOptions(type: .fixed, size: 1 << 20))
+            try image.write(pattern(1 << 20, seed: 3), at: 0)
+            try image.flush()
+        }
         try Self.edit(fixed) { $0.bytes.removeLast() }
         let reopened = try VHDImage.open(path: fixed, readOnly: true)
         #expect(try reopened.read(at: 0, length: 1 << 20) == pattern(1 << 20, seed: 3))

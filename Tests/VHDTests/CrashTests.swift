@@ -47,10 +47,12 @@ import Testing
         case .differencing:
             var options = VHDCreateOptions(type: .dynamic, size: UInt64(size))
             options.blockSize = blockSize
-            let parent = try VHDImage.create(path: dir.file("parent.vhd"), options: options)
             disk = pattern(size, seed: 200)
-            try parent.write(disk, at: 0)
-            try parent.flush()
+            do {
+                let parent = try VHDImage.create(path: dir.file("parent.vhd"), options: options)
+                try parent.write(disk, at: 0)
+                try parent.flush()
+            }
             let child = try VHDImage.createDifferencing(
                 io: io, path: dir.file("child.vhd"), parentPath: dir.file("parent.vhd"))
             try child.write(pattern(3000, seed: 100), at: 65_000)

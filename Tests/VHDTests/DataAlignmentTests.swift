@@ -29,8 +29,10 @@ import Testing
         return (image, model)
     }
 
-    /// Ours (through `image`), `check`, and QEMU and libvhdi where installed all see `model`.
-    static func expectEveryReaderSees(_ model: [UInt8], image: VHDImage, path: String, dir: TemporaryDirectory) throws {
+    /// Ours (a read-only open), `check`, and QEMU and libvhdi where installed all see `model`.
+    /// The caller has closed its writer: a reader needs the image not open for writing.
+    static func expectEveryReaderSees(_ model: [UInt8], path: String, dir: TemporaryDirectory) throws {
+        let image = try VHDImage.open(path: path, readOnly: true)
         #expect(try contents(of: image) == model)
         let report = try VHDImage.check(path: path)
         #expect(report.isClean, "\(report.problems)")
@@ -50,12 +52,17 @@ import Testing
     func newBlocksStartTheirDataOnTheAlignment(alignment: UInt64) throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("a.vhd")
-        let (image, model) = try Self.makeImage(path, alignment: alignment)
-        #expect(image.dataAlignment == alignment)
-        let offsets = Self.dataOffsets(image)
-        #expect(offsets.count == 6)
-        for offset in offsets { #expect(offset % alignment == 0, "data at \(offset)") }
-        try Self.expectEveryReaderSees(model, image: image, path: path, dir: dir)
+        let model: [UInt8]
+        do {
+            let (image, written) = try Self.makeImage(path, alignment: alignment)
+            model = written
+            #expect(image.dataAlignment == alignment)
+            let offsets = Self.dataOffsets(image)
+            #expect(offsets.count == 6)
+            for offset in offsets { #expect(offset % alignment == 0, "data at \(offset)") }
+            #expect(try contents(of: image) == model)
+        }
+        try Self.expectEveryReaderSees(model, path: path, dir: dir)
         let reopened = try VHDImage.open(path: path, readOnly: true)
         // The alignment is not stored in the file: a reopened image has the default again.
         #expect(reopened.dataAlignment == VHDImage.defaultDataAlignment(blockSize: UInt64(Self.blockSize)))
@@ -66,15 +73,21 @@ import Testing
         let dir = try TemporaryDirectory()
         let path = dir.file("c.vhd")
         let alignment: UInt64 = 64 << 10
-        var (image, model) = try Self.makeImage(path, alignment: alignment)
-        try image.discard(offset: 0, length: UInt64(Self.blockSize))
-        model.replaceSubrange(0..<Self.blockSize, with: [UInt8](repeating: 0, count: Self.blockSize))
-        try image.flush()
-        let result = try image.compactOpened { _ in }
-        #expect(result.blocksMoved > 0)
-        for offset in Self.dataOffsets(image) { #expect(offset % alignment == 0, "data at \(offset) after compact") }
-        #expect(try contents(of: image) == model)
-        image = try VHDImage.open(path: path, readOnly: true)
+        var model: [UInt8]
+        do {
+            let (image, written) = try Self.makeImage(path, alignment: alignment)
+            model = written
+            try image.discard(offset: 0, length: UInt64(Self.blockSize))
+            model.replaceSubrange(0..<Self.blockSize, with: [UInt8](repeating: 0, count: Self.blockSize))
+            try image.flush()
+            let result = try image.compactOpened { _ in }
+            #expect(result.blocksMoved > 0)
+            for offset in Self.dataOffsets(image) {
+                #expect(offset % alignment == 0, "data at \(offset) after compact")
+            }
+            #expect(try contents(of: image) == model)
+        }
+        let image = try VHDImage.open(path: path, readOnly: true)
         #expect(try contents(of: image) == model)
         let report = try VHDImage.check(path: path)
         #expect(report.isClean, "\(report.problems)")
@@ -92,18 +105,20 @@ import Testing
         // without being told, and every reader still sees the same disk.
         let dir = try TemporaryDirectory()
         let path = dir.file("d.vhd")
-        let image = try VHDImage.create(path: path, options: VHDCreateOptions(type: .dynamic, size: 8 << 20))
-        #expect(image.dataAlignment == 256 << 10)
         var model = [UInt8](repeating: 0, count: 8 << 20)
-        for (offset, length, seed) in [(0, 1 << 20, 5), ((2 << 20) + 4096, 4096, 6), ((6 << 20) - 512, 1024, 7)] {
-            let data = pattern(length, seed: UInt64(seed))
-            try image.write(data, at: UInt64(offset))
-            model.replaceSubrange(offset..<offset + length, with: data)
+        do {
+            let image = try VHDImage.create(path: path, options: VHDCreateOptions(type: .dynamic, size: 8 << 20))
+            #expect(image.dataAlignment == 256 << 10)
+            for (offset, length, seed) in [(0, 1 << 20, 5), ((2 << 20) + 4096, 4096, 6), ((6 << 20) - 512, 1024, 7)] {
+                let data = pattern(length, seed: UInt64(seed))
+                try image.write(data, at: UInt64(offset))
+                model.replaceSubrange(offset..<offset + length, with: data)
+            }
+            try image.flush()
+            let offsets = Self.dataOffsets(image)
+            #expect(offsets.count == 4)
+            for offset in offsets { #expect(offset % (256 << 10) == 0, "data at \(offset)") }
         }
-        try image.flush()
-        let offsets = Self.dataOffsets(image)
-        #expect(offsets.count == 4)
-        for offset in offsets { #expect(offset % (256 << 10) == 0, "data at \(offset)") }
         // The padding is holes: apparent size grows by less than an eighth per block, and no
         // more space is allocated than for the blocks themselves and the metadata.
         var info = stat()
@@ -114,7 +129,7 @@ import Testing
         let apparent = UInt64(info.st_size), allocated = UInt64(info.st_blocks) * 512
         #expect(apparent <= apparentLimit)
         #expect(allocated <= allocatedLimit)
-        try Self.expectEveryReaderSees(model, image: image, path: path, dir: dir)
+        try Self.expectEveryReaderSees(model, path: path, dir: dir)
     }
 
     @Test func badAlignmentsAreRejected() throws {

@@ -14,9 +14,11 @@ import Testing
     func standardFormatsOpenAVHDAsAVHD(type: VHDDiskType) throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("d.vhd")
-        let created = try VHDImage.create(path: path, options: VHDCreateOptions(type: type, size: 1 << 20))
-        try created.write(pattern(4096, seed: 11), at: 8192)
-        try created.flush()
+        do {
+            let created = try VHDImage.create(path: path, options: VHDCreateOptions(type: type, size: 1 << 20))
+            try created.write(pattern(4096, seed: 11), at: 8192)
+            try created.flush()
+        }
         let opened = try openDiskImage(path: path, among: VHDDiskImageFormat.standardFormats)
         #expect(opened is VHDImage)
         #expect(opened.capacity == 1 << 20)

@@ -26,17 +26,20 @@ import Testing
     @Test func fullBlocksAreTheOnesWhoseEverySectorIsStored() throws {
         let dir = try TemporaryDirectory()
         var model = [UInt8](repeating: 0, count: 8 * Self.blockSize)
-        let image = try Self.fullImage(dir.file("a.vhd"), model: &model)
-        try image.write(pattern(512, seed: 9), at: UInt64(6 * Self.blockSize))
-        model.replaceSubrange(6 * Self.blockSize..<6 * Self.blockSize + 512, with: pattern(512, seed: 9))
-        let bat = image.blockAllocationTable
-        for block in 0..<8 {
-            let expected: UInt64? = block < 6 ? UInt64(bat[block]) * 512 + 512 : nil
-            #expect(image.fullBlocks.dataOffset(block) == expected, "block \(block)")
+        let bat: [UInt32]
+        do {
+            let image = try Self.fullImage(dir.file("a.vhd"), model: &model)
+            try image.write(pattern(512, seed: 9), at: UInt64(6 * Self.blockSize))
+            model.replaceSubrange(6 * Self.blockSize..<6 * Self.blockSize + 512, with: pattern(512, seed: 9))
+            bat = image.blockAllocationTable
+            for block in 0..<8 {
+                let expected: UInt64? = block < 6 ? UInt64(bat[block]) * 512 + 512 : nil
+                #expect(image.fullBlocks.dataOffset(block) == expected, "block \(block)")
+            }
+            #expect(try contents(of: image) == model)
+            try image.flush()
         }
-        #expect(try contents(of: image) == model)
         // Reopened: the table starts empty and fills as bitmaps are read.
-        try image.flush()
         let reopened = try VHDImage.open(path: dir.file("a.vhd"), readOnly: true)
         #expect(reopened.fullBlocks.dataOffset(2) == nil)
         #expect(
@@ -87,28 +90,30 @@ import Testing
     @Test func writeBehindStartsWritebackOncePerWindow() throws {
         let dir = try TemporaryDirectory()
         let window: UInt64 = 256 << 10
-        let io = try FileImageIO(path: dir.file("w.raw"), readOnly: false, create: true, writeBehind: window)
         let chunk = pattern(100 << 10, seed: 1)
-        for i in 0..<10 { try io.writeBytes(chunk, at: UInt64(i * chunk.count)) }
-        #expect(io.writebacksStarted == 3)  // 1000 KiB written: windows end at 256, 512, 768 KiB
-        try chunk.withUnsafeBytes { b in
-            try io.write(
-                [UnsafeRawBufferPointer(rebasing: b[0..<50_000]), UnsafeRawBufferPointer(rebasing: b[50_000...])], at: 0
-            )
+        do {
+            let io = try FileImageIO(path: dir.file("w.raw"), readOnly: false, create: true, writeBehind: window)
+            for i in 0..<10 { try io.writeBytes(chunk, at: UInt64(i * chunk.count)) }
+            #expect(io.writebacksStarted == 3)  // 1000 KiB written: windows end at 256, 512, 768 KiB
+            try chunk.withUnsafeBytes { b in
+                try io.write(
+                    [UnsafeRawBufferPointer(rebasing: b[0..<50_000]), UnsafeRawBufferPointer(rebasing: b[50_000...])],
+                    at: 0)
+            }
+            #expect(io.writebacksStarted == 4)  // 1100 KiB: the vectored write ends the window at 1024 KiB
+            try io.writeBytes(chunk, at: 0)
+            #expect(io.writebacksStarted == 4)  // 1200 KiB: the next window ends at 1280 KiB
+            try io.writeBytes(chunk, at: 0)
+            #expect(io.writebacksStarted == 5)
+            try io.sync()
+            #expect(try io.size() == UInt64(10 * chunk.count))
         }
-        #expect(io.writebacksStarted == 4)  // 1100 KiB: the vectored write ends the window at 1024 KiB
-        try io.writeBytes(chunk, at: 0)
-        #expect(io.writebacksStarted == 4)  // 1200 KiB: the next window ends at 1280 KiB
-        try io.writeBytes(chunk, at: 0)
-        #expect(io.writebacksStarted == 5)
-        try io.sync()
-        #expect(try io.size() == UInt64(10 * chunk.count))
-
-        let off = try FileImageIO(path: dir.file("w.raw"), readOnly: false, writeBehind: nil)
-        for i in 0..<10 { try off.writeBytes(chunk, at: UInt64(i * chunk.count)) }
-        #expect(off.writeBehind == nil && off.writebacksStarted == 0)
-        let readOnly = try FileImageIO(path: dir.file("w.raw"), readOnly: true)
-        #expect(readOnly.writeBehind == nil)
+        do {
+            let off = try FileImageIO(path: dir.file("w.raw"), readOnly: false, writeBehind: nil)
+            for i in 0..<10 { try off.writeBytes(chunk, at: UInt64(i * chunk.count)) }
+            #expect(off.writeBehind == nil && off.writebacksStarted == 0)
+        }
+        #expect(try FileImageIO(path: dir.file("w.raw"), readOnly: true).writeBehind == nil)
         #expect(try FileImageIO(path: dir.file("w.raw"), readOnly: false, writeBehind: 0).writeBehind == nil)
         #expect(try FileImageIO(path: dir.file("w.raw"), readOnly: false).writeBehind == FileImageIO.defaultWriteBehind)
     }

@@ -37,12 +37,15 @@ import Testing
         var options = VHDCreateOptions(type: .dynamic, size: 4 << 20)
         options.blockSize = 1 << 20
         if type == .fixed { options.type = .fixed }
-        let base = try VHDImage.create(path: dir.file("a.vhd"), options: options)
-        try base.write(pattern(2 << 20, seed: 2), at: 0)  // blocks 0 and 1 full
-        try base.flush()
+        do {
+            let base = try VHDImage.create(path: dir.file("a.vhd"), options: options)
+            try base.write(pattern(2 << 20, seed: 2), at: 0)  // blocks 0 and 1 full
+            try base.flush()
+        }
         let image =
             type == .differencing
-            ? try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("a.vhd")) : base
+            ? try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("a.vhd"))
+            : try VHDImage.open(path: dir.file("a.vhd"))
         let empty = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         let offsets: [UInt64] = [0, 1 << 20, (4 << 20) - 512, 4 << 20]
         for offset in offsets {

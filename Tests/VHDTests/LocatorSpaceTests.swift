@@ -17,9 +17,11 @@ import Testing
     ) {
         var options = VHDCreateOptions(type: .dynamic, size: 4 << 20)
         options.blockSize = 64 << 10
-        let parent = try VHDImage.create(path: dir.file("parent.vhd"), options: options)
-        try parent.write(pattern(4 << 20, seed: 1), at: 0)
-        try parent.flush()
+        do {
+            let parent = try VHDImage.create(path: dir.file("parent.vhd"), options: options)
+            try parent.write(pattern(4 << 20, seed: 1), at: 0)
+            try parent.flush()
+        }
         let child = dir.file("child.vhd")
         let header = try #require(
             try VHDImage.createDifferencing(path: child, parentPath: dir.file("parent.vhd")).header)

@@ -66,25 +66,27 @@ import Testing
         let initial = try MaintenanceCrashTests.resizedAndDiscarded(dir: dir)
         try writeFile(path, initial.bytes)
         let span = 512 + 4096
-        let before = try VHDImage.open(path: path, readOnly: true)
-        let oldTable = try #require(before.header?.tableOffset)
+        let oldTable = try #require(try VHDImage.open(path: path, readOnly: true).header?.tableOffset)
         #expect(oldTable > 8 * UInt64(span), "resize moved the BAT behind the blocks")
         let result = try VHDImage.compact(path: path)
         #expect(result.blocksReleased == 0)
         #expect(result.blocksMoved == 2)
         #expect(result.tableMoved)
-        let after = try VHDImage.open(path: path, readOnly: true)
-        #expect(after.header?.tableOffset == 1536, "the BAT is back in its old place")
         let fileSize = try readFile(path).count
-        #expect(result.fileSizeAfter == UInt64(fileSize))
-        #expect(fileSize <= initial.bytes.count - 2 * span - 1024)
-        let lastBlockEnd = after.blockAllocationTable.filter { $0 != 0xFFFF_FFFF }.map { Int($0) * 512 + span }.max()
-        #expect(fileSize == lastBlockEnd.map { $0 + 512 })
-        #expect(after.allocatedBlockCount == 8)
-        #expect(try difference(contents(of: after), initial.disk) == nil)
-        try Self.expectClean(path)
-        if ToolCheck.qemuImg {
-            try InteropTests.qemuCompare(path, with: initial.disk, in: dir)
+        do {
+            let after = try VHDImage.open(path: path, readOnly: true)
+            #expect(after.header?.tableOffset == 1536, "the BAT is back in its old place")
+            #expect(result.fileSizeAfter == UInt64(fileSize))
+            #expect(fileSize <= initial.bytes.count - 2 * span - 1024)
+            let lastBlockEnd = after.blockAllocationTable.filter { $0 != 0xFFFF_FFFF }.map { Int($0) * 512 + span }
+                .max()
+            #expect(fileSize == lastBlockEnd.map { $0 + 512 })
+            #expect(after.allocatedBlockCount == 8)
+            #expect(try difference(contents(of: after), initial.disk) == nil)
+            try Self.expectClean(path)
+            if ToolCheck.qemuImg {
+                try InteropTests.qemuCompare(path, with: initial.disk, in: dir)
+            }
         }
         // Compacting again finds nothing to do.
         let again = try VHDImage.compact(path: path)
@@ -160,12 +162,14 @@ import Testing
             try image.write(pattern(8192, seed: 5), at: (4 << 20) - 8192)
         }
         try VHDImage.resize(path: path, to: 6 << 20)
-        let grown = try VHDImage.open(path: path)
-        #expect(grown.capacity == 6 << 20)
-        #expect(grown.header?.maxTableEntries == 1536)
-        #expect(try grown.read(at: (4 << 20) - 8192, length: 8192) == pattern(8192, seed: 5))
-        try grown.write(pattern(4096, seed: 6), at: (6 << 20) - 4096)
-        try grown.flush()
+        do {
+            let grown = try VHDImage.open(path: path)
+            #expect(grown.capacity == 6 << 20)
+            #expect(grown.header?.maxTableEntries == 1536)
+            #expect(try grown.read(at: (4 << 20) - 8192, length: 8192) == pattern(8192, seed: 5))
+            try grown.write(pattern(4096, seed: 6), at: (6 << 20) - 4096)
+            try grown.flush()
+        }
         #expect(
             try VHDImage.open(path: path, readOnly: true).read(at: (6 << 20) - 4096, length: 4096)
                 == pattern(4096, seed: 6))
@@ -206,18 +210,22 @@ import Testing
         let result = try VHDImage.commit(path: dir.file("c.vhd"))
         #expect(result.parentPath == dir.file("p.vhd"))
         #expect(try difference(contents(of: VHDImage.open(path: dir.file("p.vhd"), readOnly: true)), model) == nil)
-        let child = try VHDImage.open(path: dir.file("c.vhd"), readOnly: true)
-        #expect(try difference(contents(of: child), model) == nil)
-        // The child is left empty and small, as after qemu-img commit.
-        #expect(child.allocatedBlockCount == 0)
-        #expect(try child.storedExtents().isEmpty)
-        #expect(try readFile(dir.file("c.vhd")).count == Int(child.metadataEnd) + 512)
-        try Self.expectClean(dir.file("p.vhd"))
-        try Self.expectClean(dir.file("c.vhd"))
+        do {
+            let child = try VHDImage.open(path: dir.file("c.vhd"), readOnly: true)
+            #expect(try difference(contents(of: child), model) == nil)
+            // The child is left empty and small, as after qemu-img commit.
+            #expect(child.allocatedBlockCount == 0)
+            #expect(try child.storedExtents().isEmpty)
+            #expect(try readFile(dir.file("c.vhd")).count == Int(child.metadataEnd) + 512)
+            try Self.expectClean(dir.file("p.vhd"))
+            try Self.expectClean(dir.file("c.vhd"))
+        }
         // The chain keeps working: a new write lands in the child only.
-        let reopened = try VHDImage.open(path: dir.file("c.vhd"))
-        try reopened.write(pattern(600, seed: 77), at: 1000)
-        try reopened.flush()
+        do {
+            let reopened = try VHDImage.open(path: dir.file("c.vhd"))
+            try reopened.write(pattern(600, seed: 77), at: 1000)
+            try reopened.flush()
+        }
         model.replaceSubrange(1000..<1600, with: pattern(600, seed: 77))
         #expect(try difference(contents(of: VHDImage.open(path: dir.file("c.vhd"), readOnly: true)), model) == nil)
         #expect(
@@ -247,14 +255,18 @@ import Testing
     @Test(arguments: ImageFormat.allCases)
     func convertFlattensDifferencingChain(format: ImageFormat) throws {
         let dir = try TemporaryDirectory()
-        let base = try Self.dynamic(dir.file("b.vhd"), size: 3 << 20)
-        try base.write(pattern(1 << 20, seed: 8), at: 1 << 20)
-        try base.flush()
+        do {
+            let base = try Self.dynamic(dir.file("b.vhd"), size: 3 << 20)
+            try base.write(pattern(1 << 20, seed: 8), at: 1 << 20)
+            try base.flush()
+        }
         var model = [UInt8](repeating: 0, count: 3 << 20)
         model.replaceSubrange(1 << 20..<2 << 20, with: pattern(1 << 20, seed: 8))
-        let child = try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("b.vhd"))
-        try child.write(pattern(5000, seed: 9), at: (1 << 20) + 100)
-        try child.flush()
+        do {
+            let child = try VHDImage.createDifferencing(path: dir.file("c.vhd"), parentPath: dir.file("b.vhd"))
+            try child.write(pattern(5000, seed: 9), at: (1 << 20) + 100)
+            try child.flush()
+        }
         model.replaceSubrange((1 << 20) + 100..<(1 << 20) + 5100, with: pattern(5000, seed: 9))
         let out = dir.file("out")
         try convertImage(source: try openImage(path: dir.file("c.vhd")), destination: out, to: format)

@@ -29,15 +29,17 @@ import Testing
             // A parent with content in some blocks, so that partial writes must merge it.
             var options = VHDCreateOptions(type: .dynamic, size: UInt64(size))
             options.blockSize = 64 << 10
-            let parent = try VHDImage.create(path: dir.file("parent.vhd"), options: options)
-            var generator = SeededGenerator(seed: 99)
-            for i in 0..<30 {
-                let offset = Int.random(in: 0..<(size - 100_000), using: &generator)
-                let data = pattern(Int.random(in: 1...100_000, using: &generator), seed: 1000 + UInt64(i))
-                try parent.write(data, at: UInt64(offset))
-                model.replaceSubrange(offset..<offset + data.count, with: data)
+            do {
+                let parent = try VHDImage.create(path: dir.file("parent.vhd"), options: options)
+                var generator = SeededGenerator(seed: 99)
+                for i in 0..<30 {
+                    let offset = Int.random(in: 0..<(size - 100_000), using: &generator)
+                    let data = pattern(Int.random(in: 1...100_000, using: &generator), seed: 1000 + UInt64(i))
+                    try parent.write(data, at: UInt64(offset))
+                    model.replaceSubrange(offset..<offset + data.count, with: data)
+                }
+                try parent.flush()
             }
-            try parent.flush()
             return try VHDImage.createDifferencing(path: path, parentPath: dir.file("parent.vhd"))
         }
     }
@@ -46,7 +48,8 @@ import Testing
     func randomOperationsMatchModel(kind: Kind) throws {
         let dir = try TemporaryDirectory()
         var model = [UInt8](repeating: 0, count: Self.size)
-        var device = try Self.device(kind, dir, create: true, model: &model)
+        // Optional only so that a reopen can close the old open first (it holds the image's lock).
+        var device: (any BlockDevice)! = try Self.device(kind, dir, create: true, model: &model)
         var generator = SeededGenerator(seed: 0x5EED + UInt64(kind.rawValue.count))
         for step in 0..<400 {
             let offset = Int.random(in: 0..<Self.size, using: &generator)
@@ -84,11 +87,16 @@ import Testing
                 if end > start { model.replaceSubrange(start..<end, with: [UInt8](repeating: 0, count: end - start)) }
             default:
                 try device.flush()
+                device = nil
                 device = try Self.device(kind, dir, create: false, model: &model)
             }
         }
-        #expect(try difference(contents(of: device), model) == nil)
-        try device.flush()
+        do {
+            let last: any BlockDevice = device
+            device = nil
+            #expect(try difference(contents(of: last), model) == nil)
+            try last.flush()
+        }
         if kind != .raw {
             let report = try VHDImage.check(path: dir.file("disk"))
             #expect(report.isClean, "\(report.problems)")
@@ -99,24 +107,26 @@ import Testing
         let dir = try TemporaryDirectory()
         var options = VHDCreateOptions(type: .dynamic, size: 8 << 20)
         options.blockSize = 64 << 10
-        let image = try VHDImage.create(path: dir.file("c.vhd"), options: options)
         // Four threads, each owning an interleaved set of 4 KiB slots (so blocks fill up from
         // several threads at once and move to the lock-free path), flushing now and then.
         let threads = 4, slots = (8 << 20) / 4096
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            for slot in stride(from: t, to: slots, by: threads) {
-                do {
-                    try image.write(pattern(4096, seed: UInt64(slot)), at: UInt64(slot * 4096))
-                    if try image.read(at: UInt64(slot * 4096), length: 4096) != pattern(4096, seed: UInt64(slot)) {
-                        Issue.record("slot \(slot) read back wrong")
+        do {
+            let image = try VHDImage.create(path: dir.file("c.vhd"), options: options)
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                for slot in stride(from: t, to: slots, by: threads) {
+                    do {
+                        try image.write(pattern(4096, seed: UInt64(slot)), at: UInt64(slot * 4096))
+                        if try image.read(at: UInt64(slot * 4096), length: 4096) != pattern(4096, seed: UInt64(slot)) {
+                            Issue.record("slot \(slot) read back wrong")
+                        }
+                        if slot % 97 == 0 { try image.flush() }
+                    } catch {
+                        Issue.record("slot \(slot): \(error)")
                     }
-                    if slot % 97 == 0 { try image.flush() }
-                } catch {
-                    Issue.record("slot \(slot): \(error)")
                 }
             }
+            try image.flush()
         }
-        try image.flush()
         let reopened = try VHDImage.open(path: dir.file("c.vhd"), readOnly: true)
         for slot in 0..<slots {
             #expect(try reopened.read(at: UInt64(slot * 4096), length: 4096) == pattern(4096, seed: UInt64(slot)))

@@ -66,8 +66,10 @@ import Testing
         let dir = try TemporaryDirectory()
         let (path, _) = try keeper(dir)
         let before = try entries(dir)
-        let replaced = try VHDImage.create(path: path, options: VHDCreateOptions(type: .fixed, size: 1 << 20))
-        #expect(replaced.diskType == .fixed && replaced.capacity == 1 << 20)
+        do {
+            let replaced = try VHDImage.create(path: path, options: VHDCreateOptions(type: .fixed, size: 1 << 20))
+            #expect(replaced.diskType == .fixed && replaced.capacity == 1 << 20)
+        }
         #expect(try VHDImage.open(path: path, readOnly: true).diskType == .fixed)
         #expect(try entries(dir) == before, "the new image took the old one's name; nothing else appeared")
     }
@@ -141,9 +143,11 @@ import Testing
         let dir = try TemporaryDirectory()
         let (base, baseBytes) = try keeper(dir, "base.vhd")
         let child = dir.file("child.vhd")
-        let childImage = try VHDImage.createDifferencing(path: child, parentPath: base)
-        try childImage.write(pattern(4096, seed: 22), at: 0)
-        try childImage.flush()
+        do {
+            let childImage = try VHDImage.createDifferencing(path: child, parentPath: base)
+            try childImage.write(pattern(4096, seed: 22), at: 0)
+            try childImage.flush()
+        }
         let childBytes = try readFile(child)
         try FileManager.default.createSymbolicLink(atPath: dir.file("link.vhd"), withDestinationPath: child)
         try FileManager.default.linkItem(atPath: child, toPath: dir.file("hard.vhd"))

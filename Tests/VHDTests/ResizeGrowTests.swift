@@ -18,9 +18,11 @@ import Testing
         let image: VHDImage
         if differencing {
             options.size = 256 << 10
-            let parent = try VHDImage.create(path: dir.file("p.vhd"), options: options)
-            try parent.write(pattern(256 << 10, seed: 1), at: 0)
-            try parent.flush()
+            do {
+                let parent = try VHDImage.create(path: dir.file("p.vhd"), options: options)
+                try parent.write(pattern(256 << 10, seed: 1), at: 0)
+                try parent.flush()
+            }
             image = try VHDImage.createDifferencing(path: path, parentPath: dir.file("p.vhd"))
         } else {
             image = try VHDImage.create(path: path, options: options)

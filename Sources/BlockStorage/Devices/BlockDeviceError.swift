@@ -14,6 +14,9 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
     /// A differencing image was opened without its parent (for inspection) and the request
     /// needs data from beneath it; the message says why the parent is unavailable.
     case parentUnavailable(String)
+    /// The image file is in use: another open of it holds a lock this open conflicts with
+    /// (see ``ImageLocking``).
+    case locked(ImageLockConflict)
 
     /// The error for a failed host system call (``io(operation:errno:)``).
     public init(_ error: SystemCallError) {
@@ -33,6 +36,8 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
             return "image is corrupt: \(message)"
         case let .parentUnavailable(message):
             return "the parent image is unavailable: \(message)"
+        case let .locked(conflict):
+            return conflict.description
         }
     }
 }

@@ -11,17 +11,22 @@ public final class RawImage: BlockDevice {
     public let io: FileImageIO
 
     /// Opens an existing raw image; its capacity is the file size rounded down to whole sectors.
-    /// `writeBehind` is the ``FileImageIO`` write-behind window (nil: off).
-    public init(path: String, readOnly: Bool = false, writeBehind: UInt64? = FileImageIO.defaultWriteBehind)
-        throws(BlockDeviceError)
-    {
-        io = try FileImageIO(path: path, readOnly: readOnly, writeBehind: writeBehind)
+    /// `writeBehind` is the ``FileImageIO`` write-behind window (nil: off); the file is locked
+    /// as `locking` says (``ImageLocking``: by default exclusively when writable).
+    ///
+    /// - Throws: ``BlockDeviceError/locked(_:)`` when the file is in use by a conflicting open;
+    ///   ``BlockDeviceError/io(operation:errno:)`` when it cannot be opened.
+    public init(
+        path: String, readOnly: Bool = false, writeBehind: UInt64? = FileImageIO.defaultWriteBehind,
+        locking: ImageLocking = .automatic
+    ) throws(BlockDeviceError) {
+        io = try FileImageIO(path: path, readOnly: readOnly, writeBehind: writeBehind, locking: locking)
         capacity = try io.size() / 512 * 512
         isReadOnly = readOnly
     }
 
     /// Creates a raw image of `size` bytes (a multiple of 512), all zeros and sparse, replacing
-    /// any file at `path` only once the new one is complete (``writeNewFile(at:mapError:_:)``):
+    /// any file at `path` only once the new one is complete (``writeNewFile(at:locking:mapError:_:)``):
     /// a failure leaves an existing file as it was and no new file behind.
     ///
     /// - Throws: ``BlockDeviceError/outOfRange(offset:length:capacity:)`` when `size` is not a

@@ -1,7 +1,7 @@
 /// A disk image format: how to recognise its files and open them as block devices.
 ///
 /// BlockStorage knows the raw format (``RawDiskImageFormat``); a format target adds its own
-/// (VHD's `VHDDiskImageFormat`), and ``openDiskImage(path:readOnly:format:among:)`` opens a file
+/// (VHD's `VHDDiskImageFormat`), and ``openDiskImage(path:readOnly:format:among:locking:)`` opens a file
 /// by name or by probing, so a VMM or a disk tool takes any set of formats without knowing any of
 /// them.
 public protocol DiskImageFormat: Sendable {
@@ -12,14 +12,23 @@ public protocol DiskImageFormat: Sendable {
     /// signature. Reads at most a few sectors and never allocates by a size the file states.
     func recognizes(_ io: any ImageIO, size: UInt64) throws(BlockDeviceError) -> Bool
 
-    /// Opens `path` as an image of this format.
+    /// Opens `path` as an image of this format, locked as `locking` says (``ImageLocking``).
     ///
     /// - Throws: ``DiskImageError/format(name:path:reason:)`` when the file is not a valid
-    ///   image of this format, ``DiskImageError/io(path:_:)`` when it cannot be read.
-    func open(path: String, readOnly: Bool) throws(DiskImageError) -> any BlockDevice
+    ///   image of this format, ``DiskImageError/io(path:_:)`` when it cannot be read or is in
+    ///   use (``BlockDeviceError/locked(_:)``).
+    func open(path: String, readOnly: Bool, locking: ImageLocking) throws(DiskImageError) -> any BlockDevice
 }
 
-/// Why ``openDiskImage(path:readOnly:format:among:)`` could not open a file.
+extension DiskImageFormat {
+    /// Opens `path` as an image of this format with the default locking
+    /// (``ImageLocking/automatic``).
+    public func open(path: String, readOnly: Bool) throws(DiskImageError) -> any BlockDevice {
+        try open(path: path, readOnly: readOnly, locking: .automatic)
+    }
+}
+
+/// Why ``openDiskImage(path:readOnly:format:among:locking:)`` could not open a file.
 public enum DiskImageError: Error, Sendable, CustomStringConvertible {
     /// The file could not be opened or read.
     case io(path: String, BlockDeviceError)
@@ -60,9 +69,9 @@ public struct RawDiskImageFormat: DiskImageFormat {
     public func recognizes(_ io: any ImageIO, size: UInt64) throws(BlockDeviceError) -> Bool { true }
 
     /// Opens `path` as a ``RawImage``.
-    public func open(path: String, readOnly: Bool) throws(DiskImageError) -> any BlockDevice {
+    public func open(path: String, readOnly: Bool, locking: ImageLocking) throws(DiskImageError) -> any BlockDevice {
         do {
-            return try RawImage(path: path, readOnly: readOnly, writeBehind: writeBehind)
+            return try RawImage(path: path, readOnly: readOnly, writeBehind: writeBehind, locking: locking)
         } catch {
             throw .io(path: path, error)
         }
@@ -75,21 +84,23 @@ public struct RawDiskImageFormat: DiskImageFormat {
 /// (how a user settles an ambiguous file: a raw disk whose guest wrote something that looks
 /// like another format's signature). Without it, the formats are probed in order and the first
 /// that recognises the file opens it; a file that carries a format's signature but is damaged
-/// is reported as that format's error, never read as raw.
+/// is reported as that format's error, never read as raw. The probe takes no lock; the image
+/// opened is locked as `locking` says.
 ///
 /// - Throws: ``DiskImageError``, naming `path`.
 public func openDiskImage(
-    path: String, readOnly: Bool = true, format: String? = nil, among formats: [any DiskImageFormat]
+    path: String, readOnly: Bool = true, format: String? = nil, among formats: [any DiskImageFormat],
+    locking: ImageLocking = .automatic
 ) throws(DiskImageError) -> any BlockDevice {
     if let format {
         guard let chosen = formats.first(where: { $0.name == format }) else {
             throw .unknownFormat(name: format, known: formats.map(\.name))
         }
-        return try chosen.open(path: path, readOnly: readOnly)
+        return try chosen.open(path: path, readOnly: readOnly, locking: locking)
     }
     var recognized: (any DiskImageFormat)?
     do throws(BlockDeviceError) {
-        let io = try FileImageIO(path: path, readOnly: true)
+        let io = try FileImageIO(path: path, readOnly: true, locking: .off)
         let size = try io.size()
         for candidate in formats where try candidate.recognizes(io, size: size) {
             recognized = candidate
@@ -99,5 +110,5 @@ public func openDiskImage(
         throw .io(path: path, error)
     }
     guard let recognized else { throw .unrecognized(path: path, tried: formats.map(\.name)) }
-    return try recognized.open(path: path, readOnly: readOnly)
+    return try recognized.open(path: path, readOnly: readOnly, locking: locking)
 }

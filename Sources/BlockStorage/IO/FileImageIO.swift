@@ -39,27 +39,41 @@ public final class FileImageIO: ImageIO {
     /// How many times writeback has been started (see "Write-behind").
     public var writebacksStarted: Int { writebacks.load(ordering: .relaxed) }
 
-    /// Opens `path`; creates it (mode 0644) when `create` is set, truncating any old content
-    /// when `truncate` is set too. `writeBehind` (bytes, more than 0) sets the write-behind
+    /// Opens `path` and locks it as `locking` says (``ImageLocking``: by default exclusively
+    /// when writable, shared when read-only); creates it (mode 0644) when `create` is set,
+    /// truncating any old content when `truncate` is set too — only once the lock is held, so a
+    /// file in use is never cut. `writeBehind` (bytes, more than 0) sets the write-behind
     /// window of a writable file; nil turns write-behind off.
+    ///
+    /// - Throws: ``BlockDeviceError/locked(_:)`` when another open of the file holds a
+    ///   conflicting lock (in this process or another); ``BlockDeviceError/io(operation:errno:)``
+    ///   when the file cannot be opened or locked, `EISDIR` for a directory.
     public init(
         path: String, readOnly: Bool, create: Bool = false, truncate: Bool = false,
-        writeBehind: UInt64? = FileImageIO.defaultWriteBehind
+        writeBehind: UInt64? = FileImageIO.defaultWriteBehind, locking: ImageLocking = .automatic
     ) throws(BlockDeviceError) {
         var flags = readOnly ? O_RDONLY : O_RDWR
         flags |= O_CLOEXEC
         if create { flags |= O_CREAT }
-        if truncate { flags |= O_TRUNC }
         let descriptor = OwnedDescriptor(rawValue: try systemCall("open") { Glibc.open(path, flags, 0o644) })
         var info = stat()
         if fstat(descriptor.raw.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
             throw .io(operation: "open", errno: .isDirectory)  // `descriptor` closes as it goes
         }
+        // A conflict throws and `descriptor` closes, which drops the locks taken so far.
+        try ImageLockRequest(readOnly: readOnly, locking: locking)?.apply(to: descriptor.raw, path: path)
+        if truncate, !readOnly {
+            try systemCall("ftruncate") { ftruncate(descriptor.raw.rawValue, 0) }
+        }
         self.owned = descriptor
         self.path = path
         self.isReadOnly = readOnly
+        self.locking = locking
         self.writeBehind = readOnly ? nil : writeBehind.flatMap { $0 > 0 ? $0 : nil }
     }
+
+    /// How the file is locked (``ImageLocking``); the locks last as long as this object.
+    public let locking: ImageLocking
 
     /// The device and inode numbers of the file (to recognise the same file under two names).
     public func identity() throws(BlockDeviceError) -> FileIdentity {

@@ -14,13 +14,37 @@ import SystemPackage
 /// file is created with `O_EXCL` and mode 0644 (less the umask), named
 /// `.<destination's name>.<random>.tmp`.
 ///
+/// A regular file already at `destination` is locked as a writer would lock it
+/// (``ImageLocking``) before anything is written, and held until it has been replaced: a file
+/// in use — a running VM's disk, an image `qemu-img` is writing — is never replaced under its
+/// user (``BlockDeviceError/locked(_:)``). A symbolic link at `destination` is replaced itself,
+/// not its target, so nothing is locked for it; nor for a file this process may not read.
+///
 /// - Parameters:
 ///   - destination: the path the new file takes.
+///   - locking: `.off` to replace an existing file without looking at its locks.
 ///   - mapError: how a failure of this helper's own system calls is reported.
 ///   - body: fills the file at the temporary path it is given (opening it without truncating
 ///     anything else) and returns the result.
 /// - Returns: what `body` returned.
 public func writeNewFile<Result, Failure: Error>(
+    at destination: String, locking: ImageLocking = .automatic, mapError: (BlockDeviceError) -> Failure,
+    _ body: (_ temporaryPath: String) throws(Failure) -> Result
+) throws(Failure) -> Result {
+    // Held (and so the old file's locks) until the function returns, after the rename.
+    let existing: OwnedDescriptor?
+    do throws(BlockDeviceError) {
+        existing = try lockExistingFile(at: destination, locking: locking)
+    } catch {
+        throw mapError(error)
+    }
+    return try withExtendedLifetime(existing) { () throws(Failure) -> Result in
+        try replaceFile(at: destination, mapError: mapError, body)
+    }
+}
+
+/// ``writeNewFile(at:locking:mapError:_:)`` once the old file is locked.
+private func replaceFile<Result, Failure: Error>(
     at destination: String, mapError: (BlockDeviceError) -> Failure,
     _ body: (_ temporaryPath: String) throws(Failure) -> Result
 ) throws(Failure) -> Result {
@@ -74,6 +98,20 @@ package func directoryName(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "." }
     let directory = String(path[..<slash])
     return directory.isEmpty ? "/" : directory
+}
+
+/// Opens the regular file at `path` (read-only, not following a final symbolic link) and locks
+/// it as a writer would, or returns nil when there is none to lock (nothing there, a symbolic
+/// link, a special file, no permission to read it, or `locking` is `.off`).
+private func lockExistingFile(at path: String, locking: ImageLocking) throws(BlockDeviceError) -> OwnedDescriptor? {
+    guard let request = ImageLockRequest(readOnly: false, locking: locking) else { return nil }
+    let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    let descriptor = OwnedDescriptor(rawValue: fd)
+    var info = stat()
+    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    try request.apply(to: descriptor.raw, path: path)
+    return descriptor
 }
 
 /// `fsync`s the file (or directory) at `path`.

@@ -18,6 +18,16 @@ int chost_punch_hole(int fd, int64_t offset, int64_t length);
 /// pages without waiting for it; returns 0 or -errno.
 int chost_start_writeback(int fd);
 
+/// Sets (type 1: read, 2: write) or removes (type 0) an open-file-description lock on `length`
+/// bytes from `start` without waiting (fcntl F_OFD_SETLK); returns 0 or -errno (-EAGAIN when
+/// another open file description holds a conflicting lock).
+int chost_ofd_lock(int fd, int64_t start, int64_t length, int type);
+
+/// Whether a lock of `type` (1: read, 2: write) on the range would conflict with one held by
+/// another open file description (fcntl F_OFD_GETLK): 0 no, 1 a read lock is in the way, 2 a
+/// write lock is, or -errno.
+int chost_ofd_test(int fd, int64_t start, int64_t length, int type);
+
 /// The kernel id of the calling thread (gettid(2)).
 static inline int chost_gettid(void) { return (int)syscall(SYS_gettid); }
 

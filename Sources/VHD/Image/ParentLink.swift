@@ -74,10 +74,11 @@ public enum ParentLink {
     /// id matches the header's parent id. A candidate with another id is skipped; if no
     /// candidate matches, the mismatch (or, when nothing was found, the list of paths tried) is
     /// the error. `detached`: the parent is opened for inspection (its own parent may be
-    /// missing).
+    /// missing). Parents are opened read-only and locked shared (`.forceShare` and `.off`
+    /// pass on to them); a parent in use by a writer stops the search with that error.
     static func open(
         for header: VHDDynamicHeader, io: any ImageIO, childPath: String, visited: Set<FileIdentity>,
-        detached: Bool = false
+        detached: Bool = false, locking: ImageLocking = .automatic
     ) throws(VHDError) -> (image: VHDImage, path: String) {
         var tried: [String] = []
         var mismatch: VHDError?
@@ -95,11 +96,14 @@ public enum ParentLink {
             }
             let parent: VHDImage
             do {
-                parent = try VHDImage.open(path: path, readOnly: true, visited: visited, detached: detached)
+                parent = try VHDImage.open(
+                    path: path, readOnly: true, visited: visited, detached: detached, locking: locking)
             } catch {
-                // A cycle is final. A candidate that does not open may just be the wrong
-                // file: try the others, and report it only if none fits.
+                // A cycle is final, and so is a parent in use (the user must see that, not a
+                // "not found"). A candidate that does not open may just be the wrong file:
+                // try the others, and report it only if none fits.
                 if case .parentCycle = error { throw error }
+                if case .device(.locked) = error { throw error }
                 if unusable == nil { unusable = error }
                 continue
             }

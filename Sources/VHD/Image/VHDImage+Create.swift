@@ -60,7 +60,7 @@ extension VHDImage {
     /// Creates a fixed or dynamic VHD at `path` and opens it for writing.
     ///
     /// The image is written under a temporary name beside `path` and renamed into place only
-    /// when complete and synced (BlockStorage's `writeNewFile(at:mapError:_:)`): a failure —
+    /// when complete and synced (BlockStorage's `writeNewFile(at:locking:mapError:_:)`): a failure —
     /// invalid options included — leaves any existing file at `path` exactly as it was and no
     /// new file behind.
     public static func create(path: String, options: VHDCreateOptions) throws(VHDError) -> VHDImage {
@@ -105,6 +105,11 @@ extension VHDImage {
     /// Creates a differencing VHD at `path` whose parent is the VHD at `parentPath` (any type),
     /// with `W2ru`, `W2ku` and `MacX` locators, and opens it for writing.
     ///
+    /// The parent's metadata is read under a lock that shares everything (BlockStorage's
+    /// `ImageLocking.forceShare`), but the new child is opened, before it takes its name, with its
+    /// parent under a reader's lock: a parent open for writing fails the call with
+    /// `BlockDeviceError.locked` and leaves `path` as it was.
+    ///
     /// Written under a temporary name beside `path` and renamed into place when complete, as
     /// ``create(path:options:)``: a missing or invalid parent leaves any file at `path` as it was.
     public static func createDifferencing(path: String, parentPath: String, options: VHDDifferencingOptions = .init())
@@ -124,7 +129,10 @@ extension VHDImage {
     public static func createDifferencing(
         io: any ImageIO, path: String, parentPath: String, options: VHDDifferencingOptions = .init()
     ) throws(VHDError) -> VHDImage {
-        let parent = try open(path: parentPath, readOnly: true)
+        // Only the parent's metadata is read, so its lock shares everything, as `qemu-img create -b`
+        // does: a child can be created over a parent another process is writing (opening the child
+        // for I/O is what then needs the parent unwritten).
+        let parent = try open(path: parentPath, readOnly: true, locking: .forceShare)
         let footer = VHDFooter(
             diskType: .differencing, currentSize: parent.capacity, dataOffset: 512,
             uniqueID: options.uniqueID ?? .random(),

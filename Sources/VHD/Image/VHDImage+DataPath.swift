@@ -20,7 +20,7 @@ extension VHDImage {
     ///
     /// - Throws: `BlockDeviceError.outOfRange(offset:length:capacity:)` past the capacity;
     ///   `BlockDeviceError.parentUnavailable(_:)` for sectors beneath an image opened with
-    ///   ``openForInspection(path:)`` whose parent is missing; `BlockDeviceError.io(operation:errno:)`
+    ///   ``openForInspection(path:locking:)`` whose parent is missing; `BlockDeviceError.io(operation:errno:)`
     ///   or `BlockDeviceError.corrupt(_:)` from the file.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
         try checkRange(offset: offset, length: UInt64(buffer.count))

@@ -28,7 +28,7 @@ public final class VHDImage: BlockDevice {
     /// The path the parent was found at.
     public let parentPath: String?
     /// Why the parent of a differencing disk could not be opened; set only by
-    /// ``openForInspection(path:)``, whose reads of sectors not stored in this file then fail
+    /// ``openForInspection(path:locking:)``, whose reads of sectors not stored in this file then fail
     /// with `BlockDeviceError.parentUnavailable(_:)`.
     public let parentError: VHDError?
     /// Problems found while opening that did not prevent it (e.g. a damaged trailing footer).
@@ -105,8 +105,18 @@ public final class VHDImage: BlockDevice {
 
     /// Opens the VHD at `path`, validating every structure; a differencing disk's parents are
     /// opened read-only through its locators.
-    public static func open(path: String, readOnly: Bool = false) throws(VHDError) -> VHDImage {
-        try open(path: path, readOnly: readOnly, visited: [])
+    ///
+    /// The file is locked as `locking` says (BlockStorage's `ImageLocking`, QEMU-compatible):
+    /// by default a writable image exclusively, a read-only one shared, and every parent shared
+    /// for as long as the image is open, so no other writer can change the chain under it.
+    ///
+    /// - Throws: ``VHDError/device(_:)`` with `BlockDeviceError.locked` when the image or a
+    ///   parent is in use by a conflicting open (in this process or another); the format
+    ///   errors of ``VHDError`` when a structure is invalid.
+    public static func open(path: String, readOnly: Bool = false, locking: ImageLocking = .automatic)
+        throws(VHDError) -> VHDImage
+    {
+        try open(path: path, readOnly: readOnly, visited: [], locking: locking)
     }
 
     /// Opens a VHD on an arbitrary `ImageIO` (for instance a fault-injecting one in tests).
@@ -116,43 +126,62 @@ public final class VHDImage: BlockDevice {
     }
 
     /// Opens the VHD at `path` read-only for inspection (`vhd info`, `vhd map`): the image's
-    /// own structures are validated as by ``open(path:readOnly:)``, but a differencing disk
+    /// own structures are validated as by ``open(path:readOnly:locking:)``, but a differencing disk
     /// whose parent is missing, mismatched or damaged still opens, with the reason in
     /// ``parentError`` and ``parent`` nil. Its own metadata and stored extents can be read;
     /// reading a sector that is not stored in the file is an error, never zeros. A parent
     /// found this way is opened the same way, so a break further up the chain shows there.
-    public static func openForInspection(path: String) throws(VHDError) -> VHDImage {
-        try open(path: path, readOnly: true, visited: [], detached: true)
+    /// `locking` as for ``open(path:readOnly:locking:)`` (`.forceShare` to inspect an image a
+    /// VM is writing).
+    public static func openForInspection(path: String, locking: ImageLocking = .automatic) throws(VHDError)
+        -> VHDImage
+    {
+        try open(path: path, readOnly: true, visited: [], detached: true, locking: locking)
     }
 
-    /// ``openForInspection(path:)`` on an arbitrary `ImageIO`.
+    /// ``openForInspection(path:locking:)`` on an arbitrary `ImageIO`.
     public static func openForInspection(io: any ImageIO, path: String) throws(VHDError) -> VHDImage {
         try open(io: io, path: path, readOnly: true, visited: [], detached: true)
     }
 
     /// `detached`: a parent that cannot be opened is recorded in ``parentError`` rather than
-    /// thrown (only for read-only inspection).
-    static func open(path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false) throws(VHDError)
-        -> VHDImage
-    {
-        let file = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: readOnly) }
+    /// thrown (only for read-only inspection). `parentGiven`: the parent, already open (a
+    /// commit opens it writable first), instead of one found through the locators.
+    static func open(
+        path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false,
+        locking: ImageLocking = .automatic, parentGiven: (image: VHDImage, path: String)? = nil
+    ) throws(VHDError) -> VHDImage {
+        // A cycle is found before the lock: a chain that loops back to an image opened
+        // writable further down must say so, not that the image is in use.
+        if let identity = FileIdentity(path: path), visited.contains(identity) { throw .parentCycle(path: path) }
+        let file = try lifting { () throws(BlockDeviceError) in
+            try FileImageIO(path: path, readOnly: readOnly, locking: locking)
+        }
         let identity = try lifting { () throws(BlockDeviceError) in try file.identity() }
         if visited.contains(identity) { throw .parentCycle(path: path) }
         return try open(
-            io: file, path: path, readOnly: readOnly, visited: visited.union([identity]), detached: detached)
+            io: file, path: path, readOnly: readOnly, visited: visited.union([identity]), detached: detached,
+            locking: locking, parentGiven: parentGiven)
     }
 
-    static func open(io: any ImageIO, path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false)
-        throws(VHDError) -> VHDImage
-    {
+    static func open(
+        io: any ImageIO, path: String, readOnly: Bool, visited: Set<FileIdentity>, detached: Bool = false,
+        locking: ImageLocking = .automatic, parentGiven: (image: VHDImage, path: String)? = nil
+    ) throws(VHDError) -> VHDImage {
         let inspection = try inspect(io, mode: .open)
         var parent: VHDImage?
         var parentPath: String?
         var parentError: VHDError?
         if inspection.footer.diskType == .differencing, let header = inspection.header {
             do {
-                let found = try ParentLink.open(
-                    for: header, io: io, childPath: path, visited: visited, detached: detached && readOnly)
+                let found: (image: VHDImage, path: String)
+                if let parentGiven {
+                    found = parentGiven
+                } else {
+                    found = try ParentLink.open(
+                        for: header, io: io, childPath: path, visited: visited, detached: detached && readOnly,
+                        locking: locking)
+                }
                 parent = found.image
                 parentPath = found.path
             } catch {

@@ -10,7 +10,7 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     case dynamic
 }
 
-/// What ``openImage(path:readOnly:as:)`` takes a file for.
+/// What ``openImage(path:readOnly:as:locking:)`` takes a file for.
 public enum ImageKind: String, Sendable, CaseIterable {
     /// A VHD when the file carries a VHD footer (at the end or at offset 0), else raw.
     case auto
@@ -23,23 +23,27 @@ public enum ImageKind: String, Sendable, CaseIterable {
 /// Opens `path` as `kind`. With `.auto`, a file that carries a VHD footer (at the end or at
 /// offset 0) is opened as a VHD, else as a raw image, and a damaged VHD is reported, not read
 /// as raw. A raw disk whose last sector happens to hold a footer (a guest may write one there)
-/// is ambiguous: pass `.raw`. (BlockStorage's `openDiskImage(path:readOnly:format:among:)` with
-/// ``VHDDiskImageFormat/standardFormats`` does the same for any set of formats.)
-public func openImage(path: String, readOnly: Bool = true, as kind: ImageKind = .auto) throws(VHDError)
-    -> any BlockDevice
-{
+/// is ambiguous: pass `.raw`. (BlockStorage's `openDiskImage(path:readOnly:format:among:locking:)` with
+/// ``VHDDiskImageFormat/standardFormats`` does the same for any set of formats.) The image
+/// is locked as `locking` says (see ``VHDImage/open(path:readOnly:locking:)``); the probe
+/// itself takes no lock.
+public func openImage(
+    path: String, readOnly: Bool = true, as kind: ImageKind = .auto, locking: ImageLocking = .automatic
+) throws(VHDError) -> any BlockDevice {
+    func raw() throws(VHDError) -> any BlockDevice {
+        try lifting { () throws(BlockDeviceError) in try RawImage(path: path, readOnly: readOnly, locking: locking) }
+    }
     switch kind {
-    case .raw: return try lifting { () throws(BlockDeviceError) in try RawImage(path: path, readOnly: readOnly) }
-    case .vhd: return try VHDImage.open(path: path, readOnly: readOnly)
+    case .raw: return try raw()
+    case .vhd: return try VHDImage.open(path: path, readOnly: readOnly, locking: locking)
     case .auto: break
     }
-    let io = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: true) }
-    let size = try lifting { () throws(BlockDeviceError) in try io.size() }
     let looksLikeVHD = try lifting { () throws(BlockDeviceError) in
-        try VHDDiskImageFormat().recognizes(io, size: size)
+        let io = try FileImageIO(path: path, readOnly: true, locking: .off)
+        return try VHDDiskImageFormat().recognizes(io, size: try io.size())
     }
-    if looksLikeVHD { return try VHDImage.open(path: path, readOnly: readOnly) }
-    return try lifting { () throws(BlockDeviceError) in try RawImage(path: path, readOnly: readOnly) }
+    if looksLikeVHD { return try VHDImage.open(path: path, readOnly: readOnly, locking: locking) }
+    return try raw()
 }
 
 /// Copies the disk `source` (raw or any VHD; a differencing chain is flattened) into a new

@@ -159,11 +159,19 @@ extension VHDImage {
     public static func commit(path: String, progress: (Double) -> Void = { _ in }) throws(VHDError) -> (
         parentPath: String, bytes: UInt64
     ) {
-        let child = try open(path: path)
-        guard child.diskType == .differencing, let parentPath = child.parentPath else {
-            throw .invalidRequest("\(path) is not a differencing disk")
+        // Find the parent with a read-only open (which locks it shared, and is closed again),
+        // then take the parent for writing and open the child writable on top of it: a
+        // writable parent and a reader of it may not coexist, even in one process.
+        let parentPath: String
+        do {
+            let probe = try open(path: path, readOnly: true)
+            guard probe.diskType == .differencing, let found = probe.parentPath else {
+                throw .invalidRequest("\(path) is not a differencing disk")
+            }
+            parentPath = found
         }
         let parent = try open(path: parentPath)
+        let child = try open(path: path, readOnly: false, visited: [], parentGiven: (parent, parentPath))
         return (parentPath, try commit(child: child, into: parent, progress: progress))
     }
 

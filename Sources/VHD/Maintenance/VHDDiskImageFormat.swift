@@ -1,6 +1,6 @@
 import BlockStorage
 
-/// The VHD format for BlockStorage's `openDiskImage(path:readOnly:format:among:)`:
+/// The VHD format for BlockStorage's `openDiskImage(path:readOnly:format:among:locking:)`:
 /// fixed, dynamic and differencing images, recognised by the footer cookie.
 public struct VHDDiskImageFormat: DiskImageFormat {
     /// A VHD opener.
@@ -24,12 +24,17 @@ public struct VHDDiskImageFormat: DiskImageFormat {
         return false
     }
 
-    /// Opens `path` with ``VHDImage/open(path:readOnly:)``; a ``VHDError`` is the
-    /// `DiskImageError.format(name:path:reason:)` reason.
-    public func open(path: String, readOnly: Bool) throws(DiskImageError) -> any BlockDevice {
+    /// Opens `path` with ``VHDImage/open(path:readOnly:locking:)``. A file that cannot be
+    /// opened, read or locked is `DiskImageError.io(path:_:)`; an invalid image is
+    /// `DiskImageError.format(name:path:reason:)` with the ``VHDError`` as the reason.
+    public func open(path: String, readOnly: Bool, locking: ImageLocking) throws(DiskImageError) -> any BlockDevice {
         do {
-            return try VHDImage.open(path: path, readOnly: readOnly)
+            return try VHDImage.open(path: path, readOnly: readOnly, locking: locking)
         } catch {
+            if case .device(let failure) = error, case .corrupt = failure {
+                throw .format(name: name, path: path, reason: error)
+            }
+            if case .device(let failure) = error { throw .io(path: path, failure) }
             throw .format(name: name, path: path, reason: error)
         }
     }

@@ -1,6 +1,6 @@
 import BlockStorage
 
-/// The result of ``VHDImage/check(path:repair:)``.
+/// The result of ``VHDImage/check(path:repair:locking:)``.
 public struct VHDCheckReport: Sendable {
     /// The image checked.
     public let path: String
@@ -65,20 +65,28 @@ extension VHDImage {
     /// a second could fix. When this file's structures have a fatal problem that repair
     /// cannot fix (a missing or mismatched parent does not count), the repair's writes could
     /// land on other structures, so nothing is written (``VHDCheckReport/repairWithheld``).
-    public static func check(path: String, repair: Bool = false) throws(VHDError) -> VHDCheckReport {
-        let io = try lifting { () throws(BlockDeviceError) in try FileImageIO(path: path, readOnly: !repair) }
-        return try checkImage(io: io, path: path, repair: repair)
+    ///
+    /// The image is locked as `locking` says (exclusively for a repair; `.forceShare` checks an
+    /// image a VM is writing, knowing it may change meanwhile), and so are its parents.
+    public static func check(path: String, repair: Bool = false, locking: ImageLocking = .automatic)
+        throws(VHDError) -> VHDCheckReport
+    {
+        let io = try lifting { () throws(BlockDeviceError) in
+            try FileImageIO(path: path, readOnly: !repair, locking: locking)
+        }
+        return try checkImage(io: io, path: path, repair: repair, locking: locking)
     }
 
-    /// ``check(path:repair:)`` on an arbitrary `ImageIO` (for fuzzing, fault injection and
+    /// ``check(path:repair:locking:)`` on an arbitrary `ImageIO` (for fuzzing, fault injection and
     /// images that are not files); `path` is the base for relative parent locators. Each
     /// repair is one write that is right on its own (a footer sector, a BAT entry, the file
     /// cut after a restored footer), and one `fdatasync` follows them all: a crash part-way
-    /// leaves some repairs done and the others still reported by `check`.
-    public static func checkImage(io: any ImageIO, path: String, repair: Bool = false) throws(VHDError)
-        -> VHDCheckReport
-    {
-        let first = try checkStructures(io: io, path: path)
+    /// leaves some repairs done and the others still reported by `check`. `locking` is how
+    /// the parents of a differencing image are locked.
+    public static func checkImage(
+        io: any ImageIO, path: String, repair: Bool = false, locking: ImageLocking = .automatic
+    ) throws(VHDError) -> VHDCheckReport {
+        let first = try checkStructures(io: io, path: path, locking: locking)
         guard repair else {
             return VHDCheckReport(path: path, diskType: first.diskType, problems: first.problems, repaired: [])
         }
@@ -112,7 +120,7 @@ extension VHDImage {
             }
             try io.sync()
         }
-        let second = try checkStructures(io: io, path: path)
+        let second = try checkStructures(io: io, path: path, locking: locking)
         return VHDCheckReport(
             path: path, diskType: second.diskType, problems: second.problems, repaired: repairable, lost: lost)
     }
@@ -165,7 +173,7 @@ extension VHDImage {
         return lost
     }
 
-    static func checkStructures(io: any ImageIO, path: String) throws(VHDError) -> (
+    static func checkStructures(io: any ImageIO, path: String, locking: ImageLocking = .automatic) throws(VHDError) -> (
         inspection: Inspection?, diskType: VHDDiskType?, problems: [VHDProblem]
     ) {
         let inspection: Inspection
@@ -208,7 +216,7 @@ extension VHDImage {
                 // the image whose parent is missing rather than as this image's own.
                 do {
                     let (parent, parentPath) = try ParentLink.open(
-                        for: header, io: io, childPath: path, visited: [], detached: true)
+                        for: header, io: io, childPath: path, visited: [], detached: true, locking: locking)
                     if let problem = parentTimestampProblem(header, parentPath: parentPath) { problems.append(problem) }
                     var link: VHDImage? = parent
                     while let image = link {

@@ -1,6 +1,6 @@
 import BlockStorage
 
-/// One finding of ``VHDImage/check(path:repair:)`` or of the validation `open` performs.
+/// One finding of ``VHDImage/check(path:repair:locking:)`` or of the validation `open` performs.
 public struct VHDProblem: Sendable, Equatable, CustomStringConvertible {
     /// How bad a finding is.
     public enum Severity: String, Sendable, Equatable {
