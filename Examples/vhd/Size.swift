@@ -27,5 +27,17 @@ struct ByteCount: ExpressibleByArgument, Sendable {
         return overflow ? nil : result
     }
 
+    /// Parses an option's value, saying why one is refused: a negative number (taken as the
+    /// value, not as an option, so `--offset -1` is not "missing a value"), or anything that is
+    /// not a whole number with a binary suffix.
+    static func argument(_ text: String) throws -> ByteCount {
+        if let count = ByteCount(argument: text) { return count }
+        if text.hasPrefix("-"), text.dropFirst().first?.isNumber == true {
+            throw ValidationError("'\(text)' is negative: sizes and offsets count bytes from 0")
+        }
+        throw ValidationError(
+            "'\(text)' is not a byte count: a whole number, optionally with K, M, G or T (or KiB, MiB, GiB, TiB)")
+    }
+
     static let defaultCompletionKind = CompletionKind.default
 }

@@ -16,7 +16,8 @@ struct VHDTool: ParsableCommand {
             Sizes and offsets accept the binary suffixes K, M, G and T (or KiB, MiB, GiB, TiB). Exit \
             status: 0 on success, 1 on any failure or when check finds a problem, 64 on a usage error. \
             With --json, info, check and map print one JSON document on standard output, an \
-            {"file", "error"} object when they fail.
+            {"file", "error"} object when they fail ({"error"} with "usage": true on a usage error). \
+            Images are locked as QEMU locks them; -U reads one another program is writing.
             """,
         version: "0.2.0-dev (swift-vmm)",
         subcommands: [
@@ -24,6 +25,69 @@ struct VHDTool: ParsableCommand {
             Compact.self, Resize.self, Commit.self,
         ]
     )
+
+    /// ArgumentParser's main, with two additions for usage errors (exit 64): a mistyped
+    /// subcommand gets a suggestion, and with `--json` the error is also one JSON document on
+    /// standard output, so that a script parsing it never reads nothing.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }  // help, version
+            var message = fullMessage(for: error)
+            if let word = arguments.first, !word.hasPrefix("-"), let suggestion = suggestedSubcommand(for: word) {
+                message = """
+                    Error: unknown subcommand '\(word)'; did you mean '\(suggestion)'?
+                    Usage: vhd <subcommand>
+                      See 'vhd --help' for more information.
+                    """
+            }
+            printError(message)
+            if arguments.contains("--json") {
+                let first = String(message.prefix { $0 != "\n" })
+                let text = first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first
+                print(JSON.object([("error", .object([("message", .string(text)), ("usage", .bool(true))]))]).rendered)
+            }
+            exit(withError: ExitCode.validationFailure)
+        }
+        do {
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// The subcommand `word` was probably meant to be: the one at the smallest edit distance,
+    /// if that is at most 2 (a typo, a swapped pair) and less than the word's length; `nil`
+    /// for a known subcommand or nothing close.
+    static func suggestedSubcommand(for word: String) -> String? {
+        let names = configuration.subcommands.map { $0._commandName }
+        guard !names.contains(word) else { return nil }
+        let scored = names.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
+        guard let (name, distance) = scored, distance <= 2, distance < word.count else { return nil }
+        return name
+    }
+
+    /// The Damerau–Levenshtein distance (optimal string alignment) between `a` and `b`.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let x = Array(a), y = Array(b)
+        guard !x.isEmpty, !y.isEmpty else { return max(x.count, y.count) }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
+        for i in 0...x.count { d[i][0] = i }
+        for j in 0...y.count { d[0][j] = j }
+        for i in 1...x.count {
+            for j in 1...y.count {
+                let cost = x[i - 1] == y[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return d[x.count][y.count]
+    }
 }
 
 /// A subcommand working on one file: failures become `vhd: FILE: problem` on stderr, exit 1;
@@ -114,10 +178,12 @@ struct Create: FileCommand {
 
     @Argument(help: "The image to create; an existing file is replaced only once the new image is complete.")
     var file: String
-    @Option(help: "Disk size (e.g. 10G); not with --parent.") var size: ByteCount?
+    @Option(parsing: .unconditional, help: "Disk size (e.g. 10G); not with --parent.", transform: ByteCount.argument)
+    var size: ByteCount?
     @Option(help: "fixed or dynamic (default dynamic); not with --parent.") var type: DiskKind?
-    @Option(name: .customLong("block-size"), help: "Block size of a dynamic disk (default 2M).") var blockSize:
-        ByteCount?
+    @Option(
+        name: .customLong("block-size"), parsing: .unconditional, help: "Block size of a dynamic disk (default 2M).",
+        transform: ByteCount.argument) var blockSize: ByteCount?
     @Option(help: "Create a differencing disk on top of this parent image.") var parent: String?
     @Flag(name: .customLong("align-mib"), help: "Round the size up to a whole MiB (Azure requires it of fixed disks).")
     var alignMiB = false
@@ -400,8 +466,10 @@ struct Read: FileCommand {
     static let configuration = CommandConfiguration(abstract: "Write disk bytes to standard output.")
 
     @Argument(help: "The image (VHD or raw) to read.") var file: String
-    @Option(help: "Disk offset of the first byte (e.g. 1M).") var offset: ByteCount
-    @Option(help: "Number of bytes to read (e.g. 4K).") var length: ByteCount
+    @Option(parsing: .unconditional, help: "Disk offset of the first byte (e.g. 1M).", transform: ByteCount.argument)
+    var offset: ByteCount
+    @Option(parsing: .unconditional, help: "Number of bytes to read (e.g. 4K).", transform: ByteCount.argument)
+    var length: ByteCount
     @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
     @OptionGroup var share: ShareMode
 
@@ -427,7 +495,10 @@ struct Write: FileCommand {
         abstract: "Write standard input to the disk at an offset, then flush.")
 
     @Argument(help: "The image (VHD or raw) to write.") var file: String
-    @Option(help: "Disk offset where standard input's first byte goes (e.g. 1M).") var offset: ByteCount
+    @Option(
+        parsing: .unconditional, help: "Disk offset where standard input's first byte goes (e.g. 1M).",
+        transform: ByteCount.argument)
+    var offset: ByteCount
     @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
     var subject: String { file }
@@ -452,8 +523,9 @@ struct Convert: FileCommand {
         help: "The new image; an existing file is replaced only once the copy is complete, never the source itself.")
     var destination: String
     @Option(help: "raw, fixed or dynamic.") var to: ImageFormat
-    @Option(name: .customLong("block-size"), help: "Block size of a dynamic result (default 2M).") var blockSize:
-        ByteCount?
+    @Option(
+        name: .customLong("block-size"), parsing: .unconditional, help: "Block size of a dynamic result (default 2M).",
+        transform: ByteCount.argument) var blockSize: ByteCount?
     @Option(name: [.customShort("f"), .customLong("format")], help: imageKindHelp) var format: ImageKind = .auto
 
     @OptionGroup var progress: ProgressMode

@@ -34,6 +34,73 @@ struct ToolConventionTests {
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == before)
     }
 
+    /// A negative number is a value that is refused, not a missing value (ArgumentParser took
+    /// `-1` for an option); the message says what is wrong with it.
+    @Test func negativeAndMalformedByteCountsSayWhy() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("n.vhd")
+        #expect(try ToolTests.vhd(["create", path, "--size", "1M"]).status == 0)
+        let bytes = try readFile(path)
+        for (arguments, value, option) in [
+            (["read", path, "--offset", "-1", "--length", "4"], "-1", "--offset"),
+            (["read", path, "--offset", "0", "--length", "-512"], "-512", "--length"),
+            (["write", path, "--offset", "-4K"], "-4K", "--offset"),
+            (["create", dir.file("m.vhd"), "--size", "-4M"], "-4M", "--size"),
+            (["create", dir.file("m.vhd"), "--size", "1M", "--block-size", "-2M"], "-2M", "--block-size"),
+            (["convert", path, dir.file("m.vhd"), "--to", "dynamic", "--block-size", "-1"], "-1", "--block-size"),
+        ] {
+            let result = try ToolTests.vhd(arguments, stdin: [1])
+            #expect(result.status == 64, "\(arguments): \(result.standardError)")
+            #expect(
+                result.standardError.contains(
+                    "The value '\(value)' is invalid for '\(option) <"),
+                "\(arguments): \(result.standardError)")
+            #expect(result.standardError.contains("'\(value)' is negative"), "\(arguments): \(result.standardError)")
+        }
+        let malformed = try ToolTests.vhd(["read", path, "--offset", "1MB", "--length", "1"])
+        #expect(malformed.status == 64)
+        #expect(malformed.standardError.contains("'1MB' is not a byte count"), "\(malformed.standardError)")
+        #expect(try readFile(path) == bytes)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("m.vhd")))
+    }
+
+    /// A mistyped subcommand gets the nearest one (edit distance at most 2, a swapped pair
+    /// counting 1) as a suggestion; a word far from every subcommand gets none.
+    @Test func aMistypedSubcommandGetsASuggestion() throws {
+        for (typed, meant) in [("inof", "info"), ("chekc", "check"), ("comit", "commit"), ("convrt", "convert")] {
+            let result = try ToolTests.vhd([typed, "x.vhd"])
+            #expect(result.status == 64, "\(typed)")
+            #expect(
+                result.standardError.hasPrefix("Error: unknown subcommand '\(typed)'; did you mean '\(meant)'?"),
+                "\(typed): \(result.standardError)")
+        }
+        let far = try ToolTests.vhd(["xyzzy"])
+        #expect(far.status == 64)
+        #expect(!far.standardError.contains("did you mean"), "\(far.standardError)")
+    }
+
+    /// With `--json`, a usage error is a JSON document on standard output too (with
+    /// `"usage": true`), beside the usual message on standard error.
+    @Test func usageErrorsWithJSONAreJSON() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("u.vhd")
+        #expect(try ToolTests.vhd(["create", path, "--size", "1M"]).status == 0)
+        for arguments in [
+            ["info", path, "--json", "--bogus"], ["check", "--json"], ["map", path, "--json", "--offset", "1"],
+            ["inof", path, "--json"], ["check", path, "--json", "--repair", "-U"],
+        ] {
+            let result = try ToolTests.vhd(arguments)
+            #expect(result.status == 64, "\(arguments)")
+            let document = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.standardOutput)) as? [String: Any],
+                "\(arguments): \(result.text)")
+            let error = document["error"] as? [String: Any]
+            #expect(error?["usage"] as? Bool == true, "\(arguments): \(document)")
+            let message = try #require(error?["message"] as? String, "\(arguments)")
+            #expect(result.standardError.contains(message), "\(arguments): the same message on standard error")
+        }
+    }
+
     @Test func sizesTakeBinarySuffixes() throws {
         let dir = try TemporaryDirectory()
         for (text, bytes) in [
