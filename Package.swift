@@ -88,7 +88,8 @@ let package = Package(
 
         .target(
             name: "VHD", dependencies: ["BlockStorage", "HostSupport", systemPackage], swiftSettings: swiftSettings),
-        .testTarget(name: "VHDTests", dependencies: ["VHD", "vhd", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VHDTests", dependencies: ["VHD", "vhd", "vhd-fuzz", "TestSupport"], swiftSettings: swiftSettings),
 
         .target(name: "ResourceAllocator", dependencies: ["HostSupport"], swiftSettings: swiftSettings),
         .target(
@@ -140,7 +141,7 @@ let package = Package(
             path: "Tests/SchedulerGuests", swiftSettings: swiftSettings),
         .executableTarget(
             name: "vhd-fuzz", dependencies: ["VHD", "BlockStorage", systemPackage], path: "Tests/VHDFuzz",
-            exclude: ["run-fuzz.sh"], swiftSettings: swiftSettings),
+            exclude: ["run-fuzz.sh", "Corpus"], swiftSettings: swiftSettings),
 
         // MARK: 5. Examples
         .target(name: "HelloGuest", path: "Examples/hello-vm/Guest"),

@@ -71,7 +71,7 @@ struct DevicesBench: ParsableCommand {
 
         let memory = try GuestMemoryMap(regions: [MmapRegion(guestBase: GuestAddress(0), size: 1 << 20)])
         let irq = try EventFD(nonBlocking: true)
-        let block = VirtioBlockDevice(disk: disk, queueSize: 256)
+        let block = try VirtioBlockDevice(disk: disk, queueSize: 256)
         let transport = try VirtioMMIOTransport(backend: block, memory: memory, interrupt: irq)
         let queue = try BenchQueue(transport: transport, memory: memory, size: 256)
         let worker = try VirtioQueueWorker(transport: transport)

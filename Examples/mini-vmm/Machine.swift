@@ -61,7 +61,7 @@ final class Machine {
         try portIO.insert(serial, base: serialPorts.start, size: serialPorts.size)
         try portIO.insert(reports, base: reportPorts.start, size: reportPorts.size)
 
-        block = VirtioBlockDevice(disk: disk, serial: "mini-vmm-disk")
+        block = try VirtioBlockDevice(disk: disk, serial: "mini-vmm-disk")
         transport = try VirtioMMIOTransport(backend: block, memory: memory, interrupt: EventFD(nonBlocking: true))
         try transport.attach(to: vm, bus: mmio, placement: placement)
         worker = try VirtioQueueWorker(transport: transport)

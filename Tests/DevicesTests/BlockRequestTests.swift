@@ -195,7 +195,7 @@ import VHD
         // A new transport over the same memory continues where the old one stopped.
         let interrupt = try EventFD(nonBlocking: true)
         let transport = try VirtioMMIOTransport(
-            backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
+            backend: try VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
         try transport.restoreState(state)
         #expect(transport.saveState() == state)
         #expect(transport.status.contains(.driverOK))
@@ -209,7 +209,7 @@ import VHD
         var forged = state
         forged.queues[0].descriptorTable = TestDriver.memorySize - 16
         let other = try VirtioMMIOTransport(
-            backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
+            backend: try VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
         #expect(throws: VirtqueueError.invalidRingAddress(area: "descriptor", address: TestDriver.memorySize - 16)) {
             try other.restoreState(forged)
         }

@@ -58,7 +58,7 @@ struct KVMInterruptTests {
         let directory = try TemporaryDirectory()
         let disk = try makeDisk(.dynamic, in: directory)
         let irq = try EventFD(nonBlocking: true)
-        let block = VirtioBlockDevice(disk: disk, queueSize: 8)
+        let block = try VirtioBlockDevice(disk: disk, queueSize: 8)
         let transport = try VirtioMMIOTransport(backend: block, memory: memory, interrupt: irq)
         let mmio = MMIOBus()
         try transport.attach(to: vm, bus: mmio, placement: placement)

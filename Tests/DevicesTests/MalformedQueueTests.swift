@@ -31,11 +31,17 @@ import VHD
         #expect(driver.usedIndex == 0, sourceLocation: sourceLocation)
         #expect(
             try disk.read(at: 0, length: 1 << 20) == pattern(offset: 0, count: 1 << 20), sourceLocation: sourceLocation)
-        // Reset and use it properly.
-        let fresh = try TestDriver(disk: disk)
-        try fresh.start()
-        let (read, bytes) = try fresh.request(type: 0, sector: 2, dataLength: 512, dataWritable: true)
+        // Reset the same transport (status 0, as a driver recovering does), set the rings up
+        // afresh and use it properly.
+        driver.availableIndex = 0
+        try driver.memory.write(UInt16(0), at: GuestAddress(TestDriver.availableRing + 2))
+        try driver.memory.write(UInt16(0), at: GuestAddress(TestDriver.usedRing + 2))
+        try driver.start()
+        #expect(!driver.transport.status.contains(.needsReset), sourceLocation: sourceLocation)
+        #expect(driver.transport.lastError == nil, sourceLocation: sourceLocation)
+        let (read, bytes) = try driver.request(type: 0, sector: 2, dataLength: 512, dataWritable: true)
         #expect(read.status == 0 && bytes == pattern(offset: 1024, count: 512), sourceLocation: sourceLocation)
+        #expect(driver.usedIndex == 1, sourceLocation: sourceLocation)
     }
 
     @Test func descriptorLoop() throws {

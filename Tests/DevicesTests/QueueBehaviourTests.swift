@@ -67,7 +67,7 @@ import VHD
         state.queues[0].nextUsed = 65534
         let interrupt = try EventFD(nonBlocking: true)
         let transport = try VirtioMMIOTransport(
-            backend: VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
+            backend: try VirtioBlockDevice(disk: disk, queueSize: 16), memory: driver.memory, interrupt: interrupt)
         try transport.restoreState(state)
         driver.availableIndex = 65534
         // The used index where that ring would be.

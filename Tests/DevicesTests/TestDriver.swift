@@ -75,10 +75,13 @@ final class TestDriver {
     let queueSize: UInt16
     var availableIndex: UInt16 = 0
 
-    init(disk: any BlockDevice, queueSize: UInt16 = 16) throws {
-        memory = try GuestMemoryMap(regions: [MmapRegion(guestBase: GuestAddress(0), size: Self.memorySize)])
+    /// A driver for `disk` with a queue of `queueSize`; `extraRegions` are mapped beside the
+    /// usual 4 MiB at 0.
+    init(disk: any BlockDevice, queueSize: UInt16 = 16, extraRegions: [MmapRegion] = []) throws {
+        memory = try GuestMemoryMap(
+            regions: [MmapRegion(guestBase: GuestAddress(0), size: Self.memorySize)] + extraRegions)
         interrupt = try EventFD(nonBlocking: true)
-        block = VirtioBlockDevice(disk: disk, serial: "test-serial-0001", queueSize: queueSize)
+        block = try VirtioBlockDevice(disk: disk, serial: "test-serial-0001", queueSize: queueSize)
         transport = try VirtioMMIOTransport(backend: block, memory: memory, interrupt: interrupt)
         worker = try VirtioQueueWorker(transport: transport)
         try worker.start()

@@ -307,9 +307,11 @@ func fuzzWrite(_ bytes: [UInt8], limit: Int = 64 << 20) {
         static func makeCorpus(directory: String) throws {
             var options = VHDCreateOptions(type: .dynamic, size: 64 << 10)
             options.blockSize = 4096
-            let dynamic = try VHDImage.create(path: directory + "/dynamic.vhd", options: options)
-            try dynamic.write([UInt8](repeating: 0xAB, count: 1000), at: 5000)
-            try dynamic.flush()
+            do {  // closed before it becomes a parent (an image open for writing cannot be one)
+                let dynamic = try VHDImage.create(path: directory + "/dynamic.vhd", options: options)
+                try dynamic.write([UInt8](repeating: 0xAB, count: 1000), at: 5000)
+                try dynamic.flush()
+            }
             let fixed = try VHDImage.create(
                 path: directory + "/fixed.vhd", options: VHDCreateOptions(type: .fixed, size: 8192))
             try fixed.write([UInt8](repeating: 0xCD, count: 512), at: 512)

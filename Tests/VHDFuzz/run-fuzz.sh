@@ -12,5 +12,9 @@ mkdir -p "$scratch/corpus" fuzz-artifacts
 "$(swift build --show-bin-path)/vhd-fuzz" --make-corpus "$scratch/corpus"
 swift build -c release --product vhd-fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING \
     >"$scratch/build.log" 2>&1 || { cat "$scratch/build.log"; exit 1; }
+# New inputs go to the scratch corpus (first directory); the committed corpus (every finding and
+# the inputs that reached new code, see Corpus/README) is read too, so each run continues the
+# search instead of restarting it. A finding worth keeping goes into Tests/VHDFuzz/Corpus with a
+# test: `swift test` replays every file there.
 SWIFT_BACKTRACE=enable=no .build-fuzz/release/vhd-fuzz -max_total_time="$seconds" -rss_limit_mb=1024 -malloc_limit_mb=256 \
-    -artifact_prefix=fuzz-artifacts/ "$scratch/corpus"
+    -artifact_prefix=fuzz-artifacts/ "$scratch/corpus" Tests/VHDFuzz/Corpus

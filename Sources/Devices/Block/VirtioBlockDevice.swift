@@ -27,12 +27,16 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
     /// A device serving `disk`, answering `GET_ID` with `serial` (its first 20 UTF-8 bytes),
     /// offering one queue of `queueSize` entries and the given discard limits.
     ///
-    /// `queueSize` must be a power of two of at least 2 (`seg_max` is advertised as
-    /// `queueSize - 2`).
+    /// - Throws: ``VirtqueueError/invalidSize(_:)`` unless `queueSize` is a power of two from 2
+    ///   to 32768 (the specification's largest): a request takes at least two descriptors (header
+    ///   and status), and `seg_max` is advertised as `queueSize - 2`.
     public init(
         disk: any BlockDevice, serial: String = "swift-vmm", queueSize: UInt16 = 128,
         maxDiscardSectors: UInt32 = 1 << 22, maxDiscardSegments: UInt32 = 16
-    ) {
+    ) throws(VirtqueueError) {
+        guard queueSize >= 2, queueSize <= 32768, queueSize & (queueSize - 1) == 0 else {
+            throw .invalidSize(UInt32(queueSize))
+        }
         self.disk = disk
         self.serial = Array(serial.utf8.prefix(VirtioBlock.idSize))
         self.queueSize = queueSize
@@ -88,7 +92,8 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
             counters.record(nil, ok: false)
             return 0
         }
-        let statusAddress = GuestAddress(last.address.rawValue + UInt64(last.length) - 1)
+        // Subtract before adding: a buffer may end exactly at the top of the address space.
+        let statusAddress = GuestAddress(last.address.rawValue + (UInt64(last.length) - 1))
         let request = VirtioBlockRequest(chain: chain, memory: memory, disk: disk)
         let (type, status, dataWritten) = request.execute(
             serial: serial, maxDiscardSectors: maxDiscardSectors, maxDiscardSegments: maxDiscardSegments)

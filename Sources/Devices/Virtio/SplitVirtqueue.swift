@@ -50,7 +50,7 @@ public struct SplitVirtqueue: Hashable, Sendable {
         size: UInt16, maxSize: UInt16, descriptorTable: UInt64, availableRing: UInt64, usedRing: UInt64,
         negotiatedFeatures: UInt64 = 0, memory: some GuestMemoryAccess
     ) throws(VirtqueueError) {
-        guard size > 0, size <= maxSize, size & (size - 1) == 0 else { throw .invalidSize(size) }
+        guard size > 0, size <= maxSize, size & (size - 1) == 0 else { throw .invalidSize(UInt32(size)) }
         let n = UInt64(size)
         let areas: [(String, UInt64, UInt64, UInt64, Bool)] = [
             ("descriptor", descriptorTable, 16, 16 * n, false),

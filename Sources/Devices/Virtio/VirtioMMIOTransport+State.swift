@@ -66,7 +66,7 @@ extension VirtioMMIOTransport {
     public func restoreState(_ state: VirtioMMIOTransportState) throws(VirtqueueError) {
         let maxSizes = backend.queueSizeMax
         guard state.queues.count == maxSizes.count else {
-            throw .invalidSize(UInt16(truncatingIfNeeded: state.queues.count))
+            throw .invalidSize(UInt32(truncatingIfNeeded: state.queues.count))
         }
         var restored: [SplitVirtqueue?] = []
         for (i, q) in state.queues.enumerated() {

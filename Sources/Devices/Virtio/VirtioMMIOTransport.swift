@@ -3,6 +3,10 @@ import GuestMemory
 import HostSupport
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The virtio MMIO transport, version 2 (virtio 1.x, section 4.2): the register window a
 /// driver programs, feature negotiation, queue set-up and the split virtqueues of one
 /// ``VirtioDeviceBackend``.
@@ -53,6 +57,10 @@ public final class VirtioMMIOTransport: MMIODevice {
     private let queues: Mutex<[SplitVirtqueue?]>
     private let registers: Mutex<Registers>
     private let served = Atomic<UInt64>(0)
+    /// Threads waiting to change the device's state (reset, queue ready, saving or restoring):
+    /// queue service backs off while it is not zero, so a guest that keeps a queue busy can
+    /// never keep them out.
+    private let controlPending = Atomic<Int>(0)
 
     /// Creates the transport for `backend` over `memory`, interrupting through `interrupt`.
     ///
@@ -90,9 +98,15 @@ public final class VirtioMMIOTransport: MMIODevice {
 
     // MARK: Queue service
 
-    /// Serves every chain the driver made available on every ready queue, then raises the
+    /// Serves the chains the driver made available on every ready queue, then raises the
     /// used-buffer interrupt if any completed (unless the driver suppressed it). Called by the
     /// queue worker; safe to call from any thread.
+    ///
+    /// One call serves at most a queue's size of chains per queue, and stops early when another
+    /// thread is waiting to reset the device, change a queue or save its state; when it leaves
+    /// chains behind it signals ``queueNotify`` again, so the worker comes back for them after
+    /// that thread. A driver that keeps refilling its ring (or rewrites `avail.idx` from the
+    /// device's own writes) therefore gets its share, never the device.
     public func processQueues() {
         for index in 0..<backend.queueSizeMax.count { processQueue(index) }
     }
@@ -102,6 +116,13 @@ public final class VirtioMMIOTransport: MMIODevice {
         var completed = 0
         var failure: VirtqueueError?
         var interrupt = false
+        var leftBehind = false
+        if controlPending.load(ordering: .acquiring) > 0 {
+            // Let the control operation take the locks first; come back after it.
+            sched_yield()
+            queueNotify.trigger()
+            return
+        }
         queues.withLock { queues in
             guard queues.indices.contains(index), var queue = queues[index] else { return }
             let live = registers.withLock { r in
@@ -110,9 +131,17 @@ public final class VirtioMMIOTransport: MMIODevice {
             }
             guard live else { return }
             let oldUsed = queue.nextUsed
+            let budget = Int(queue.size)
             do throws(VirtqueueError) {
-                repeat {
-                    while let chain = try queue.popAvailable(memory: memory) {
+                serving: repeat {
+                    while true {
+                        if completed == budget || controlPending.load(ordering: .acquiring) > 0 {
+                            // Out of budget, or someone waits: stop without re-arming the
+                            // available event (the notify signalled below brings us back).
+                            leftBehind = true
+                            break serving
+                        }
+                        guard let chain = try queue.popAvailable(memory: memory) else { break }
                         let written = backend.serve(chain, queue: index, memory: memory)
                         try queue.pushUsed(head: chain.head, length: written, memory: memory)
                         completed += 1
@@ -123,31 +152,45 @@ public final class VirtioMMIOTransport: MMIODevice {
             } catch {
                 failure = error
                 queues[index] = nil
+                // Chains completed before the broken one are in the used ring: say so too.
+                interrupt = completed > 0
             }
         }
         if completed > 0 { served.add(UInt64(completed), ordering: .relaxed) }
         if let failure {
-            fail(failure)
+            fail(failure, usedBuffers: interrupt)
         } else if interrupt {
             registers.withLock { $0.interruptStatus |= VirtioInterrupt.usedBuffer }
             self.interrupt.trigger()
         }
+        if leftBehind { queueNotify.trigger() }
     }
 
-    /// Enters the error state: `DEVICE_NEEDS_RESET` plus a configuration-change interrupt.
-    private func fail(_ error: VirtqueueError) {
+    /// Runs `body` (which takes the locks) ahead of queue service: service stops between two
+    /// chains and does not start again until `body` returns.
+    private func control<R>(_ body: () -> R) -> R {
+        controlPending.add(1, ordering: .releasing)
+        defer { controlPending.subtract(1, ordering: .releasing) }
+        return body()
+    }
+
+    /// Enters the error state: `DEVICE_NEEDS_RESET` plus a configuration-change interrupt (and
+    /// the used-buffer one when `usedBuffers`: chains completed before the error).
+    private func fail(_ error: VirtqueueError, usedBuffers: Bool = false) {
         registers.withLock { r in
             r.lastError = error
             r.status |= VirtioDeviceStatus.needsReset.rawValue
             r.interruptStatus |= VirtioInterrupt.configurationChange
+            if usedBuffers { r.interruptStatus |= VirtioInterrupt.usedBuffer }
             r.configGeneration &+= 1
         }
         interrupt.trigger()
     }
 
-    /// Runs `body` with both locks held, in their order (for saving and restoring state).
+    /// Runs `body` with both locks held, in their order (for saving and restoring state),
+    /// ahead of queue service.
     func withState<R>(_ body: (inout [SplitVirtqueue?], inout Registers) -> R) -> R {
-        queues.withLock { queues in registers.withLock { r in body(&queues, &r) } }
+        control { queues.withLock { queues in registers.withLock { r in body(&queues, &r) } } }
     }
 
     // MARK: MMIODevice
@@ -198,6 +241,9 @@ public final class VirtioMMIOTransport: MMIODevice {
             writeStatus(value)
         case VirtioMMIORegister.queueReady:
             setQueueReady(value == 1)
+        case VirtioMMIORegister.queueSize where value > UInt32(UInt16.max):
+            // Refused, not cut to 16 bits (0x10004 is not 4): a driver error.
+            fail(.invalidSize(value))
         default:
             registers.withLock { r in Self.writeRegister(offset, value, &r) }
         }
@@ -219,7 +265,7 @@ public final class VirtioMMIOTransport: MMIODevice {
             r.driverFeatures = setHalf(r.driverFeatures, high: r.driverFeaturesSelect == 1)
         case VirtioMMIORegister.queueSelect: r.queueSelect = value
         case VirtioMMIORegister.queueSize where queueWritable:
-            r.queues[selected].size = UInt16(truncatingIfNeeded: value)
+            r.queues[selected].size = UInt16(value)  // larger values are refused in write(address:offset:from:)
         case VirtioMMIORegister.queueDescriptorLow where queueWritable,
             VirtioMMIORegister.queueDescriptorHigh where queueWritable:
             r.queues[selected].descriptor = setHalf(
@@ -240,23 +286,26 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// `Status` writes: 0 resets the device; setting `FEATURES_OK` succeeds only if the driver
     /// accepted a subset of the offered features including `VIRTIO_F_VERSION_1`.
     private func writeStatus(_ value: UInt32) {
-        queues.withLock { queues in
-            registers.withLock { r in
-                if value == 0 {
-                    for i in queues.indices { queues[i] = nil }
-                    r = Registers(queues: [QueueRegisters](repeating: QueueRegisters(), count: queues.count))
-                    return
+        control {
+            queues.withLock { queues in
+                registers.withLock { r in
+                    if value == 0 {
+                        for i in queues.indices { queues[i] = nil }
+                        r = Registers(queues: [QueueRegisters](repeating: QueueRegisters(), count: queues.count))
+                        return
+                    }
+                    var new = value | (r.status & VirtioDeviceStatus.needsReset.rawValue)
+                    let settingFeaturesOK =
+                        new & VirtioDeviceStatus.featuresOK.rawValue != 0
+                        && r.status & VirtioDeviceStatus.featuresOK.rawValue == 0
+                    if settingFeaturesOK {
+                        let offered = offeredFeatures
+                        let accepted =
+                            r.driverFeatures & ~offered == 0 && r.driverFeatures & VirtioFeature.version1 != 0
+                        if !accepted { new &= ~VirtioDeviceStatus.featuresOK.rawValue }
+                    }
+                    r.status = new
                 }
-                var new = value | (r.status & VirtioDeviceStatus.needsReset.rawValue)
-                let settingFeaturesOK =
-                    new & VirtioDeviceStatus.featuresOK.rawValue != 0
-                    && r.status & VirtioDeviceStatus.featuresOK.rawValue == 0
-                if settingFeaturesOK {
-                    let offered = offeredFeatures
-                    let accepted = r.driverFeatures & ~offered == 0 && r.driverFeatures & VirtioFeature.version1 != 0
-                    if !accepted { new &= ~VirtioDeviceStatus.featuresOK.rawValue }
-                }
-                r.status = new
             }
         }
     }
@@ -265,24 +314,26 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// starts it (or enters `DEVICE_NEEDS_RESET`); 0 stops it.
     private func setQueueReady(_ ready: Bool) {
         var failure: VirtqueueError?
-        queues.withLock { queues in
-            registers.withLock { r in
-                let selected = Int(r.queueSelect)
-                guard r.queues.indices.contains(selected) else { return }
-                guard ready else {
-                    r.queues[selected].ready = false
-                    queues[selected] = nil
-                    return
-                }
-                let q = r.queues[selected]
-                do throws(VirtqueueError) {
-                    queues[selected] = try SplitVirtqueue(
-                        size: q.size, maxSize: backend.queueSizeMax[selected], descriptorTable: q.descriptor,
-                        availableRing: q.driver, usedRing: q.device,
-                        negotiatedFeatures: r.driverFeatures, memory: memory)
-                    r.queues[selected].ready = true
-                } catch {
-                    failure = error
+        control {
+            queues.withLock { queues in
+                registers.withLock { r in
+                    let selected = Int(r.queueSelect)
+                    guard r.queues.indices.contains(selected) else { return }
+                    guard ready else {
+                        r.queues[selected].ready = false
+                        queues[selected] = nil
+                        return
+                    }
+                    let q = r.queues[selected]
+                    do throws(VirtqueueError) {
+                        queues[selected] = try SplitVirtqueue(
+                            size: q.size, maxSize: backend.queueSizeMax[selected], descriptorTable: q.descriptor,
+                            availableRing: q.driver, usedRing: q.device,
+                            negotiatedFeatures: r.driverFeatures, memory: memory)
+                        r.queues[selected].ready = true
+                    } catch {
+                        failure = error
+                    }
                 }
             }
         }

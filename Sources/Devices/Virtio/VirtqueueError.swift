@@ -6,8 +6,9 @@ import GuestMemory
 /// configuration-change interrupt; the queue is not touched again until the driver resets the
 /// device. None of them is ever a host crash or an access outside guest memory.
 public enum VirtqueueError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The queue size is zero, not a power of two or above the device's maximum.
-    case invalidSize(UInt16)
+    /// The queue size is zero, not a power of two or above the device's maximum, or a `QueueNum`
+    /// write wider than 16 bits.
+    case invalidSize(UInt32)
     /// A ring address is misaligned or its area is not entirely in guest memory.
     case invalidRingAddress(area: String, address: UInt64)
     /// `avail.idx` moved by more than the queue size since the device last looked.

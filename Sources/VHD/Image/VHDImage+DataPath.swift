@@ -254,11 +254,14 @@ extension VHDImage {
         if !s.tailTrimmed {
             // Bytes past the end of the data are stale (an old footer is overwritten by the
             // bitmap; anything beyond is left over from a crash): cut them off so that the
-            // unwritten parts of new blocks read as zeros.
+            // unwritten parts of new blocks read as zeros. The footer goes to the new end
+            // first: a file cut right after its data would end in a data sector, which a crash
+            // before the next flush would leave to be read as the trailing footer.
             if s.fileSize > s.nextFree + 512 {
-                try io.truncate(to: s.nextFree)
-                s.fileSize = s.nextFree
-                if let at = s.trailingFooterAt, at >= s.nextFree { s.trailingFooterAt = nil }
+                try io.writeBytes(footerBytes, at: s.nextFree)
+                try io.truncate(to: s.nextFree + 512)
+                s.fileSize = s.nextFree + 512
+                s.trailingFooterAt = s.nextFree
             }
             s.tailTrimmed = true
         }

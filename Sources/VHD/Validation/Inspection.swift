@@ -64,6 +64,29 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
     let trailingBytes = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: fileSize - 512, count: 512) }
     do {
         footer = try VHDFooter.parse(trailingBytes)
+        // A dynamic or differencing disk keeps a copy of its footer at offset 0, which no guest
+        // write reaches. A trailing "footer" naming another image is not this one's: after a
+        // crash the file can end in a data sector (an allocation cut the tail, or a new block
+        // was written past the old footer), and a guest can write one that parses. It must not
+        // choose the disk type or the parent; the copy stands in for it. (A fixed disk has no
+        // copy: its offset 0 is guest data, never trusted over the trailing footer.)
+        if footer.diskType != .fixed, fileSize >= 1024 {
+            let copyBytes = try lifting { () throws(BlockDeviceError) in try io.readBytes(at: 0, count: 512) }
+            if let copy = try? VHDFooter.parse(copyBytes, name: "footerCopy"), copy.diskType != .fixed,
+                copy.uniqueID != footer.uniqueID
+            {
+                try findings.add(
+                    .damaged,
+                    .invalidField(
+                        field: "footer.uniqueID", value: 0,
+                        reason:
+                            "the trailing footer names image \(footer.uniqueID), the footer copy \(copy.uniqueID): "
+                            + "the last sector is not this image's footer"),
+                    repair: .restoreTrailingFooter)
+                footer = copy
+                trailingOffset = nil
+            }
+        }
     } catch let trailingError {
         var recovered: VHDFooter?
         if fileSize % 512 == 511 {

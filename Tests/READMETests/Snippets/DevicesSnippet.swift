@@ -14,7 +14,7 @@ func readmeSnippetDevices() throws {
     var layout = try X86_64Layout(memorySize: 16 << 20)
     DevicePlacement.reservePlatformIRQs(in: &layout)
     let placement = try DevicePlacement.allocate(in: &layout)  // MMIO page + GSI
-    let block = VirtioBlockDevice(disk: try VHDImage.open(path: "disk.vhd"))
+    let block = try VirtioBlockDevice(disk: VHDImage.open(path: "disk.vhd"))
     let transport = try VirtioMMIOTransport(backend: block, memory: memory, interrupt: EventFD())
     try transport.attach(to: vm, bus: mmioBus, placement: placement)  // ioeventfd + irqfd
     let worker = try VirtioQueueWorker(transport: transport)
