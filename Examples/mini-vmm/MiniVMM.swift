@@ -238,13 +238,20 @@ struct MiniVMM: ParsableCommand {
         case let step?: problems.append("guest reported failure at step \(step)")
         case nil: problems.append("guest did not report")
         }
-        if let checksum = reports.checksum, checksum != expectedChecksum {
+        // A report the guest never made is a failure, not a pass: "matches" below is printed
+        // only for a checksum the guest did report.
+        switch reports.checksum {
+        case expectedChecksum?: break
+        case let checksum?:
             problems.append(
                 "guest checksum 0x\(String(checksum, radix: 16)) != host checksum 0x\(String(expectedChecksum, radix: 16))"
             )
+        case nil: problems.append("guest did not report its checksum")
         }
-        if let reported = reports.capacity, reported != UInt32(truncatingIfNeeded: capacity / 512) {
-            problems.append("guest saw capacity \(reported) sectors")
+        switch reports.capacity {
+        case UInt32(truncatingIfNeeded: capacity / 512)?: break
+        case let reported?: problems.append("guest saw capacity \(reported) sectors")
+        case nil: problems.append("guest did not report the disk's capacity")
         }
         let expectedWorkers = Set((1..<UInt32(vcpuCount)).map { expectedWorkerResult(index: $0) })
         if Set(reports.workers) != expectedWorkers || reports.workers.count != vcpuCount - 1 {

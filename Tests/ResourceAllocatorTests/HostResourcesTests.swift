@@ -39,20 +39,42 @@ import Testing
         #expect(throws: AdmissionError.unknownAdmission(a)) { try host.release(a) }
     }
 
-    @Test func randomAdmitReleaseReturnsExactly() throws {
+    /// Against a model: a request is admitted exactly when, for every resource, what the live
+    /// admissions use plus the request fits in `allocatable`; a refusal names the first short
+    /// resource with the model's figures; a release gives back exactly what was taken.
+    @Test func randomAdmitReleaseFollowsTheModel() throws {
         var rng = SplitMix64(seed: 3)
         var host = try HostResources(capacity: [.vcpus: 64, .memory: 256 * gib], overcommit: [.vcpus: 4])
-        var live: [Admission] = []
+        let allocatable: [ResourceKind: UInt64] = [.vcpus: 256, .memory: 256 * gib]
+        var live: [(Admission, ResourceVector)] = []
+        var admitted = 0, refused = 0
+        func modelUsed(_ kind: ResourceKind) -> UInt64 { live.reduce(0) { $0 + $1.1[kind] } }
         for _ in 0..<5000 {
             if rng.next() % 2 == 0 || live.isEmpty {
                 let r: ResourceVector = [.vcpus: 1 + rng.next() % 16, .memory: 1 + rng.next() % (32 * gib)]
-                if let a = try? host.admit(r) { live.append(a) }
+                // Resources in name order, as the host checks them: memory, then vcpus.
+                let short = [ResourceKind.memory, .vcpus].first { modelUsed($0) + r[$0] > allocatable[$0]! }
+                do {
+                    let a = try host.admit(r)
+                    #expect(short == nil, "admitted although \(short.map { "\($0)" } ?? "") is short")
+                    live.append((a, r))
+                    admitted += 1
+                } catch {
+                    let kind = try #require(short, "refused although everything fits: \(error)")
+                    #expect(
+                        error
+                            == .insufficient(
+                                resource: kind, requested: r[kind], available: allocatable[kind]! - modelUsed(kind)))
+                    refused += 1
+                }
             } else {
-                try host.release(live.remove(at: Int(rng.next() % UInt64(live.count))))
+                try host.release(live.remove(at: Int(rng.next() % UInt64(live.count))).0)
             }
-            for kind in host.allocatable.kinds { #expect(host.used[kind] <= host.allocatable[kind]) }
+            for kind in [ResourceKind.vcpus, .memory] { #expect(host.used[kind] == modelUsed(kind)) }
         }
-        for a in live { try host.release(a) }
+        // Both outcomes are exercised (the workload is seeded, so these counts never vary).
+        #expect(admitted > 1000 && refused > 100, "admitted \(admitted), refused \(refused)")
+        for (a, _) in live { try host.release(a) }
         #expect(host.used.isZero && host.admissionCount == 0)
     }
 
@@ -130,14 +152,56 @@ import Testing
         #expect(copy.used == [.vcpus: 2])
         #expect(try copy.admit([.memory: 1]) != c)
 
-        let tooMuch =
-            #"{"capacity":{"vcpus":4},"overcommit":{},"reserved":{},"nextSerial":2,"admissions":[{"serial":0,"request":{"vcpus":3}},{"serial":1,"request":{"vcpus":3}}]}"#
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(HostResources.self, from: Data(tooMuch.utf8)) }
-        let repeated =
-            #"{"capacity":{"vcpus":4},"overcommit":{},"reserved":{},"nextSerial":2,"admissions":[{"serial":0,"request":{"vcpus":1}},{"serial":0,"request":{"vcpus":1}}]}"#
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(HostResources.self, from: Data(repeated.utf8)) }
-        let badRatio =
-            #"{"capacity":{"vcpus":4},"overcommit":{"vcpus":-1},"reserved":{},"nextSerial":0,"admissions":[]}"#
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(HostResources.self, from: Data(badRatio.utf8)) }
+    }
+
+    /// A saved host whose admissions are tampered with is refused with the exact reason. The
+    /// fixtures are the encoder's own output, then corrupted (the resource vectors encode as
+    /// arrays of kind and amount, not as objects).
+    @Test func tamperedSavedStateIsRefusedWithTheReason() throws {
+        var host = try HostResources(capacity: [.vcpus: 4, .memory: 64], overcommit: [.vcpus: 1])
+        _ = try host.admit([.vcpus: 3])
+        let saved = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(host)) as? [String: Any])
+        let admissions = try #require(saved["admissions"] as? [[String: Any]])
+        try #require(admissions.count == 1 && saved["nextSerial"] as? Int == 1)
+        #expect(try decodingFailure(HostResources.self, saved) == nil, "the untouched state decodes")
+
+        func failure(_ change: (inout [String: Any]) -> Void) throws -> (key: String, reason: String)? {
+            var state = saved
+            change(&state)
+            return try decodingFailure(HostResources.self, state)
+        }
+        // The same request admitted twice: 6 vCPUs on a host of 4.
+        let tooMuch = try failure { s in
+            var second = admissions[0]
+            second["serial"] = 1
+            s["admissions"] = admissions + [second]
+            s["nextSerial"] = 2
+        }
+        #expect(tooMuch?.key == "admissions")
+        #expect(
+            tooMuch?.reason
+                == "admission 1 does not fit: \(AdmissionError.insufficient(resource: .vcpus, requested: 3, available: 1))"
+        )
+        let repeated = try failure { s in
+            s["admissions"] = admissions + admissions
+            s["capacity"] = try? JSONSerialization.jsonObject(
+                with: JSONEncoder().encode([ResourceKind.vcpus: UInt64(8), .memory: 64] as ResourceVector))
+        }
+        #expect(repeated?.key == "admissions" && repeated?.reason == "admission 0 appears twice")
+        let futureSerial = try failure { s in s["nextSerial"] = 0 }
+        #expect(futureSerial?.key == "admissions" && futureSerial?.reason == "admission 0 is not below nextSerial 0")
+        let badRatio = try failure { s in
+            s["overcommit"] = try? JSONSerialization.jsonObject(
+                with: JSONEncoder().encode([ResourceKind.vcpus: -1.0]))
+        }
+        #expect(badRatio?.key == "overcommit")
+        #expect(badRatio?.reason == "\(HostConfigurationError.invalidOvercommit(.vcpus, -1))")
+        let overReserved = try failure { s in
+            s["reserved"] = try? JSONSerialization.jsonObject(
+                with: JSONEncoder().encode([ResourceKind.memory: UInt64(65)] as ResourceVector))
+        }
+        #expect(overReserved?.key == "reserved")
+        #expect(overReserved?.reason == "\(HostConfigurationError.reservationExceedsCapacity(.memory))")
     }
 }

@@ -69,11 +69,10 @@ import Testing
     @Test func corruptedSavesAreRejected() throws {
         let layout = try X86_64Layout(memorySize: 6 * gib)
         let saved = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(layout)) as? [String: Any])
-        func decodes(_ object: [String: Any]) throws -> Bool {
-            let data = try JSONSerialization.data(withJSONObject: object)
-            return (try? JSONDecoder().decode(X86_64Layout.self, from: data)) != nil
+        func failure(_ object: [String: Any]) throws -> (key: String, reason: String)? {
+            try decodingFailure(X86_64Layout.self, object)
         }
-        #expect(try decodes(saved))
+        #expect(try failure(saved) == nil)
         // The saved RAM claims more than the configuration gives.
         var biggerRAM = saved
         var ram = try #require(saved["ram"] as? [[String: Any]])
@@ -81,16 +80,22 @@ import Testing
         range["size"] = 4 * gib
         ram[1]["range"] = range
         biggerRAM["ram"] = ram
-        #expect(try !decodes(biggerRAM))
-        // A different configuration no longer matches the saved windows.
+        let bigger = try failure(biggerRAM)
+        #expect(bigger?.key == "ram" && bigger?.reason == "does not match the configuration")
+        // A different (valid) configuration no longer matches the saved RAM and windows.
         var movedHole = saved
+        var moved = try #require(saved["configuration"] as? [String: Any])
+        moved["mmio32Start"] = 2 * gib
+        movedHole["configuration"] = moved
+        let hole = try failure(movedHole)
+        #expect(hole?.key == "ram" && hole?.reason == "does not match the configuration")
+        // An invalid configuration, alone: only physicalAddressBits changes.
+        var badBits = saved
         var configuration = try #require(saved["configuration"] as? [String: Any])
-        configuration["mmio32Start"] = 2 * gib
-        movedHole["configuration"] = configuration
-        #expect(try !decodes(movedHole))
-        // An invalid configuration.
         configuration["physicalAddressBits"] = 64
-        movedHole["configuration"] = configuration
-        #expect(try !decodes(movedHole))
+        badBits["configuration"] = configuration
+        let bits = try failure(badBits)
+        #expect(bits?.key == "configuration")
+        #expect(bits?.reason == "\(LayoutError.invalidConfiguration("physicalAddressBits must be 33...63"))")
     }
 }

@@ -1,5 +1,6 @@
 import HostSupport
 import Synchronization
+import TestSupport
 import Testing
 import VCPUScheduler
 
@@ -101,9 +102,9 @@ struct DispatcherTests {
         try dispatcher.add(low, parameters: SchedulingParameters(priority: 0))
         try dispatcher.add(high, parameters: SchedulingParameters(priority: 5), runnable: false)
         try dispatcher.start()
-        while low.slices.load(ordering: .relaxed) == 0 { usleep(1_000) }
+        try waitUntil("low's first slice") { low.slices.load(ordering: .relaxed) > 0 }
         dispatcher.wake(high.schedulingID)
-        while high.slices.load(ordering: .relaxed) == 0 { usleep(1_000) }
+        try waitUntil("high's first slice") { high.slices.load(ordering: .relaxed) > 0 }
         dispatcher.stop()
         #expect(low.preemptions.load(ordering: .relaxed) >= 1)
         #expect(dispatcher.report().row(low.schedulingID)?.accounting.preemptions ?? 0 >= 1)
@@ -116,7 +117,7 @@ struct DispatcherTests {
             policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 1, workerPriority: .nice(5))
         try dispatcher.add(vcpu, parameters: SchedulingParameters())
         try dispatcher.start()
-        while vcpu.slices.load(ordering: .relaxed) == 0 { usleep(1_000) }
+        try waitUntil("vcpu's first slice") { vcpu.slices.load(ordering: .relaxed) > 0 }
         let tid = try #require(dispatcher.workerThreadIDs.first ?? nil)
         errno = 0
         let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid))

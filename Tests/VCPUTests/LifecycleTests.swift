@@ -21,25 +21,43 @@ extension VCPUTests {
             return VCPURunner(vcpu: vcpu)
         }
 
+        /// `inc dword [0x2000]; jmp 0x1000`: a loop whose progress shows in memory.
+        static let counting: [UInt8] = [0x66, 0xFF, 0x06, 0x00, 0x20, 0xEB, 0xF9]
+
         @Test func thousandPauseResumeCycles() throws {
             let machine = try TestVM(ramSize: 0x10000)
             let runner = try spinningRunner(machine)
+            try machine.memory.write(contentsOf: Self.counting, at: GuestAddress(0x1000))
+            func counter() throws -> UInt32 { try machine.memory.read(UInt32.self, at: GuestAddress(0x2000)) }
             #expect(runner.state == .created)
             try runner.start()
             #expect(runner.state == .running)
+            try waitUntil("the guest's first iterations") { (try? counter()) ?? 0 > 0 }
             var pauseNanoseconds: [UInt64] = []
-            for _ in 0..<1000 {
+            var first: UInt32?
+            for cycle in 0..<1000 {
                 let start = DispatchFreeClock.now()
                 try runner.pause()
                 pauseNanoseconds.append(DispatchFreeClock.now() - start)
                 #expect(runner.state == .paused)
+                if cycle % 100 == 0 {
+                    // Paused means parked: the counter does not move while it is.
+                    let parked = try counter()
+                    first = first ?? parked
+                    usleep(2000)
+                    #expect(try counter() == parked, "cycle \(cycle): the guest ran while paused")
+                }
                 try runner.resume()
                 #expect(runner.state == .running)
             }
+            // Resumed means running: the guest goes on counting after the last resume.
+            let resumed = try counter()
+            try waitUntil("the guest to count again after the last resume") { (try? counter()) ?? 0 > resumed }
+            #expect(try counter() > first ?? .max)
             #expect(runner.stop() == .stoppedByOwner)
             #expect(runner.state == .stopped)
-            // The guest really ran between pauses and is still at its loop.
-            #expect(try runner.vcpu.registers().rip == 0x1000)
+            // Stopped inside its loop: at one of its two instructions.
+            #expect([0x1000, 0x1005].contains(try runner.vcpu.registers().rip))
             pauseNanoseconds.sort()
             print(
                 "pause latency (kick → parked) over 1000 cycles: p50 \(pauseNanoseconds[500] / 1000) µs, "
@@ -73,7 +91,7 @@ extension VCPUTests {
                 let runners = try (0..<4).map { try spinningRunner(machine, id: UInt64($0)) }
                 for runner in runners { try runner.start() }
                 for runner in runners {
-                    while runner.threadID == nil { sched_yield() }
+                    try waitUntil("the vCPU thread to start", interval: 0) { runner.threadID != nil }
                     threadIDs.append(runner.threadID!)
                 }
                 #expect(threadIDs.allSatisfy(threadExists))
@@ -93,12 +111,16 @@ extension VCPUTests {
             for _ in 0..<200 {
                 let start = DispatchFreeClock.now()
                 runner.kick()
-                while runner.statistics.count(.interrupted) == before + UInt64(samples.count) { sched_yield() }
+                let seen = before + UInt64(samples.count)
+                try waitUntil("kick \(samples.count) to bring the vCPU out", interval: 0) {
+                    runner.statistics.count(.interrupted) > seen
+                }
                 samples.append(DispatchFreeClock.now() - start)
             }
+            // One interrupted exit per kick: none lost, none doubled.
+            #expect(runner.statistics.count(.interrupted) - before == 200)
             runner.stop()
             samples.sort()
-            #expect(runner.statistics.count(.interrupted) >= before + 200)
             print(
                 "kick latency (kick → vCPU out of the guest) over 200 kicks: p50 \(samples[100] / 1000) µs, "
                     + "p99 \(samples[198] / 1000) µs")

@@ -371,16 +371,49 @@ import Testing
         #expect(Self.openError(child) == .parentNotFound(tried: ["W2ku C:\\VMs\\parent.vhd (not a local path)"]))
     }
 
+    /// Every prefix of a valid image (every 4093 bytes, and each structure's boundary) is
+    /// refused with the error its cut explains, or opens and reads exactly the disk's data:
+    /// never a crash, never other data.
     @Test func everyTruncationFailsCleanly() throws {
-        // No prefix of a valid image crashes open; each either opens and reads or throws.
         let dir = try TemporaryDirectory()
         let path = try Self.dynamicImage(dir)
         let whole = try readFile(path)
-        for length in stride(from: 0, to: whole.count, by: 4093) {
-            try writeFile(dir.file("cut.vhd"), Array(whole[0..<length]))
-            if let image = try? VHDImage.open(path: dir.file("cut.vhd"), readOnly: true) {
-                _ = try? contents(of: image)
+        var model = [UInt8](repeating: 0, count: 4 << 20)
+        model.replaceSubrange(0..<4096, with: pattern(4096, seed: 1))
+        model.replaceSubrange((2 << 20)..<(2 << 20) + 4096, with: pattern(4096, seed: 2))
+        // Where the cut falls: the footer copy, header and BAT (first 2 KiB here), the blocks,
+        // or only the trailing footer.
+        let firstBlock = Int(try VHDImage.open(path: path, readOnly: true).blockAllocationTable[0]) * 512
+        var refusals: [String: Int] = [:]
+        let lengths = Set(
+            Array(stride(from: 0, to: whole.count, by: 4093)) + [511, 512, 1024, 1536, 2048, whole.count - 512])
+        for length in lengths.sorted() {
+            let cut = dir.file("cut-\(length).vhd")
+            try writeFile(cut, Array(whole[0..<length]))
+            do {
+                let image = try VHDImage.open(path: cut, readOnly: true)
+                #expect(length == whole.count - 512, "only the image without its trailing footer opens (\(length))")
+                #expect(try contents(of: image) == model, "a prefix of \(length) bytes reads other data")
+            } catch let error as VHDError {
+                // The reason names the cut: too small for a footer, no footer (the copy is
+                // then used and the header or a block lies past the end).
+                let name: String =
+                    switch error {
+                    case .invalidField(let field, _, _): field
+                    case .truncated(let structure, _, _): "truncated \(structure)"
+                    case .batEntryOutsideFile: "bat"
+                    default: "\(error)"
+                    }
+                refusals[name, default: 0] += 1
+                if length < 512 {
+                    #expect(name == "truncated footer", "\(length): \(error)")
+                } else if length > firstBlock {
+                    #expect(
+                        name == "bat",
+                        "a cut inside the blocks leaves a BAT entry outside the file (\(length)): \(error)")
+                }
             }
         }
+        #expect(refusals.values.reduce(0, +) == lengths.count - 1, "\(refusals)")
     }
 }

@@ -36,10 +36,10 @@ import Testing
         #expect(try contents(of: image) == model)
         let report = try VHDImage.check(path: path)
         #expect(report.isClean, "\(report.problems)")
-        if ToolCheck.qemuImg {
+        try withOracle(ToolCheck.qemuImg, "qemu-img") {
             try InteropTests.qemuCompare(path, with: model, in: dir)
         }
-        if ToolCheck.pyvhdi {
+        try withOracle(ToolCheck.pyvhdi, "libvhdi (pyvhdi)") { () throws in
             #expect(try InteropTests.libvhdiRead([path], into: dir) == model)
         }
     }

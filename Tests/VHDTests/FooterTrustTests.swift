@@ -54,7 +54,7 @@ import Testing
         let repaired = try VHDImage.check(path: path, repair: true)
         #expect(repaired.isClean && repaired.lost.isEmpty, "\(repaired.problems)")
         #expect(try contents(of: VHDImage.open(path: path, readOnly: true)) == disk)
-        if ToolCheck.qemuImg {
+        try withOracle(ToolCheck.qemuImg, "qemu-img") {
             try InteropTests.qemuCompare(path, with: disk, in: dir)
         }
     }

@@ -74,7 +74,7 @@ import Testing
         #expect(try difference(contents(of: child), model) == nil)
         let report = try VHDImage.check(path: dir.file("c.vhd"))
         #expect(report.problems.isEmpty, "\(report.problems)")
-        if ToolCheck.pyvhdi {
+        try withOracle(ToolCheck.pyvhdi, "libvhdi (pyvhdi)") { () throws in
             #expect(try InteropTests.libvhdiRead([dir.file("c.vhd"), dir.file("p.vhd")], into: dir) == model)
         }
     }

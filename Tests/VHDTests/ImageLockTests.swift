@@ -199,7 +199,7 @@ struct CrossProcessLockTests {
         #expect(message?.contains(named) == true, "\(document)")
 
         // QEMU sees the lock as well.
-        if ToolCheck.qemuImg {
+        try withOracle(ToolCheck.qemuImg, "qemu-img") {
             let qemu = try runProcess("/usr/bin/env", ["qemu-img", "info", "-f", "vpc", path])
             #expect(qemu.status != 0)
             #expect(qemu.standardError.contains("lock"), "\(qemu.standardError)")

@@ -60,7 +60,7 @@ import Testing
         }
         let report = try VHDImage.check(path: child)
         #expect(report.problems.isEmpty, "\(report.problems)")
-        if ToolCheck.pyvhdi {
+        try withOracle(ToolCheck.pyvhdi, "libvhdi (pyvhdi)") { () throws in
             #expect(try InteropTests.libvhdiRead([child, dir.file("parent.vhd")], into: dir) == model)
         }
     }

@@ -53,7 +53,7 @@ import Testing
         #expect(after == lastBlockEnd.map { $0 + 512 })
         #expect(try difference(contents(of: VHDImage.open(path: path, readOnly: true)), model) == nil)
         try Self.expectClean(path)
-        if ToolCheck.qemuImg {
+        try withOracle(ToolCheck.qemuImg, "qemu-img") {
             try InteropTests.qemuCompare(path, with: model, in: dir)
         }
     }
@@ -84,7 +84,7 @@ import Testing
             #expect(after.allocatedBlockCount == 8)
             #expect(try difference(contents(of: after), initial.disk) == nil)
             try Self.expectClean(path)
-            if ToolCheck.qemuImg {
+            try withOracle(ToolCheck.qemuImg, "qemu-img") {
                 try InteropTests.qemuCompare(path, with: initial.disk, in: dir)
             }
         }
@@ -149,7 +149,7 @@ import Testing
         #expect(try difference(contents(of: VHDImage.open(path: path, readOnly: true)), model) == nil)
         #expect(try readFile(path).count == size + Int(growth) + 512)
         try Self.expectClean(path)
-        if ToolCheck.qemuImg {
+        try withOracle(ToolCheck.qemuImg, "qemu-img") {
             try InteropTests.qemuCompare(path, with: model, in: dir)
         }
     }
@@ -176,7 +176,7 @@ import Testing
         try Self.expectClean(path)
         #expect(throws: VHDError.self) { try VHDImage.resize(path: path, to: 2 << 20) }
         try VHDImage.resize(path: dir.file("d.vhd"), to: 6 << 20)
-        if ToolCheck.qemuImg {
+        try withOracle(ToolCheck.qemuImg, "qemu-img") {
             try run("qemu-img", ["convert", "-f", "vpc", "-O", "raw", path, dir.file("q.raw")])
             #expect(
                 try difference(readFile(dir.file("q.raw")), contents(of: VHDImage.open(path: path, readOnly: true)))
@@ -276,7 +276,7 @@ import Testing
             #expect((converted as? VHDImage)?.diskType == (format == .fixed ? .fixed : .dynamic))
             try Self.expectClean(out)
         }
-        if ToolCheck.qemuImg {
+        try withOracle(ToolCheck.qemuImg, "qemu-img") {
             try InteropTests.qemuCompare(out, format: format == .raw ? "raw" : "vpc", with: model, in: dir)
         }
     }

@@ -86,3 +86,19 @@ func difference(_ a: [UInt8], _ b: [UInt8]) -> String? {
     let last = a.indices.last(where: { a[$0] != b[$0] }) ?? i
     return "first difference at byte \(i) (\(a[i]) vs \(b[i])), last at \(last)"
 }
+
+/// Runs `body`, the part of a test that checks against a third-party oracle (`name`: qemu-img,
+/// libvhdi), when the tool is installed. When it is not, the skip is never silent: under CI
+/// (`CI` set; `.ci/run` installs every oracle) it fails the test, elsewhere it prints which
+/// oracle this run went without; the rest of the test runs either way.
+func withOracle(
+    _ available: Bool, _ name: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) rethrows {
+    if available { return try body() }
+    if ProcessInfo.processInfo.environment["CI"] != nil {
+        Issue.record(
+            "the \(name) oracle is not installed: CI must install it (.ci/run)", sourceLocation: sourceLocation)
+    } else {
+        print("note: skipped the \(name) oracle at \(sourceLocation): not installed")
+    }
+}

@@ -134,6 +134,26 @@ package struct ImageLockRequest: Sendable, Equatable {
     /// - Throws: ``BlockDeviceError/locked(_:)`` on a conflict, ``BlockDeviceError/io(operation:errno:)``
     ///   when the file system refuses the lock calls.
     package func apply(to descriptor: FileDescriptor, path: String) throws(BlockDeviceError) {
+        // A conflict is confirmed over a short while before it is reported. A lock outlives the
+        // close of its descriptor while a child process this process is forking still holds a
+        // copy of the descriptor table (until its exec closes the close-on-exec descriptors):
+        // an image closed and reopened at once, while another thread starts a process, can meet
+        // its own old lock for a moment. 20 looks 5 ms apart cover that window many times over;
+        // a real holder is still reported, 0.1 s later.
+        var attempt = 0
+        while true {
+            do {
+                return try applyOnce(to: descriptor, path: path)
+            } catch {
+                guard case .locked = error, attempt < 19 else { throw error }
+                attempt += 1
+                usleep(5000)
+            }
+        }
+    }
+
+    /// One try of ``apply(to:path:)``.
+    private func applyOnce(to descriptor: FileDescriptor, path: String) throws(BlockDeviceError) {
         func call<T>(_ body: () throws(SystemCallError) -> T) throws(BlockDeviceError) -> T {
             do { return try body() } catch { throw BlockDeviceError(error) }
         }

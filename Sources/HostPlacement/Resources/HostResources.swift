@@ -145,13 +145,27 @@ extension HostResources: Codable {
                 overcommit: try c.decode([ResourceKind: Double].self, forKey: .overcommit),
                 reserved: try c.decode(ResourceVector.self, forKey: .reserved))
         } catch let error as HostConfigurationError {
-            throw DecodingError.dataCorruptedError(forKey: .capacity, in: c, debugDescription: "\(error)")
+            let key: CodingKeys =
+                switch error {
+                case .invalidOvercommit, .overflow: .overcommit
+                case .reservationExceedsCapacity: .reserved
+                }
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(error)")
         }
         for a in saved {
             let admission = Admission(serial: a.serial)
-            guard a.serial < nextSerial, admissions[admission] == nil, shortfall(for: a.request) == nil else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .admissions, in: c, debugDescription: "admission \(a.serial) does not fit or repeats")
+            let problem: String? =
+                if a.serial >= nextSerial {
+                    "admission \(a.serial) is not below nextSerial \(nextSerial)"
+                } else if admissions[admission] != nil {
+                    "admission \(a.serial) appears twice"
+                } else if let shortfall = shortfall(for: a.request) {
+                    "admission \(a.serial) does not fit: \(shortfall)"
+                } else {
+                    nil
+                }
+            if let problem {
+                throw DecodingError.dataCorruptedError(forKey: .admissions, in: c, debugDescription: problem)
             }
             for (kind, amount) in a.request.amounts { used[kind] += amount }
             admissions[admission] = a.request
