@@ -117,7 +117,7 @@ import VHD
         // Once the legacy lines are gone, placement fails and gives the MMIO page back.
         while (try? layout.legacyIRQs.allocate()) != nil {}
         let freeBefore = layout.mmio32.freeRanges
-        #expect(throws: DevicePlacementError.self) { try DevicePlacement.allocate(in: &layout) }
+        #expect(throws: DevicePlacementError.irq(.exhausted)) { try DevicePlacement.allocate(in: &layout) }
         #expect(layout.mmio32.freeRanges == freeBefore)
     }
 

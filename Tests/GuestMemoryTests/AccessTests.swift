@@ -57,7 +57,10 @@ func adjacentMap(_ options: MmapRegionOptions = .init()) throws -> GuestMemoryMa
         #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x30000))) {
             try map.atomicLoad(UInt32.self, at: GuestAddress(0x30000))
         }
-        #expect(throws: GuestMemoryError.self) { try map.atomicLoad(UInt128.self, at: GuestAddress(0x10000)) }
+        // No 16-byte atomics: refused as misaligned for 16 bytes, though 0x10000 is 16-byte aligned.
+        #expect(throws: GuestMemoryError.misaligned(GuestAddress(0x10000), alignment: 16)) {
+            try map.atomicLoad(UInt128.self, at: GuestAddress(0x10000))
+        }
     }
 
     @Test func concurrentAtomicIncrementsAreNotLost() async throws {

@@ -43,7 +43,10 @@ import Testing
         #expect(changes.added.map(\.slot) == [MemorySlot(1)] && changes.added.first?.region === d)
         #expect(changes.removed.isEmpty)
         #expect(throws: GuestMemoryError.unknownSlot(MemorySlot(9))) { try memory.remove(slot: MemorySlot(9)) }
-        #expect(throws: GuestMemoryError.self) { try memory.insert(try makeRegion(0x20000, pages: 1)) }
+        let cRange = try GuestAddressRange(start: GuestAddress(0x20000), count: page)
+        #expect(throws: GuestMemoryError.overlappingRegions(cRange, cRange)) {
+            try memory.insert(try makeRegion(0x20000, pages: 1))
+        }
     }
 
     @Test func hotplugWhileAnotherThreadReads() async throws {

@@ -85,13 +85,18 @@ import Testing
         let privateMap = try GuestMemoryMap(regions: [copyOnWrite])
         try privateMap.write(contentsOf: [9, 9, 9], at: GuestAddress(0x1000))
         #expect(try file.read(count: 3, at: 0) == Array(content[0..<3]))
-        #expect(throws: GuestMemoryError.self) {
+        #expect(
+            throws: GuestMemoryError.invalidRegion("file offset 100 must be a non-negative multiple of the host page")
+        ) {
             try MmapRegion(
                 guestBase: .zero, size: page, options: .init(backing: .file(file.descriptor, offset: 100, shared: true))
             )
         }
         // A region the file does not cover would SIGBUS on access: refused up front.
-        #expect(throws: GuestMemoryError.self) {
+        #expect(
+            throws: GuestMemoryError.invalidRegion(
+                "file of \(3 * page) bytes does not cover \(3 * page) bytes at offset \(page)")
+        ) {
             try MmapRegion(
                 guestBase: .zero, size: 3 * page,
                 options: .init(backing: .file(file.descriptor, offset: Int64(page), shared: true)))
@@ -127,20 +132,33 @@ import Testing
         meminfo("HugePages_Free") ?? 0
     }
 
-    /// Expects `body` to fail with `hugePagesUnavailable` whose reason mentions `hint`.
-    func expectHugePagesUnavailable(mentioning hint: String, _ body: () throws -> Void) {
-        let error = #expect(throws: GuestMemoryError.self) { try body() }
-        guard case .hugePagesUnavailable(let why)? = error else {
-            Issue.record("expected hugePagesUnavailable, got \(String(describing: error))")
-            return
+    /// The host page size, which `MmapRegion`'s messages name.
+    static let hostPageSize = UInt64(max(sysconf(Int32(_SC_PAGESIZE)), 4096))
+
+    /// Why no transparent huge pages are available, as `MmapRegion` says it when the sysfs
+    /// setting `file` reads `mode` (empty: the file is missing).
+    static func transparentHugePagesUnavailable(_ file: String, mode: String) -> GuestMemoryError {
+        let path = "/sys/kernel/mm/transparent_hugepage/\(file)"
+        guard let open = mode.firstIndex(of: "["), let close = mode.firstIndex(of: "]"), open < close else {
+            return .hugePagesUnavailable("the kernel has no transparent huge pages (\(path) missing)")
         }
-        #expect(why.contains(hint))
+        let selected = mode[mode.index(after: open)..<close]
+        return .hugePagesUnavailable("transparent huge pages are disabled (\(path) is [\(selected)])")
     }
 
     @Test func hugetlbRegionSucceedsOrSaysWhyNot() throws {
         let options = MmapRegionOptions(hugePages: .hugetlb)
         if Self.freeHugePages == 0 {
-            expectHugePagesUnavailable(mentioning: "HugePages_Free") { _ = try makeRegion(0, pages: 512, options) }
+            // The errno of the failed mmap depends on the kernel (ENOMEM as a rule); the rest of
+            // the message is fixed.
+            #expect {
+                _ = try makeRegion(0, pages: 512, options)
+            } throws: { error in
+                guard case .hugePagesUnavailable(let why) = error as? GuestMemoryError else { return false }
+                return why.hasPrefix("no 2 MiB huge pages could be allocated (")
+                    && why.hasSuffix(
+                        "); HugePages_Free in /proc/meminfo is 0 — reserve pages with `sysctl vm.nr_hugepages=N`")
+            }
         } else {
             let region = try makeRegion(0, pages: 512, options)
             #expect(UInt(bitPattern: region.hostBase) % (2 << 20) == 0)
@@ -148,14 +166,20 @@ import Testing
             try map.write(UInt64(42), at: GuestAddress(0x1F_FFF8))
             #expect(try map.read(UInt64.self, at: GuestAddress(0x1F_FFF8)) == 42)
         }
-        #expect(throws: GuestMemoryError.self) { try makeRegion(0, pages: 1, options) }  // not a 2 MiB multiple
+        #expect(
+            throws: GuestMemoryError.invalidRegion("hugetlb regions must be a multiple of 2 MiB, got \(page) bytes")
+        ) {
+            try makeRegion(0, pages: 1, options)  // not a 2 MiB multiple
+        }
     }
 
     @Test func transparentHugePagesSucceedOrSayWhyNot() throws {
         let mode = readSmallFile("/sys/kernel/mm/transparent_hugepage/enabled")
         let options = MmapRegionOptions(hugePages: .transparent, guardPages: 1)
         if mode.isEmpty || mode.contains("[never]") {
-            expectHugePagesUnavailable(mentioning: "transparent") { _ = try makeRegion(0, pages: 1024, options) }
+            #expect(throws: Self.transparentHugePagesUnavailable("enabled", mode: mode)) {
+                _ = try makeRegion(0, pages: 1024, options)
+            }
         } else {
             let region = try makeRegion(0, pages: 1024, options)
             #expect(UInt(bitPattern: region.hostBase) % (2 << 20) == 0)
@@ -169,7 +193,9 @@ import Testing
         let mode = readSmallFile("/sys/kernel/mm/transparent_hugepage/shmem_enabled")
         let options = MmapRegionOptions(backing: .memfd(name: "thp"), hugePages: .transparent)
         if mode.isEmpty || mode.contains("[never]") || mode.contains("[deny]") {
-            expectHugePagesUnavailable(mentioning: "shmem_enabled") { _ = try makeRegion(0, pages: 512, options) }
+            #expect(throws: Self.transparentHugePagesUnavailable("shmem_enabled", mode: mode)) {
+                _ = try makeRegion(0, pages: 512, options)
+            }
         } else {
             let region = try makeRegion(0, pages: 512, options)
             #expect(UInt(bitPattern: region.hostBase) % (2 << 20) == 0)
@@ -177,11 +203,25 @@ import Testing
     }
 
     @Test func invalidRegionParametersAreTypedErrors() {
-        #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: .zero, size: 0) }
-        #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: .zero, size: 100) }
-        #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: GuestAddress(0x800), size: page) }
-        #expect(throws: GuestMemoryError.self) { try MmapRegion(guestBase: GuestAddress(.max - page + 2), size: page) }
-        #expect(throws: GuestMemoryError.self) {
+        let hostPage = Self.hostPageSize
+        #expect(
+            throws: GuestMemoryError.invalidRegion(
+                "size 0 must be a non-zero multiple of the \(hostPage)-byte host page")
+        ) { try MmapRegion(guestBase: .zero, size: 0) }
+        #expect(
+            throws: GuestMemoryError.invalidRegion(
+                "size 100 must be a non-zero multiple of the \(hostPage)-byte host page")
+        ) { try MmapRegion(guestBase: .zero, size: 100) }
+        #expect(
+            throws: GuestMemoryError.invalidRegion("guest base 0x800 must be aligned to the \(hostPage)-byte host page")
+        ) { try MmapRegion(guestBase: GuestAddress(0x800), size: page) }
+        // .max - page + 2 is not page-aligned, so this base is refused for its alignment before
+        // the range is checked against 2^64.
+        #expect(
+            throws: GuestMemoryError.invalidRegion(
+                "guest base \(GuestAddress(.max - page + 2)) must be aligned to the \(hostPage)-byte host page")
+        ) { try MmapRegion(guestBase: GuestAddress(.max - page + 2), size: page) }
+        #expect(throws: GuestMemoryError.invalidRegion("guard page count -1 is out of range")) {
             try MmapRegion(guestBase: .zero, size: page, options: .init(guardPages: -1))
         }
     }

@@ -54,23 +54,54 @@ import Testing
         try GuestMemorySnapshot.write(map, to: file.descriptor)
         let good = try file.read(count: 1 << 20, at: 0)
 
-        func rejects(_ patch: (inout [UInt8]) -> Void) throws {
+        // The file is 8192 bytes: the 32-byte fixed header, one region record at 32 (base 0,
+        // 4096 bytes, slot 0), one extent record at 56 (guest 0, 4096 bytes at file offset
+        // 4096), zeros up to the data at 4096.
+        func rejects(
+            _ expected: GuestMemoryError, sourceLocation: SourceLocation = #_sourceLocation,
+            _ patch: (inout [UInt8]) -> Void
+        ) throws {
             var bytes = good
             patch(&bytes)
             let bad = try TemporaryFile()
             try bad.write(bytes)
-            #expect(throws: GuestMemoryError.self) { try GuestMemorySnapshot.restore(from: bad.descriptor) }
+            #expect(throws: expected, sourceLocation: sourceLocation) {
+                try GuestMemorySnapshot.restore(from: bad.descriptor)
+            }
         }
-        try rejects { $0[0] = 0 }  // magic
-        try rejects { $0[8] = 2 }  // version
-        try rejects { $0[16...19] = [0xff, 0xff, 0xff, 0xff] }  // 4 G regions in a small file
-        try rejects { $0[20...23] = [0xff, 0xff, 0xff, 0x7f] }  // extents
-        try rejects { $0.removeLast(100) }  // extent data beyond the file
-        try rejects { $0[32 + 24 + 8] = 0x10 }  // extent length no longer fits the file
-        try rejects { $0[32 + 24..<32 + 32] = [0, 0xf0, 0, 0, 0, 0, 0, 0] }  // extent outside the map
-        try rejects { $0[32..<40] = [0, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff] }  // region wraps past 2^64
-        try rejects { $0 = Array($0.prefix(10)) }  // truncated header
-        try rejects { $0[32 + 24 + 8] = 0x01 }  // extent length not a whole page
+        try rejects(.invalidSnapshot("bad magic")) { $0[0] = 0 }  // magic
+        try rejects(.invalidSnapshot("unsupported version 2")) { $0[8] = 2 }  // version
+        try rejects(.invalidSnapshot("tables (4294967295 regions, 1 extents) do not fit in the 8192-byte file")) {
+            $0[16...19] = [0xff, 0xff, 0xff, 0xff]  // 4 G regions in a small file
+        }
+        try rejects(.invalidSnapshot("tables (1 regions, 2147483647 extents) do not fit in the 8192-byte file")) {
+            $0[20...23] = [0xff, 0xff, 0xff, 0x7f]  // extents
+        }
+        try rejects(.invalidSnapshot("1 regions and 1 extents are more than the file can hold")) {
+            $0.removeLast(100)  // extent data beyond the file
+        }
+        try rejects(
+            .invalidSnapshot(
+                "extent 0 (4112 bytes at file offset 4096) is empty, not page-aligned, wraps or lies outside the file")
+        ) {
+            $0[32 + 24 + 8] = 0x10  // extent length no longer fits the file
+        }
+        try rejects(.unmapped(GuestAddress(0xf000))) {
+            $0[32 + 24..<32 + 32] = [0, 0xf0, 0, 0, 0, 0, 0, 0]  // extent outside the map
+        }
+        // The region at 0xffff_ffff_ffff_f000 of one page ends exactly at 2^64, which a map
+        // allows: the header and the restored map are valid, and it is the extent at 0, now
+        // outside the map, that is refused.
+        try rejects(.unmapped(.zero)) {
+            $0[32..<40] = [0, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]  // region wraps past 2^64
+        }
+        try rejects(.invalidSnapshot("file is too short (10 bytes)")) { $0 = Array($0.prefix(10)) }  // truncated header
+        try rejects(
+            .invalidSnapshot(
+                "extent 0 (4097 bytes at file offset 4096) is empty, not page-aligned, wraps or lies outside the file")
+        ) {
+            $0[32 + 24 + 8] = 0x01  // extent length not a whole page
+        }
         // Pages outside the map are refused before the file is written.
         let other = try TemporaryFile()
         #expect(throws: GuestMemoryError.unmapped(GuestAddress(0x5000))) {

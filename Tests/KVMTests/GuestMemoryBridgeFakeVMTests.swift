@@ -164,7 +164,10 @@ final class FakeVCPU: DirtyRingHandle {
             .init(slot: MemorySlot(0), region: try Self.region(at: 0)),
             .init(slot: MemorySlot(0x1_0000), region: try Self.region(at: 0x10000)),
         ])
-        #expect(throws: KVMError.self) { try GuestMemoryBridge(vm: vm).apply(map) }
+        #expect(
+            throws: KVMError.invalidArgument(
+                "memory slot 65536 is above 65535 (bits 16–31 select an address space)")
+        ) { try GuestMemoryBridge(vm: vm).apply(map) }
         #expect(vm.log.isEmpty)
     }
 

@@ -125,7 +125,9 @@ extension KVMTests {
             let machine = try TestMachine()
             try machine.vcpu.setSignalMask(blocking: [10, 12])
             try machine.vcpu.setSignalMask(blocking: nil)
-            #expect(throws: KVMError.self) { try machine.vcpu.setSignalMask(blocking: [0]) }
+            #expect(throws: KVMError.invalidArgument("signal 0 is out of range")) {
+                try machine.vcpu.setSignalMask(blocking: [0])
+            }
             var clock = try machine.vm.clock()
             clock.clock += 1_000_000_000
             clock.flags = 0

@@ -12,6 +12,13 @@ import Testing
         do { try body(); return nil } catch { return error as? AddressAllocatorError }
     }
 
+    /// Whether `error` is `DecodingError.dataCorrupted` at `path` (the coding keys' names) with
+    /// exactly `description`.
+    private static func isDataCorrupted(_ error: any Error, at path: [String], _ description: String) -> Bool {
+        guard case .dataCorrupted(let context) = error as? DecodingError else { return false }
+        return context.codingPath.map(\.stringValue) == path && context.debugDescription == description
+    }
+
     @Test func policiesPlaceWhereDocumented() throws {
         var a = try allocator()
         #expect(try a.allocate(size: 0x100) == AddressRange(start: 0x1000, size: 0x100))
@@ -122,16 +129,27 @@ import Testing
 
         let overlapping =
             #"{"space":{"start":0,"size":4096},"allocations":[{"start":0,"size":16},{"start":8,"size":16}]}"#
-        #expect(throws: DecodingError.self) {
+        #expect {
             try JSONDecoder().decode(AddressAllocator.self, from: Data(overlapping.utf8))
+        } throws: { error in
+            Self.isDataCorrupted(
+                error, at: ["allocations"],
+                "invalid saved allocator: \(AddressAllocatorError.overlapsAllocation(AddressRange(start: 8, size: 16)!))"
+            )
         }
         let outside = #"{"space":{"start":0,"size":4096},"allocations":[{"start":4090,"size":16}]}"#
-        #expect(throws: DecodingError.self) {
+        #expect {
             try JSONDecoder().decode(AddressAllocator.self, from: Data(outside.utf8))
+        } throws: { error in
+            Self.isDataCorrupted(
+                error, at: ["allocations"],
+                "invalid saved allocator: \(AddressAllocatorError.outsideSpace(AddressRange(start: 4090, size: 16)!))")
         }
         let overflow = #"{"space":{"start":18446744073709551615,"size":16},"allocations":[]}"#
-        #expect(throws: DecodingError.self) {
+        #expect {
             try JSONDecoder().decode(AddressAllocator.self, from: Data(overflow.utf8))
+        } throws: { error in
+            Self.isDataCorrupted(error, at: ["space", "size"], "start + size overflows 64 bits")
         }
     }
 }

@@ -8,6 +8,13 @@ import Testing
         do { try body(); return nil } catch { return error as? IdAllocatorError }
     }
 
+    /// Whether `error` is `DecodingError.dataCorrupted` at `path` (the coding keys' names) with
+    /// exactly `description`.
+    private static func isDataCorrupted(_ error: any Error, at path: [String], _ description: String) -> Bool {
+        guard case .dataCorrupted(let context) = error as? DecodingError else { return false }
+        return context.codingPath.map(\.stringValue) == path && context.debugDescription == description
+    }
+
     @Test func handsOutSmallestFreeIdWithinBounds() throws {
         var ids = try IdAllocator(first: 5, last: 9)
         #expect(try (0..<5).map { _ in try ids.allocate() } == [5, 6, 7, 8, 9])
@@ -127,8 +134,16 @@ import Testing
         #expect(copy == ids)
         #expect(try copy.allocate() == 3)
         let bad = #"{"first":0,"last":63,"next":10,"free":[3,3]}"#
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(IdAllocator.self, from: Data(bad.utf8)) }
+        #expect {
+            try JSONDecoder().decode(IdAllocator.self, from: Data(bad.utf8))
+        } throws: { error in
+            Self.isDataCorrupted(error, at: ["free"], "invalid free id 3")  // the second 3
+        }
         let beyond = #"{"first":0,"last":63,"next":10,"free":[12]}"#
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(IdAllocator.self, from: Data(beyond.utf8)) }
+        #expect {
+            try JSONDecoder().decode(IdAllocator.self, from: Data(beyond.utf8))
+        } throws: { error in
+            Self.isDataCorrupted(error, at: ["free"], "invalid free id 12")  // not below next
+        }
     }
 }

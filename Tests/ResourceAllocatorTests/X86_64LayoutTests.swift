@@ -36,10 +36,12 @@ import Testing
     @Test func invalidConfigurationsAreRejected() {
         #expect(throws: LayoutError.zeroMemory) { try X86_64Layout(memorySize: 0) }
         #expect(throws: LayoutError.memoryTooLarge(1 << 50)) { try X86_64Layout(memorySize: 1 << 50) }
-        #expect(throws: LayoutError.self) {
+        #expect(throws: LayoutError.invalidConfiguration("need mmio32Start < mmio32End <= 4 GiB")) {
             try X86_64Layout(.init(memorySize: gib, mmio32Start: 0xFF00_0000, mmio32End: 0xFE00_0000))
         }
-        #expect(throws: LayoutError.self) { try X86_64Layout(.init(memorySize: gib, legacyIRQCount: 4096)) }
+        #expect(throws: LayoutError.invalidConfiguration("need 0 < legacyIRQCount < gsiCount")) {
+            try X86_64Layout(.init(memorySize: gib, legacyIRQCount: 4096))
+        }
     }
 
     @Test func savedLayoutRestoresEveryAllocator() throws {

@@ -76,11 +76,11 @@ struct DispatcherTests {
 
     @Test("configuration errors are typed")
     func configuration() throws {
-        #expect(throws: DispatcherError.self) {
+        #expect(throws: DispatcherError.invalidConfiguration("a dispatcher needs at least one worker")) {
             try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: ms), workers: 0)
         }
         let affinity = try CPUAffinity(cpus: [0])
-        #expect(throws: DispatcherError.self) {
+        #expect(throws: DispatcherError.invalidConfiguration("1 affinities for 2 workers")) {
             try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: ms), workers: 2, workerAffinity: [affinity])
         }
         let dispatcher = try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: ms), workers: 1)
@@ -89,7 +89,9 @@ struct DispatcherTests {
             try dispatcher.add(SleepingVCPU(VCPUID(0)), parameters: SchedulingParameters())
         }
         try dispatcher.start()
-        #expect(throws: DispatcherError.self) { try dispatcher.start() }
+        #expect(throws: DispatcherError.invalidConfiguration("the dispatcher was already started")) {
+            try dispatcher.start()
+        }
         dispatcher.stop()
         dispatcher.stop()
     }

@@ -65,14 +65,27 @@ struct PolicyTests {
 
     @Test("parameters are validated")
     func validation() throws {
-        #expect(throws: SchedulerError.self) { try BandwidthCap(quota: 0, period: 10) }
-        #expect(throws: SchedulerError.self) { try BandwidthCap(quota: 11, period: 0) }
-        #expect(throws: SchedulerError.self) { try RealTimeReservation(budget: 5, period: 0) }
-        #expect(throws: SchedulerError.self) { try RoundRobinPolicy(timeSlice: 0) }
-        #expect(throws: SchedulerError.self) { try WeightedFairPolicy(slice: 0) }
-        #expect(throws: SchedulerError.self) { try PriorityAgingPolicy(timeSlice: 1, agingInterval: 0) }
+        #expect(throws: SchedulerError.invalidParameters("cap quota 0 ns per period 10 ns: both must be positive")) {
+            try BandwidthCap(quota: 0, period: 10)
+        }
+        #expect(throws: SchedulerError.invalidParameters("cap quota 11 ns per period 0 ns: both must be positive")) {
+            try BandwidthCap(quota: 11, period: 0)
+        }
+        #expect(
+            throws: SchedulerError.invalidParameters(
+                "reservation budget 5 ns per period 0 ns: need 0 < budget <= period")
+        ) { try RealTimeReservation(budget: 5, period: 0) }
+        #expect(throws: SchedulerError.invalidParameters("time slice must be positive")) {
+            try RoundRobinPolicy(timeSlice: 0)
+        }
+        #expect(throws: SchedulerError.invalidParameters("slice 0 ns outside 1...1125899906842624")) {
+            try WeightedFairPolicy(slice: 0)
+        }
+        #expect(throws: SchedulerError.invalidParameters("aging interval 0 ns outside 1...1099511627776")) {
+            try PriorityAgingPolicy(timeSlice: 1, agingInterval: 0)
+        }
         var priority = try PriorityAgingPolicy(timeSlice: 1, agingInterval: 1)
-        #expect(throws: SchedulerError.self) {
+        #expect(throws: SchedulerError.invalidParameters("priority 5000 outside -1000...1000")) {
             try priority.add(VCPUID(0), parameters: SchedulingParameters(priority: 5000), at: 0)
         }
         #expect(SchedulingWeight(0).value == 1)

@@ -136,7 +136,10 @@ import Testing
         let dir = try TemporaryDirectory()
         let (image, _) = try Self.makeImage(dir.file("b.vhd"), alignment: 4096)
         for bad: UInt64 in [0, 256, 3000, 4097, UInt64(2 * Self.blockSize)] {
-            #expect(throws: VHDError.self) { try image.setDataAlignment(bad) }
+            #expect(
+                throws: VHDError.invalidRequest(
+                    "data alignment must be a power of two from 512 bytes to the block size, not \(bad)")
+            ) { try image.setDataAlignment(bad) }
         }
         #expect(image.dataAlignment == 4096)
     }

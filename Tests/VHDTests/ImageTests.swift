@@ -54,8 +54,9 @@ import Testing
             try image.discard(offset: offset, length: 0)
             #expect(try image.read(at: offset, length: 0).isEmpty)
         }
-        #expect(throws: BlockDeviceError.self) { try image.read(into: empty, at: (4 << 20) + 1) }
-        #expect(throws: BlockDeviceError.self) { try image.write(UnsafeRawBufferPointer(empty), at: (4 << 20) + 1) }
+        let pastTheEnd = BlockDeviceError.outOfRange(offset: (4 << 20) + 1, length: 0, capacity: 4 << 20)
+        #expect(throws: pastTheEnd) { try image.read(into: empty, at: (4 << 20) + 1) }
+        #expect(throws: pastTheEnd) { try image.write(UnsafeRawBufferPointer(empty), at: (4 << 20) + 1) }
         try image.flush()
         #expect(try image.read(at: 0, length: 2 << 20) == pattern(2 << 20, seed: 2))
     }

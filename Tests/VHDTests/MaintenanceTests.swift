@@ -119,7 +119,9 @@ import Testing
         try VHDImage.resize(path: path, to: 3 << 20)
         var model = pattern(1 << 20, seed: 4) + [UInt8](repeating: 0, count: 2 << 20)
         #expect(try difference(contents(of: VHDImage.open(path: path, readOnly: true)), model) == nil)
-        #expect(throws: VHDError.self) { try VHDImage.resize(path: path, to: 512 << 10) }
+        #expect(throws: VHDError.invalidRequest("cannot shrink: the disk holds data past 524288 bytes")) {
+            try VHDImage.resize(path: path, to: 512 << 10)
+        }
         try VHDImage.resize(path: path, to: 1 << 20)
         model = pattern(1 << 20, seed: 4)
         #expect(try difference(contents(of: VHDImage.open(path: path, readOnly: true)), model) == nil)
@@ -174,7 +176,9 @@ import Testing
             try VHDImage.open(path: path, readOnly: true).read(at: (6 << 20) - 4096, length: 4096)
                 == pattern(4096, seed: 6))
         try Self.expectClean(path)
-        #expect(throws: VHDError.self) { try VHDImage.resize(path: path, to: 2 << 20) }
+        #expect(
+            throws: VHDError.invalidRequest("cannot shrink: data is stored past 2097152 bytes (up to 6291456)")
+        ) { try VHDImage.resize(path: path, to: 2 << 20) }
         try VHDImage.resize(path: dir.file("d.vhd"), to: 6 << 20)
         try withOracle(ToolCheck.qemuImg, "qemu-img") {
             try run("qemu-img", ["convert", "-f", "vpc", "-O", "raw", path, dir.file("q.raw")])
@@ -247,7 +251,11 @@ import Testing
             try child.flush()
         }
         let before = try (readFile(dir.file("p.vhd")), readFile(dir.file("c.vhd")))
-        #expect(throws: VHDError.self) { try VHDImage.commit(path: dir.file("c.vhd")) }
+        #expect(
+            throws: VHDError.invalidRequest(
+                "\(dir.file("c.vhd")) stores data up to 3149824 bytes, past the end of its parent (2097152 bytes); "
+                    + "resize the parent first")
+        ) { try VHDImage.commit(path: dir.file("c.vhd")) }
         #expect(try readFile(dir.file("p.vhd")) == before.0)
         #expect(try readFile(dir.file("c.vhd")) == before.1)
     }

@@ -39,7 +39,7 @@ import Testing
         }
         #expect(try readFile(path) == bytes, "the existing image is byte-identical")
         #expect(try entries(dir) == before, "no temporary or new file left behind")
-        #expect(throws: VHDError.self) {
+        #expect(throws: VHDError.invalidRequest("disk size 0 is outside 512 bytes…2040 GiB")) {
             try VHDImage.create(path: dir.file("new.vhd"), options: VHDCreateOptions(type: .fixed, size: 0))
         }
         #expect(try entries(dir) == before, "a new path gets no empty file")
@@ -50,11 +50,14 @@ import Testing
         let (path, bytes) = try keeper(dir)
         try writeFile(dir.file("notes.txt"), Array("just some text, not a disk image at all\n".utf8))
         let before = try entries(dir)
-        for parent in [dir.file("missing.vhd"), dir.file("notes.txt")] {
-            #expect(throws: VHDError.self, "\(parent)") {
+        for (parent, refusal) in [
+            (dir.file("missing.vhd"), VHDError.device(.io(operation: "open", errno: .noSuchFileOrDirectory))),
+            (dir.file("notes.txt"), VHDError.truncated(structure: "footer", needed: 512, fileSize: 40)),
+        ] {
+            #expect(throws: refusal, "\(parent)") {
                 try VHDImage.createDifferencing(path: path, parentPath: parent)
             }
-            #expect(throws: VHDError.self, "\(parent)") {
+            #expect(throws: refusal, "\(parent)") {
                 try VHDImage.createDifferencing(path: dir.file("child.vhd"), parentPath: parent)
             }
         }

@@ -53,10 +53,16 @@ import Testing
             $0 &+ (($1.offset >= 64 && $1.offset < 68) ? 0 : UInt32($1.element))
         }
         #expect(bytes.be32(64) == ~sum)
-        for i in [0, 9, 50, 100, 511] {
+        // Byte 0 is the cookie's "c", which becomes "#"; the other bytes are zero, so setting
+        // bit 0x40 adds 64 to the sum and takes 64 off the computed checksum.
+        let checksumOff64 = VHDError.badChecksum(field: "footer.checksum", stored: bytes.be32(64), computed: ~sum &- 64)
+        for (i, expected) in [
+            (0, VHDError.badCookie(field: "footer.cookie", expected: "conectix", found: "#onectix")),
+            (9, checksumOff64), (50, checksumOff64), (100, checksumOff64), (511, checksumOff64),
+        ] {
             var damaged = bytes
             damaged[i] ^= 0x40
-            #expect(throws: VHDError.self) { try VHDFooter.parse(damaged) }
+            #expect(throws: expected, "byte \(i)") { try VHDFooter.parse(damaged) }
         }
     }
 

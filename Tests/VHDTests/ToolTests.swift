@@ -189,9 +189,12 @@ import Testing
         let disk = pattern(8192 - 512, seed: 3) + footer
         try writeFile(raw, disk)
 
-        #expect(throws: VHDError.self) { try openImage(path: raw) }
+        let tooSmall = VHDError.invalidField(
+            field: "footer.currentSize", value: 8192,
+            reason: "a fixed disk of this size needs its data and a 512-byte footer, the file has 8192 bytes")
+        #expect(throws: tooSmall) { try openImage(path: raw) }
         #expect(try openImage(path: raw, as: .raw).read(at: 0, length: 8192) == disk)
-        #expect(throws: VHDError.self) { try openImage(path: raw, as: .vhd) }
+        #expect(throws: tooSmall) { try openImage(path: raw, as: .vhd) }
 
         let auto = try Self.vhd(["read", raw, "--offset", "0", "--length", "8192"])
         #expect(auto.status == 1)

@@ -29,11 +29,14 @@ public enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertibl
     case invalidSnapshot(String)
     /// A file ended before an exact-length transfer completed.
     case unexpectedEndOfFile(expected: Int, transferred: Int)
+    /// An access asked for a negative number of bytes.
+    case negativeLength(Int)
 
     /// A one-line English description of the failure, naming the address, call or slot involved.
     public var description: String {
         switch self {
         case .addressOverflow(let a, let o): return "guest address \(a) + \(o) overflows 64 bits"
+        case .negativeLength(let count): return "a length of \(count) bytes is negative"
         case .unmapped(let a): return "guest address \(a) is not mapped"
         case .readOnly(let a): return "guest address \(a) is in a read-only region"
         case .misaligned(let a, let n): return "guest address \(a) is not \(n)-byte aligned"

@@ -11,8 +11,9 @@ extension GuestMemoryMap: GuestMemoryAccess {
     func resolve(_ address: GuestAddress, count: Int, forWriting: Bool) throws(GuestMemoryError) -> (
         first: Int, segments: Int
     ) {
-        guard count >= 0, let range = try? GuestAddressRange(start: address, count: UInt64(count)) else {
-            throw .addressOverflow(address, offset: UInt64(max(count, 0)))
+        guard count >= 0 else { throw .negativeLength(count) }
+        guard let range = try? GuestAddressRange(start: address, count: UInt64(count)) else {
+            throw .addressOverflow(address, offset: UInt64(count))
         }
         guard let first = index(containing: address) else { throw .unmapped(address) }
         var i = first
