@@ -66,7 +66,8 @@ let package = Package(
             name: "KVM", dependencies: ["CKVM", "GuestMemory", "HostSupport", systemPackage],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "KVMTests", dependencies: ["KVM", "GuestMemory", "TestSupport"], swiftSettings: swiftSettings),
+            name: "KVMTests", dependencies: ["KVM", "GuestMemory", "TestSupport", "kvm-info"],
+            swiftSettings: swiftSettings),
 
         .target(
             name: "BlockStorage", dependencies: ["CHostSupport", "HostSupport", systemPackage],

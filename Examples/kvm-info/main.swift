@@ -4,6 +4,7 @@
 //     swift run kvm-info --json     # machine-readable
 //     swift run kvm-info --all      # also list capabilities that are absent
 import ArgumentParser
+import Foundation
 import KVM
 import SystemPackage
 
@@ -23,22 +24,27 @@ struct KVMInfo: ParsableCommand {
 
     func run() throws {
         let kvm: KVMSystem
+        let limits: [(String, Int)]
         do {
             kvm = try KVMSystem(path: .init(device))
+            limits = [
+                ("api_version", Int(try kvm.apiVersion())),
+                ("recommended_vcpus", try kvm.recommendedVCPUs()),
+                ("max_vcpus", try kvm.maxVCPUs()),
+                ("max_vcpu_id", try kvm.maxVCPUID()),
+                ("memory_slots", try kvm.maxMemorySlots()),
+                ("vcpu_mmap_size", try kvm.vcpuMmapSize()),
+                ("supported_cpuid_entries", try kvm.supportedCPUID().count),
+                ("msr_indices", try kvm.msrIndexList().count),
+            ]
         } catch {
+            // One line naming the device; with --json, also a JSON document on standard output.
             _ = try? FileDescriptor.standardError.writeAll("kvm-info: cannot use \(device): \(error)\n".utf8)
+            if json {
+                print("{\"device\": \(Self.quoted(device)), \"error\": {\"message\": \(Self.quoted("\(error)"))}}")
+            }
             throw ExitCode.failure
         }
-        let limits: [(String, Int)] = [
-            ("api_version", Int(try kvm.apiVersion())),
-            ("recommended_vcpus", try kvm.recommendedVCPUs()),
-            ("max_vcpus", try kvm.maxVCPUs()),
-            ("max_vcpu_id", try kvm.maxVCPUID()),
-            ("memory_slots", try kvm.maxMemorySlots()),
-            ("vcpu_mmap_size", try kvm.vcpuMmapSize()),
-            ("supported_cpuid_entries", try kvm.supportedCPUID().count),
-            ("msr_indices", try kvm.msrIndexList().count),
-        ]
         var capabilities: [(KVMCapability, Int32)] = []
         for cap in KVMCapability.allKnown {
             let value = (try? kvm.check(cap)) ?? 0
@@ -48,7 +54,7 @@ struct KVMInfo: ParsableCommand {
         if json {
             let limitText = limits.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ")
             let capText = capabilities.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ")
-            print("{\"device\": \"\(device)\", \(limitText), \"capabilities\": {\(capText)}}")
+            print("{\"device\": \(Self.quoted(device)), \(limitText), \"capabilities\": {\(capText)}}")
             return
         }
         print("KVM at \(device)")
@@ -59,6 +65,13 @@ struct KVMInfo: ParsableCommand {
         for (cap, value) in capabilities {
             print("  \(cap.description.padding(to: 34))\(value)")
         }
+    }
+}
+
+extension KVMInfo {
+    /// `text` as a JSON string literal (escaped by Foundation's encoder).
+    static func quoted(_ text: String) -> String {
+        (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
     }
 }
 

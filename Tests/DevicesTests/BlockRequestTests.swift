@@ -79,7 +79,7 @@ import VHD
         #expect(driver.transport.chainsServed == 5)
     }
 
-    @Test(arguments: [DiskKind.raw, .dynamic]) func discardReadsBackAsZeros(_ kind: DiskKind) throws {
+    @Test(arguments: [DiskKind.raw, .fixed, .dynamic]) func discardReadsBackAsZeros(_ kind: DiskKind) throws {
         let directory = try TemporaryDirectory()
         let disk = try makeDisk(kind, in: directory, size: 4 << 20)
         let driver = try TestDriver(disk: disk)
@@ -95,6 +95,26 @@ import VHD
         // The protocol allows either zeros or the old data; these backends punch holes.
         #expect(after == [UInt8](repeating: 0, count: 4096))
         #expect(try disk.read(at: 0, length: 512) == pattern(offset: 0, count: 512))
+    }
+
+    /// A differencing disk keeps what a discard names (its parent's data would show through a
+    /// released sector): the request succeeds and the data reads as before, in the child and
+    /// in the parent.
+    @Test func discardOnADifferencingDiskSucceedsAndKeepsTheData() throws {
+        let directory = try TemporaryDirectory()
+        let disk = try makeDisk(.differencing, in: directory, size: 4 << 20)
+        let driver = try TestDriver(disk: disk)
+        try driver.start()
+        let written = [UInt8](repeating: 0x5A, count: 4096)
+        #expect(try driver.request(type: 1, sector: 4096, data: written).0.status == 0)
+        var segment: [UInt8] = []
+        withUnsafeBytes(of: UInt64(0).littleEndian) { segment += $0 }
+        withUnsafeBytes(of: UInt32(8192).littleEndian) { segment += $0 }
+        withUnsafeBytes(of: UInt32(1).littleEndian) { segment += $0 }
+        #expect(try driver.request(type: 11, data: segment).0.status == 0)
+        #expect(try disk.read(at: 4096 * 512, length: 4096) == written, "the child's own data stays")
+        #expect(try disk.read(at: 0, length: 4096) == pattern(offset: 0, count: 4096), "the parent's data stays")
+        #expect(driver.block.statistics.byType[.discard] == 1 && driver.block.statistics.failed == 0)
     }
 
     @Test func discardLimitsAreEnforced() throws {
@@ -199,10 +219,20 @@ import VHD
         try transport.restoreState(state)
         #expect(transport.saveState() == state)
         #expect(transport.status.contains(.driverOK))
+        // The same chain again (header, 512 bytes of data, status), now for sector 2, with the
+        // data and status buffers scribbled over: the restored device must fill them.
         try driver.memory.write(UInt64(2), at: GuestAddress(TestDriver.buffers + 8))
+        try driver.memory.write(
+            contentsOf: [UInt8](repeating: 0xEE, count: 512), at: GuestAddress(TestDriver.buffers + 0x100))
+        try driver.memory.write(UInt8(0xFF), at: GuestAddress(TestDriver.buffers + 0xF_0000))
         try driver.makeAvailable(head: 0)
         transport.processQueues()
         #expect(driver.usedIndex == 2)
+        #expect(try driver.usedElement(1) == (id: 0, length: 513))
+        #expect(try driver.memory.read(UInt8.self, at: GuestAddress(TestDriver.buffers + 0xF_0000)) == 0)
+        #expect(
+            try driver.memory.readBytes(count: 512, at: GuestAddress(TestDriver.buffers + 0x100))
+                == pattern(offset: 2 * 512, count: 512), "sector 2, read by the restored device")
         #expect(try interrupt.read() == 1)
 
         // A state whose rings leave guest memory is refused.

@@ -162,6 +162,23 @@ import Testing
         #expect(driver.transport.lastError == .descriptorIndexOutOfRange(99, queueSize: 16))
     }
 
+    /// `ConfigGeneration` changes whenever the device changes what the driver reads from it
+    /// outside the rings (here: entering the error state), and a reset starts it again.
+    @Test func configGenerationCountsEveryChange() throws {
+        let directory = try TemporaryDirectory()
+        let driver = try TestDriver(disk: makeDisk(.raw, in: directory))
+        try #require(driver.negotiate())
+        #expect(driver.readRegister(VirtioMMIORegister.configGeneration) == 0)
+        driver.writeRegister(VirtioMMIORegister.queueSelect, 0)
+        driver.writeRegister(VirtioMMIORegister.queueSize, 0x10004)
+        #expect(driver.readRegister(VirtioMMIORegister.configGeneration) == 1)
+        driver.writeRegister(VirtioMMIORegister.queueSize, 0x10008)
+        #expect(driver.readRegister(VirtioMMIORegister.configGeneration) == 2)
+        driver.writeRegister(VirtioMMIORegister.status, 0)
+        #expect(driver.readRegister(VirtioMMIORegister.configGeneration) == 0)
+        #expect(driver.transport.status == [] && driver.transport.lastError == nil)
+    }
+
     @Test func aQueueNumWiderThan16BitsIsRefused() throws {
         let directory = try TemporaryDirectory()
         let driver = try TestDriver(disk: makeDisk(.raw, in: directory))

@@ -9,7 +9,9 @@ import VCPUScheduler
 #endif
 
 /// The dispatcher on real KVM vCPUs: tiny real-mode guests that OUT a counter on every loop
-/// iteration (``CounterProgram``). Tolerances are generous: the host is shared and nested.
+/// iteration (``CounterProgram``). Each tolerance follows from the mechanism (the slice length,
+/// the kick latency measured in the run, the host's cost per timeslice) and says how in a
+/// comment; guest progress is judged against the CPU time the kernel's schedstat reports.
 @Suite(
     "Dispatcher on real vCPUs", .usesKVM,
     .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
@@ -18,20 +20,50 @@ struct RealVCPUTests {
         (VCPUID(UInt32(i)), SchedulingParameters(weight: SchedulingWeight(UInt32(w))))
     }
 
-    @Test("weights 1:2:4 on one slot give shares near 1/7, 2/7, 4/7 and progress in that order")
+    /// What the host spends on a vCPU thread per kernel timeslice outside the guest (entry and
+    /// exit, a kick, parking and waking): bounded by the thread wake-up cost measured on this
+    /// machine kind, about 50 µs per wake-up (see REFERENCE.md), used as the bound.
+    static let hostCostPerTimeslice: Nanoseconds = 50_000
+
+    @Test("weights 1:2:4 on one slot give shares of 1/7, 2/7, 4/7 within a slice, and guest progress to match")
     func weightedShares() throws {
+        let slice = 2 * ms
         let run = try runCounterGuests(
-            WeightedFairPolicy(slice: 2 * ms), workers: 1, vcpus: Self.weighted124, duration: 1_500 * ms)
+            WeightedFairPolicy(slice: slice), workers: 1, vcpus: Self.weighted124, duration: 1_500 * ms)
         #expect(run.failure == nil)
-        let shares = try Self.weighted124.map { try #require(run.report.row($0.id)).actualShare }
-        let total = shares.reduce(0, +)
-        for (share, weight) in zip(shares, [1.0, 2.0, 4.0]) {
-            let fraction = share / total
-            #expect(abs(fraction / (weight / 7) - 1) < 0.25, "share \(fraction) for weight \(weight)")
+        let rows = try Self.weighted124.map { try #require(run.report.row($0.id)) }
+        let times = rows.map { Double($0.accounting.cpuTime) }
+        let total = times.reduce(0, +)
+        // A weighted-fair scheduler keeps each vCPU within one slice of its ideal share of the
+        // time used; a slice can overrun by the time a kick takes to bring the vCPU out of the
+        // guest (the largest measured in this run).
+        let overrun = Double(run.preemptionLatencies.maximum ?? 0)
+        for (time, weight) in zip(times, [1.0, 2.0, 4.0]) {
+            let ideal = total * weight / 7
+            #expect(abs(time - ideal) <= Double(slice) + overrun, "weight \(weight): \(time) ns, ideal \(ideal) ns")
         }
-        let progress = Self.weighted124.map { run.progress[$0.id] ?? 0 }
-        #expect(progress[0] > 0 && progress[0] < progress[1] && progress[1] < progress[2], "\(progress)")
-        #expect((run.report.jainIndex ?? 0) > 0.9)
+        // The guests ran: progress follows the CPU time the kernel gave each vCPU thread. Per
+        // on-CPU nanosecond, every guest (the same loop) advances at the same rate, less what
+        // the host spent on the thread outside the guest, at most `hostCostPerTimeslice` per
+        // kernel timeslice; two vCPUs' rates differ by at most the sum of those fractions.
+        var rates: [(rate: Double, slack: Double)] = []
+        for entry in Self.weighted124 {
+            let kernel = try #require(run.kernel[entry.id], "no schedstat for \(entry.id)")
+            let progress = Double(run.progress[entry.id] ?? 0)
+            #expect(progress > 0, "\(entry.id) made no progress")
+            rates.append(
+                (
+                    progress / Double(kernel.onCPU),
+                    Double(kernel.timeslices * Self.hostCostPerTimeslice) / Double(kernel.onCPU)
+                ))
+        }
+        for a in rates.indices {
+            for b in rates.indices where a < b {
+                #expect(
+                    abs(rates[a].rate / rates[b].rate - 1) <= rates[a].slack + rates[b].slack,
+                    "progress per on-CPU time: \(rates)")
+            }
+        }
         // The slot was used: one slice at a time, preemptions at slice ends.
         #expect(run.report.vcpus.allSatisfy { $0.accounting.slices > 10 && $0.accounting.preemptions > 0 })
     }
@@ -48,7 +80,12 @@ struct RealVCPUTests {
         #expect(run.failure == nil)
         let cappedShare = try #require(run.report.row(capped)).actualShare
         let freeShare = try #require(run.report.row(free)).actualShare
-        #expect(cappedShare < 0.3 * 1.25 && cappedShare > 0.3 * 0.5, "capped share \(cappedShare)")
+        // The cap is enforced per period with any overrun charged to the next one, so over the
+        // run the capped vCPU gets quota / period of it, give or take the quota of the last,
+        // partial period and one overrun not charged yet (at most the largest kick latency
+        // measured): (3 ms + overrun) / 1 s.
+        let tolerance = Double(3 * ms + (run.preemptionLatencies.maximum ?? 0)) / Double(1_000 * ms)
+        #expect(abs(cappedShare - 0.3) <= tolerance, "capped share \(cappedShare), tolerance \(tolerance)")
         #expect(freeShare > cappedShare)
         #expect((run.progress[capped] ?? 0) > 0 && (run.progress[capped] ?? 0) < (run.progress[free] ?? 0))
         // Per-VM accounting adds up to the vCPU's.
