@@ -221,6 +221,10 @@ import Testing
             throws: GuestMemoryError.invalidRegion(
                 "guest base \(GuestAddress(.max - page + 2)) must be aligned to the \(hostPage)-byte host page")
         ) { try MmapRegion(guestBase: GuestAddress(.max - page + 2), size: page) }
+        // An aligned base whose region would run past 2^64 is refused for that.
+        #expect(throws: GuestMemoryError.addressOverflow(GuestAddress(.max - page + 1), offset: 2 * page)) {
+            try MmapRegion(guestBase: GuestAddress(.max - page + 1), size: 2 * page)
+        }
         #expect(throws: GuestMemoryError.invalidRegion("guard page count -1 is out of range")) {
             try MmapRegion(guestBase: .zero, size: page, options: .init(guardPages: -1))
         }

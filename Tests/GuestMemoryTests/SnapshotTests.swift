@@ -95,6 +95,11 @@ import Testing
         try rejects(.unmapped(.zero)) {
             $0[32..<40] = [0, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]  // region wraps past 2^64
         }
+        // Two pages from 0xffff_ffff_ffff_f000 do wrap past 2^64.
+        try rejects(.invalidSnapshot("region 0 at 0xfffffffffffff000 of 8192 bytes is empty or wraps")) {
+            $0[32..<40] = [0, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+            $0[40..<48] = [0, 0x20, 0, 0, 0, 0, 0, 0]
+        }
         try rejects(.invalidSnapshot("file is too short (10 bytes)")) { $0 = Array($0.prefix(10)) }  // truncated header
         try rejects(
             .invalidSnapshot(

@@ -89,7 +89,11 @@ public enum ParentLink {
                 tried.append("\(candidate.source) \(candidate.stored) (not a local path)")
                 continue
             }
-            if !seen.insert(path).inserted { continue }
+            // One file, one try: spellings that differ only by doubled slashes or `.` components
+            // (a W2ku path is stored normalised, W2ru resolved against the child's path as
+            // given) are the same candidate. `..` is kept: through a symbolic link it may lead
+            // elsewhere.
+            if !seen.insert(spellingKey(path)).inserted { continue }
             guard access(path, F_OK) == 0 else {
                 tried.append("\(candidate.source) \(path)")
                 continue
@@ -104,7 +108,9 @@ public enum ParentLink {
                 // try the others, and report it only if none fits.
                 if case .parentCycle = error { throw error }
                 if case .device(.locked) = error { throw error }
-                if unusable == nil { unusable = error }
+                // A candidate whose own parent link is broken is the right file with a problem
+                // further up: say which image it is in.
+                if unusable == nil { unusable = error.concernsParentLink ? .inParent(path: path, error: error) : error }
                 continue
             }
             if parent.footer.uniqueID == header.parentUniqueID {
@@ -153,6 +159,13 @@ public enum ParentLink {
         guard getcwd(&buffer, buffer.count) != nil else { return path }
         let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return normalized(cwd + "/" + path)
+    }
+
+    /// `path` without doubled slashes and `.` components (`..` kept), to recognise two
+    /// spellings of one candidate.
+    static func spellingKey(_ path: String) -> String {
+        let parts = path.split(separator: "/").filter { $0 != "." }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
     }
 
     /// Removes `.` and `..` components and doubled slashes from an absolute path.
