@@ -9,7 +9,8 @@
 //      DeviceModel                       buses, interrupt signals, legacy devices
 //   3. VCPU, VHD, ResourceAllocator,     vCPU run loop and x86 set-up; VHD images; address/id
 //      HostPlacement, Scheduling         allocation; host admission and placement; policies
-//   4. Devices, VCPUScheduler            virtio devices; the dispatcher that drives real vCPUs
+//   4. Devices, VCPUScheduler,           virtio devices; the dispatcher that drives real vCPUs;
+//      LinuxLoader                       Linux kernel images
 //   5. Examples/, Benchmarks/
 import PackageDescription
 
@@ -35,6 +36,7 @@ let package = Package(
         .library(name: "Scheduling", targets: ["Scheduling"]),
         .library(name: "VCPUScheduler", targets: ["VCPUScheduler"]),
         .library(name: "Devices", targets: ["Devices"]),
+        .library(name: "LinuxLoader", targets: ["LinuxLoader"]),
         .executable(name: "kvm-info", targets: ["kvm-info"]),
         .executable(name: "hello-vm", targets: ["hello-vm"]),
         .executable(name: "vhd", targets: ["vhd"]),
@@ -113,6 +115,22 @@ let package = Package(
             name: "DevicesTests", dependencies: ["Devices", "VHD", "VCPU", "TestSupport", "mini-vmm"],
             swiftSettings: swiftSettings),
 
+        // MARK: 4. The Linux loader: kernel images (and, next, boot parameters and tables)
+        .target(name: "LinuxLoader", dependencies: ["GuestMemory", "HostSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LinuxLoaderTests",
+            dependencies: [
+                "LinuxLoader", "GuestMemory", "HostSupport", "TestSupport", "LinuxLoaderFixtures", "kernel-fuzz",
+            ],
+            swiftSettings: swiftSettings),
+        // The libFuzzer glue of the fuzz targets.
+        .target(name: "FuzzSupport", path: "Tests/FuzzSupport", swiftSettings: swiftSettings),
+        // Synthetic kernel images, shared by the loader's tests and its fuzz target.
+        .target(name: "LinuxLoaderFixtures", path: "Tests/LinuxLoaderFixtures", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "kernel-fuzz", dependencies: ["LinuxLoader", "GuestMemory", "LinuxLoaderFixtures", "FuzzSupport"],
+            path: "Tests/KernelFuzz", exclude: ["run-fuzz.sh", "Corpus"], swiftSettings: swiftSettings),
+
         .target(
             name: "VCPUScheduler", dependencies: ["Scheduling", "KVM", "VCPU", "DeviceModel", "HostSupport"],
             swiftSettings: swiftSettings),
@@ -126,7 +144,7 @@ let package = Package(
             name: "READMETests",
             dependencies: [
                 "HostSupport", "GuestMemory", "KVM", "BlockStorage", "DeviceModel", "VCPU", "VHD", "ResourceAllocator",
-                "HostPlacement", "Scheduling", "VCPUScheduler", "Devices", "TestSupport", systemPackage,
+                "HostPlacement", "Scheduling", "VCPUScheduler", "Devices", "LinuxLoader", "TestSupport", systemPackage,
             ],
             swiftSettings: swiftSettings),
 
@@ -141,7 +159,8 @@ let package = Package(
             name: "SchedulerGuests", dependencies: ["KVM", "VCPU", "GuestMemory", "VCPUScheduler", "HostSupport"],
             path: "Tests/SchedulerGuests", swiftSettings: swiftSettings),
         .executableTarget(
-            name: "vhd-fuzz", dependencies: ["VHD", "BlockStorage", systemPackage], path: "Tests/VHDFuzz",
+            name: "vhd-fuzz", dependencies: ["VHD", "BlockStorage", "FuzzSupport", systemPackage],
+            path: "Tests/VHDFuzz",
             exclude: ["run-fuzz.sh", "Corpus"], swiftSettings: swiftSettings),
 
         // MARK: 5. Examples

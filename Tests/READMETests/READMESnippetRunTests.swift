@@ -75,6 +75,16 @@ struct READMEFileSnippetRuns {
         }
     }
 
+    @Test(.enabled(if: TestKernels.bzImage != nil, "\(TestKernels.missing)"))
+    func linuxLoader() throws {
+        let kernel = try #require(TestKernels.bzImage)
+        try inTemporaryCurrentDirectory { directory in
+            // The kernel the snippet opens.
+            try FileManager.default.copyItem(atPath: kernel, toPath: directory.file("vmlinuz"))
+            try readmeSnippetLinuxLoader()
+        }
+    }
+
     @Test(.usesKVM, .timeLimit(.minutes(1)), .enabled(if: KVMSystem.isAvailable(), "needs /dev/kvm"))
     func devices() throws {
         try inTemporaryCurrentDirectory { directory in

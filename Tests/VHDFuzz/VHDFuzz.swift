@@ -5,6 +5,7 @@ import BlockStorage
 //   swift build -c release --product vhd-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
 // Without FUZZING this is a plain executable that replays files (`vhd-fuzz FILE…`) and writes a
 // seed corpus (`vhd-fuzz --make-corpus DIR`).
+import FuzzSupport
 import Synchronization
 import SystemPackage
 import VHD
@@ -817,25 +818,10 @@ func fuzzChain(_ bytes: [UInt8], header: VHDDynamicHeader, capacity: UInt64) {
 }
 
 #if FUZZING
-    @_cdecl("LLVMFuzzerTestOneInput")
-    public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-        fuzzOne(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
-        return 0
-    }
-
-    @_silgen_name("LLVMFuzzerRunDriver")
-    func runFuzzerDriver(
-        _ argc: UnsafeMutablePointer<Int32>,
-        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-    ) -> Int32
-
     /// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer.
     @_cdecl("vhd_fuzz_main")
     public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-        var count = argc
-        var arguments = argv
-        return runFuzzerDriver(&count, &arguments, fuzzerTestOneInput)
+        runLibFuzzer(argc, argv, fuzzOne)
     }
 #else
     @main
