@@ -116,11 +116,14 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // MARK: 4. The Linux loader: kernel images (and, next, boot parameters and tables)
-        .target(name: "LinuxLoader", dependencies: ["GuestMemory", "HostSupport"], swiftSettings: swiftSettings),
+        .target(
+            name: "LinuxLoader", dependencies: ["GuestMemory", "ResourceAllocator", "HostSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "LinuxLoaderTests",
             dependencies: [
-                "LinuxLoader", "GuestMemory", "HostSupport", "TestSupport", "LinuxLoaderFixtures", "kernel-fuzz",
+                "LinuxLoader", "GuestMemory", "ResourceAllocator", "HostSupport", "TestSupport", "LinuxLoaderFixtures",
+                "kernel-fuzz",
             ],
             swiftSettings: swiftSettings),
         // The libFuzzer glue of the fuzz targets.
