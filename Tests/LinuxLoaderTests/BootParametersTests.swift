@@ -75,8 +75,9 @@ import Testing
         let kernel = try BzImage(bytes: Synthetic.bzImage()).load(into: memory)
         let map = try E820Map.forLayout(try X86_64Layout(memorySize: 256 << 20))
         let initrd = try GuestAddressRange(start: GuestAddress(0x1_2345_6000), count: 0x1_0000_2000)
-        let page = try BootParameters(commandLine: "console=ttyS0", memoryMap: map, initrd: initrd)
-            .zeroPage(for: kernel, commandLineAddress: GuestAddress(0x2_0000))
+        let page = try BootParameters(
+            commandLine: "console=ttyS0", memoryMap: map, initrd: initrd, acpiRSDP: GuestAddress(0xE_0000)
+        ).zeroPage(for: kernel, commandLineAddress: GuestAddress(0x2_0000))
         #expect(page.count == 4096)
         // hdr: the kernel's setup header, but for the fields the loader fills in.
         var header = Array(page[0x1F1..<0x268])
@@ -92,6 +93,12 @@ import Testing
         #expect(Self.field(UInt32.self, page, 0x0C0) == 1, "ext_ramdisk_image")
         #expect(Self.field(UInt32.self, page, 0x21C) == 0x2000, "ramdisk_size")
         #expect(Self.field(UInt32.self, page, 0x0C4) == 1, "ext_ramdisk_size")
+        #expect(Self.field(UInt64.self, page, 0x070) == 0xE_0000, "acpi_rsdp_addr")
+        var early = Array(page[0..<0x1E8])
+        for (offset, length) in [(0x070, 8), (0x0C0, 12)] {
+            early.replaceSubrange(offset..<offset + length, with: repeatElement(0, count: length))
+        }
+        #expect(early.allSatisfy { $0 == 0 }, "nothing else before e820_entries")
         #expect(page[0x1E8] == 4, "e820_entries")
         Self.expectTable(map, in: page, at: 0x2D0, stride: 20)
         #expect(page[(0x2D0 + 20 * 4)...].allSatisfy { $0 == 0 }, "nothing after the table")
@@ -108,6 +115,7 @@ import Testing
         #expect(Self.field(UInt32.self, page, 0x238) == 2047, "cmdline_size")
         #expect(page[0x210] == 0xFF && Self.field(UInt32.self, page, 0x228) == 0x2_0000)
         #expect(Self.field(UInt32.self, page, 0x218) == 0 && Self.field(UInt32.self, page, 0x21C) == 0, "no initrd")
+        #expect(Self.field(UInt64.self, page, 0x070) == 0, "acpi_rsdp_addr: none")
     }
 
     @Test func theCommandLineIsCheckedAgainstTheKernel() throws {
@@ -190,10 +198,11 @@ import Testing
         let kernel = try ElfKernel(bytes: Synthetic.elf()).load(into: memory)
         let map = try E820Map.forLayout(try X86_64Layout(memorySize: 32 << 20))
         let initrd = try GuestAddressRange(start: GuestAddress(0x180_0000), count: 0x1234)
-        let parameters = BootParameters(commandLine: "console=ttyS0", memoryMap: map, initrd: initrd)
+        let parameters = BootParameters(
+            commandLine: "console=ttyS0", memoryMap: map, initrd: initrd, acpiRSDP: GuestAddress(0xE_0000))
         try PVHStartInfo.write(
             parameters, kernel: kernel, at: GuestAddress(0x6000), commandLineAddress: GuestAddress(0x2_0000),
-            rsdp: GuestAddress(0xE_0000), into: memory)
+            into: memory)
         let info = try memory.readBytes(count: 56 + 4 * 24 + 32, at: GuestAddress(0x6000))
         #expect(Self.field(UInt32.self, info, 0) == 0x336E_C578, "magic")
         #expect(Self.field(UInt32.self, info, 4) == 1, "version")

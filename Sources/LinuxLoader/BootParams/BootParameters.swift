@@ -10,6 +10,9 @@ public struct BootParameters: Sendable, Hashable {
     public var memoryMap: E820Map
     /// Where the initrd was put, if there is one.
     public var initrd: GuestAddressRange?
+    /// The ACPI RSDP's address (``ACPITables/write(at:into:)``), given to the kernel in the zero
+    /// page's `acpi_rsdp_addr`; a kernel older than 5.0 finds it by scanning 0xE0000–0xFFFFF.
+    public var acpiRSDP: GuestAddress?
 
     /// The longest command line an ELF kernel takes (`COMMAND_LINE_SIZE` on x86, less the
     /// terminating zero); a bzImage says its own (`cmdline_size`).
@@ -20,10 +23,13 @@ public struct BootParameters: Sendable, Hashable {
     public static let zeroPageSize = 4096
 
     /// Boot parameters with these values.
-    public init(commandLine: String, memoryMap: E820Map, initrd: GuestAddressRange? = nil) {
+    public init(
+        commandLine: String, memoryMap: E820Map, initrd: GuestAddressRange? = nil, acpiRSDP: GuestAddress? = nil
+    ) {
         self.commandLine = commandLine
         self.memoryMap = memoryMap
         self.initrd = initrd
+        self.acpiRSDP = acpiRSDP
     }
 
     /// The command line's bytes with the terminating zero, checked against what `kernel` takes.
@@ -48,7 +54,7 @@ public struct BootParameters: Sendable, Hashable {
     /// The zero page for `kernel`, the command line at `commandLineAddress`: the kernel's setup
     /// header (or, for an ELF kernel, the fields the kernel checks: boot flag, `HdrS`), with
     /// `type_of_loader`, `cmd_line_ptr`, the initrd's address and size (low halves in the
-    /// header, high halves in `ext_*`) and the e820 table filled in.
+    /// header, high halves in `ext_*`), `acpi_rsdp_addr` and the e820 table filled in.
     public func zeroPage(for kernel: LoadedKernel, commandLineAddress: GuestAddress) throws(BootParametersError)
         -> [UInt8]
     {
@@ -76,6 +82,7 @@ public struct BootParameters: Sendable, Hashable {
             put(UInt32(truncatingIfNeeded: initrd.start.rawValue >> 32), at: 0x0C0)  // ext_ramdisk_image
             put(UInt32(truncatingIfNeeded: initrd.count >> 32), at: 0x0C4)  // ext_ramdisk_size
         }
+        if let acpiRSDP { put(acpiRSDP.rawValue, at: 0x070) }  // acpi_rsdp_addr
         page[0x1E8] = UInt8(memoryMap.entries.count)  // e820_entries
         for (i, entry) in memoryMap.entries.enumerated() {
             let at = 0x2D0 + 20 * i

@@ -2,9 +2,10 @@ import GuestMemory
 
 /// The PVH boot structure (`struct hvm_start_info`, version 1, from Xen's public
 /// `arch-x86/hvm/start_info.h`): what a kernel entered at its PVH entry point finds through EBX —
-/// the command line, the memory map, the initrd as a module.
+/// the command line, the memory map, the initrd as a module, the ACPI RSDP
+/// (``BootParameters/acpiRSDP``).
 ///
-/// Layout written by ``write(_:kernel:at:commandLineAddress:rsdp:into:)``: the 56-byte structure
+/// Layout written by ``write(_:kernel:at:commandLineAddress:into:)``: the 56-byte structure
 /// at `address`, then the memory map (24 bytes per entry), then the module list (32 bytes, when
 /// there is an initrd).
 public enum PVHStartInfo {
@@ -20,8 +21,7 @@ public enum PVHStartInfo {
     /// The bytes of the structure, its memory map and its module list, for a structure at
     /// `address` and a command line at `commandLineAddress`.
     public static func bytes(
-        _ parameters: BootParameters, at address: GuestAddress, commandLineAddress: GuestAddress,
-        rsdp: GuestAddress? = nil
+        _ parameters: BootParameters, at address: GuestAddress, commandLineAddress: GuestAddress
     ) -> [UInt8] {
         let map = parameters.memoryMap.entries
         let memoryMap = address.rawValue + UInt64(size)
@@ -37,7 +37,7 @@ public enum PVHStartInfo {
         put(UInt32(parameters.initrd == nil ? 0 : 1), at: 12)  // nr_modules
         put(parameters.initrd == nil ? 0 : modules, at: 16)  // modlist_paddr
         put(commandLineAddress.rawValue, at: 24)  // cmdline_paddr
-        put(rsdp?.rawValue ?? 0, at: 32)  // rsdp_paddr
+        put(parameters.acpiRSDP?.rawValue ?? 0, at: 32)  // rsdp_paddr
         put(memoryMap, at: 40)  // memmap_paddr
         put(UInt32(map.count), at: 48)  // memmap_entries
         for (i, entry) in map.enumerated() {
@@ -59,10 +59,10 @@ public enum PVHStartInfo {
     /// the kernel at `kernel.pvhEntry` in 32-bit protected mode, paging off, with EBX = `address`.
     public static func write(
         _ parameters: BootParameters, kernel: LoadedKernel, at address: GuestAddress, commandLineAddress: GuestAddress,
-        rsdp: GuestAddress? = nil, into memory: some GuestMemoryAccess
+        into memory: some GuestMemoryAccess
     ) throws(BootParametersError) {
         let commandLine = try parameters.commandLineBytes(for: kernel)
-        let info = bytes(parameters, at: address, commandLineAddress: commandLineAddress, rsdp: rsdp)
+        let info = bytes(parameters, at: address, commandLineAddress: commandLineAddress)
         try parameters.placeStructures(
             [
                 ("the hvm_start_info", address, UInt64(info.count)),
