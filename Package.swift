@@ -42,6 +42,7 @@ let package = Package(
         .executable(name: "vhd", targets: ["vhd"]),
         .executable(name: "mini-vmm", targets: ["mini-vmm"]),
         .executable(name: "sched-demo", targets: ["sched-demo"]),
+        .executable(name: "linux-vm", targets: ["linux-vm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -130,6 +131,13 @@ let package = Package(
         .target(name: "FuzzSupport", path: "Tests/FuzzSupport", swiftSettings: swiftSettings),
         // Synthetic kernel images, shared by the loader's tests and its fuzz target.
         .target(name: "LinuxLoaderFixtures", path: "Tests/LinuxLoaderFixtures", swiftSettings: swiftSettings),
+        // The slow end-to-end suite: a real kernel booted by the linux-vm example (run once per CI run).
+        .testTarget(
+            name: "LinuxBootTests",
+            dependencies: [
+                "LinuxLoader", "LinuxLoaderFixtures", "ResourceAllocator", "KVM", "TestSupport", "linux-vm",
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "kernel-fuzz", dependencies: ["LinuxLoader", "GuestMemory", "LinuxLoaderFixtures", "FuzzSupport"],
             path: "Tests/KernelFuzz", exclude: ["run-fuzz.sh", "Corpus"], swiftSettings: swiftSettings),
@@ -175,9 +183,13 @@ let package = Package(
         .executableTarget(
             name: "kvm-info", dependencies: ["KVM", argumentParser, systemPackage], path: "Examples/kvm-info",
             swiftSettings: swiftSettings),
-        .executableTarget(
-            name: "vhd", dependencies: ["VHD", "BlockStorage", "HostSupport", argumentParser], path: "Examples/vhd",
+        // What the examples' command lines share (byte counts).
+        .target(
+            name: "ExampleSupport", dependencies: [argumentParser], path: "Examples/Shared",
             swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "vhd", dependencies: ["VHD", "BlockStorage", "HostSupport", "ExampleSupport", argumentParser],
+            path: "Examples/vhd", swiftSettings: swiftSettings),
         .executableTarget(
             name: "sched-demo", dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests", argumentParser],
             path: "Examples/sched-demo", swiftSettings: swiftSettings),
@@ -190,6 +202,13 @@ let package = Package(
                 "ResourceAllocator", "Scheduling", "VCPUScheduler", "HostSupport", argumentParser, systemPackage,
             ],
             path: "Examples/mini-vmm", exclude: ["Guest"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "linux-vm",
+            dependencies: [
+                "LinuxLoader", "Devices", "DeviceModel", "GuestMemory", "KVM", "VCPU", "VHD", "BlockStorage",
+                "ResourceAllocator", "Scheduling", "HostSupport", "ExampleSupport", argumentParser, systemPackage,
+            ],
+            path: "Examples/linux-vm", swiftSettings: swiftSettings),
 
         // MARK: 5. Benchmarks (run with `swift run -c release <name> [--json]`)
         .target(
@@ -223,5 +242,8 @@ let package = Package(
                 "BlockStorage", "TestSupport", argumentParser,
             ],
             path: "Benchmarks/devices-bench", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "boot-bench", dependencies: ["BenchmarkSupport", "TestSupport", "linux-vm", argumentParser],
+            path: "Benchmarks/boot-bench", swiftSettings: swiftSettings),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BlockStorage
+import ExampleSupport
 import VHD
 
 #if canImport(Glibc)

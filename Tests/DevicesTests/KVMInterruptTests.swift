@@ -107,7 +107,7 @@ struct KVMInterruptTests {
         let gate = GuestAddress(idt + 16 * vector)
         let target = code + 0x100
         try memory.write(UInt16(truncatingIfNeeded: target), at: gate)
-        try memory.write(UInt16(X86BootLayout.codeIndex << 3), at: GuestAddress(gate.rawValue + 2))
+        try memory.write(UInt16(X86BootLayout().codeIndex << 3), at: GuestAddress(gate.rawValue + 2))
         try memory.write(UInt16(0x8e00), at: GuestAddress(gate.rawValue + 4))  // present, DPL 0, 64-bit interrupt gate
         try memory.write(UInt16(truncatingIfNeeded: target >> 16), at: GuestAddress(gate.rawValue + 6))
         try memory.write(UInt32(truncatingIfNeeded: target >> 32), at: GuestAddress(gate.rawValue + 8))

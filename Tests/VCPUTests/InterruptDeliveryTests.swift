@@ -41,7 +41,7 @@ struct InterruptDeliveryTests {
                     at: GuestAddress(handler))
                 let gate = idt + 16 * UInt64(vector)
                 try memory.write(UInt16(truncatingIfNeeded: handler), at: GuestAddress(gate))
-                try memory.write(UInt16(X86BootLayout.codeIndex << 3), at: GuestAddress(gate + 2))
+                try memory.write(UInt16(X86BootLayout().codeIndex << 3), at: GuestAddress(gate + 2))
                 try memory.write(UInt16(0x8E00), at: GuestAddress(gate + 4))  // present 64-bit interrupt gate
                 try memory.write(UInt16(truncatingIfNeeded: handler >> 16), at: GuestAddress(gate + 6))
                 try memory.write(UInt32(truncatingIfNeeded: handler >> 32), at: GuestAddress(gate + 8))

@@ -32,6 +32,73 @@ extension VCPUTests {
             #expect(sregs.cs.db == 1 && sregs.cs.l == 0, "32-bit code segment")
         }
 
+        /// 64-bit: `mov eax, esi; mov dx, 0x20; out dx, eax; mov eax, cs; out dx, eax;
+        /// mov eax, ds; out dx, eax; mov eax, ss; out dx, eax; hlt`
+        static let linux64Guest: [UInt8] = [
+            0x89, 0xf0, 0x66, 0xba, 0x20, 0x00, 0xef, 0x8c, 0xc8, 0xef, 0x8c, 0xd8, 0xef, 0x8c, 0xd0, 0xef, 0xf4,
+        ]
+
+        /// Linux's 64-bit boot protocol: the guest finds the zero page in RSI, CS = `__BOOT_CS`
+        /// (0x10), DS = SS = `__BOOT_DS` (0x18), interrupts off, and the 4 GiB identity map.
+        @Test func linux64BootProtocolEntry() throws {
+            let machine = try TestVM()
+            let vcpu = try machine.makeVCPU(id: 0)
+            try machine.memory.write(contentsOf: Self.linux64Guest, at: GuestAddress(0x10000))
+            try X86Setup.configureLinux64(vcpu, memory: machine.memory, entry: 0x10000, zeroPage: GuestAddress(0x7000))
+            #expect(try vcpu.registers().rflags & 0x200 == 0, "interrupts disabled")
+            #expect(try vcpu.translate(0xffff_f000).physicalAddress == 0xffff_f000, "4 GiB identity-mapped")
+            let (outcome, values) = try run(vcpu)
+            #expect(outcome == .halted)
+            #expect(values == [0x7000, 0x10, 0x18, 0x18])
+        }
+
+        /// 32-bit: `mov eax, ebx; mov dx, 0x20; out dx, eax; mov eax, cs; out dx, eax;
+        /// mov eax, cr0; out dx, eax; mov eax, cr4; out dx, eax; hlt`
+        static let pvhGuest: [UInt8] = [
+            0x89, 0xd8, 0x66, 0xba, 0x20, 0x00, 0xef, 0x8c, 0xc8, 0xef, 0x0f, 0x20, 0xc0, 0xef, 0x0f, 0x20, 0xe0,
+            0xef, 0xf4,
+        ]
+
+        /// The PVH entry: EBX holds the `hvm_start_info`, 32-bit protected mode with paging and
+        /// every CR4 feature off, a flat 32-bit code segment.
+        @Test func pvhEntry() throws {
+            let machine = try TestVM()
+            let vcpu = try machine.makeVCPU(id: 0)
+            try machine.memory.write(contentsOf: Self.pvhGuest, at: GuestAddress(0x10000))
+            try X86Setup.configurePVH(vcpu, memory: machine.memory, entry: 0x10000, startInfo: GuestAddress(0x6000))
+            let (outcome, values) = try run(vcpu)
+            #expect(outcome == .halted)
+            try #require(values.count == 4)
+            #expect(values[0] == 0x6000 && values[1] == 0x08, "EBX, CS")
+            #expect(values[2] & 1 == 1 && values[2] & 0x8000_0000 == 0, "CR0: PE, no PG")
+            #expect(values[3] == 0, "CR4")
+            #expect(try vcpu.specialRegisters().cs.db == 1)
+            #expect(throws: X86SetupError.invalidLayout("the hvm_start_info at 0x100000000 is above 4 GiB")) {
+                try X86Setup.configurePVH(
+                    vcpu, memory: machine.memory, entry: 0x10000, startInfo: GuestAddress(1 << 32))
+            }
+        }
+
+        /// A boot layout whose GDT cannot be built is refused before anything is written.
+        @Test func impossibleBootLayoutsAreRefused() throws {
+            let machine = try TestVM()
+            let vcpu = try machine.makeVCPU(id: 0)
+            #expect(throws: X86SetupError.invalidLayout("GDT indices 2, 2, 4: each 1 to 15, all different")) {
+                try X86Setup.configureLongMode(
+                    vcpu, memory: machine.memory, entry: 0x10000,
+                    layout: X86BootLayout(codeIndex: 2, dataIndex: 2, tssIndex: 4))
+            }
+            #expect(throws: X86SetupError.invalidLayout("GDT indices 0, 2, 3: each 1 to 15, all different")) {
+                try X86Setup.configureLongMode(
+                    vcpu, memory: machine.memory, entry: 0x10000, layout: X86BootLayout(codeIndex: 0))
+            }
+            #expect(throws: X86SetupError.invalidLayout("the GDT (0x500, 5 entries) overlaps the IDT at 0x520")) {
+                try X86Setup.configureLongMode(
+                    vcpu, memory: machine.memory, entry: 0x10000, layout: X86BootLayout(tssIndex: 4))
+            }
+            #expect(try machine.memory.readBytes(count: 0x40, at: GuestAddress(0x500)).allSatisfy { $0 == 0 })
+        }
+
         static var hostHasOneGiBPages: Bool {
             let extended = (try? KVMSystem().supportedCPUID())?.entry(function: 0x8000_0001)
             return (extended?.edx ?? 0) & (1 << 26) != 0

@@ -19,17 +19,23 @@ public struct CPUTopology: Hashable, Sendable {
 
 /// Builds each vCPU's CPUID from KVM's supported list (`KVMSystem.supportedCPUID()`): the
 /// APIC id in leaf 1 and the topology leaves, the hypervisor bit, and the KVM hypervisor leaf,
-/// as Firecracker and Cloud Hypervisor do.
+/// as Firecracker and Cloud Hypervisor do. A ``CPUIDTemplate`` hides features on top of that; it
+/// runs after the builder (pass it as `template:`, or apply it to the result).
 public enum CPUIDBuilder {
     /// The entries for the vCPU whose APIC id is `apicID`: `supported` with leaf 1 (initial APIC
     /// id, logical processor count, HTT, hypervisor bit), leaf 4 (cores per package), leaves 0xb
     /// and 0x1f (SMT and core levels, x2APIC id) and the hypervisor leaf 0x4000_0000 (KVM
-    /// signature, added when missing) set for it. Pass the result to `setCPUID(_:)`.
+    /// signature, added when missing) set for it, then `template` applied, if there is one. Pass
+    /// the result to `setCPUID(_:)`.
+    ///
+    /// The template runs last, after every leaf above is set, so that the builder cannot set a bit
+    /// it hides again (`hypervisor`, `ht`). Passing a template here gives the same entries as
+    /// applying it (``CPUIDTemplate/apply(to:)``) to what this function returns without one.
     ///
     /// - Throws: ``X86SetupError/invalidTopology(_:)`` for a count below 1 or more than 255 logical
     ///   processors per package.
     public static func entries(
-        from supported: [CPUIDEntry], apicID: UInt32, topology: CPUTopology
+        from supported: [CPUIDEntry], apicID: UInt32, topology: CPUTopology, template: CPUIDTemplate? = nil
     ) throws(X86SetupError) -> [CPUIDEntry] {
         let logical = topology.logicalPerPackage
         guard topology.threadsPerCore >= 1, topology.coresPerPackage >= 1, logical <= 255 else {
@@ -70,7 +76,7 @@ public enum CPUIDBuilder {
             result.append(entry)
         }
         if result.entry(function: 0x4000_0000) == nil { result.append(hypervisorLeaf(maximum: 0x4000_0000)) }
-        return result
+        return template?.apply(to: result) ?? result
     }
 
     /// Leaf 0x4000_0000: the highest hypervisor leaf and the "KVMKVMKVM\0\0\0" signature.

@@ -60,6 +60,45 @@ public enum X86Setup {
         }
     }
 
+    /// Linux's 64-bit boot protocol (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol"):
+    /// long mode with the low `identityMap` bytes identity-mapped (4 GiB by default: the kernel,
+    /// the zero page, the command line and the initrd below 4 GiB are all covered), a GDT with
+    /// flat `__BOOT_CS` (0x10) and `__BOOT_DS` (0x18) (``X86BootLayout/linux``), interrupts
+    /// disabled, RIP at `entry` (`LoadedKernel.entry64`) and RSI holding `zeroPage`.
+    public static func configureLinux64(
+        _ vcpu: any VirtualCPUHandle, memory: some GuestMemoryAccess, entry: UInt64, zeroPage: GuestAddress,
+        identityMap: UInt64 = 1 << 32, layout: X86BootLayout = .linux
+    ) throws(X86SetupError) {
+        try configureLongMode(vcpu, memory: memory, entry: entry, identityMap: identityMap, layout: layout)
+        try wrapKVM { () throws(KVMError) in
+            var regs = try vcpu.registers()
+            regs.rsi = zeroPage.rawValue
+            try vcpu.setRegisters(regs)
+        }
+    }
+
+    /// The PVH boot ABI (Xen's `docs/misc/pvh.pandoc`, which Linux's `CONFIG_PVH` entry follows):
+    /// 32-bit protected mode, paging off, flat 4 GiB code and data segments, interrupts
+    /// disabled, EIP at `entry` (`LoadedKernel.pvhEntry`) and EBX holding `startInfo` (the
+    /// `hvm_start_info` written by `PVHStartInfo`).
+    public static func configurePVH(
+        _ vcpu: any VirtualCPUHandle, memory: some GuestMemoryAccess, entry: UInt32, startInfo: GuestAddress,
+        layout: X86BootLayout = X86BootLayout()
+    ) throws(X86SetupError) {
+        guard startInfo.rawValue <= UInt64(UInt32.max) else {
+            throw .invalidLayout("the hvm_start_info at 0x\(String(startInfo.rawValue, radix: 16)) is above 4 GiB")
+        }
+        try configureProtectedMode(vcpu, memory: memory, entry: entry, layout: layout)
+        try wrapKVM { () throws(KVMError) in
+            var sregs = try vcpu.specialRegisters()
+            sregs.cr4 = 0
+            try vcpu.setSpecialRegisters(sregs)
+            var regs = try vcpu.registers()
+            regs.rbx = startInfo.rawValue
+            try vcpu.setRegisters(regs)
+        }
+    }
+
     /// x87 and SSE defaults: FCW 0x37f (all exceptions masked, extended precision), MXCSR 0x1f80.
     public static func configureFPU(_ vcpu: some X86VirtualCPUState) throws(X86SetupError) {
         try wrapKVM { () throws(KVMError) in
@@ -113,14 +152,16 @@ public enum X86Setup {
         try vcpu.setRegisters(regs)
     }
 
-    /// Writes the boot GDT (null, `code`, data, TSS) and an empty IDT; returns the GDT entries.
+    /// Writes the boot GDT (`code`, data and TSS descriptors at the layout's indices, null
+    /// elsewhere) and an empty IDT; returns the GDT entries.
     static func writeDescriptorTables(memory: some GuestMemoryAccess, layout: X86BootLayout, code: UInt16)
         throws(X86SetupError) -> [UInt64]
     {
-        let gdt = [
-            0, GDT.entry(flags: code, base: 0, limit: 0xfffff), GDT.entry(flags: GDT.data, base: 0, limit: 0xfffff),
-            GDT.entry(flags: GDT.tss, base: 0, limit: 0xfffff),
-        ]
+        try layout.validate()
+        var gdt = [UInt64](repeating: 0, count: layout.gdtEntries)
+        gdt[Int(layout.codeIndex)] = GDT.entry(flags: code, base: 0, limit: 0xfffff)
+        gdt[Int(layout.dataIndex)] = GDT.entry(flags: GDT.data, base: 0, limit: 0xfffff)
+        gdt[Int(layout.tssIndex)] = GDT.entry(flags: GDT.tss, base: 0, limit: 0xfffff)
         do {
             for (i, entry) in gdt.enumerated() {
                 try memory.write(entry, at: GuestAddress(layout.gdt.rawValue + UInt64(i) * 8))
@@ -134,15 +175,15 @@ public enum X86Setup {
 
     /// Loads CS, DS…SS, TR, GDTR and IDTR from the boot GDT.
     static func loadSegments(_ sregs: inout SpecialRegisters, gdt: [UInt64], layout: X86BootLayout) {
-        let code = GDT.segment(entry: gdt[Int(X86BootLayout.codeIndex)], index: X86BootLayout.codeIndex)
-        let data = GDT.segment(entry: gdt[Int(X86BootLayout.dataIndex)], index: X86BootLayout.dataIndex)
+        let code = GDT.segment(entry: gdt[Int(layout.codeIndex)], index: layout.codeIndex)
+        let data = GDT.segment(entry: gdt[Int(layout.dataIndex)], index: layout.dataIndex)
         sregs.cs = code
         sregs.ds = data
         sregs.es = data
         sregs.fs = data
         sregs.gs = data
         sregs.ss = data
-        sregs.tr = GDT.segment(entry: gdt[Int(X86BootLayout.tssIndex)], index: X86BootLayout.tssIndex)
+        sregs.tr = GDT.segment(entry: gdt[Int(layout.tssIndex)], index: layout.tssIndex)
         sregs.gdt.base = layout.gdt.rawValue
         sregs.gdt.limit = UInt16(gdt.count * 8 - 1)
         sregs.idt.base = layout.idt.rawValue

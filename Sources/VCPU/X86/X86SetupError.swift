@@ -13,6 +13,9 @@ public enum X86SetupError: Error, Equatable, Sendable, CustomStringConvertible {
     case misaligned(String, UInt64)
     /// More vCPUs than the topology leaves can describe.
     case invalidTopology(String)
+    /// An ``X86BootLayout`` whose GDT indices are out of range or repeated, or whose GDT
+    /// overlaps its IDT.
+    case invalidLayout(String)
 
     /// A one-line message.
     public var description: String {
@@ -22,6 +25,7 @@ public enum X86SetupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidIdentityMapSize(let size): "identity map of \(size) bytes must be between 1 byte and 512 GiB"
         case .misaligned(let what, let address): "\(what) 0x\(String(address, radix: 16)) is not page aligned"
         case .invalidTopology(let message): "invalid topology: \(message)"
+        case .invalidLayout(let message): "invalid boot layout: \(message)"
         }
     }
 }

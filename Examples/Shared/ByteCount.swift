@@ -1,17 +1,21 @@
+// Shared by the examples' command lines (vhd, linux-vm): one parser for byte counts.
 import ArgumentParser
 
 /// A byte count given on the command line: a number with an optional binary suffix `K`, `M`,
 /// `G` or `T` (or `KiB`, `MiB`, `GiB`, `TiB`), always powers of 1024. Anything else (`10MB`,
 /// `10m`, `1.5G`) is refused rather than guessed at.
-struct ByteCount: ExpressibleByArgument, Sendable {
-    let value: UInt64
+public struct ByteCount: ExpressibleByArgument, Sendable {
+    /// The number of bytes.
+    public let value: UInt64
 
-    init?(argument: String) {
+    /// Parses `argument` (see ``parse(_:)``).
+    public init?(argument: String) {
         guard let value = ByteCount.parse(argument) else { return nil }
         self.value = value
     }
 
-    static func parse(_ text: String) -> UInt64? {
+    /// The bytes `text` counts, or `nil` when it is not a whole number with an optional binary suffix.
+    public static func parse(_ text: String) -> UInt64? {
         var digits = Substring(text)
         var unit = ""
         while let last = digits.last, last.isLetter {
@@ -30,7 +34,7 @@ struct ByteCount: ExpressibleByArgument, Sendable {
     /// Parses an option's value, saying why one is refused: a negative number (taken as the
     /// value, not as an option, so `--offset -1` is not "missing a value"), or anything that is
     /// not a whole number with a binary suffix.
-    static func argument(_ text: String) throws -> ByteCount {
+    public static func argument(_ text: String) throws -> ByteCount {
         if let count = ByteCount(argument: text) { return count }
         if text.hasPrefix("-"), text.dropFirst().first?.isNumber == true {
             throw ValidationError("'\(text)' is negative: sizes and offsets count bytes from 0")
@@ -39,5 +43,6 @@ struct ByteCount: ExpressibleByArgument, Sendable {
             "'\(text)' is not a byte count: a whole number, optionally with K, M, G or T (or KiB, MiB, GiB, TiB)")
     }
 
-    static let defaultCompletionKind = CompletionKind.default
+    /// No completion: any number.
+    public static let defaultCompletionKind = CompletionKind.default
 }
