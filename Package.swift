@@ -118,12 +118,13 @@ let package = Package(
 
         // MARK: 4. The Linux loader: kernel images (and, next, boot parameters and tables)
         .target(
-            name: "LinuxLoader", dependencies: ["GuestMemory", "ResourceAllocator", "HostSupport"],
+            name: "LinuxLoader", dependencies: ["GuestMemory", "DeviceModel", "ResourceAllocator", "HostSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LinuxLoaderTests",
             dependencies: [
-                "LinuxLoader", "GuestMemory", "ResourceAllocator", "HostSupport", "TestSupport", "LinuxLoaderFixtures",
+                "LinuxLoader", "GuestMemory", "DeviceModel", "ResourceAllocator", "HostSupport", "TestSupport",
+                "LinuxLoaderFixtures",
                 "kernel-fuzz",
             ],
             swiftSettings: swiftSettings),

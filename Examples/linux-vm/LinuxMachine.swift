@@ -110,8 +110,9 @@ final class LinuxMachine {
                     base: UInt32(diskPlacement.mmioBase), size: UInt32(diskPlacement.mmioSize),
                     gsi: diskPlacement.gsi))
         }
-        let rsdp = try ACPITables(vcpuCount: configuration.vcpuCount, devices: devices)
-            .write(at: ACPITables.defaultAddress, into: memory)
+        let rsdp = try ACPITables(
+            vcpuCount: configuration.vcpuCount, devices: devices, powerControlPort: Self.powerControlPort
+        ).write(at: ACPITables.defaultAddress, into: memory)
         parameters = BootParameters(
             commandLine: configuration.commandLine, memoryMap: memoryMap, initrd: initrd, acpiRSDP: rsdp)
         if entry.pvh {
@@ -140,6 +141,9 @@ final class LinuxMachine {
         try portIO.insert(i8042, base: 0x60, size: 5)
         try portIO.insert(CMOSClock(), base: 0x70, size: 2)
         try portIO.insert(DebugPort(), base: 0x80, size: 1)
+        let power = ACPIPowerControl(
+            shutdown: { stopSignal.fire(.poweredOff) }, reset: { stopSignal.fire(.acpiReset) })
+        try portIO.insert(power, base: UInt64(Self.powerControlPort), size: 1)
 
         if let diskPlacement, let path = configuration.diskPath {
             let device = try openDiskImage(
@@ -181,6 +185,9 @@ final class LinuxMachine {
         }
         self.runners = runners
     }
+
+    /// The ACPI power control port (sleep control and status, reset register).
+    static let powerControlPort: UInt16 = 0x600
 
     /// The entry `requested` names for `kernel`.
     static func chooseEntry(_ requested: BootConfiguration.Entry, kernel: LoadedKernel, path: String) throws

@@ -6,6 +6,10 @@ enum StopReason: Sendable, Equatable, CustomStringConvertible {
     /// The guest pulsed the reset line through the i8042 (Linux's default way to reboot, and
     /// what it does after a panic with `panic=-1`).
     case rebootRequested
+    /// The guest powered off through ACPI (S5 written to the power control port).
+    case poweredOff
+    /// The guest rebooted through the ACPI reset register.
+    case acpiReset
     /// A vCPU triple-faulted (`KVM_EXIT_SHUTDOWN`): a PC resets, so this is a reboot too
     /// (`reboot=t`), or a kernel that crashed before it could print why.
     case tripleFault(vcpu: Int)
@@ -25,6 +29,8 @@ enum StopReason: Sendable, Equatable, CustomStringConvertible {
     var description: String {
         switch self {
         case .rebootRequested: "the guest requested a reboot (i8042 reset line)"
+        case .poweredOff: "the guest powered off (ACPI S5)"
+        case .acpiReset: "the guest requested a reboot (ACPI reset register)"
         case .tripleFault(let vcpu): "vCPU \(vcpu) triple-faulted (KVM_EXIT_SHUTDOWN: a reset)"
         case .systemEvent(let vcpu, let kind): "vCPU \(vcpu) reported a system event: \(kind)"
         case .halted(let vcpu): "vCPU \(vcpu) halted"
@@ -41,7 +47,7 @@ enum StopReason: Sendable, Equatable, CustomStringConvertible {
     /// 0 when the guest stopped itself (reboot, reset, shutdown), 2 on timeout, 1 for an error.
     var exitStatus: Int32 {
         switch self {
-        case .rebootRequested, .tripleFault, .systemEvent, .halted: 0
+        case .rebootRequested, .poweredOff, .acpiReset, .tripleFault, .systemEvent, .halted: 0
         case .timeout: 2
         case .internalError, .failed: 1
         }

@@ -147,3 +147,24 @@ func inb(_ device: some PortIODevice, _ base: UInt16, _ offset: UInt16) -> UInt8
         #expect(port.lastCode == 0x34 && port.writes == 2)
     }
 }
+
+/// The ACPI power control port as Linux's hardware-reduced ACPI code drives it: clearing the wake
+/// status (0x80) does nothing, `SLP_EN | 5 << 2` powers off, the reset value reboots, each once
+/// per write; reads return no wake status.
+@Suite struct ACPIPowerControlTests {
+    @Test func powerOffAndResetReachTheVMMOncePerWrite() {
+        let shutdowns = I8042ControllerTests.Counter(), resets = I8042ControllerTests.Counter()
+        let device = ACPIPowerControl(shutdown: { shutdowns.bump() }, reset: { resets.bump() })
+        #expect(ACPIPowerControl.shutdownValue == 0x34, "SLP_EN (0x20) | SLP_TYP 5 << 2")
+        out(device, 0x600, 0, 0x80)  // WAK_STS cleared before sleeping
+        #expect(shutdowns.count == 0 && resets.count == 0 && device.ignoredWrites == 1)
+        out(device, 0x600, 0, 0x34)
+        #expect(shutdowns.count == 1 && resets.count == 0)
+        out(device, 0x600, 0, 0x14)  // S5 type without SLP_EN: not a request
+        out(device, 0x600, 0, 0x2C)  // SLP_EN with type 3 (S3): not offered
+        #expect(shutdowns.count == 1 && device.ignoredWrites == 3)
+        out(device, 0x600, 0, 0x01)
+        #expect(resets.count == 1 && shutdowns.count == 1)
+        #expect(inb(device, 0x600, 0) == 0)
+    }
+}

@@ -186,7 +186,8 @@ struct LinuxVMCommandLineTests {
 }
 
 /// How `linux-vm` ends, with tiny PVH "kernels" (the synthetic ELF with its entry patched): a
-/// guest that pulses the i8042 reset line ends as a reboot request (exit 0), one that
+/// guest that pulses the i8042 reset line ends as a reboot request (exit 0), one that writes S5
+/// or the reset value to the ACPI power control port as a power-off or reboot (exit 0), one that
 /// triple-faults as a reset (exit 0), one that never stops as a timeout (exit 2); each prints
 /// through COM1 first, and the last line names the reason.
 @Suite(.usesKVM, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
@@ -217,6 +218,19 @@ struct LinuxVMOutcomeTests {
         #expect(
             Self.lastLine(result).hasSuffix("s: the guest requested a reboot (i8042 reset line)"),
             "\(result.standardError)")
+    }
+
+    @Test func anACPIPowerOffAndResetEndTheRun() throws {
+        // mov dx, 0x600; mov al, 0x34; out dx, al; jmp $  (SLP_EN | S5 << 2 to the sleep control register)
+        let off = try Self.run(Self.greeting + [0x66, 0xBA, 0x00, 0x06, 0xB0, 0x34, 0xEE, 0xEB, 0xFE])
+        #expect(off.text == "hi\n" && off.status == 0, "\(off.standardError)")
+        #expect(Self.lastLine(off).hasSuffix("s: the guest powered off (ACPI S5)"), "\(off.standardError)")
+        // mov dx, 0x600; mov al, 1; out dx, al; jmp $  (RESET_VALUE to the reset register)
+        let reset = try Self.run(Self.greeting + [0x66, 0xBA, 0x00, 0x06, 0xB0, 0x01, 0xEE, 0xEB, 0xFE])
+        #expect(reset.text == "hi\n" && reset.status == 0, "\(reset.standardError)")
+        #expect(
+            Self.lastLine(reset).hasSuffix("s: the guest requested a reboot (ACPI reset register)"),
+            "\(reset.standardError)")
     }
 
     @Test func aTripleFaultIsAReset() throws {

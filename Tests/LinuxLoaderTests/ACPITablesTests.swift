@@ -1,3 +1,4 @@
+import DeviceModel
 import Foundation
 import GuestMemory
 import LinuxLoader
@@ -38,9 +39,7 @@ import Testing
         return dsl
     }
 
-    @Test(
-        .enabled(
-            if: iasl != nil || ProcessInfo.processInfo.environment["CI"] != nil, "iasl (acpica-tools) not installed"))
+    @Test(.iaslInstalled)
     func iaslReadsThePlatform() throws {
         let dir = try TemporaryDirectory()
         let base: UInt64 = 0xE_0000
@@ -91,10 +90,46 @@ import Testing
         }
     }
 
+    /// With a power-control port, the FADT's reset register (and its flag) and sleep control and
+    /// status registers are that port, 8-bit system I/O, and the DSDT declares `\_S5` with
+    /// DeviceModel's soft-off sleep type: what a kernel needs to power off and reboot through ACPI.
+    @Test(.iaslInstalled)
+    func powerControlIsDescribed() throws {
+        let dir = try TemporaryDirectory()
+        let base: UInt64 = 0xE_0000
+        var platform = Self.platform
+        platform.powerControlPort = 0x600
+        let (bytes, tables) = try platform.build(at: GuestAddress(base))
+        let fadt = try Self.disassemble(Self.table(bytes, tables["FACP"]!, base: base), name: "facp", in: dir)
+        let flat = fadt.split(whereSeparator: \.isNewline).map { $0.split(separator: " ").joined(separator: " ") }
+            .joined(separator: "\n")
+        for expected in [
+            "Reset Register Supported (V2) : 1", "Value to cause reset : 01",
+            "[074h 0116 12] Reset Register : [Generic Address Structure]\n[074h 0116 1] Space ID : 01 [SystemIO]\n[075h 0117 1] Bit Width : 08\n[076h 0118 1] Bit Offset : 00\n[077h 0119 1] Encoded Access Width : 01 [Byte Access:8]\n[078h 0120 8] Address : 0000000000000600",
+            "[0F4h 0244 12] Sleep Control Register : [Generic Address Structure]\n[0F4h 0244 1] Space ID : 01 [SystemIO]\n[0F5h 0245 1] Bit Width : 08\n[0F6h 0246 1] Bit Offset : 00\n[0F7h 0247 1] Encoded Access Width : 01 [Byte Access:8]\n[0F8h 0248 8] Address : 0000000000000600",
+            "[100h 0256 12] Sleep Status Register : [Generic Address Structure]\n[100h 0256 1] Space ID : 01 [SystemIO]\n[101h 0257 1] Bit Width : 08\n[102h 0258 1] Bit Offset : 00\n[103h 0259 1] Encoded Access Width : 01 [Byte Access:8]\n[104h 0260 8] Address : 0000000000000600",
+        ] {
+            #expect(flat.contains(expected), "missing \(expected) in \(flat)")
+        }
+        #expect(ACPIPowerControl.resetValue == 1, "the value the FADT shows above")
+        let dsdt = try Self.disassemble(Self.table(bytes, tables["DSDT"]!, base: base), name: "dsdt", in: dir)
+        let dsdtFlat = Self.withoutComments(dsdt).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let type = String(format: "%02X", ACPIPowerControl.softOffSleepType)
+        let s5 = #"Name (\_S5, Package (0x02) { 0x"# + type + ", Zero })"
+        #expect(dsdtFlat.contains(s5), "missing \(s5) in \(dsdtFlat)")
+        // Without the port: no reset register, no sleep registers, no \_S5.
+        let (plain, plainTables) = try Self.platform.build(at: GuestAddress(base))
+        let plainFADT = try Self.disassemble(
+            Self.table(plain, plainTables["FACP"]!, base: base), name: "plain", in: dir)
+        #expect(plainFADT.contains("Reset Register Supported (V2) : 0"))
+        #expect(
+            !Self.withoutComments(
+                try Self.disassemble(Self.table(plain, plainTables["DSDT"]!, base: base), name: "plaindsdt", in: dir)
+            ).contains("_S5"))
+    }
+
     /// A DSDT past 4 KiB needs AML's 3-byte package lengths: iasl reads all 300 devices.
-    @Test(
-        .enabled(
-            if: iasl != nil || ProcessInfo.processInfo.environment["CI"] != nil, "iasl (acpica-tools) not installed"))
+    @Test(.iaslInstalled)
     func largeTablesUseLongPackageLengths() throws {
         let dir = try TemporaryDirectory()
         let base: UInt64 = 0x10_0000
@@ -182,5 +217,14 @@ import Testing
         #expect(throws: ACPIError.invalidPlatform("the RSDP must be 16-byte aligned")) {
             try ACPITables(vcpuCount: 1, devices: []).build(at: GuestAddress(0xE_0008))
         }
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// iasl (Debian's acpica-tools) is installed; under CI a missing iasl fails the test instead.
+    static var iaslInstalled: Self {
+        .enabled(
+            if: ACPITablesTests.iasl != nil || ProcessInfo.processInfo.environment["CI"] != nil,
+            "iasl (acpica-tools) not installed")
     }
 }

@@ -1,3 +1,4 @@
+import DeviceModel
 import GuestMemory
 
 /// A device the DSDT describes to the kernel.
@@ -44,6 +45,13 @@ public struct ACPITables: Sendable {
     public var ioapicAddress: UInt32 = 0xFEC0_0000
     /// The local APICs' address (the architectural default).
     public var localAPICAddress: UInt32 = 0xFEE0_0000
+    /// The I/O port of the platform's power control (a DeviceModel `ACPIPowerControl`), or `nil`
+    /// for none. With one, the FADT's sleep control and sleep status registers and its reset
+    /// register (value `ACPIPowerControl.resetValue`) point at this port, and the DSDT declares
+    /// soft-off as `\_S5` with sleep type `ACPIPowerControl.softOffSleepType`: a kernel powers off
+    /// and reboots through ACPI by writing there. Without one, a kernel has no way to power off
+    /// (it halts) and reboots through the i8042.
+    public var powerControlPort: UInt16?
 
     /// OEM id and table id every table carries.
     static let oemID = Array("SWVMM ".utf8), oemTableID = Array("SWVMMTBL".utf8), creatorID = Array("SVMM".utf8)
@@ -53,10 +61,12 @@ public struct ACPITables: Sendable {
     /// e820 RAM of ``E820Map/forLayout(_:reserved:)``.
     public static let defaultAddress = GuestAddress(0xE_0000)
 
-    /// Tables for `vcpuCount` vCPUs and these devices.
-    public init(vcpuCount: Int, devices: [ACPIDevice]) {
+    /// Tables for `vcpuCount` vCPUs and these devices, with power control at `powerControlPort`
+    /// if one is given.
+    public init(vcpuCount: Int, devices: [ACPIDevice], powerControlPort: UInt16? = nil) {
         self.vcpuCount = vcpuCount
         self.devices = devices
+        self.powerControlPort = powerControlPort
     }
 
     /// The tables laid out from `base` (16-byte aligned): the RSDP first, then XSDT, FADT, MADT
@@ -164,7 +174,8 @@ public struct ACPITables: Sendable {
     }
 
     /// FADT 6.5 body (the header is added around it): hardware-reduced, the DSDT's address,
-    /// an i8042 present, and the hypervisor vendor identity.
+    /// an i8042 present, the hypervisor vendor identity, and with a ``powerControlPort`` the
+    /// reset register (and `RESET_REG_SUP`) and the sleep control and status registers.
     func fadtBody(dsdt: UInt64) -> [UInt8] {
         var body = [UInt8](repeating: 0, count: 276 - 36)
         func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
@@ -173,7 +184,15 @@ public struct ACPITables: Sendable {
         }
         put(UInt32(truncatingIfNeeded: dsdt), at: 40)  // DSDT (32-bit)
         put(UInt16(1 << 1), at: 109)  // IAPC_BOOT_ARCH: 8042 present
-        put(UInt32(1 << 20), at: 112)  // Flags: HW_REDUCED_ACPI
+        put(UInt32(1 << 20 | (powerControlPort == nil ? 0 : 1 << 10)), at: 112)  // HW_REDUCED_ACPI, RESET_REG_SUP
+        if let port = powerControlPort {
+            // Generic address structures: system I/O, 8 bits, offset 0, byte access, the port.
+            let register: [UInt8] = [1, 8, 0, 1] + AML.littleEndian(UInt64(port))
+            body.replaceSubrange(116 - 36..<128 - 36, with: register)  // RESET_REG
+            put(ACPIPowerControl.resetValue, at: 128)  // RESET_VALUE
+            body.replaceSubrange(244 - 36..<256 - 36, with: register)  // SLEEP_CONTROL_REG
+            body.replaceSubrange(256 - 36..<268 - 36, with: register)  // SLEEP_STATUS_REG
+        }
         put(UInt8(5), at: 131)  // FADT minor version
         put(dsdt, at: 140)  // X_DSDT
         body.replaceSubrange(268 - 36..<276 - 36, with: Array("SWIFTVMM".utf8))  // hypervisor vendor identity
@@ -190,7 +209,8 @@ public struct ACPITables: Sendable {
         return body
     }
 
-    /// DSDT body: `Scope (\_SB) { one Device per ACPIDevice }`.
+    /// DSDT body: `Scope (\_SB) { one Device per ACPIDevice }`, then `Name (\_S5, Package () { 5, 0 })`
+    /// when there is a ``powerControlPort``.
     func dsdtBody() -> [UInt8] {
         var serials = 0, virtio = 0
         let devices = self.devices.map { device -> [UInt8] in
@@ -224,7 +244,12 @@ public struct ACPITables: Sendable {
                             "_CRS", AML.resourceTemplate([AML.memory32(base, length: size), AML.interrupt(gsi)])))
             }
         }
-        return AML.scope("_SB_", devices.flatMap { $0 })
+        let sleepStates =
+            powerControlPort == nil
+            ? []
+            : [0x08, 0x5C] + AML.name("_S5_")
+                + AML.package([AML.integer(UInt64(ACPIPowerControl.softOffSleepType)), AML.integer(0)])
+        return AML.scope("_SB_", devices.flatMap { $0 }) + sleepStates
     }
 }
 

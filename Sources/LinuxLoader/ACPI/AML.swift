@@ -48,6 +48,12 @@ enum AML {
         }
     }
 
+    /// `PackageOp`: `Package () { elements }` (at most 255 elements).
+    static func package(_ elements: [[UInt8]]) -> [UInt8] {
+        let content = [UInt8(elements.count)] + Array(elements.joined())
+        return [0x12] + packageLength(content.count) + content
+    }
+
     /// A string (ASCII, NUL-terminated).
     static func string(_ text: String) -> [UInt8] { [0x0D] + Array(text.utf8) + [0x00] }
 
