@@ -37,6 +37,7 @@ let package = Package(
         .library(name: "VCPUScheduler", targets: ["VCPUScheduler"]),
         .library(name: "Devices", targets: ["Devices"]),
         .library(name: "LinuxLoader", targets: ["LinuxLoader"]),
+        .library(name: "Machine", targets: ["Machine"]),
         .executable(name: "kvm-info", targets: ["kvm-info"]),
         .executable(name: "hello-vm", targets: ["hello-vm"]),
         .executable(name: "vhd", targets: ["vhd"]),
@@ -156,7 +157,8 @@ let package = Package(
             name: "READMETests",
             dependencies: [
                 "HostSupport", "GuestMemory", "KVM", "BlockStorage", "DeviceModel", "VCPU", "VHD", "ResourceAllocator",
-                "HostPlacement", "Scheduling", "VCPUScheduler", "Devices", "LinuxLoader", "TestSupport", systemPackage,
+                "HostPlacement", "Scheduling", "VCPUScheduler", "Devices", "LinuxLoader", "Machine", "TestSupport",
+                systemPackage,
             ],
             swiftSettings: swiftSettings),
 
@@ -175,7 +177,20 @@ let package = Package(
             path: "Tests/VHDFuzz",
             exclude: ["run-fuzz.sh", "Corpus"], swiftSettings: swiftSettings),
 
-        // MARK: 5. Examples
+        // MARK: 5. The machine API and the VM manager (on every target below; nothing depends on it)
+        .target(
+            name: "Machine",
+            dependencies: [
+                "LinuxLoader", "Devices", "VCPUScheduler", "Scheduling", "VCPU", "VHD", "ResourceAllocator",
+                "HostPlacement", "KVM", "GuestMemory", "BlockStorage", "DeviceModel", "HostSupport", systemPackage,
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MachineTests",
+            dependencies: ["Machine", "LinuxLoader", "VCPU", "TestSupport", "LinuxLoaderFixtures"],
+            swiftSettings: swiftSettings),
+
+        // MARK: 6. Examples
         .target(name: "HelloGuest", path: "Examples/hello-vm/Guest"),
         .executableTarget(
             name: "hello-vm",
@@ -204,14 +219,10 @@ let package = Package(
             ],
             path: "Examples/mini-vmm", exclude: ["Guest"], swiftSettings: swiftSettings),
         .executableTarget(
-            name: "linux-vm",
-            dependencies: [
-                "LinuxLoader", "Devices", "DeviceModel", "GuestMemory", "KVM", "VCPU", "VHD", "BlockStorage",
-                "ResourceAllocator", "Scheduling", "HostSupport", "ExampleSupport", argumentParser, systemPackage,
-            ],
+            name: "linux-vm", dependencies: ["Machine", "ExampleSupport", argumentParser],
             path: "Examples/linux-vm", swiftSettings: swiftSettings),
 
-        // MARK: 5. Benchmarks (run with `swift run -c release <name> [--json]`)
+        // MARK: 7. Benchmarks (run with `swift run -c release <name> [--json]`)
         .target(
             name: "BenchmarkSupport", dependencies: ["HostSupport", argumentParser],
             path: "Benchmarks/BenchmarkSupport",

@@ -1,17 +1,11 @@
-// linux-vm: boots a Linux kernel with the package's targets, the serial console on standard
-// output, and ends with a line saying why it stopped.
+// linux-vm: boots a Linux kernel with the Machine target's VirtualMachine, the serial console on
+// standard output, and ends with a line saying why it stopped.
 //
 //     swift run linux-vm --kernel vmlinuz --cmdline "console=ttyS0" --vcpus 2 --timeout 120
 import ArgumentParser
 import ExampleSupport
 import Foundation
-import LinuxLoader
-import Scheduling
-import VCPU
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Machine
 
 @main
 struct LinuxVM: ParsableCommand {
@@ -20,12 +14,13 @@ struct LinuxVM: ParsableCommand {
         abstract: "Boot a Linux kernel (bzImage or ELF vmlinux) with its serial console on standard output.",
         discussion: """
             The VM has the in-kernel IRQ chip and PIT, COM1 (0x3f8, IRQ 4), an i8042, a CMOS clock, \
-            port 0x80 and, with --disk, a virtio-blk disk on virtio-mmio; ACPI tables describe every \
-            vCPU and device. The last line says why the VM stopped: the guest's reboot (i8042 reset or \
-            triple fault), a timeout, or a KVM internal error with the failing instruction's bytes.
+            port 0x80, ACPI power control (0x600) and, with --disk, a virtio-blk disk on virtio-mmio; \
+            ACPI tables describe every vCPU and device. The last line says why the VM stopped: the \
+            guest's power-off or reboot (i8042, ACPI or triple fault), a timeout, or a KVM internal \
+            error with the failing instruction's bytes.
 
-            Exit status: 0 when the guest stopped itself (reboot, reset), 2 on timeout, 1 on an \
-            error, 64 on a usage error.
+            Exit status: 0 when the guest stopped itself, 2 on timeout, 1 on an error, 64 on a \
+            usage error.
             """)
 
     @Option(help: ArgumentHelp("The kernel: a bzImage (vmlinuz) or an ELF vmlinux.", valueName: "file"))
@@ -43,7 +38,7 @@ struct LinuxVM: ParsableCommand {
         transform: ByteCount.argument)
     var memory = ByteCount(argument: "256M")!
 
-    @Option(help: "Number of vCPUs (1-\(BootConfiguration.maximumVCPUs), default 1).")
+    @Option(help: "Number of vCPUs (1-\(VirtualMachineConfiguration.maximumVCPUs), default 1).")
     var vcpus = 1
 
     @Option(help: ArgumentHelp("A raw or VHD disk image, given to the guest as virtio-blk.", valueName: "file"))
@@ -56,7 +51,7 @@ struct LinuxVM: ParsableCommand {
     var timeout: Double = 300
 
     @Option(help: "The entry point: auto (PVH when an ELF kernel has one), linux64 or pvh.")
-    var entry = BootConfiguration.Entry.auto
+    var entry = LinuxBoot.Entry.auto
 
     @Option(
         help: ArgumentHelp(
@@ -65,65 +60,73 @@ struct LinuxVM: ParsableCommand {
     var cpuidHide: String?
 
     func validate() throws {
-        guard (1...BootConfiguration.maximumVCPUs).contains(vcpus) else {
-            throw ValidationError("--vcpus \(vcpus): from 1 to \(BootConfiguration.maximumVCPUs)")
+        guard (1...VirtualMachineConfiguration.maximumVCPUs).contains(vcpus) else {
+            throw ValidationError("--vcpus \(vcpus): from 1 to \(VirtualMachineConfiguration.maximumVCPUs)")
         }
-        guard BootConfiguration.memoryRange.contains(memory.value) else {
+        guard ((64 << 20)...(64 << 30)).contains(memory.value) else {
             throw ValidationError("--memory \(memory.value) bytes: from 64M to 64G")
         }
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout \(timeout): from 0 to 86400 s") }
         if readOnly && disk == nil { throw ValidationError("--read-only needs --disk") }
         if let cpuidHide {
-            do { _ = try CPUIDTemplate(hidingNames: cpuidHide) } catch {
-                throw ValidationError("--cpuid-hide: \(error)")
-            }
+            // The configuration's own check of the names, reported as the usage error it is here.
+            var names = VirtualMachineConfiguration(boot: .flatBinary(FlatBinaryBoot(path: "")))
+            names.hiddenCPUIDFeatures = [cpuidHide]
+            for case .cpuidFeatures(let error) in names.problems() { throw ValidationError("--cpuid-hide: \(error)") }
         }
     }
 
     func run() throws {
-        let configuration = BootConfiguration(
-            kernelPath: kernel, initrdPath: initrd, commandLine: cmdline, memorySize: memory.value, vcpuCount: vcpus,
-            diskPath: disk, readOnlyDisk: readOnly, entry: entry,
-            cpuidTemplate: try cpuidHide.map { try CPUIDTemplate(hidingNames: $0) })
-        let machine: LinuxMachine
+        var configuration = VirtualMachineConfiguration(
+            name: "linux-vm", vcpuCount: vcpus, memorySize: memory.value,
+            boot: .linux(LinuxBoot(kernel: kernel, initrd: initrd, commandLine: cmdline, entry: entry)))
+        configuration.disks = disk.map { [DiskConfiguration(path: $0, readOnly: readOnly)] } ?? []
+        configuration.hiddenCPUIDFeatures = cpuidHide.map { [$0] } ?? []
+
+        let vm: VirtualMachine
         do {
-            machine = try LinuxMachine(configuration, console: consoleOutput)
+            vm = try VirtualMachine(configuration: configuration)
+        } catch .invalidConfiguration(let error) {
+            for problem in error.problems { printError("linux-vm: \(problem)") }
+            throw ExitCode(1)
         } catch {
             printError("linux-vm: \(error)")
             throw ExitCode(1)
         }
-        let entryName = machine.entry.pvh ? "PVH" : "64-bit boot protocol"
         printError(
-            "linux-vm: \(machine.kernel.kind) \(kernel) at 0x\(String(machine.kernel.range.start.rawValue, radix: 16)), "
-                + "entry 0x\(String(machine.entry.address.rawValue, radix: 16)) (\(entryName)); "
-                + "R = \(vcpus) vCPU + \(memory.value >> 20) MiB"
-                + (disk.map { " + disk \($0)" } ?? "") + (machine.parameters.initrd.map { ", initrd at \($0)" } ?? ""))
-        let result: (reason: StopReason, elapsed: Double, accounts: [VCPUReport])
+            "linux-vm: \(vm.bootSummary); R = \(vcpus) vCPU + \(memory.value >> 20) MiB"
+                + (disk.map { " + disk \($0)" } ?? ""))
+        let start = Date()
         do {
-            result = try machine.run(timeout: timeout)
+            try vm.start()
         } catch {
             printError("linux-vm: \(error)")
             throw ExitCode(1)
         }
+        let outcome = vm.waitUntilStopped(timeout: timeout)
+        let usage = vm.vcpuUsage  // while the threads of a timed-out VM still exist
+        if outcome == nil { vm.stop() }
+        let elapsed = String(format: "%.1f", Date().timeIntervalSince(start))
         fflush(nil)
-        for account in result.accounts {
-            let cpu = account.schedstat.map { String(format: "%.1f ms", Double($0.onCPU) / 1e6) } ?? "n/a"
-            let wait = account.schedstat.map { String(format: "%.1f ms", Double($0.runQueueWait) / 1e6) } ?? "n/a"
+        for vcpu in usage {
             printError(
-                "linux-vm: vCPU \(account.index): \(account.exits) exits (\(account.portIO) port I/O, "
-                    + "\(account.mmio) MMIO), T_cpu \(cpu), T_wait \(wait)")
+                "linux-vm: vCPU \(vcpu.index): \(vcpu.exits) exits (\(vcpu.ioExits) I/O), T_cpu \(milliseconds(vcpu.cpuNanoseconds)), "
+                    + "T_io \(milliseconds(vcpu.ioNanoseconds)), T_wait \(milliseconds(vcpu.waitNanoseconds))")
         }
-        printError("linux-vm: stopped after \(String(format: "%.1f", result.elapsed)) s: \(result.reason)")
-        if result.reason.exitStatus != 0 { throw ExitCode(result.reason.exitStatus) }
+        guard let outcome else {
+            printError("linux-vm: stopped after \(elapsed) s: timeout after \(timeout) s (the guest was still running)")
+            throw ExitCode(2)
+        }
+        printError("linux-vm: stopped after \(elapsed) s: \(outcome)")
+        if !outcome.isGuestRequested { throw ExitCode(1) }
     }
 }
 
-extension BootConfiguration.Entry: ExpressibleByArgument {}
+extension LinuxBoot.Entry: ExpressibleByArgument {}
 
-/// The guest's serial output on standard output, flushed at each line end.
-let consoleOutput: @Sendable (UInt8) -> Void = { byte in
-    putchar(Int32(byte))
-    if byte == 10 { fflush(nil) }
+/// `nanoseconds` in milliseconds with one decimal, or "n/a" (a vCPU thread that has ended).
+func milliseconds(_ nanoseconds: UInt64?) -> String {
+    nanoseconds.map { String(format: "%.1f ms", Double($0) / 1e6) } ?? "n/a"
 }
 
 /// Writes a line to standard error.

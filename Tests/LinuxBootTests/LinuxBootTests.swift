@@ -3,6 +3,7 @@ import KVM
 import LinuxLoader
 import LinuxLoaderFixtures
 import ResourceAllocator
+import Synchronization
 import TestSupport
 import Testing
 
@@ -17,9 +18,13 @@ import Testing
 /// through the i8042 (exit status 0).
 ///
 /// Each boot costs one to two minutes here (guest code runs at ~1 M instructions/s): the two run
-/// in parallel, once per CI run.
+/// in parallel, alone, in a step of their own that `.ci/run` runs once after `swift test`
+/// (`SWIFT_VMM_SLOW_TESTS=1`); a plain `swift test` skips them, saying so.
 @Suite(
     .usesKVM, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"),
+    .enabled(
+        if: ProcessInfo.processInfo.environment["SWIFT_VMM_SLOW_TESTS"] == "1",
+        "the slow end-to-end boot suite: run it with SWIFT_VMM_SLOW_TESTS=1 (.ci/run does)"),
     .enabled(if: TestKernels.available || ProcessInfo.processInfo.environment["CI"] != nil, "\(TestKernels.missing)"))
 struct LinuxBootTests {
     static let memorySize: UInt64 = 256 << 20
@@ -71,19 +76,28 @@ struct LinuxBootTests {
         }
     }
 
-    func boot(_ kernel: String, entry: String, name: String) throws {
-        let tool = try #require(builtExecutable(named: "linux-vm"), "linux-vm is not built")
-        let dir = try TemporaryDirectory()
-        let initrd = dir.file("initramfs.cpio")
-        let initramfs = Self.emptyInitramfs()
-        try Data(initramfs).write(to: URL(fileURLWithPath: initrd))
-        let commandLine = "console=ttyS0 earlyprintk=serial,ttyS0 reboot=k panic=-1 swiftvmm.boot=\(name)"
-        let result = try runProcess(
+    static func commandLine(_ name: String) -> String {
+        "console=ttyS0 earlyprintk=serial,ttyS0 reboot=k panic=-1 swiftvmm.boot=\(name)"
+    }
+
+    /// Boots `kernel` through `entry` with an empty initramfs and 2 vCPUs; linux-vm's result.
+    static func run(_ kernel: String, entry: String, name: String, tool: String, in dir: TemporaryDirectory) throws
+        -> ProcessResult
+    {
+        let initrd = dir.file("initramfs-\(name).cpio")
+        try Data(emptyInitramfs()).write(to: URL(fileURLWithPath: initrd))
+        return try runProcess(
             tool,
             [
-                "--kernel", kernel, "--initrd", initrd, "--cmdline", commandLine, "--vcpus", "2", "--memory", "256M",
-                "--entry", entry, "--timeout", "600",
+                "--kernel", kernel, "--initrd", initrd, "--cmdline", commandLine(name), "--vcpus", "2", "--memory",
+                "256M", "--entry", entry, "--timeout", "600",
             ])
+    }
+
+    /// Checks what the kernel booted through `entry` printed, and how the run ended.
+    func check(_ result: ProcessResult, entry: String, name: String) throws {
+        let commandLine = Self.commandLine(name)
+        let initramfs = Self.emptyInitramfs()
         let lines = Self.kernelLines(result.text)
         let last = lines.last { !$0.isEmpty } ?? "(nothing)"
         print("linux-vm \(name): \(lines.count) lines; last: \(last)")
@@ -125,12 +139,24 @@ struct LinuxBootTests {
         }
     }
 
-    @Test func bzImageThroughThe64BitBootProtocol() throws {
-        try boot(try #require(TestKernels.bzImage, "\(TestKernels.missing)"), entry: "linux64", name: "bzimage")
-    }
-
-    @Test func vmlinuxThroughPVH() throws {
-        try boot(try #require(TestKernels.vmlinux, "\(TestKernels.missing)"), entry: "pvh", name: "pvh")
+    /// Both boots at once (one per host core), while no other KVM test runs: they would slow
+    /// each other's emulated guests to a crawl.
+    @Test(.usesKVM(exclusively: true)) func bothEntriesBootTheTestKernel() throws {
+        let tool = try #require(builtExecutable(named: "linux-vm"), "linux-vm is not built")
+        let boots = [
+            (try #require(TestKernels.bzImage, "\(TestKernels.missing)"), "linux64", "bzimage"),
+            (try #require(TestKernels.vmlinux, "\(TestKernels.missing)"), "pvh", "pvh"),
+        ]
+        let dir = try TemporaryDirectory()
+        let results = Mutex<[Int: Result<ProcessResult, any Error>]>([:])
+        DispatchQueue.concurrentPerform(iterations: boots.count) { i in
+            let (kernel, entry, name) = boots[i]
+            let result = Result { try Self.run(kernel, entry: entry, name: name, tool: tool, in: dir) }
+            results.withLock { $0[i] = result }
+        }
+        for (i, (_, entry, name)) in boots.enumerated() {
+            try check(try #require(results.withLock { $0[i] }).get(), entry: entry, name: name)
+        }
     }
 }
 
@@ -153,6 +179,11 @@ struct LinuxVMCommandLineTests {
             (["--kernel", "k", "--timeout", "0"], "--timeout 0.0: from 0 to 86400 s"),
             (["--kernel", "k", "--read-only"], "--read-only needs --disk"),
             (["--kernel", "k", "--entry", "bios"], "The value 'bios' is invalid for '--entry <entry>'"),
+            (
+                ["--kernel", "k", "--cpuid-hide", "cx16,cx61"],
+                "--cpuid-hide: unknown CPUID feature 'cx61' (did you mean 'cx16'?)"
+            ),
+            (["--kernel", "k", "--cpuid-hide", "lm"], "--cpuid-hide: CPUID feature 'lm' cannot be hidden"),
         ]
         for (arguments, message) in cases {
             let result = try Self.run(arguments)
@@ -239,7 +270,7 @@ struct LinuxVMOutcomeTests {
         #expect(result.text == "hi\n")
         #expect(result.status == 0, "\(result.standardError)")
         #expect(
-            Self.lastLine(result).hasSuffix("s: vCPU 0 triple-faulted (KVM_EXIT_SHUTDOWN: a reset)"),
+            Self.lastLine(result).hasSuffix("s: the guest requested a reboot (triple fault)"),
             "\(result.standardError)")
     }
 

@@ -1,0 +1,60 @@
+/// A disk image given to the guest as a virtio-blk device.
+public struct DiskConfiguration: Codable, Sendable, Hashable {
+    /// The image file.
+    public var path: String
+    /// The format by name (`"raw"`, `"vhd"`), or `nil` to recognise it by its contents.
+    public var format: String?
+    /// Whether the guest may only read it (the image is then opened read-only and shared-locked).
+    public var readOnly: Bool
+
+    /// A disk at `path`, its format recognised unless given, writable unless `readOnly`.
+    public init(path: String, format: String? = nil, readOnly: Bool = false) {
+        self.path = path
+        self.format = format
+        self.readOnly = readOnly
+    }
+}
+
+/// Where the serial console's output goes (and, for a socket, where its input comes from).
+public enum ConsoleConfiguration: Codable, Sendable, Hashable {
+    /// The VMM's standard output.
+    case standardOutput
+    /// A file, created or appended to.
+    case file(path: String)
+    /// A Unix stream socket the VMM listens on: whoever connects reads the output and types input.
+    case unixSocket(path: String)
+    /// Nowhere: the console exists, its output is dropped.
+    case none
+}
+
+/// How a VM's vCPUs share the host when a dispatcher schedules several VMs (VCPUScheduler's
+/// policies read the fields they use and ignore the others).
+public struct SchedulingConfiguration: Codable, Sendable, Hashable {
+    /// Relative share (nice 0 = 1024), at least 1.
+    public var weight: UInt32
+    /// Priority for the priority policy (larger runs first), in Scheduling's
+    /// `PriorityAgingPolicy.priorityRange`.
+    public var priority: Int
+    /// At most this much CPU time per ``capPeriodNanoseconds``, or `nil` for no cap.
+    public var capQuotaNanoseconds: UInt64?
+    /// The cap's period (100 ms by default, as cgroups use).
+    public var capPeriodNanoseconds: UInt64
+    /// A real-time budget per ``realTimePeriodNanoseconds``, or `nil` for none.
+    public var realTimeBudgetNanoseconds: UInt64?
+    /// The real-time period.
+    public var realTimePeriodNanoseconds: UInt64
+
+    /// Default scheduling: weight 1024, priority 0, no cap, no real-time budget.
+    public init(
+        weight: UInt32 = 1024, priority: Int = 0, capQuotaNanoseconds: UInt64? = nil,
+        capPeriodNanoseconds: UInt64 = 100_000_000, realTimeBudgetNanoseconds: UInt64? = nil,
+        realTimePeriodNanoseconds: UInt64 = 10_000_000
+    ) {
+        self.weight = weight
+        self.priority = priority
+        self.capQuotaNanoseconds = capQuotaNanoseconds
+        self.capPeriodNanoseconds = capPeriodNanoseconds
+        self.realTimeBudgetNanoseconds = realTimeBudgetNanoseconds
+        self.realTimePeriodNanoseconds = realTimePeriodNanoseconds
+    }
+}

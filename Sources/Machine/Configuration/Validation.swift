@@ -1,0 +1,199 @@
+import Foundation
+import LinuxLoader
+import ResourceAllocator
+import Scheduling
+import VCPU
+import VHD
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension VirtualMachineConfiguration {
+    /// The guest memory below this address holds the boot structures (GDT, IDT, page tables,
+    /// zero page): a flat binary must load at or above it.
+    public static let firstLoadAddress: UInt64 = 0x1_0000
+
+    /// Checks the whole configuration without creating anything: every field's range, every file
+    /// it names (readable, of the right kind — the kernel is parsed, the disk formats known),
+    /// where a flat binary lands, the console's path, scheduling and CPUID names.
+    ///
+    /// - Throws: ``ConfigurationError`` listing every problem found, in field order.
+    public func validate() throws(ConfigurationError) {
+        let problems = self.problems()
+        if !problems.isEmpty { throw ConfigurationError(problems: problems) }
+    }
+
+    /// Every problem of the configuration (empty when it is valid).
+    public func problems() -> [ConfigurationProblem] {
+        var problems: [ConfigurationProblem] = []
+        if name.isEmpty || name.count > 64
+            || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        {
+            problems.append(.name(name))
+        }
+        if !(1...Self.maximumVCPUs).contains(vcpuCount) { problems.append(.vcpuCount(vcpuCount)) }
+        problems += memoryProblems()
+        problems += bootProblems()
+        problems += diskProblems()
+        problems += consoleProblems()
+        problems += schedulingProblems()
+        if !hiddenCPUIDFeatures.isEmpty {
+            do {
+                _ = try CPUIDTemplate(hidingNames: hiddenCPUIDFeatures.joined(separator: ","))
+            } catch {
+                problems.append(.cpuidFeatures(error))
+            }
+        }
+        return problems
+    }
+
+    func memoryProblems() -> [ConfigurationProblem] {
+        if memorySize < Self.minimumMemorySize || memorySize > Self.maximumMemorySize {
+            return [.memorySize(memorySize, "from \(Self.minimumMemorySize) to \(Self.maximumMemorySize) bytes")]
+        }
+        if memoryBacking == .hugePages, memorySize % (2 << 20) != 0 {
+            return [.memorySize(memorySize, "huge pages need a multiple of 2 MiB")]
+        }
+        if memorySize % 4096 != 0 { return [.memorySize(memorySize, "not a whole number of 4 KiB pages")] }
+        return []
+    }
+
+    func bootProblems() -> [ConfigurationProblem] {
+        switch boot {
+        case .flatBinary(let image):
+            guard let size = Self.regularFileSize(image.path) else {
+                return [Self.fileProblem(image.path, what: "boot image")]
+            }
+            var problems: [ConfigurationProblem] = []
+            let end = image.loadAddress.addingReportingOverflow(size)
+            let ram = (try? X86_64Layout(memorySize: memorySize))?.ram.map(\.range) ?? []
+            if size == 0 {
+                problems.append(.flatBinary("\(image.path) is empty"))
+            } else if image.loadAddress < Self.firstLoadAddress || end.overflow
+                || !ram.contains(where: { $0.start <= image.loadAddress && end.partialValue <= $0.start + $0.size })
+            {
+                problems.append(
+                    .flatBinary(
+                        "\(size) bytes at 0x\(String(image.loadAddress, radix: 16)) are not inside guest RAM above 0x\(String(Self.firstLoadAddress, radix: 16))"
+                    ))
+            } else if image.entry < image.loadAddress || image.entry >= end.partialValue {
+                problems.append(.flatBinary("entry 0x\(String(image.entry, radix: 16)) is outside the loaded image"))
+            } else if image.mode == .real && image.entry >= 1 << 20 || image.mode != .long && image.entry >= 1 << 32 {
+                problems.append(
+                    .flatBinary("entry 0x\(String(image.entry, radix: 16)) is out of reach in \(image.mode) mode"))
+            }
+            return problems
+        case .linux(let linux):
+            var problems: [ConfigurationProblem] = []
+            do {
+                let kernel = try KernelImage(contentsOf: linux.kernel)
+                if linux.entry == .pvh, case .elf(let elf) = kernel, elf.pvhEntry == nil {
+                    problems.append(
+                        .unreadableFile(
+                            what: "kernel", path: linux.kernel, reason: "no PVH entry (XEN_ELFNOTE_PHYS32_ENTRY)"))
+                } else if linux.entry == .pvh, case .bzImage = kernel {
+                    problems.append(
+                        .unreadableFile(what: "kernel", path: linux.kernel, reason: "a bzImage has no PVH entry"))
+                }
+            } catch {
+                problems.append(.unreadableFile(what: "kernel", path: linux.kernel, reason: "\(error)"))
+            }
+            if let initrd = linux.initrd, Self.regularFileSize(initrd) == nil {
+                problems.append(Self.fileProblem(initrd, what: "initrd"))
+            }
+            let bytes = Array(linux.commandLine.utf8)
+            if bytes.contains(0) {
+                problems.append(.commandLine("it holds a NUL byte"))
+            } else if bytes.count > LinuxBoot.maximumCommandLineLength {
+                problems.append(.commandLine("\(bytes.count) bytes, at most \(LinuxBoot.maximumCommandLineLength)"))
+            }
+            return problems
+        }
+    }
+
+    func diskProblems() -> [ConfigurationProblem] {
+        var problems: [ConfigurationProblem] = []
+        if disks.count > Self.maximumDisks { problems.append(.tooManyDisks(disks.count)) }
+        let known = VHDDiskImageFormat.standardFormats.map(\.name)
+        var seen = Set<String>()
+        for (index, disk) in disks.enumerated() {
+            if let format = disk.format, !known.contains(format) {
+                problems.append(.unknownDiskFormat(path: disk.path, format: format))
+            }
+            guard Self.regularFileSize(disk.path) != nil else {
+                problems.append(Self.fileProblem(disk.path, what: "disk \(index)"))
+                continue
+            }
+            if !disk.readOnly, access(disk.path, W_OK) != 0 {
+                problems.append(
+                    .unreadableFile(
+                        what: "disk \(index)", path: disk.path, reason: "not writable (give readOnly: true to share it)"
+                    ))
+            }
+            let identity = URL(fileURLWithPath: disk.path).resolvingSymlinksInPath().path
+            if !seen.insert(identity).inserted { problems.append(.duplicateDisk(path: disk.path)) }
+        }
+        return problems
+    }
+
+    func consoleProblems() -> [ConfigurationProblem] {
+        let path: String
+        switch console {
+        case .standardOutput, .none: return []
+        case .file(let file): path = file
+        case .unixSocket(let socket):
+            path = socket
+            if socket.utf8.count >= 108 {
+                return [.consolePath(socket, reason: "longer than a Unix socket path may be (107 bytes)")]
+            }
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return [.consolePath(path, reason: "its directory \(directory) does not exist")]
+        }
+        return []
+    }
+
+    func schedulingProblems() -> [ConfigurationProblem] {
+        var problems: [ConfigurationProblem] = []
+        let s = scheduling
+        if s.weight == 0 { problems.append(.scheduling("weight 0: at least 1")) }
+        if !PriorityAgingPolicy.priorityRange.contains(s.priority) {
+            problems.append(.scheduling("priority \(s.priority): in \(PriorityAgingPolicy.priorityRange)"))
+        }
+        if let quota = s.capQuotaNanoseconds, quota == 0 || s.capPeriodNanoseconds == 0 {
+            problems.append(.scheduling("cap \(quota) ns per \(s.capPeriodNanoseconds) ns: both must be positive"))
+        }
+        if let budget = s.realTimeBudgetNanoseconds,
+            budget == 0 || s.realTimePeriodNanoseconds == 0 || budget > s.realTimePeriodNanoseconds
+        {
+            problems.append(
+                .scheduling(
+                    "real-time budget \(budget) ns per \(s.realTimePeriodNanoseconds) ns: positive, at most the period")
+            )
+        }
+        return problems
+    }
+
+    /// The size of the regular file at `path`, or `nil` when it is missing, unreadable or not a
+    /// regular file.
+    static func regularFileSize(_ path: String) -> UInt64? {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(path, R_OK) == 0 else { return nil }
+        return UInt64(info.st_size)
+    }
+
+    /// Why the file at `path` cannot be used (after ``regularFileSize(_:)`` said so).
+    static func fileProblem(_ path: String, what: String) -> ConfigurationProblem {
+        var info = stat()
+        if stat(path, &info) != 0 {
+            return .unreadableFile(what: what, path: path, reason: String(cString: strerror(errno)))
+        }
+        if info.st_mode & S_IFMT != S_IFREG {
+            return .unreadableFile(what: what, path: path, reason: "not a regular file")
+        }
+        return .unreadableFile(what: what, path: path, reason: "not readable")
+    }
+}

@@ -1,0 +1,73 @@
+/// Everything a ``VirtualMachine`` is built from, as a value: checked as a whole by
+/// ``validate()`` before anything is created, and `Codable`, so a VM can be described in a file.
+///
+/// ```swift
+/// var configuration = VirtualMachineConfiguration(
+///     name: "web", vcpuCount: 2, memorySize: 256 << 20,
+///     boot: .linux(LinuxBoot(kernel: "vmlinuz", commandLine: "console=ttyS0")))
+/// configuration.disks = [DiskConfiguration(path: "root.vhd")]
+/// try configuration.validate()   // every problem at once, nothing created
+/// ```
+public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
+    /// A name for reports and logs (1 to 64 printable characters).
+    public var name: String
+    /// The number of vCPUs (1 to ``maximumVCPUs``).
+    public var vcpuCount: Int
+    /// Guest RAM in bytes: a whole number of 4 KiB pages (of 2 MiB pages with huge pages), from
+    /// ``minimumMemorySize`` to ``maximumMemorySize``.
+    public var memorySize: UInt64
+    /// What host memory backs guest RAM.
+    public var memoryBacking: MemoryBacking
+    /// What the vCPUs start: a flat binary or a Linux kernel.
+    public var boot: BootSource
+    /// virtio-blk disks, in the order the guest sees them (at most ``maximumDisks``).
+    public var disks: [DiskConfiguration]
+    /// Where the serial console (COM1) goes.
+    public var console: ConsoleConfiguration
+    /// How the VM's vCPUs are scheduled when a dispatcher shares the host among VMs.
+    public var scheduling: SchedulingConfiguration
+    /// CPUID features hidden from the guest, by their `/proc/cpuinfo` names (see VCPU's
+    /// `CPUIDTemplate`).
+    public var hiddenCPUIDFeatures: [String]
+
+    /// The most vCPUs: what one package's topology leaves and the MADT's 8-bit APIC ids allow.
+    public static let maximumVCPUs = 254
+    /// The least guest RAM (the boot structures, page tables and a small guest fit in it).
+    public static let minimumMemorySize: UInt64 = 2 << 20
+    /// The most guest RAM this package maps for one VM.
+    public static let maximumMemorySize: UInt64 = 1 << 40
+    /// The most disks: one virtio-mmio device each, each with its own ISA-range interrupt.
+    public static let maximumDisks = 16
+
+    /// A configuration with the given essentials; everything else at its default (anonymous
+    /// memory, no disks, console on standard output, default scheduling, no hidden features).
+    public init(
+        name: String = "vm", vcpuCount: Int = 1, memorySize: UInt64 = 128 << 20, boot: BootSource,
+        memoryBacking: MemoryBacking = .anonymous, disks: [DiskConfiguration] = [],
+        console: ConsoleConfiguration = .standardOutput, scheduling: SchedulingConfiguration = .init(),
+        hiddenCPUIDFeatures: [String] = []
+    ) {
+        self.name = name
+        self.vcpuCount = vcpuCount
+        self.memorySize = memorySize
+        self.boot = boot
+        self.memoryBacking = memoryBacking
+        self.disks = disks
+        self.console = console
+        self.scheduling = scheduling
+        self.hiddenCPUIDFeatures = hiddenCPUIDFeatures
+    }
+}
+
+/// What host memory backs guest RAM.
+public enum MemoryBacking: String, Codable, Sendable, Hashable, CaseIterable {
+    /// Private anonymous memory (the default).
+    case anonymous
+    /// A memfd, shareable with another process (a device backend, a snapshot tool).
+    case memfd
+    /// 2 MiB pages from the host's hugetlb pool (the memory size must be a multiple of 2 MiB and
+    /// the pool large enough).
+    case hugePages
+    /// Transparent huge pages (`madvise(MADV_HUGEPAGE)`), when the host enables them.
+    case transparentHugePages
+}

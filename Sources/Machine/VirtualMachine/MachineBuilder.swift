@@ -1,0 +1,299 @@
+import BlockStorage
+import DeviceModel
+import Devices
+import Foundation
+import GuestMemory
+import HostSupport
+import KVM
+import LinuxLoader
+import ResourceAllocator
+import SystemPackage
+import VCPU
+import VHD
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What lives as long as the VM without being used by it directly: the irqfd eventfds of the
+/// legacy devices and the console's file.
+final class KeepAlive: Sendable {
+    let interruptLines: [EventFD]
+    let consoleFile: FileDescriptor?
+
+    init(interruptLines: [EventFD], consoleFile: FileDescriptor?) {
+        self.interruptLines = interruptLines
+        self.consoleFile = consoleFile
+    }
+
+    deinit { try? consoleFile?.close() }
+}
+
+/// Where the boot structures go (Firecracker's addresses, all below 1 MiB).
+enum BootAddresses {
+    /// The PVH `hvm_start_info`, its memory map and module list.
+    static let startInfo = GuestAddress(0x6000)
+    /// The zero page (`struct boot_params`).
+    static let zeroPage = GuestAddress(0x7000)
+    /// The command line.
+    static let commandLine = GuestAddress(0x2_0000)
+    /// The ACPI power control port (sleep control and status, reset register).
+    static let powerControlPort: UInt16 = 0x600
+}
+
+/// Builds a ``VirtualMachine``'s parts from a validated configuration, step by step; each step's
+/// failure names it.
+struct MachineBuilder {
+    let configuration: VirtualMachineConfiguration
+    let controller: LifecycleController
+
+    struct Parts {
+        var kvm: KVMSystem
+        var vm: KVMVirtualMachine
+        var bridge: GuestMemoryBridge<KVMVirtualMachine>
+        var layout: X86_64Layout
+        var memory: GuestMemoryMap
+        var runners: [VCPURunner<KVMVirtualCPU>]
+        var serial: Serial16550
+        var disks: [(device: any BlockDevice, transport: VirtioMMIOTransport, worker: VirtioQueueWorker)]
+        var diskPlacements: [DevicePlacement]
+        var bootSummary: String
+        var keepAlive: KeepAlive
+    }
+
+    /// Runs `body`, naming `step` in its error.
+    func step<R>(_ step: String, _ body: () throws -> R) throws(VirtualMachineError) -> R {
+        do {
+            return try body()
+        } catch let error as VirtualMachineError {
+            throw error
+        } catch {
+            throw .build(step: step, "\(error)")
+        }
+    }
+
+    func build() throws(VirtualMachineError) -> Parts {
+        let c = configuration
+        // The platform: RAM, the 32-bit MMIO window, the ISA IRQs the legacy devices use, a
+        // virtio-mmio window and interrupt per disk.
+        var layout = try step("layout") { try X86_64Layout(memorySize: c.memorySize) }
+        DevicePlacement.reservePlatformIRQs(in: &layout)
+        let diskPlacements = try step("disk placement") { () throws -> [DevicePlacement] in
+            if !layout.legacyIRQs.isAllocated(8) { try layout.legacyIRQs.reserve(8) }  // the CMOS clock
+            return try c.disks.map { _ in try DevicePlacement.allocate(in: &layout) }
+        }
+        let kvm = try step("KVM") { try KVMSystem() }
+        let vm = try step("KVM VM") { () throws -> KVMVirtualMachine in
+            let vm = try kvm.createVM()
+            try vm.prepareForX86(irqChip: .full)
+            try vm.createPIT2(flags: 1)  // KVM_PIT_SPEAKER_DUMMY: port 0x61 answered in the kernel
+            return vm
+        }
+        let (memory, bridge) = try step("guest memory") {
+            try GuestMemoryBridge.mapRAM(
+                on: vm, ranges: layout.ram.map { (base: $0.range.start, size: $0.range.size) },
+                options: Self.memoryOptions(c))
+        }
+
+        // The console and the legacy devices, each interrupt an irqfd.
+        let (consoleOutput, consoleFile) = try step("console") { try Self.console(c.console) }
+        let portIO = PortIOBus()
+        let mmio = MMIOBus()
+        let (com1IRQ, keyboardIRQ) = try step("interrupt lines") { () throws -> (EventFD, EventFD) in
+            let com1 = try EventFD(nonBlocking: true), keyboard = try EventFD(nonBlocking: true)
+            try vm.registerIRQFD(com1, gsi: 4, resample: nil)
+            try vm.registerIRQFD(keyboard, gsi: 1, resample: nil)
+            return (com1, keyboard)
+        }
+        let serial = Serial16550(output: consoleOutput, interrupt: { com1IRQ.trigger() })
+        let controller = self.controller
+        try step("legacy devices") {
+            try portIO.insert(serial, base: 0x3F8, size: 8)
+            let i8042 = I8042Controller(
+                reset: { controller.finish(.reset(.keyboardController), synchronously: false) },
+                interrupt: { keyboardIRQ.trigger() })
+            try portIO.insert(i8042, base: 0x60, size: 5)
+            try portIO.insert(CMOSClock(), base: 0x70, size: 2)
+            try portIO.insert(DebugPort(), base: 0x80, size: 1)
+            let power = ACPIPowerControl(
+                shutdown: { controller.finish(.poweredOff, synchronously: false) },
+                reset: { controller.finish(.reset(.acpi), synchronously: false) })
+            try portIO.insert(power, base: UInt64(BootAddresses.powerControlPort), size: 1)
+        }
+
+        // Disks.
+        var disks: [(device: any BlockDevice, transport: VirtioMMIOTransport, worker: VirtioQueueWorker)] = []
+        for (index, (disk, placement)) in zip(c.disks, diskPlacements).enumerated() {
+            disks.append(
+                try step("disk \(index) (\(disk.path))") {
+                    let device = try openDiskImage(
+                        path: disk.path, readOnly: disk.readOnly, format: disk.format,
+                        among: VHDDiskImageFormat.standardFormats)
+                    let block = try VirtioBlockDevice(disk: device, serial: "\(c.name)-disk\(index)")
+                    let transport = try VirtioMMIOTransport(
+                        backend: block, memory: memory, interrupt: EventFD(nonBlocking: true))
+                    try transport.attach(to: vm, bus: mmio, placement: placement)
+                    return (device, transport, try VirtioQueueWorker(transport: transport))
+                })
+        }
+
+        // The boot image, then the vCPUs.
+        let boot = try loadBoot(layout: layout, memory: memory, diskPlacements: diskPlacements)
+        let template = try step("CPUID template") {
+            c.hiddenCPUIDFeatures.isEmpty
+                ? nil : try CPUIDTemplate(hidingNames: c.hiddenCPUIDFeatures.joined(separator: ","))
+        }
+        let supported = try step("CPUID") { try kvm.supportedCPUID() }
+        var runners: [VCPURunner<KVMVirtualCPU>] = []
+        for index in 0..<c.vcpuCount {
+            runners.append(
+                try step("vCPU \(index)") {
+                    let vcpu = try vm.createVCPU(id: UInt64(index))
+                    try vcpu.setCPUID(
+                        CPUIDBuilder.entries(
+                            from: supported, apicID: UInt32(index),
+                            topology: CPUTopology(coresPerPackage: c.vcpuCount), template: template))
+                    try X86Setup.configureFPU(vcpu)
+                    try X86Setup.configureBootMSRs(vcpu)
+                    try X86Setup.configureLAPIC(vcpu)
+                    try boot.setUp(vcpu, index, memory)
+                    return VCPURunner(vcpu: vcpu, portIO: portIO, mmio: mmio)
+                })
+        }
+        return Parts(
+            kvm: kvm, vm: vm, bridge: bridge, layout: layout, memory: memory, runners: runners, serial: serial,
+            disks: disks, diskPlacements: diskPlacements, bootSummary: boot.summary,
+            keepAlive: KeepAlive(interruptLines: [com1IRQ, keyboardIRQ], consoleFile: consoleFile))
+    }
+
+    /// What booting put in memory, and how each vCPU starts.
+    struct Boot {
+        var summary: String
+        var setUp: (KVMVirtualCPU, Int, GuestMemoryMap) throws -> Void
+    }
+
+    func loadBoot(layout: X86_64Layout, memory: GuestMemoryMap, diskPlacements: [DevicePlacement])
+        throws(VirtualMachineError) -> Boot
+    {
+        switch configuration.boot {
+        case .flatBinary(let image):
+            try step("boot image (\(image.path))") {
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: image.path))
+                try bytes.withUnsafeBytes { try memory.write(contentsOf: $0, at: GuestAddress(image.loadAddress)) }
+            }
+            let entry = image.entry
+            return Boot(
+                summary:
+                    "flat binary \(image.path) at 0x\(String(image.loadAddress, radix: 16)), entry 0x\(String(entry, radix: 16)) (\(image.mode) mode)",
+                setUp: { vcpu, index, memory in
+                    switch image.mode {
+                    case .real:
+                        try X86Setup.configureRealMode(vcpu, codeSegment: UInt16(entry >> 4), ip: UInt16(entry & 0xF))
+                    case .protected:
+                        try X86Setup.configureProtectedMode(vcpu, memory: memory, entry: UInt32(entry))
+                    case .long:
+                        try X86Setup.configureLongMode(vcpu, memory: memory, entry: entry, identityMap: 1 << 32)
+                    }
+                    var regs = try vcpu.registers()
+                    regs.rdi = UInt64(index)
+                    try vcpu.setRegisters(regs)
+                    // Every vCPU starts at the entry: application processors do not wait for INIT/SIPI.
+                    if index > 0 { try vcpu.setMPState(.runnable) }
+                })
+        case .linux(let linux):
+            return try loadLinux(linux, layout: layout, memory: memory, diskPlacements: diskPlacements)
+        }
+    }
+
+    func loadLinux(_ linux: LinuxBoot, layout: X86_64Layout, memory: GuestMemoryMap, diskPlacements: [DevicePlacement])
+        throws(VirtualMachineError) -> Boot
+    {
+        let kernel = try step("kernel (\(linux.kernel))") {
+            try KernelImage(contentsOf: linux.kernel).load(into: memory)
+        }
+        let pvhEntry = kernel.pvhEntry.flatMap { $0.rawValue <= UInt64(UInt32.max) ? $0 : nil }
+        let usePVH = linux.entry == .pvh || (linux.entry == .auto && pvhEntry != nil)
+        guard let entry = usePVH ? pvhEntry : kernel.entry64 else {
+            throw .build(step: "kernel (\(linux.kernel))", "no \(usePVH ? "PVH" : "64-bit") entry")
+        }
+        let memoryMap = try step("memory map") { try E820Map.forLayout(layout) }
+        var initrd: GuestAddressRange?
+        if let path = linux.initrd {
+            initrd = try step("initrd (\(path))") { () throws -> GuestAddressRange in
+                let size =
+                    (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
+                let range = try BootParameters.placeInitrd(size: size, kernel: kernel, memoryMap: memoryMap)
+                guard let data = FileManager.default.contents(atPath: path), UInt64(data.count) == size else {
+                    throw VirtualMachineError.build(step: "initrd (\(path))", "the file changed or could not be read")
+                }
+                try data.withUnsafeBytes { try memory.write(contentsOf: $0, at: range.start) }
+                return range
+            }
+        }
+        let devices: [ACPIDevice] =
+            [.serial(port: 0x3F8, irq: 4), .keyboardController, .realTimeClock]
+            + diskPlacements.map {
+                .virtioMMIO(base: UInt32($0.mmioBase), size: UInt32($0.mmioSize), gsi: $0.gsi)
+            }
+        let c = configuration
+        let rsdp = try step("ACPI tables") {
+            try ACPITables(vcpuCount: c.vcpuCount, devices: devices, powerControlPort: BootAddresses.powerControlPort)
+                .write(at: ACPITables.defaultAddress, into: memory)
+        }
+        let parameters = BootParameters(
+            commandLine: linux.commandLine, memoryMap: memoryMap, initrd: initrd, acpiRSDP: rsdp)
+        try step("boot parameters") {
+            if usePVH {
+                try PVHStartInfo.write(
+                    parameters, kernel: kernel, at: BootAddresses.startInfo,
+                    commandLineAddress: BootAddresses.commandLine, into: memory)
+            } else {
+                try parameters.write(
+                    for: kernel, zeroPage: BootAddresses.zeroPage, commandLineAddress: BootAddresses.commandLine,
+                    into: memory)
+            }
+        }
+        let summary =
+            "\(kernel.kind) \(linux.kernel) at 0x\(String(kernel.range.start.rawValue, radix: 16)), "
+            + "entry 0x\(String(entry.rawValue, radix: 16)) (\(usePVH ? "PVH" : "64-bit boot protocol"))"
+            + (initrd.map { ", initrd at \($0)" } ?? "")
+        return Boot(
+            summary: summary,
+            setUp: { vcpu, index, memory in
+                // The boot vCPU at the entry; the others wait for the kernel's INIT/SIPI in the
+                // in-kernel LAPIC, as on a PC.
+                guard index == 0 else { return }
+                if usePVH {
+                    try X86Setup.configurePVH(
+                        vcpu, memory: memory, entry: UInt32(entry.rawValue), startInfo: BootAddresses.startInfo)
+                } else {
+                    try X86Setup.configureLinux64(
+                        vcpu, memory: memory, entry: entry.rawValue, zeroPage: BootAddresses.zeroPage)
+                }
+            })
+    }
+
+    static func memoryOptions(_ c: VirtualMachineConfiguration) -> MmapRegionOptions {
+        switch c.memoryBacking {
+        case .anonymous: MmapRegionOptions()
+        case .memfd: MmapRegionOptions(backing: .memfd(name: "swift-vmm-\(c.name)"))
+        case .hugePages: MmapRegionOptions(hugePages: .hugetlb)
+        case .transparentHugePages: MmapRegionOptions(hugePages: .transparent)
+        }
+    }
+
+    /// The console's output closure and, for a file, its descriptor (owned by the VM).
+    static func console(_ console: ConsoleConfiguration) throws -> (@Sendable (UInt8) -> Void, FileDescriptor?) {
+        switch console {
+        case .standardOutput: return (serialOutput(toDescriptor: 1), nil)
+        case .none: return ({ _ in }, nil)
+        case .file(let path):
+            let fd = try FileDescriptor.open(
+                path, .writeOnly, options: [.create, .append, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            return (serialOutput(toDescriptor: fd.rawValue), fd)
+        case .unixSocket(let path):
+            throw VirtualMachineError.build(step: "console", "\(path): Unix socket consoles are not built yet")
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import BlockStorage
+import DeviceModel
+import Devices
+import GuestMemory
+import HostSupport
+import KVM
+import ResourceAllocator
+import Scheduling
+import VCPU
+
+/// A virtual machine built from a ``VirtualMachineConfiguration``: guest RAM from the platform
+/// layout, KVM's in-kernel IRQ chip and PIT, the boot image (a flat binary, or a Linux kernel
+/// with initrd, boot parameters and ACPI tables), COM1, the i8042, a CMOS clock, port 0x80, ACPI
+/// power control and a virtio-blk device per disk; one runner per vCPU.
+///
+/// ```swift
+/// let vm = try VirtualMachine(configuration: configuration)   // validated, then built
+/// try vm.start()
+/// for await state in vm.stateChanges() { print(state) }        // running … stopped: <outcome>
+/// ```
+///
+/// Its life is an explicit state machine (``VirtualMachineState``): ``start()`` from `created`,
+/// ``pause()`` and ``resume()`` between `running` and `paused`, ``stop()`` from anywhere (and
+/// again, harmlessly). The guest ends it too — powering off, resetting, a vCPU failing — and the
+/// ``VirtualMachineOutcome`` says which; the first reason wins. Nothing polls: state changes
+/// reach ``stateChanges()`` streams and ``stopped()`` waiters as they happen.
+public final class VirtualMachine: Sendable {
+    /// The configuration it was built from.
+    public let configuration: VirtualMachineConfiguration
+    /// The platform layout (RAM regions, MMIO windows, IRQs) the VM was placed in.
+    public let layout: X86_64Layout
+    /// Guest RAM.
+    public let memory: GuestMemoryMap
+    /// The vCPU runners, in vCPU order.
+    public let runners: [VCPURunner<KVMVirtualCPU>]
+    /// The serial console (COM1): its `enqueueInput(_:)` types into it.
+    public let serial: Serial16550
+    /// Where each disk's virtio-mmio window and interrupt are, in disk order.
+    public let diskPlacements: [DevicePlacement]
+    /// What the boot step put in guest memory (kernel range, entry, initrd), for reports.
+    public let bootSummary: String
+
+    let kvm: KVMSystem
+    let vm: KVMVirtualMachine
+    let bridge: GuestMemoryBridge<KVMVirtualMachine>
+    let disks: [(device: any BlockDevice, transport: VirtioMMIOTransport, worker: VirtioQueueWorker)]
+    let controller: LifecycleController
+    /// Interrupt lines and console file kept alive as long as the VM.
+    let keepAlive: KeepAlive
+
+    /// Validates `configuration` and builds the VM (nothing runs until ``start()``).
+    ///
+    /// - Throws: ``VirtualMachineError/invalidConfiguration(_:)`` with every problem, before
+    ///   anything is created; ``VirtualMachineError/build(step:_:)`` naming the step that failed
+    ///   (whatever was created is released).
+    public init(configuration: VirtualMachineConfiguration) throws(VirtualMachineError) {
+        do {
+            try configuration.validate()
+        } catch {
+            throw .invalidConfiguration(error)
+        }
+        let controller = LifecycleController()
+        let parts = try MachineBuilder(configuration: configuration, controller: controller).build()
+        self.configuration = configuration
+        self.controller = controller
+        (kvm, vm, bridge, layout, memory) = (parts.kvm, parts.vm, parts.bridge, parts.layout, parts.memory)
+        (runners, serial, disks, diskPlacements) = (parts.runners, parts.serial, parts.disks, parts.diskPlacements)
+        (bootSummary, keepAlive) = (parts.bootSummary, parts.keepAlive)
+        let runners = self.runners, disks = self.disks
+        controller.setStopAll {
+            for runner in runners { _ = runner.stop() }
+            for disk in disks { disk.worker.stop() }
+        }
+    }
+
+    deinit {
+        _ = stop()
+    }
+
+    /// The current state.
+    public var state: VirtualMachineState { controller.state }
+
+    /// The outcome, once stopped.
+    public var outcome: VirtualMachineOutcome? {
+        if case .stopped(let outcome) = controller.state { return outcome }
+        return nil
+    }
+
+    /// Starts the disks' queue workers and every vCPU.
+    ///
+    /// - Throws: ``VirtualMachineError/invalidTransition(from:action:)`` unless `created`;
+    ///   ``VirtualMachineError/vcpu(index:_:)`` when a vCPU thread cannot start (the VM is then
+    ///   stopped with that failure).
+    public func start() throws(VirtualMachineError) {
+        try controller.transition(from: .created, to: .running, action: "start") { () throws(VirtualMachineError) in
+            for (index, disk) in disks.enumerated() {
+                do {
+                    try disk.worker.start()
+                } catch {
+                    throw .build(step: "disk \(index)", "its queue worker did not start: \(error)")
+                }
+            }
+            for (index, runner) in runners.enumerated() {
+                do throws(VCPUError) {
+                    try runner.start()
+                } catch {
+                    throw .vcpu(index: index, error)
+                }
+                try watch(runner, index: index)
+            }
+        }
+    }
+
+    /// Parks every vCPU outside the guest (pending I/O completed), in vCPU order.
+    public func pause() throws(VirtualMachineError) {
+        try controller.transition(from: .running, to: .paused, action: "pause") { () throws(VirtualMachineError) in
+            for (index, runner) in runners.enumerated() {
+                do throws(VCPUError) { try runner.pause() } catch { throw .vcpu(index: index, error) }
+            }
+        }
+    }
+
+    /// Lets every vCPU run again.
+    public func resume() throws(VirtualMachineError) {
+        try controller.transition(from: .paused, to: .running, action: "resume") { () throws(VirtualMachineError) in
+            for (index, runner) in runners.enumerated() where runner.state == .paused {
+                do throws(VCPUError) { try runner.resume() } catch { throw .vcpu(index: index, error) }
+            }
+        }
+    }
+
+    /// Stops the VM (from any state; a stopped VM is left as it is) and returns its outcome:
+    /// ``VirtualMachineOutcome/stoppedByOwner`` unless the guest had already ended the run.
+    @discardableResult
+    public func stop() -> VirtualMachineOutcome {
+        controller.finish(.stoppedByOwner, synchronously: true)
+        return controller.waitUntilStopped()
+    }
+
+    /// Waits until the VM has stopped; returns why.
+    public func waitUntilStopped() -> VirtualMachineOutcome { controller.waitUntilStopped() }
+
+    /// Waits until the VM has stopped or `seconds` have passed; the outcome, or `nil` on timeout.
+    public func waitUntilStopped(timeout seconds: Double) -> VirtualMachineOutcome? {
+        controller.waitUntilStopped(timeout: seconds)
+    }
+
+    /// Suspends until the VM has stopped; returns why.
+    public func stopped() async -> VirtualMachineOutcome {
+        for await state in stateChanges() {
+            if case .stopped(let outcome) = state { return outcome }
+        }
+        return controller.waitUntilStopped()
+    }
+
+    /// Every state from now on, starting with the current one; the stream finishes after
+    /// `stopped`.
+    public func stateChanges() -> AsyncStream<VirtualMachineState> { controller.subscribe() }
+
+    /// Each vCPU's share of the run so far: exits, and T_cpu / T_io / T_wait (see ``VCPUUsage``).
+    public var vcpuUsage: [VCPUUsage] {
+        runners.enumerated().map { index, runner in
+            VCPUUsage(index: index, statistics: runner.statistics, threadID: runner.threadID)
+        }
+    }
+
+    /// Waits (on a thread of its own) for `runner` to end and stops the VM with the outcome.
+    private func watch(_ runner: VCPURunner<KVMVirtualCPU>, index: Int) throws(VirtualMachineError) {
+        let controller = self.controller, memory = self.memory
+        do {
+            let thread = try HostThread.spawn {
+                let outcome = runner.waitUntilStopped()
+                let machineOutcome = VirtualMachineOutcome.from(outcome, vcpu: index) {
+                    failingInstruction(of: runner.vcpu, in: memory)
+                }
+                if let machineOutcome { controller.finish(machineOutcome, synchronously: false) }
+            }
+            thread.detach()
+        } catch {
+            throw .vcpu(index: index, .threadCreation(error.errno.rawValue))
+        }
+    }
+}
+
+/// The stopped vCPU's RIP and, when its page tables map it to guest RAM, the 15 bytes there.
+func failingInstruction(of vcpu: KVMVirtualCPU, in memory: GuestMemoryMap) -> (rip: UInt64, bytes: [UInt8]?)? {
+    guard let rip = try? vcpu.registers().rip else { return nil }
+    var linear = rip
+    if let sregs = try? vcpu.specialRegisters(), sregs.cr0 & 1 == 0 || sregs.efer & 0x400 == 0 {
+        linear &+= sregs.cs.base  // real or protected mode: CS base + EIP
+    }
+    guard let translation = try? vcpu.translate(linear), translation.valid else { return (rip, nil) }
+    return (rip, try? memory.readBytes(count: 15, at: GuestAddress(translation.physicalAddress)))
+}

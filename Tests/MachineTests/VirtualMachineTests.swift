@@ -1,0 +1,157 @@
+import Foundation
+import KVM
+import Machine
+import TestSupport
+import Testing
+import VCPU
+
+/// A `VirtualMachine` from a configuration runs real guest code on KVM: its console reaches the
+/// configured file; every way a guest ends the run (ACPI power-off and reset, the i8042 reset, a
+/// triple fault) is its typed outcome; the lifecycle is a state machine — every order of start,
+/// pause, resume and stop either works or is refused by name, stop is idempotent, and state
+/// changes are streamed, not polled; an invalid configuration creates nothing, and a build that
+/// fails part-way releases what it created.
+@Suite(.usesKVM, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
+struct VirtualMachineTests {
+    /// Real mode: `mov dx, 0x3f8; mov al, 'h'; out dx, al; mov al, 'i'; out dx, al; mov al, 10; out dx, al`
+    static let greeting: [UInt8] = [0xBA, 0xF8, 0x03, 0xB0, 0x68, 0xEE, 0xB0, 0x69, 0xEE, 0xB0, 0x0A, 0xEE]
+    /// Real mode: `mov dx, 0x600; mov al, 0x34; out dx, al; jmp $` (ACPI S5).
+    static let powerOff: [UInt8] = [0xBA, 0x00, 0x06, 0xB0, 0x34, 0xEE, 0xEB, 0xFE]
+    /// `jmp $`
+    static let spin: [UInt8] = [0xEB, 0xFE]
+
+    /// A configuration for `code` as a real-mode flat binary at 0x10000, console in `dir`.
+    static func configuration(
+        _ code: [UInt8], in dir: TemporaryDirectory, vcpus: Int = 1, mode: FlatBinaryBoot.Mode = .real
+    )
+        throws -> VirtualMachineConfiguration
+    {
+        let image = dir.file("guest.bin")
+        try Data(code).write(to: URL(fileURLWithPath: image))
+        let load: UInt64 = mode == .real ? 0x1_0000 : 0x10_0000
+        return VirtualMachineConfiguration(
+            name: "test", vcpuCount: vcpus, memorySize: 16 << 20,
+            boot: .flatBinary(FlatBinaryBoot(path: image, loadAddress: load, mode: mode)),
+            console: .file(path: dir.file("console.log")))
+    }
+
+    /// The README's shape: a configuration, a VM, start, the outcome.
+    @Test func aGuestPrintsAndPowersOff() async throws {
+        let dir = try TemporaryDirectory()
+        let vm = try VirtualMachine(configuration: Self.configuration(Self.greeting + Self.powerOff, in: dir))
+        try vm.start()
+        let outcome = await vm.stopped()
+        #expect(outcome == .poweredOff)
+        #expect(vm.state == .stopped(.poweredOff))
+        #expect(try String(contentsOfFile: dir.file("console.log"), encoding: .utf8) == "hi\n")
+        #expect(vm.vcpuUsage.first?.ioExits ?? 0 >= 4, "three serial writes and the power-off")
+    }
+
+    @Test func everyGuestStopIsItsOutcome() throws {
+        let dir = try TemporaryDirectory()
+        // mov al, 0xfe; out 0x64, al; jmp $
+        let i8042: [UInt8] = [0xB0, 0xFE, 0xE6, 0x64, 0xEB, 0xFE]
+        // mov dx, 0x600; mov al, 1; out dx, al; jmp $
+        let acpiReset: [UInt8] = [0xBA, 0x00, 0x06, 0xB0, 0x01, 0xEE, 0xEB, 0xFE]
+        for (code, mode, expected) in [
+            (i8042, FlatBinaryBoot.Mode.real, VirtualMachineOutcome.reset(.keyboardController)),
+            (acpiReset, .real, .reset(.acpi)),
+            ([0x0F, 0x0B], .long, .reset(.tripleFault)),  // ud2 with the empty boot IDT
+        ] {
+            let vm = try VirtualMachine(configuration: Self.configuration(code, in: dir, vcpus: 2, mode: mode))
+            try vm.start()
+            #expect(vm.waitUntilStopped() == expected)
+            #expect(vm.runners.allSatisfy { $0.state == .stopped }, "every vCPU stopped with the VM")
+        }
+    }
+
+    @Test func theLifecycleInEveryOrder() async throws {
+        let dir = try TemporaryDirectory()
+        let vm = try VirtualMachine(configuration: Self.configuration(Self.spin, in: dir, vcpus: 2))
+        var changes = vm.stateChanges().makeAsyncIterator()
+        #expect(await changes.next() == .created)
+        #expect(throws: VirtualMachineError.self) { try vm.pause() }
+        #expect(throws: VirtualMachineError.self) { try vm.resume() }
+        try vm.start()
+        #expect(await changes.next() == .running)
+        #expect(throws: VirtualMachineError.self) { try vm.start() }
+        #expect(throws: VirtualMachineError.self) { try vm.resume() }
+        try vm.pause()
+        #expect(await changes.next() == .paused)
+        #expect(vm.runners.allSatisfy { $0.state == .paused })
+        #expect(throws: VirtualMachineError.self) { try vm.pause() }
+        try vm.resume()
+        #expect(await changes.next() == .running)
+        #expect(vm.stop() == .stoppedByOwner)
+        #expect(await changes.next() == .stopped(.stoppedByOwner))
+        #expect(await changes.next() == nil, "the stream ends after stopped")
+        #expect(vm.stop() == .stoppedByOwner, "stopping twice is harmless")
+        for action in [vm.start, vm.pause, vm.resume] {
+            #expect(throws: VirtualMachineError.self) { try action() }
+        }
+        #expect(vm.waitUntilStopped(timeout: 0) == .stoppedByOwner)
+    }
+
+    @Test func stopBeforeStartAndStopWhilePaused() throws {
+        let dir = try TemporaryDirectory()
+        let unstarted = try VirtualMachine(configuration: Self.configuration(Self.spin, in: dir))
+        #expect(unstarted.stop() == .stoppedByOwner)
+        #expect(throws: VirtualMachineError.self) { try unstarted.start() }
+        let paused = try VirtualMachine(configuration: Self.configuration(Self.spin, in: dir, vcpus: 2))
+        try paused.start()
+        #expect(paused.waitUntilStopped(timeout: 0.05) == nil, "still running")
+        try paused.pause()
+        #expect(paused.stop() == .stoppedByOwner)
+        #expect(paused.runners.allSatisfy { $0.state == .stopped })
+    }
+
+    /// A disk is opened and locked for the VM's life: a second VM writing the same image fails
+    /// at its disk step, naming it, and releases whatever it had created; once the first VM is
+    /// gone, the disk can be used again.
+    @Test(.usesKVM(exclusively: true)) func aDiskInUseFailsTheBuildAndReleasesEverything() throws {
+        let dir = try TemporaryDirectory()
+        let disk = dir.file("disk.raw")
+        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
+        var configuration = try Self.configuration(Self.spin, in: dir)
+        configuration.disks = [DiskConfiguration(path: disk)]
+        let before = kvmDescriptorLinks()
+        var first: VirtualMachine? = try VirtualMachine(configuration: configuration)
+        #expect(first?.diskPlacements.count == 1)
+        let holding = kvmDescriptorLinks()
+        do {
+            _ = try VirtualMachine(configuration: configuration)
+            Issue.record("a disk in use was opened twice for writing")
+        } catch .build(let step, let why) {
+            #expect(step == "disk 0 (\(disk))")
+            #expect(why.contains(disk) && why.contains("in use"), "\(why)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+        #expect(kvmDescriptorLinks() == holding, "the failed build released what it created")
+        first?.stop()
+        first = nil
+        #expect(kvmDescriptorLinks() == before, "the first VM released everything")
+        _ = try VirtualMachine(configuration: configuration)
+    }
+
+    @Test func anInvalidConfigurationCreatesNothing() throws {
+        let dir = try TemporaryDirectory()
+        var configuration = try Self.configuration(Self.spin, in: dir)
+        configuration.vcpuCount = 0
+        configuration.disks = [DiskConfiguration(path: dir.file("missing.raw"))]
+        let before = kvmDescriptorLinks()
+        do {
+            _ = try VirtualMachine(configuration: configuration)
+            Issue.record("an invalid configuration was accepted")
+        } catch .invalidConfiguration(let error) {
+            #expect(
+                error.problems == [
+                    .vcpuCount(0),
+                    .unreadableFile(what: "disk 0", path: dir.file("missing.raw"), reason: "No such file or directory"),
+                ])
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+        #expect(kvmDescriptorLinks() == before)
+    }
+}
