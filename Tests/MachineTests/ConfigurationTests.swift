@@ -168,6 +168,11 @@ import Testing
         let long = "/tmp/" + String(repeating: "s", count: 110)
         c.console = .unixSocket(path: long)
         #expect(Self.problems(c) == [.consolePath(long, reason: "longer than a Unix socket path may be (107 bytes)")])
+        c.console = .unixSocket(path: disk)
+        #expect(
+            Self.problems(c) == [
+                .consolePath(disk, reason: "a file that is not a socket is there (it is never replaced)")
+            ])
 
         c = Self.flat(image)
         c.scheduling = SchedulingConfiguration(

@@ -5,6 +5,10 @@ import TestSupport
 import Testing
 import VCPU
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A `VirtualMachine` from a configuration runs real guest code on KVM: its console reaches the
 /// configured file; every way a guest ends the run (ACPI power-off and reset, the i8042 reset, a
 /// triple fault) is its typed outcome; the lifecycle is a state machine — every order of start,
@@ -132,6 +136,87 @@ struct VirtualMachineTests {
         first = nil
         #expect(kvmDescriptorLinks() == before, "the first VM released everything")
         _ = try VirtualMachine(configuration: configuration)
+    }
+
+    /// A Unix-socket console: a client that connects after the guest printed gets the output so
+    /// far, then what it types reaches the guest (which echoes each byte plus one) and the
+    /// guest's answer reaches it; the socket file goes with the VM.
+    @Test func aUnixSocketConsoleReplaysAndCarriesInput() throws {
+        let dir = try TemporaryDirectory()
+        // Real mode: wait for LSR.DR (0x3fd bit 0), read RBR, add 1, write it back, then power off.
+        let echo: [UInt8] = [
+            0xBA, 0xFD, 0x03, 0xEC, 0xA8, 0x01, 0x74, 0xF8, 0xBA, 0xF8, 0x03, 0xEC, 0xFE, 0xC0, 0xEE,
+        ]
+        var configuration = try Self.configuration(Self.greeting + echo + Self.powerOff, in: dir)
+        let path = dir.file("console.sock")
+        configuration.console = .unixSocket(path: path)
+        var vm: VirtualMachine? = try VirtualMachine(configuration: configuration)
+        try vm?.start()
+        let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(client >= 0)
+        defer { close(client) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(client, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        try #require(connected == 0, "connect: errno \(errno)")
+        func receive(until expected: String) -> String {
+            var text = ""
+            var buffer = [UInt8](repeating: 0, count: 256)
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)  // a hang guard, not a timing check
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            while !text.hasSuffix(expected) {
+                let count = read(client, &buffer, buffer.count)
+                if count <= 0 { break }
+                text += String(decoding: buffer[0..<count], as: UTF8.self)
+            }
+            return text
+        }
+        #expect(receive(until: "hi\n") == "hi\n", "the output from before the client came")
+        #expect(write(client, "a", 1) == 1)
+        #expect(receive(until: "b") == "b", "the guest's echo of the typed byte")
+        #expect(vm?.waitUntilStopped() == .poweredOff)
+        #expect(FileManager.default.fileExists(atPath: path))
+        vm = nil
+        #expect(!FileManager.default.fileExists(atPath: path), "the socket file goes with the VM")
+    }
+
+    /// Threads of this process (`/proc/self/task`) and its mappings (`/proc/self/maps` lines).
+    static func threadsAndMappings() throws -> (threads: Int, mappings: Int) {
+        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count
+        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        return (threads, maps.split(separator: "\n").count)
+    }
+
+    /// 200 VMs built, run to their power-off and dropped leave no KVM or eventfd descriptor, no
+    /// thread and no mapping behind. (Mappings are compared after the first VM: the first use of
+    /// KVM and the test's own allocations may map libraries and heap once.)
+    @Test(.usesKVM(exclusively: true)) func twoHundredVMsLeakNothing() throws {
+        let dir = try TemporaryDirectory()
+        let configuration = try Self.configuration(Self.greeting + Self.powerOff, in: dir, vcpus: 2)
+        func cycle() throws {
+            let vm = try VirtualMachine(configuration: configuration)
+            try vm.start()
+            #expect(vm.waitUntilStopped() == .poweredOff)
+        }
+        try cycle()
+        let descriptors = kvmDescriptorLinks()
+        let (threads, mappings) = try Self.threadsAndMappings()
+        for _ in 0..<200 { try cycle() }
+        #expect(kvmDescriptorLinks() == descriptors)
+        let after = try Self.threadsAndMappings()
+        // Swift's cooperative pool starts and ends up to one thread per core on its own; a VM
+        // that left its vCPU or helper threads behind would add 3 or more per cycle (600 here).
+        let pool = ProcessInfo.processInfo.activeProcessorCount
+        #expect(after.threads <= threads + pool, "threads: \(threads) before, \(after.threads) after")
+        // The heap may grow by a mapping or two (malloc arenas), never by one per VM.
+        #expect(after.mappings <= mappings + 4, "mappings: \(mappings) before, \(after.mappings) after")
     }
 
     @Test func anInvalidConfigurationCreatesNothing() throws {

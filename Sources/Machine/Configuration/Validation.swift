@@ -147,6 +147,10 @@ extension VirtualMachineConfiguration {
             if socket.utf8.count >= 108 {
                 return [.consolePath(socket, reason: "longer than a Unix socket path may be (107 bytes)")]
             }
+            var info = stat()
+            if lstat(socket, &info) == 0, info.st_mode & S_IFMT != S_IFSOCK {
+                return [.consolePath(socket, reason: "a file that is not a socket is there (it is never replaced)")]
+            }
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false

@@ -1,5 +1,6 @@
 import Foundation
 import HostSupport
+import Synchronization
 
 /// The VM's state machine, behind one lock: transitions, the first stop reason, the subscribers
 /// of state changes and the waiters for the end.
@@ -15,8 +16,30 @@ final class LifecycleController: Sendable {
     }
 
     let control = ConditionLock(Control())
+    /// The threads that wait for a vCPU's end or carry out a stop: joined when the VM goes, so
+    /// that nothing they hold outlives it.
+    private let helpers = Mutex<[HostThread]>([])
+
+    /// Runs `body` on a new helper thread (joined by ``joinHelpers()``); `false` when no thread
+    /// could be created.
+    @discardableResult
+    func spawnHelper(_ body: @escaping @Sendable () -> Void) -> Bool {
+        guard let thread = try? HostThread.spawn(body) else { return false }
+        helpers.withLock { $0.append(thread) }
+        return true
+    }
+
+    /// Joins every helper thread (from the owner's thread, once the VM is stopped).
+    func joinHelpers() {
+        while let thread = helpers.withLock({ $0.popLast() }) {
+            if !thread.isCurrent { thread.join() } else { thread.detach() }
+        }
+    }
 
     var state: VirtualMachineState { control.withLock { $0.state } }
+
+    /// Whether a stop is under way or done.
+    var isStopping: Bool { control.withLock { $0.stopping != nil } }
 
     func setStopAll(_ body: @escaping @Sendable () -> Void) { control.withLock { $0.stopAll = body } }
 
@@ -78,8 +101,7 @@ final class LifecycleController: Sendable {
         }
         if synchronously {
             complete()
-        } else if let thread = try? HostThread.spawn(complete) {
-            thread.detach()
+        } else if spawnHelper(complete) {
         } else {
             complete()  // no thread to be had: the caller is not a vCPU thread's own run loop here
         }

@@ -16,17 +16,22 @@ import VHD
 #endif
 
 /// What lives as long as the VM without being used by it directly: the irqfd eventfds of the
-/// legacy devices and the console's file.
+/// legacy devices and the console's file or socket.
 final class KeepAlive: Sendable {
     let interruptLines: [EventFD]
     let consoleFile: FileDescriptor?
+    let consoleSocket: SocketConsole?
 
-    init(interruptLines: [EventFD], consoleFile: FileDescriptor?) {
+    init(interruptLines: [EventFD], consoleFile: FileDescriptor?, consoleSocket: SocketConsole?) {
         self.interruptLines = interruptLines
         self.consoleFile = consoleFile
+        self.consoleSocket = consoleSocket
     }
 
-    deinit { try? consoleFile?.close() }
+    deinit {
+        try? consoleFile?.close()
+        consoleSocket?.close()
+    }
 }
 
 /// Where the boot structures go (Firecracker's addresses, all below 1 MiB).
@@ -96,7 +101,7 @@ struct MachineBuilder {
         }
 
         // The console and the legacy devices, each interrupt an irqfd.
-        let (consoleOutput, consoleFile) = try step("console") { try Self.console(c.console) }
+        let (consoleOutput, consoleFile, consoleSocket) = try step("console") { try Self.console(c.console) }
         let portIO = PortIOBus()
         let mmio = MMIOBus()
         let (com1IRQ, keyboardIRQ) = try step("interrupt lines") { () throws -> (EventFD, EventFD) in
@@ -106,6 +111,7 @@ struct MachineBuilder {
             return (com1, keyboard)
         }
         let serial = Serial16550(output: consoleOutput, interrupt: { com1IRQ.trigger() })
+        try step("console") { try consoleSocket?.start(serial: serial) }
         let controller = self.controller
         try step("legacy devices") {
             try portIO.insert(serial, base: 0x3F8, size: 8)
@@ -163,7 +169,8 @@ struct MachineBuilder {
         return Parts(
             kvm: kvm, vm: vm, bridge: bridge, layout: layout, memory: memory, runners: runners, serial: serial,
             disks: disks, diskPlacements: diskPlacements, bootSummary: boot.summary,
-            keepAlive: KeepAlive(interruptLines: [com1IRQ, keyboardIRQ], consoleFile: consoleFile))
+            keepAlive: KeepAlive(
+                interruptLines: [com1IRQ, keyboardIRQ], consoleFile: consoleFile, consoleSocket: consoleSocket))
     }
 
     /// What booting put in memory, and how each vCPU starts.
@@ -282,18 +289,21 @@ struct MachineBuilder {
         }
     }
 
-    /// The console's output closure and, for a file, its descriptor (owned by the VM).
-    static func console(_ console: ConsoleConfiguration) throws -> (@Sendable (UInt8) -> Void, FileDescriptor?) {
+    /// The console's output closure and, for a file or a socket, what the VM then owns.
+    static func console(_ console: ConsoleConfiguration) throws -> (
+        @Sendable (UInt8) -> Void, FileDescriptor?, SocketConsole?
+    ) {
         switch console {
-        case .standardOutput: return (serialOutput(toDescriptor: 1), nil)
-        case .none: return ({ _ in }, nil)
+        case .standardOutput: return (serialOutput(toDescriptor: 1), nil, nil)
+        case .none: return ({ _ in }, nil, nil)
         case .file(let path):
             let fd = try FileDescriptor.open(
                 path, .writeOnly, options: [.create, .append, .closeOnExec],
                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            return (serialOutput(toDescriptor: fd.rawValue), fd)
+            return (serialOutput(toDescriptor: fd.rawValue), fd, nil)
         case .unixSocket(let path):
-            throw VirtualMachineError.build(step: "console", "\(path): Unix socket consoles are not built yet")
+            let socket = try SocketConsole(path: path)
+            return (socket.output, nil, socket)
         }
     }
 }

@@ -8,6 +8,10 @@ import ResourceAllocator
 import Scheduling
 import VCPU
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A virtual machine built from a ``VirtualMachineConfiguration``: guest RAM from the platform
 /// layout, KVM's in-kernel IRQ chip and PIT, the boot image (a flat binary, or a Linux kernel
 /// with initrd, boot parameters and ACPI tables), COM1, the i8042, a CMOS clock, port 0x80, ACPI
@@ -75,6 +79,7 @@ public final class VirtualMachine: Sendable {
 
     deinit {
         _ = stop()
+        controller.joinHelpers()
     }
 
     /// The current state.
@@ -101,9 +106,13 @@ public final class VirtualMachine: Sendable {
                 }
             }
             for (index, runner) in runners.enumerated() {
+                // The guest may end the run before the last vCPU starts (vCPU 0 powering off at
+                // once): the VM is then stopped, and there is nothing left to start.
+                if controller.isStopping { break }
                 do throws(VCPUError) {
                     try runner.start()
                 } catch {
+                    if controller.isStopping { break }
                     throw .vcpu(index: index, error)
                 }
                 try watch(runner, index: index)
@@ -167,18 +176,14 @@ public final class VirtualMachine: Sendable {
     /// Waits (on a thread of its own) for `runner` to end and stops the VM with the outcome.
     private func watch(_ runner: VCPURunner<KVMVirtualCPU>, index: Int) throws(VirtualMachineError) {
         let controller = self.controller, memory = self.memory
-        do {
-            let thread = try HostThread.spawn {
-                let outcome = runner.waitUntilStopped()
-                let machineOutcome = VirtualMachineOutcome.from(outcome, vcpu: index) {
-                    failingInstruction(of: runner.vcpu, in: memory)
-                }
-                if let machineOutcome { controller.finish(machineOutcome, synchronously: false) }
+        let spawned = controller.spawnHelper {
+            let outcome = runner.waitUntilStopped()
+            let machineOutcome = VirtualMachineOutcome.from(outcome, vcpu: index) {
+                failingInstruction(of: runner.vcpu, in: memory)
             }
-            thread.detach()
-        } catch {
-            throw .vcpu(index: index, .threadCreation(error.errno.rawValue))
+            if let machineOutcome { controller.finish(machineOutcome, synchronously: false) }
         }
+        if !spawned { throw .vcpu(index: index, .threadCreation(EAGAIN)) }
     }
 }
 
