@@ -187,7 +187,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "MachineTests",
-            dependencies: ["Machine", "LinuxLoader", "VCPU", "TestSupport", "LinuxLoaderFixtures"],
+            dependencies: ["Machine", "HostPlacement", "LinuxLoader", "VCPU", "TestSupport", "LinuxLoaderFixtures"],
             swiftSettings: swiftSettings),
 
         // MARK: 6. Examples
