@@ -104,6 +104,8 @@ public final class VirtualMachine: Sendable {
                 } catch {
                     throw .build(step: "disk \(index)", "its queue worker did not start: \(error)")
                 }
+                // Requests a restored guest had made available before its snapshot.
+                disk.transport.processQueues()
             }
             for (index, runner) in runners.enumerated() {
                 // The guest may end the run before the last vCPU starts (vCPU 0 powering off at

@@ -125,6 +125,8 @@ public enum VirtualMachineError: Error, Sendable, CustomStringConvertible {
     case invalidTransition(from: VirtualMachineState, action: String)
     /// A vCPU refused the operation.
     case vcpu(index: Int, VCPUError)
+    /// Saving or restoring a snapshot failed; the string names the file and the reason.
+    case snapshot(String)
 
     /// One line naming what failed.
     public var description: String {
@@ -133,6 +135,7 @@ public enum VirtualMachineError: Error, Sendable, CustomStringConvertible {
         case .build(let step, let why): "building the VM (\(step)): \(why)"
         case .invalidTransition(let from, let action): "cannot \(action) a VM that is \(from)"
         case .vcpu(let index, let error): "vCPU \(index): \(error)"
+        case .snapshot(let why): "snapshot: \(why)"
         }
     }
 }
