@@ -255,6 +255,13 @@ let package = Package(
             ],
             path: "Benchmarks/devices-bench", swiftSettings: swiftSettings),
         .executableTarget(
+            name: "machine-bench",
+            dependencies: [
+                "BenchmarkSupport", "Machine", "HostPlacement", "KVM", "VCPU", "GuestMemory", "HostSupport",
+                argumentParser,
+            ],
+            path: "Benchmarks/machine-bench", swiftSettings: swiftSettings),
+        .executableTarget(
             name: "boot-bench", dependencies: ["BenchmarkSupport", "TestSupport", "linux-vm", argumentParser],
             path: "Benchmarks/boot-bench", swiftSettings: swiftSettings),
     ]

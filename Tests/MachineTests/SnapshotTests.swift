@@ -11,12 +11,12 @@ import Testing
 @Suite(.usesKVM, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
 struct SnapshotTests {
     /// Real mode: vCPUs other than 0 (DI = index) spin; vCPU 0 prints '0' to '9', each after a
-    /// 16k-iteration delay loop, a newline, then powers off.
+    /// 64k-iteration delay loop (tens of ms here: room to pause mid-way), a newline, then powers off.
     static let counter: [UInt8] =
         [
             0x85, 0xFF, 0x74, 0x02, 0xEB, 0xFE,  // test di, di; jz 1f; jmp $; 1:
             0xB3, 0x30,  // mov bl, '0'
-            0xB9, 0x00, 0x40,  // 1: mov cx, 0x4000
+            0xB9, 0xFF, 0xFF,  // 1: mov cx, 0xffff
             0xE2, 0xFE,  // 2: loop 2b
             0xBA, 0xF8, 0x03,  // mov dx, 0x3f8
             0x88, 0xD8,  // mov al, bl

@@ -97,8 +97,11 @@ struct VMManagerTests {
         let manager = try Self.host()
         let vm = try manager.add(Self.configuration("spinner", VirtualMachineTests.spin, in: dir))
         try vm.vm.start()
-        // A spinning vCPU accrues CPU time: wait until the kernel has counted some (bounded).
-        try waitUntil("the vCPUs have run") { (manager.report().vms.first?.cpuNanoseconds ?? 0) > 0 }
+        // Both vCPU threads up, and a spinning vCPU accrues CPU time: wait until the kernel has
+        // counted some (bounded).
+        try waitUntil("both vCPU threads run") {
+            manager.report().vms.first.map { $0.vcpuThreads.count == 2 && $0.cpuNanoseconds > 0 } == true
+        }
         let report = manager.report()
         let figures = try #require(report.vms.first)
         #expect(figures.name == "spinner" && figures.state == .running)

@@ -76,6 +76,67 @@ import Testing
         #expect(try VHDImage.open(path: path, readOnly: true).read(at: 0, length: 4096) == pattern(4096, seed: 1))
     }
 
+    /// A parent locator whose data lies in the footer copy (its `W2ru` entry pointing at offset
+    /// 0), and a copy that differs from the trailing footer: the parent was looked for under a
+    /// name spelled by the damaged copy's bytes, so restoring the copy renamed the parent and an
+    /// image that had opened no longer did ("parent image not found"). A locator sharing bytes
+    /// with the footer copy, the header or the BAT is now fatal: open refuses the image, and
+    /// check withholds the repair and writes nothing. Found by the fuzz target's repair
+    /// invariant (`finding-repair-unopenable.bin`).
+    @Test func aLocatorInsideTheFooterCopyIsFatalAndWithholdsTheRepair() throws {
+        let dir = try TemporaryDirectory()
+        let parent = try BadInputTests.dynamicImage(dir, name: "p.vhd")
+        let child = dir.file("c.vhd")
+        _ = try VHDImage.createDifferencing(path: child, parentPath: parent)
+        try BadInputTests.edit(child) { e in
+            e.be64(0, at: 512 + 576 + 16)  // locator 0 (W2ru): its data at offset 0 ...
+            e.be32(10, at: 512 + 576 + 8)  // ... 10 bytes: "conectix" and the features' first half
+            for i in 64..<576 { e.bytes[512 + i] = 0 }  // no parent name
+            e.sealHeader()
+            e.bytes[9] = 0x16  // the copy's features: 0x00160002, so it differs from the trailing footer
+            e.sealFooter(at: 0)
+        }
+        // Read as UTF-16LE, the locator spells "\u{6F63}\u{656E}\u{7463}\u{7869}\u{1600}"; the parent
+        // stands there, next to the child.
+        let spelled = dir.file("\u{6F63}\u{656E}\u{7463}\u{7869}\u{1600}")
+        try FileManager.default.moveItem(atPath: parent, toPath: spelled)
+        let before = try readFile(child)
+        let expected = VHDError.invalidField(
+            field: "header.parentLocator[0].dataOffset", value: 0,
+            reason: "the locator's 10 bytes of data overlap the footer copy")
+        #expect(BadInputTests.openError(child) == expected)
+        let report = try VHDImage.check(path: child, repair: true)
+        #expect(report.repairWithheld)
+        #expect(report.repaired.isEmpty)
+        #expect(report.lost.isEmpty)
+        #expect(report.problems.contains { $0.severity == .fatal && $0.error == expected }, "\(report.problems)")
+        #expect(report.problems.contains { $0.repair == .restoreFooterCopy }, "\(report.problems)")
+        #expect(try readFile(child) == before, "nothing written")
+    }
+
+    /// A locator whose data lies in the dynamic header or in the BAT is fatal as well: a header
+    /// update or a new block's BAT entry would change where the parent is looked for.
+    @Test func aLocatorInsideTheHeaderOrTheTableIsFatal() throws {
+        let dir = try TemporaryDirectory()
+        let child = try BadInputTests.chain(dir)
+        let table = Int(try readFile(child).be64(512 + 16))
+        for (offset, what) in [(512 + 64, "dynamic header"), (table + 4, "BAT")] {
+            try BadInputTests.edit(child) { e in
+                e.be64(UInt64(offset), at: 512 + 576 + 16)
+                e.sealHeader()
+            }
+            let length = try readFile(child).be32(512 + 576 + 8)
+            #expect(
+                BadInputTests.openError(child)
+                    == .invalidField(
+                        field: "header.parentLocator[0].dataOffset", value: UInt64(offset),
+                        reason: "the locator's \(length) bytes of data overlap the \(what)"))
+            let before = try readFile(child)
+            #expect(try VHDImage.check(path: child, repair: true).problems.contains { $0.severity == .fatal })
+            #expect(try readFile(child) == before)
+        }
+    }
+
     /// A missing parent is not a problem of the file's own structures: the repairs still run.
     @Test func aMissingParentDoesNotWithholdRepairs() throws {
         let dir = try TemporaryDirectory()

@@ -261,6 +261,13 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
             .fatal,
             .invalidField(field: "header.tableOffset", value: tableOffset, reason: "the BAT overlaps the footer copy"))
     }
+    // What check --repair, a header update or a new block rewrites: a differencing disk's
+    // locator data must not share a byte with any of it, or the write would change where the
+    // parent is looked for (an image that opened would then name a parent that is not there, or
+    // another one). A dynamic disk never reads its locators.
+    let rewritten = zip(["footer copy", "dynamic header", "BAT"], metadata.map(\.range)).map {
+        (name: $0, range: $1)
+    }
     for (i, locator) in header.locators.enumerated() where locator.isUsed {
         let length = UInt64(locator.dataLength)
         if length > maximumLocatorLength {
@@ -275,6 +282,14 @@ func inspect(_ io: any ImageIO, mode: Inspection.Mode) throws(VHDError) -> Inspe
             try findings.add(
                 .fatal, .locatorOutsideFile(index: i, offset: locator.dataOffset, length: length, fileSize: fileSize))
             continue
+        }
+        let data = locator.dataOffset..<locator.dataOffset + length
+        if footer.diskType == .differencing, let structure = rewritten.first(where: { $0.range.overlaps(data) }) {
+            try findings.add(
+                .fatal,
+                .invalidField(
+                    field: "header.parentLocator[\(i)].dataOffset", value: locator.dataOffset,
+                    reason: "the locator's \(length) bytes of data overlap the \(structure.name)"))
         }
         // The data only for now; the space reserved after it is added once the blocks are known.
         metadata.append(
