@@ -104,6 +104,19 @@ import Testing
                 == [.flatBinary("entry 0x100000 is out of reach in real mode")])
         #expect(problems(FlatBinaryBoot(path: image, loadAddress: 0x1_0000, mode: .real)) == [])
         #expect(problems(FlatBinaryBoot(path: empty)) == [.flatBinary("\(empty) is empty")])
+        let stacks = "stacks of %@ bytes × 2 at 0x%@ are not inside guest RAM above 0x10000, clear of the image"
+        func stackProblem(_ size: String, _ base: String) -> [ConfigurationProblem] {
+            [
+                .flatBinary(
+                    stacks.replacingOccurrences(of: "%@ bytes", with: "\(size) bytes").replacingOccurrences(
+                        of: "0x%@", with: "0x\(base)"))
+            ]
+        }
+        #expect(problems(FlatBinaryBoot(path: image, stackBase: 0x7_0000)) == [])
+        #expect(problems(FlatBinaryBoot(path: image, stackBase: 0x7_0000, stackSize: 0)) == stackProblem("0", "70000"))
+        #expect(problems(FlatBinaryBoot(path: image, stackBase: 0x8000)) == stackProblem("4096", "8000"))
+        #expect(problems(FlatBinaryBoot(path: image, stackBase: 0xFF_F000)) == stackProblem("4096", "fff000"))
+        #expect(problems(FlatBinaryBoot(path: image, stackBase: 0x10_0800)) == stackProblem("4096", "100800"))
         #expect(
             problems(FlatBinaryBoot(path: dir.path))
                 == [.unreadableFile(what: "boot image", path: dir.path, reason: "not a regular file")])

@@ -109,6 +109,26 @@ struct VirtualMachineTests {
         #expect(paused.runners.allSatisfy { $0.state == .stopped })
     }
 
+    /// The flat-binary start ABI, read back from each vCPU before it runs: RDI its index, RSI and
+    /// RDX the first disk's window and GSI, RCX the vCPU count, RSP its own stack.
+    @Test func flatBinaryVCPUsStartWithTheABIRegisters() throws {
+        let dir = try TemporaryDirectory()
+        var configuration = try Self.configuration(Self.spin, in: dir, vcpus: 3, mode: .long)
+        configuration.boot = .flatBinary(
+            FlatBinaryBoot(path: dir.file("guest.bin"), mode: .long, stackBase: 0x7_0000, stackSize: 0x1000))
+        let disk = dir.file("disk.raw")
+        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
+        configuration.disks = [DiskConfiguration(path: disk)]
+        let vm = try VirtualMachine(configuration: configuration)
+        let placement = try #require(vm.diskPlacements.first)
+        for (index, runner) in vm.runners.enumerated() {
+            let regs = try runner.vcpu.registers()
+            #expect(regs.rdi == UInt64(index) && regs.rcx == 3, "vCPU \(index)")
+            #expect(regs.rsi == placement.mmioBase && regs.rdx == UInt64(placement.gsi), "vCPU \(index)")
+            #expect(regs.rsp == 0x7_0000 + UInt64(index + 1) * 0x1000 && regs.rip == 0x10_0000, "vCPU \(index)")
+        }
+    }
+
     /// A disk is opened and locked for the VM's life: a second VM writing the same image fails
     /// at its disk step, naming it, and releases whatever it had created; once the first VM is
     /// gone, the disk can be used again.

@@ -6,8 +6,15 @@ public enum BootSource: Codable, Sendable, Hashable {
     case linux(LinuxBoot)
 }
 
-/// A raw image loaded at ``loadAddress`` and entered at ``entry`` in ``mode``, every vCPU at the
-/// same entry with RDI = its index (the way `mini-vmm`'s guest starts).
+/// A raw image loaded at ``loadAddress`` and entered at ``entry`` in ``mode`` by every vCPU at
+/// once (no INIT/SIPI), with these registers (the way `mini-vmm`'s guest starts):
+///
+/// - RDI: the vCPU's index;
+/// - RSI and RDX: the first disk's virtio-mmio window base and its GSI (0 without a disk);
+/// - RCX: the vCPU count;
+/// - RSP (and RBP): ``stackBase`` + (index + 1) × ``stackSize`` when there is a stack base, else 0.
+///
+/// Interrupts are off; the rest of the general registers is 0.
 public struct FlatBinaryBoot: Codable, Sendable, Hashable {
     /// The processor mode the vCPUs start in.
     public enum Mode: String, Codable, Sendable, Hashable, CaseIterable {
@@ -27,14 +34,23 @@ public struct FlatBinaryBoot: Codable, Sendable, Hashable {
     public var entry: UInt64
     /// The processor mode at the entry.
     public var mode: Mode
+    /// Where the vCPUs' stacks start, or `nil` for none (RSP = 0).
+    public var stackBase: UInt64?
+    /// Each vCPU's stack size (4 KiB by default).
+    public var stackSize: UInt64
 
     /// A flat binary at `path`, loaded at `loadAddress`, entered at `entry` (the load address by
     /// default) in `mode`.
-    public init(path: String, loadAddress: UInt64 = 0x10_0000, entry: UInt64? = nil, mode: Mode = .long) {
+    public init(
+        path: String, loadAddress: UInt64 = 0x10_0000, entry: UInt64? = nil, mode: Mode = .long,
+        stackBase: UInt64? = nil, stackSize: UInt64 = 0x1000
+    ) {
         self.path = path
         self.loadAddress = loadAddress
         self.entry = entry ?? loadAddress
         self.mode = mode
+        self.stackBase = stackBase
+        self.stackSize = stackSize
     }
 }
 

@@ -83,6 +83,19 @@ extension VirtualMachineConfiguration {
                 problems.append(
                     .flatBinary("entry 0x\(String(image.entry, radix: 16)) is out of reach in \(image.mode) mode"))
             }
+            if let base = image.stackBase {
+                let total = image.stackSize.multipliedReportingOverflow(by: UInt64(max(vcpuCount, 1)))
+                let top = total.overflow ? nil : base.addingReportingOverflow(total.partialValue)
+                if image.stackSize == 0 || top == nil || top!.overflow || base < Self.firstLoadAddress
+                    || !ram.contains(where: { $0.start <= base && top!.partialValue <= $0.start + $0.size })
+                    || (base < end.partialValue && image.loadAddress < top!.partialValue)
+                {
+                    problems.append(
+                        .flatBinary(
+                            "stacks of \(image.stackSize) bytes × \(vcpuCount) at 0x\(String(base, radix: 16)) are not inside guest RAM above 0x\(String(Self.firstLoadAddress, radix: 16)), clear of the image"
+                        ))
+                }
+            }
             return problems
         case .linux(let linux):
             var problems: [ConfigurationProblem] = []

@@ -189,6 +189,7 @@ struct MachineBuilder {
                 try bytes.withUnsafeBytes { try memory.write(contentsOf: $0, at: GuestAddress(image.loadAddress)) }
             }
             let entry = image.entry
+            let firstDisk = diskPlacements.first, vcpuCount = configuration.vcpuCount
             return Boot(
                 summary:
                     "flat binary \(image.path) at 0x\(String(image.loadAddress, radix: 16)), entry 0x\(String(entry, radix: 16)) (\(image.mode) mode)",
@@ -201,8 +202,16 @@ struct MachineBuilder {
                     case .long:
                         try X86Setup.configureLongMode(vcpu, memory: memory, entry: entry, identityMap: 1 << 32)
                     }
+                    // The flat-binary start ABI (see FlatBinaryBoot).
                     var regs = try vcpu.registers()
                     regs.rdi = UInt64(index)
+                    regs.rsi = firstDisk?.mmioBase ?? 0
+                    regs.rdx = UInt64(firstDisk?.gsi ?? 0)
+                    regs.rcx = UInt64(vcpuCount)
+                    if let base = image.stackBase {
+                        regs.rsp = base + UInt64(index + 1) * image.stackSize
+                        regs.rbp = regs.rsp
+                    }
                     try vcpu.setRegisters(regs)
                     // Every vCPU starts at the entry: application processors do not wait for INIT/SIPI.
                     if index > 0 { try vcpu.setMPState(.runnable) }
