@@ -187,7 +187,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "MachineTests",
-            dependencies: ["Machine", "HostPlacement", "LinuxLoader", "VCPU", "TestSupport", "LinuxLoaderFixtures"],
+            dependencies: [
+                "Machine", "HostPlacement", "LinuxLoader", "VCPU", "DeviceModel", "TestSupport", "LinuxLoaderFixtures",
+                "MiniVMMGuest",
+            ],
             swiftSettings: swiftSettings),
 
         // MARK: 6. Examples

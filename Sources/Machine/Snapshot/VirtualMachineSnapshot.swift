@@ -119,7 +119,7 @@ extension VirtualMachine {
     /// `created`; ``start()`` continues the guest where it was paused.
     ///
     /// - Throws: ``VirtualMachineError/snapshot(_:)`` for an unreadable or inconsistent snapshot
-    ///   or a disk that changed since it was taken; the errors of ``init(configuration:)``.
+    ///   or a disk that changed since it was taken; the errors of ``init(configuration:devices:)``.
     public convenience init(restoring directory: String) throws(VirtualMachineError) {
         let url = URL(fileURLWithPath: directory)
         let saved: VirtualMachineSnapshot

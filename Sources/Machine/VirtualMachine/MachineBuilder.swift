@@ -51,6 +51,7 @@ enum BootAddresses {
 struct MachineBuilder {
     let configuration: VirtualMachineConfiguration
     let controller: LifecycleController
+    let devices: [DeviceAttachment]
 
     struct Parts {
         var kvm: KVMSystem
@@ -125,6 +126,15 @@ struct MachineBuilder {
                 shutdown: { controller.finish(.poweredOff, synchronously: false) },
                 reset: { controller.finish(.reset(.acpi), synchronously: false) })
             try portIO.insert(power, base: UInt64(BootAddresses.powerControlPort), size: 1)
+        }
+
+        try step("devices") {
+            for attachment in devices {
+                switch attachment.bus {
+                case .portIO(let device): try portIO.insert(device, base: attachment.base, size: attachment.size)
+                case .mmio(let device): try mmio.insert(device, base: attachment.base, size: attachment.size)
+                }
+            }
         }
 
         // Disks.

@@ -52,19 +52,23 @@ public final class VirtualMachine: Sendable {
     /// Interrupt lines and console file kept alive as long as the VM.
     let keepAlive: KeepAlive
 
-    /// Validates `configuration` and builds the VM (nothing runs until ``start()``).
+    /// Validates `configuration` and builds the VM (nothing runs until ``start()``), with the
+    /// embedder's `devices` on its buses next to the built-in ones.
     ///
     /// - Throws: ``VirtualMachineError/invalidConfiguration(_:)`` with every problem, before
     ///   anything is created; ``VirtualMachineError/build(step:_:)`` naming the step that failed
-    ///   (whatever was created is released).
-    public init(configuration: VirtualMachineConfiguration) throws(VirtualMachineError) {
+    ///   (a device window that overlaps another is the step "devices"; whatever was created is
+    ///   released).
+    public init(configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [])
+        throws(VirtualMachineError)
+    {
         do {
             try configuration.validate()
         } catch {
             throw .invalidConfiguration(error)
         }
         let controller = LifecycleController()
-        let parts = try MachineBuilder(configuration: configuration, controller: controller).build()
+        let parts = try MachineBuilder(configuration: configuration, controller: controller, devices: devices).build()
         self.configuration = configuration
         self.controller = controller
         (kvm, vm, bridge, layout, memory) = (parts.kvm, parts.vm, parts.bridge, parts.layout, parts.memory)
