@@ -20,12 +20,22 @@ extension VirtualMachineConfiguration {
     ///
     /// - Throws: ``ConfigurationError`` listing every problem found, in field order.
     public func validate() throws(ConfigurationError) {
-        let problems = self.problems()
-        if !problems.isEmpty { throw ConfigurationError(problems: problems) }
+        _ = try validatedKernel()
     }
 
     /// Every problem of the configuration (empty when it is valid).
-    public func problems() -> [ConfigurationProblem] {
+    public func problems() -> [ConfigurationProblem] { check().problems }
+
+    /// ``validate()``, returning the Linux kernel it parsed (`nil` for a flat binary), so that a
+    /// build loads the image validation read instead of reading and parsing it again.
+    func validatedKernel() throws(ConfigurationError) -> KernelImage? {
+        let (problems, kernel) = check()
+        if !problems.isEmpty { throw ConfigurationError(problems: problems) }
+        return kernel
+    }
+
+    /// Every problem, and the kernel parsed on the way (when it could be).
+    func check() -> (problems: [ConfigurationProblem], kernel: KernelImage?) {
         var problems: [ConfigurationProblem] = []
         if name.isEmpty || name.count > 64
             || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
@@ -34,7 +44,8 @@ extension VirtualMachineConfiguration {
         }
         if !(1...Self.maximumVCPUs).contains(vcpuCount) { problems.append(.vcpuCount(vcpuCount)) }
         problems += memoryProblems()
-        problems += bootProblems()
+        let (boot, kernel) = bootProblems()
+        problems += boot
         problems += diskProblems()
         problems += consoleProblems()
         problems += schedulingProblems()
@@ -45,7 +56,7 @@ extension VirtualMachineConfiguration {
                 problems.append(.cpuidFeatures(error))
             }
         }
-        return problems
+        return (problems, kernel)
     }
 
     func memoryProblems() -> [ConfigurationProblem] {
@@ -59,11 +70,11 @@ extension VirtualMachineConfiguration {
         return []
     }
 
-    func bootProblems() -> [ConfigurationProblem] {
+    func bootProblems() -> (problems: [ConfigurationProblem], kernel: KernelImage?) {
         switch boot {
         case .flatBinary(let image):
             guard let size = Self.regularFileSize(image.path) else {
-                return [Self.fileProblem(image.path, what: "boot image")]
+                return ([Self.fileProblem(image.path, what: "boot image")], nil)
             }
             var problems: [ConfigurationProblem] = []
             let end = image.loadAddress.addingReportingOverflow(size)
@@ -96,11 +107,13 @@ extension VirtualMachineConfiguration {
                         ))
                 }
             }
-            return problems
+            return (problems, nil)
         case .linux(let linux):
             var problems: [ConfigurationProblem] = []
+            var parsed: KernelImage?
             do {
                 let kernel = try KernelImage(contentsOf: linux.kernel)
+                parsed = kernel
                 if linux.entry == .pvh, case .elf(let elf) = kernel, elf.pvhEntry == nil {
                     problems.append(
                         .unreadableFile(
@@ -121,7 +134,7 @@ extension VirtualMachineConfiguration {
             } else if bytes.count > LinuxBoot.maximumCommandLineLength {
                 problems.append(.commandLine("\(bytes.count) bytes, at most \(LinuxBoot.maximumCommandLineLength)"))
             }
-            return problems
+            return (problems, parsed)
         }
     }
 

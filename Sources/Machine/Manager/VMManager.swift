@@ -1,6 +1,7 @@
 import BlockStorage
 import Foundation
 import HostPlacement
+import LinuxLoader
 import Synchronization
 import VHD
 
@@ -137,8 +138,9 @@ public final class VMManager: Sendable {
     /// - Throws: ``VMManagerError/invalidConfiguration(_:)``; ``VMManagerError/admission(name:_:)``
     ///   naming the first short resource; ``VMManagerError/build(_:)`` (the admission released).
     public func add(_ configuration: VirtualMachineConfiguration) throws(VMManagerError) -> ManagedVM {
+        let kernel: KernelImage?
         do {
-            try configuration.validate()
+            kernel = try configuration.validatedKernel()
         } catch {
             throw .invalidConfiguration(error)
         }
@@ -154,7 +156,7 @@ public final class VMManager: Sendable {
         }
         let vm: VirtualMachine
         do {
-            vm = try VirtualMachine(configuration: configuration)
+            vm = try VirtualMachine(validated: configuration, kernel: kernel, devices: [])
         } catch {
             state.withLock { s in _ = try? s.host.release(admission) }
             throw .build(error)

@@ -52,6 +52,8 @@ struct MachineBuilder {
     let configuration: VirtualMachineConfiguration
     let controller: LifecycleController
     let devices: [DeviceAttachment]
+    /// The Linux kernel validation parsed (`nil` for a flat binary).
+    let kernel: KernelImage?
 
     struct Parts {
         var kvm: KVMSystem
@@ -195,8 +197,7 @@ struct MachineBuilder {
         switch configuration.boot {
         case .flatBinary(let image):
             try step("boot image (\(image.path))") {
-                let bytes = try Data(contentsOf: URL(fileURLWithPath: image.path))
-                try bytes.withUnsafeBytes { try memory.write(contentsOf: $0, at: GuestAddress(image.loadAddress)) }
+                _ = try Self.readFile(image.path, into: memory) { _ in GuestAddress(image.loadAddress) }
             }
             let entry = image.entry
             let firstDisk = diskPlacements.first, vcpuCount = configuration.vcpuCount
@@ -234,26 +235,21 @@ struct MachineBuilder {
     func loadLinux(_ linux: LinuxBoot, layout: X86_64Layout, memory: GuestMemoryMap, diskPlacements: [DevicePlacement])
         throws(VirtualMachineError) -> Boot
     {
-        let kernel = try step("kernel (\(linux.kernel))") {
-            try KernelImage(contentsOf: linux.kernel).load(into: memory)
-        }
-        let pvhEntry = kernel.pvhEntry.flatMap { $0.rawValue <= UInt64(UInt32.max) ? $0 : nil }
+        // The image validation parsed (a Linux boot always has one).
+        guard let image = kernel else { throw .build(step: "kernel (\(linux.kernel))", "not validated") }
+        let loaded = try step("kernel (\(linux.kernel))") { try image.load(into: memory) }
+        let pvhEntry = loaded.pvhEntry.flatMap { $0.rawValue <= UInt64(UInt32.max) ? $0 : nil }
         let usePVH = linux.entry == .pvh || (linux.entry == .auto && pvhEntry != nil)
-        guard let entry = usePVH ? pvhEntry : kernel.entry64 else {
+        guard let entry = usePVH ? pvhEntry : loaded.entry64 else {
             throw .build(step: "kernel (\(linux.kernel))", "no \(usePVH ? "PVH" : "64-bit") entry")
         }
         let memoryMap = try step("memory map") { try E820Map.forLayout(layout) }
         var initrd: GuestAddressRange?
         if let path = linux.initrd {
-            initrd = try step("initrd (\(path))") { () throws -> GuestAddressRange in
-                let size =
-                    (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
-                let range = try BootParameters.placeInitrd(size: size, kernel: kernel, memoryMap: memoryMap)
-                guard let data = FileManager.default.contents(atPath: path), UInt64(data.count) == size else {
-                    throw VirtualMachineError.build(step: "initrd (\(path))", "the file changed or could not be read")
+            initrd = try step("initrd (\(path))") {
+                try Self.readFile(path, into: memory) { size in
+                    try BootParameters.placeInitrd(size: size, kernel: loaded, memoryMap: memoryMap).start
                 }
-                try data.withUnsafeBytes { try memory.write(contentsOf: $0, at: range.start) }
-                return range
             }
         }
         let devices: [ACPIDevice] =
@@ -271,16 +267,16 @@ struct MachineBuilder {
         try step("boot parameters") {
             if usePVH {
                 try PVHStartInfo.write(
-                    parameters, kernel: kernel, at: BootAddresses.startInfo,
+                    parameters, kernel: loaded, at: BootAddresses.startInfo,
                     commandLineAddress: BootAddresses.commandLine, into: memory)
             } else {
                 try parameters.write(
-                    for: kernel, zeroPage: BootAddresses.zeroPage, commandLineAddress: BootAddresses.commandLine,
+                    for: loaded, zeroPage: BootAddresses.zeroPage, commandLineAddress: BootAddresses.commandLine,
                     into: memory)
             }
         }
         let summary =
-            "\(kernel.kind) \(linux.kernel) at 0x\(String(kernel.range.start.rawValue, radix: 16)), "
+            "\(loaded.kind) \(linux.kernel) at 0x\(String(loaded.range.start.rawValue, radix: 16)), "
             + "entry 0x\(String(entry.rawValue, radix: 16)) (\(usePVH ? "PVH" : "64-bit boot protocol"))"
             + (initrd.map { ", initrd at \($0)" } ?? "")
         return Boot(
@@ -297,6 +293,22 @@ struct MachineBuilder {
                         vcpu, memory: memory, entry: entry.rawValue, zeroPage: BootAddresses.zeroPage)
                 }
             })
+    }
+
+    /// Reads the whole file at `path` straight into guest memory (no host-side copy), at the
+    /// address `place` chooses for its size; the size is the open file's, so what is placed is
+    /// what is read. Returns where it went.
+    static func readFile(
+        _ path: String, into memory: GuestMemoryMap, at place: (UInt64) throws -> GuestAddress
+    ) throws -> GuestAddressRange {
+        let fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        defer { try? fd.close() }
+        var info = stat()
+        guard fstat(fd.rawValue, &info) == 0 else { throw Errno(rawValue: errno) }
+        let size = UInt64(info.st_size)
+        let start = try place(size)
+        try memory.readExactly(from: fd, at: 0, into: start, count: Int(size))
+        return try GuestAddressRange(start: start, count: size)
     }
 
     static func memoryOptions(_ c: VirtualMachineConfiguration) -> MmapRegionOptions {

@@ -4,6 +4,7 @@ import Devices
 import GuestMemory
 import HostSupport
 import KVM
+import LinuxLoader
 import ResourceAllocator
 import Scheduling
 import VCPU
@@ -59,16 +60,27 @@ public final class VirtualMachine: Sendable {
     ///   anything is created; ``VirtualMachineError/build(step:_:)`` naming the step that failed
     ///   (a device window that overlaps another is the step "devices"; whatever was created is
     ///   released).
-    public init(configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [])
+    public convenience init(configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [])
         throws(VirtualMachineError)
     {
+        let kernel: KernelImage?
         do {
-            try configuration.validate()
+            kernel = try configuration.validatedKernel()
         } catch {
             throw .invalidConfiguration(error)
         }
+        try self.init(validated: configuration, kernel: kernel, devices: devices)
+    }
+
+    /// Builds a VM from a configuration that has passed validation, with the kernel that
+    /// validation parsed (read and parsed once).
+    init(validated configuration: VirtualMachineConfiguration, kernel: KernelImage?, devices: [DeviceAttachment])
+        throws(VirtualMachineError)
+    {
         let controller = LifecycleController()
-        let parts = try MachineBuilder(configuration: configuration, controller: controller, devices: devices).build()
+        let parts = try MachineBuilder(
+            configuration: configuration, controller: controller, devices: devices, kernel: kernel
+        ).build()
         self.configuration = configuration
         self.controller = controller
         (kvm, vm, bridge, layout, memory) = (parts.kvm, parts.vm, parts.bridge, parts.layout, parts.memory)
