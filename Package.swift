@@ -202,7 +202,7 @@ let package = Package(
         .executableTarget(
             name: "kvm-info", dependencies: ["KVM", argumentParser, systemPackage], path: "Examples/kvm-info",
             swiftSettings: swiftSettings),
-        // What the examples' command lines share (byte counts).
+        // What the examples' command lines share (byte counts, error lines).
         .target(
             name: "ExampleSupport", dependencies: [argumentParser], path: "Examples/Shared",
             swiftSettings: swiftSettings),
@@ -218,7 +218,8 @@ let package = Package(
             name: "mini-vmm",
             dependencies: [
                 "Devices", "DeviceModel", "MiniVMMGuest", "GuestMemory", "KVM", "VCPU", "VHD", "BlockStorage",
-                "ResourceAllocator", "Scheduling", "VCPUScheduler", "HostSupport", argumentParser, systemPackage,
+                "ResourceAllocator", "Scheduling", "VCPUScheduler", "HostSupport", "ExampleSupport", argumentParser,
+                systemPackage,
             ],
             path: "Examples/mini-vmm", exclude: ["Guest"], swiftSettings: swiftSettings),
         .executableTarget(

@@ -128,8 +128,3 @@ extension LinuxBoot.Entry: ExpressibleByArgument {}
 func milliseconds(_ nanoseconds: UInt64?) -> String {
     nanoseconds.map { String(format: "%.1f ms", Double($0) / 1e6) } ?? "n/a"
 }
-
-/// Writes a line to standard error.
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BlockStorage
 import Devices
+import ExampleSupport
 import Foundation
 import GuestMemory
 import KVM
@@ -282,9 +283,4 @@ final class Console: Sendable {
             lineStart.store(byte == 10, ordering: .relaxed)
         }
     }
-}
-
-/// Writes a line to standard error.
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
 }

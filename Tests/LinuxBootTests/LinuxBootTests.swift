@@ -241,45 +241,39 @@ struct LinuxVMOutcomeTests {
         result.standardError.split(separator: "\n").last.map(String.init) ?? ""
     }
 
+    /// The guest printed its greeting, linux-vm exited with `status`, and its last line ends
+    /// with `reason`.
+    static func expectEnd(
+        _ result: ProcessResult, status: Int32, reason: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(result.text == "hi\n", sourceLocation: sourceLocation)
+        #expect(result.status == status, "\(result.standardError)", sourceLocation: sourceLocation)
+        #expect(lastLine(result).hasSuffix("s: " + reason), "\(result.standardError)", sourceLocation: sourceLocation)
+    }
+
     @Test func anI8042ResetIsARebootRequest() throws {
         // mov al, 0xfe; out 0x64, al; jmp $
         let result = try Self.run(Self.greeting + [0xB0, 0xFE, 0xE6, 0x64, 0xEB, 0xFE])
-        #expect(result.text == "hi\n")
-        #expect(result.status == 0, "\(result.standardError)")
-        #expect(
-            Self.lastLine(result).hasSuffix("s: the guest requested a reboot (i8042 reset line)"),
-            "\(result.standardError)")
+        Self.expectEnd(result, status: 0, reason: "the guest requested a reboot (i8042 reset line)")
     }
 
     @Test func anACPIPowerOffAndResetEndTheRun() throws {
         // mov dx, 0x600; mov al, 0x34; out dx, al; jmp $  (SLP_EN | S5 << 2 to the sleep control register)
         let off = try Self.run(Self.greeting + [0x66, 0xBA, 0x00, 0x06, 0xB0, 0x34, 0xEE, 0xEB, 0xFE])
-        #expect(off.text == "hi\n" && off.status == 0, "\(off.standardError)")
-        #expect(Self.lastLine(off).hasSuffix("s: the guest powered off (ACPI S5)"), "\(off.standardError)")
+        Self.expectEnd(off, status: 0, reason: "the guest powered off (ACPI S5)")
         // mov dx, 0x600; mov al, 1; out dx, al; jmp $  (RESET_VALUE to the reset register)
         let reset = try Self.run(Self.greeting + [0x66, 0xBA, 0x00, 0x06, 0xB0, 0x01, 0xEE, 0xEB, 0xFE])
-        #expect(reset.text == "hi\n" && reset.status == 0, "\(reset.standardError)")
-        #expect(
-            Self.lastLine(reset).hasSuffix("s: the guest requested a reboot (ACPI reset register)"),
-            "\(reset.standardError)")
+        Self.expectEnd(reset, status: 0, reason: "the guest requested a reboot (ACPI reset register)")
     }
 
     @Test func aTripleFaultIsAReset() throws {
         // ud2 with the empty boot IDT: #UD, #GP, #DF, then the shutdown KVM reports.
         let result = try Self.run(Self.greeting + [0x0F, 0x0B])
-        #expect(result.text == "hi\n")
-        #expect(result.status == 0, "\(result.standardError)")
-        #expect(
-            Self.lastLine(result).hasSuffix("s: the guest requested a reboot (triple fault)"),
-            "\(result.standardError)")
+        Self.expectEnd(result, status: 0, reason: "the guest requested a reboot (triple fault)")
     }
 
     @Test func aGuestThatRunsOnTimesOut() throws {
         let result = try Self.run(Self.greeting + [0xEB, 0xFE], timeout: "1")
-        #expect(result.text == "hi\n")
-        #expect(result.status == 2, "\(result.standardError)")
-        #expect(
-            Self.lastLine(result).hasSuffix("s: timeout after 1.0 s (the guest was still running)"),
-            "\(result.standardError)")
+        Self.expectEnd(result, status: 2, reason: "timeout after 1.0 s (the guest was still running)")
     }
 }

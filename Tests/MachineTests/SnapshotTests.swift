@@ -34,9 +34,7 @@ struct SnapshotTests {
     @Test func aRestoredVMContinuesWhereItWasPaused() throws {
         let dir = try TemporaryDirectory()
         var configuration = try VirtualMachineTests.configuration(Self.counter, in: dir, vcpus: 2)
-        let disk = dir.file("disk.raw")
-        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
-        configuration.disks = [DiskConfiguration(path: disk)]
+        try VirtualMachineTests.addDisk(to: &configuration, in: dir)
         let snapshot = dir.file("snapshot")
         do {
             let vm = try VirtualMachine(configuration: configuration)
@@ -64,9 +62,7 @@ struct SnapshotTests {
     @Test func aRestoreRefusesAChangedDiskAndADamagedState() throws {
         let dir = try TemporaryDirectory()
         var configuration = try VirtualMachineTests.configuration(VirtualMachineTests.spin, in: dir)
-        let disk = dir.file("disk.raw")
-        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
-        configuration.disks = [DiskConfiguration(path: disk)]
+        let disk = try VirtualMachineTests.addDisk(to: &configuration, in: dir)
         let snapshot = dir.file("snapshot")
         do {
             let vm = try VirtualMachine(configuration: configuration)

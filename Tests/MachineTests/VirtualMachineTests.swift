@@ -39,6 +39,17 @@ struct VirtualMachineTests {
             console: .file(path: dir.file("console.log")))
     }
 
+    /// Gives `configuration` a zeroed 1 MiB raw disk in `dir`; returns its path.
+    @discardableResult
+    static func addDisk(to configuration: inout VirtualMachineConfiguration, in dir: TemporaryDirectory) throws
+        -> String
+    {
+        let disk = dir.file("disk.raw")
+        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
+        configuration.disks = [DiskConfiguration(path: disk)]
+        return disk
+    }
+
     /// The README's shape: a configuration, a VM, start, the outcome.
     @Test func aGuestPrintsAndPowersOff() async throws {
         let dir = try TemporaryDirectory()
@@ -116,9 +127,7 @@ struct VirtualMachineTests {
         var configuration = try Self.configuration(Self.spin, in: dir, vcpus: 3, mode: .long)
         configuration.boot = .flatBinary(
             FlatBinaryBoot(path: dir.file("guest.bin"), mode: .long, stackBase: 0x7_0000, stackSize: 0x1000))
-        let disk = dir.file("disk.raw")
-        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
-        configuration.disks = [DiskConfiguration(path: disk)]
+        try Self.addDisk(to: &configuration, in: dir)
         let vm = try VirtualMachine(configuration: configuration)
         let placement = try #require(vm.diskPlacements.first)
         for (index, runner) in vm.runners.enumerated() {
@@ -134,10 +143,8 @@ struct VirtualMachineTests {
     /// gone, the disk can be used again.
     @Test(.usesKVM(exclusively: true)) func aDiskInUseFailsTheBuildAndReleasesEverything() throws {
         let dir = try TemporaryDirectory()
-        let disk = dir.file("disk.raw")
-        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
         var configuration = try Self.configuration(Self.spin, in: dir)
-        configuration.disks = [DiskConfiguration(path: disk)]
+        let disk = try Self.addDisk(to: &configuration, in: dir)
         let before = kvmDescriptorLinks()
         var first: VirtualMachine? = try VirtualMachine(configuration: configuration)
         #expect(first?.diskPlacements.count == 1)
