@@ -7,6 +7,7 @@
 /// change is added to the state the vCPU was in.
 public struct SchedulerAccountant: Sendable {
     private struct Track: Sendable {
+        let id: VCPUID
         var accounting = VCPUAccounting()
         var state: VCPURunState = .blocked
         var since: Nanoseconds
@@ -28,7 +29,7 @@ public struct SchedulerAccountant: Sendable {
     public mutating func register(_ vcpu: VCPUID, at now: Nanoseconds) throws(SchedulerError) {
         guard index[vcpu] == nil else { throw .duplicateVCPU(vcpu) }
         index[vcpu] = tracks.count
-        tracks.append(Track(since: now))
+        tracks.append(Track(id: vcpu, since: now))
         order.append(vcpu)
     }
 
@@ -71,6 +72,23 @@ public struct SchedulerAccountant: Sendable {
         tracks[i].state = outcome == .preempted ? .runnable : .blocked
         tracks[i].since = now
         return held
+    }
+
+    /// Stops tracking a vCPU; returns its accounting up to `now` (`nil` for an unknown one).
+    /// Its latency samples stay in ``latencies``.
+    public mutating func forget(_ vcpu: VCPUID, at now: Nanoseconds) -> VCPUAccounting? {
+        guard let i = index.removeValue(forKey: vcpu) else { return nil }
+        close(i, at: now)
+        let accounting = tracks[i].accounting
+        // Move the last track into the hole and re-point its index.
+        let last = tracks.count - 1
+        if i != last {
+            tracks[i] = tracks[last]
+            index[tracks[i].id] = i
+        }
+        tracks.removeLast()
+        order.removeAll { $0 == vcpu }
+        return accounting
     }
 
     /// Clears the latency samples.

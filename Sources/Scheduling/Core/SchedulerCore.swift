@@ -35,6 +35,22 @@ public struct SchedulerCore<Policy: SchedulingPolicy>: Sendable {
         if wasRunnable { try accountant.blocked(vcpu, at: now) }
     }
 
+    /// Takes a vCPU that is not running out of the policy, if it is still there, and out of
+    /// the accounting; returns its accounting up to `time` (`nil` for an unknown vCPU).
+    public mutating func forget(_ vcpu: VCPUID, at time: Nanoseconds) throws(SchedulerError) -> VCPUAccounting? {
+        let now = observe(time)
+        if policy.state(of: vcpu) != nil { try remove(vcpu, at: now) }
+        return accountant.forget(vcpu, at: now)
+    }
+
+    /// New parameters for a vCPU that is not running (see ``SchedulingPolicy/update(_:parameters:at:)``);
+    /// its accounting goes on.
+    public mutating func update(_ vcpu: VCPUID, parameters: SchedulingParameters, at time: Nanoseconds)
+        throws(SchedulerError)
+    {
+        try policy.update(vcpu, parameters: parameters, at: observe(time))
+    }
+
     /// A blocked vCPU became runnable.
     public mutating func wake(_ vcpu: VCPUID, at time: Nanoseconds) throws(SchedulerError) {
         let now = observe(time)

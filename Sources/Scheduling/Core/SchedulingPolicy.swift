@@ -62,11 +62,35 @@ public protocol SchedulingPolicy: Sendable {
 
     /// The policy's view of a vCPU's state, or `nil` when unknown.
     func state(of vcpu: VCPUID) -> VCPURunState?
+    /// Gives a vCPU that is not running new parameters (a resized share), keeping it blocked or
+    /// runnable as it was. Either the change is made or the policy is left as it was.
+    mutating func update(_ vcpu: VCPUID, parameters: SchedulingParameters, at now: Nanoseconds)
+        throws(SchedulerError)
 }
 
 extension SchedulingPolicy {
     /// 0: policies without deadlines miss none.
     public func deadlineMisses(of vcpu: VCPUID) -> Int { 0 }
+
+    /// Removes the vCPU and adds it back with `parameters` (woken again if it was runnable), on
+    /// a copy of the policy that replaces this one only when every step succeeded. The vCPU
+    /// re-enters as a newcomer would: a proportional policy places it at the current average
+    /// virtual time, a capped one starts a fresh budget.
+    ///
+    /// - Throws: ``SchedulerError/unknownVCPU(_:)``; ``SchedulerError/invalidTransition(_:operation:state:)``
+    ///   when it is running; what ``add(_:parameters:at:)`` throws for parameters the policy
+    ///   cannot use (the policy unchanged).
+    public mutating func update(_ vcpu: VCPUID, parameters: SchedulingParameters, at now: Nanoseconds)
+        throws(SchedulerError)
+    {
+        guard let state = state(of: vcpu) else { throw .unknownVCPU(vcpu) }
+        guard state != .running else { throw .invalidTransition(vcpu, operation: "update", state: .running) }
+        var updated = self
+        try updated.remove(vcpu, at: now)
+        try updated.add(vcpu, parameters: parameters, at: now)
+        if state == .runnable { try updated.wake(vcpu, at: now) }
+        self = updated
+    }
 }
 
 /// The answer of ``SchedulingPolicy/pickNext(at:)``: run `vcpu` for at most `slice`.

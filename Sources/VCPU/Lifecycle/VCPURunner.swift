@@ -112,7 +112,8 @@ public final class VCPURunner<CPU: VirtualCPUHandle>: Sendable {
     }
 
     /// Stops the guest at its next instruction boundary and waits until it is parked.
-    /// Returns at once if the run ended meanwhile (the state is then `stopped`).
+    /// Returns at once if the run ended meanwhile, and waits for the end of the run if a
+    /// ``stop()`` is under way (the state is then `stopped`).
     public func pause() throws(VCPUError) {
         try request(.pause)
         waitWhileRunning()
@@ -130,7 +131,8 @@ public final class VCPURunner<CPU: VirtualCPUHandle>: Sendable {
         control.wait(until: { $0.state != .running }, then: { _ in })
     }
 
-    /// Lets a paused vCPU run again.
+    /// Lets a paused vCPU run again. If a ``stop()`` is under way the stop wins and the vCPU
+    /// does not run again (the state becomes `stopped`).
     public func resume() throws(VCPUError) {
         try request(.resume)
         control.wait(until: { $0.request != .resume }, then: { _ in })
@@ -181,13 +183,19 @@ public final class VCPURunner<CPU: VirtualCPUHandle>: Sendable {
         }
     }
 
+    /// Records `action` for the vCPU thread. A stop already requested wins: a pause or resume
+    /// made while it is pending is absorbed (the run ends as asked), never written over it — a
+    /// stop overwritten by a resume or pause would leave the thread running or parked while
+    /// ``stop()`` waits to join it.
     private func request(_ action: VCPUAction) throws(VCPUError) {
-        try control.withLock { (c) throws(VCPUError) in
+        let recorded = try control.withLock { (c) throws(VCPUError) -> Bool in
             guard c.state.allows(action) else { throw .invalidTransition(from: c.state, action: action) }
+            if c.request == .stop { return false }
             c.request = action
             pendingRequest.store(1, ordering: .sequentiallyConsistent)
+            return true
         }
-        if action == .pause { kick() }
+        if recorded, action == .pause { kick() }
     }
 
     // MARK: async

@@ -41,6 +41,10 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         var wakePending = false
         /// The worker whose affinity was last applied to the vCPU's host thread.
         var pinnedTo: Int?
+        /// Off the run queue by ``VCPUDispatcher/suspend(_:)`` until ``VCPUDispatcher/resume(_:)``.
+        var suspended = false
+        /// Make it runnable on resume: it was runnable when suspended, or a wake-up came meanwhile.
+        var wakeOnResume = false
     }
 
     private struct State {
@@ -151,7 +155,11 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     /// a runnable vCPU or an unknown one is ignored. Callable from any thread.
     public func wake(_ vcpu: VCPUID) {
         let victim: (any SchedulableVCPU)? = state.withLock { s in
-            guard s.entries[vcpu] != nil, !s.stopping else { return nil }
+            guard let entry = s.entries[vcpu], !s.stopping else { return nil }
+            if entry.suspended {
+                s.entries[vcpu]?.wakeOnResume = true
+                return nil
+            }
             let now = s.time(monotonicNanoseconds())
             switch s.core.policy.state(of: vcpu) {
             case .blocked:
@@ -171,6 +179,101 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
             return nil
         }
         victim?.preempt()
+    }
+
+    /// Takes a vCPU out of the dispatcher for good (its VM is going away): a running slice is
+    /// preempted and waited for (the vCPU is then parked; its owner stops it), then the vCPU
+    /// leaves the policy, the accounting and ``report()``. Returns its accounting up to now, or
+    /// `nil` for a vCPU the dispatcher does not have. Callable from any thread but the worker
+    /// running the vCPU (a device handler on the vCPU's own thread must not wait for its slice).
+    @discardableResult
+    public func remove(_ vcpu: VCPUID) -> VCPUAccounting? {
+        whenNotRunning(vcpu) { s, now -> VCPUAccounting? in
+            guard s.entries.removeValue(forKey: vcpu) != nil else { return nil }
+            s.order.removeAll { $0 == vcpu }
+            do throws(SchedulerError) {
+                return try s.core.forget(vcpu, at: now)
+            } catch {
+                s.failure = s.failure ?? error
+                return nil
+            }
+        }
+    }
+
+    /// Takes a vCPU off the run queue until ``resume(_:)`` (its VM is paused): a running slice is
+    /// preempted and waited for, so the vCPU is parked when this returns. Wake-ups that arrive
+    /// meanwhile are kept for ``resume(_:)``. Suspending a suspended vCPU does nothing.
+    ///
+    /// - Throws: ``DispatcherError/scheduler(_:)`` with `unknownVCPU` for a vCPU the dispatcher
+    ///   does not have.
+    public func suspend(_ vcpu: VCPUID) throws(DispatcherError) {
+        let result: Result<Void, SchedulerError> = whenNotRunning(vcpu) { s, now in
+            guard let entry = s.entries[vcpu] else { return .failure(.unknownVCPU(vcpu)) }
+            guard !entry.suspended else { return .success(()) }
+            s.entries[vcpu]?.suspended = true
+            guard s.core.policy.state(of: vcpu) == .runnable else { return .success(()) }
+            s.entries[vcpu]?.wakeOnResume = true
+            do throws(SchedulerError) { try s.core.block(vcpu, at: now) } catch { return .failure(error) }
+            return .success(())
+        }
+        if case .failure(let error) = result { throw .scheduler(error) }
+    }
+
+    /// Puts a suspended vCPU back: runnable again if it was runnable when suspended or a wake-up
+    /// came meanwhile, blocked otherwise. Resuming a vCPU that is not suspended does nothing.
+    ///
+    /// - Throws: ``DispatcherError/scheduler(_:)`` with `unknownVCPU` for a vCPU the dispatcher
+    ///   does not have.
+    public func resume(_ vcpu: VCPUID) throws(DispatcherError) {
+        let result: Result<Void, SchedulerError> = state.withLock { s in
+            guard let entry = s.entries[vcpu] else { return .failure(.unknownVCPU(vcpu)) }
+            guard entry.suspended else { return .success(()) }
+            s.entries[vcpu]?.suspended = false
+            s.entries[vcpu]?.wakeOnResume = false
+            guard entry.wakeOnResume, s.core.policy.state(of: vcpu) == .blocked else { return .success(()) }
+            do throws(SchedulerError) {
+                try s.core.wake(vcpu, at: s.time(monotonicNanoseconds()))
+            } catch {
+                return .failure(error)
+            }
+            return .success(())
+        }
+        if case .failure(let error) = result { throw .scheduler(error) }
+    }
+
+    /// Gives a vCPU new parameters (a VM's resized share: weight, cap, priority, reservation).
+    /// A running slice is preempted and waited for first; the policy then takes the vCPU back
+    /// as ``SchedulingPolicy/update(_:parameters:at:)`` describes. Its accounting goes on.
+    ///
+    /// - Throws: ``DispatcherError/scheduler(_:)``: `unknownVCPU` for a vCPU the dispatcher does
+    ///   not have (or that has stopped), what the policy throws for parameters it cannot use (the
+    ///   old ones are kept).
+    public func setParameters(_ parameters: SchedulingParameters, for vcpu: VCPUID) throws(DispatcherError) {
+        let result: Result<Void, SchedulerError> = whenNotRunning(vcpu) { s, now in
+            guard s.entries[vcpu] != nil else { return .failure(.unknownVCPU(vcpu)) }
+            do throws(SchedulerError) { try s.core.update(vcpu, parameters: parameters, at: now) } catch {
+                return .failure(error)
+            }
+            return .success(())
+        }
+        if case .failure(let error) = result { throw .scheduler(error) }
+    }
+
+    /// Runs `body` under the lock at a moment `vcpu` is not running: while it is, preempts it and
+    /// waits for its slice to end (another worker may pick it up again before the lock is taken:
+    /// then again).
+    private func whenNotRunning<R>(_ vcpu: VCPUID, _ body: (inout State, Nanoseconds) -> R) -> R {
+        while true {
+            var result: R?
+            let victim: (any SchedulableVCPU)? = state.withLock { s in
+                if s.running[vcpu] != nil { return s.entries[vcpu]?.vcpu }
+                result = body(&s, s.time(monotonicNanoseconds()))
+                return nil
+            }
+            if let result { return result }
+            victim?.preempt()
+            state.wait(until: { $0.running[vcpu] == nil }, then: { _ in })
+        }
     }
 
     /// Stops dispatching: running vCPUs are preempted, workers finish their slice and exit, and

@@ -11,6 +11,16 @@
 public protocol VCPUDispatching: VCPUWakeSink {
     /// Registers a vCPU with its parameters; runnable at once unless `runnable` is false.
     func add(_ vcpu: any SchedulableVCPU, parameters: SchedulingParameters, runnable: Bool) throws(DispatcherError)
+    /// Takes a vCPU out for good (a running slice preempted and waited for); its accounting so
+    /// far, or `nil` for an unknown vCPU.
+    @discardableResult
+    func remove(_ vcpu: VCPUID) -> VCPUAccounting?
+    /// Takes a vCPU off the run queue until ``resume(_:)``; it is parked on return.
+    func suspend(_ vcpu: VCPUID) throws(DispatcherError)
+    /// Puts a suspended vCPU back as it was (runnable, or blocked with no wake-up meanwhile).
+    func resume(_ vcpu: VCPUID) throws(DispatcherError)
+    /// Gives a vCPU new scheduling parameters.
+    func setParameters(_ parameters: SchedulingParameters, for vcpu: VCPUID) throws(DispatcherError)
     /// Starts the worker threads.
     func start() throws(DispatcherError)
     /// Stops the workers and every running vCPU's slice, and joins the workers.
