@@ -48,7 +48,7 @@ extension VirtualMachineConfiguration {
         problems += boot
         problems += diskProblems()
         problems += consoleProblems()
-        problems += schedulingProblems()
+        problems += scheduling.problems
         if !hiddenCPUIDFeatures.isEmpty {
             do {
                 _ = try CPUIDTemplate(hidingNames: hiddenCPUIDFeatures.joined(separator: ","))
@@ -184,27 +184,6 @@ extension VirtualMachineConfiguration {
             return [.consolePath(path, reason: "its directory \(directory) does not exist")]
         }
         return []
-    }
-
-    func schedulingProblems() -> [ConfigurationProblem] {
-        var problems: [ConfigurationProblem] = []
-        let s = scheduling
-        if s.weight == 0 { problems.append(.scheduling("weight 0: at least 1")) }
-        if !PriorityAgingPolicy.priorityRange.contains(s.priority) {
-            problems.append(.scheduling("priority \(s.priority): in \(PriorityAgingPolicy.priorityRange)"))
-        }
-        if let quota = s.capQuotaNanoseconds, quota == 0 || s.capPeriodNanoseconds == 0 {
-            problems.append(.scheduling("cap \(quota) ns per \(s.capPeriodNanoseconds) ns: both must be positive"))
-        }
-        if let budget = s.realTimeBudgetNanoseconds,
-            budget == 0 || s.realTimePeriodNanoseconds == 0 || budget > s.realTimePeriodNanoseconds
-        {
-            problems.append(
-                .scheduling(
-                    "real-time budget \(budget) ns per \(s.realTimePeriodNanoseconds) ns: positive, at most the period")
-            )
-        }
-        return problems
     }
 
     /// The size of the regular file at `path`, or `nil` when it is missing, unreadable or not a

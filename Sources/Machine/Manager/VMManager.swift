@@ -3,6 +3,7 @@ import Foundation
 import HostPlacement
 import LinuxLoader
 import Synchronization
+import VCPUScheduler
 import VHD
 
 #if canImport(Glibc)
@@ -23,6 +24,8 @@ public enum VMManagerError: Error, Sendable, CustomStringConvertible {
     case unknownVM(Int)
     /// The host's capacity could not be described.
     case host(String)
+    /// The shared dispatcher could not be set up, or refused a VM's share.
+    case scheduling(String)
 
     /// One line naming the VM, file or resource at fault.
     public var description: String {
@@ -35,6 +38,7 @@ public enum VMManagerError: Error, Sendable, CustomStringConvertible {
         case .build(let error): "\(error)"
         case .unknownVM(let id): "no VM \(id) on this manager"
         case .host(let why): "host: \(why)"
+        case .scheduling(let why): "scheduling: \(why)"
         }
     }
 }
@@ -67,6 +71,11 @@ public struct ManagedVM: Sendable {
 /// print(manager.report())
 /// try manager.remove(web.id)                    // stopped; its resources returned
 /// ```
+///
+/// With ``VMManagerScheduling`` one dispatcher runs the vCPUs of every VM on a fixed number of
+/// worker slots under one policy, each VM with its own share (``setScheduling(_:for:)`` resizes
+/// it); without, each vCPU is a host thread the kernel schedules. A manager that goes away
+/// stops the VMs it still has.
 public final class VMManager: Sendable {
     struct State {
         var host: HostResources
@@ -75,18 +84,46 @@ public final class VMManager: Sendable {
     }
 
     private let state: Mutex<State>
+    /// The shared dispatcher (started), when the manager schedules.
+    private let dispatcher: (any VCPUDispatching)?
 
-    /// A manager for a host described by `host`.
+    /// A manager for a host described by `host`; each vCPU is a host thread of its own.
     public init(host: HostResources) {
         state = Mutex(State(host: host))
+        dispatcher = nil
+    }
+
+    /// A manager for `host` whose VMs' vCPUs share one dispatcher (started here: its worker
+    /// threads wait for vCPUs).
+    ///
+    /// - Throws: ``VMManagerError/scheduling(_:)`` for a slot count or affinity list the
+    ///   dispatcher refuses, or a worker thread that cannot start.
+    public init(host: HostResources, scheduling: VMManagerScheduling) throws(VMManagerError) {
+        state = Mutex(State(host: host))
+        do throws(DispatcherError) {
+            let dispatcher = try makeVCPUDispatcher(
+                policy: scheduling.policy, workers: scheduling.slots, workerAffinity: scheduling.workerAffinity,
+                workerPriority: scheduling.workerPriority)
+            try dispatcher.start()
+            self.dispatcher = dispatcher
+        } catch {
+            throw .scheduling("\(error)")
+        }
+    }
+
+    deinit {
+        for managed in state.withLock({ Array($0.machines.values) }) { _ = managed.vm.stop() }
+        dispatcher?.stop()
     }
 
     /// A manager for this machine: its online CPUs, its physical memory and the free space of
     /// the file system holding `storageDirectory`, with overcommit ratios for vCPUs and memory
     /// and a reservation held back for the host itself.
+    ///
+    /// With `scheduling`, the VMs' vCPUs share one dispatcher (see ``init(host:scheduling:)``).
     public static func thisHost(
         storageDirectory: String = ".", vcpuOvercommit: Double = 1, memoryOvercommit: Double = 1,
-        reserved: ResourceVector = [:]
+        reserved: ResourceVector = [:], scheduling: VMManagerScheduling? = nil
     ) throws(VMManagerError) -> VMManager {
         var fs = statvfs()
         guard statvfs(storageDirectory, &fs) == 0 else {
@@ -97,14 +134,16 @@ public final class VMManager: Sendable {
             .memory: ProcessInfo.processInfo.physicalMemory,
             .storage: UInt64(fs.f_bavail) * UInt64(fs.f_frsize),
         ]
+        let host: HostResources
         do {
-            return VMManager(
-                host: try HostResources(
-                    capacity: capacity, overcommit: [.vcpus: vcpuOvercommit, .memory: memoryOvercommit],
-                    reserved: reserved))
+            host = try HostResources(
+                capacity: capacity, overcommit: [.vcpus: vcpuOvercommit, .memory: memoryOvercommit],
+                reserved: reserved)
         } catch {
             throw .host("\(error)")
         }
+        guard let scheduling else { return VMManager(host: host) }
+        return try VMManager(host: host, scheduling: scheduling)
     }
 
     /// The host's resources: capacity, what admissions may use, what they use.
@@ -156,7 +195,11 @@ public final class VMManager: Sendable {
         }
         let vm: VirtualMachine
         do {
-            vm = try VirtualMachine(validated: configuration, kernel: kernel, devices: [])
+            let membership = dispatcher.map {
+                SchedulerMembership(
+                    dispatcher: $0, vm: VMID(UInt32(truncatingIfNeeded: id)), share: configuration.scheduling)
+            }
+            vm = try VirtualMachine(validated: configuration, kernel: kernel, devices: [], membership: membership)
         } catch {
             state.withLock { s in _ = try? s.host.release(admission) }
             throw .build(error)
@@ -176,10 +219,52 @@ public final class VMManager: Sendable {
         return outcome
     }
 
-    /// Per VM and in total: R_i, T_i and H_i (see ``VMReport``).
+    /// Resizes VM `id`'s CPU share under the shared dispatcher: new weight, priority, cap or
+    /// real-time budget, in force for its next slices (a running slice is cut short first). For a
+    /// VM not started yet, the share it starts with.
+    ///
+    /// - Throws: ``VMManagerError/unknownVM(_:)``; ``VMManagerError/invalidConfiguration(_:)``
+    ///   for out-of-range values; ``VMManagerError/scheduling(_:)`` when the manager does not
+    ///   schedule, or the policy refuses the share (for example no real-time budget under a
+    ///   real-time policy: the old share stays).
+    public func setScheduling(_ share: SchedulingConfiguration, for id: Int) throws(VMManagerError) {
+        guard let managed = state.withLock({ $0.machines[id] }) else { throw .unknownVM(id) }
+        guard let membership = managed.vm.membership else {
+            throw .scheduling("this manager does not schedule its VMs (no VMManagerScheduling)")
+        }
+        let parameters: SchedulingParameters
+        do {
+            parameters = try share.parameters()
+        } catch {
+            throw .invalidConfiguration(error)
+        }
+        // Under the share's lock, which a start holds while it hands the vCPUs to the
+        // dispatcher: they go in with the old share and are updated, or with the new one.
+        try membership.share.withLock { (current) throws(VMManagerError) in
+            // The vCPUs the dispatcher has (none before the start or after the stop).
+            for gated in managed.vm.gated where membership.dispatcher.runState(of: gated.schedulingID) != nil {
+                do throws(DispatcherError) {
+                    try membership.dispatcher.setParameters(parameters, for: gated.schedulingID)
+                } catch {
+                    throw .scheduling("\(managed.name) vCPU \(gated.schedulingID.index): \(error)")
+                }
+            }
+            current = share
+        }
+    }
+
+    /// The first error the shared dispatcher's policy reported (it stops dispatching after
+    /// one), if any.
+    public var schedulingFailure: SchedulerError? { dispatcher?.failure }
+
+    /// Per VM and in total: R_i, T_i and H_i (see ``VMReport``); with shared scheduling, the
+    /// dispatcher's report too (shares, fairness, latencies).
     public func report() -> VMManagerReport {
         let machines = self.machines
         let host = self.host
-        return VMManagerReport(vms: machines.map(VMReport.init), used: host.used, allocatable: host.allocatable)
+        let scheduling = dispatcher?.report()
+        return VMManagerReport(
+            vms: machines.map { VMReport($0, scheduling: scheduling) }, used: host.used,
+            allocatable: host.allocatable, scheduling: scheduling)
     }
 }

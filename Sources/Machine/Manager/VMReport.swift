@@ -1,4 +1,6 @@
+import Foundation
 import HostPlacement
+import Scheduling
 
 /// One VM's figures: what it was given (R_i), where its time went (T_i) and the hardware mapped
 /// to it (H_i).
@@ -11,12 +13,20 @@ public struct VMReport: Sendable, CustomStringConvertible {
     public var state: VirtualMachineState
     /// R_i = R_cpu + R_memory + R_storage: vCPUs, memory bytes, disk bytes admitted.
     public var resources: ResourceVector
-    /// T_cpu: host CPU time of its vCPU threads that still run (ns).
+    /// T_cpu: time in the guest (ns). Under shared scheduling, the dispatcher's guest time of
+    /// its slices; otherwise the host CPU time of its vCPU threads that still run.
     public var cpuNanoseconds: UInt64
     /// T_io: time its vCPUs spent handling port-I/O and MMIO exits (ns).
     public var ioNanoseconds: UInt64
-    /// T_wait: time its vCPU threads waited for a host CPU (ns).
+    /// T_wait: time waiting for a CPU (ns). Under shared scheduling, the time its vCPUs were
+    /// runnable without a slot; otherwise the time its vCPU threads waited in the host's run
+    /// queue.
     public var waitNanoseconds: UInt64
+    /// The dispatcher's accounting of its vCPUs added up (slices, preemptions, blocked time…),
+    /// under shared scheduling; `nil` otherwise.
+    public var scheduling: VCPUAccounting?
+    /// The share it runs with under shared scheduling (`nil` otherwise).
+    public var share: SchedulingConfiguration?
     /// H_cpu: the host threads its vCPUs run on (kernel thread ids; empty once stopped).
     public var vcpuThreads: [Int32]
     /// H_memory: guest RAM mapped for it (bytes).
@@ -30,15 +40,28 @@ public struct VMReport: Sendable, CustomStringConvertible {
     /// here, though the handling runs on the vCPU thread: the sum shows both).
     public var totalNanoseconds: UInt64 { cpuNanoseconds + ioNanoseconds + waitNanoseconds }
 
-    init(_ managed: ManagedVM) {
-        let usage = managed.vm.vcpuUsage
+    /// The figures of `managed`; its T from `scheduling` (the shared dispatcher's report) when
+    /// it runs under one.
+    init(_ managed: ManagedVM, scheduling report: SchedulingReport?) {
         id = managed.id
         name = managed.name
         state = managed.vm.state
         resources = managed.resources
-        cpuNanoseconds = usage.reduce(0) { $0 + ($1.cpuNanoseconds ?? 0) }
-        ioNanoseconds = usage.reduce(0) { $0 + $1.ioNanoseconds }
-        waitNanoseconds = usage.reduce(0) { $0 + ($1.waitNanoseconds ?? 0) }
+        if let membership = managed.vm.membership {
+            // While in the dispatcher, its rows; once out, what the dispatcher handed back.
+            let rows = report?.vcpus.filter { $0.id.vm == membership.vm }.map(\.accounting) ?? []
+            let accounting = (rows.isEmpty ? membership.final.withLock { $0 } ?? [] : rows).reduce(VCPUAccounting(), +)
+            scheduling = accounting
+            share = membership.share.withLock { $0 }
+            cpuNanoseconds = accounting.cpuTime
+            ioNanoseconds = accounting.ioTime
+            waitNanoseconds = accounting.waitTime
+        } else {
+            let usage = managed.vm.vcpuUsage
+            cpuNanoseconds = usage.reduce(0) { $0 + ($1.cpuNanoseconds ?? 0) }
+            ioNanoseconds = usage.reduce(0) { $0 + $1.ioNanoseconds }
+            waitNanoseconds = usage.reduce(0) { $0 + ($1.waitNanoseconds ?? 0) }
+        }
         vcpuThreads = managed.vm.runners.compactMap(\.threadID)
         guestMemoryBytes = managed.vm.layout.ram.reduce(0) { $0 + $1.range.size }
         disks = managed.vm.configuration.disks.map(\.path)
@@ -50,6 +73,9 @@ public struct VMReport: Sendable, CustomStringConvertible {
         "\(id) \(name) \(state): R = \(resources[.vcpus]) vCPU + \(resources[.memory] >> 20) MiB + \(resources[.storage] >> 20) MiB disk; "
             + "T = \(totalNanoseconds / 1_000_000) ms (cpu \(cpuNanoseconds / 1_000_000), io \(ioNanoseconds / 1_000_000), wait \(waitNanoseconds / 1_000_000)); "
             + "H = \(vcpuThreads.count) threads + \(guestMemoryBytes >> 20) MiB RAM + \(disks.count) disk(s), \(devices) devices"
+            + (share.map { share in
+                "; share: weight \(share.weight), \(scheduling?.slices ?? 0) slices, \(scheduling?.preemptions ?? 0) preempted"
+            } ?? "")
     }
 }
 
@@ -61,6 +87,9 @@ public struct VMManagerReport: Sendable, CustomStringConvertible {
     public var used: ResourceVector
     /// What admissions may use in total.
     public var allocatable: ResourceVector
+    /// The shared dispatcher's report (per-vCPU accounting, entitled and actual shares, Jain's
+    /// index, latencies), when the manager schedules.
+    public var scheduling: SchedulingReport?
 
     /// Σ T_i over the VMs (ns).
     public var totalNanoseconds: UInt64 { vms.reduce(0) { $0 + $1.totalNanoseconds } }
@@ -70,6 +99,10 @@ public struct VMManagerReport: Sendable, CustomStringConvertible {
         (vms.map(\.description) + [
             "total: R = \(used[.vcpus])/\(allocatable[.vcpus]) vCPU, \(used[.memory] >> 20)/\(allocatable[.memory] >> 20) MiB, "
                 + "\(used[.storage] >> 20)/\(allocatable[.storage] >> 20) MiB disk; T = \(totalNanoseconds / 1_000_000) ms"
+                + (scheduling.map { report in
+                    "; \(report.policyName) on \(report.cpus) slot(s)"
+                        + (report.jainIndex.map { String(format: ", Jain %.4f", $0) } ?? "")
+                } ?? "")
         ]).joined(separator: "\n")
     }
 }

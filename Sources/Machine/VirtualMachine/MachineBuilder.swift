@@ -9,6 +9,7 @@ import LinuxLoader
 import ResourceAllocator
 import SystemPackage
 import VCPU
+import VCPUScheduler
 import VHD
 
 #if canImport(Glibc)
@@ -54,6 +55,8 @@ struct MachineBuilder {
     let devices: [DeviceAttachment]
     /// The Linux kernel validation parsed (`nil` for a flat binary).
     let kernel: KernelImage?
+    /// The shared dispatcher the vCPUs run under, if any (they are then `GatedVCPU`s).
+    let membership: SchedulerMembership?
 
     struct Parts {
         var kvm: KVMSystem
@@ -62,6 +65,8 @@ struct MachineBuilder {
         var layout: X86_64Layout
         var memory: GuestMemoryMap
         var runners: [VCPURunner<KVMVirtualCPU>]
+        /// The runners' gated wrappers, when a shared dispatcher schedules them.
+        var gated: [GatedVCPU<KVMVirtualCPU>]
         var serial: Serial16550
         var disks: [(device: any BlockDevice, transport: VirtioMMIOTransport, worker: VirtioQueueWorker)]
         var diskPlacements: [DevicePlacement]
@@ -163,6 +168,7 @@ struct MachineBuilder {
         }
         let supported = try step("CPUID") { try kvm.supportedCPUID() }
         var runners: [VCPURunner<KVMVirtualCPU>] = []
+        var gated: [GatedVCPU<KVMVirtualCPU>] = []
         for index in 0..<c.vcpuCount {
             runners.append(
                 try step("vCPU \(index)") {
@@ -175,11 +181,17 @@ struct MachineBuilder {
                     try X86Setup.configureBootMSRs(vcpu)
                     try X86Setup.configureLAPIC(vcpu)
                     try boot.setUp(vcpu, index, memory)
+                    if let membership {
+                        // The dispatcher starts and parks the runner; it runs only in its slices.
+                        gated.append(GatedVCPU(id: membership.id(index), vcpu: vcpu, portIO: portIO, mmio: mmio))
+                        return gated[index].runner
+                    }
                     return VCPURunner(vcpu: vcpu, portIO: portIO, mmio: mmio)
                 })
         }
         return Parts(
-            kvm: kvm, vm: vm, bridge: bridge, layout: layout, memory: memory, runners: runners, serial: serial,
+            kvm: kvm, vm: vm, bridge: bridge, layout: layout, memory: memory, runners: runners, gated: gated,
+            serial: serial,
             disks: disks, diskPlacements: diskPlacements, bootSummary: boot.summary,
             keepAlive: KeepAlive(
                 interruptLines: [com1IRQ, keyboardIRQ], consoleFile: consoleFile, consoleSocket: consoleSocket))

@@ -8,6 +8,7 @@ import LinuxLoader
 import ResourceAllocator
 import Scheduling
 import VCPU
+import VCPUScheduler
 
 #if canImport(Glibc)
     import Glibc
@@ -50,6 +51,10 @@ public final class VirtualMachine: Sendable {
     let bridge: GuestMemoryBridge<KVMVirtualMachine>
     let disks: [(device: any BlockDevice, transport: VirtioMMIOTransport, worker: VirtioQueueWorker)]
     let controller: LifecycleController
+    /// The shared dispatcher's hold on the vCPUs (under a ``VMManager`` that schedules), with
+    /// their gated wrappers; `nil` and empty when each vCPU has a host thread of its own.
+    let membership: SchedulerMembership?
+    let gated: [GatedVCPU<KVMVirtualCPU>]
     /// Interrupt lines and console file kept alive as long as the VM.
     let keepAlive: KeepAlive
 
@@ -69,25 +74,39 @@ public final class VirtualMachine: Sendable {
         } catch {
             throw .invalidConfiguration(error)
         }
-        try self.init(validated: configuration, kernel: kernel, devices: devices)
+        try self.init(validated: configuration, kernel: kernel, devices: devices, membership: nil)
     }
 
     /// Builds a VM from a configuration that has passed validation, with the kernel that
     /// validation parsed (read and parsed once).
-    init(validated configuration: VirtualMachineConfiguration, kernel: KernelImage?, devices: [DeviceAttachment])
-        throws(VirtualMachineError)
-    {
+    /// With a `membership`, the vCPUs run only in the slices a shared dispatcher grants them.
+    init(
+        validated configuration: VirtualMachineConfiguration, kernel: KernelImage?, devices: [DeviceAttachment],
+        membership: SchedulerMembership?
+    ) throws(VirtualMachineError) {
         let controller = LifecycleController()
         let parts = try MachineBuilder(
-            configuration: configuration, controller: controller, devices: devices, kernel: kernel
+            configuration: configuration, controller: controller, devices: devices, kernel: kernel,
+            membership: membership
         ).build()
         self.configuration = configuration
         self.controller = controller
         (kvm, vm, bridge, layout, memory) = (parts.kvm, parts.vm, parts.bridge, parts.layout, parts.memory)
         (runners, serial, disks, diskPlacements) = (parts.runners, parts.serial, parts.disks, parts.diskPlacements)
         (bootSummary, keepAlive) = (parts.bootSummary, parts.keepAlive)
-        let runners = self.runners, disks = self.disks
+        (self.membership, gated) = (membership, parts.gated)
+        let runners = self.runners, disks = self.disks, gated = self.gated
         controller.setStopAll {
+            if let membership {
+                // Out of the dispatcher first (a running slice is preempted and waited for, the
+                // vCPU parked), keeping what each was charged; then the threads end.
+                // Under the share's lock, which a start holds while it adds them: none is added
+                // after this.
+                let final = membership.share.withLock { _ in
+                    gated.map { membership.dispatcher.remove($0.schedulingID) ?? VCPUAccounting() }
+                }
+                membership.final.withLock { $0 = final }
+            }
             for runner in runners { _ = runner.stop() }
             for disk in disks { disk.worker.stop() }
         }
@@ -107,7 +126,8 @@ public final class VirtualMachine: Sendable {
         return nil
     }
 
-    /// Starts the disks' queue workers and every vCPU.
+    /// Starts the disks' queue workers and every vCPU (under a scheduling ``VMManager``: hands
+    /// every vCPU to the shared dispatcher, which starts it in its first slice).
     ///
     /// - Throws: ``VirtualMachineError/invalidTransition(from:action:)`` unless `created`;
     ///   ``VirtualMachineError/vcpu(index:_:)`` when a vCPU thread cannot start (the VM is then
@@ -122,6 +142,28 @@ public final class VirtualMachine: Sendable {
                 }
                 // Requests a restored guest had made available before its snapshot.
                 disk.transport.processQueues()
+            }
+            if let membership {
+                // Under the share's lock, so that a resize meanwhile is not lost.
+                let added = try membership.share.withLock { (share) throws(VirtualMachineError) -> Int in
+                    let parameters: SchedulingParameters
+                    do {
+                        parameters = try share.parameters()
+                    } catch {
+                        throw .scheduling("\(error)")
+                    }
+                    for (index, gated) in gated.enumerated() {
+                        if controller.isStopping { return index }
+                        do throws(DispatcherError) {
+                            try membership.dispatcher.add(gated, parameters: parameters, runnable: true)
+                        } catch {
+                            throw .scheduling("vCPU \(index): \(error)")
+                        }
+                    }
+                    return gated.count
+                }
+                for index in 0..<added { try watch(gated[index].runner, index: index) }
+                return
             }
             for (index, runner) in runners.enumerated() {
                 // The guest may end the run before the last vCPU starts (vCPU 0 powering off at
@@ -138,9 +180,19 @@ public final class VirtualMachine: Sendable {
         }
     }
 
-    /// Parks every vCPU outside the guest (pending I/O completed), in vCPU order.
+    /// Parks every vCPU outside the guest (pending I/O completed), in vCPU order. Under a
+    /// scheduling ``VMManager`` the dispatcher suspends them (a running slice ends first).
     public func pause() throws(VirtualMachineError) {
         try controller.transition(from: .running, to: .paused, action: "pause") { () throws(VirtualMachineError) in
+            if let membership {
+                for (index, gated) in gated.enumerated() {
+                    do throws(DispatcherError) { try membership.dispatcher.suspend(gated.schedulingID) } catch {
+                        if controller.isStopping { return }  // a stop took the vCPU out meanwhile
+                        throw .scheduling("vCPU \(index): \(error)")
+                    }
+                }
+                return
+            }
             for (index, runner) in runners.enumerated() {
                 do throws(VCPUError) { try runner.pause() } catch { throw .vcpu(index: index, error) }
             }
@@ -150,6 +202,15 @@ public final class VirtualMachine: Sendable {
     /// Lets every vCPU run again.
     public func resume() throws(VirtualMachineError) {
         try controller.transition(from: .paused, to: .running, action: "resume") { () throws(VirtualMachineError) in
+            if let membership {
+                for (index, gated) in gated.enumerated() {
+                    do throws(DispatcherError) { try membership.dispatcher.resume(gated.schedulingID) } catch {
+                        if controller.isStopping { return }
+                        throw .scheduling("vCPU \(index): \(error)")
+                    }
+                }
+                return
+            }
             for (index, runner) in runners.enumerated() where runner.state == .paused {
                 do throws(VCPUError) { try runner.resume() } catch { throw .vcpu(index: index, error) }
             }

@@ -127,6 +127,9 @@ public enum VirtualMachineError: Error, Sendable, CustomStringConvertible {
     case vcpu(index: Int, VCPUError)
     /// Saving or restoring a snapshot failed; the string names the file and the reason.
     case snapshot(String)
+    /// The shared dispatcher of a scheduling ``VMManager`` refused the VM's vCPUs or their
+    /// share (the string says which vCPU and why).
+    case scheduling(String)
 
     /// One line naming what failed.
     public var description: String {
@@ -136,6 +139,7 @@ public enum VirtualMachineError: Error, Sendable, CustomStringConvertible {
         case .invalidTransition(let from, let action): "cannot \(action) a VM that is \(from)"
         case .vcpu(let index, let error): "vCPU \(index): \(error)"
         case .snapshot(let why): "snapshot: \(why)"
+        case .scheduling(let why): "scheduling: \(why)"
         }
     }
 }
