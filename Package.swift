@@ -217,9 +217,8 @@ let package = Package(
         .executableTarget(
             name: "mini-vmm",
             dependencies: [
-                "Devices", "DeviceModel", "MiniVMMGuest", "GuestMemory", "KVM", "VCPU", "VHD", "BlockStorage",
-                "ResourceAllocator", "Scheduling", "VCPUScheduler", "HostSupport", "ExampleSupport", argumentParser,
-                systemPackage,
+                "Machine", "Devices", "DeviceModel", "MiniVMMGuest", "VCPU", "VHD", "BlockStorage", "Scheduling",
+                "VCPUScheduler", "HostSupport", "ExampleSupport", argumentParser,
             ],
             path: "Examples/mini-vmm", exclude: ["Guest"], swiftSettings: swiftSettings),
         .executableTarget(
@@ -262,7 +261,7 @@ let package = Package(
             name: "machine-bench",
             dependencies: [
                 "BenchmarkSupport", "Machine", "HostPlacement", "KVM", "VCPU", "GuestMemory", "HostSupport",
-                argumentParser,
+                "Scheduling", argumentParser,
             ],
             path: "Benchmarks/machine-bench", swiftSettings: swiftSettings),
         .executableTarget(

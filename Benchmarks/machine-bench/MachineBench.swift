@@ -9,8 +9,13 @@
 //    calling thread to its first exit. Target: at most 1.1× the direct path.
 // 2. `remove` per VM (stop, join its threads, release its admission and everything it holds)
 //    against dropping the directly made VM.
+// 3. The manager's own cost per scheduling decision with 50 VMs × 2 vCPUs under one shared
+//    dispatcher (weighted fair, 1 ms slices, 2 slots, spinning guests, `--seconds` long): the
+//    dispatcher's measured time from one slice's end to the next slice's start on a worker
+//    (accounting, lock, policy pick), against the same policy and accounting (SchedulerCore)
+//    deciding for 100 runnable vCPUs in a loop with no threads or locks.
 //
-//     swift run -c release machine-bench [--rounds R] [--json]
+//     swift run -c release machine-bench [--rounds R] [--seconds S] [--json]
 import ArgumentParser
 import BenchmarkSupport
 import Foundation
@@ -19,6 +24,7 @@ import HostPlacement
 import HostSupport
 import KVM
 import Machine
+import Scheduling
 import VCPU
 
 @main
@@ -27,6 +33,9 @@ struct MachineBench: ParsableCommand {
         commandName: "machine-bench", abstract: "VMManager add → first exit and remove vs the primitives directly.")
 
     @OptionGroup var options: BenchmarkOptions
+
+    @Option(help: "Seconds the 50 × 2 vCPUs run under the shared dispatcher (default 3).")
+    var seconds: Double = 3
 
     /// Real mode: `mov dx, 0x600; mov al, 0x34; out dx, al; jmp $` (the first exit powers off).
     static let powerOff: [UInt8] = [0xBA, 0x00, 0x06, 0xB0, 0x34, 0xEE, 0xEB, 0xFE]
@@ -97,11 +106,71 @@ struct MachineBench: ParsableCommand {
             }
             for vm in resident { try manager.remove(vm.id) }
         }
+        let (perDecision, decisions) = try sharedDispatcherDecision(image: spinImage(in: dir))
+        let alone = try Self.coreDecision(vcpus: 100)
+        report.add([
+            .text("50 × 2 vCPUs"), .text("per scheduling decision (\(decisions) decisions)"),
+            .number(perDecision / 1000, decimals: 3), .number(alone / 1000, decimals: 3),
+            .number(perDecision / alone, decimals: 2),
+        ])
         report.note("ratio = VMManager / primitives (target for add → first exit: ≤ 1.1)")
+        report.note(
+            "per scheduling decision: the shared dispatcher's slice end → next slice start on a worker, against "
+                + "SchedulerCore (weighted fair + accounting) alone picking and accounting for 100 runnable vCPUs")
         report.note(
             "the manager's VM also has COM1, i8042, CMOS clock, port 0x80 and ACPI power control on its bus, "
                 + "a vCPU thread, a watcher thread and admission; the direct VM has none of these")
         report.print(options)
+    }
+
+    /// Real mode `jmp $`, written to `dir`.
+    func spinImage(in dir: URL) throws -> String {
+        let path = dir.appendingPathComponent("spin.bin").path
+        try Data([0xEB, 0xFE]).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// 50 VMs of 2 spinning vCPUs under one manager's dispatcher for `seconds`; the dispatcher's
+    /// mean ns per decision and the number of decisions measured.
+    func sharedDispatcherDecision(image: String) throws -> (Double, UInt64) {
+        let manager = try VMManager(
+            host: try HostResources(capacity: [.vcpus: 128, .memory: 64 << 30, .storage: 1 << 40]),
+            scheduling: VMManagerScheduling(policy: try WeightedFairPolicy(slice: 1_000_000), slots: 2))
+        var vms: [ManagedVM] = []
+        for i in 0..<50 {
+            let vm = try manager.add(
+                VirtualMachineConfiguration(
+                    name: "vm\(i)", vcpuCount: 2, memorySize: Self.memorySize,
+                    boot: .flatBinary(FlatBinaryBoot(path: image, loadAddress: 0x1_0000, mode: .real)),
+                    console: .none))
+            try vm.vm.start()
+            vms.append(vm)
+        }
+        usleep(UInt32(max(0.1, seconds) * 1e6))
+        let cost = manager.report().scheduling?.decisionCost ?? DecisionCost()
+        for vm in vms { try manager.remove(vm.id) }
+        guard let mean = cost.mean else { throw ValidationError("the dispatcher made no decision") }
+        return (mean, cost.decisions)
+    }
+
+    /// ns per decision of weighted fair scheduling with accounting (SchedulerCore) for `vcpus`
+    /// runnable vCPUs of 2 each per VM: pick, then account a 1 ms slice, in a loop.
+    static func coreDecision(vcpus: Int) throws -> Double {
+        var core = SchedulerCore(policy: try WeightedFairPolicy(slice: 1_000_000))
+        for i in 0..<vcpus {
+            let id = VCPUID(vm: VMID(UInt32(i / 2)), index: UInt32(i % 2))
+            try core.add(id, parameters: SchedulingParameters(), at: 0)
+            try core.wake(id, at: 0)
+        }
+        var now: Nanoseconds = 0
+        let decisions = 200_000
+        let start = monotonicNanoseconds()
+        for _ in 0..<decisions {
+            guard let decision = try core.pickNext(at: now) else { throw ValidationError("no vCPU to pick") }
+            now += decision.slice
+            try core.finish(decision.vcpu, exitHandling: 0, outcome: .preempted, at: now)
+        }
+        return Double(monotonicNanoseconds() - start) / Double(decisions)
     }
 
     /// A VM made with the primitives, run on this thread to its first exit; then dropped.

@@ -28,8 +28,9 @@ enum DemoDisk {
         try openDiskImage(path: path, readOnly: readOnly, among: VHDDiskImageFormat.standardFormats)
     }
 
-    static func describe(_ disk: any BlockDevice) -> String {
-        let mode = disk.isReadOnly ? ", read-only" : ""
+    /// Its type and size, and whether it is read-only (`readOnly`, or as `disk` was opened).
+    static func describe(_ disk: any BlockDevice, readOnly: Bool? = nil) -> String {
+        let mode = readOnly ?? disk.isReadOnly ? ", read-only" : ""
         if let vhd = disk as? VHDImage { return "\(vhd.diskType) VHD, \(disk.capacity) bytes\(mode)" }
         return "raw image, \(disk.capacity) bytes\(mode)"
     }

@@ -1,18 +1,12 @@
 import ArgumentParser
 import BlockStorage
-import Devices
 import ExampleSupport
 import Foundation
-import GuestMemory
-import KVM
-import Synchronization
-import SystemPackage
-import VCPU
+import Machine
 import VCPUScheduler
-import VHD
 
-/// `swift run mini-vmm`: composes GuestMemory, KVM, VCPU, VHD, ResourceAllocator and Devices into
-/// a working VM whose guest drives a virtio-blk disk like a real driver.
+/// `swift run mini-vmm`: a VM from a configuration (the Machine target), whose guest drives a
+/// virtio-blk disk like a real driver; with `--vms N`, N of them at once under one VM manager.
 @main
 struct MiniVMM: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,19 +17,35 @@ struct MiniVMM: ParsableCommand {
             directory (in the snapshot directory with --snapshot). vCPU 0 negotiates features, sets \
             up a virtqueue, reads sectors 0-7, checksums them, writes sector 8, reads it back and \
             flushes, printing on the serial console; the other vCPUs compute and report over port \
-            I/O. Exit status 0 only if the guest reported success and its results match the host's.
+            I/O. Exit status 0 only if the guest reported success and its results match the host's. \
+            The VM is a Machine-target VirtualMachineConfiguration (16 MiB, the guest as a flat \
+            binary in long mode, the disk, the console on standard output) run by a VMManager.
 
-            Without --policy every vCPU runs on its own thread. With --policy the vCPUs run \
-            through a VCPUScheduler dispatcher on --slots run tokens (fewer than vCPUs is fine: \
-            at most that many run at once), and the final table adds the dispatcher's view \
-            (T_cpu, T_io, T_wait, slices, preemptions per vCPU; its T_cpu is slot time minus exit \
-            handling, so it includes time halted in KVM_RUN). Policies: round-robin (equal \
-            turns); priority (vCPU 0, the disk driver, one level above the workers, with aging); \
-            fair (weighted fair share, vCPU 0 weight 2, workers 1); capped (fair, each worker \
-            capped at 25 % of a CPU); rt (earliest deadline first, every vCPU reserving \
-            10 ms x slots / vCPUs every 10 ms). A vCPU waiting in HLT keeps its slot until its \
-            slice ends (the in-kernel IRQ chip halts inside KVM_RUN). --snapshot and --restore \
-            work with and without --policy; the policy is not part of the snapshot.
+            --vms N runs N copies of the demo guest at once under one VMManager, each with a demo \
+            disk of its own (vm-1.vhd ... in the temporary directory; --disk is refused, since two \
+            VMs may not write one image), each guest's console in vm-K.console there (printed after \
+            the run). It prints the manager's table — per VM what it was given (R: vCPUs, memory, \
+            disk), where its time went (T = T_cpu + T_io + T_wait) and the hardware mapped to it (H: \
+            vCPU threads, RAM, disks, devices), then the totals — and judges each VM's guest; exit \
+            status 0 only if every VM's guest succeeded.
+
+            Without --policy every vCPU runs on its own thread. With --policy one dispatcher runs \
+            the vCPUs of every VM on --slots run tokens (fewer than vCPUs is fine: at most that many \
+            run at once), and the final table adds the dispatcher's view (T_cpu, T_io, T_wait, \
+            slices, preemptions per vCPU; its T_cpu is slot time minus exit handling, so it includes \
+            time halted in KVM_RUN). The manager gives each VM one share — every vCPU of a VM runs \
+            with the same parameters — so the policies tell VMs apart: round-robin (equal turns); \
+            priority (VM 1 one level above the others, with aging); fair (weighted fair share, VM 1 \
+            weight 2, the others 1); capped (fair, and every vCPU capped at 25 % of a CPU); rt \
+            (earliest deadline first, every vCPU of every VM reserving 10 ms x slots / vCPUs every \
+            10 ms). With one VM its vCPUs share one set of parameters. A vCPU waiting in HLT keeps \
+            its slot until its slice ends (the in-kernel IRQ chip halts inside KVM_RUN).
+
+            --snapshot pauses the VM once the guest has checksummed what it read and saves it \
+            (VirtualMachine.snapshot: machine.json, memory.bin, and mini-vmm.json for what the guest \
+            reported so far); --restore continues it in a new process (VirtualMachine(restoring:)), \
+            under --policy like a new run (the policy is not part of the snapshot). Both work with \
+            one VM only.
             """)
 
     @Option(help: "Disk image to drive (raw, or a fixed, dynamic or differencing VHD).")
@@ -44,11 +54,15 @@ struct MiniVMM: ParsableCommand {
     @Flag(help: "Open the disk read-only (virtio-blk VIRTIO_BLK_F_RO): the guest's write then fails.")
     var readOnly = false
 
-    @Option(help: "Number of vCPUs (1-\(Machine.maximumVCPUs), default 2); vCPU 0 drives the disk.")
+    @Option(help: "Number of vCPUs (1-\(DemoVM.maximumVCPUs), default 2); vCPU 0 drives the disk.")
     var vcpus: Int?
 
+    @Option(help: "Number of VMs run at once under one VM manager (1-\(Self.maximumVMs)), each with a demo disk.")
+    var vms: Int = 1
+
     @Option(
-        help: ArgumentHelp("Run the vCPUs through a VCPUScheduler dispatcher with this policy.", valueName: "policy"))
+        help: ArgumentHelp(
+            "Run the vCPUs of every VM through one VCPUScheduler dispatcher with this policy.", valueName: "policy"))
     var policy: PolicyChoice?
 
     @Option(help: "With --policy: run tokens (host worker slots) the vCPUs share (default 1).")
@@ -57,7 +71,7 @@ struct MiniVMM: ParsableCommand {
     @Option(help: "With --policy: time slice in milliseconds (default 5; rt uses its reservations instead).")
     var sliceMs: Double?
 
-    @Option(help: "Seconds to wait for the guest before giving up.")
+    @Option(help: "Seconds to wait for the guest(s) before giving up.")
     var timeout: Double = 120
 
     @Option(
@@ -67,24 +81,37 @@ struct MiniVMM: ParsableCommand {
     @Option(help: "Continue a VM saved with --snapshot from this directory.")
     var restore: String?
 
-    static let stateFile = "machine.json"
-    static let memoryFile = "memory.bin"
+    static let maximumVMs = 16
+    /// Storage admitted per byte free where the disks live: the disks are thin (a dynamic VHD,
+    /// a sparse raw file), so their virtual capacity may exceed what is free.
+    static let storageOvercommit = 64.0
+    /// mini-vmm's own part of a snapshot directory (the VM's is `VirtualMachineSnapshot`'s files).
+    static let sideFile = "mini-vmm.json"
 
-    /// What a snapshot directory holds besides guest memory.
+    /// What mini-vmm keeps besides the VM's snapshot: the host's view of the disk and what the
+    /// guest reported before the pause.
     struct SavedRun: Codable {
-        var diskPath: String
-        var readOnly: Bool
-        var vcpuCount: Int
         var expectedChecksum: UInt32
-        var machine: MachineState
+        var capacity: UInt64
+        var reports: ReportDevice.Reports
     }
 
     func validate() throws {
-        if let vcpus, !(1...Machine.maximumVCPUs).contains(vcpus) {
-            throw ValidationError("--vcpus must be between 1 and \(Machine.maximumVCPUs)")
+        if let vcpus, !(1...DemoVM.maximumVCPUs).contains(vcpus) {
+            throw ValidationError("--vcpus must be between 1 and \(DemoVM.maximumVCPUs)")
+        }
+        if !(1...Self.maximumVMs).contains(vms) {
+            throw ValidationError("--vms must be between 1 and \(Self.maximumVMs)")
         }
         if timeout.isNaN || timeout <= 0 { throw ValidationError("--timeout must be more than 0 seconds") }
         if snapshot != nil && restore != nil { throw ValidationError("--snapshot and --restore exclude each other") }
+        if vms > 1 && (snapshot != nil || restore != nil) {
+            throw ValidationError("--snapshot and --restore work with one VM (--vms 1)")
+        }
+        if vms > 1 && disk != nil {
+            throw ValidationError(
+                "--disk names one image, which only one VM may write: --vms gives each VM a demo disk")
+        }
         if restore != nil && disk != nil { throw ValidationError("--restore uses the disk the snapshot names") }
         if restore != nil && (vcpus != nil || readOnly) {
             throw ValidationError("--vcpus and --read-only do not apply to --restore: the VM keeps the snapshot's")
@@ -92,8 +119,8 @@ struct MiniVMM: ParsableCommand {
         if policy == nil && (slots != nil || sliceMs != nil) {
             throw ValidationError("--slots and --slice-ms need --policy")
         }
-        if let slots, !(1...Machine.maximumVCPUs).contains(slots) {
-            throw ValidationError("--slots must be between 1 and \(Machine.maximumVCPUs)")
+        if let slots, !(1...DemoVM.maximumVCPUs).contains(slots) {
+            throw ValidationError("--slots must be between 1 and \(DemoVM.maximumVCPUs)")
         }
         if let sliceMs, !(sliceMs >= 0.1 && sliceMs <= 1000) {
             throw ValidationError("--slice-ms must be between 0.1 and 1000")
@@ -102,7 +129,7 @@ struct MiniVMM: ParsableCommand {
 
     func run() throws {
         do {
-            try runVM()
+            if let restore { try runRestored(from: restore) } else { try runVMs() }
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -123,117 +150,300 @@ struct MiniVMM: ParsableCommand {
         return "\(error)"
     }
 
-    func runVM() throws {
+    /// What the host sees on a disk: its description, the FNV-1a of sectors 0-7, its capacity.
+    /// The image is open only meanwhile (the VM opens and locks it itself).
+    static func inspect(_ path: String, readOnly: Bool, describedReadOnly: Bool? = nil) throws -> (
+        description: String, checksum: UInt32, capacity: UInt64
+    ) {
+        let image = try DemoDisk.open(path: path, readOnly: readOnly)
+        guard image.capacity >= 9 * 512 else { throw ValidationError("the disk needs at least 9 sectors") }
+        return (
+            DemoDisk.describe(image, readOnly: describedReadOnly), fnv1a(try image.read(at: 0, length: 4096)),
+            image.capacity
+        )
+    }
+
+    /// The host's view of one VM's disk.
+    struct DiskCheck {
+        var path: String
+        var expectedChecksum: UInt32
+        var capacity: UInt64
+    }
+
+    /// A new run (not a restore): one VM, or `--vms` of them, under one VMManager.
+    func runVMs() throws {
         var temporaryDirectory: URL?
         defer { if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) } }
-        var saved: SavedRun?
-        if let restore {
-            let data = try Data(contentsOf: URL(fileURLWithPath: restore).appendingPathComponent(Self.stateFile))
-            saved = try JSONDecoder().decode(SavedRun.self, from: data)
-        }
-        let image: any BlockDevice
-        let diskPath: String
-        if let saved {
-            diskPath = saved.diskPath
-            image = try DemoDisk.open(path: diskPath, readOnly: saved.readOnly)
-            print("disk: \(diskPath) (\(DemoDisk.describe(image))), restored from \(restore ?? "")")
-        } else if let disk {
-            diskPath = disk
-            image = try DemoDisk.open(path: disk, readOnly: readOnly)
-            print("disk: \(disk) (\(DemoDisk.describe(image)))")
+        // The disk first: a missing or busy --disk is the only line printed.
+        var given: (description: String, checksum: UInt32, capacity: UInt64)?
+        if let disk { given = try Self.inspect(disk, readOnly: readOnly) }
+        let directory: URL
+        if let snapshot {
+            directory = URL(fileURLWithPath: snapshot)
         } else {
-            let directory: URL
-            if let snapshot {
-                directory = URL(fileURLWithPath: snapshot)
-            } else {
-                directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-                    "mini-vmm-\(UUID().uuidString)")
-                temporaryDirectory = directory
-            }
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            diskPath = directory.appendingPathComponent("demo.vhd").path
-            let demo = try DemoDisk.createDemo(at: diskPath)
-            image = readOnly ? try DemoDisk.open(path: diskPath, readOnly: true) : demo
-            print("disk: \(diskPath) (new demo disk: \(DemoDisk.describe(image)))")
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("mini-vmm-\(UUID().uuidString)")
+            temporaryDirectory = directory
         }
-        guard image.capacity >= 9 * 512 else { throw ValidationError("the disk needs at least 9 sectors") }
-        let expectedChecksum = try saved?.expectedChecksum ?? fnv1a(image.read(at: 0, length: 4096))
-        let vcpuCount = saved?.vcpuCount ?? vcpus ?? 2
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
 
-        let console = Console()
-        let machine = try Machine(disk: image, vcpuCount: vcpuCount, gated: policy != nil, console: console.write)
+        var disks: [DiskCheck] = []
+        if let disk, let given {
+            print("disk: \(disk) (\(given.description))")
+            disks = [DiskCheck(path: disk, expectedChecksum: given.checksum, capacity: given.capacity)]
+        } else {
+            for index in 0..<vms {
+                let path = directory.appendingPathComponent(vms == 1 ? "demo.vhd" : "vm-\(index + 1).vhd").path
+                _ = try DemoDisk.createDemo(at: path)  // closed again at once
+                let demo = try Self.inspect(path, readOnly: readOnly)
+                disks.append(DiskCheck(path: path, expectedChecksum: demo.checksum, capacity: demo.capacity))
+                if vms == 1 { print("disk: \(path) (new demo disk: \(demo.description))") }
+                if vms > 1 && index == 0 {
+                    print("disks: \(vms) new demo disks in \(directory.path) (each \(demo.description))")
+                }
+            }
+        }
+        let vcpuCount = vcpus ?? 2
+        let guest = try DemoVM.writeGuest(in: directory)
+        let slots = self.slots ?? 1
         let scheduling = try policy.map { policy in
-            try Scheduling(
-                policy: policy, slots: slots ?? 1, slice: Nanoseconds((sliceMs ?? 5) * 1_000_000), vcpuCount: vcpuCount)
+            VMManagerScheduling(
+                policy: try policy.makePolicy(slice: Nanoseconds((sliceMs ?? 5) * 1_000_000)), slots: slots)
         }
-        if let saved, let restore {
-            let fd = try FileDescriptor.open(
-                URL(fileURLWithPath: restore).appendingPathComponent(Self.memoryFile).path, .readOnly)
-            defer { try? fd.close() }
-            try machine.restore(saved.machine, memoryFile: fd)
+        // Enough vCPU overcommit for every VM's vCPUs on this host, however few its CPUs.
+        let manager = try VMManager.thisHost(
+            storageDirectory: directory.path, vcpuOvercommit: Double(max(1, vms * vcpuCount)),
+            storageOvercommit: Self.storageOvercommit, scheduling: scheduling)
+        let board = ReportBoard(vms: vms)
+        var machines: [ManagedVM] = []
+        for (index, disk) in disks.enumerated() {
+            let name = vms == 1 ? "mini-vmm" : "vm-\(index + 1)"
+            let console: ConsoleConfiguration =
+                vms == 1 ? .standardOutput : .file(path: directory.appendingPathComponent("\(name).console").path)
+            let configuration = DemoVM.configuration(
+                name: name, vcpus: vcpuCount, guest: guest,
+                disk: URL(fileURLWithPath: disk.path).standardizedFileURL.path, readOnly: readOnly, console: console,
+                scheduling: policy?.share(vm: index, vcpus: vms * vcpuCount, slots: slots) ?? SchedulingConfiguration())
+            let managed = try manager.add(
+                configuration, devices: [DemoVM.attachment(ReportDevice(board: board, index: index))])
+            machines.append(managed)
         }
+        let first = machines[0].vm
         print(
-            "VM: \(Machine.memorySize >> 20) MiB, \(vcpuCount) vCPU(s) in long mode; virtio-blk at 0x"
-                + String(machine.placement.mmioBase, radix: 16) + ", GSI \(machine.placement.gsi); serial at 0x3f8")
-        if let scheduling {
+            "VM\(vms > 1 ? "s: \(vms) x" : ":") \(DemoVM.memorySize >> 20) MiB, \(vcpuCount) vCPU(s) in long mode; "
+                + "virtio-blk at 0x" + String(first.diskPlacements[0].mmioBase, radix: 16)
+                + ", GSI \(first.diskPlacements[0].gsi); serial at 0x3f8"
+                + (vms > 1 ? "; under one VMManager" : ""))
+        if let policy, let report = manager.report().scheduling {
             print(
-                "vCPUs scheduled by \(scheduling.policy.rawValue) (\(scheduling.dispatcher.report().policyName)) on \(slots ?? 1) slot(s)"
+                "\(vms > 1 ? "vCPUs of all VMs" : "vCPUs") scheduled by \(policy.rawValue) (\(report.policyName)) on \(slots) slot(s)"
             )
         }
-        print(saved == nil ? "--- guest serial console ---" : "--- guest serial console (continued) ---")
-        let (accounts, end) = try machine.run(
-            timeoutSeconds: timeout, scheduling: scheduling, pauseWhen: snapshot == nil ? nil : { $0.checksum != nil })
-        if end == .paused {
-            // A pause can split a line of guest output: say so, so the two halves can be joined.
-            print(console.atLineStart ? "--- paused ---" : "\n--- paused mid-line ---")
+        if vms == 1 {
+            try runOne(
+                machines[0].vm, board: board, disk: disks[0], manager: manager, managedID: machines[0].id,
+                continued: false)
         } else {
-            print("--- end of guest output ---")
+            try runMany(machines, board: board, disks: disks, manager: manager, directory: directory)
         }
-        let block = machine.block.statistics
-        printSummary(
-            accounts: accounts, block: block, chains: machine.transport.chainsServed,
-            notifications: machine.worker.notificationCount, scheduling: scheduling?.dispatcher.report())
+    }
 
-        if end == .paused, let snapshot {
+    /// Continues a VM saved with `--snapshot` in `directory`.
+    func runRestored(from directory: String) throws {
+        let url = URL(fileURLWithPath: directory)
+        // The VM's snapshot first, for its disk (and a readable error naming a missing file).
+        let state = try JSONDecoder().decode(
+            VirtualMachineSnapshot.self,
+            from: Data(contentsOf: url.appendingPathComponent(VirtualMachineSnapshot.stateFile)))
+        let saved = try JSONDecoder().decode(
+            SavedRun.self, from: Data(contentsOf: url.appendingPathComponent(Self.sideFile)))
+        guard let disk = state.configuration.disks.first else {
+            throw ValidationError("\(directory): the snapshot has no disk")
+        }
+        // Read-only, and closed at once: the VM reopens it as the snapshot says.
+        let described = try Self.inspect(disk.path, readOnly: true, describedReadOnly: disk.readOnly)
+        print("disk: \(disk.path) (\(described.description)), restored from \(directory)")
+        let board = ReportBoard(vms: 1)
+        let reports = ReportDevice(board: board, index: 0)
+        reports.restore(saved.reports)
+        // Under a manager like a new run: with --policy, the restored VM's vCPUs join its dispatcher.
+        let slots = self.slots ?? 1
+        let manager = try VMManager.thisHost(
+            storageDirectory: URL(fileURLWithPath: disk.path).deletingLastPathComponent().path,
+            vcpuOvercommit: Double(max(1, state.configuration.vcpuCount)), storageOvercommit: Self.storageOvercommit,
+            scheduling: try policy.map { policy in
+                VMManagerScheduling(
+                    policy: try policy.makePolicy(slice: Nanoseconds((sliceMs ?? 5) * 1_000_000)), slots: slots)
+            })
+        let managed = try manager.add(restoring: directory, devices: [DemoVM.attachment(reports)])
+        if let policy {
+            try manager.setScheduling(
+                policy.share(vm: 0, vcpus: state.configuration.vcpuCount, slots: slots), for: managed.id)
+        }
+        let vm = managed.vm
+        print(
+            "VM: \(vm.configuration.memorySize >> 20) MiB, \(vm.configuration.vcpuCount) vCPU(s) in long mode; virtio-blk at 0x"
+                + String(vm.diskPlacements[0].mmioBase, radix: 16)
+                + ", GSI \(vm.diskPlacements[0].gsi); serial at 0x3f8"
+        )
+        if let policy, let report = manager.report().scheduling {
+            print("vCPUs scheduled by \(policy.rawValue) (\(report.policyName)) on \(slots) slot(s)")
+        }
+        try runOne(
+            vm, board: board,
+            disk: DiskCheck(path: disk.path, expectedChecksum: saved.expectedChecksum, capacity: saved.capacity),
+            manager: manager, managedID: managed.id, continued: true)
+    }
+
+    /// Waits (on a thread of its own) for `vm` to stop and records why on `board`.
+    static func watch(_ vm: VirtualMachine, index: Int, on board: ReportBoard) {
+        Thread.detachNewThread { board.stopped(index, vm.waitUntilStopped()) }
+    }
+
+    /// Whether a guest of `vcpus` vCPUs is done: the driver reported and every worker did.
+    static func finished(_ reports: ReportDevice.Reports, vcpus: Int) -> Bool {
+        reports.done != nil && reports.workers.count >= vcpus - 1
+    }
+
+    /// Waits until every guest is done, a VM stops, the dispatcher fails or the timeout passes;
+    /// returns whether it timed out.
+    func waitForGuests(
+        _ board: ReportBoard, vcpus: Int, manager: VMManager?, until condition: ((ReportDevice.Reports) -> Bool)? = nil
+    ) -> Bool {
+        board.waitUntilEveryVM(
+            condition ?? { Self.finished($0, vcpus: vcpus) }, timeoutSeconds: timeout,
+            // The dispatcher does not announce a failure: look every 100 ms while it schedules.
+            recheckSeconds: policy != nil && manager != nil ? 0.1 : nil,
+            giveUp: { manager?.schedulingFailure != nil })
+    }
+
+    /// Runs one VM — new under `manager`, or restored — to the end (or to the pause for
+    /// `--snapshot`), prints its table and judges it.
+    func runOne(
+        _ vm: VirtualMachine, board: ReportBoard, disk: DiskCheck, manager: VMManager?, managedID: Int?,
+        continued: Bool
+    ) throws {
+        print(continued ? "--- guest serial console (continued) ---" : "--- guest serial console ---")
+        // The console writes to standard output directly: what print() buffered goes first.
+        fflush(nil)
+        Self.watch(vm, index: 0, on: board)
+        try vm.start()
+        let vcpuCount = vm.configuration.vcpuCount
+        let timedOut = waitForGuests(
+            board, vcpus: vcpuCount, manager: manager, until: snapshot == nil ? nil : { $0.checksum != nil })
+        let paused = snapshot != nil && !timedOut && vm.state == .running
+        if paused { try vm.pause() }
+        // The threads' figures and the dispatcher's rows while the vCPUs are still there.
+        let accounts = VCPUAccount.of(vm)
+        let report = manager?.report()
+        let entry = board.entries[0]
+        if paused, let snapshot {
+            // The console may have stopped mid-line: the marker starts a line of its own (that
+            // newline is mini-vmm's, not the guest's).
+            print("\n--- paused ---")
             try save(
-                machine, to: snapshot,
+                vm, to: snapshot,
                 run: SavedRun(
-                    diskPath: URL(fileURLWithPath: diskPath).standardizedFileURL.path, readOnly: image.isReadOnly,
-                    vcpuCount: vcpuCount, expectedChecksum: expectedChecksum, machine: machine.snapshot()))
-            for runner in machine.runners { runner.stop() }
+                    expectedChecksum: disk.expectedChecksum, capacity: disk.capacity, reports: entry.reports))
+            printSummary(
+                accounts: accounts, disk: DiskCounts(vm), scheduling: report?.scheduling,
+                vm: managedID.map { VMID(UInt32($0)) })
+            if let manager, let managedID { try manager.remove(managedID) } else { vm.stop() }
             print("snapshot saved to \(snapshot); continue with: mini-vmm --restore \(snapshot)")
             return
         }
-        try judge(
-            machine, timedOut: end == .timedOut, schedulerFailure: scheduling?.dispatcher.failure,
-            expectedChecksum: expectedChecksum, vcpuCount: vcpuCount, capacity: image.capacity)
+        if let manager, let managedID { try manager.remove(managedID) } else { vm.stop() }
+        print("--- end of guest output ---")
+        printSummary(
+            accounts: accounts, disk: DiskCounts(vm), scheduling: report?.scheduling,
+            vm: managedID.map { VMID(UInt32($0)) })
+        let problems = judge(
+            entry, timedOut: timedOut, schedulerFailure: manager?.schedulingFailure, disk: disk, vcpuCount: vcpuCount,
+            prefix: "")
+        if !problems.isEmpty { throw ExitCode(1) }
     }
 
-    func save(_ machine: Machine, to directory: String, run: SavedRun) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    /// Runs every VM of `machines` at once, prints each guest's console, the manager's table
+    /// and each VM's verdict.
+    func runMany(
+        _ machines: [ManagedVM], board: ReportBoard, disks: [DiskCheck], manager: VMManager, directory: URL
+    ) throws {
+        print("--- \(machines.count) VMs running; each guest's serial console goes to <name>.console ---")
+        fflush(nil)
+        for (index, managed) in machines.enumerated() {
+            Self.watch(managed.vm, index: index, on: board)
+            try managed.vm.start()
+        }
+        let vcpuCount = machines[0].vm.configuration.vcpuCount
+        let timedOut = waitForGuests(board, vcpus: vcpuCount, manager: manager)
+        // T per VM while its vCPU threads still run (and are still in the dispatcher).
+        let report = manager.report()
+        let entries = board.entries
+        let counts = machines.map { DiskCounts($0.vm) }
+        for managed in machines { try manager.remove(managed.id) }
+        for managed in machines {
+            print("--- \(managed.name) serial console ---")
+            let text =
+                (try? String(contentsOf: directory.appendingPathComponent("\(managed.name).console"), encoding: .utf8))
+                ?? ""
+            print(text, terminator: text.isEmpty || text.hasSuffix("\n") ? "" : "\n")
+        }
+        print("--- end of guest output ---")
+        print("")
+        print("VMs (R = vCPUs + memory + disk given; T = T_cpu + T_io + T_wait; H = hardware mapped):")
+        print(report.description)
+        if let scheduling = report.scheduling {
+            printDispatcher(scheduling, vm: nil)
+        }
+        var failed: [String] = []
+        for (index, managed) in machines.enumerated() {
+            print("\(managed.name): " + (counts[index]?.line ?? "disk requests served: n/a"))
+            let problems = judge(
+                entries[index], timedOut: timedOut, schedulerFailure: manager.schedulingFailure, disk: disks[index],
+                vcpuCount: vcpuCount, prefix: "\(managed.name): ")
+            if !problems.isEmpty { failed.append(managed.name) }
+        }
+        if failed.isEmpty {
+            print("result: SUCCESS: the guests of all \(machines.count) VMs succeeded")
+        } else {
+            print(
+                "result: FAILURE: \(failed.count) of \(machines.count) VMs failed (\(failed.joined(separator: ", ")))")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Saves the paused `vm` into `directory` (which may hold the demo disk already): the VM's
+    /// snapshot files, made by `VirtualMachine.snapshot(to:)` next door and moved in, and
+    /// mini-vmm's ``SavedRun``.
+    func save(_ vm: VirtualMachine, to directory: String, run: SavedRun) throws {
+        let target = URL(fileURLWithPath: directory)
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        let staging = target.appendingPathComponent(".vm-snapshot-\(getpid())")
+        try? FileManager.default.removeItem(at: staging)
+        try vm.snapshot(to: staging.path)
+        defer { try? FileManager.default.removeItem(at: staging) }
+        for file in [VirtualMachineSnapshot.stateFile, VirtualMachineSnapshot.memoryFile] {
+            let destination = target.appendingPathComponent(file)
+            try? FileManager.default.removeItem(at: destination)
+            try FileManager.default.moveItem(at: staging.appendingPathComponent(file), to: destination)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(run).write(to: URL(fileURLWithPath: directory).appendingPathComponent(Self.stateFile))
-        let fd = try FileDescriptor.open(
-            URL(fileURLWithPath: directory).appendingPathComponent(Self.memoryFile).path, .writeOnly,
-            options: [.create, .truncate], permissions: [.ownerReadWrite])
-        defer { try? fd.close() }
-        try GuestMemorySnapshot.write(machine.memory, to: fd)
+        try encoder.encode(run).write(to: target.appendingPathComponent(Self.sideFile))
     }
 
-    /// Decides the exit status: 0 only if the guest succeeded and agrees with the host.
+    /// Prints one VM's verdict (each line after `prefix`); returns its problems (none: success).
     func judge(
-        _ machine: Machine, timedOut: Bool, schedulerFailure: SchedulerError?, expectedChecksum: UInt32, vcpuCount: Int,
-        capacity: UInt64
-    ) throws {
+        _ entry: ReportBoard.Entry, timedOut: Bool, schedulerFailure: SchedulerError?, disk: DiskCheck,
+        vcpuCount: Int, prefix: String
+    ) -> [String] {
         var problems: [String] = []
-        let reports = machine.reports.reports
-        if timedOut { problems.append("timed out after \(timeout) s") }
-        if let schedulerFailure { problems.append("the scheduler failed: \(schedulerFailure)") }
-        for (index, runner) in machine.runners.enumerated() {
-            if case .failed(let error) = runner.outcome { problems.append("vCPU \(index) failed: \(error)") }
-            if runner.outcome == .shutdown { problems.append("vCPU \(index) shut down (triple fault)") }
+        let reports = entry.reports
+        // The wait timed out for the VMs whose guests had not finished.
+        if timedOut && !Self.finished(reports, vcpus: vcpuCount) && entry.outcome == nil {
+            problems.append("timed out after \(timeout) s")
         }
+        if let schedulerFailure { problems.append("the scheduler failed: \(schedulerFailure)") }
+        if let outcome = entry.outcome { problems.append("the VM stopped: \(outcome)") }
         switch reports.done {
         case 0?: break
         case let step?: problems.append("guest reported failure at step \(step)")
@@ -241,16 +451,16 @@ struct MiniVMM: ParsableCommand {
         }
         // A report the guest never made is a failure, not a pass: "matches" below is printed
         // only for a checksum the guest did report.
+        let expected = disk.expectedChecksum
         switch reports.checksum {
-        case expectedChecksum?: break
+        case expected?: break
         case let checksum?:
             problems.append(
-                "guest checksum 0x\(String(checksum, radix: 16)) != host checksum 0x\(String(expectedChecksum, radix: 16))"
-            )
+                "guest checksum 0x\(String(checksum, radix: 16)) != host checksum 0x\(String(expected, radix: 16))")
         case nil: problems.append("guest did not report its checksum")
         }
         switch reports.capacity {
-        case UInt32(truncatingIfNeeded: capacity / 512)?: break
+        case UInt32(truncatingIfNeeded: disk.capacity / 512)?: break
         case let reported?: problems.append("guest saw capacity \(reported) sectors")
         case nil: problems.append("guest did not report the disk's capacity")
         }
@@ -258,29 +468,13 @@ struct MiniVMM: ParsableCommand {
         if Set(reports.workers) != expectedWorkers || reports.workers.count != vcpuCount - 1 {
             problems.append("worker reports \(reports.workers.map { String($0, radix: 16) }) do not match")
         } else if vcpuCount > 1 {
-            print("workers: \(vcpuCount - 1) vCPU(s) reported correct results")
+            print("\(prefix)workers: \(vcpuCount - 1) vCPU(s) reported correct results")
         }
         if problems.isEmpty {
-            print("result: SUCCESS (guest checksum 0x\(String(expectedChecksum, radix: 16)) matches the host's)")
+            print("\(prefix)result: SUCCESS (guest checksum 0x\(String(expected, radix: 16)) matches the host's)")
         } else {
-            for problem in problems { print("result: FAILURE: \(problem)") }
-            throw ExitCode(1)
+            for problem in problems { print("\(prefix)result: FAILURE: \(problem)") }
         }
-    }
-}
-
-/// The guest's serial output, written through stdio like `print()` so that the two stay in order.
-final class Console: Sendable {
-    private let lineStart = Atomic<Bool>(true)
-
-    /// Whether the last byte written ended a line (or nothing was written).
-    var atLineStart: Bool { lineStart.load(ordering: .relaxed) }
-
-    var write: @Sendable (UInt8) -> Void {
-        { [self] byte in
-            putchar(Int32(byte))
-            if byte == 10 { fflush(nil) }
-            lineStart.store(byte == 10, ordering: .relaxed)
-        }
+        return problems
     }
 }

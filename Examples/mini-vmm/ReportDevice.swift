@@ -1,12 +1,59 @@
 import DeviceModel
-import Synchronization
-import VCPU
+import HostSupport
+import Machine
 
-/// The port device the guest reports to (see Guest/guest.S):
+/// What the guests of a run reported and which VMs stopped, behind one condition: the
+/// ``ReportDevice`` of each VM writes here, a watcher per VM records its stop, and the main
+/// thread waits on it (no polling).
+final class ReportBoard: Sendable {
+    /// One VM's part.
+    struct Entry: Sendable {
+        var reports = ReportDevice.Reports()
+        /// Why the VM stopped, once it has.
+        var outcome: VirtualMachineOutcome?
+    }
+
+    let state: ConditionLock<[Entry]>
+
+    init(vms: Int) { state = ConditionLock(Array(repeating: Entry(), count: vms)) }
+
+    /// VM `index`'s reports so far.
+    func reports(_ index: Int) -> ReportDevice.Reports { state.withLock { $0[index].reports } }
+
+    /// Every VM's part.
+    var entries: [Entry] { state.withLock { $0 } }
+
+    /// Records (and announces) that VM `index` stopped with `outcome`.
+    func stopped(_ index: Int, _ outcome: VirtualMachineOutcome) {
+        state.withLock { $0[index].outcome = $0[index].outcome ?? outcome }
+    }
+
+    /// Waits until `finished` holds for every VM that has not stopped, or `timeoutSeconds`
+    /// pass; returns whether it timed out. `recheck(seconds)` wakes the wait that often for
+    /// `giveUp`, which reads what the board is not told about (a failed dispatcher).
+    func waitUntilEveryVM(
+        _ finished: (ReportDevice.Reports) -> Bool, timeoutSeconds: Double, recheckSeconds: Double? = nil,
+        giveUp: () -> Bool = { false }
+    ) -> Bool {
+        let deadline = monotonicNanoseconds() + UInt64(timeoutSeconds * 1e9)
+        return state.wait(
+            for: { entries, now in
+                if entries.allSatisfy({ $0.outcome != nil || finished($0.reports) }) || giveUp() { return false }
+                return now >= deadline ? true : nil
+            },
+            deadline: { _ in
+                guard let recheckSeconds else { return deadline }
+                return min(deadline, monotonicNanoseconds() + UInt64(recheckSeconds * 1e9))
+            })
+    }
+}
+
+/// The port device the guest reports to (see Guest/guest.S), at port 0x500:
 /// `+0` done (0 = success, else the failed step), `+4` checksum, `+8` capacity,
-/// `+0x10` one worker result per other vCPU.
+/// `+0x10` one worker result per other vCPU. It writes into its VM's entry of a ``ReportBoard``.
 final class ReportDevice: PortIODevice {
-    static let size: UInt64 = 0x20
+    static let base: UInt16 = 0x500
+    static let size: UInt16 = 0x20
 
     struct Reports: Codable, Sendable {
         var done: UInt32?
@@ -15,12 +62,16 @@ final class ReportDevice: PortIODevice {
         var workers: [UInt32] = []
     }
 
-    private let state = Mutex(Reports())
+    let board: ReportBoard
+    let index: Int
 
-    var reports: Reports { state.withLock { $0 } }
+    init(board: ReportBoard, index: Int) {
+        self.board = board
+        self.index = index
+    }
 
     /// Continues from reports saved with a snapshot.
-    func restore(_ reports: Reports) { state.withLock { $0 = reports } }
+    func restore(_ reports: Reports) { board.state.withLock { $0[index].reports = reports } }
 
     func read(port: UInt16, offset: UInt16, into data: UnsafeMutableRawBufferPointer) {
         for i in data.indices { data[i] = 0 }
@@ -29,12 +80,12 @@ final class ReportDevice: PortIODevice {
     func write(port: UInt16, offset: UInt16, from data: UnsafeRawBufferPointer) {
         var value: UInt32 = 0
         for (i, byte) in data.prefix(4).enumerated() { value |= UInt32(byte) << (8 * i) }
-        state.withLock { r in
+        board.state.withLock { entries in
             switch offset {
-            case 0: r.done = value
-            case 4: r.checksum = value
-            case 8: r.capacity = value
-            case 0x10: r.workers.append(value)
+            case 0: entries[index].reports.done = value
+            case 4: entries[index].reports.checksum = value
+            case 8: entries[index].reports.capacity = value
+            case 0x10: entries[index].reports.workers.append(value)
             default: break
             }
         }

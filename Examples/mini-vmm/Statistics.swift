@@ -1,32 +1,21 @@
 import Devices
 import Foundation
+import Machine
+import Scheduling
 import VCPU
-import VCPUScheduler
 
 /// Per-vCPU accounting for the final table.
 struct VCPUAccount {
     let index: Int
     let exits: [ExitSummary]
-    /// On-CPU time of the vCPU thread (guest and VMM), from `/proc/self/task/<tid>/schedstat`.
-    let cpuNanoseconds: UInt64?
-    /// Time waiting on a run queue, from the same file.
-    let waitNanoseconds: UInt64?
+    /// T_cpu, T_io and T_wait of the vCPU's thread, from the Machine target (`VCPUUsage`).
+    let usage: VCPUUsage
 
-    /// Time the VMM spent handling I/O exits (port I/O and MMIO) on this vCPU's thread.
-    var ioNanoseconds: UInt64 {
-        exits.filter { [.ioIn, .ioOut, .mmioRead, .mmioWrite].contains($0.kind) }.reduce(0) { $0 + $1.totalNanoseconds }
-    }
-
-    /// Reads the scheduler statistics of thread `tid`: (on-CPU ns, run-queue wait ns).
-    static func schedstat(tid: Int32?) -> (UInt64, UInt64)? {
-        guard let tid, let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/schedstat", encoding: .utf8)
-        else {
-            return nil
+    /// Every vCPU of `vm`, read while its threads still run (a thread's schedstat goes with it).
+    static func of(_ vm: VirtualMachine) -> [VCPUAccount] {
+        zip(vm.runners, vm.vcpuUsage).map { runner, usage in
+            VCPUAccount(index: usage.index, exits: runner.statistics.summaries, usage: usage)
         }
-        let fields = text.split(separator: " ").compactMap {
-            UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        return fields.count >= 2 ? (fields[0], fields[1]) : nil
     }
 }
 
@@ -35,13 +24,52 @@ func milliseconds(_ nanoseconds: UInt64?) -> String {
     return String(format: "%.2f ms", Double(nanoseconds) / 1e6)
 }
 
-/// The final table: per vCPU its exits by reason and the kernel's view of its thread (T_cpu
-/// on-CPU, T_wait on a run queue) with the VMM's exit handling time (T_io); with a dispatcher,
-/// the dispatcher's view too (T_wait there is runnable without a slot); then the disk requests.
-func printSummary(
-    accounts: [VCPUAccount], block: VirtioBlockStatistics, chains: UInt64, notifications: UInt64,
-    scheduling: SchedulingReport? = nil
-) {
+/// The disk's request counts: served by type, failed, descriptor chains, queue notifications.
+struct DiskCounts {
+    var statistics: VirtioBlockStatistics
+    var chains: UInt64
+    var notifications: UInt64
+
+    init?(_ vm: VirtualMachine) {
+        guard let usage = vm.diskUsage.first else { return nil }
+        statistics = usage.requests
+        chains = usage.chainsServed
+        notifications = usage.notifications
+    }
+
+    /// `disk requests served: N (read r, write w, flush f), failed 0; C chains`.
+    var line: String {
+        let types = VirtioBlock.RequestType.allCases.compactMap { type -> String? in
+            guard let count = statistics.byType[type], count > 0 else { return nil }
+            return "\(type) \(count)"
+        }
+        return
+            "disk requests served: \(statistics.total) (\(types.joined(separator: ", "))), failed \(statistics.failed); "
+            + "\(chains) chains, \(notifications) queue notifications (ioeventfd)"
+    }
+}
+
+/// The dispatcher's rows of one VM (`vm`), or of all VMs (`nil`: a VM column first).
+func printDispatcher(_ scheduling: SchedulingReport, vm: VMID?) {
+    print("dispatcher: \(scheduling.policyName) on \(scheduling.cpus) slot(s) for " + milliseconds(scheduling.duration))
+    print((vm == nil ? "VM  " : "") + "vCPU  T_cpu       T_io        T_wait      slices  preemptions")
+    for row in scheduling.vcpus where vm == nil || row.id.vm == vm {
+        let a = row.accounting
+        print(
+            (vm == nil ? String(row.id.vm.rawValue).padding(toLength: 4, withPad: " ", startingAt: 0) : "")
+                + String(row.id.index).padding(toLength: 6, withPad: " ", startingAt: 0)
+                + [a.cpuTime, a.ioTime, a.waitTime].map {
+                    milliseconds($0).padding(toLength: 12, withPad: " ", startingAt: 0)
+                }
+                .joined() + String(a.slices).padding(toLength: 8, withPad: " ", startingAt: 0) + String(a.preemptions))
+    }
+}
+
+/// The final table of one VM: per vCPU its exits by reason and the kernel's view of its thread
+/// (T_cpu on-CPU, T_wait on a run queue) with the VMM's exit handling time (T_io); with a
+/// dispatcher, the dispatcher's view too (T_wait there is runnable without a slot; its T_cpu is
+/// slot time minus exit handling); then the disk requests.
+func printSummary(accounts: [VCPUAccount], disk: DiskCounts?, scheduling: SchedulingReport? = nil, vm: VMID? = nil) {
     print("")
     let reasonTexts = accounts.map { account in
         account.exits.map { "\($0.kind) \($0.count)" }.joined(separator: ", ")
@@ -54,31 +82,10 @@ func printSummary(
         let padded = reasons.padding(toLength: width, withPad: " ", startingAt: 0)
         print(
             String(account.index).padding(toLength: 6, withPad: " ", startingAt: 0) + padded + " "
-                + milliseconds(account.cpuNanoseconds).padding(toLength: 12, withPad: " ", startingAt: 0)
-                + milliseconds(account.ioNanoseconds).padding(toLength: 12, withPad: " ", startingAt: 0)
-                + milliseconds(account.waitNanoseconds))
+                + milliseconds(account.usage.cpuNanoseconds).padding(toLength: 12, withPad: " ", startingAt: 0)
+                + milliseconds(account.usage.ioNanoseconds).padding(toLength: 12, withPad: " ", startingAt: 0)
+                + milliseconds(account.usage.waitNanoseconds))
     }
-    if let scheduling {
-        print(
-            "dispatcher: \(scheduling.policyName) on \(scheduling.cpus) slot(s) for "
-                + milliseconds(scheduling.duration))
-        print("vCPU  T_cpu       T_io        T_wait      slices  preemptions")
-        for (index, row) in scheduling.vcpus.enumerated() {
-            let a = row.accounting
-            print(
-                String(index).padding(toLength: 6, withPad: " ", startingAt: 0)
-                    + [a.cpuTime, a.ioTime, a.waitTime].map {
-                        milliseconds($0).padding(toLength: 12, withPad: " ", startingAt: 0)
-                    }
-                    .joined() + String(a.slices).padding(toLength: 8, withPad: " ", startingAt: 0)
-                    + String(a.preemptions))
-        }
-    }
-    let types = VirtioBlock.RequestType.allCases.compactMap { type -> String? in
-        guard let count = block.byType[type], count > 0 else { return nil }
-        return "\(type) \(count)"
-    }
-    print(
-        "disk requests served: \(block.total) (\(types.joined(separator: ", "))), failed \(block.failed); "
-            + "\(chains) chains, \(notifications) queue notifications (ioeventfd)")
+    if let scheduling { printDispatcher(scheduling, vm: vm) }
+    print(disk?.line ?? "disk requests served: n/a")
 }

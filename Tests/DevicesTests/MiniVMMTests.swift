@@ -1,6 +1,7 @@
 import BlockStorage
 import Foundation
 import KVM
+import Synchronization
 import TestSupport
 import Testing
 import VHD
@@ -12,9 +13,23 @@ enum ToolCheck {
     }
 }
 
-/// Runs a process; returns its exit status and standard output.
+/// Whether a process has been waited for (so that its watchdog leaves it alone).
+final class ProcessEnded: Sendable {
+    let value = Atomic<Bool>(false)
+}
+
+/// Runs a process; returns its exit status and standard output. One still running after 300 s
+/// is killed (status 9, from the signal), so that a hang fails a test instead of stopping the
+/// suite.
 @discardableResult
 func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    try runProcess(executable, arguments, timeoutSeconds: 300)
+}
+
+/// ``runProcess(_:_:)`` with the time after which the process is killed.
+func runProcess(_ executable: String, _ arguments: [String], timeoutSeconds: Double) throws -> (
+    status: Int32, output: String
+) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -22,8 +37,14 @@ func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: 
     process.standardOutput = out
     process.standardError = out
     try process.run()
+    let pid = process.processIdentifier
+    let ended = ProcessEnded()
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds) {
+        if !ended.value.load(ordering: .acquiring) { kill(pid, SIGKILL) }
+    }
     let data = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    ended.value.store(true, ordering: .releasing)
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
@@ -51,8 +72,10 @@ struct MiniVMMTests {
         return sector
     }()
 
-    static func miniVMM(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try runProcess(try #require(tool, "mini-vmm executable not found next to the test bundle"), arguments)
+    static func miniVMM(_ arguments: [String], timeoutSeconds: Double = 300) throws -> (status: Int32, output: String) {
+        try runProcess(
+            try #require(tool, "mini-vmm executable not found next to the test bundle"), arguments,
+            timeoutSeconds: timeoutSeconds)
     }
 
     static func expectGuestSucceeded(
@@ -270,18 +293,19 @@ struct MiniVMMTests {
         return Int(line.dropFirst("disk requests served: ".count).prefix { $0.isNumber })
     }
 
-    /// The guest's console text in a run's output.
+    /// The guest's console text in a run's output. mini-vmm starts its pause marker on a line of
+    /// its own, with a newline that is not the guest's (the console may stop mid-line).
     static func guestText(_ output: String, from start: String) throws -> String {
         let begin = try #require(output.range(of: start + "\n")).upperBound
-        if let paused = output.range(of: "\n--- paused mid-line ---", range: begin..<output.endIndex) {
+        if let paused = output.range(of: "\n--- paused ---", range: begin..<output.endIndex) {
             return String(output[begin..<paused.lowerBound])
         }
         let end = try #require(output.range(of: "--- ", range: begin..<output.endIndex)).lowerBound
         return String(output[begin..<end])
     }
 
-    /// Free-running, or paused under one dispatcher policy and continued under another (the
-    /// policy is host scheduling, not machine state).
+    /// Free-running, or paused under a dispatcher policy and continued under another (the policy
+    /// is host scheduling, not machine state: the restored VM joins the new run's dispatcher).
     @Test(arguments: [nil, "capped"] as [String?])
     func snapshotThenRestoreReachesTheSameResult(_ policy: String?) throws {
         let pausedUnder = policy.map { ["--policy", $0] } ?? []
@@ -304,8 +328,14 @@ struct MiniVMMTests {
         #expect(!first.output.contains("mini-vmm guest: success"))
         #expect(FileManager.default.fileExists(atPath: snapshot + "/machine.json"))
         #expect(FileManager.default.fileExists(atPath: snapshot + "/memory.bin"))
+        #expect(FileManager.default.fileExists(atPath: snapshot + "/mini-vmm.json"))
         let second = try Self.miniVMM(["--restore", snapshot] + continuedUnder)
         #expect(second.status == 0, "\(second.output)")
+        if let policy {
+            // Continued under another policy: the restored VM's vCPUs joined the new dispatcher.
+            #expect(second.output.contains("vCPUs scheduled by rt"), "\(second.output)")
+            #expect(second.output.contains("dispatcher: "), "paused under \(policy): \(second.output)")
+        }
         #expect(second.output.contains("mini-vmm guest: success"), "\(second.output)")
         // Every request is served exactly once, by one process or the other: where the pause
         // falls (before or after the write's notify) depends on timing, the total does not.
@@ -368,5 +398,116 @@ extension MiniVMMTests {
             #expect(contradicted.output.contains("do not apply to --restore"), "\(extra)")
         }
         #expect(try Self.miniVMM(["--timeout", "-1"]).status == 64)
+        // Several VMs: 1 to 16, each on a demo disk of its own, and no snapshot.
+        for (arguments, message) in [
+            (["--vms", "0"], "--vms must be between 1 and 16"), (["--vms", "17"], "--vms must be between 1 and 16"),
+            (["--vms", "2", "--snapshot", directory.file("s")], "work with one VM"),
+            (["--vms", "2", "--restore", directory.path], "work with one VM"),
+            (["--vms", "2", "--disk", directory.file("d")], "only one VM may write"),
+        ] {
+            let refused = try Self.miniVMM(arguments)
+            #expect(refused.status == 64, "\(arguments): \(refused.output)")
+            #expect(refused.output.contains(message), "\(arguments): \(refused.output)")
+        }
+    }
+}
+
+/// `--vms N`: N copies of the demo guest at once under one VM manager.
+extension MiniVMMTests {
+    /// The per-VM rows of the manager's table (`id name state: R = …; T = …; H = …`), and its
+    /// total line.
+    static func managerTable(_ output: String) throws -> (rows: [Substring], total: Substring) {
+        let lines = output.split(separator: "\n")
+        let rows = lines.filter { line in
+            line.first?.isNumber == true && line.contains(": R = ") && line.contains("; T = ")
+                && line.contains("; H = ")
+        }
+        return (rows, try #require(lines.first { $0.hasPrefix("total: R = ") }, "no total line in:\n\(output)"))
+    }
+
+    /// The dispatcher's rows of a run of several VMs: slices by (VM id, vCPU index).
+    static func dispatcherRowsByVM(_ output: String) throws -> [[Int]: UInt64] {
+        let lines = output.split(separator: "\n")
+        let header = try #require(
+            lines.firstIndex { $0.hasPrefix("VM  vCPU  T_cpu ") }, "no dispatcher table in:\n\(output)")
+        var rows: [[Int]: UInt64] = [:]
+        for line in lines[(header + 1)...] {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 4, let vm = Int(fields[0]), let index = Int(fields[1]),
+                let slices = UInt64(fields[fields.count - 2])
+            else { break }
+            rows[[vm, index]] = slices
+        }
+        return rows
+    }
+
+    @Test(
+        "three VMs, free-running or on one dispatcher slot, each drive their own disk",
+        arguments: [[], ["--policy", "fair", "--slots", "1"]])
+    func threeVMsUnderOneManager(_ scheduling: [String]) throws {
+        let run = try Self.miniVMM(["--vms", "3"] + scheduling)
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("disks: 3 new demo disks in "), "\(run.output)")
+        #expect(run.output.components(separatedBy: "mini-vmm guest: success\n").count == 4, "\(run.output)")
+        for name in ["vm-1", "vm-2", "vm-3"] {
+            for line in [
+                "--- \(name) serial console ---\nmini-vmm guest: virtio-blk driver on vCPU 0\n",
+                "\(name): disk requests served: 4 (read 2, write 1, flush 1), failed 0;",
+                "\(name): workers: 1 vCPU(s) reported correct results", "\(name): result: SUCCESS (",
+            ] {
+                #expect(run.output.contains(line), "missing \"\(line)\" in:\n\(run.output)")
+            }
+        }
+        #expect(!run.output.contains("FAILURE"), "\(run.output)")
+        #expect(run.output.contains("result: SUCCESS: the guests of all 3 VMs succeeded"), "\(run.output)")
+
+        // The manager's table: R, T and H for each VM, then the totals.
+        let (rows, total) = try Self.managerTable(run.output)
+        #expect(rows.count == 3, "\(run.output)")
+        for (index, row) in rows.enumerated() {
+            #expect(row.hasPrefix("\(index + 1) vm-\(index + 1) "), "\(row)")
+            #expect(row.contains(": R = 2 vCPU + 16 MiB + 8 MiB disk; T = "), "\(row)")
+            #expect(row.contains("; H = 2 threads + 16 MiB RAM + 1 disk(s)"), "\(row)")
+        }
+        #expect(total.hasPrefix("total: R = 6/"), "\(total)")
+
+        guard !scheduling.isEmpty else {
+            #expect(!run.output.contains("dispatcher:"), "\(run.output)")
+            return
+        }
+        // One dispatcher for all six vCPUs; VM 1 has twice the weight of the others.
+        #expect(run.output.contains("vCPUs of all VMs scheduled by fair ("), "\(run.output)")
+        #expect(total.contains(" on 1 slot(s), Jain "), "\(total)")
+        #expect(rows[0].contains("share: weight 2048"), "\(rows[0])")
+        #expect(rows[1].contains("share: weight 1024") && rows[2].contains("share: weight 1024"), "\(rows)")
+        let slices = try Self.dispatcherRowsByVM(run.output)
+        #expect(
+            slices.keys.sorted { $0.lexicographicallyPrecedes($1) } == [
+                [1, 0], [1, 1], [2, 0], [2, 1], [3, 0], [3, 1],
+            ])
+        #expect(slices.values.allSatisfy { $0 > 0 }, "\(run.output)")
+    }
+
+    /// A guest that has not finished when the time is up fails its VM; the VMs are stopped
+    /// (taken out of the dispatcher while their vCPUs still run) and the run ends.
+    @Test(arguments: [[], ["--policy", "rt", "--slots", "1"]])
+    func aTimeoutFailsEveryUnfinishedVMAndTheRunEnds(_ scheduling: [String]) throws {
+        let run = try Self.miniVMM(
+            ["--vms", "2", "--vcpus", "4", "--timeout", "0.001"] + scheduling, timeoutSeconds: 60)
+        #expect(run.status == 1, "\(run.output)")
+        for name in ["vm-1", "vm-2"] {
+            #expect(run.output.contains("\(name): result: FAILURE: timed out after 0.001 s"), "\(run.output)")
+        }
+        #expect(run.output.contains("result: FAILURE: 2 of 2 VMs failed (vm-1, vm-2)"), "\(run.output)")
+    }
+
+    /// Every VM's guest is judged: read-only disks fail each guest's write, and the run fails.
+    @Test func aFailingGuestFailsTheRunOfSeveralVMs() throws {
+        let run = try Self.miniVMM(["--vms", "2", "--read-only"])
+        #expect(run.status == 1, "\(run.output)")
+        for name in ["vm-1", "vm-2"] {
+            #expect(run.output.contains("\(name): result: FAILURE: guest reported failure at step 5"), "\(run.output)")
+        }
+        #expect(run.output.contains("result: FAILURE: 2 of 2 VMs failed (vm-1, vm-2)"), "\(run.output)")
     }
 }

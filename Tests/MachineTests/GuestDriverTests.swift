@@ -61,6 +61,12 @@ struct GuestDriverTests {
         #expect(reports[4] == [Self.fnv1a(Array(contents[0..<4096]))], "checksum of sectors 0-7")
         #expect(reports[8] == [UInt32((1 << 20) / 512)], "capacity in sectors")
         #expect(Set(reports[0x10]) == [Self.workerResult(1), Self.workerResult(2)])
+        // The driver's requests, as the VM counts them: read 0-7, write 8, read 8, flush.
+        let usage = try #require(vm.diskUsage.first)
+        #expect(usage.path == disk)
+        #expect(usage.requests.byType[.read] == 2 && usage.requests.byType[.write] == 1)
+        #expect(usage.requests.byType[.flush] == 1 && usage.requests.failed == 0)
+        #expect(usage.chainsServed == 4 && usage.notifications >= 1)
     }
 
     @Test func anOverlappingDeviceFailsTheBuild() throws {

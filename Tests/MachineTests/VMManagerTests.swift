@@ -117,21 +117,31 @@ struct VMManagerTests {
     /// fetch from: KVM cannot run it.
     static let jumpIntoTheHole: [UInt8] = [0x48, 0xB8, 0x00, 0x00, 0x00, 0xE0, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xE0]
 
+    /// Adds a one-vCPU VM that jumps into the MMIO hole, starts it with `healthy`, and returns it
+    /// with its outcome once it ended — checked to be a KVM internal error at 0xE0000000 (`nil`
+    /// otherwise, with the issue recorded).
+    static func startWithACrashingVM(
+        _ healthy: [ManagedVM], on manager: VMManager, in dir: TemporaryDirectory
+    ) throws -> (vm: ManagedVM, outcome: VirtualMachineOutcome)? {
+        let crashing = try manager.add(
+            configuration("crash", jumpIntoTheHole, in: dir, vcpus: 1, mode: .long))
+        for managed in healthy + [crashing] { try managed.vm.start() }
+        let outcome = crashing.vm.waitUntilStopped()
+        guard case .internalError(vcpu: 0, _, let rip, _) = outcome else {
+            Issue.record("expected a KVM internal error, got \(outcome)")
+            return nil
+        }
+        #expect(rip == 0xE000_0000)
+        return (crashing, outcome)
+    }
+
     @Test func aCrashedVMEndsAloneAndIsRemoved() throws {
         let dir = try TemporaryDirectory()
         let manager = try Self.host(vcpus: 8, memory: 256 << 20)
         let healthy = try (0..<2).map {
             try manager.add(Self.configuration("ok\($0)", VirtualMachineTests.spin, in: dir))
         }
-        let crashing = try manager.add(
-            Self.configuration("crash", Self.jumpIntoTheHole, in: dir, vcpus: 1, mode: .long))
-        for managed in healthy + [crashing] { try managed.vm.start() }
-        let outcome = crashing.vm.waitUntilStopped()
-        guard case .internalError(vcpu: 0, _, let rip, _) = outcome else {
-            Issue.record("expected a KVM internal error, got \(outcome)")
-            return
-        }
-        #expect(rip == 0xE000_0000)
+        guard let (crashing, outcome) = try Self.startWithACrashingVM(healthy, on: manager, in: dir) else { return }
         #expect(healthy.allSatisfy { $0.vm.state == .running }, "the others keep running")
         #expect(try manager.remove(crashing.id) == outcome)
         #expect(healthy.allSatisfy { $0.vm.state == .running })

@@ -236,7 +236,8 @@ struct VirtualMachineTests {
         let descriptors = kvmDescriptorLinks()
         let (threads, mappings) = try Self.threadsAndMappings()
         for _ in 0..<200 { try cycle() }
-        #expect(kvmDescriptorLinks() == descriptors)
+        let leak = descriptorLeak(since: descriptors, cycles: 200)
+        #expect(leak == nil, "\(leak ?? "")")
         let after = try Self.threadsAndMappings()
         // Swift's cooperative pool starts and ends up to one thread per core on its own; a VM
         // that left its vCPU or helper threads behind would add 3 or more per cycle (600 here).

@@ -24,3 +24,30 @@ public func kvmDescriptorLinks() -> [String] {
     }
     return links.sorted()
 }
+
+/// How many more descriptors of each kind `after` holds than `before` (kinds that grew only).
+///
+/// For leak tests that run many cycles: a leak of even one descriptor per cycle grows a kind by
+/// at least the number of cycles, while suites that run alongside without the KVM gate (virtio
+/// queue workers, EventFD tests) open and close a few eventfds of their own at any moment — so
+/// the check is "grew by less than one per cycle", not exact equality, which such a suite
+/// closing a descriptor in between would fail.
+public func descriptorGrowth(from before: [String], to after: [String]) -> [String: Int] {
+    var growth: [String: Int] = [:]
+    for link in after { growth[link, default: 0] += 1 }
+    for link in before { growth[link, default: 0] -= 1 }
+    return growth.filter { $0.value > 0 }
+}
+
+/// What a leak test that ran `cycles` cycles finds wrong with this process's KVM and eventfd
+/// descriptors against `before`, or `nil`: KVM objects must match exactly (only KVM tests open
+/// them, and leak tests hold the exclusive gate); eventfds, which other suites use too, must
+/// have grown by less than one per cycle (see ``descriptorGrowth(from:to:)``).
+public func descriptorLeak(since before: [String], cycles: Int) -> String? {
+    let eventFD = "anon_inode:[eventfd]"
+    let after = kvmDescriptorLinks()
+    let kvmBefore = before.filter { $0 != eventFD }, kvmAfter = after.filter { $0 != eventFD }
+    if kvmAfter != kvmBefore { return "KVM descriptors: \(kvmBefore) before, \(kvmAfter) after" }
+    let grown = descriptorGrowth(from: before, to: after)[eventFD] ?? 0
+    return grown < cycles ? nil : "eventfds grew by \(grown) over \(cycles) cycles"
+}

@@ -16,8 +16,7 @@ extension VCPUTests {
         /// A vCPU spinning in real mode (`jmp $`): it never exits on its own.
         func spinningRunner(_ machine: TestVM, id: UInt64 = 0) throws -> VCPURunner<KVMVirtualCPU> {
             let vcpu = try machine.makeVCPU(id: id)
-            try machine.memory.write(contentsOf: Guest.spin, at: GuestAddress(0x1000))
-            try X86Setup.configureRealMode(vcpu, ip: 0x1000)
+            try machine.startRealMode(vcpu, code: Guest.spin)
             return VCPURunner(vcpu: vcpu)
         }
 

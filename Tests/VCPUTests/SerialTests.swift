@@ -18,8 +18,7 @@ extension VCPUTests {
         @Test func guestReadsHostInput() throws {
             let machine = try TestVM(ramSize: 0x10000)
             let vcpu = try machine.makeVCPU(id: 0)
-            try machine.memory.write(contentsOf: Self.echoPlusOne, at: GuestAddress(0x1000))
-            try X86Setup.configureRealMode(vcpu, ip: 0x1000)
+            try machine.startRealMode(vcpu, code: Self.echoPlusOne)
             let capture = SerialCapture()
             let serial = Serial16550(output: capture.sink)
             serial.enqueueInput(Array("abc".utf8))

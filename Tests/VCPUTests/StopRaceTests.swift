@@ -34,8 +34,7 @@ extension VCPUTests {
         @Test func pauseRequestedWhileStopIsPendingIsAbsorbed() throws {
             let machine = try TestVM(ramSize: 0x10000)
             let vcpu = try machine.makeVCPU(id: 0)
-            try machine.memory.write(contentsOf: Self.outThenSpin, at: GuestAddress(0x1000))
-            try X86Setup.configureRealMode(vcpu, ip: 0x1000)
+            try machine.startRealMode(vcpu, code: Self.outThenSpin)
             let device = HoldingDevice()
             let bus = PortIOBus()
             try bus.insert(device, base: 0x20, size: 1)

@@ -25,6 +25,12 @@ extension TestVM {
         return vcpu
     }
 
+    /// Loads 16-bit code at 0x1000 and puts the vCPU in real mode there.
+    func startRealMode(_ vcpu: KVMVirtualCPU, code: [UInt8]) throws {
+        try memory.write(contentsOf: code, at: GuestAddress(0x1000))
+        try X86Setup.configureRealMode(vcpu, ip: 0x1000)
+    }
+
     /// Loads 64-bit code at 0x10000 and puts the vCPU in long mode there.
     func startLongMode(_ vcpu: KVMVirtualCPU, code: [UInt8], stack: UInt64 = 0x8000) throws {
         try memory.write(contentsOf: code, at: GuestAddress(0x10000))

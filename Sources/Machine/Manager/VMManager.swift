@@ -117,13 +117,14 @@ public final class VMManager: Sendable {
     }
 
     /// A manager for this machine: its online CPUs, its physical memory and the free space of
-    /// the file system holding `storageDirectory`, with overcommit ratios for vCPUs and memory
-    /// and a reservation held back for the host itself.
+    /// the file system holding `storageDirectory`, with overcommit ratios for vCPUs, memory and
+    /// storage (thin disks: a dynamic VHD's capacity may exceed the space it takes) and a
+    /// reservation held back for the host itself.
     ///
     /// With `scheduling`, the VMs' vCPUs share one dispatcher (see ``init(host:scheduling:)``).
     public static func thisHost(
         storageDirectory: String = ".", vcpuOvercommit: Double = 1, memoryOvercommit: Double = 1,
-        reserved: ResourceVector = [:], scheduling: VMManagerScheduling? = nil
+        storageOvercommit: Double = 1, reserved: ResourceVector = [:], scheduling: VMManagerScheduling? = nil
     ) throws(VMManagerError) -> VMManager {
         var fs = statvfs()
         guard statvfs(storageDirectory, &fs) == 0 else {
@@ -137,7 +138,8 @@ public final class VMManager: Sendable {
         let host: HostResources
         do {
             host = try HostResources(
-                capacity: capacity, overcommit: [.vcpus: vcpuOvercommit, .memory: memoryOvercommit],
+                capacity: capacity,
+                overcommit: [.vcpus: vcpuOvercommit, .memory: memoryOvercommit, .storage: storageOvercommit],
                 reserved: reserved)
         } catch {
             throw .host("\(error)")
@@ -172,17 +174,58 @@ public final class VMManager: Sendable {
     }
 
     /// Validates `configuration`, admits what it asks (``resources(of:)``) and builds the VM
-    /// (not started). Either the VM is added, or nothing changed.
+    /// (not started), with the embedder's `devices` on its buses. Either the VM is added, or
+    /// nothing changed.
     ///
     /// - Throws: ``VMManagerError/invalidConfiguration(_:)``; ``VMManagerError/admission(name:_:)``
     ///   naming the first short resource; ``VMManagerError/build(_:)`` (the admission released).
-    public func add(_ configuration: VirtualMachineConfiguration) throws(VMManagerError) -> ManagedVM {
+    public func add(_ configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [])
+        throws(VMManagerError) -> ManagedVM
+    {
         let kernel: KernelImage?
         do {
             kernel = try configuration.validatedKernel()
         } catch {
             throw .invalidConfiguration(error)
         }
+        return try admitAndBuild(configuration) { (membership) throws(VirtualMachineError) in
+            try VirtualMachine(validated: configuration, kernel: kernel, devices: devices, membership: membership)
+        }
+    }
+
+    /// Admits the VM a snapshot directory holds (its configuration's resources) and rebuilds it
+    /// with its state (``VirtualMachine/init(restoring:devices:)``), not started; under shared
+    /// scheduling it joins the dispatcher on ``VirtualMachine/start()`` like any other VM.
+    ///
+    /// - Throws: ``VMManagerError/build(_:)`` with ``VirtualMachineError/snapshot(_:)`` for an
+    ///   unreadable or inconsistent snapshot or a changed disk; the errors of ``add(_:devices:)``.
+    public func add(restoring directory: String, devices: [DeviceAttachment] = []) throws(VMManagerError)
+        -> ManagedVM
+    {
+        let saved: VirtualMachineSnapshot
+        do {
+            saved = try VirtualMachineSnapshot.load(from: directory)
+        } catch {
+            throw .build(error)
+        }
+        let kernel: KernelImage?
+        do {
+            kernel = try saved.configuration.validatedKernel()
+        } catch {
+            throw .invalidConfiguration(error)
+        }
+        return try admitAndBuild(saved.configuration) { (membership) throws(VirtualMachineError) in
+            try VirtualMachine(
+                restoring: saved, from: directory, kernel: kernel, devices: devices, membership: membership)
+        }
+    }
+
+    /// Admits `configuration`'s resources, builds the VM with `build` (given its membership of
+    /// the shared dispatcher, if any) and records it; the admission is released if the build fails.
+    private func admitAndBuild(
+        _ configuration: VirtualMachineConfiguration,
+        _ build: (SchedulerMembership?) throws(VirtualMachineError) -> VirtualMachine
+    ) throws(VMManagerError) -> ManagedVM {
         let request = try Self.resources(of: configuration)
         let (admission, id) = try state.withLock { (s) throws(VMManagerError) -> (Admission, Int) in
             do throws(AdmissionError) {
@@ -199,7 +242,7 @@ public final class VMManager: Sendable {
                 SchedulerMembership(
                     dispatcher: $0, vm: VMID(UInt32(truncatingIfNeeded: id)), share: configuration.scheduling)
             }
-            vm = try VirtualMachine(validated: configuration, kernel: kernel, devices: [], membership: membership)
+            vm = try build(membership)
         } catch {
             state.withLock { s in _ = try? s.host.release(admission) }
             throw .build(error)

@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import GuestMemory
 import KVM
+import LinuxLoader
 import SystemPackage
 import VCPU
 
@@ -53,6 +54,35 @@ public struct VirtualMachineSnapshot: Codable, Sendable {
     public static let stateFile = "machine.json"
     /// The file in a snapshot directory that holds guest memory (GuestMemory's snapshot format).
     public static let memoryFile = "memory.bin"
+}
+
+extension VirtualMachineSnapshot {
+    /// Reads the state file of the snapshot in `directory` and checks it against its own
+    /// configuration and the disks it names (guest memory is read when the VM is rebuilt).
+    ///
+    /// - Throws: ``VirtualMachineError/snapshot(_:)`` for an unreadable or inconsistent state, or a
+    ///   disk that changed since the snapshot.
+    public static func load(from directory: String) throws(VirtualMachineError) -> VirtualMachineSnapshot {
+        let url = URL(fileURLWithPath: directory)
+        let saved: VirtualMachineSnapshot
+        do {
+            saved = try JSONDecoder().decode(
+                VirtualMachineSnapshot.self, from: Data(contentsOf: url.appendingPathComponent(stateFile)))
+        } catch {
+            throw .snapshot("\(directory): \(error)")
+        }
+        guard saved.version == 1 else { throw .snapshot("\(directory): format version \(saved.version), not 1") }
+        let configuration = saved.configuration
+        guard saved.vcpus.count == configuration.vcpuCount, saved.transports.count == configuration.disks.count,
+            saved.disks.count == configuration.disks.count, saved.irqChips.count == 3
+        else {
+            throw .snapshot("\(directory): the state does not match its configuration")
+        }
+        for (disk, identity) in zip(configuration.disks, saved.disks) where DiskIdentity.of(disk.path) != identity {
+            throw .snapshot("disk \(disk.path) changed since the snapshot (size or modification time)")
+        }
+        return saved
+    }
 }
 
 extension VirtualMachine {
@@ -116,31 +146,31 @@ extension VirtualMachine {
 
     /// Rebuilds the VM a snapshot directory describes and puts its state back: guest memory,
     /// interrupt controllers, PIT, clock, every vCPU and each disk's transport. The VM is
-    /// `created`; ``start()`` continues the guest where it was paused.
+    /// `created`; ``start()`` continues the guest where it was paused. The embedder's `devices`
+    /// join its buses as in ``init(configuration:devices:)`` (their own state is theirs to
+    /// restore).
     ///
     /// - Throws: ``VirtualMachineError/snapshot(_:)`` for an unreadable or inconsistent snapshot
     ///   or a disk that changed since it was taken; the errors of ``init(configuration:devices:)``.
-    public convenience init(restoring directory: String) throws(VirtualMachineError) {
-        let url = URL(fileURLWithPath: directory)
-        let saved: VirtualMachineSnapshot
+    public convenience init(restoring directory: String, devices: [DeviceAttachment] = []) throws(VirtualMachineError) {
+        let saved = try VirtualMachineSnapshot.load(from: directory)
+        let kernel: KernelImage?
         do {
-            saved = try JSONDecoder().decode(
-                VirtualMachineSnapshot.self,
-                from: Data(contentsOf: url.appendingPathComponent(VirtualMachineSnapshot.stateFile)))
+            kernel = try saved.configuration.validatedKernel()
         } catch {
-            throw .snapshot("\(directory): \(error)")
+            throw .invalidConfiguration(error)
         }
-        guard saved.version == 1 else { throw .snapshot("\(directory): format version \(saved.version), not 1") }
-        let configuration = saved.configuration
-        guard saved.vcpus.count == configuration.vcpuCount, saved.transports.count == configuration.disks.count,
-            saved.disks.count == configuration.disks.count, saved.irqChips.count == 3
-        else {
-            throw .snapshot("\(directory): the state does not match its configuration")
-        }
-        for (disk, identity) in zip(configuration.disks, saved.disks) where DiskIdentity.of(disk.path) != identity {
-            throw .snapshot("disk \(disk.path) changed since the snapshot (size or modification time)")
-        }
-        try self.init(configuration: configuration)
+        try self.init(restoring: saved, from: directory, kernel: kernel, devices: devices, membership: nil)
+    }
+
+    /// Builds the VM of `saved` (loaded from `directory`, its configuration validated with
+    /// `kernel` parsed) — under a shared dispatcher with a `membership` — and puts its state back.
+    convenience init(
+        restoring saved: VirtualMachineSnapshot, from directory: String, kernel: KernelImage?,
+        devices: [DeviceAttachment], membership: SchedulerMembership?
+    ) throws(VirtualMachineError) {
+        let url = URL(fileURLWithPath: directory)
+        try self.init(validated: saved.configuration, kernel: kernel, devices: devices, membership: membership)
         do {
             let fd = try FileDescriptor.open(
                 url.appendingPathComponent(VirtualMachineSnapshot.memoryFile).path, .readOnly)

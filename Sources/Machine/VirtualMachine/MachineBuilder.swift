@@ -68,7 +68,7 @@ struct MachineBuilder {
         /// The runners' gated wrappers, when a shared dispatcher schedules them.
         var gated: [GatedVCPU<KVMVirtualCPU>]
         var serial: Serial16550
-        var disks: [(device: any BlockDevice, transport: VirtioMMIOTransport, worker: VirtioQueueWorker)]
+        var disks: [MachineDisk]
         var diskPlacements: [DevicePlacement]
         var bootSummary: String
         var keepAlive: KeepAlive
@@ -145,7 +145,7 @@ struct MachineBuilder {
         }
 
         // Disks.
-        var disks: [(device: any BlockDevice, transport: VirtioMMIOTransport, worker: VirtioQueueWorker)] = []
+        var disks: [MachineDisk] = []
         for (index, (disk, placement)) in zip(c.disks, diskPlacements).enumerated() {
             disks.append(
                 try step("disk \(index) (\(disk.path))") {
@@ -156,7 +156,9 @@ struct MachineBuilder {
                     let transport = try VirtioMMIOTransport(
                         backend: block, memory: memory, interrupt: EventFD(nonBlocking: true))
                     try transport.attach(to: vm, bus: mmio, placement: placement)
-                    return (device, transport, try VirtioQueueWorker(transport: transport))
+                    return MachineDisk(
+                        path: disk.path, device: device, block: block, transport: transport,
+                        worker: try VirtioQueueWorker(transport: transport))
                 })
         }
 

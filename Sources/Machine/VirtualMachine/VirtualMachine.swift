@@ -49,7 +49,7 @@ public final class VirtualMachine: Sendable {
     let kvm: KVMSystem
     let vm: KVMVirtualMachine
     let bridge: GuestMemoryBridge<KVMVirtualMachine>
-    let disks: [(device: any BlockDevice, transport: VirtioMMIOTransport, worker: VirtioQueueWorker)]
+    let disks: [MachineDisk]
     let controller: LifecycleController
     /// The shared dispatcher's hold on the vCPUs (under a ``VMManager`` that schedules), with
     /// their gated wrappers; `nil` and empty when each vCPU has a host thread of its own.
@@ -244,6 +244,9 @@ public final class VirtualMachine: Sendable {
     /// Every state from now on, starting with the current one; the stream finishes after
     /// `stopped`.
     public func stateChanges() -> AsyncStream<VirtualMachineState> { controller.subscribe() }
+
+    /// What each disk has served so far, in disk order (see ``DiskUsage``).
+    public var diskUsage: [DiskUsage] { disks.map(DiskUsage.init) }
 
     /// Each vCPU's share of the run so far: exits, and T_cpu / T_io / T_wait (see ``VCPUUsage``).
     public var vcpuUsage: [VCPUUsage] {

@@ -36,6 +36,8 @@ public struct SchedulingReport: Sendable {
     public let latencies: LatencySamples
     /// Every slice, when the run recorded a trace (empty otherwise).
     public let trace: [SliceRecord]
+    /// What a real dispatcher spent per decision outside the guests (`nil` for a simulation).
+    public var decisionCost: DecisionCost?
 
     /// Builds the report of a run of `duration` on `cpus` CPUs from a settled core; rows follow
     /// the order of `vcpus`.

@@ -45,6 +45,13 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         var suspended = false
         /// Make it runnable on resume: it was runnable when suspended, or a wake-up came meanwhile.
         var wakeOnResume = false
+        /// Callers waiting for its running slice to end (``VCPUDispatcher/remove(_:)`` and the
+        /// like): the slice's end then keeps it off the run queue, so that it is not picked
+        /// again before they act.
+        var holds = 0
+        /// Held off the run queue at its slice's end while it was runnable (or woken): it goes
+        /// back once the holders are done.
+        var heldRunnable = false
     }
 
     private struct State {
@@ -62,6 +69,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         var workerThreadIDs: [Int32?]
         var workersWithoutPriority = 0
         var threads: [HostThread] = []
+        var decisionCost = DecisionCost()
 
         /// Nanoseconds since start (0 before).
         func time(_ clock: Nanoseconds) -> Nanoseconds {
@@ -243,7 +251,7 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
 
     /// Gives a vCPU new parameters (a VM's resized share: weight, cap, priority, reservation).
     /// A running slice is preempted and waited for first; the policy then takes the vCPU back
-    /// as ``SchedulingPolicy/update(_:parameters:at:)`` describes. Its accounting goes on.
+    /// as `SchedulingPolicy.update(_:parameters:at:)` describes. Its accounting goes on.
     ///
     /// - Throws: ``DispatcherError/scheduler(_:)``: `unknownVCPU` for a vCPU the dispatcher does
     ///   not have (or that has stopped), what the policy throws for parameters it cannot use (the
@@ -259,20 +267,37 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
         if case .failure(let error) = result { throw .scheduler(error) }
     }
 
-    /// Runs `body` under the lock at a moment `vcpu` is not running: while it is, preempts it and
-    /// waits for its slice to end (another worker may pick it up again before the lock is taken:
-    /// then again).
+    /// Runs `body` under the lock at a moment `vcpu` is not running. While it runs, it is held
+    /// (its slice's end keeps it off the run queue, so no worker picks it again first),
+    /// preempted, and waited for; once the body is done it goes back to the run queue if it was
+    /// runnable and the body neither removed nor suspended it.
     private func whenNotRunning<R>(_ vcpu: VCPUID, _ body: (inout State, Nanoseconds) -> R) -> R {
-        while true {
-            var result: R?
-            let victim: (any SchedulableVCPU)? = state.withLock { s in
-                if s.running[vcpu] != nil { return s.entries[vcpu]?.vcpu }
-                result = body(&s, s.time(monotonicNanoseconds()))
-                return nil
+        var result: R?
+        let victim: (any SchedulableVCPU)? = state.withLock { s in
+            if s.running[vcpu] != nil, let entry = s.entries[vcpu] {
+                s.entries[vcpu]?.holds += 1
+                return entry.vcpu
             }
-            if let result { return result }
-            victim?.preempt()
-            state.wait(until: { $0.running[vcpu] == nil }, then: { _ in })
+            result = body(&s, s.time(monotonicNanoseconds()))
+            return nil
+        }
+        if let result { return result }
+        victim?.preempt()
+        return state.wait(until: { $0.running[vcpu] == nil }) { s in
+            let now = s.time(monotonicNanoseconds())
+            s.entries[vcpu]?.holds -= 1
+            let result = body(&s, now)
+            if let entry = s.entries[vcpu], entry.holds == 0, entry.heldRunnable {
+                s.entries[vcpu]?.heldRunnable = false
+                if entry.suspended {
+                    s.entries[vcpu]?.wakeOnResume = true
+                } else if s.core.policy.state(of: vcpu) == .blocked {
+                    do throws(SchedulerError) { try s.core.wake(vcpu, at: now) } catch {
+                        s.failure = s.failure ?? error
+                    }
+                }
+            }
+            return result
         }
     }
 
@@ -312,7 +337,9 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
             let end = s.stoppedAt ?? s.time(monotonicNanoseconds())
             var core = s.core
             core.settle(at: end)
-            return SchedulingReport(cpus: workerCount, duration: end, vcpus: s.order, core: core, trace: s.trace)
+            var report = SchedulingReport(cpus: workerCount, duration: end, vcpus: s.order, core: core, trace: s.trace)
+            report.decisionCost = s.decisionCost
+            return report
         }
     }
 
@@ -354,17 +381,26 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
             s.workerThreadIDs[worker] = tid
             if !prioritized { s.workersWithoutPriority += 1 }
         }
-        while case .run(let decision, let vcpu, let pin) = nextJob(worker) {
+        // When the last slice ended: the time to the next slice's start is the decision's cost,
+        // counted when no sleep came in between.
+        var sliceEnded: Nanoseconds?
+        while case .run(let decision, let vcpu, let pin) = nextJob(worker, since: sliceEnded) {
             if let pin, let thread = vcpu.hostThreadID { try? pin.apply(toThread: thread) }
             let report = vcpu.runSlice(decision.slice)
-            finish(decision.vcpu, worker: worker, report: report)
+            sliceEnded = monotonicNanoseconds()
+            // Its own critical section, whose end wakes whoever waits for this slice to end (a
+            // pick that finds nothing to run sleeps without waking anyone).
+            state.withLock { finish(decision.vcpu, worker: worker, report: report, in: &$0) }
         }
     }
 
-    /// Waits until a vCPU can be picked for `worker`, or the dispatcher stops.
-    private func nextJob(_ worker: Int) -> Job {
-        state.wait(
+    /// Waits until a vCPU can be picked for `worker`, or the dispatcher stops. With `since` (when
+    /// the worker's last slice ended), a pick made without waiting counts in the decision cost.
+    private func nextJob(_ worker: Int, since sliceEnded: Nanoseconds?) -> Job {
+        var attempts = 0
+        return state.wait(
             for: { s, clock -> Job? in
+                attempts += 1
                 if s.stopping || s.failure != nil { return .exit }
                 let now = s.time(clock)
                 let decision: SchedulingDecision?
@@ -381,6 +417,10 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
                     s.entries[decision.vcpu]?.pinnedTo = worker
                     pin = workerAffinity[worker]
                 }
+                if attempts == 1, let sliceEnded {
+                    let picked = monotonicNanoseconds()
+                    s.decisionCost.record(picked > sliceEnded ? picked - sliceEnded : 0)
+                }
                 return .run(decision, entry.vcpu, pin: pin)
             },
             deadline: { s in
@@ -390,28 +430,33 @@ public final class VCPUDispatcher<Policy: SchedulingPolicy>: VCPUWakeSink, @unch
     }
 
     /// Accounts a slice that ended.
-    private func finish(_ vcpu: VCPUID, worker: Int, report: SliceReport) {
-        state.withLock { s in
-            let now = s.time(monotonicNanoseconds())
-            let start = s.running.removeValue(forKey: vcpu)?.start ?? now
-            let outcome = report.end.outcome ?? .blocked
-            do throws(SchedulerError) {
-                try s.core.finish(vcpu, exitHandling: report.exitHandling, outcome: outcome, at: now)
-                if report.end.outcome == nil {
-                    try s.core.remove(vcpu, at: now)
-                } else if outcome == .blocked, s.entries[vcpu]?.wakePending == true {
-                    try s.core.wake(vcpu, at: now)
-                }
-            } catch {
-                s.failure = s.failure ?? error
+    /// Accounts a slice that ended, with the state locked.
+    private func finish(_ vcpu: VCPUID, worker: Int, report: SliceReport, in s: inout State) {
+        let now = s.time(monotonicNanoseconds())
+        let start = s.running.removeValue(forKey: vcpu)?.start ?? now
+        let outcome = report.end.outcome ?? .blocked
+        let held = (s.entries[vcpu]?.holds ?? 0) > 0
+        let wakePending = s.entries[vcpu]?.wakePending == true
+        do throws(SchedulerError) {
+            try s.core.finish(vcpu, exitHandling: report.exitHandling, outcome: outcome, at: now)
+            if report.end.outcome == nil {
+                try s.core.remove(vcpu, at: now)
+            } else if held {
+                // Someone waits to act on it: off the run queue until they have.
+                if outcome == .preempted { try s.core.block(vcpu, at: now) }
+                if outcome == .preempted || wakePending { s.entries[vcpu]?.heldRunnable = true }
+            } else if outcome == .blocked, wakePending {
+                try s.core.wake(vcpu, at: now)
             }
-            s.entries[vcpu]?.wakePending = false
-            if s.recordsTrace {
-                s.trace.append(
-                    SliceRecord(
-                        cpu: worker, vcpu: vcpu, start: start, end: max(start, now),
-                        exitHandling: report.exitHandling, outcome: outcome))
-            }
+        } catch {
+            s.failure = s.failure ?? error
+        }
+        s.entries[vcpu]?.wakePending = false
+        if s.recordsTrace {
+            s.trace.append(
+                SliceRecord(
+                    cpu: worker, vcpu: vcpu, start: start, end: max(start, now),
+                    exitHandling: report.exitHandling, outcome: outcome))
         }
     }
 }
