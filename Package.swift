@@ -261,7 +261,7 @@ let package = Package(
             name: "machine-bench",
             dependencies: [
                 "BenchmarkSupport", "Machine", "HostPlacement", "KVM", "VCPU", "GuestMemory", "HostSupport",
-                "Scheduling", argumentParser,
+                "Scheduling", "VCPUScheduler", argumentParser,
             ],
             path: "Benchmarks/machine-bench", swiftSettings: swiftSettings),
         .executableTarget(

@@ -26,6 +26,7 @@ import KVM
 import Machine
 import Scheduling
 import VCPU
+import VCPUScheduler
 
 @main
 struct MachineBench: ParsableCommand {
@@ -106,13 +107,18 @@ struct MachineBench: ParsableCommand {
             }
             for vm in resident { try manager.remove(vm.id) }
         }
-        let (perDecision, decisions) = try sharedDispatcherDecision(image: spinImage(in: dir))
         let alone = try Self.coreDecision(vcpus: 100)
-        report.add([
-            .text("50 × 2 vCPUs"), .text("per scheduling decision (\(decisions) decisions)"),
-            .number(perDecision / 1000, decimals: 3), .number(alone / 1000, decimals: 3),
-            .number(perDecision / alone, decimals: 2),
-        ])
+        let image = try spinImage(in: dir)
+        for (label, priority) in [("inherited", WorkerPriority.inherited), ("SCHED_FIFO", .realTimeFIFO(10))] {
+            let (perDecision, decisions, refused) = try sharedDispatcherDecision(image: image, priority: priority)
+            report.add([
+                .text("50 × 2 vCPUs"),
+                .text(
+                    "per decision, \(label) workers\(refused ? " (refused: inherited)" : "") (\(decisions) decisions)"),
+                .number(perDecision / 1000, decimals: 3), .number(alone / 1000, decimals: 3),
+                .number(perDecision / alone, decimals: 2),
+            ])
+        }
         report.note("ratio = VMManager / primitives (target for add → first exit: ≤ 1.1)")
         report.note(
             "per scheduling decision: the shared dispatcher's slice end → next slice start on a worker, against "
@@ -132,10 +138,12 @@ struct MachineBench: ParsableCommand {
 
     /// 50 VMs of 2 spinning vCPUs under one manager's dispatcher for `seconds`; the dispatcher's
     /// mean ns per decision and the number of decisions measured.
-    func sharedDispatcherDecision(image: String) throws -> (Double, UInt64) {
+    /// Whether the workers' priority was refused (no CAP_SYS_NICE) comes back too.
+    func sharedDispatcherDecision(image: String, priority: WorkerPriority) throws -> (Double, UInt64, Bool) {
         let manager = try VMManager(
             host: try HostResources(capacity: [.vcpus: 128, .memory: 64 << 30, .storage: 1 << 40]),
-            scheduling: VMManagerScheduling(policy: try WeightedFairPolicy(slice: 1_000_000), slots: 2))
+            scheduling: VMManagerScheduling(
+                policy: try WeightedFairPolicy(slice: 1_000_000), slots: 2, workerPriority: priority))
         var vms: [ManagedVM] = []
         for i in 0..<50 {
             let vm = try manager.add(
@@ -148,9 +156,10 @@ struct MachineBench: ParsableCommand {
         }
         usleep(UInt32(max(0.1, seconds) * 1e6))
         let cost = manager.report().scheduling?.decisionCost ?? DecisionCost()
+        let refused = manager.workersWithoutPriority > 0
         for vm in vms { try manager.remove(vm.id) }
         guard let mean = cost.mean else { throw ValidationError("the dispatcher made no decision") }
-        return (mean, cost.decisions)
+        return (mean, cost.decisions, refused)
     }
 
     /// ns per decision of weighted fair scheduling with accounting (SchedulerCore) for `vcpus`

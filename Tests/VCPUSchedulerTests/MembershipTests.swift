@@ -134,6 +134,40 @@ struct MembershipTests {
     }
 }
 
+/// A `SCHED_FIFO` worker starts the gated vCPU threads it runs in the normal class: a spinning
+/// guest on a FIFO thread would keep the same-priority workers from ever ending its slice (with
+/// as many slots as host CPUs, the whole dispatcher stalled).
+@Suite(
+    "Real-time workers and their vCPU threads", .usesKVM,
+    .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
+struct RealTimeWorkerTests {
+    @Test func vCPUThreadsOfAFIFOWorkerRunInTheNormalClass() throws {
+        let machine = try CounterVM(id: VMID(0), vcpus: 1)
+        defer { machine.stop() }
+        let dispatcher = try VCPUDispatcher(
+            policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 1, workerPriority: .realTimeFIFO(10))
+        try dispatcher.add(machine.vcpus[0], parameters: SchedulingParameters())
+        try dispatcher.start()
+        defer { dispatcher.stop() }
+        try waitUntil("the vCPU thread to start") { machine.vcpus[0].hostThreadID != nil }
+        try whenAvailable(
+            dispatcher.workersWithoutPriority == 0, "the SCHED_FIFO worker check",
+            missing: "the kernel refused SCHED_FIFO (no CAP_SYS_NICE)"
+        ) {
+            let worker = try #require(dispatcher.workerThreadIDs.first ?? nil)
+            let vcpu = try #require(machine.vcpus[0].hostThreadID)
+            // The worker: SCHED_FIFO, with the reset-on-fork flag the kernel reports with it.
+            #expect(sched_getscheduler(worker) & ~WorkerPriorityFlags.resetOnFork == SCHED_FIFO)
+            #expect(sched_getscheduler(vcpu) == SCHED_OTHER)
+        }
+    }
+}
+
+/// `SCHED_RESET_ON_FORK` as `sched_getscheduler` reports it.
+enum WorkerPriorityFlags {
+    static let resetOnFork: Int32 = 0x4000_0000
+}
+
 /// Stopping gated KVM vCPUs from their owner's thread while dispatcher workers are inside their
 /// slices (resuming or pausing them) ends every run: the stop wins over the worker's resume or
 /// pause. Randomised moments over many rounds; a lost stop hangs and fails on the wait's bound.

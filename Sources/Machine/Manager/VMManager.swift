@@ -296,6 +296,10 @@ public final class VMManager: Sendable {
         }
     }
 
+    /// Shared-dispatcher workers whose requested ``VMManagerScheduling/workerPriority`` the kernel
+    /// refused (no `CAP_SYS_NICE`): they run with the inherited class. 0 without shared scheduling.
+    public var workersWithoutPriority: Int { dispatcher?.workersWithoutPriority ?? 0 }
+
     /// The first error the shared dispatcher's policy reported (it stops dispatching after
     /// one), if any.
     public var schedulingFailure: SchedulerError? { dispatcher?.failure }

@@ -15,8 +15,15 @@ public enum WorkerPriority: Sendable, Equatable {
     /// `SCHED_OTHER` with this nice value (`setpriority`; below 0 needs `CAP_SYS_NICE`).
     case nice(Int32)
     /// `SCHED_FIFO` with this priority (1...99; needs `CAP_SYS_NICE`). A FIFO worker preempts
-    /// any normal thread on wake-up.
+    /// any normal thread on wake-up. The worker is set with `SCHED_RESET_ON_FORK`, so the vCPU
+    /// threads it starts (a `GatedVCPU`'s runner is created in its first slice) run in the
+    /// normal class: a guest spinning on a FIFO thread would keep the workers, at the same
+    /// priority, from ever ending its slice.
     case realTimeFIFO(Int32)
+
+    /// `SCHED_RESET_ON_FORK` (linux/sched.h): children and new threads do not inherit a
+    /// real-time class or a negative nice value.
+    static let resetOnFork: Int32 = 0x4000_0000
 
     /// Applies the class to the calling thread; returns whether the kernel accepted it (a
     /// refused change leaves the thread as it was).
@@ -30,7 +37,8 @@ public enum WorkerPriority: Sendable, Equatable {
             return setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), value) == 0
         case .realTimeFIFO(let priority):
             var parameters = sched_param(sched_priority: priority)
-            return pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0
+            // For this thread (a tid), not the process; threads it creates start as SCHED_OTHER.
+            return sched_setscheduler(HostThread.currentKernelID, SCHED_FIFO | Self.resetOnFork, &parameters) == 0
         }
     }
 }
