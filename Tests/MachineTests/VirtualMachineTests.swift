@@ -107,6 +107,51 @@ struct VirtualMachineTests {
         #expect(vm.waitUntilStopped(timeout: 0) == .stoppedByOwner)
     }
 
+    @Test func theAsyncFormsDriveTheLifecycle() async throws {
+        let dir = try TemporaryDirectory()
+        let vm = try VirtualMachine(configuration: Self.configuration(Self.spin, in: dir, vcpus: 2))
+        try await vm.started()
+        #expect(vm.state == .running)
+        await #expect(throws: VirtualMachineError.self) { try await vm.started() }
+        try await vm.paused()
+        #expect(vm.state == .paused && vm.runners.allSatisfy { $0.state == .paused })
+        try await vm.resumed()
+        #expect(vm.state == .running)
+        #expect(await vm.stopped(requesting: true) == .stoppedByOwner)
+        #expect(await vm.stopped(requesting: false) == .stoppedByOwner, "already stopped: at once")
+        await #expect(throws: VirtualMachineError.self) { try await vm.paused() }
+    }
+
+    /// Real mode `cli; hlt`: halted inside KVM (the in-kernel LAPIC), with no interrupt to come.
+    static let haltForever: [UInt8] = [0xFA, 0xF4]
+
+    /// A guest halted inside `KVM_RUN` is paused (the kick brings it out; it stays halted, as
+    /// the vCPU's MP state read while paused shows), resumed into its halt, and stopped — on its own thread, and
+    /// under a shared dispatcher whose slot it holds while halted.
+    @Test func pausingAHaltedGuest() throws {
+        let dir = try TemporaryDirectory()
+        let configuration = try Self.configuration(Self.haltForever, in: dir)
+        let manager = try SharedSchedulingTests.manager(slots: 1)
+        let scheduled = try manager.add(configuration)
+        for vm in [try VirtualMachine(configuration: configuration), scheduled.vm] {
+            try vm.start()
+            // Paused and resumed until the pause finds it halted (its first slice may not have
+            // come yet): every one of those pauses is a pause of a running or halted guest.
+            var halted = false
+            try waitUntil("a pause to find the guest in its halt") {
+                guard (try? vm.pause()) != nil else { return false }
+                halted = (try? vm.runners[0].vcpu.mpState()) == .halted
+                if !halted { try? vm.resume() }
+                return halted
+            }
+            #expect(vm.state == .paused && halted)
+            try vm.resume()
+            #expect(vm.state == .running)
+            #expect(vm.stop() == .stoppedByOwner)
+        }
+        try manager.remove(scheduled.id)
+    }
+
     @Test func stopBeforeStartAndStopWhilePaused() throws {
         let dir = try TemporaryDirectory()
         let unstarted = try VirtualMachine(configuration: Self.configuration(Self.spin, in: dir))

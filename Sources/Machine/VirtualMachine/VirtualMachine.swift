@@ -27,7 +27,8 @@ import VCPUScheduler
 ///
 /// Its life is an explicit state machine (``VirtualMachineState``): ``start()`` from `created`,
 /// ``pause()`` and ``resume()`` between `running` and `paused`, ``stop()`` from anywhere (and
-/// again, harmlessly). The guest ends it too — powering off, resetting, a vCPU failing — and the
+/// again, harmlessly); ``started()``, ``paused()``, ``resumed()`` and ``stopped(requesting:)`` are
+/// their async forms, which suspend the task instead of blocking a thread. The guest ends it too — powering off, resetting, a vCPU failing — and the
 /// ``VirtualMachineOutcome`` says which; the first reason wins. Nothing polls: state changes
 /// reach ``stateChanges()`` streams and ``stopped()`` waiters as they happen.
 public final class VirtualMachine: Sendable {
