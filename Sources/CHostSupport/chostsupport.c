@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include "chostsupport.h"
 
 int chost_punch_hole(int fd, int64_t offset, int64_t length) {
@@ -42,4 +43,27 @@ int chost_ofd_test(int fd, int64_t start, int64_t length, int type) {
     }
     if (lock.l_type == F_UNLCK) return 0;
     return lock.l_type == F_WRLCK ? 2 : 1;
+}
+
+int chost_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int chost_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event event = {.events = events, .data = {.u64 = token}};
+    int ctl = op == 1 ? EPOLL_CTL_ADD : op == 2 ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
+    return epoll_ctl(epfd, ctl, fd, &event) < 0 ? -errno : 0;
+}
+
+int chost_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms) {
+    struct epoll_event ready[64];
+    if (max > 64) max = 64;
+    int count = epoll_wait(epfd, ready, max, timeout_ms);
+    if (count < 0) return -errno;
+    for (int i = 0; i < count; i++) {
+        tokens[i] = ready[i].data.u64;
+        events[i] = ready[i].events;
+    }
+    return count;
 }

@@ -28,6 +28,17 @@ int chost_ofd_lock(int fd, int64_t start, int64_t length, int type);
 /// write lock is, or -errno.
 int chost_ofd_test(int fd, int64_t start, int64_t length, int type);
 
+/// epoll_create1(EPOLL_CLOEXEC); the descriptor or -errno.
+int chost_epoll_create(void);
+
+/// epoll_ctl ADD (`op` 1), MOD (2) or DEL (3) of `fd` with `events` (EPOLLIN 1, EPOLLOUT 4, …)
+/// and `token` as the event's data; 0 or -errno. (struct epoll_event is packed on x86_64: it
+/// stays on the C side.)
+int chost_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+
+/// epoll_wait for at most `max` events into `tokens` and `events`; the count or -errno.
+int chost_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
+
 /// The kernel id of the calling thread (gettid(2)).
 static inline int chost_gettid(void) { return (int)syscall(SYS_gettid); }
 
