@@ -205,14 +205,7 @@ struct MiniVMM: ParsableCommand {
         let vcpuCount = vcpus ?? 2
         let guest = try DemoVM.writeGuest(in: directory)
         let slots = self.slots ?? 1
-        let scheduling = try policy.map { policy in
-            VMManagerScheduling(
-                policy: try policy.makePolicy(slice: Nanoseconds((sliceMs ?? 5) * 1_000_000)), slots: slots)
-        }
-        // Enough vCPU overcommit for every VM's vCPUs on this host, however few its CPUs.
-        let manager = try VMManager.thisHost(
-            storageDirectory: directory.path, vcpuOvercommit: Double(max(1, vms * vcpuCount)),
-            storageOvercommit: Self.storageOvercommit, scheduling: scheduling)
+        let manager = try makeManager(storageDirectory: directory.path, vcpus: vms * vcpuCount)
         let board = ReportBoard(vms: vms)
         var machines: [ManagedVM] = []
         for (index, disk) in disks.enumerated() {
@@ -227,21 +220,9 @@ struct MiniVMM: ParsableCommand {
                 configuration, devices: [DemoVM.attachment(ReportDevice(board: board, index: index))])
             machines.append(managed)
         }
-        let first = machines[0].vm
-        print(
-            "VM\(vms > 1 ? "s: \(vms) x" : ":") \(DemoVM.memorySize >> 20) MiB, \(vcpuCount) vCPU(s) in long mode; "
-                + "virtio-blk at 0x" + String(first.diskPlacements[0].mmioBase, radix: 16)
-                + ", GSI \(first.diskPlacements[0].gsi); serial at 0x3f8"
-                + (vms > 1 ? "; under one VMManager" : ""))
-        if let policy, let report = manager.report().scheduling {
-            print(
-                "\(vms > 1 ? "vCPUs of all VMs" : "vCPUs") scheduled by \(policy.rawValue) (\(report.policyName)) on \(slots) slot(s)"
-            )
-        }
+        printMachine(machines[0].vm, count: vms, manager: manager)
         if vms == 1 {
-            try runOne(
-                machines[0].vm, board: board, disk: disks[0], manager: manager, managedID: machines[0].id,
-                continued: false)
+            try runOne(machines[0], board: board, disk: disks[0], manager: manager, continued: false)
         } else {
             try runMany(machines, board: board, disks: disks, manager: manager, directory: directory)
         }
@@ -266,32 +247,45 @@ struct MiniVMM: ParsableCommand {
         let reports = ReportDevice(board: board, index: 0)
         reports.restore(saved.reports)
         // Under a manager like a new run: with --policy, the restored VM's vCPUs join its dispatcher.
-        let slots = self.slots ?? 1
-        let manager = try VMManager.thisHost(
-            storageDirectory: URL(fileURLWithPath: disk.path).deletingLastPathComponent().path,
-            vcpuOvercommit: Double(max(1, state.configuration.vcpuCount)), storageOvercommit: Self.storageOvercommit,
-            scheduling: try policy.map { policy in
-                VMManagerScheduling(
-                    policy: try policy.makePolicy(slice: Nanoseconds((sliceMs ?? 5) * 1_000_000)), slots: slots)
-            })
+        let vcpuCount = state.configuration.vcpuCount
+        let manager = try makeManager(
+            storageDirectory: URL(fileURLWithPath: disk.path).deletingLastPathComponent().path, vcpus: vcpuCount)
         let managed = try manager.add(restoring: directory, devices: [DemoVM.attachment(reports)])
         if let policy {
-            try manager.setScheduling(
-                policy.share(vm: 0, vcpus: state.configuration.vcpuCount, slots: slots), for: managed.id)
+            try manager.setScheduling(policy.share(vm: 0, vcpus: vcpuCount, slots: slots ?? 1), for: managed.id)
         }
-        let vm = managed.vm
-        print(
-            "VM: \(vm.configuration.memorySize >> 20) MiB, \(vm.configuration.vcpuCount) vCPU(s) in long mode; virtio-blk at 0x"
-                + String(vm.diskPlacements[0].mmioBase, radix: 16)
-                + ", GSI \(vm.diskPlacements[0].gsi); serial at 0x3f8"
-        )
-        if let policy, let report = manager.report().scheduling {
-            print("vCPUs scheduled by \(policy.rawValue) (\(report.policyName)) on \(slots) slot(s)")
-        }
+        printMachine(managed.vm, count: 1, manager: manager)
         try runOne(
-            vm, board: board,
+            managed, board: board,
             disk: DiskCheck(path: disk.path, expectedChecksum: saved.expectedChecksum, capacity: saved.capacity),
-            manager: manager, managedID: managed.id, continued: true)
+            manager: manager, continued: true)
+    }
+
+    /// The run's VM manager: this host's resources with enough vCPU overcommit for `vcpus` vCPUs
+    /// in all, however few its CPUs, and one dispatcher under `--policy`.
+    func makeManager(storageDirectory: String, vcpus: Int) throws -> VMManager {
+        let scheduling = try policy.map { policy in
+            VMManagerScheduling(
+                policy: try policy.makePolicy(slice: Nanoseconds((sliceMs ?? 5) * 1_000_000)), slots: slots ?? 1)
+        }
+        return try VMManager.thisHost(
+            storageDirectory: storageDirectory, vcpuOvercommit: Double(max(1, vcpus)),
+            storageOvercommit: Self.storageOvercommit, scheduling: scheduling)
+    }
+
+    /// The lines that describe the run's `count` VMs (like `vm`) and how they are scheduled.
+    func printMachine(_ vm: VirtualMachine, count: Int, manager: VMManager) {
+        print(
+            "VM\(count > 1 ? "s: \(count) x" : ":") \(vm.configuration.memorySize >> 20) MiB, "
+                + "\(vm.configuration.vcpuCount) vCPU(s) in long mode; "
+                + "virtio-blk at 0x" + String(vm.diskPlacements[0].mmioBase, radix: 16)
+                + ", GSI \(vm.diskPlacements[0].gsi); serial at 0x3f8"
+                + (count > 1 ? "; under one VMManager" : ""))
+        if let policy, let report = manager.report().scheduling {
+            print(
+                "\(count > 1 ? "vCPUs of all VMs" : "vCPUs") scheduled by \(policy.rawValue) (\(report.policyName)) "
+                    + "on \(report.cpus) slot(s)")
+        }
     }
 
     /// Waits (on a thread of its own) for `vm` to stop and records why on `board`.
@@ -307,21 +301,19 @@ struct MiniVMM: ParsableCommand {
     /// Waits until every guest is done, a VM stops, the dispatcher fails or the timeout passes;
     /// returns whether it timed out.
     func waitForGuests(
-        _ board: ReportBoard, vcpus: Int, manager: VMManager?, until condition: ((ReportDevice.Reports) -> Bool)? = nil
+        _ board: ReportBoard, vcpus: Int, manager: VMManager, until condition: ((ReportDevice.Reports) -> Bool)? = nil
     ) -> Bool {
         board.waitUntilEveryVM(
             condition ?? { Self.finished($0, vcpus: vcpus) }, timeoutSeconds: timeout,
             // The dispatcher does not announce a failure: look every 100 ms while it schedules.
-            recheckSeconds: policy != nil && manager != nil ? 0.1 : nil,
-            giveUp: { manager?.schedulingFailure != nil })
+            recheckSeconds: policy != nil ? 0.1 : nil,
+            giveUp: { manager.schedulingFailure != nil })
     }
 
-    /// Runs one VM — new under `manager`, or restored — to the end (or to the pause for
+    /// Runs one VM of `manager` — new or restored — to the end (or to the pause for
     /// `--snapshot`), prints its table and judges it.
-    func runOne(
-        _ vm: VirtualMachine, board: ReportBoard, disk: DiskCheck, manager: VMManager?, managedID: Int?,
-        continued: Bool
-    ) throws {
+    func runOne(_ managed: ManagedVM, board: ReportBoard, disk: DiskCheck, manager: VMManager, continued: Bool) throws {
+        let vm = managed.vm
         print(continued ? "--- guest serial console (continued) ---" : "--- guest serial console ---")
         // The console writes to standard output directly: what print() buffered goes first.
         fflush(nil)
@@ -334,7 +326,7 @@ struct MiniVMM: ParsableCommand {
         if paused { try vm.pause() }
         // The threads' figures and the dispatcher's rows while the vCPUs are still there.
         let accounts = VCPUAccount.of(vm)
-        let report = manager?.report()
+        let report = manager.report()
         let entry = board.entries[0]
         if paused, let snapshot {
             // The console may have stopped mid-line: the marker starts a line of its own (that
@@ -344,20 +336,16 @@ struct MiniVMM: ParsableCommand {
                 vm, to: snapshot,
                 run: SavedRun(
                     expectedChecksum: disk.expectedChecksum, capacity: disk.capacity, reports: entry.reports))
-            printSummary(
-                accounts: accounts, disk: DiskCounts(vm), scheduling: report?.scheduling,
-                vm: managedID.map { VMID(UInt32($0)) })
-            if let manager, let managedID { try manager.remove(managedID) } else { vm.stop() }
+        }
+        try manager.remove(managed.id)
+        if !paused { print("--- end of guest output ---") }
+        printSummary(accounts: accounts, disk: DiskCounts(vm), scheduling: report.scheduling, vm: managed.schedulingVM)
+        if paused, let snapshot {
             print("snapshot saved to \(snapshot); continue with: mini-vmm --restore \(snapshot)")
             return
         }
-        if let manager, let managedID { try manager.remove(managedID) } else { vm.stop() }
-        print("--- end of guest output ---")
-        printSummary(
-            accounts: accounts, disk: DiskCounts(vm), scheduling: report?.scheduling,
-            vm: managedID.map { VMID(UInt32($0)) })
         let problems = judge(
-            entry, timedOut: timedOut, schedulerFailure: manager?.schedulingFailure, disk: disk, vcpuCount: vcpuCount,
+            entry, timedOut: timedOut, schedulerFailure: manager.schedulingFailure, disk: disk, vcpuCount: vcpuCount,
             prefix: "")
         if !problems.isEmpty { throw ExitCode(1) }
     }

@@ -37,9 +37,9 @@ struct SharedSchedulingTests {
         return c
     }
 
-    /// The dispatcher's rows for VM `id` (the manager's scheduler id is the VM id).
-    static func rows(_ report: VMManagerReport, vm id: Int) -> [SchedulingReport.VCPURow] {
-        report.scheduling?.vcpus.filter { $0.id.vm == VMID(UInt32(id)) } ?? []
+    /// The dispatcher's rows for `managed`'s vCPUs.
+    static func rows(_ report: VMManagerReport, vm managed: ManagedVM) -> [SchedulingReport.VCPURow] {
+        report.scheduling?.vcpus.filter { $0.id.vm == managed.schedulingVM } ?? []
     }
 
     @Test func weightsOneTwoFourOnOneSlotGetCPUInThatRatio() throws {
@@ -64,7 +64,7 @@ struct SharedSchedulingTests {
             #expect(accounting.slices > 0 && figures.cpuNanoseconds == accounting.cpuTime)
             #expect(
                 figures.waitNanoseconds == accounting.waitTime && figures.waitNanoseconds > 0, "one slot: they wait")
-            let entitled = try #require(Self.rows(report, vm: managed.id).first).entitledShare
+            let entitled = try #require(Self.rows(report, vm: managed).first).entitledShare
             #expect(abs(entitled - weight / 7) < 1e-9)
         }
         for managed in vms { #expect(try manager.remove(managed.id) == .stoppedByOwner) }
@@ -82,13 +82,13 @@ struct SharedSchedulingTests {
         try a.vm.start()
         try b.vm.start()
         try waitUntil("both VMs' first slices") {
-            [a, b].allSatisfy { (Self.rows(manager.report(), vm: $0.id).first?.accounting.slices ?? 0) > 0 }
+            [a, b].allSatisfy { (Self.rows(manager.report(), vm: $0).first?.accounting.slices ?? 0) > 0 }
         }
-        #expect(abs((Self.rows(manager.report(), vm: a.id).first?.entitledShare ?? 0) - 2.0 / 3) < 1e-9)
+        #expect(abs((Self.rows(manager.report(), vm: a).first?.entitledShare ?? 0) - 2.0 / 3) < 1e-9)
         // While running: 3 : 1.
         try manager.setScheduling(SchedulingConfiguration(weight: 3072), for: a.id)
         let report = manager.report()
-        #expect(abs((Self.rows(report, vm: a.id).first?.entitledShare ?? 0) - 0.75) < 1e-9)
+        #expect(abs((Self.rows(report, vm: a).first?.entitledShare ?? 0) - 0.75) < 1e-9)
         #expect(report.vms.first { $0.id == a.id }?.share?.weight == 3072)
         // Refusals are typed, and leave the share as it was.
         do throws(VMManagerError) {
@@ -130,10 +130,10 @@ struct SharedSchedulingTests {
             #expect(managed.vm.state == .paused)
             // Off the run queue and parked: no slice, no guest progress while paused.
             #expect(managed.vm.runners.allSatisfy { $0.state == .paused || $0.state == .created })
-            let slices = Self.rows(manager.report(), vm: managed.id).map(\.accounting.slices)
+            let slices = Self.rows(manager.report(), vm: managed).map(\.accounting.slices)
             printed = SnapshotTests.console(dir)
             usleep(50_000)
-            #expect(Self.rows(manager.report(), vm: managed.id).map(\.accounting.slices) == slices)
+            #expect(Self.rows(manager.report(), vm: managed).map(\.accounting.slices) == slices)
             #expect(SnapshotTests.console(dir) == printed)
             try managed.vm.snapshot(to: snapshot)
             try managed.vm.resume()
@@ -185,7 +185,7 @@ struct SharedSchedulingTests {
         for action in [vm.start, vm.pause, vm.resume] {
             #expect(throws: VirtualMachineError.self) { try action() }
         }
-        #expect(Self.rows(manager.report(), vm: managed.id).isEmpty)
+        #expect(Self.rows(manager.report(), vm: managed).isEmpty)
         try manager.remove(managed.id)
 
         // A stop from another thread at a random moment of the start: whichever comes first,
@@ -207,7 +207,7 @@ struct SharedSchedulingTests {
             }
             stopper.join()
             #expect(racing.vm.state == .stopped(.stoppedByOwner), "round \(round)")
-            #expect(Self.rows(manager.report(), vm: racing.id).isEmpty, "round \(round): a vCPU left behind")
+            #expect(Self.rows(manager.report(), vm: racing).isEmpty, "round \(round): a vCPU left behind")
             try manager.remove(racing.id)
         }
         #expect(manager.schedulingFailure == nil)
@@ -219,12 +219,12 @@ struct SharedSchedulingTests {
         let healthy = try (0..<2).map { try manager.add(Self.spinner("ok\($0)", in: dir)) }
         guard let (crashing, outcome) = try VMManagerTests.startWithACrashingVM(healthy, on: manager, in: dir)
         else { return }
-        #expect(Self.rows(manager.report(), vm: crashing.id).isEmpty, "the crashed VM left the dispatcher")
+        #expect(Self.rows(manager.report(), vm: crashing).isEmpty, "the crashed VM left the dispatcher")
         #expect(manager.report().vms.first { $0.id == crashing.id }?.scheduling?.slices ?? 0 > 0, "its figures kept")
-        let before = healthy.map { Self.rows(manager.report(), vm: $0.id).first?.accounting.slices ?? 0 }
+        let before = healthy.map { Self.rows(manager.report(), vm: $0).first?.accounting.slices ?? 0 }
         try waitUntil("the others to get more slices") {
             zip(healthy, before).allSatisfy { managed, count in
-                (Self.rows(manager.report(), vm: managed.id).first?.accounting.slices ?? 0) > count
+                (Self.rows(manager.report(), vm: managed).first?.accounting.slices ?? 0) > count
             }
         }
         #expect(healthy.allSatisfy { $0.vm.state == .running })
@@ -242,7 +242,7 @@ struct SharedSchedulingTests {
         func cycle() throws {
             let managed = try manager.add(configuration)
             try managed.vm.start()
-            try waitUntil("a first slice") { !Self.rows(manager.report(), vm: managed.id).isEmpty }
+            try waitUntil("a first slice") { !Self.rows(manager.report(), vm: managed).isEmpty }
             try manager.remove(managed.id)
         }
         try cycle()

@@ -34,6 +34,15 @@ extension VirtualMachineConfiguration {
         return kernel
     }
 
+    /// ``validatedKernel()`` with its error wrapped by `wrap` (the caller's own error type).
+    func validatedKernel<E: Error>(or wrap: (ConfigurationError) -> E) throws(E) -> KernelImage? {
+        do {
+            return try validatedKernel()
+        } catch {
+            throw wrap(error)
+        }
+    }
+
     /// Every problem, and the kernel parsed on the way (when it could be).
     func check() -> (problems: [ConfigurationProblem], kernel: KernelImage?) {
         var problems: [ConfigurationProblem] = []

@@ -56,6 +56,10 @@ public struct ManagedVM: Sendable {
 
     /// The VM's name (from its configuration).
     public var name: String { vm.configuration.name }
+
+    /// Its VM id in the shared dispatcher's report (`SchedulingReport` rows and `vms`), under
+    /// a manager that schedules; `nil` otherwise.
+    public var schedulingVM: VMID? { vm.membership?.vm }
 }
 
 /// The VMs of one host: each admitted against the host's CPU, memory and storage (with
@@ -182,12 +186,7 @@ public final class VMManager: Sendable {
     public func add(_ configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [])
         throws(VMManagerError) -> ManagedVM
     {
-        let kernel: KernelImage?
-        do {
-            kernel = try configuration.validatedKernel()
-        } catch {
-            throw .invalidConfiguration(error)
-        }
+        let kernel = try configuration.validatedKernel(or: VMManagerError.invalidConfiguration)
         return try admitAndBuild(configuration) { (membership) throws(VirtualMachineError) in
             try VirtualMachine(validated: configuration, kernel: kernel, devices: devices, membership: membership)
         }
@@ -208,12 +207,7 @@ public final class VMManager: Sendable {
         } catch {
             throw .build(error)
         }
-        let kernel: KernelImage?
-        do {
-            kernel = try saved.configuration.validatedKernel()
-        } catch {
-            throw .invalidConfiguration(error)
-        }
+        let kernel = try saved.configuration.validatedKernel(or: VMManagerError.invalidConfiguration)
         return try admitAndBuild(saved.configuration) { (membership) throws(VirtualMachineError) in
             try VirtualMachine(
                 restoring: saved, from: directory, kernel: kernel, devices: devices, membership: membership)

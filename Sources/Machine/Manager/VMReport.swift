@@ -48,9 +48,10 @@ public struct VMReport: Sendable, CustomStringConvertible {
         state = managed.vm.state
         resources = managed.resources
         if let membership = managed.vm.membership {
-            // While in the dispatcher, its rows; once out, what the dispatcher handed back.
-            let rows = report?.vcpus.filter { $0.id.vm == membership.vm }.map(\.accounting) ?? []
-            let accounting = (rows.isEmpty ? membership.final.withLock { $0 } ?? [] : rows).reduce(VCPUAccounting(), +)
+            // While in the dispatcher, its per-VM total there; once out, what it handed back.
+            let accounting =
+                report?.vms.first { $0.vm == membership.vm }?.accounting
+                ?? (membership.final.withLock { $0 } ?? []).reduce(VCPUAccounting(), +)
             scheduling = accounting
             share = membership.share.withLock { $0 }
             cpuNanoseconds = accounting.cpuTime

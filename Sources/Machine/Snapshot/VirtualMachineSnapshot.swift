@@ -154,12 +154,7 @@ extension VirtualMachine {
     ///   or a disk that changed since it was taken; the errors of ``init(configuration:devices:)``.
     public convenience init(restoring directory: String, devices: [DeviceAttachment] = []) throws(VirtualMachineError) {
         let saved = try VirtualMachineSnapshot.load(from: directory)
-        let kernel: KernelImage?
-        do {
-            kernel = try saved.configuration.validatedKernel()
-        } catch {
-            throw .invalidConfiguration(error)
-        }
+        let kernel = try saved.configuration.validatedKernel(or: VirtualMachineError.invalidConfiguration)
         try self.init(restoring: saved, from: directory, kernel: kernel, devices: devices, membership: nil)
     }
 

@@ -69,12 +69,7 @@ public final class VirtualMachine: Sendable {
     public convenience init(configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [])
         throws(VirtualMachineError)
     {
-        let kernel: KernelImage?
-        do {
-            kernel = try configuration.validatedKernel()
-        } catch {
-            throw .invalidConfiguration(error)
-        }
+        let kernel = try configuration.validatedKernel(or: VirtualMachineError.invalidConfiguration)
         try self.init(validated: configuration, kernel: kernel, devices: devices, membership: nil)
     }
 
@@ -186,11 +181,8 @@ public final class VirtualMachine: Sendable {
     public func pause() throws(VirtualMachineError) {
         try controller.transition(from: .running, to: .paused, action: "pause") { () throws(VirtualMachineError) in
             if let membership {
-                for (index, gated) in gated.enumerated() {
-                    do throws(DispatcherError) { try membership.dispatcher.suspend(gated.schedulingID) } catch {
-                        if controller.isStopping { return }  // a stop took the vCPU out meanwhile
-                        throw .scheduling("vCPU \(index): \(error)")
-                    }
+                try forEachScheduledVCPU(membership) { (dispatcher, id) throws(DispatcherError) in
+                    try dispatcher.suspend(id)
                 }
                 return
             }
@@ -204,11 +196,8 @@ public final class VirtualMachine: Sendable {
     public func resume() throws(VirtualMachineError) {
         try controller.transition(from: .paused, to: .running, action: "resume") { () throws(VirtualMachineError) in
             if let membership {
-                for (index, gated) in gated.enumerated() {
-                    do throws(DispatcherError) { try membership.dispatcher.resume(gated.schedulingID) } catch {
-                        if controller.isStopping { return }
-                        throw .scheduling("vCPU \(index): \(error)")
-                    }
+                try forEachScheduledVCPU(membership) { (dispatcher, id) throws(DispatcherError) in
+                    try dispatcher.resume(id)
                 }
                 return
             }
@@ -253,6 +242,20 @@ public final class VirtualMachine: Sendable {
     public var vcpuUsage: [VCPUUsage] {
         runners.enumerated().map { index, runner in
             VCPUUsage(index: index, statistics: runner.statistics, threadID: runner.threadID)
+        }
+    }
+
+    /// Applies `change` (suspend, resume) to each vCPU in the shared dispatcher, in vCPU order.
+    /// A refusal because a stop took the vCPUs out meanwhile ends it quietly (the stop wins).
+    private func forEachScheduledVCPU(
+        _ membership: SchedulerMembership,
+        _ change: (any VCPUDispatching, VCPUID) throws(DispatcherError) -> Void
+    ) throws(VirtualMachineError) {
+        for (index, gated) in gated.enumerated() {
+            do throws(DispatcherError) { try change(membership.dispatcher, gated.schedulingID) } catch {
+                if controller.isStopping { return }
+                throw .scheduling("vCPU \(index): \(error)")
+            }
         }
     }
 
