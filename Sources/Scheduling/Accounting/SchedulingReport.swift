@@ -10,8 +10,15 @@ public struct SchedulingReport: Sendable {
         public let accounting: VCPUAccounting
         /// CPUs' worth of time the vCPU received: (T_cpu + T_io) / duration.
         public let actualShare: Double
-        /// CPUs' worth of time it was entitled to (see ``SchedulingReport/jainIndex``).
+        /// CPUs' worth of time it was entitled to (see ``SchedulingReport/jainIndex``): the
+        /// max-min fair division of the CPUs by ``entitlement`` limited by ``demand``.
         public let entitledShare: Double
+        /// What the policy entitles it to at the end of the run (weight and cap).
+        public let entitlement: Entitlement
+        /// The most of a CPU it asked for: T_run / (T_run + T_blocked), 1 when it never blocked.
+        /// A vCPU that spent part of the run blocked (before its first wake-up, halted, paused)
+        /// is entitled to no more than that fraction.
+        public let demand: Double
         /// Deadlines missed (real-time policies only).
         public let deadlineMisses: Int
     }
@@ -51,20 +58,22 @@ public struct SchedulingReport: Sendable {
         self.duration = duration
         let span = Double(max(1, duration))
         let records = ids.map { accountant.accounting(of: $0) ?? VCPUAccounting() }
-        let claims = zip(ids, records).map { id, record -> (weight: Double, limit: Double) in
-            let entitlement = policy.entitlement(of: id) ?? Entitlement(weight: 0)
-            // What it would have used had it never waited: the fraction of its not-waiting
-            // time it spent running (1 for an always-runnable vCPU).
+        let entitlements = ids.map { policy.entitlement(of: $0) ?? Entitlement(weight: 0) }
+        // What it would have used had it never waited: the fraction of its not-waiting time it
+        // spent running (1 for an always-runnable vCPU).
+        let demands = records.map { record -> Double in
             let notWaiting = record.runTime &+ record.blockedTime
-            let demand = notWaiting > 0 ? Double(record.runTime) / Double(notWaiting) : 1
-            return (entitlement.weight, min(entitlement.maximumFraction, demand))
+            return notWaiting > 0 ? Double(record.runTime) / Double(notWaiting) : 1
+        }
+        let claims = zip(entitlements, demands).map { entitlement, demand -> (weight: Double, limit: Double) in
+            (entitlement.weight, min(entitlement.maximumFraction, demand))
         }
         let entitled = FairShare.entitledShares(capacity: Double(cpus), claims: claims)
         let actual = records.map { Double($0.runTime) / span }
         self.vcpus = ids.indices.map { i in
             VCPURow(
                 id: ids[i], accounting: records[i], actualShare: actual[i], entitledShare: entitled[i],
-                deadlineMisses: policy.deadlineMisses(of: ids[i]))
+                entitlement: entitlements[i], demand: demands[i], deadlineMisses: policy.deadlineMisses(of: ids[i]))
         }
         self.vms = accountant.vms.map { ($0, accountant.accounting(ofVM: $0)) }
         self.jainIndex = FairShare.jainIndex(actual: actual, entitled: entitled)
