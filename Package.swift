@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(
             name: "BlockStorageTests", dependencies: ["BlockStorage", "TestSupport"], swiftSettings: swiftSettings),
 
-        .target(name: "DeviceModel", dependencies: ["HostSupport"], swiftSettings: swiftSettings),
+        .target(name: "DeviceModel", dependencies: ["HostSupport", systemPackage], swiftSettings: swiftSettings),
         .testTarget(
             name: "DeviceModelTests", dependencies: ["DeviceModel", "HostSupport"], swiftSettings: swiftSettings),
 
@@ -188,7 +188,8 @@ let package = Package(
         .testTarget(
             name: "MachineTests",
             dependencies: [
-                "Machine", "HostPlacement", "LinuxLoader", "VCPU", "DeviceModel", "TestSupport", "LinuxLoaderFixtures",
+                "Machine", "HostPlacement", "HostSupport", "LinuxLoader", "VCPU", "DeviceModel", "TestSupport",
+                "LinuxLoaderFixtures",
                 "MiniVMMGuest",
             ],
             swiftSettings: swiftSettings),
@@ -253,8 +254,8 @@ let package = Package(
         .executableTarget(
             name: "devices-bench",
             dependencies: [
-                "BenchmarkSupport", "CFirstExit", "Devices", "DeviceModel", "GuestMemory", "KVM", "VCPU", "VHD",
-                "BlockStorage", "TestSupport", argumentParser,
+                "BenchmarkSupport", "CFirstExit", "Devices", "DeviceModel", "GuestMemory", "HostSupport", "KVM", "VCPU",
+                "VHD", "BlockStorage", "TestSupport", argumentParser,
             ],
             path: "Benchmarks/devices-bench", swiftSettings: swiftSettings),
         .executableTarget(

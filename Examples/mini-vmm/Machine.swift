@@ -28,14 +28,16 @@ enum DemoVM {
     /// The VM: `vcpus` vCPUs running the guest at `guest`, driving the disk at `disk`.
     static func configuration(
         name: String, vcpus: Int, guest: String, disk: String, readOnly: Bool, console: ConsoleConfiguration,
-        scheduling: SchedulingConfiguration = SchedulingConfiguration()
+        scheduling: SchedulingConfiguration = SchedulingConfiguration(),
+        deviceService: DeviceServiceConfiguration = DeviceServiceConfiguration()
     ) -> VirtualMachineConfiguration {
         VirtualMachineConfiguration(
             name: name, vcpuCount: vcpus, memorySize: memorySize,
             boot: .flatBinary(
                 FlatBinaryBoot(
                     path: guest, loadAddress: UInt64(MINI_VMM_GUEST_LOAD_ADDRESS), mode: .long, stackBase: stackBase)),
-            disks: [DiskConfiguration(path: disk, readOnly: readOnly)], console: console, scheduling: scheduling)
+            disks: [DiskConfiguration(path: disk, readOnly: readOnly)], console: console, scheduling: scheduling,
+            deviceService: deviceService)
     }
 
     /// The report device, as `VirtualMachine(configuration:devices:)` takes it.

@@ -71,6 +71,12 @@ struct MiniVMM: ParsableCommand {
     @Option(help: "With --policy: time slice in milliseconds (default 5; rt uses its reservations instead).")
     var sliceMs: Double?
 
+    @Option(
+        help: ArgumentHelp(
+            "How the disk's queue is served: on an event loop that polls adaptively (polling, the default), on one that does not (loop), or on the vCPU in its exit (inline).",
+            valueName: "mode"))
+    var deviceService: DeviceServiceChoice = .polling
+
     @Option(help: "Seconds to wait for the guest(s) before giving up.")
     var timeout: Double = 120
 
@@ -215,7 +221,8 @@ struct MiniVMM: ParsableCommand {
             let configuration = DemoVM.configuration(
                 name: name, vcpus: vcpuCount, guest: guest,
                 disk: URL(fileURLWithPath: disk.path).standardizedFileURL.path, readOnly: readOnly, console: console,
-                scheduling: policy?.share(vm: index, vcpus: vms * vcpuCount, slots: slots) ?? SchedulingConfiguration())
+                scheduling: policy?.share(vm: index, vcpus: vms * vcpuCount, slots: slots) ?? SchedulingConfiguration(),
+                deviceService: deviceService.configuration)
             let managed = try manager.add(
                 configuration, devices: [DemoVM.attachment(ReportDevice(board: board, index: index))])
             machines.append(managed)

@@ -45,7 +45,7 @@ struct DiskCounts {
         }
         return
             "disk requests served: \(statistics.total) (\(types.joined(separator: ", "))), failed \(statistics.failed); "
-            + "\(chains) chains, \(notifications) queue notifications (ioeventfd)"
+            + "\(chains) chains, \(notifications) queue notifications"
     }
 }
 

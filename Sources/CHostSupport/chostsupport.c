@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include "chostsupport.h"
 
 int chost_punch_hole(int fd, int64_t offset, int64_t length) {
@@ -66,4 +67,17 @@ int chost_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int 
         events[i] = ready[i].events;
     }
     return count;
+}
+
+int chost_timerfd_create(int nonblocking) {
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | (nonblocking ? TFD_NONBLOCK : 0));
+    return fd < 0 ? -errno : fd;
+}
+
+int chost_timerfd_settime(int fd, uint64_t value_ns, uint64_t interval_ns) {
+    struct itimerspec spec = {
+        .it_interval = {.tv_sec = (time_t)(interval_ns / 1000000000u), .tv_nsec = (long)(interval_ns % 1000000000u)},
+        .it_value = {.tv_sec = (time_t)(value_ns / 1000000000u), .tv_nsec = (long)(value_ns % 1000000000u)},
+    };
+    return timerfd_settime(fd, 0, &spec, NULL) < 0 ? -errno : 0;
 }

@@ -208,7 +208,7 @@ import VHD
         let driver = try TestDriver(disk: disk)
         try driver.start()
         #expect(try driver.request(type: 0, sector: 1, dataLength: 512, dataWritable: true).0.status == 0)
-        driver.worker.stop()
+        driver.stopService()
         let state = driver.transport.saveState()
         #expect(state.queues[0].nextAvailable == 1 && state.queues[0].nextUsed == 1 && state.queues[0].ready)
 

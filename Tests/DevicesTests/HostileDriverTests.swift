@@ -54,7 +54,7 @@ import Testing
     @Test func oneCallServesAtMostAQueueOfChainsAndComesBack() throws {
         let directory = try TemporaryDirectory()
         let driver = try Self.selfFeedingDriver(in: directory)
-        driver.worker.stop()  // the test calls the service itself
+        driver.stopService()  // the test calls the service itself
         let transport = driver.transport
         _ = try transport.queueNotify.read()
         for round in 1...3 {
@@ -80,6 +80,24 @@ import Testing
         return returned
     }
 
+    @Test func anInlineNotifyReturnsToItsVCPUWhenTheDriverNeverStops() throws {
+        let directory = try TemporaryDirectory()
+        let driver = try Self.selfFeedingDriver(in: directory)
+        driver.stopService()
+        driver.transport.service = .inline
+        let transport = driver.transport
+        let register = UnsafeSendable(driver)
+        for round in 1...3 {
+            // Each request makes the next one available: without a bound the notifying vCPU
+            // would serve forever (and never reach a pause or a stop).
+            guard Self.returns("an inline notify", { register.value.writeRegister(VirtioMMIORegister.queueNotify, 0) })
+            else { return }
+            // One pass: a queue's worth (two) per notification.
+            #expect(transport.chainsServed == UInt64(2 * round), "round \(round)")
+        }
+        #expect(!transport.status.contains(.needsReset), "a busy driver is not an error")
+    }
+
     @Test func resetSnapshotAndStopWinOverADriverThatNeverStops() throws {
         let directory = try TemporaryDirectory()
         let driver = try Self.selfFeedingDriver(in: directory)
@@ -99,8 +117,8 @@ import Testing
         driver.writeRegister(VirtioMMIORegister.queueNotify, 0)
         transport.processQueues()
         #expect(transport.chainsServed == afterReset)
-        let worker = UnsafeSendable(driver.worker)
-        _ = Self.returns("VirtioQueueWorker.stop()") { worker.value.stop() }
+        let served = UnsafeSendable(driver)
+        _ = Self.returns("stopping the service") { served.value.stopService() }
     }
 
     @Test func aStatusBufferEndingAtTheTopOfTheAddressSpaceIsServed() throws {
@@ -151,7 +169,7 @@ import Testing
         try driver.memory.write(VirtioBlock.RequestType.flush.rawValue, at: GuestAddress(header))
         try driver.writeChain([(header, 16, false), (status, 1, true)])
         // Two heads at once: descriptor 0 (a good flush), then descriptor 99 (past the table).
-        driver.worker.stop()
+        driver.stopService()
         try driver.makeAvailable(head: 0)
         try driver.makeAvailable(head: 99)
         driver.transport.processQueues()

@@ -150,6 +150,21 @@ struct MiniVMMTests {
     }
 
     @Test(
+        "the disk is read and written whichever way its queue is served",
+        arguments: ["polling", "loop", "inline"])
+    func everyDeviceServiceDrivesTheDisk(_ mode: String) throws {
+        let (directory, path, expected, output) = try Self.runOnDisk(.dynamic, arguments: ["--device-service", mode])
+        try withExtendedLifetime(directory) { try Self.expectDisk(.dynamic, at: path, contains: expected) }
+        #expect(output.contains("disk requests served: 4 (read 2, write 1, flush 1), failed 0; 4 chains"), "\(output)")
+    }
+
+    @Test func anUnknownDeviceServiceIsAUsageError() throws {
+        let run = try Self.miniVMM(["--device-service", "threads"])
+        #expect(run.status == 64, "\(run.output)")
+        #expect(run.output.contains("--device-service"), "\(run.output)")
+    }
+
+    @Test(
         "the demo succeeds with its 3 vCPUs on 1 dispatcher slot",
         arguments: ["round-robin", "priority", "fair", "capped", "rt"])
     func demoUnderAPolicyOnOneSlot(_ policy: String) throws {

@@ -61,7 +61,7 @@ import VHD
         let disk = try makeDisk(.raw, in: directory)
         let driver = try TestDriver(disk: disk)
         try driver.start()
-        driver.worker.stop()
+        driver.stopService()
         var state = driver.transport.saveState()
         state.queues[0].nextAvailable = 65534
         state.queues[0].nextUsed = 65534
@@ -126,7 +126,7 @@ import VHD
         let driver = try TestDriver(disk: makeDisk(.raw, in: directory))
         try driver.start()
         #expect(driver.transport.negotiatedFeatures & VirtioFeature.eventIndex != 0)
-        driver.worker.stop()  // serve inline, so each step is observed exactly
+        driver.stopService()  // serve inline, so each step is observed exactly
         let usedEvent = GuestAddress(TestDriver.availableRing + 4 + 2 * UInt64(driver.queueSize))
         let availEvent = GuestAddress(TestDriver.usedRing + 4 + 8 * UInt64(driver.queueSize))
         try driver.memory.write(UInt64(0), at: GuestAddress(TestDriver.buffers))

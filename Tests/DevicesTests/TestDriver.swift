@@ -1,4 +1,5 @@
 import BlockStorage
+import DeviceModel
 import Devices
 import Foundation
 import GuestMemory
@@ -59,7 +60,8 @@ func makeDisk(_ kind: DiskKind, in directory: TemporaryDirectory, size: UInt64 =
 }
 
 /// Plays the virtio driver: guest memory with the rings at fixed addresses, the transport and
-/// its queue worker, and an eventfd standing in for the irqfd.
+/// the event loop serving it (or the transport served inline, on the driver's thread), and an
+/// eventfd standing in for the irqfd.
 final class TestDriver {
     static let descriptorTable: UInt64 = 0x1000
     static let availableRing: UInt64 = 0x2000
@@ -70,25 +72,41 @@ final class TestDriver {
     let memory: GuestMemoryMap
     let interrupt: EventFD
     let transport: VirtioMMIOTransport
-    let worker: VirtioQueueWorker
+    let loop: EventLoop
+    private(set) var registration: DeviceEventRegistration?
     let block: VirtioBlockDevice
     let queueSize: UInt16
     var availableIndex: UInt16 = 0
 
     /// A driver for `disk` with a queue of `queueSize`; `extraRegions` are mapped beside the
-    /// usual 4 MiB at 0.
-    init(disk: any BlockDevice, queueSize: UInt16 = 16, extraRegions: [MmapRegion] = []) throws {
+    /// usual 4 MiB at 0. The transport is served on an event loop polling as `polling` says, or
+    /// inline.
+    init(
+        disk: any BlockDevice, queueSize: UInt16 = 16, extraRegions: [MmapRegion] = [],
+        service: VirtioQueueService = .eventLoop, polling: EventLoopPolling = .off
+    ) throws {
         memory = try GuestMemoryMap(
             regions: [MmapRegion(guestBase: GuestAddress(0), size: Self.memorySize)] + extraRegions)
         interrupt = try EventFD(nonBlocking: true)
         block = try VirtioBlockDevice(disk: disk, serial: "test-serial-0001", queueSize: queueSize)
         transport = try VirtioMMIOTransport(backend: block, memory: memory, interrupt: interrupt)
-        worker = try VirtioQueueWorker(transport: transport)
-        try worker.start()
+        loop = try EventLoop(name: "test-driver", polling: polling)
+        transport.service = service
+        if service == .eventLoop {
+            registration = try loop.serve(transport)
+            try loop.start()
+        }
         self.queueSize = queueSize
     }
 
-    deinit { worker.stop() }
+    deinit { stopService() }
+
+    /// Takes the transport off its loop and stops the loop: from now on only the test serves it.
+    func stopService() {
+        registration?.cancel()
+        registration = nil
+        loop.stop()
+    }
 
     // MARK: registers
 

@@ -1,5 +1,6 @@
 import DeviceModel
 import Foundation
+import HostSupport
 import KVM
 import Machine
 import MiniVMMGuest
@@ -10,7 +11,9 @@ import Testing
 /// mini-vmm's guest — a virtio-blk driver on vCPU 0 and compute workers on the others, started
 /// with the flat-binary ABI — runs on a VM built from a configuration, with the embedder's report
 /// device on the bus: the driver reads the disk's first 4 KiB and reports their FNV-1a and the
-/// capacity, each worker its result, all as the host computes them.
+/// capacity, each worker its result, all as the host computes them — whichever way the disk is
+/// served: on the VM's loop with or without polling, on a loop per device, on a loop the
+/// embedder shares, or inline on the vCPU.
 @Suite(.usesKVM, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
 struct GuestDriverTests {
     /// The guest's report port (0x500): done, checksum, capacity, worker results.
@@ -38,7 +41,22 @@ struct GuestDriverTests {
         return index << 24 | (sum & 0xff_ffff)
     }
 
-    @Test func theMiniVMMGuestDrivesADiskOfAConfiguredVM() throws {
+    /// The ways of serving the disk the test runs under.
+    enum Service: String, CaseIterable, CustomTestStringConvertible {
+        case loop, adaptivePolling, fixedPolling, loopPerDevice, sharedLoop, inline
+        var testDescription: String { rawValue }
+        var configuration: DeviceServiceConfiguration {
+            switch self {
+            case .loop: DeviceServiceConfiguration(polling: .off)
+            case .adaptivePolling, .sharedLoop: DeviceServiceConfiguration()
+            case .fixedPolling: DeviceServiceConfiguration(polling: .fixed(nanoseconds: 200_000))
+            case .loopPerDevice: DeviceServiceConfiguration(loop: .perDevice)
+            case .inline: DeviceServiceConfiguration(queues: .inline)
+            }
+        }
+    }
+
+    @Test(arguments: Service.allCases) func theMiniVMMGuestDrivesADiskOfAConfiguredVM(service: Service) throws {
         let dir = try TemporaryDirectory()
         let image = dir.file("guest.bin")
         try Data(bytes: mini_vmm_guest_bytes(), count: mini_vmm_guest_size()).write(to: URL(fileURLWithPath: image))
@@ -51,9 +69,14 @@ struct GuestDriverTests {
             boot: .flatBinary(
                 FlatBinaryBoot(
                     path: image, loadAddress: UInt64(MINI_VMM_GUEST_LOAD_ADDRESS), mode: .long, stackBase: 0x7_0000)),
-            disks: [DiskConfiguration(path: disk)], console: .file(path: dir.file("console.log")))
+            disks: [DiskConfiguration(path: disk)], console: .file(path: dir.file("console.log")),
+            deviceService: service.configuration)
         let reports = Reports()
-        let vm = try VirtualMachine(configuration: configuration, devices: [.portIO(reports, base: 0x500, size: 0x20)])
+        let shared = service == .sharedLoop ? try EventLoop(name: "shared") : nil
+        try shared?.start()
+        defer { shared?.stop() }
+        let vm = try VirtualMachine(
+            configuration: configuration, devices: [.portIO(reports, base: 0x500, size: 0x20)], eventLoop: shared)
         try vm.start()
         try waitUntil("the driver and both workers reported") { !reports[0].isEmpty && reports[0x10].count == 2 }
         #expect(vm.stop() == .stoppedByOwner)
@@ -66,7 +89,21 @@ struct GuestDriverTests {
         #expect(usage.path == disk)
         #expect(usage.requests.byType[.read] == 2 && usage.requests.byType[.write] == 1)
         #expect(usage.requests.byType[.flush] == 1 && usage.requests.failed == 0)
-        #expect(usage.chainsServed == 4 && usage.notifications >= 1)
+        #expect(usage.chainsServed == 4 && usage.batches == 4 && usage.interrupts == 4, "one request at a time")
+        let loops = vm.eventLoopStatistics
+        switch service {
+        case .inline:
+            #expect(loops.isEmpty && usage.notifications == 4, "every notify served in its exit")
+        case .loop:
+            #expect(loops.count == 1 && usage.notifications >= 1 && loops[0].pollingNanoseconds == 0)
+        case .fixedPolling:
+            #expect(loops.count == 1 && loops[0].pollHits + loops[0].pollMisses > 0 && loops[0].pollingNanoseconds > 0)
+        case .adaptivePolling, .loopPerDevice:
+            #expect(loops.count == 1 && loops[0].dispatched >= 1)
+        case .sharedLoop:
+            let loop = try #require(shared)
+            #expect(loops == [loop.statistics] && loop.dispatched >= 1, "the embedder's loop served it")
+        }
     }
 
     @Test func anOverlappingDeviceFailsTheBuild() throws {

@@ -39,6 +39,14 @@ int chost_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 /// epoll_wait for at most `max` events into `tokens` and `events`; the count or -errno.
 int chost_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
 
+/// timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK if `nonblocking`); the descriptor
+/// or -errno.
+int chost_timerfd_create(int nonblocking);
+
+/// timerfd_settime(fd, 0, …): first expiry `value_ns` from now (0 disarms), then every
+/// `interval_ns` (0: once); 0 or -errno.
+int chost_timerfd_settime(int fd, uint64_t value_ns, uint64_t interval_ns);
+
 /// The kernel id of the calling thread (gettid(2)).
 static inline int chost_gettid(void) { return (int)syscall(SYS_gettid); }
 

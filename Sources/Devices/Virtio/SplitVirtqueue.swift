@@ -21,6 +21,8 @@ public struct SplitVirtqueue: Hashable, Sendable {
     public static let descriptorIndirect: UInt16 = 4
     /// Available-ring flag: the driver does not want an interrupt.
     public static let availableNoInterrupt: UInt16 = 1
+    /// Used-ring flag: the device does not want notifications (`VIRTQ_USED_F_NO_NOTIFY`).
+    public static let usedNoNotify: UInt16 = 1
 
     /// Number of descriptors (a power of two).
     public let size: UInt16
@@ -165,12 +167,50 @@ public struct SplitVirtqueue: Hashable, Sendable {
 
     /// Puts `head` in the used ring with `length` bytes written and publishes it.
     public mutating func pushUsed(head: UInt16, length: UInt32, memory: some GuestMemoryAccess) throws(VirtqueueError) {
+        try addUsed(head: head, length: length, memory: memory)
+        try publishUsed(memory: memory)
+    }
+
+    /// Writes a used element for `head` without publishing it: the driver sees it (with every
+    /// other element added since) at the next ``publishUsed(memory:)``, so a batch costs one
+    /// store of `used.idx`.
+    public mutating func addUsed(head: UInt16, length: UInt32, memory: some GuestMemoryAccess) throws(VirtqueueError) {
         let element = GuestAddress(usedRing.rawValue + 4 + 8 * UInt64(nextUsed % size))
         do {
             try memory.write(UInt32(head), at: element)
             try memory.write(length, at: GuestAddress(element.rawValue + 4))
-            nextUsed &+= 1
+        } catch { throw .memory(error) }
+        nextUsed &+= 1
+    }
+
+    /// Publishes the used elements added so far (a sequentially consistent store of `used.idx`
+    /// after their writes).
+    public func publishUsed(memory: some GuestMemoryAccess) throws(VirtqueueError) {
+        do {
             try memory.atomicStore(nextUsed, at: GuestAddress(usedRing.rawValue + 2))
+        } catch { throw .memory(error) }
+    }
+
+    /// Whether the driver has made chains available that the device has not taken.
+    public func hasAvailable(memory: some GuestMemoryAccess) -> Bool {
+        (try? memory.atomicLoad(UInt16.self, at: GuestAddress(availableRing.rawValue + 2))) != nextAvailable
+    }
+
+    /// Asks the driver to stop notifying (`on == false`, while the device polls the ring) or to
+    /// notify again: without event indices through `VIRTQ_USED_F_NO_NOTIFY` in the used ring's
+    /// flags; with them, by leaving `avail_event` behind (off) or setting it to ``nextAvailable``
+    /// (on). Either is only a hint to the driver: after switching notifications on, look at the
+    /// ring once more (``hasAvailable(memory:)``), since chains made available meanwhile came
+    /// without one.
+    public func setNotifications(_ on: Bool, memory: some GuestMemoryAccess) throws(VirtqueueError) {
+        do {
+            if eventIndex {
+                if on {
+                    try memory.atomicStore(nextAvailable, at: GuestAddress(usedRing.rawValue + 4 + 8 * UInt64(size)))
+                }
+            } else {
+                try memory.atomicStore(on ? 0 : Self.usedNoNotify, at: usedRing)
+            }
         } catch { throw .memory(error) }
     }
 

@@ -25,8 +25,11 @@ public enum DeviceAttachError: Error, Sendable, CustomStringConvertible {
 extension VirtioMMIOTransport {
     /// Wires the transport into a VM at `placement`:
     /// - puts it on `bus` at the register window;
-    /// - registers ``queueNotify`` as a 4-byte ioeventfd on `QueueNotify`, so the guest's
-    ///   notifications signal the queue worker inside the kernel, without an exit;
+    /// - with `service` ``VirtioQueueService/eventLoop`` (the default), registers ``queueNotify``
+    ///   as a 4-byte ioeventfd on `QueueNotify`, so the guest's notifications signal the event
+    ///   loop inside the kernel, without an exit (serve the transport on a loop:
+    ///   `loop.serve(transport)`); with ``VirtioQueueService/inline``, registers none, so a
+    ///   notification exits to the vCPU, which serves the queues there;
     /// - registers the interrupt's eventfd (`InterruptSignal.eventFD`) as an irqfd on the
     ///   placement's GSI (the VM needs the in-kernel IRQ chip).
     ///
@@ -34,24 +37,31 @@ extension VirtioMMIOTransport {
     ///   ``DeviceAttachError/bus(_:)`` when the window overlaps another device;
     ///   ``DeviceAttachError/kvm(_:)`` when KVM refuses a registration (whatever was registered
     ///   is unregistered and the transport is taken off the bus again: nothing stays wired).
-    public func attach(to vm: some EventFDRouting, bus: MMIOBus, placement: DevicePlacement) throws(DeviceAttachError) {
+    public func attach(
+        to vm: some EventFDRouting, bus: MMIOBus, placement: DevicePlacement, service: VirtioQueueService = .eventLoop
+    ) throws(DeviceAttachError) {
         guard let irq = interrupt.eventFD else { throw .interruptIsNotAnEventFD }
         do {
             try bus.insert(self, base: placement.mmioBase, size: placement.mmioSize)
         } catch { throw .bus(error) }
         let notifyAddress = IoEventAddress.mmio(placement.mmioBase + VirtioMMIORegister.queueNotify)
-        do {
-            try vm.registerIoEventFD(queueNotify, address: notifyAddress, length: 4, dataMatch: nil)
-        } catch {
-            _ = try? bus.remove(base: placement.mmioBase)
-            throw .kvm(error)
+        if service == .eventLoop {
+            do {
+                try vm.registerIoEventFD(queueNotify, address: notifyAddress, length: 4, dataMatch: nil)
+            } catch {
+                _ = try? bus.remove(base: placement.mmioBase)
+                throw .kvm(error)
+            }
         }
         do {
             try vm.registerIRQFD(irq, gsi: placement.gsi, resample: nil)
         } catch {
-            try? vm.unregisterIoEventFD(queueNotify, address: notifyAddress, length: 4, dataMatch: nil)
+            if service == .eventLoop {
+                try? vm.unregisterIoEventFD(queueNotify, address: notifyAddress, length: 4, dataMatch: nil)
+            }
             _ = try? bus.remove(base: placement.mmioBase)
             throw .kvm(error)
         }
+        self.service = service
     }
 }

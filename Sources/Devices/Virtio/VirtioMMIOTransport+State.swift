@@ -82,6 +82,10 @@ extension VirtioMMIOTransport {
         }
         withState { queues, r in
             queues = restored
+            // Notifications as this transport wants them now (a snapshot taken while a loop
+            // polled must not leave the driver silent).
+            let on = !isPolling
+            for queue in restored { try? queue?.setNotifications(on, memory: memory) }
             r.deviceFeaturesSelect = state.deviceFeaturesSelect
             r.driverFeaturesSelect = state.driverFeaturesSelect
             r.driverFeatures = state.driverFeatures

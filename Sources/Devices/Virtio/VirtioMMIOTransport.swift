@@ -12,10 +12,21 @@ import Synchronization
 /// ``VirtioDeviceBackend``.
 ///
 /// It is an `MMIODevice` (the `DeviceModel` target's): put it on the vCPUs' `MMIOBus` at its
-/// window. A write to `QueueNotify` signals ``queueNotify``; with KVM that register is an ioeventfd
-/// (``attach(to:bus:placement:)``), so notifications never leave the kernel, and a
-/// ``VirtioQueueWorker`` waiting on the eventfd serves the queues. Completions set the
-/// used-buffer bit of the interrupt status and trigger ``interrupt`` (an irqfd).
+/// window. How the queues are served is the ``service`` mode:
+/// - ``VirtioQueueService/eventLoop`` (the default): a write to `QueueNotify` signals
+///   ``queueNotify``; with KVM that register is an ioeventfd
+///   (``attach(to:bus:placement:service:)``), so notifications never leave the kernel, and an
+///   `EventLoop` serving the transport (it is an `EventDrivenDevice`: `loop.serve(transport)`)
+///   serves the queues — and busy-polls them while its polling window is open, with the
+///   driver's notifications switched off;
+/// - ``VirtioQueueService/inline``: the vCPU that writes `QueueNotify` serves the queues in its
+///   MMIO exit, with no thread in between.
+///
+/// Each pass serves every chain the driver made available (up to a queue's size), publishes
+/// their used elements with one store of `used.idx`, and raises one interrupt for the batch
+/// when the driver wants one (`VIRTQ_AVAIL_F_NO_INTERRUPT`, or `used_event` with
+/// `VIRTIO_F_EVENT_IDX`). Completions set the used-buffer bit of the interrupt status and
+/// trigger ``interrupt`` (an irqfd).
 ///
 /// A driver that breaks the virtqueue rules (see ``VirtqueueError``) gets `DEVICE_NEEDS_RESET`
 /// and a configuration-change interrupt; the broken queue is not used again until a reset.
@@ -57,6 +68,12 @@ public final class VirtioMMIOTransport: MMIODevice {
     private let queues: Mutex<[SplitVirtqueue?]>
     private let registers: Mutex<Registers>
     private let served = Atomic<UInt64>(0)
+    private let batches = Atomic<UInt64>(0)
+    private let notifications = Atomic<UInt64>(0)
+    private let interrupts = Atomic<UInt64>(0)
+    /// Whether the driver's notifications are switched off (an event loop is polling).
+    private let polling = Atomic<Bool>(false)
+    private let inline = Atomic<Bool>(false)
     /// Threads waiting to change the device's state (reset, queue ready, saving or restoring):
     /// queue service backs off while it is not zero, so a guest that keeps a queue busy can
     /// never keep them out.
@@ -96,32 +113,58 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// Descriptor chains served and returned in a used ring so far.
     public var chainsServed: UInt64 { served.load(ordering: .relaxed) }
 
+    /// What the transport has done so far: chains, batches (passes that completed at least one
+    /// chain), notifications taken, interrupts raised.
+    public var statistics: VirtioTransportStatistics {
+        VirtioTransportStatistics(
+            chainsServed: served.load(ordering: .relaxed), batches: batches.load(ordering: .relaxed),
+            notifications: notifications.load(ordering: .relaxed), interrupts: interrupts.load(ordering: .relaxed))
+    }
+
+    /// How the queues are served (set by ``attach(to:bus:placement:service:)``; the default is
+    /// ``VirtioQueueService/eventLoop``).
+    public var service: VirtioQueueService {
+        get { inline.load(ordering: .relaxed) ? .inline : .eventLoop }
+        set { inline.store(newValue == .inline, ordering: .relaxed) }
+    }
+
     // MARK: Queue service
 
     /// Serves the chains the driver made available on every ready queue, then raises the
     /// used-buffer interrupt if any completed (unless the driver suppressed it). Called by the
-    /// queue worker; safe to call from any thread.
+    /// event loop (or the vCPU, inline); safe to call from any thread. Returns the chains served.
     ///
     /// One call serves at most a queue's size of chains per queue, and stops early when another
     /// thread is waiting to reset the device, change a queue or save its state; when it leaves
-    /// chains behind it signals ``queueNotify`` again, so the worker comes back for them after
+    /// chains behind it signals ``queueNotify`` again, so the loop comes back for them after
     /// that thread. A driver that keeps refilling its ring (or rewrites `avail.idx` from the
     /// device's own writes) therefore gets its share, never the device.
-    public func processQueues() {
-        for index in 0..<backend.queueSizeMax.count { processQueue(index) }
+    @discardableResult
+    public func processQueues() -> Int {
+        var total = 0
+        for index in 0..<backend.queueSizeMax.count { total += processQueue(index) }
+        return total
     }
 
-    /// Serves queue `index` (see ``processQueues()``).
-    public func processQueue(_ index: Int) {
+    /// Serves queue `index` (see ``processQueues()``); returns the chains served.
+    @discardableResult
+    public func processQueue(_ index: Int) -> Int {
+        let pass = serveQueue(index)
+        if pass.leftBehind { queueNotify.trigger() }
+        return pass.completed
+    }
+
+    /// One pass over queue `index`: what it completed, whether it left chains behind, and
+    /// whether that was because it used up its budget (rather than for a control operation).
+    private func serveQueue(_ index: Int) -> (completed: Int, leftBehind: Bool, outOfBudget: Bool) {
         var completed = 0
         var failure: VirtqueueError?
         var interrupt = false
-        var leftBehind = false
+        var leftBehind = false, outOfBudget = false
         if controlPending.load(ordering: .acquiring) > 0 {
             // Let the control operation take the locks first; come back after it.
             sched_yield()
-            queueNotify.trigger()
-            return
+            return (0, true, false)
         }
         queues.withLock { queues in
             guard queues.indices.contains(index), var queue = queues[index] else { return }
@@ -132,38 +175,95 @@ public final class VirtioMMIOTransport: MMIODevice {
             guard live else { return }
             let oldUsed = queue.nextUsed
             let budget = Int(queue.size)
+            // While a loop polls the ring, the driver's notifications stay off: do not re-arm
+            // the available event.
+            let polled = polling.load(ordering: .relaxed)
             do throws(VirtqueueError) {
+                var again = false
                 serving: repeat {
                     while true {
                         if completed == budget || controlPending.load(ordering: .acquiring) > 0 {
                             // Out of budget, or someone waits: stop without re-arming the
                             // available event (the notify signalled below brings us back).
                             leftBehind = true
+                            outOfBudget = completed == budget
                             break serving
                         }
                         guard let chain = try queue.popAvailable(memory: memory) else { break }
                         let written = backend.serve(chain, queue: index, memory: memory)
-                        try queue.pushUsed(head: chain.head, length: written, memory: memory)
+                        try queue.addUsed(head: chain.head, length: written, memory: memory)
                         completed += 1
                     }
-                } while try queue.publishAvailableEvent(memory: memory)
+                    again = polled ? false : try queue.publishAvailableEvent(memory: memory)
+                } while again
+                if completed > 0 { try queue.publishUsed(memory: memory) }
                 queues[index] = queue
                 interrupt = completed > 0 && queue.needsInterrupt(oldUsed: oldUsed, memory: memory)
             } catch {
                 failure = error
+                // Chains completed before the broken one: publish them (best effort: the ring
+                // may be what broke) and say so too.
+                if completed > 0 { try? queue.publishUsed(memory: memory) }
                 queues[index] = nil
-                // Chains completed before the broken one are in the used ring: say so too.
                 interrupt = completed > 0
             }
         }
-        if completed > 0 { served.add(UInt64(completed), ordering: .relaxed) }
+        if completed > 0 {
+            served.add(UInt64(completed), ordering: .relaxed)
+            batches.add(1, ordering: .relaxed)
+        }
         if let failure {
             fail(failure, usedBuffers: interrupt)
         } else if interrupt {
             registers.withLock { $0.interruptStatus |= VirtioInterrupt.usedBuffer }
+            interrupts.add(1, ordering: .relaxed)
             self.interrupt.trigger()
         }
-        if leftBehind { queueNotify.trigger() }
+        return (completed, leftBehind, outOfBudget)
+    }
+
+    /// Serves the queues on the calling vCPU (``VirtioQueueService/inline``): passes until none
+    /// leaves chains behind for a control operation. A pass that used up its budget (a driver
+    /// refilling the ring from another vCPU as fast as it is served) ends the service: the
+    /// notifying vCPU must get back to its guest — and to a pause or a stop —, so the rest waits
+    /// for the driver's next notification, which the available event, published again, asks for.
+    private func serveInline() {
+        notifications.add(1, ordering: .relaxed)
+        for index in 0..<backend.queueSizeMax.count {
+            while true {
+                let pass = serveQueue(index)
+                if pass.outOfBudget {
+                    queues.withLock { queues in
+                        guard queues.indices.contains(index) else { return }
+                        try? queues[index]?.setNotifications(true, memory: memory)
+                    }
+                }
+                if !pass.leftBehind || pass.outOfBudget { break }
+            }
+        }
+    }
+
+    /// Switches the driver's notifications off (a loop starts polling the rings) or back on, on
+    /// every running queue. After switching them on, poll once more: chains made available
+    /// meanwhile came without a notification.
+    public func setNotifications(_ on: Bool) {
+        queues.withLock { queues in
+            polling.store(!on, ordering: .relaxed)
+            for queue in queues {
+                // A ring the driver broke is found again (and reported) when it is next served.
+                try? queue?.setNotifications(on, memory: memory)
+            }
+        }
+    }
+
+    /// Whether the driver's notifications are switched off because a loop polls the rings.
+    var isPolling: Bool { polling.load(ordering: .relaxed) }
+
+    /// Whether the driver made chains available on a running queue that are not served yet
+    /// (an event loop's poller asks this; its handler then serves them). A comparison of ring
+    /// indices per queue.
+    public var hasPendingChains: Bool {
+        queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: memory) == true } }
     }
 
     /// Runs `body` (which takes the locks) ahead of queue service: service stops between two
@@ -236,7 +336,7 @@ public final class VirtioMMIOTransport: MMIODevice {
         let value = UInt32(littleEndian: data.loadUnaligned(as: UInt32.self))
         switch offset {
         case VirtioMMIORegister.queueNotify:
-            queueNotify.trigger()
+            if inline.load(ordering: .relaxed) { serveInline() } else { queueNotify.trigger() }
         case VirtioMMIORegister.status:
             writeStatus(value)
         case VirtioMMIORegister.queueReady:
@@ -330,6 +430,10 @@ public final class VirtioMMIOTransport: MMIODevice {
                             size: q.size, maxSize: backend.queueSizeMax[selected], descriptorTable: q.descriptor,
                             availableRing: q.driver, usedRing: q.device,
                             negotiatedFeatures: r.driverFeatures, memory: memory)
+                        // A loop already polling: the new queue starts with notifications off.
+                        if polling.load(ordering: .relaxed) {
+                            try queues[selected]?.setNotifications(false, memory: memory)
+                        }
                         r.queues[selected].ready = true
                     } catch {
                         failure = error
@@ -338,5 +442,47 @@ public final class VirtioMMIOTransport: MMIODevice {
             }
         }
         if let failure { fail(failure) }
+    }
+}
+
+/// How a transport's queues are served.
+public enum VirtioQueueService: String, Sendable, Hashable, Codable, CaseIterable {
+    /// On an `EventLoop` (`loop.serve(transport)`), woken by the ioeventfd or polling.
+    case eventLoop
+    /// On the vCPU thread, in the MMIO exit of the `QueueNotify` write (no ioeventfd).
+    case inline
+}
+
+/// Counts of a transport's work.
+public struct VirtioTransportStatistics: Sendable, Hashable {
+    /// Descriptor chains served and returned in a used ring.
+    public var chainsServed: UInt64
+    /// Passes over a queue that completed at least one chain (each publishes its used elements
+    /// with one store of `used.idx` and raises at most one interrupt).
+    public var batches: UInt64
+    /// Notifications taken: eventfd signals read by the loop's handler (several guest notifies
+    /// may merge into one), or `QueueNotify` writes served inline.
+    public var notifications: UInt64
+    /// Used-buffer interrupts raised.
+    public var interrupts: UInt64
+}
+
+extension VirtioMMIOTransport: EventDrivenDevice {
+    /// One source: ``queueNotify`` (the ioeventfd), served by ``processQueues()``, with a
+    /// poller (``hasPendingChains``, notifications switched by ``setNotifications(_:)``).
+    public var eventSources: [DeviceEventSource] {
+        [
+            DeviceEventSource(
+                name: "virtio queue notify", descriptor: queueNotify.fileDescriptor,
+                poller: EventLoop.Poller(
+                    poll: { [self] in hasPendingChains }, setNotifications: { [self] on in setNotifications(on) })
+            ) { [self] events in
+                if !events.contains(.polled) {
+                    guard let count = try? queueNotify.read(), count > 0 else { return }
+                    notifications.add(1, ordering: .relaxed)
+                }
+                processQueues()
+            }
+        ]
     }
 }

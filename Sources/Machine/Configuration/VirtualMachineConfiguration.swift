@@ -29,6 +29,9 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
     /// CPUID features hidden from the guest, by their `/proc/cpuinfo` names (see VCPU's
     /// `CPUIDTemplate`).
     public var hiddenCPUIDFeatures: [String]
+    /// How the virtio devices are served: on an event loop (one per VM by default, polling
+    /// adaptively) or inline on the vCPU.
+    public var deviceService: DeviceServiceConfiguration
 
     /// The most vCPUs: what one package's topology leaves and the MADT's 8-bit APIC ids allow.
     public static let maximumVCPUs = 254
@@ -40,12 +43,13 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
     public static let maximumDisks = 16
 
     /// A configuration with the given essentials; everything else at its default (anonymous
-    /// memory, no disks, console on standard output, default scheduling, no hidden features).
+    /// memory, no disks, console on standard output, default scheduling, no hidden features,
+    /// devices on one adaptively polling loop).
     public init(
         name: String = "vm", vcpuCount: Int = 1, memorySize: UInt64 = 128 << 20, boot: BootSource,
         memoryBacking: MemoryBacking = .anonymous, disks: [DiskConfiguration] = [],
         console: ConsoleConfiguration = .standardOutput, scheduling: SchedulingConfiguration = .init(),
-        hiddenCPUIDFeatures: [String] = []
+        hiddenCPUIDFeatures: [String] = [], deviceService: DeviceServiceConfiguration = .init()
     ) {
         self.name = name
         self.vcpuCount = vcpuCount
@@ -56,6 +60,7 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
         self.console = console
         self.scheduling = scheduling
         self.hiddenCPUIDFeatures = hiddenCPUIDFeatures
+        self.deviceService = deviceService
     }
 }
 

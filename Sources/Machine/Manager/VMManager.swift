@@ -1,6 +1,7 @@
 import BlockStorage
 import Foundation
 import HostPlacement
+import HostSupport
 import LinuxLoader
 import Synchronization
 import VCPUScheduler
@@ -183,23 +184,28 @@ public final class VMManager: Sendable {
     ///
     /// - Throws: ``VMManagerError/invalidConfiguration(_:)``; ``VMManagerError/admission(name:_:)``
     ///   naming the first short resource; ``VMManagerError/build(_:)`` (the admission released).
-    public func add(_ configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [])
-        throws(VMManagerError) -> ManagedVM
-    {
+    ///
+    /// With an `eventLoop`, the VM's devices are served on it (a loop shared by several VMs, which
+    /// the embedder starts and stops) instead of as its configuration says.
+    public func add(
+        _ configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [], eventLoop: EventLoop? = nil
+    ) throws(VMManagerError) -> ManagedVM {
         let kernel = try configuration.validatedKernel(or: VMManagerError.invalidConfiguration)
         return try admitAndBuild(configuration) { (membership) throws(VirtualMachineError) in
-            try VirtualMachine(validated: configuration, kernel: kernel, devices: devices, membership: membership)
+            try VirtualMachine(
+                validated: configuration, kernel: kernel, devices: devices, membership: membership,
+                eventLoop: eventLoop)
         }
     }
 
     /// Admits the VM a snapshot directory holds (its configuration's resources) and rebuilds it
-    /// with its state (``VirtualMachine/init(restoring:devices:)``), not started; under shared
+    /// with its state (``VirtualMachine/init(restoring:devices:eventLoop:)``), not started; under shared
     /// scheduling it joins the dispatcher on ``VirtualMachine/start()`` like any other VM.
     ///
     /// - Throws: ``VMManagerError/build(_:)`` with ``VirtualMachineError/snapshot(_:)`` for an
-    ///   unreadable or inconsistent snapshot or a changed disk; the errors of ``add(_:devices:)``.
-    public func add(restoring directory: String, devices: [DeviceAttachment] = []) throws(VMManagerError)
-        -> ManagedVM
+    ///   unreadable or inconsistent snapshot or a changed disk; the errors of ``add(_:devices:eventLoop:)``.
+    public func add(restoring directory: String, devices: [DeviceAttachment] = [], eventLoop: EventLoop? = nil)
+        throws(VMManagerError) -> ManagedVM
     {
         let saved: VirtualMachineSnapshot
         do {
@@ -210,7 +216,8 @@ public final class VMManager: Sendable {
         let kernel = try saved.configuration.validatedKernel(or: VMManagerError.invalidConfiguration)
         return try admitAndBuild(saved.configuration) { (membership) throws(VirtualMachineError) in
             try VirtualMachine(
-                restoring: saved, from: directory, kernel: kernel, devices: devices, membership: membership)
+                restoring: saved, from: directory, kernel: kernel, devices: devices, membership: membership,
+                eventLoop: eventLoop)
         }
     }
 

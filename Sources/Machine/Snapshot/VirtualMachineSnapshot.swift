@@ -1,6 +1,7 @@
 import Devices
 import Foundation
 import GuestMemory
+import HostSupport
 import KVM
 import LinuxLoader
 import SystemPackage
@@ -99,9 +100,9 @@ extension VirtualMachine {
         guard !FileManager.default.fileExists(atPath: directory) else {
             throw .snapshot("\(directory) exists: a snapshot never replaces anything")
         }
-        for disk in disks { disk.worker.stop() }
+        deviceService.suspend()
         for disk in disks { disk.transport.processQueues() }
-        defer { for disk in disks { try? disk.worker.start() } }
+        defer { try? deviceService.resume() }
         let value: VirtualMachineSnapshot
         do {
             let msrIndices = try kvm.msrIndexList()
@@ -147,25 +148,30 @@ extension VirtualMachine {
     /// Rebuilds the VM a snapshot directory describes and puts its state back: guest memory,
     /// interrupt controllers, PIT, clock, every vCPU and each disk's transport. The VM is
     /// `created`; ``start()`` continues the guest where it was paused. The embedder's `devices`
-    /// join its buses as in ``init(configuration:devices:)`` (their own state is theirs to
+    /// join its buses as in ``init(configuration:devices:eventLoop:)`` (their own state is theirs to
     /// restore).
     ///
     /// - Throws: ``VirtualMachineError/snapshot(_:)`` for an unreadable or inconsistent snapshot
-    ///   or a disk that changed since it was taken; the errors of ``init(configuration:devices:)``.
-    public convenience init(restoring directory: String, devices: [DeviceAttachment] = []) throws(VirtualMachineError) {
+    ///   or a disk that changed since it was taken; the errors of ``init(configuration:devices:eventLoop:)``.
+    public convenience init(
+        restoring directory: String, devices: [DeviceAttachment] = [], eventLoop: EventLoop? = nil
+    ) throws(VirtualMachineError) {
         let saved = try VirtualMachineSnapshot.load(from: directory)
         let kernel = try saved.configuration.validatedKernel(or: VirtualMachineError.invalidConfiguration)
-        try self.init(restoring: saved, from: directory, kernel: kernel, devices: devices, membership: nil)
+        try self.init(
+            restoring: saved, from: directory, kernel: kernel, devices: devices, membership: nil, eventLoop: eventLoop)
     }
 
     /// Builds the VM of `saved` (loaded from `directory`, its configuration validated with
     /// `kernel` parsed) — under a shared dispatcher with a `membership` — and puts its state back.
     convenience init(
         restoring saved: VirtualMachineSnapshot, from directory: String, kernel: KernelImage?,
-        devices: [DeviceAttachment], membership: SchedulerMembership?
+        devices: [DeviceAttachment], membership: SchedulerMembership?, eventLoop: EventLoop?
     ) throws(VirtualMachineError) {
         let url = URL(fileURLWithPath: directory)
-        try self.init(validated: saved.configuration, kernel: kernel, devices: devices, membership: membership)
+        try self.init(
+            validated: saved.configuration, kernel: kernel, devices: devices, membership: membership,
+            eventLoop: eventLoop)
         do {
             let fd = try FileDescriptor.open(
                 url.appendingPathComponent(VirtualMachineSnapshot.memoryFile).path, .readOnly)

@@ -1,7 +1,7 @@
 import DeviceModel
 
 /// A device of the embedder's, put on the VM's port-I/O or MMIO bus next to the built-in ones
-/// (``VirtualMachine/init(configuration:devices:)``). Its window must not overlap another
+/// (``VirtualMachine/init(configuration:devices:eventLoop:)``). Its window must not overlap another
 /// device's: COM1 (0x3f8–0x3ff), the i8042 (0x60–0x64), the CMOS clock (0x70–0x71), port 0x80, the
 /// ACPI power control (0x600) and the disks' virtio-mmio windows are taken.
 public struct DeviceAttachment: Sendable {

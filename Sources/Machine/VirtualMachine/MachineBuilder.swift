@@ -57,6 +57,8 @@ struct MachineBuilder {
     let kernel: KernelImage?
     /// The shared dispatcher the vCPUs run under, if any (they are then `GatedVCPU`s).
     let membership: SchedulerMembership?
+    /// The embedder's loop for the devices, if it shares one.
+    let eventLoop: EventLoop?
 
     struct Parts {
         var kvm: KVMSystem
@@ -69,6 +71,7 @@ struct MachineBuilder {
         var gated: [GatedVCPU<KVMVirtualCPU>]
         var serial: Serial16550
         var disks: [MachineDisk]
+        var deviceService: DeviceService
         var diskPlacements: [DevicePlacement]
         var bootSummary: String
         var keepAlive: KeepAlive
@@ -155,11 +158,13 @@ struct MachineBuilder {
                     let block = try VirtioBlockDevice(disk: device, serial: "\(c.name)-disk\(index)")
                     let transport = try VirtioMMIOTransport(
                         backend: block, memory: memory, interrupt: EventFD(nonBlocking: true))
-                    try transport.attach(to: vm, bus: mmio, placement: placement)
-                    return MachineDisk(
-                        path: disk.path, device: device, block: block, transport: transport,
-                        worker: try VirtioQueueWorker(transport: transport))
+                    try transport.attach(to: vm, bus: mmio, placement: placement, service: c.deviceService.queues)
+                    return MachineDisk(path: disk.path, device: device, block: block, transport: transport)
                 })
+        }
+        let deviceService = try step("device event loops") {
+            try DeviceService(
+                c.deviceService, transports: disks.map(\.transport), shared: eventLoop, name: c.name)
         }
 
         // The boot image, then the vCPUs.
@@ -194,7 +199,7 @@ struct MachineBuilder {
         return Parts(
             kvm: kvm, vm: vm, bridge: bridge, layout: layout, memory: memory, runners: runners, gated: gated,
             serial: serial,
-            disks: disks, diskPlacements: diskPlacements, bootSummary: boot.summary,
+            disks: disks, deviceService: deviceService, diskPlacements: diskPlacements, bootSummary: boot.summary,
             keepAlive: KeepAlive(
                 interruptLines: [com1IRQ, keyboardIRQ], consoleFile: consoleFile, consoleSocket: consoleSocket))
     }

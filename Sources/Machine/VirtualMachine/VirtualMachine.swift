@@ -51,6 +51,8 @@ public final class VirtualMachine: Sendable {
     let vm: KVMVirtualMachine
     let bridge: GuestMemoryBridge<KVMVirtualMachine>
     let disks: [MachineDisk]
+    /// The event loops serving the disks.
+    let deviceService: DeviceService
     let controller: LifecycleController
     /// The shared dispatcher's hold on the vCPUs (under a ``VMManager`` that schedules), with
     /// their gated wrappers; `nil` and empty when each vCPU has a host thread of its own.
@@ -66,11 +68,16 @@ public final class VirtualMachine: Sendable {
     ///   anything is created; ``VirtualMachineError/build(step:_:)`` naming the step that failed
     ///   (a device window that overlaps another is the step "devices"; whatever was created is
     ///   released).
-    public convenience init(configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [])
-        throws(VirtualMachineError)
-    {
+    ///
+    /// Its virtio devices are served as ``VirtualMachineConfiguration/deviceService`` says, or on
+    /// `eventLoop` when given: a loop the embedder shares among VMs, and starts and stops
+    /// itself (the VM only puts its devices on it while it runs).
+    public convenience init(
+        configuration: VirtualMachineConfiguration, devices: [DeviceAttachment] = [], eventLoop: EventLoop? = nil
+    ) throws(VirtualMachineError) {
         let kernel = try configuration.validatedKernel(or: VirtualMachineError.invalidConfiguration)
-        try self.init(validated: configuration, kernel: kernel, devices: devices, membership: nil)
+        try self.init(
+            validated: configuration, kernel: kernel, devices: devices, membership: nil, eventLoop: eventLoop)
     }
 
     /// Builds a VM from a configuration that has passed validation, with the kernel that
@@ -78,20 +85,21 @@ public final class VirtualMachine: Sendable {
     /// With a `membership`, the vCPUs run only in the slices a shared dispatcher grants them.
     init(
         validated configuration: VirtualMachineConfiguration, kernel: KernelImage?, devices: [DeviceAttachment],
-        membership: SchedulerMembership?
+        membership: SchedulerMembership?, eventLoop: EventLoop?
     ) throws(VirtualMachineError) {
         let controller = LifecycleController()
         let parts = try MachineBuilder(
             configuration: configuration, controller: controller, devices: devices, kernel: kernel,
-            membership: membership
+            membership: membership, eventLoop: eventLoop
         ).build()
         self.configuration = configuration
         self.controller = controller
         (kvm, vm, bridge, layout, memory) = (parts.kvm, parts.vm, parts.bridge, parts.layout, parts.memory)
         (runners, serial, disks, diskPlacements) = (parts.runners, parts.serial, parts.disks, parts.diskPlacements)
+        deviceService = parts.deviceService
         (bootSummary, keepAlive) = (parts.bootSummary, parts.keepAlive)
         (self.membership, gated) = (membership, parts.gated)
-        let runners = self.runners, disks = self.disks, gated = self.gated
+        let runners = self.runners, deviceService = self.deviceService, gated = self.gated
         controller.setStopAll {
             if let membership {
                 // Out of the dispatcher first (a running slice is preempted and waited for, the
@@ -104,7 +112,7 @@ public final class VirtualMachine: Sendable {
                 membership.final.withLock { $0 = final }
             }
             for runner in runners { _ = runner.stop() }
-            for disk in disks { disk.worker.stop() }
+            deviceService.stop()
         }
     }
 
@@ -122,7 +130,7 @@ public final class VirtualMachine: Sendable {
         return nil
     }
 
-    /// Starts the disks' queue workers and every vCPU (under a scheduling ``VMManager``: hands
+    /// Puts the disks on their event loop (or serves them inline) and starts every vCPU (under a scheduling ``VMManager``: hands
     /// every vCPU to the shared dispatcher, which starts it in its first slice).
     ///
     /// - Throws: ``VirtualMachineError/invalidTransition(from:action:)`` unless `created`;
@@ -130,15 +138,13 @@ public final class VirtualMachine: Sendable {
     ///   stopped with that failure).
     public func start() throws(VirtualMachineError) {
         try controller.transition(from: .created, to: .running, action: "start") { () throws(VirtualMachineError) in
-            for (index, disk) in disks.enumerated() {
-                do {
-                    try disk.worker.start()
-                } catch {
-                    throw .build(step: "disk \(index)", "its queue worker did not start: \(error)")
-                }
-                // Requests a restored guest had made available before its snapshot.
-                disk.transport.processQueues()
+            do {
+                try deviceService.start()
+            } catch {
+                throw .build(step: "device service", "the disks' event loop did not start: \(error)")
             }
+            // Requests a restored guest had made available before its snapshot.
+            for disk in disks { disk.transport.processQueues() }
             if let membership {
                 // Under the share's lock, so that a resize meanwhile is not lost.
                 let added = try membership.share.withLock { (share) throws(VirtualMachineError) -> Int in
@@ -237,6 +243,11 @@ public final class VirtualMachine: Sendable {
 
     /// What each disk has served so far, in disk order (see ``DiskUsage``).
     public var diskUsage: [DiskUsage] { disks.map(DiskUsage.init) }
+
+    /// What the event loops serving the VM's devices did (one entry per loop; several VMs on a
+    /// shared loop see the same figures): handler calls, wake-ups, polling turns and the CPU time
+    /// polling took. Empty for inline service.
+    public var eventLoopStatistics: [EventLoop.Statistics] { deviceService.loopStatistics }
 
     /// Each vCPU's share of the run so far: exits, and T_cpu / T_io / T_wait (see ``VCPUUsage``).
     public var vcpuUsage: [VCPUUsage] {

@@ -17,8 +17,10 @@ func readmeSnippetDevices() throws {
     let block = try VirtioBlockDevice(disk: VHDImage.open(path: "disk.vhd"))
     let transport = try VirtioMMIOTransport(backend: block, memory: memory, interrupt: EventFD())
     try transport.attach(to: vm, bus: mmioBus, placement: placement)  // ioeventfd + irqfd
-    let worker = try VirtioQueueWorker(transport: transport)
-    try worker.start()
+    let loop = try EventLoop(name: "vm0-io", polling: .adaptive)  // one per VM, per device or shared
+    let registration = try loop.serve(transport)  // the ioeventfd, and a poller for its rings
+    try loop.start()
     // … run the vCPUs with mmioBus …
-    worker.stop()
+    registration.cancel()
+    loop.stop()
 }
