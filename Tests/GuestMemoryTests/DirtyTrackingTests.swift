@@ -59,6 +59,25 @@ import Testing
         #expect(bitmap.dirtyPages().isEmpty)
     }
 
+    @Test(arguments: [0, 1, 10, 0x1000, 0x1001, 0x1ff0])
+    func aWriteThatStopsShortOfTheRangeDirtiesWhatItWrote(written: Int) throws {
+        // Two adjacent tracked regions, one page each; the range starts 16 bytes before the end of
+        // the first and crosses three pages of the map. The body writes `written` leading bytes.
+        let map = try GuestMemoryMap(regions: [
+            try makeRegion(0, pages: 1, .init(trackDirtyPages: true)),
+            try makeRegion(0x1000, pages: 2, .init(trackDirtyPages: true)),
+        ])
+        let start: UInt64 = 0xff0, count = 0x2000
+        try map.withHostSegments(at: GuestAddress(start), count: count, forWriting: true) { segments in
+            #expect(segments.count == 2)
+            return ((), written)
+        }
+        let expected =
+            written == 0
+            ? [] : Array(stride(from: start / 0x1000, through: (start + UInt64(written) - 1) / 0x1000, by: 1))
+        #expect(try map.collectDirtyPages() == expected.map { GuestAddress($0 * 0x1000) })
+    }
+
     @Test func failedCompareExchangeAndFailedWritesDoNotDirty() throws {
         let map = try GuestMemoryMap(regions: [try makeRegion(0, pages: 2, .init(trackDirtyPages: true))])
         #expect(try map.compareExchange(expected: UInt32(5), desired: 1, at: GuestAddress(0x1000)).exchanged == false)

@@ -13,6 +13,10 @@ enum {
 /// memfd_create(2): returns a file descriptor or -1 with errno set.
 int cgm_memfd_create(const char *name, unsigned int flags);
 
+/// membarrier(2) (glibc has no wrapper): `syscall(SYS_membarrier, command, flags, 0)`; the
+/// result, or -1 with errno set (ENOSYS where the call does not exist).
+int cgm_membarrier(int command, unsigned int flags);
+
 /// Walks `depth` levels of an implicit (Eytzinger-ordered, 1-based) binary search tree of
 /// ascending keys and returns the final node index: at each node, go right when
 /// `keys[node] < address`. Written so the step is a compare and an add-with-carry with no

@@ -4,7 +4,7 @@ import SystemPackage
 
 /// One thing a device waits for — a queue's ioeventfd, a timer, a socket, a TAP device — and
 /// how it is served: the handler the loop calls when the descriptor is ready, and optionally a
-/// poller the loop busy-polls while its window is open (``EventLoop/Poller``).
+/// poller the loop busy-polls while its window is open (`EventLoop.Poller`).
 public struct DeviceEventSource: Sendable {
     /// A name for diagnostics (`queue notify`, `rate-limit timer`).
     public var name: String
@@ -30,8 +30,8 @@ public struct DeviceEventSource: Sendable {
     }
 }
 
-/// A device served on an ``EventLoop`` the embedder chooses (one per VM, one per device, or one
-/// shared by many VMs): it declares its event sources, and ``EventLoop/serve(_:)`` registers
+/// A device served on an `EventLoop` the embedder chooses (one per VM, one per device, or one
+/// shared by many VMs): it declares its event sources, and `EventLoop.serve(_:)` registers
 /// them.
 public protocol EventDrivenDevice: AnyObject, Sendable {
     /// The sources the device is served from.
@@ -68,7 +68,7 @@ public final class DeviceEventRegistration: Sendable {
 extension EventLoop {
     /// Registers every source of `device`; all or nothing.
     ///
-    /// - Throws: ``SystemCallError`` from `epoll_ctl` (the sources registered before it are
+    /// - Throws: `SystemCallError` from `epoll_ctl` (the sources registered before it are
     ///   taken off again).
     public func serve(_ device: some EventDrivenDevice) throws(SystemCallError) -> DeviceEventRegistration {
         var entries: [(token: EventLoop.Token, descriptor: FileDescriptor)] = []

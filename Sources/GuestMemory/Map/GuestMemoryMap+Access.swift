@@ -33,7 +33,8 @@ extension GuestMemoryMap: GuestMemoryAccess {
 
     /// Calls `body` for each region piece of a range that ``resolve(_:count:forWriting:)``
     /// accepted: the region's entry, the offset inside it, the piece's length and the number
-    /// of bytes of the range before the piece.
+    /// of bytes of the range before the piece. `count` may be shorter than the range `n` was
+    /// resolved for (the bytes a body wrote): the walk stops once `count` bytes are covered.
     @inline(__always)
     func forEachSegment(
         _ address: GuestAddress, count: Int, first: Int, segments n: Int,
@@ -41,7 +42,7 @@ extension GuestMemoryMap: GuestMemoryAccess {
     ) {
         var cursor = address.rawValue
         var done = 0
-        for k in 0..<n {
+        for k in 0..<n where done < count {
             let e = table[first + k]
             let offset = cursor - e.base
             let length = min(count - done, Int(e.size - offset))
