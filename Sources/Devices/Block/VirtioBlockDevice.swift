@@ -86,6 +86,13 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
     /// Executes the request in `chain`, writes its status into the last writable byte and returns
     /// the bytes written (data plus the status byte); 0 when the chain has no room for a status.
     public func serve(_ chain: DescriptorChain, queue: Int, memory: any GuestMemoryAccess) -> UInt32 {
+        // Through the concrete map when it is one: the request's accesses are then specialized.
+        if let map = memory as? GuestMemoryMap { return serve(chain, memory: map) }
+        return serve(chain, memory: memory)
+    }
+
+    /// ``serve(_:queue:memory:)`` over `memory` as its concrete type when known.
+    private func serve<Memory: GuestMemoryAccess>(_ chain: DescriptorChain, memory: Memory) -> UInt32 {
         // The status byte is the last byte of the writable buffers.
         let writableLength = chain.writableLength
         guard writableLength >= 1, let last = chain.writable.last, last.length > 0 else {

@@ -6,9 +6,9 @@ import GuestMemory
 ///
 /// Layout (section 5.2.6): readable header (16 bytes), then for `OUT` and `DISCARD` readable
 /// data; for `IN` and `GET_ID` writable data; then the writable status byte.
-struct VirtioBlockRequest {
+struct VirtioBlockRequest<Memory: GuestMemoryAccess> {
     let chain: DescriptorChain
-    let memory: any GuestMemoryAccess
+    let memory: Memory
     let disk: any BlockDevice
 
     private enum Failure: Error {

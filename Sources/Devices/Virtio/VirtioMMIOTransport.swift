@@ -157,6 +157,18 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// One pass over queue `index`: what it completed, whether it left chains behind, and
     /// whether that was because it used up its budget (rather than for a control operation).
     private func serveQueue(_ index: Int) -> (completed: Int, leftBehind: Bool, outOfBudget: Bool) {
+        // The guest memory of a VM built by this package is a GuestMemoryMap: served through the
+        // concrete type, the virtqueue's accesses are specialized rather than dispatched through
+        // the existential (whose generic calls cost a runtime metadata lookup each).
+        if let map = memory as? GuestMemoryMap { return serveQueue(index, memory: map) }
+        return serveQueue(index, memory: memory)
+    }
+
+    /// ``serveQueue(_:)`` over `memory`, the transport's own guest memory as its concrete type
+    /// when known.
+    private func serveQueue<Memory: GuestMemoryAccess>(_ index: Int, memory: Memory) -> (
+        completed: Int, leftBehind: Bool, outOfBudget: Bool
+    ) {
         var completed = 0
         var failure: VirtqueueError?
         var interrupt = false
@@ -263,7 +275,10 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// (an event loop's poller asks this; its handler then serves them). A comparison of ring
     /// indices per queue.
     public var hasPendingChains: Bool {
-        queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: memory) == true } }
+        if let map = memory as? GuestMemoryMap {
+            return queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: map) == true } }
+        }
+        return queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: memory) == true } }
     }
 
     /// Runs `body` (which takes the locks) ahead of queue service: service stops between two

@@ -62,6 +62,13 @@ extension GuestMemoryMap: GuestMemoryAccess {
 
     /// Checks the range, then lends its host memory to `body`; see
     /// ``GuestMemoryAccess/withHostSegments(at:count:forWriting:_:)``.
+    ///
+    /// Specialized for the results the package's hot paths use (a range check, a transfer's byte
+    /// count, an atomic): such a call skips the runtime's lookup of the `(result:bytesWritten:)`
+    /// tuple's metadata.
+    @_specialize(where Result == Void)
+    @_specialize(where Result == Int)
+    @_specialize(where Result == UInt64)
     public func withHostSegments<Result>(
         at address: GuestAddress, count: Int, forWriting: Bool,
         _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (
