@@ -10,7 +10,8 @@ import Testing
 /// `used_event` exactly across the wrap of the 16-bit indices; while an event loop polls the
 /// rings the driver's notifications are off (`VIRTQ_USED_F_NO_NOTIFY`, or a stale `avail_event`
 /// with event indices) and the work is still served, and they are back on once it stops; inline
-/// service completes a request before the notifying write returns.
+/// service completes a request before the notifying write returns. Through a `GuestMemoryMap` or
+/// an `AtomicGuestMemory` alike.
 @Suite struct QueueServiceTests {
     /// GET_ID chains (header, 20-byte id buffer, status) in slots 0..<`count`: slot i uses
     /// descriptors 3i…3i+2 (no disk I/O, status OK).
@@ -53,10 +54,13 @@ import Testing
         (try? driver.memory.atomicLoad(UInt16.self, at: GuestAddress(TestDriver.usedRing))) ?? 0xFFFF
     }
 
-    @Test(arguments: [VirtioQueueService.eventLoop, .inline])
-    func manyChainsPerNotificationCompleteInOrderWithOneInterrupt(service: VirtioQueueService) throws {
+    @Test(arguments: [VirtioQueueService.eventLoop, .inline], [false, true])
+    func manyChainsPerNotificationCompleteInOrderWithOneInterrupt(service: VirtioQueueService, atomicMemory: Bool)
+        throws
+    {
         let directory = try TemporaryDirectory()
-        let driver = try TestDriver(disk: makeDisk(.raw, in: directory), queueSize: 32, service: service)
+        let driver = try TestDriver(
+            disk: makeDisk(.raw, in: directory), queueSize: 32, service: service, atomicMemory: atomicMemory)
         try driver.start(features: VirtioFeature.version1)
         try Self.writeGetIDChains(driver, count: 10)
         // Out of slot order, so the used ring's order is the available ring's, not the table's.
@@ -116,12 +120,13 @@ import Testing
         #expect(availableEvent == driver.availableIndex)
     }
 
-    @Test(arguments: [false, true])
-    func whileALoopPollsNotificationsAreOffAndWorkIsStillServed(eventIndex: Bool) throws {
+    @Test(arguments: [false, true], [false, true])
+    func whileALoopPollsNotificationsAreOffAndWorkIsStillServed(eventIndex: Bool, atomicMemory: Bool) throws {
         let directory = try TemporaryDirectory()
         // A window longer than the test: the loop polls from the first request on.
         let driver = try TestDriver(
-            disk: makeDisk(.raw, in: directory), queueSize: 32, polling: .fixed(nanoseconds: 60_000_000_000))
+            disk: makeDisk(.raw, in: directory), queueSize: 32, polling: .fixed(nanoseconds: 60_000_000_000),
+            atomicMemory: atomicMemory)
         try driver.start(features: VirtioFeature.version1 | (eventIndex ? VirtioFeature.eventIndex : 0))
         try Self.writeGetIDChains(driver, count: 8)
         let availableEvent = GuestAddress(TestDriver.usedRing + 4 + 8 * UInt64(driver.queueSize))

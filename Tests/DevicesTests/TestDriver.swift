@@ -80,16 +80,20 @@ final class TestDriver {
 
     /// A driver for `disk` with a queue of `queueSize`; `extraRegions` are mapped beside the
     /// usual 4 MiB at 0. The transport is served on an event loop polling as `polling` says, or
-    /// inline.
+    /// inline; with `atomicMemory` it reaches guest memory through an `AtomicGuestMemory`.
     init(
         disk: any BlockDevice, queueSize: UInt16 = 16, extraRegions: [MmapRegion] = [],
-        service: VirtioQueueService = .eventLoop, polling: EventLoopPolling = .off
+        service: VirtioQueueService = .eventLoop, polling: EventLoopPolling = .off, atomicMemory: Bool = false
     ) throws {
         memory = try GuestMemoryMap(
             regions: [MmapRegion(guestBase: GuestAddress(0), size: Self.memorySize)] + extraRegions)
         interrupt = try EventFD(nonBlocking: true)
         block = try VirtioBlockDevice(disk: disk, serial: "test-serial-0001", queueSize: queueSize)
-        transport = try VirtioMMIOTransport(backend: block, memory: memory, interrupt: interrupt)
+        // The transport may see the same regions through an AtomicGuestMemory (as a VMM with
+        // hotplug has it); the test writes the rings through the map either way.
+        transport = try VirtioMMIOTransport(
+            backend: block, memory: atomicMemory ? AtomicGuestMemory(memory) as any GuestMemoryAccess : memory,
+            interrupt: interrupt)
         loop = try EventLoop(name: "test-driver", polling: polling)
         transport.service = service
         if service == .eventLoop {

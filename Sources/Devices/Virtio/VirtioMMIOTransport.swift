@@ -157,10 +157,10 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// One pass over queue `index`: what it completed, whether it left chains behind, and
     /// whether that was because it used up its budget (rather than for a control operation).
     private func serveQueue(_ index: Int) -> (completed: Int, leftBehind: Bool, outOfBudget: Bool) {
-        // The guest memory of a VM built by this package is a GuestMemoryMap: served through the
-        // concrete type, the virtqueue's accesses are specialized rather than dispatched through
-        // the existential (whose generic calls cost a runtime metadata lookup each).
-        if let map = memory as? GuestMemoryMap { return serveQueue(index, memory: map) }
+        // Through the concrete map (a GuestMemoryMap, or an AtomicGuestMemory's current one, taken
+        // once for the pass), the virtqueue's accesses are specialized rather than dispatched
+        // through the existential, whose generic calls cost a runtime metadata lookup each.
+        if let map = concreteMap(of: memory) { return serveQueue(index, memory: map) }
         return serveQueue(index, memory: memory)
     }
 
@@ -275,7 +275,7 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// (an event loop's poller asks this; its handler then serves them). A comparison of ring
     /// indices per queue.
     public var hasPendingChains: Bool {
-        if let map = memory as? GuestMemoryMap {
+        if let map = concreteMap(of: memory) {
             return queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: map) == true } }
         }
         return queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: memory) == true } }
