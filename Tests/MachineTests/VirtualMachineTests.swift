@@ -292,7 +292,7 @@ struct VirtualMachineTests {
         #expect(after.mappings <= mappings + 4, "mappings: \(mappings) before, \(after.mappings) after")
     }
 
-    @Test func anInvalidConfigurationCreatesNothing() throws {
+    @Test(.usesKVM(exclusively: true)) func anInvalidConfigurationCreatesNothing() throws {
         let dir = try TemporaryDirectory()
         var configuration = try Self.configuration(Self.spin, in: dir)
         configuration.vcpuCount = 0
