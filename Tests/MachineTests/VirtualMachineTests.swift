@@ -310,6 +310,7 @@ struct VirtualMachineTests {
         } catch {
             Issue.record("unexpected \(error)")
         }
-        #expect(kvmDescriptorLinks() == before)
+        // Nothing opened (a VM another test was tearing down may have closed its own meanwhile).
+        #expect(descriptorGrowth(from: before, to: kvmDescriptorLinks()).isEmpty)
     }
 }
