@@ -176,10 +176,7 @@ struct DevicesBench: ParsableCommand {
         /// Depth 32: 32 requests made available at once, one notify, all completions awaited.
         func thirtyTwoAtATime(_ count: Int) throws {
             for _ in 0..<count {
-                try driver.submit(write: false, sectors: (0..<depth).map { ($0, sector()) })
-                try driver.notify()
-                try driver.waitForCompletions(slots: 0..<depth)
-                _ = try irq.read()
+                try driver.completeBatch(write: false, sectors: (0..<depth).map { ($0, sector()) }, interrupt: irq)
             }
         }
         for _ in 0..<rounds {

@@ -102,6 +102,15 @@ final class QueueDriver {
         }
     }
 
+    /// Makes `sectors` available as one batch, notifies, waits for every completion and takes
+    /// the batch's interrupt from `interrupt`.
+    func completeBatch(write: Bool, sectors: [(slot: Int, sector: UInt64)], interrupt: EventFD) throws {
+        try submit(write: write, sectors: sectors)
+        try notify()
+        try waitForCompletions(slots: 0..<sectors.count)
+        _ = try interrupt.read()
+    }
+
     /// Spins until the device has completed everything submitted (`used.idx`), then checks the
     /// statuses of `slots`.
     func waitForCompletions(slots: Range<Int>) throws {

@@ -48,10 +48,7 @@ extension DevicesBench {
                         let sectors = (0..<depth).map { slot in
                             (slot, UInt64((batch * depth + slot) * requestBytes / 512))
                         }
-                        try driver.submit(write: write, sectors: sectors)
-                        try driver.notify()
-                        try driver.waitForCompletions(slots: 0..<depth)
-                        _ = try irq.read()
+                        try driver.completeBatch(write: write, sectors: sectors, interrupt: irq)
                     }
                 })
         }

@@ -9,8 +9,9 @@ import Testing
 /// soon as it ends, by the access itself (no further update needed); an access that starts
 /// after the hotplug, even nested in the old one, sees the new map.
 @Suite struct ReadSectionReclamationTests {
-    @Test(arguments: ReadSectionSetup.allCases)
-    func aRegionRemovedDuringAnAccessIsReleasedWhenTheAccessEnds(_ setup: ReadSectionSetup) throws {
+    /// Tracked regions 0 (at 0) and 1 (at 0x10000), one page each, under `setup`'s read sections,
+    /// with the ledger recording their releases.
+    static func twoTrackedRegions(_ setup: ReadSectionSetup) throws -> (AtomicGuestMemory, ReleaseLedger) {
         let pool = RegionPool(pages: 2)
         let ledger = ReleaseLedger(capacity: 2)
         let memory = AtomicGuestMemory(
@@ -18,6 +19,12 @@ import Testing
                 TrackedRegion(id: 0, at: 0, pool: pool, ledger: ledger),
                 TrackedRegion(id: 1, at: 0x10000, pool: pool, ledger: ledger),
             ]), readers: setup.domain())
+        return (memory, ledger)
+    }
+
+    @Test(arguments: ReadSectionSetup.allCases)
+    func aRegionRemovedDuringAnAccessIsReleasedWhenTheAccessEnds(_ setup: ReadSectionSetup) throws {
+        let (memory, ledger) = try Self.twoTrackedRegions(setup)
         let seen = try memory.withHostSegments(at: GuestAddress(0x10000), count: 8, forWriting: false) {
             (segments) throws(GuestMemoryError) -> (result: UInt64, bytesWritten: Int) in
             _ = try memory.remove(slot: MemorySlot(1))
@@ -37,13 +44,7 @@ import Testing
         final class Handshake: Sendable {
             let inside = Atomic(false), proceed = Atomic(false), intact = Atomic(false)
         }
-        let pool = RegionPool(pages: 2)
-        let ledger = ReleaseLedger(capacity: 2)
-        let memory = AtomicGuestMemory(
-            try GuestMemoryMap(regions: [
-                TrackedRegion(id: 0, at: 0, pool: pool, ledger: ledger),
-                TrackedRegion(id: 1, at: 0x10000, pool: pool, ledger: ledger),
-            ]), readers: setup.domain())
+        let (memory, ledger) = try Self.twoTrackedRegions(setup)
         let handshake = Handshake()
         let reader = try HostThread.spawn {
             _ = try? memory.withHostSegments(at: GuestAddress(0x10000), count: Int(page), forWriting: false) {

@@ -79,7 +79,7 @@ extension EventLoop {
                 entries.append((token, source.descriptor))
             }
         } catch {
-            for entry in entries { try? deregister(entry.token, descriptor: entry.descriptor) }
+            DeviceEventRegistration(loop: self, entries: entries).cancel()
             throw error
         }
         return DeviceEventRegistration(loop: self, entries: entries)

@@ -275,10 +275,13 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// (an event loop's poller asks this; its handler then serves them). A comparison of ring
     /// indices per queue.
     public var hasPendingChains: Bool {
-        if let map = concreteMap(of: memory) {
-            return queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: map) == true } }
-        }
-        return queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: memory) == true } }
+        if let map = concreteMap(of: memory) { return hasPendingChains(memory: map) }
+        return hasPendingChains(memory: memory)
+    }
+
+    /// ``hasPendingChains`` over `memory` (as its concrete type when known).
+    private func hasPendingChains<Memory: GuestMemoryAccess>(memory: Memory) -> Bool {
+        queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: memory) == true } }
     }
 
     /// Runs `body` (which takes the locks) ahead of queue service: service stops between two

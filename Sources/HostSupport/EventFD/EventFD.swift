@@ -39,13 +39,7 @@ public final class EventFD: Sendable {
     /// Reads and resets the counter. Returns `nil` when it is zero and the eventfd is
     /// non-blocking.
     public func read() throws(SystemCallError) -> UInt64? {
-        var value: UInt64 = 0
-        do {
-            try SystemCall.retrying("eventfd read") { Glibc.read(fileDescriptor.rawValue, &value, 8) }
-            return value
-        } catch  where error.errno == .resourceTemporarilyUnavailable {
-            return nil
-        }
+        try SystemCall.readCounter(fileDescriptor, "eventfd read")
     }
 
     /// Waits up to `timeoutMilliseconds` (−1: forever) until the counter is non-zero.

@@ -35,6 +35,22 @@ public enum SystemCall {
         }
     }
 
+    /// Reads the 8-byte counter of an eventfd or a timerfd (which resets it); `nil` when there is
+    /// nothing to read on a non-blocking descriptor (`EAGAIN`).
+    ///
+    /// - Throws: ``SystemCallError`` named `name` for any other failure.
+    public static func readCounter(_ descriptor: FileDescriptor, _ name: @autoclosure () -> String)
+        throws(SystemCallError) -> UInt64?
+    {
+        var value: UInt64 = 0
+        do {
+            try retrying(name()) { Glibc.read(descriptor.rawValue, &value, 8) }
+            return value
+        } catch  where error.errno == .resourceTemporarilyUnavailable {
+            return nil
+        }
+    }
+
     /// Repeats a partial transfer (`read`, `pwrite` …) until `count` bytes are done.
     ///
     /// `call(done)` transfers from byte `done` on and returns the bytes it moved (or −1 with

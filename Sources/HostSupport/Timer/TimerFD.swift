@@ -1,10 +1,6 @@
 import CHostSupport
 import SystemPackage
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// A `timerfd` on `CLOCK_MONOTONIC`: a descriptor that becomes readable when the timer expires,
 /// so an ``EventLoop`` serves timers like any other source (a throttled queue resumed later, a
 /// periodic statistics flush). Closed exactly once, when the object goes away.
@@ -44,13 +40,7 @@ public final class TimerFD: Sendable {
     ///
     /// - Throws: ``SystemCallError`` named `timerfd read`.
     public func read() throws(SystemCallError) -> UInt64? {
-        var count: UInt64 = 0
-        do {
-            try SystemCall.retrying("timerfd read") { Glibc.read(descriptor.raw.rawValue, &count, 8) }
-            return count
-        } catch  where error.errno == .resourceTemporarilyUnavailable {
-            return nil
-        }
+        try SystemCall.readCounter(descriptor.raw, "timerfd read")
     }
 
     private func set(_ value: UInt64, _ interval: UInt64) throws(SystemCallError) {
