@@ -8,11 +8,18 @@ import VCPUScheduler
     import Glibc
 #endif
 
+/// How many of a group of ``SleepingVCPU``s run at once, and the most that ever did. One per
+/// test: suites that run in parallel have vCPUs of their own.
+final class Occupancy: Sendable {
+    let concurrent = Atomic<Int>(0)
+    let maximum = Atomic<Int>(0)
+    init() {}
+}
+
 /// A vCPU that "runs" by sleeping through its slice (or until preempted) and counts how many
-/// instances run at once.
+/// of its group (`occupancy`) run at once.
 final class SleepingVCPU: SchedulableVCPU, @unchecked Sendable {
-    static let concurrent = Atomic<Int>(0)
-    static let maximum = Atomic<Int>(0)
+    let occupancy: Occupancy
     let schedulingID: VCPUID
     let preempted = Atomic<Bool>(false)
     let slices = Atomic<Int>(0)
@@ -21,19 +28,20 @@ final class SleepingVCPU: SchedulableVCPU, @unchecked Sendable {
     let longest: Nanoseconds
     let preemptions = Atomic<Int>(0)
 
-    init(_ id: VCPUID, longest: Nanoseconds = 1_000_000) {
+    init(_ id: VCPUID, longest: Nanoseconds = 1_000_000, occupancy: Occupancy = Occupancy()) {
         schedulingID = id
         self.longest = longest
+        self.occupancy = occupancy
     }
 
     func runSlice(_ slice: Nanoseconds) -> SliceReport {
-        let now = Self.concurrent.add(1, ordering: .sequentiallyConsistent).newValue
-        _ = Self.maximum.max(now, ordering: .sequentiallyConsistent)
+        let now = occupancy.concurrent.add(1, ordering: .sequentiallyConsistent).newValue
+        _ = occupancy.maximum.max(now, ordering: .sequentiallyConsistent)
         slices.add(1, ordering: .relaxed)
         let end = monotonicNanoseconds() + min(slice, longest)
         while monotonicNanoseconds() < end, !preempted.load(ordering: .relaxed) { usleep(100) }
         let wasPreempted = preempted.exchange(false, ordering: .relaxed)
-        Self.concurrent.subtract(1, ordering: .sequentiallyConsistent)
+        occupancy.concurrent.subtract(1, ordering: .sequentiallyConsistent)
         return SliceReport(guestTime: slice, exitHandling: 0, end: wasPreempted ? .preempted : .sliceExpired)
     }
 
@@ -60,13 +68,14 @@ final class AffinityProbe: SchedulableVCPU, @unchecked Sendable {
 struct DispatcherTests {
     @Test("five vCPUs on two workers: never more than two run at once, all of them run")
     func slotsBoundConcurrency() throws {
-        let vcpus = (0..<5).map { SleepingVCPU(VCPUID(UInt32($0))) }
+        let occupancy = Occupancy()
+        let vcpus = (0..<5).map { SleepingVCPU(VCPUID(UInt32($0)), occupancy: occupancy) }
         let dispatcher = try VCPUDispatcher(policy: RoundRobinPolicy(timeSlice: 1 * ms), workers: 2)
         for vcpu in vcpus { try dispatcher.add(vcpu, parameters: SchedulingParameters()) }
         try dispatcher.start()
         usleep(100_000)
         dispatcher.stop()
-        #expect(SleepingVCPU.maximum.load(ordering: .sequentiallyConsistent) <= 2)
+        #expect(occupancy.maximum.load(ordering: .sequentiallyConsistent) <= 2)
         #expect(vcpus.allSatisfy { $0.slices.load(ordering: .relaxed) > 0 })
         let report = dispatcher.report()
         #expect(report.cpus == 2 && report.vcpus.count == 5)
