@@ -99,7 +99,7 @@ struct MemoryModel {
             let count = [0, 1, 2, 4, 8, Int.random(in: 0...(3 * Int(page)), using: &rng)].randomElement(using: &rng)!
             let context = Comment(
                 rawValue: "seed \(seed) step \(step) address 0x\(String(address, radix: 16)) count \(count)")
-            switch Int.random(in: 0..<4, using: &rng) {
+            switch Int.random(in: 0..<6, using: &rng) {
             case 0:  // bulk read
                 var buffer = [UInt8](repeating: 0xEE, count: count)
                 let result = Result { () throws(GuestMemoryError) in
@@ -131,6 +131,58 @@ struct MemoryModel {
                     #expect(
                         try map.readBytes(count: count, at: GuestAddress(address)) == model.read(address, count),
                         context)
+                }
+            case 4:  // lent host segments: the range's bytes in order, written through when asked
+                let writing = Bool.random(using: &rng)
+                let bytes = randomBytes(count, using: &rng)
+                let result = Result { () throws(GuestMemoryError) -> [UInt8] in
+                    try map.withHostSegments(at: GuestAddress(address), count: count, forWriting: writing) {
+                        (segments) throws(GuestMemoryError) -> (result: [UInt8], bytesWritten: Int) in
+                        var seen: [UInt8] = []
+                        for segment in segments {
+                            #expect(segment.count > 0, context)
+                            if writing {
+                                bytes[seen.count..<seen.count + segment.count].withUnsafeBytes {
+                                    segment.copyMemory(from: $0)
+                                }
+                            }
+                            seen += segment
+                        }
+                        return (seen, writing ? count : 0)
+                    }
+                }
+                if let expected = model.expectedError(address, count, writing: writing) {
+                    #expect(throws: expected, context) { try result.get() }
+                } else {
+                    if writing {
+                        #expect(try result.get() == bytes, context)
+                        model.write(bytes, at: address)
+                    } else {
+                        #expect(try result.get() == model.read(address, count), context)
+                    }
+                }
+            case 5:  // values through the existential (16 bytes and less on the stack, larger apart)
+                let memory: any GuestMemoryAccess = map
+                for size in [4, 16, 24] {
+                    let read = Result { () throws(GuestMemoryError) -> [UInt8] in
+                        switch size {
+                        case 4:
+                            withUnsafeBytes(
+                                of: try memory.readValue(UInt32.self, at: GuestAddress(address)), Array.init)
+                        case 16:
+                            withUnsafeBytes(
+                                of: try memory.readValue((UInt64, UInt64).self, at: GuestAddress(address)), Array.init)
+                        default:
+                            withUnsafeBytes(
+                                of: try memory.readValue((UInt64, UInt64, UInt64).self, at: GuestAddress(address)),
+                                Array.init)
+                        }
+                    }
+                    if let expected = model.expectedError(address, size, writing: false) {
+                        #expect(throws: expected, context) { try read.get() }
+                    } else {
+                        #expect(try read.get() == model.read(address, size), context)
+                    }
                 }
             default:  // integers in both byte orders
                 let value = UInt32.random(in: 0...UInt32.max, using: &rng)

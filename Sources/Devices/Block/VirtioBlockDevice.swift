@@ -85,7 +85,7 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
 
     /// Executes the request in `chain`, writes its status into the last writable byte and returns
     /// the bytes written (data plus the status byte); 0 when the chain has no room for a status.
-    public func serve(_ chain: DescriptorChain, queue: Int, memory: any GuestMemoryAccess) -> UInt32 {
+    public func serve(_ chain: DescriptorChain, queue: Int, memory: some GuestMemoryAccess) -> UInt32 {
         // Through the concrete map when there is one: the request's accesses are then specialized.
         if let map = concreteMap(of: memory) { return serve(chain, memory: map) }
         return serve(chain, memory: memory)

@@ -15,5 +15,10 @@ public protocol VirtioDeviceBackend: AnyObject, Sendable {
     func readConfig(offset: UInt64, into data: UnsafeMutableRawBufferPointer)
     /// Serves one chain from queue `queue` and returns the number of bytes written into its
     /// writable buffers (the used element's `len`).
-    func serve(_ chain: DescriptorChain, queue: Int, memory: any GuestMemoryAccess) -> UInt32
+    ///
+    /// Generic over the memory: the transport passes its guest memory as the concrete type when
+    /// it knows it (a `GuestMemoryMap`, or an `AtomicGuestMemory`'s current map, taken once per
+    /// pass), so a backend that checks `Memory.self` against those types can serve the chain
+    /// through code specialized for them, without a runtime cast.
+    func serve(_ chain: DescriptorChain, queue: Int, memory: some GuestMemoryAccess) -> UInt32
 }

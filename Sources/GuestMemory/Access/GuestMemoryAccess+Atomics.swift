@@ -13,7 +13,7 @@ import Synchronization
     }
 
     /// Applies the operation to `pointer` and returns (original value, whether memory changed).
-    @inline(__always)
+    @inlinable @inline(__always)
     func apply<W: FixedWidthInteger>(
         _ pointer: UnsafeMutablePointer<Atomic<W>>, _ load: (borrowing Atomic<W>) -> W,
         _ cas: (borrowing Atomic<W>, W, W) -> (exchanged: Bool, original: W)
@@ -45,7 +45,10 @@ import Synchronization
 extension GuestMemoryAccess {
     /// Performs `operation` (sequentially consistent) on the naturally aligned `size`-byte
     /// integer at `address`; returns the value found before the operation.
-    @usableFromInline
+    // Inlinable so that a caller with a concrete memory type calls that type's
+    // withHostSegments directly (specialized for UInt64), not through the generic entry point,
+    // whose runtime metadata lookups cost more than the atomic itself.
+    @inlinable
     func atomicOperation(_ operation: GuestAtomicOperation, size: Int, at address: GuestAddress)
         throws(GuestMemoryError) -> UInt64
     {

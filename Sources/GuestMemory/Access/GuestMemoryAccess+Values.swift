@@ -40,6 +40,23 @@ extension GuestMemoryAccess {
     public func readValue<T: BitwiseCopyable>(_ type: T.Type = T.self, at address: GuestAddress)
         throws(GuestMemoryError) -> T
     {
+        // Up to 16 bytes (integers, virtqueue descriptors) through a stack buffer of a concrete
+        // type. Called through `any GuestMemoryAccess` this body runs unspecialized, where a
+        // generic temporary allocation's typed-throws machinery costs runtime metadata lookups
+        // on every call — more than the read itself —, so larger types take a separate function.
+        if MemoryLayout<T>.size <= 16 {
+            var storage: (UInt64, UInt64) = (0, 0)
+            return try withUnsafeMutableBytes(of: &storage) { (bytes) throws(GuestMemoryError) -> T in
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[..<MemoryLayout<T>.size]), at: address)
+                return bytes.loadUnaligned(as: T.self)
+            }
+        }
+        return try readLargeValue(T.self, at: address)
+    }
+
+    /// ``readValue(_:at:)`` for a `T` larger than 16 bytes.
+    @usableFromInline
+    func readLargeValue<T: BitwiseCopyable>(_ type: T.Type, at address: GuestAddress) throws(GuestMemoryError) -> T {
         try withUnsafeTemporaryAllocation(of: T.self, capacity: 1) { (buffer) throws(GuestMemoryError) -> T in
             try read(into: UnsafeMutableRawBufferPointer(buffer), at: address)
             return UnsafeRawPointer(buffer.baseAddress.unsafelyUnwrapped).load(as: T.self)

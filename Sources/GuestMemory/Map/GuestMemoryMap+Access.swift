@@ -63,13 +63,37 @@ extension GuestMemoryMap: GuestMemoryAccess {
     /// Checks the range, then lends its host memory to `body`; see
     /// ``GuestMemoryAccess/withHostSegments(at:count:forWriting:_:)``.
     ///
-    /// Specialized for the results the package's hot paths use (a range check, a transfer's byte
-    /// count, an atomic): such a call skips the runtime's lookup of the `(result:bytesWritten:)`
-    /// tuple's metadata.
+    /// Inlinable, like ``read(into:at:)``: a range inside one region — the common case — is
+    /// lent without a call, specialized in the caller for its `Result`; a generic call costs
+    /// the runtime's lookup of metadata for the typed-throws machinery, more than a 16-byte
+    /// descriptor read. Crossing, empty and failing ranges take the out-of-line path.
+    @inlinable
+    public func withHostSegments<Result>(
+        at address: GuestAddress, count: Int, forWriting: Bool,
+        _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (
+            result: Result, bytesWritten: Int
+        )
+    ) throws(GuestMemoryError) -> Result {
+        if count > 0, let (e, offset) = singleRegion(address, count: count), !(forWriting && e.readOnly) {
+            var segment = UnsafeMutableRawBufferPointer(start: e.host + Int(offset), count: count)
+            let (result, written) = try withUnsafePointer(to: &segment) {
+                (pointer) throws(GuestMemoryError) -> (result: Result, bytesWritten: Int) in
+                try body(UnsafeBufferPointer(start: pointer, count: 1))
+            }
+            if forWriting && written > 0 { e.markDirty(offset: offset, count: UInt64(min(written, count))) }
+            return result
+        }
+        return try withHostSegmentsSlowPath(at: address, count: count, forWriting: forWriting, body)
+    }
+
+    /// ``withHostSegments(at:count:forWriting:_:)`` for a range that crosses regions, is empty
+    /// or fails its check. Specialized for the results the package's own calls use, which skips
+    /// the runtime's metadata lookups when called generically.
+    @usableFromInline
     @_specialize(where Result == Void)
     @_specialize(where Result == Int)
     @_specialize(where Result == UInt64)
-    public func withHostSegments<Result>(
+    func withHostSegmentsSlowPath<Result>(
         at address: GuestAddress, count: Int, forWriting: Bool,
         _ body: (UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws(GuestMemoryError) -> (
             result: Result, bytesWritten: Int
