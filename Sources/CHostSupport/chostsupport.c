@@ -2,6 +2,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/timerfd.h>
 #include "chostsupport.h"
 
@@ -80,4 +84,31 @@ int chost_timerfd_settime(int fd, uint64_t value_ns, uint64_t interval_ns) {
         .it_value = {.tv_sec = (time_t)(value_ns / 1000000000u), .tv_nsec = (long)(value_ns % 1000000000u)},
     };
     return timerfd_settime(fd, 0, &spec, NULL) < 0 ? -errno : 0;
+}
+
+long chost_getrandom(void *buffer, unsigned long length) {
+    ssize_t n = getrandom(buffer, length, 0);
+    return n < 0 ? -errno : (long)n;
+}
+
+long chost_write_nosigpipe(int fd, const void *buffer, unsigned long length) {
+    // Block SIGPIPE in this thread for the write; if the write raised one (EPIPE) that was not
+    // already pending, take it back, so a closed reader never kills the process.
+    sigset_t pipe_set, old_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+    ssize_t n;
+    do {
+        n = write(fd, buffer, length);
+    } while (n < 0 && errno == EINTR);
+    int saved = errno;
+    if (n < 0 && saved == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    return n < 0 ? -saved : (long)n;
 }

@@ -62,7 +62,7 @@ func makeDisk(_ kind: DiskKind, in directory: TemporaryDirectory, size: UInt64 =
 /// Plays the virtio driver: guest memory with the rings at fixed addresses, the transport and
 /// the event loop serving it (or the transport served inline, on the driver's thread), and an
 /// eventfd standing in for the irqfd.
-final class TestDriver {
+final class TestDriver: TransportRegisters {
     static let descriptorTable: UInt64 = 0x1000
     static let availableRing: UInt64 = 0x2000
     static let usedRing: UInt64 = 0x3000
@@ -113,45 +113,6 @@ final class TestDriver {
     }
 
     // MARK: registers
-
-    func readRegister(_ offset: UInt64) -> UInt32 {
-        var value: UInt32 = 0
-        withUnsafeMutableBytes(of: &value) { transport.read(address: offset, offset: offset, into: $0) }
-        return UInt32(littleEndian: value)
-    }
-
-    func writeRegister(_ offset: UInt64, _ value: UInt32) {
-        withUnsafeBytes(of: value.littleEndian) { transport.write(address: offset, offset: offset, from: $0) }
-    }
-
-    func readConfig<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
-        var value = T.zero
-        withUnsafeMutableBytes(of: &value) {
-            transport.read(address: 0, offset: VirtioMMIORegister.config + UInt64(offset), into: $0)
-        }
-        return T(littleEndian: value)
-    }
-
-    var deviceFeatures: UInt64 {
-        writeRegister(VirtioMMIORegister.deviceFeaturesSelect, 0)
-        let low = UInt64(readRegister(VirtioMMIORegister.deviceFeatures))
-        writeRegister(VirtioMMIORegister.deviceFeaturesSelect, 1)
-        return low | UInt64(readRegister(VirtioMMIORegister.deviceFeatures)) << 32
-    }
-
-    /// Negotiates `features` (default: all offered); returns whether FEATURES_OK stuck.
-    @discardableResult
-    func negotiate(features: UInt64? = nil) -> Bool {
-        writeRegister(VirtioMMIORegister.status, 0)
-        writeRegister(VirtioMMIORegister.status, VirtioDeviceStatus([.acknowledge, .driver]).rawValue)
-        let accepted = features ?? deviceFeatures
-        writeRegister(VirtioMMIORegister.driverFeaturesSelect, 0)
-        writeRegister(VirtioMMIORegister.driverFeatures, UInt32(truncatingIfNeeded: accepted))
-        writeRegister(VirtioMMIORegister.driverFeaturesSelect, 1)
-        writeRegister(VirtioMMIORegister.driverFeatures, UInt32(truncatingIfNeeded: accepted >> 32))
-        writeRegister(VirtioMMIORegister.status, VirtioDeviceStatus([.acknowledge, .driver, .featuresOK]).rawValue)
-        return readRegister(VirtioMMIORegister.status) & VirtioDeviceStatus.featuresOK.rawValue != 0
-    }
 
     /// Sets up queue 0 at the given addresses and reports whether it became ready.
     @discardableResult

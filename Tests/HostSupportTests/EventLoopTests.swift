@@ -13,7 +13,8 @@ import Testing
 /// with the events that arrived; sources are added and removed while it runs, and once
 /// `deregister` returns the handler is not running and never runs again (also when it was
 /// running at the time, and from inside a handler); `stop` joins the thread, and dropping the
-/// loop stops it; a descriptor epoll cannot watch is a typed error.
+/// loop stops it; a descriptor epoll cannot watch is a typed error; a source's events can be
+/// changed, and paused, while it is registered.
 @Suite struct EventLoopTests {
     /// Counts calls of a handler that drains its eventfd.
     final class Drain: Sendable {
@@ -64,6 +65,34 @@ import Testing
         try waitUntil("the barrier's call") { barrier.calls.load(ordering: .relaxed) == 1 }
         #expect(removed.calls.load(ordering: .relaxed) == 1, "a removed source's handler ran")
         #expect(try removed.event.read() == 1, "its signal stayed unread")
+    }
+
+    /// A paused source (no events) is out of epoll: its pending signal wakes nothing, not even as
+    /// a hang-up would; resumed, the signal is served; a paused source deregisters cleanly.
+    @Test func aPausedSourceIsNotServedUntilResumed() throws {
+        let loop = try EventLoop()
+        try loop.start()
+        defer { loop.stop() }
+        let paused = try Drain(), barrier = try Drain()
+        let token = try loop.register(paused.event.fileDescriptor, for: .readable, handler: paused.handler)
+        try loop.register(barrier.event.fileDescriptor, for: .readable, handler: barrier.handler)
+        try loop.setEvents([], for: token, descriptor: paused.event.fileDescriptor)
+        try loop.setEvents([], for: token, descriptor: paused.event.fileDescriptor)  // twice: harmless
+        try paused.event.signal()
+        try barrier.event.signal()  // served after anything epoll had for the paused one
+        try waitUntil("the barrier's call") { barrier.calls.load(ordering: .relaxed) == 1 }
+        #expect(paused.calls.load(ordering: .relaxed) == 0, "a paused source was served")
+        try loop.setEvents(.readable, for: token, descriptor: paused.event.fileDescriptor)
+        try waitUntil("the resumed source's call") { paused.calls.load(ordering: .relaxed) == 1 }
+        #expect(paused.total.load(ordering: .relaxed) == 1)
+        try loop.setEvents([], for: token, descriptor: paused.event.fileDescriptor)
+        try loop.deregister(token, descriptor: paused.event.fileDescriptor)
+        // Changing a deregistered source does nothing (and does not put it back in epoll).
+        try loop.setEvents(.readable, for: token, descriptor: paused.event.fileDescriptor)
+        try paused.event.signal()
+        try barrier.event.signal()
+        try waitUntil("the barrier's second call") { barrier.calls.load(ordering: .relaxed) == 2 }
+        #expect(paused.calls.load(ordering: .relaxed) == 1)
     }
 
     @Test func deregisterWaitsForTheHandlerInProgress() throws {

@@ -39,6 +39,13 @@ int chost_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 /// epoll_wait for at most `max` events into `tokens` and `events`; the count or -errno.
 int chost_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
 
+/// getrandom(buffer, length, 0): the bytes filled or -errno.
+long chost_getrandom(void *buffer, unsigned long length);
+
+/// write(2), retried on EINTR, with SIGPIPE blocked in the calling thread for the call (and a
+/// SIGPIPE it raised taken back): the bytes written or -errno (-EPIPE for a closed reader).
+long chost_write_nosigpipe(int fd, const void *buffer, unsigned long length);
+
 /// timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK if `nonblocking`); the descriptor
 /// or -errno.
 int chost_timerfd_create(int nonblocking);

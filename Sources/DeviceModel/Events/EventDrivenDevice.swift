@@ -16,6 +16,9 @@ public struct DeviceEventSource: Sendable {
     public var handler: EventLoop.Handler
     /// How the loop polls the source instead of sleeping, if it can be polled.
     public var poller: EventLoop.Poller?
+    /// The device's handle for changing what the loop waits for while the source is registered
+    /// (its events then replace ``events``); `nil` for a source whose events never change.
+    public var interest: DeviceEventInterest?
 
     /// A source.
     public init(
@@ -27,6 +30,74 @@ public struct DeviceEventSource: Sendable {
         self.events = events
         self.poller = poller
         self.handler = handler
+    }
+
+    /// A source whose events the device changes through `interest` (for back-pressure: an
+    /// input it stops reading while it has no room, an output it watches only while bytes wait).
+    public init(
+        name: String, descriptor: FileDescriptor, interest: DeviceEventInterest,
+        handler: @escaping EventLoop.Handler
+    ) {
+        self.init(name: name, descriptor: descriptor, events: interest.events, handler: handler)
+        self.interest = interest
+    }
+}
+
+/// What a device wants the loop to wait for on one of its sources, changeable at any time from
+/// any thread: applied at once while the source is on a loop (`EventLoop.setEvents`), and at
+/// registration otherwise. An empty set pauses the source.
+public final class DeviceEventInterest: Sendable {
+    private struct Binding {
+        var events: EventLoop.Events
+        var loop: EventLoop?
+        var token: EventLoop.Token?
+        var descriptor: FileDescriptor?
+    }
+
+    private let binding: Mutex<Binding>
+
+    /// An interest in `events` (empty: paused).
+    public init(_ events: EventLoop.Events) {
+        binding = Mutex(Binding(events: events))
+    }
+
+    /// The events the device wants now.
+    public var events: EventLoop.Events { binding.withLock { $0.events } }
+
+    /// Sets the events the loop waits for (empty: none — the source is paused).
+    ///
+    /// - Throws: `SystemCallError` from `epoll_ctl` (the descriptor was closed while
+    ///   registered); the loop keeps the previous events, the interest records the new ones.
+    public func set(_ events: EventLoop.Events) throws(SystemCallError) {
+        try binding.withLock { (b) throws(SystemCallError) in
+            guard b.events != events else { return }
+            b.events = events
+            if let loop = b.loop, let token = b.token, let descriptor = b.descriptor {
+                try loop.setEvents(events, for: token, descriptor: descriptor)
+            }
+        }
+    }
+
+    /// Called by `EventLoop.serve(_:)` once the source is registered: applies the current
+    /// events (a paused source is registered, then paused).
+    func bind(loop: EventLoop, token: EventLoop.Token, descriptor: FileDescriptor, registeredWith: EventLoop.Events)
+        throws(SystemCallError)
+    {
+        try binding.withLock { (b) throws(SystemCallError) in
+            b.loop = loop
+            b.token = token
+            b.descriptor = descriptor
+            if b.events != registeredWith { try loop.setEvents(b.events, for: token, descriptor: descriptor) }
+        }
+    }
+
+    /// Called when the source is deregistered.
+    func unbind() {
+        binding.withLock { b in
+            b.loop = nil
+            b.token = nil
+            b.descriptor = nil
+        }
     }
 }
 
@@ -43,9 +114,10 @@ public protocol EventDrivenDevice: AnyObject, Sendable {
 public final class DeviceEventRegistration: Sendable {
     /// The loop serving the device.
     public let loop: EventLoop
-    private let entries: Mutex<[(token: EventLoop.Token, descriptor: FileDescriptor)]>
+    typealias Entry = (token: EventLoop.Token, descriptor: FileDescriptor, interest: DeviceEventInterest?)
+    private let entries: Mutex<[Entry]>
 
-    init(loop: EventLoop, entries: [(token: EventLoop.Token, descriptor: FileDescriptor)]) {
+    init(loop: EventLoop, entries: [Entry]) {
         self.loop = loop
         self.entries = Mutex(entries)
     }
@@ -61,7 +133,10 @@ public final class DeviceEventRegistration: Sendable {
         }
         // The descriptors are still open (the device is alive: the handlers hold it), so epoll
         // only refuses a descriptor it never had — nothing to undo then.
-        for entry in entries { try? loop.deregister(entry.token, descriptor: entry.descriptor) }
+        for entry in entries {
+            entry.interest?.unbind()
+            try? loop.deregister(entry.token, descriptor: entry.descriptor)
+        }
     }
 }
 
@@ -71,12 +146,15 @@ extension EventLoop {
     /// - Throws: `SystemCallError` from `epoll_ctl` (the sources registered before it are
     ///   taken off again).
     public func serve(_ device: some EventDrivenDevice) throws(SystemCallError) -> DeviceEventRegistration {
-        var entries: [(token: EventLoop.Token, descriptor: FileDescriptor)] = []
+        var entries: [DeviceEventRegistration.Entry] = []
         do {
             for source in device.eventSources {
-                let token = try register(
-                    source.descriptor, for: source.events, poller: source.poller, handler: source.handler)
-                entries.append((token, source.descriptor))
+                // A paused interest registers for its events later: epoll needs some to add.
+                let events = source.interest.map { $0.events.isEmpty ? .readable : $0.events } ?? source.events
+                let token = try register(source.descriptor, for: events, poller: source.poller, handler: source.handler)
+                entries.append((token, source.descriptor, source.interest))
+                try source.interest?.bind(
+                    loop: self, token: token, descriptor: source.descriptor, registeredWith: events)
             }
         } catch {
             DeviceEventRegistration(loop: self, entries: entries).cancel()

@@ -108,6 +108,13 @@ public struct SplitVirtqueue: Hashable, Sendable {
         return chain
     }
 
+    /// Gives the chain ``popAvailable(memory:)`` returned last back to the ring, untouched: the
+    /// next pop returns it again (a device that took a chain it cannot fill yet). Only valid
+    /// right after that pop, before anything is added to the used ring for it.
+    public mutating func undoPop() {
+        nextAvailable &-= 1
+    }
+
     /// Follows the chain starting at `head`, validating every descriptor; an indirect
     /// descriptor (only with ``indirectDescriptors``) is followed into its table.
     func readChain(head: UInt16, memory: some GuestMemoryAccess) throws(VirtqueueError) -> DescriptorChain {

@@ -84,8 +84,9 @@ extension VirtioMMIOTransport {
             queues = restored
             // Notifications as this transport wants them now (a snapshot taken while a loop
             // polled must not leave the driver silent).
-            let on = !isPolling
-            for queue in restored { try? queue?.setNotifications(on, memory: memory) }
+            for (index, queue) in restored.enumerated() {
+                try? queue?.setNotifications(!isPolling || isDeviceDriven(index), memory: memory)
+            }
             r.deviceFeaturesSelect = state.deviceFeaturesSelect
             r.driverFeaturesSelect = state.driverFeaturesSelect
             r.driverFeatures = state.driverFeatures

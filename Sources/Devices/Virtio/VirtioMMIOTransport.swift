@@ -78,6 +78,8 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// queue service backs off while it is not zero, so a guest that keeps a queue busy can
     /// never keep them out.
     private let controlPending = Atomic<Int>(0)
+    /// The backend's ``VirtioDeviceBackend/deviceDrivenQueues``, as a mask by queue index.
+    private let deviceDriven: [Bool]
 
     /// Creates the transport for `backend` over `memory`, interrupting through `interrupt`.
     ///
@@ -92,6 +94,9 @@ public final class VirtioMMIOTransport: MMIODevice {
         let count = backend.queueSizeMax.count
         queues = Mutex([SplitVirtqueue?](repeating: nil, count: count))
         registers = Mutex(Registers(queues: [QueueRegisters](repeating: QueueRegisters(), count: count)))
+        let driven = backend.deviceDrivenQueues
+        deviceDriven = (0..<count).map { driven.contains($0) }
+        backend.connect(to: self)
     }
 
     /// The features offered to the driver: the backend's plus the transport's own
@@ -149,9 +154,19 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// Serves queue `index` (see ``processQueues()``); returns the chains served.
     @discardableResult
     public func processQueue(_ index: Int) -> Int {
+        if isDeviceDriven(index) {
+            // The device takes this queue's chains itself, when it has something for them.
+            backend.queueNotified(index)
+            return 0
+        }
         let pass = serveQueue(index)
         if pass.leftBehind { queueNotify.trigger() }
         return pass.completed
+    }
+
+    /// Whether queue `index` is one of the backend's device-driven queues.
+    func isDeviceDriven(_ index: Int) -> Bool {
+        deviceDriven.indices.contains(index) && deviceDriven[index]
     }
 
     /// One pass over queue `index`: what it completed, whether it left chains behind, and
@@ -160,15 +175,20 @@ public final class VirtioMMIOTransport: MMIODevice {
         // Through the concrete map (a GuestMemoryMap, or an AtomicGuestMemory's current one, taken
         // once for the pass), the virtqueue's accesses are specialized rather than dispatched
         // through the existential, whose generic calls cost a runtime metadata lookup each.
-        if let map = concreteMap(of: memory) { return serveQueue(index, memory: map) }
-        return serveQueue(index, memory: memory)
+        if let map = concreteMap(of: memory) {
+            return serveQueue(index, memory: map) { chain, map in backend.serve(chain, queue: index, memory: map) }
+        }
+        return serveQueue(index, memory: memory) { chain, memory in
+            backend.serve(chain, queue: index, memory: memory)
+        }
     }
 
-    /// ``serveQueue(_:)`` over `memory`, the transport's own guest memory as its concrete type
-    /// when known.
-    private func serveQueue<Memory: GuestMemoryAccess>(_ index: Int, memory: Memory) -> (
-        completed: Int, leftBehind: Bool, outOfBudget: Bool
-    ) {
+    /// One pass over queue `index` through `memory` (the transport's own guest memory, as its
+    /// concrete type when known): `consume` uses each available chain and returns the length to
+    /// complete it with, or `nil` to give it back to the ring and end the pass.
+    private func serveQueue<Memory: GuestMemoryAccess>(
+        _ index: Int, memory: Memory, consume: (DescriptorChain, Memory) -> UInt32?
+    ) -> (completed: Int, leftBehind: Bool, outOfBudget: Bool) {
         var completed = 0
         var failure: VirtqueueError?
         var interrupt = false
@@ -202,11 +222,17 @@ public final class VirtioMMIOTransport: MMIODevice {
                             break serving
                         }
                         guard let chain = try queue.popAvailable(memory: memory) else { break }
-                        let written = backend.serve(chain, queue: index, memory: memory)
+                        guard let written = consume(chain, memory) else {
+                            // The device has nothing for it: the chain waits in the ring, and
+                            // the device comes back when it has (no need for a notification).
+                            queue.undoPop()
+                            break serving
+                        }
                         try queue.addUsed(head: chain.head, length: written, memory: memory)
                         completed += 1
                     }
-                    again = polled ? false : try queue.publishAvailableEvent(memory: memory)
+                    // Device-driven queues keep their notifications while a loop polls.
+                    again = polled && !isDeviceDriven(index) ? false : try queue.publishAvailableEvent(memory: memory)
                 } while again
                 if completed > 0 { try queue.publishUsed(memory: memory) }
                 queues[index] = queue
@@ -242,6 +268,10 @@ public final class VirtioMMIOTransport: MMIODevice {
     private func serveInline() {
         notifications.add(1, ordering: .relaxed)
         for index in 0..<backend.queueSizeMax.count {
+            if isDeviceDriven(index) {
+                backend.queueNotified(index)
+                continue
+            }
             while true {
                 let pass = serveQueue(index)
                 if pass.outOfBudget {
@@ -261,7 +291,8 @@ public final class VirtioMMIOTransport: MMIODevice {
     public func setNotifications(_ on: Bool) {
         queues.withLock { queues in
             polling.store(!on, ordering: .relaxed)
-            for queue in queues {
+            // Device-driven queues are not polled: they keep their notifications.
+            for (index, queue) in queues.enumerated() where !isDeviceDriven(index) {
                 // A ring the driver broke is found again (and reported) when it is next served.
                 try? queue?.setNotifications(on, memory: memory)
             }
@@ -281,7 +312,9 @@ public final class VirtioMMIOTransport: MMIODevice {
 
     /// ``hasPendingChains`` over `memory` (as its concrete type when known).
     private func hasPendingChains<Memory: GuestMemoryAccess>(memory: Memory) -> Bool {
-        queues.withLock { queues in queues.contains { $0?.hasAvailable(memory: memory) == true } }
+        queues.withLock { queues in
+            queues.indices.contains { !isDeviceDriven($0) && queues[$0]?.hasAvailable(memory: memory) == true }
+        }
     }
 
     /// Runs `body` (which takes the locks) ahead of queue service: service stops between two
@@ -350,7 +383,11 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// only until `FEATURES_OK`. `QueueReady` validates and starts the queue; `Status` 0 resets the
     /// device.
     public func write(address: UInt64, offset: UInt64, from data: UnsafeRawBufferPointer) {
-        guard offset < VirtioMMIORegister.config, data.count == 4 else { return }  // config space is read-only here
+        if offset >= VirtioMMIORegister.config {
+            backend.writeConfig(offset: offset - VirtioMMIORegister.config, from: data)
+            return
+        }
+        guard data.count == 4 else { return }  // registers are 32-bit only
         let value = UInt32(littleEndian: data.loadUnaligned(as: UInt32.self))
         switch offset {
         case VirtioMMIORegister.queueNotify:
@@ -404,6 +441,7 @@ public final class VirtioMMIOTransport: MMIODevice {
     /// `Status` writes: 0 resets the device; setting `FEATURES_OK` succeeds only if the driver
     /// accepted a subset of the offered features including `VIRTIO_F_VERSION_1`.
     private func writeStatus(_ value: UInt32) {
+        defer { if value == 0 { backend.driverReset() } }
         control {
             queues.withLock { queues in
                 registers.withLock { r in
@@ -449,7 +487,7 @@ public final class VirtioMMIOTransport: MMIODevice {
                             availableRing: q.driver, usedRing: q.device,
                             negotiatedFeatures: r.driverFeatures, memory: memory)
                         // A loop already polling: the new queue starts with notifications off.
-                        if polling.load(ordering: .relaxed) {
+                        if polling.load(ordering: .relaxed) && !isDeviceDriven(selected) {
                             try queues[selected]?.setNotifications(false, memory: memory)
                         }
                         r.queues[selected].ready = true
@@ -486,8 +524,9 @@ public struct VirtioTransportStatistics: Sendable, Hashable {
 }
 
 extension VirtioMMIOTransport: EventDrivenDevice {
-    /// One source: ``queueNotify`` (the ioeventfd), served by ``processQueues()``, with a
-    /// poller (``hasPendingChains``, notifications switched by ``setNotifications(_:)``).
+    /// ``queueNotify`` (the ioeventfd), served by ``processQueues()``, with a poller
+    /// (``hasPendingChains``, notifications switched by ``setNotifications(_:)``); then the
+    /// backend's own sources (``VirtioDeviceBackend/eventSources``).
     public var eventSources: [DeviceEventSource] {
         [
             DeviceEventSource(
@@ -501,6 +540,36 @@ extension VirtioMMIOTransport: EventDrivenDevice {
                 }
                 processQueues()
             }
-        ]
+        ] + backend.eventSources
+    }
+}
+
+extension VirtioMMIOTransport: VirtioQueueAccess {
+    /// Takes chains of a device-driven queue for the backend; see
+    /// ``VirtioQueueAccess/takeChains(queue:_:)``. On a queue the transport serves itself, the
+    /// backend's chains would race its passes: nothing is taken there.
+    @discardableResult
+    public func takeChains(queue index: Int, _ body: (DescriptorChain, any GuestMemoryAccess) -> UInt32?) -> Int {
+        guard isDeviceDriven(index) else { return 0 }
+        let pass = serveQueue(index, memory: memory) { chain, memory in body(chain, memory) }
+        // Left behind (its budget used up, or a control operation waiting): come back for it.
+        if pass.leftBehind { queueNotify.trigger() }
+        return pass.completed
+    }
+
+    /// Sets the configuration-change bit of the interrupt status, advances `ConfigGeneration`
+    /// and interrupts the driver.
+    public func signalConfigurationChange() {
+        registers.withLock { r in
+            r.interruptStatus |= VirtioInterrupt.configurationChange
+            r.configGeneration &+= 1
+        }
+        interrupt.trigger()
+    }
+
+    /// Whether the driver set `DRIVER_OK` and the device does not need a reset.
+    public var isDriverReady: Bool {
+        let status = self.status
+        return status.contains(.driverOK) && !status.contains(.needsReset)
     }
 }

@@ -100,6 +100,9 @@ public final class EventLoop: Sendable {
         var pollerGeneration: UInt64 = 0
         /// Pollers whose notifications the loop switched off.
         var suppressed: Set<UInt64> = []
+        /// Sources taken out of epoll by ``EventLoop/setEvents(_:for:descriptor:)`` with no
+        /// events (their handlers kept).
+        var paused: Set<UInt64> = []
         var nextToken: UInt64 = 1
         /// The token whose handler or poller the loop thread is calling.
         var dispatching: UInt64?
@@ -224,10 +227,40 @@ public final class EventLoop: Sendable {
             let poller = s.pollers.removeValue(forKey: token.value)
             if poller != nil { s.pollerGeneration &+= 1 }
             let suppressed = s.suppressed.remove(token.value) != nil
-            return (s.handlers.removeValue(forKey: token.value) != nil, suppressed ? poller : nil)
+            let paused = s.paused.remove(token.value) != nil  // already out of epoll
+            return (s.handlers.removeValue(forKey: token.value) != nil && !paused, suppressed ? poller : nil)
         }
         restore?.setNotifications(true)
         if known { try Self.control(epoll, 3, descriptor, 0, token.value) }
+    }
+
+    /// Changes what the loop waits for on a registered source: `events` replaces the set it was
+    /// registered for. An empty set pauses the source — it leaves epoll, so not even an error or
+    /// a hang-up wakes the loop for it — until a later call with events; its handler stays
+    /// registered. This is how a device applies back-pressure: it stops reading an input it has
+    /// no room for, and waits for an output to become writable only while it has bytes queued.
+    ///
+    /// A handler may still be called once for events epoll reported before the change. Changing
+    /// a source that was deregistered does nothing.
+    ///
+    /// - Throws: ``SystemCallError`` named `epoll_ctl` when the kernel refuses (`EBADF`: the
+    ///   descriptor was closed); the source keeps its previous events then.
+    public func setEvents(_ events: Events, for token: Token, descriptor: FileDescriptor) throws(SystemCallError) {
+        let epoll = self.epoll
+        try state.withLock { (s) throws(SystemCallError) in
+            guard s.handlers[token.value] != nil else { return }
+            let paused = s.paused.contains(token.value)
+            if events.isEmpty {
+                guard !paused else { return }
+                try Self.control(epoll, 3, descriptor, 0, token.value)
+                s.paused.insert(token.value)
+            } else if paused {
+                try Self.control(epoll, 1, descriptor, events.rawValue, token.value)
+                s.paused.remove(token.value)
+            } else {
+                try Self.control(epoll, 2, descriptor, events.rawValue, token.value)
+            }
+        }
     }
 
     /// Starts the loop thread.
