@@ -114,8 +114,10 @@ let package = Package(
             dependencies: ["GuestMemory", "KVM", "DeviceModel", "BlockStorage", "ResourceAllocator", "HostSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "DevicesTests", dependencies: ["Devices", "VHD", "VCPU", "TestSupport", "mini-vmm"],
+            name: "DevicesTests", dependencies: ["Devices", "VHD", "VCPU", "TestSupport", "mini-vmm", "VirtioGuests"],
             swiftSettings: swiftSettings),
+        // Tiny assembly guests that drive the virtio devices on real KVM (clang assembles them).
+        .target(name: "VirtioGuests", path: "Tests/VirtioGuests"),
 
         // MARK: 4. The Linux loader: kernel images (and, next, boot parameters and tables)
         .target(

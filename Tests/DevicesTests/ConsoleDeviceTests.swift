@@ -249,6 +249,55 @@ import Testing
         #expect(got == Array("hello host".utf8))
     }
 
+    /// Saved with output and input in flight — bytes in the device's buffers, a transmit chain
+    /// taken in part, more chains waiting in the ring — and restored into a new device and
+    /// transport: every byte arrives once, in order.
+    @Test func aSnapshotKeepsWhatWasInFlight() throws {
+        let slow = try ConsoleOutputBuffer(capacity: 5)
+        let input = try ConsoleInputBuffer()
+        let before = try VirtioConsoleDevice(output: slow, input: input, outputCapacity: 8)
+        let driver = try VirtioDriver(backend: before)
+        try driver.start()
+        input.append("queued input".utf8)  // no receive buffer posted yet: it waits in the device
+        for chunk in ["0123456789", "abcdefghij", "KLMNOPQRST"] { try driver.send(Array(chunk.utf8), on: transmit) }
+        try driver.wait {
+            slow.contents.count == 5 && before.statistics.outputPending == 8 && before.statistics.inputPending == 12
+        }
+        driver.stopService()
+        let transportState = driver.transport.saveState()
+        let saved = before.saveState()
+        #expect(saved.pendingOutput == Array("56789abc".utf8))
+        #expect(saved.partialTransmit?.offset == 3)
+        #expect(saved.pendingInput == Array("queued input".utf8))
+        // The state survives its encoding.
+        let decoded = try JSONDecoder().decode(VirtioConsoleState.self, from: try JSONEncoder().encode(saved))
+        #expect(decoded == saved)
+
+        let output = try ConsoleOutputBuffer()
+        let after = try VirtioConsoleDevice(output: output, input: try ConsoleInputBuffer(), outputCapacity: 8)
+        try driver.replaceTransport(backend: after) { transport in
+            try transport.restoreState(transportState)
+            try after.restoreState(decoded)
+        }
+        try driver.wait { output.contents.count == 25 }
+        #expect(slow.take() + output.take() == Array("0123456789abcdefghijKLMNOPQRST".utf8))
+        try drainTransmit(driver)
+        try postReceiveBuffers(driver, count: 2, length: 16)
+        #expect(try receive(12, driver) == Array("queued input".utf8))
+    }
+
+    @Test func aStateLargerThanTheDeviceIsRefused() throws {
+        let device = try VirtioConsoleDevice(output: nil, outputCapacity: 4, inputCapacity: 4)
+        let state = VirtioConsoleState(
+            columns: 80, rows: 25, pendingOutput: [1, 2, 3, 4, 5], pendingInput: [], partialTransmit: nil)
+        #expect(throws: VirtioConsoleStateError.outputTooLarge(5, capacity: 4)) { try device.restoreState(state) }
+        var input = state
+        input.pendingOutput = []
+        input.pendingInput = [1, 2, 3, 4, 5, 6]
+        #expect(throws: VirtioConsoleStateError.inputTooLarge(6, capacity: 4)) { try device.restoreState(input) }
+        #expect(device.saveState().pendingOutput.isEmpty)
+    }
+
     @Test func outputWaitingAtAResetIsStillWritten() throws {
         let output = try ConsoleOutputBuffer(capacity: 4)
         let device = try VirtioConsoleDevice(output: output, outputCapacity: 8)

@@ -28,7 +28,7 @@ final class VirtioDriver: TransportRegisters {
 
     let memory: GuestMemoryMap
     let interrupt: EventFD
-    let transport: VirtioMMIOTransport
+    private(set) var transport: VirtioMMIOTransport
     let loop: EventLoop
     private(set) var registration: DeviceEventRegistration?
     private(set) var queues: [Queue]
@@ -53,6 +53,22 @@ final class VirtioDriver: TransportRegisters {
     deinit {
         registration?.cancel()
         loop.stop()
+    }
+
+    /// Takes the transport off the loop (a paused VM's devices, about to be saved).
+    func stopService() {
+        registration?.cancel()
+        registration = nil
+    }
+
+    /// Replaces the device, as a restore in a new VMM does: a new transport for `backend` over
+    /// the same guest memory, `restore` applied to it, then served on the loop.
+    func replaceTransport(backend: any VirtioDeviceBackend, restore: (VirtioMMIOTransport) throws -> Void) throws {
+        stopService()
+        let new = try VirtioMMIOTransport(backend: backend, memory: memory, interrupt: interrupt)
+        try restore(new)
+        transport = new
+        registration = try loop.serve(new)
     }
 
     // MARK: Registers

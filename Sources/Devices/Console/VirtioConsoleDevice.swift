@@ -357,6 +357,21 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
         state.withLock { updateInputInterest(&$0) }
     }
 
+    // MARK: Snapshots
+
+    /// Runs `body` on the device's state (for saving and restoring it).
+    func stateForSnapshot<R>(_ body: (inout State) -> R) -> R {
+        state.withLock { body(&$0) }
+    }
+
+    /// After a restore: write out what waits, take what the guest left in the rings, give the
+    /// driver's posted buffers the waiting input.
+    func resume() {
+        transmit()
+        deliverInput()
+        state.withLock { updateInputInterest(&$0) }
+    }
+
     // MARK: Interests
 
     private func updateInputInterest(_ s: inout State) {
@@ -400,4 +415,91 @@ public struct VirtioConsoleStatistics: Sendable, Hashable {
 /// A weak reference to a backend's transport (the transport holds the backend).
 struct WeakQueues {
     weak var value: (any VirtioQueueAccess)?
+}
+
+/// The saved state of a ``VirtioConsoleDevice``: its size and the bytes it held between the
+/// guest and its peers, so that nothing in flight is lost across a snapshot. The rings
+/// themselves are the transport's state and guest memory's.
+public struct VirtioConsoleState: Codable, Hashable, Sendable {
+    /// A transmit chain the device had taken in part: its head and the bytes already copied.
+    public struct PartialChain: Codable, Hashable, Sendable {
+        /// The chain's head descriptor.
+        public var head: UInt16
+        /// How many of its readable bytes were copied into the output buffer.
+        public var offset: UInt64
+
+        /// A partly taken chain.
+        public init(head: UInt16, offset: UInt64) {
+            self.head = head
+            self.offset = offset
+        }
+    }
+
+    /// The console's columns.
+    public var columns: UInt16
+    /// The console's rows.
+    public var rows: UInt16
+    /// Guest output not yet written to the output.
+    public var pendingOutput: [UInt8]
+    /// Input not yet given to the guest.
+    public var pendingInput: [UInt8]
+    /// The transmit chain taken in part, if any (it is still in the ring: the restored
+    /// transport gives it to the device again, which goes on from `offset`).
+    public var partialTransmit: PartialChain?
+
+    /// A state with the given fields.
+    public init(
+        columns: UInt16, rows: UInt16, pendingOutput: [UInt8], pendingInput: [UInt8], partialTransmit: PartialChain?
+    ) {
+        self.columns = columns
+        self.rows = rows
+        self.pendingOutput = pendingOutput
+        self.pendingInput = pendingInput
+        self.partialTransmit = partialTransmit
+    }
+}
+
+/// Why a saved console state cannot be restored.
+public enum VirtioConsoleStateError: Error, Equatable, Sendable {
+    /// More pending output than this device's ``VirtioConsoleDevice/outputCapacity``.
+    case outputTooLarge(Int, capacity: Int)
+    /// More pending input than this device's ``VirtioConsoleDevice/inputCapacity``.
+    case inputTooLarge(Int, capacity: Int)
+}
+
+extension VirtioConsoleDevice {
+    /// Captures the device's state. Take it with the vCPUs paused and the transport off its
+    /// loop, so that nothing moves meanwhile.
+    public func saveState() -> VirtioConsoleState {
+        stateForSnapshot { s in
+            VirtioConsoleState(
+                columns: s.columns, rows: s.rows, pendingOutput: s.outbox.bytes, pendingInput: s.inbox.bytes,
+                partialTransmit: s.partialTransmit.map { .init(head: $0.head, offset: $0.offset) })
+        }
+    }
+
+    /// Restores a saved state into this (new) device, after its transport's state was restored:
+    /// the pending output is written out as the output takes it, and the pending input goes to
+    /// the receive buffers the restored driver had posted.
+    ///
+    /// - Throws: ``VirtioConsoleStateError`` when the state holds more than this device's
+    ///   capacities (a state from a device with larger ones, or a forged one); nothing changes.
+    public func restoreState(_ saved: VirtioConsoleState) throws(VirtioConsoleStateError) {
+        guard saved.pendingOutput.count <= outputCapacity else {
+            throw .outputTooLarge(saved.pendingOutput.count, capacity: outputCapacity)
+        }
+        guard saved.pendingInput.count <= inputCapacity else {
+            throw .inputTooLarge(saved.pendingInput.count, capacity: inputCapacity)
+        }
+        stateForSnapshot { s in
+            s.columns = saved.columns
+            s.rows = saved.rows
+            s.outbox.removeAll()
+            s.outbox.append(saved.pendingOutput)
+            s.inbox.removeAll()
+            s.inbox.append(saved.pendingInput)
+            s.partialTransmit = saved.partialTransmit.map { ($0.head, $0.offset) }
+        }
+        resume()
+    }
 }

@@ -1,0 +1,21 @@
+#ifndef VIRTIO_GUESTS_H
+#define VIRTIO_GUESTS_H
+
+#include <stddef.h>
+
+/// The console guest (console_guest.S): position-independent 64-bit code, copied into guest
+/// memory (identity-mapped, long mode) and entered at its first byte with
+///   r15 = the virtio-console's virtio-mmio base, rsp = a stack.
+/// It drives the device as a virtio 1.x driver (polling the used rings, no interrupts): prints
+/// "hello from virtio-console\n", reads one line, prints "echo: " and the line, then writes 0
+/// to port 0x600 (anything else: the failed step) and halts.
+const unsigned char *virtio_console_guest_bytes(void);
+/// The program's size in bytes.
+size_t virtio_console_guest_size(void);
+
+/// Guest-physical addresses the console guest uses for its rings and buffers (below 1 MiB,
+/// above its load address): the host must map them.
+#define VIRTIO_CONSOLE_GUEST_LOAD_ADDRESS 0x10000
+#define VIRTIO_CONSOLE_GUEST_DATA_END 0x30000
+
+#endif
