@@ -192,7 +192,7 @@ let package = Package(
             dependencies: [
                 "Machine", "HostPlacement", "HostSupport", "LinuxLoader", "VCPU", "DeviceModel", "TestSupport",
                 "LinuxLoaderFixtures",
-                "MiniVMMGuest",
+                "MiniVMMGuest", "VirtioGuests",
             ],
             swiftSettings: swiftSettings),
 

@@ -18,7 +18,7 @@ import VirtioGuests
 @Suite(.usesKVM, .enabled(if: KVMSystem.isAvailable(), "/dev/kvm is not available (or not permitted) on this host"))
 struct KVMConsoleTests {
     /// Runs the console guest with `input` typed (before the guest starts, or while it runs);
-    /// returns (the guest's report on port 0x600, the console output).
+    /// returns (the guest's report on port 0x5f0, the console output).
     func run(typing input: [UInt8], early: Bool) throws -> (report: UInt32?, output: [UInt8]) {
         let ramSize: UInt64 = 2 << 20
         var layout = try X86_64Layout(memorySize: ramSize)
@@ -53,12 +53,12 @@ struct KVMConsoleTests {
         try X86Setup.configureFPU(vcpu)
         try X86Setup.configureLAPIC(vcpu)
         var regs = try vcpu.registers()
-        regs.r15 = placement.mmioBase
+        regs.r8 = placement.mmioBase
         try vcpu.setRegisters(regs)
 
         let report = Mutex<UInt32?>(nil)
         let ports = PortIOBus()
-        try ports.insert(ReportPort { value in report.withLock { $0 = value } }, base: 0x600, size: 4)
+        try ports.insert(ReportPort { value in report.withLock { $0 = value } }, base: 0x5F0, size: 4)
         let runner = VCPURunner(vcpu: vcpu, portIO: ports, mmio: mmio)
         try runner.start()
         // Typed while the guest runs: it waits in its receive loop (or has not got there yet).

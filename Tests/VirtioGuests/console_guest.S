@@ -1,7 +1,9 @@
 // A tiny virtio-console driver: virtio 1.x over MMIO, two queues (receiveq0, transmitq0),
 // polling the used rings. Prints a greeting, reads one line, echoes it, reports on port 0x600.
 //
-// Entry: r15 = virtio-mmio base, rsp = stack; 64-bit long mode, identity-mapped, interrupts off.
+// Entry: r8 = virtio-mmio base (the Machine target's flat-binary start ABI), rsp = stack; 64-bit
+// long mode, identity-mapped, interrupts off. Reports on port 0x5f0 (0 = success, else the
+// failed step), then powers off through the ACPI sleep control port 0x600 (S5), then halts.
 // Position independent (RIP-relative only): the host copies the bytes anywhere below 0x20000.
 
         .intel_syntax noprefix
@@ -38,6 +40,7 @@
         .set ECHO_PREFIX_LEN, 6         // "echo: "
 
 virtio_console_guest_start:
+        mov     r15, r8
         // Identify: magic "virt", version 2, device id 3.
         mov     eax, 1
         cmp     dword ptr [r15 + MAGIC], 0x74726976
@@ -88,7 +91,7 @@ virtio_console_guest_start:
         xor     r13d, r13d                      // used entries of receiveq0 seen
 read_more:
         mov     eax, 6
-        mov     rbx, 2000000                    // poll budget (a hang guard)
+        mov     rbx, 20000000                   // poll budget (a hang guard; the host may pause us here)
 1:      movzx   edx, word ptr [RING0 + 0x2000 + 2]
         cmp     dx, r13w
         jne     2f
@@ -130,8 +133,11 @@ got_line:
 
         xor     eax, eax                        // success
 fail:
-        mov     dx, 0x600
+        mov     dx, 0x5f0
         out     dx, eax
+        mov     al, 0x34                        // SLP_EN | SLP_TYP 5 (S5) << 2
+        mov     dx, 0x600
+        out     dx, al
 3:      cli
         hlt
         jmp     3b

@@ -12,8 +12,9 @@ public protocol ConsoleOutput: AnyObject, Sendable {
     /// Writes some of `bytes` without blocking.
     func write(_ bytes: UnsafeRawBufferPointer) -> ConsoleWriteResult
     /// What the device's event loop waits for after ``ConsoleWriteResult/full``: it becomes
-    /// ready when the output can take more.
-    var writableSignal: ConsoleSignal { get }
+    /// ready when the output can take more. `nil` for an output that is never full (a regular
+    /// file, which epoll cannot watch).
+    var writableSignal: ConsoleSignal? { get }
 }
 
 /// Where a console's input comes from: read without blocking, with a descriptor the device's
@@ -21,8 +22,10 @@ public protocol ConsoleOutput: AnyObject, Sendable {
 public protocol ConsoleInput: AnyObject, Sendable {
     /// Reads some bytes into `buffer` without blocking.
     func read(into buffer: UnsafeMutableRawBufferPointer) -> ConsoleReadResult
-    /// What the device's event loop waits for: it becomes ready when input (or its end) is there.
-    var readableSignal: ConsoleSignal { get }
+    /// What the device's event loop waits for: it becomes ready when input (or its end) is
+    /// there. `nil` for an input that is always ready (a regular file, which epoll cannot
+    /// watch): the device then reads it whenever the driver posts receive buffers.
+    var readableSignal: ConsoleSignal? { get }
 }
 
 /// A descriptor and the events on it that mean a console endpoint is ready.
@@ -60,8 +63,8 @@ public enum ConsoleReadResult: Sendable, Hashable {
     case ended
 }
 
-/// A console endpoint over a file descriptor — a pipe, a Unix or TCP socket, a terminal — used
-/// for output, input or both (a socket).
+/// A console endpoint over a file descriptor — a pipe, a Unix or TCP socket, a terminal, a
+/// regular file — used for output, input or both (a socket).
 ///
 /// The endpoint owns a duplicate of the descriptor, closed when it goes away, and puts it in
 /// non-blocking mode — which the original shares (it is one open file description), so pass a
@@ -69,6 +72,8 @@ public enum ConsoleReadResult: Sendable, Hashable {
 /// A write to a reader that went away reports ``ConsoleWriteResult/closed``, never `SIGPIPE`.
 public final class FileDescriptorConsole: ConsoleOutput, ConsoleInput {
     private let owned: OwnedDescriptor
+    /// A regular file: always ready, and not something epoll watches.
+    private let isRegularFile: Bool
 
     /// The endpoint's own descriptor.
     public var descriptor: FileDescriptor { owned.raw }
@@ -82,6 +87,8 @@ public final class FileDescriptorConsole: ConsoleOutput, ConsoleInput {
             fcntl(descriptor.rawValue, F_DUPFD_CLOEXEC, 0)
         }
         owned = OwnedDescriptor(rawValue: copy)
+        var info = stat()
+        isRegularFile = fstat(copy, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
         try SystemCall.setNonBlocking(owned.raw)
     }
 
@@ -108,10 +115,14 @@ public final class FileDescriptorConsole: ConsoleOutput, ConsoleInput {
         }
     }
 
-    /// The descriptor, writable.
-    public var writableSignal: ConsoleSignal { ConsoleSignal(descriptor: owned.raw, events: .writable) }
-    /// The descriptor, readable.
-    public var readableSignal: ConsoleSignal { ConsoleSignal(descriptor: owned.raw, events: .readable) }
+    /// The descriptor, writable (`nil` for a regular file).
+    public var writableSignal: ConsoleSignal? {
+        isRegularFile ? nil : ConsoleSignal(descriptor: owned.raw, events: .writable)
+    }
+    /// The descriptor, readable (`nil` for a regular file).
+    public var readableSignal: ConsoleSignal? {
+        isRegularFile ? nil : ConsoleSignal(descriptor: owned.raw, events: .readable)
+    }
 }
 
 /// Console output kept in memory (for tests and for embedders that read it themselves), with
@@ -170,7 +181,7 @@ public final class ConsoleOutputBuffer: ConsoleOutput {
     }
 
     /// An eventfd, readable once ``take()`` or ``close()`` made room after a full write.
-    public var writableSignal: ConsoleSignal { ConsoleSignal(descriptor: room.fileDescriptor, events: .readable) }
+    public var writableSignal: ConsoleSignal? { ConsoleSignal(descriptor: room.fileDescriptor, events: .readable) }
 }
 
 /// Console input fed from memory (for tests and for embedders that produce it themselves):
@@ -229,5 +240,5 @@ public final class ConsoleInputBuffer: ConsoleInput {
     }
 
     /// An eventfd, readable after ``append(_:)`` or ``finish()``.
-    public var readableSignal: ConsoleSignal { ConsoleSignal(descriptor: ready.fileDescriptor, events: .readable) }
+    public var readableSignal: ConsoleSignal? { ConsoleSignal(descriptor: ready.fileDescriptor, events: .readable) }
 }

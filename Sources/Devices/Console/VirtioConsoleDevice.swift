@@ -113,10 +113,11 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
         self.output = output
         self.input = input
         state = Mutex(State(columns: columns, rows: rows))
+        let inputSignal = input?.readableSignal, outputSignal = output?.writableSignal
         sharedDescriptor =
-            output != nil && input != nil && output?.writableSignal.descriptor == input?.readableSignal.descriptor
-        inputInterest = input.map { DeviceEventInterest($0.readableSignal.events) }
-        outputInterest = sharedDescriptor ? nil : output.map { _ in DeviceEventInterest([]) }
+            inputSignal != nil && outputSignal != nil && outputSignal?.descriptor == inputSignal?.descriptor
+        inputInterest = inputSignal.map { DeviceEventInterest($0.events) }
+        outputInterest = sharedDescriptor ? nil : outputSignal.map { _ in DeviceEventInterest([]) }
     }
 
     /// 3, a console.
@@ -196,7 +197,9 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
     /// take them while the output buffer has room, and write it out.
     public func queueNotified(_ queue: Int) {
         switch queue {
-        case VirtioConsole.Queue.receive: deliverInput()
+        case VirtioConsole.Queue.receive:
+            // An input without a signal (a regular file) is read when the driver wants bytes.
+            if input != nil && inputInterest == nil { inputReady() } else { deliverInput() }
         case VirtioConsole.Queue.transmit: transmit()
         default: break
         }
@@ -212,19 +215,19 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
     /// one descriptor), each watched only while the device wants it.
     public var eventSources: [DeviceEventSource] {
         var sources: [DeviceEventSource] = []
-        if let input, let inputInterest {
+        if let signal = input?.readableSignal, let inputInterest {
             sources.append(
                 DeviceEventSource(
-                    name: "virtio-console input", descriptor: input.readableSignal.descriptor, interest: inputInterest
+                    name: "virtio-console input", descriptor: signal.descriptor, interest: inputInterest
                 ) { [self] events in
                     if sharedDescriptor && events.contains(.writable) { outputReady() }
                     if !sharedDescriptor || !events.isDisjoint(with: [.readable, .hangUp, .error]) { inputReady() }
                 })
         }
-        if let output, let outputInterest {
+        if let signal = output?.writableSignal, let outputInterest {
             sources.append(
                 DeviceEventSource(
-                    name: "virtio-console output", descriptor: output.writableSignal.descriptor,
+                    name: "virtio-console output", descriptor: signal.descriptor,
                     interest: outputInterest
                 ) { [self] _ in outputReady() })
         }
@@ -388,11 +391,11 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
     }
 
     private func applyInterests(_ s: State) {
-        var inputEvents: EventLoop.Events = s.waitingForInput ? (input?.readableSignal.events ?? []) : []
+        var inputEvents: EventLoop.Events = s.waitingForInput ? (input?.readableSignal?.events ?? []) : []
         if sharedDescriptor {
-            if s.waitingForOutput { inputEvents.formUnion(output?.writableSignal.events ?? []) }
+            if s.waitingForOutput { inputEvents.formUnion(output?.writableSignal?.events ?? []) }
         } else {
-            try? outputInterest?.set(s.waitingForOutput ? (output?.writableSignal.events ?? []) : [])
+            try? outputInterest?.set(s.waitingForOutput ? (output?.writableSignal?.events ?? []) : [])
         }
         try? inputInterest?.set(inputEvents)
     }

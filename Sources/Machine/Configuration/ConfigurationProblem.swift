@@ -22,6 +22,11 @@ public enum ConfigurationProblem: Error, Equatable, Sendable, CustomStringConver
     case tooManyDisks(Int)
     /// The console's file or socket path cannot be created (its directory does not exist).
     case consolePath(String, reason: String)
+    /// The virtio console's destination cannot be used (a Unix socket, or a file whose
+    /// directory does not exist); the string says why.
+    case virtioConsole(String)
+    /// The entropy device's parameters are out of range; the string says which.
+    case entropy(String)
     /// The scheduling parameters are out of range; the string says which.
     case scheduling(String)
     /// A hidden CPUID feature list that cannot be used (an unknown or baseline feature).
@@ -41,6 +46,8 @@ public enum ConfigurationProblem: Error, Equatable, Sendable, CustomStringConver
         case .tooManyDisks(let count):
             "disks: \(count), at most \(VirtualMachineConfiguration.maximumDisks)"
         case .consolePath(let path, let reason): "console \(path): \(reason)"
+        case .virtioConsole(let why): "virtioConsole: \(why)"
+        case .entropy(let why): "entropy: \(why)"
         case .scheduling(let why): "scheduling: \(why)"
         case .cpuidFeatures(let why): "hiddenCPUIDFeatures: \(why)"
         }

@@ -27,6 +27,18 @@ public enum ConsoleConfiguration: Codable, Sendable, Hashable {
     case none
 }
 
+/// A virtio entropy device (virtio-rng) for the guest — Linux's `/dev/hwrng` — filled from the
+/// host kernel's generator.
+public struct EntropyConfiguration: Codable, Sendable, Hashable {
+    /// The most bytes one request receives (at least 1).
+    public var maxBytesPerRequest: Int
+
+    /// An entropy device giving each request at most `maxBytesPerRequest` bytes.
+    public init(maxBytesPerRequest: Int = 64 << 10) {
+        self.maxBytesPerRequest = maxBytesPerRequest
+    }
+}
+
 /// How a VM's vCPUs share the host when a dispatcher schedules several VMs (VCPUScheduler's
 /// policies read the fields they use and ignore the others).
 public struct SchedulingConfiguration: Codable, Sendable, Hashable {

@@ -57,6 +57,7 @@ extension VirtualMachineConfiguration {
         problems += boot
         problems += diskProblems()
         problems += consoleProblems()
+        problems += virtioDeviceProblems()
         problems += scheduling.problems
         if !hiddenCPUIDFeatures.isEmpty {
             do {
@@ -172,6 +173,32 @@ extension VirtualMachineConfiguration {
         return problems
     }
 
+    func virtioDeviceProblems() -> [ConfigurationProblem] {
+        var problems: [ConfigurationProblem] = []
+        switch virtioConsole {
+        case .unixSocket(let path)?:
+            problems.append(
+                .virtioConsole("a Unix socket (\(path)) is not supported yet: use a file or standard output"))
+        case .file(let path)?:
+            if let reason = Self.pathProblem(path) { problems.append(.virtioConsole("\(path): \(reason)")) }
+        case .standardOutput?, ConsoleConfiguration.none?, nil: break
+        }
+        if let entropy, entropy.maxBytesPerRequest < 1 {
+            problems.append(.entropy("maxBytesPerRequest \(entropy.maxBytesPerRequest): at least 1"))
+        }
+        return problems
+    }
+
+    /// Why a file cannot be created at `path` (its directory does not exist), or `nil`.
+    static func pathProblem(_ path: String) -> String? {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return "its directory \(directory) does not exist"
+        }
+        return nil
+    }
+
     func consoleProblems() -> [ConfigurationProblem] {
         let path: String
         switch console {
@@ -187,12 +214,7 @@ extension VirtualMachineConfiguration {
                 return [.consolePath(socket, reason: "a file that is not a socket is there (it is never replaced)")]
             }
         }
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return [.consolePath(path, reason: "its directory \(directory) does not exist")]
-        }
-        return []
+        return Self.pathProblem(path).map { [.consolePath(path, reason: $0)] } ?? []
     }
 
     /// The size of the regular file at `path`, or `nil` when it is missing, unreadable or not a

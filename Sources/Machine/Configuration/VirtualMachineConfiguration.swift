@@ -24,6 +24,13 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
     public var disks: [DiskConfiguration]
     /// Where the serial console (COM1) goes.
     public var console: ConsoleConfiguration
+    /// A virtio console (Linux's `hvc0`, with `console=hvc0`) and where its port goes, or `nil`
+    /// for none: standard output, a file (appended to) or nowhere (`.none`: the device exists,
+    /// its output is discarded). A Unix socket is not supported for it yet. Its output never
+    /// blocks a vCPU: while its destination is slow, the guest's output waits in the ring.
+    public var virtioConsole: ConsoleConfiguration?
+    /// A virtio entropy device, or `nil` for none.
+    public var entropy: EntropyConfiguration?
     /// How the VM's vCPUs are scheduled when a dispatcher shares the host among VMs.
     public var scheduling: SchedulingConfiguration
     /// CPUID features hidden from the guest, by their `/proc/cpuinfo` names (see VCPU's
@@ -44,12 +51,13 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
 
     /// A configuration with the given essentials; everything else at its default (anonymous
     /// memory, no disks, console on standard output, default scheduling, no hidden features,
-    /// devices on one adaptively polling loop).
+    /// devices on one adaptively polling loop, no virtio console, no entropy device).
     public init(
         name: String = "vm", vcpuCount: Int = 1, memorySize: UInt64 = 128 << 20, boot: BootSource,
         memoryBacking: MemoryBacking = .anonymous, disks: [DiskConfiguration] = [],
         console: ConsoleConfiguration = .standardOutput, scheduling: SchedulingConfiguration = .init(),
-        hiddenCPUIDFeatures: [String] = [], deviceService: DeviceServiceConfiguration = .init()
+        hiddenCPUIDFeatures: [String] = [], deviceService: DeviceServiceConfiguration = .init(),
+        virtioConsole: ConsoleConfiguration? = nil, entropy: EntropyConfiguration? = nil
     ) {
         self.name = name
         self.vcpuCount = vcpuCount
@@ -61,6 +69,8 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
         self.scheduling = scheduling
         self.hiddenCPUIDFeatures = hiddenCPUIDFeatures
         self.deviceService = deviceService
+        self.virtioConsole = virtioConsole
+        self.entropy = entropy
     }
 }
 

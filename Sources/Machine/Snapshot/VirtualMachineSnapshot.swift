@@ -30,9 +30,19 @@ public struct DiskIdentity: Codable, Sendable, Hashable {
     }
 }
 
+/// The virtio console of a paused VM: its transport and the device's own state.
+public struct VirtioConsoleSnapshot: Codable, Sendable, Hashable {
+    /// The transport's registers and queue positions.
+    public var transport: VirtioMMIOTransportState
+    /// The device's size and the bytes in flight.
+    public var device: VirtioConsoleState
+}
+
 /// Everything of a paused ``VirtualMachine`` but its guest memory (which goes to a file of its
 /// own): what it was built from, every vCPU, the interrupt controllers, the PIT, the clock, each
-/// disk's virtio transport and the disks' identities. `Codable`.
+/// disk's virtio transport and the disks' identities, the virtio console (with the bytes in
+/// flight) and the entropy device. `Codable`; a snapshot from before the virtio console
+/// existed reads as one without it.
 public struct VirtualMachineSnapshot: Codable, Sendable {
     /// The format's version (1).
     public var version: Int
@@ -50,6 +60,10 @@ public struct VirtualMachineSnapshot: Codable, Sendable {
     public var transports: [VirtioMMIOTransportState]
     /// Each disk's identity, in disk order.
     public var disks: [DiskIdentity]
+    /// The virtio console's transport and device state (with the bytes it held), if the VM has one.
+    public var virtioConsole: VirtioConsoleSnapshot?
+    /// The entropy device's transport, if the VM has one.
+    public var entropyTransport: VirtioMMIOTransportState?
 
     /// The file in a snapshot directory that holds this value (JSON).
     public static let stateFile = "machine.json"
@@ -75,7 +89,9 @@ extension VirtualMachineSnapshot {
         guard saved.version == 1 else { throw .snapshot("\(directory): format version \(saved.version), not 1") }
         let configuration = saved.configuration
         guard saved.vcpus.count == configuration.vcpuCount, saved.transports.count == configuration.disks.count,
-            saved.disks.count == configuration.disks.count, saved.irqChips.count == 3
+            saved.disks.count == configuration.disks.count, saved.irqChips.count == 3,
+            (saved.virtioConsole != nil) == (configuration.virtioConsole != nil),
+            (saved.entropyTransport != nil) == (configuration.entropy != nil)
         else {
             throw .snapshot("\(directory): the state does not match its configuration")
         }
@@ -118,7 +134,13 @@ extension VirtualMachine {
                 transports: disks.map { $0.transport.saveState() },
                 disks: configuration.disks.map {
                     DiskIdentity.of($0.path) ?? DiskIdentity(path: $0.path, size: 0, modified: 0)
-                })
+                },
+                virtioConsole: consoleTransport.flatMap { transport in
+                    virtioConsole.map {
+                        VirtioConsoleSnapshot(transport: transport.saveState(), device: $0.saveState())
+                    }
+                },
+                entropyTransport: entropyTransport?.saveState())
         } catch {
             throw .snapshot("capturing the state: \(error)")
         }
@@ -182,6 +204,11 @@ extension VirtualMachine {
             try vm.setClock(saved.clock.value)
             for (runner, state) in zip(runners, saved.vcpus) { try state.restore(into: runner.vcpu) }
             for (disk, state) in zip(disks, saved.transports) { try disk.transport.restoreState(state) }
+            if let state = saved.entropyTransport { try entropyTransport?.restoreState(state) }
+            if let state = saved.virtioConsole {
+                try consoleTransport?.restoreState(state.transport)
+                try virtioConsole?.restoreState(state.device)
+            }
         } catch {
             _ = stop()
             throw .snapshot("restoring \(directory): \(error)")

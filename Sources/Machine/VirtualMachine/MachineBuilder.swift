@@ -22,11 +22,16 @@ final class KeepAlive: Sendable {
     let interruptLines: [EventFD]
     let consoleFile: FileDescriptor?
     let consoleSocket: SocketConsole?
+    let outputPump: StandardOutputPump?
 
-    init(interruptLines: [EventFD], consoleFile: FileDescriptor?, consoleSocket: SocketConsole?) {
+    init(
+        interruptLines: [EventFD], consoleFile: FileDescriptor?, consoleSocket: SocketConsole?,
+        outputPump: StandardOutputPump?
+    ) {
         self.interruptLines = interruptLines
         self.consoleFile = consoleFile
         self.consoleSocket = consoleSocket
+        self.outputPump = outputPump
     }
 
     deinit {
@@ -71,6 +76,8 @@ struct MachineBuilder {
         var gated: [GatedVCPU<KVMVirtualCPU>]
         var serial: Serial16550
         var disks: [MachineDisk]
+        var virtioConsole: MachineVirtioDevice<VirtioConsoleDevice>?
+        var entropy: MachineVirtioDevice<VirtioEntropyDevice>?
         var deviceService: DeviceService
         var diskPlacements: [DevicePlacement]
         var bootSummary: String
@@ -97,6 +104,13 @@ struct MachineBuilder {
         let diskPlacements = try step("disk placement") { () throws -> [DevicePlacement] in
             if !layout.legacyIRQs.isAllocated(8) { try layout.legacyIRQs.reserve(8) }  // the CMOS clock
             return try c.disks.map { _ in try DevicePlacement.allocate(in: &layout) }
+        }
+        // Then the virtio console and the entropy device, when configured.
+        let consolePlacement = try step("virtio console placement") {
+            try c.virtioConsole.map { _ in try DevicePlacement.allocate(in: &layout) }
+        }
+        let entropyPlacement = try step("entropy device placement") {
+            try c.entropy.map { _ in try DevicePlacement.allocate(in: &layout) }
         }
         let kvm = try step("KVM") { try KVMSystem() }
         let vm = try step("KVM VM") { () throws -> KVMVirtualMachine in
@@ -155,20 +169,55 @@ struct MachineBuilder {
                     let device = try openDiskImage(
                         path: disk.path, readOnly: disk.readOnly, format: disk.format,
                         among: VHDDiskImageFormat.standardFormats)
-                    let block = try VirtioBlockDevice(disk: device, serial: "\(c.name)-disk\(index)")
-                    let transport = try VirtioMMIOTransport(
-                        backend: block, memory: memory, interrupt: EventFD(nonBlocking: true))
-                    try transport.attach(to: vm, bus: mmio, placement: placement, service: c.deviceService.queues)
-                    return MachineDisk(path: disk.path, device: device, block: block, transport: transport)
+                    let block = try MachineVirtioDevice(
+                        VirtioBlockDevice(disk: device, serial: "\(c.name)-disk\(index)"), placement: placement,
+                        vm: vm, bus: mmio, memory: memory, c)
+                    return MachineDisk(path: disk.path, device: device, block: block.device, transport: block.transport)
                 })
         }
+        var outputPump: StandardOutputPump?
+        var virtioConsole: MachineVirtioDevice<VirtioConsoleDevice>?
+        if let destination = c.virtioConsole, let placement = consolePlacement {
+            virtioConsole = try step("virtio console") {
+                let output: (any ConsoleOutput)?
+                switch destination {
+                case .standardOutput:
+                    let pump = try StandardOutputPump()
+                    outputPump = pump
+                    output = pump.endpoint
+                case .file(let path):
+                    let fd = try FileDescriptor.open(
+                        path, .writeOnly, options: [.create, .append, .closeOnExec],
+                        permissions: [.ownerReadWrite, .groupRead, .otherRead])
+                    defer { try? fd.close() }
+                    output = try FileDescriptorConsole(fd)
+                case .none, .unixSocket:  // a Unix socket was refused by validation
+                    output = nil
+                }
+                // Input is typed by the embedder (`VirtualMachine.virtioConsoleInput`).
+                let device = try VirtioConsoleDevice(output: output, input: try ConsoleInputBuffer())
+                return try MachineVirtioDevice(device, placement: placement, vm: vm, bus: mmio, memory: memory, c)
+            }
+        }
+        let entropy = try step("entropy device") {
+            try c.entropy.flatMap { configuration in
+                try entropyPlacement.map {
+                    try MachineVirtioDevice(
+                        VirtioEntropyDevice(maxBytesPerRequest: configuration.maxBytesPerRequest), placement: $0,
+                        vm: vm, bus: mmio, memory: memory, c)
+                }
+            }
+        }
+        let transports =
+            disks.map(\.transport) + [virtioConsole?.transport, entropy?.transport].compactMap { $0 }
         let deviceService = try step("device event loops") {
-            try DeviceService(
-                c.deviceService, transports: disks.map(\.transport), shared: eventLoop, name: c.name)
+            try DeviceService(c.deviceService, transports: transports, shared: eventLoop, name: c.name)
         }
 
         // The boot image, then the vCPUs.
-        let boot = try loadBoot(layout: layout, memory: memory, diskPlacements: diskPlacements)
+        let boot = try loadBoot(
+            layout: layout, memory: memory, diskPlacements: diskPlacements,
+            otherPlacements: [consolePlacement, entropyPlacement].compactMap { $0 })
         let template = try step("CPUID template") {
             c.hiddenCPUIDFeatures.isEmpty
                 ? nil : try CPUIDTemplate(hidingNames: c.hiddenCPUIDFeatures.joined(separator: ","))
@@ -199,9 +248,11 @@ struct MachineBuilder {
         return Parts(
             kvm: kvm, vm: vm, bridge: bridge, layout: layout, memory: memory, runners: runners, gated: gated,
             serial: serial,
-            disks: disks, deviceService: deviceService, diskPlacements: diskPlacements, bootSummary: boot.summary,
+            disks: disks, virtioConsole: virtioConsole, entropy: entropy, deviceService: deviceService,
+            diskPlacements: diskPlacements, bootSummary: boot.summary,
             keepAlive: KeepAlive(
-                interruptLines: [com1IRQ, keyboardIRQ], consoleFile: consoleFile, consoleSocket: consoleSocket))
+                interruptLines: [com1IRQ, keyboardIRQ], consoleFile: consoleFile, consoleSocket: consoleSocket,
+                outputPump: outputPump))
     }
 
     /// What booting put in memory, and how each vCPU starts.
@@ -210,9 +261,12 @@ struct MachineBuilder {
         var setUp: (KVMVirtualCPU, Int, GuestMemoryMap) throws -> Void
     }
 
-    func loadBoot(layout: X86_64Layout, memory: GuestMemoryMap, diskPlacements: [DevicePlacement])
-        throws(VirtualMachineError) -> Boot
-    {
+    /// `otherPlacements`: the virtio console's and the entropy device's, in that order (for
+    /// the ACPI tables; the flat-binary ABI finds the console's in ``consolePlacement``).
+    func loadBoot(
+        layout: X86_64Layout, memory: GuestMemoryMap, diskPlacements: [DevicePlacement],
+        otherPlacements: [DevicePlacement]
+    ) throws(VirtualMachineError) -> Boot {
         switch configuration.boot {
         case .flatBinary(let image):
             try step("boot image (\(image.path))") {
@@ -220,6 +274,7 @@ struct MachineBuilder {
             }
             let entry = image.entry
             let firstDisk = diskPlacements.first, vcpuCount = configuration.vcpuCount
+            let console = configuration.virtioConsole == nil ? nil : otherPlacements.first
             return Boot(
                 summary:
                     "flat binary \(image.path) at 0x\(String(image.loadAddress, radix: 16)), entry 0x\(String(entry, radix: 16)) (\(image.mode) mode)",
@@ -238,6 +293,8 @@ struct MachineBuilder {
                     regs.rsi = firstDisk?.mmioBase ?? 0
                     regs.rdx = UInt64(firstDisk?.gsi ?? 0)
                     regs.rcx = UInt64(vcpuCount)
+                    regs.r8 = console?.mmioBase ?? 0
+                    regs.r9 = UInt64(console?.gsi ?? 0)
                     if let base = image.stackBase {
                         regs.rsp = base + UInt64(index + 1) * image.stackSize
                         regs.rbp = regs.rsp
@@ -247,13 +304,14 @@ struct MachineBuilder {
                     if index > 0 { try vcpu.setMPState(.runnable) }
                 })
         case .linux(let linux):
-            return try loadLinux(linux, layout: layout, memory: memory, diskPlacements: diskPlacements)
+            return try loadLinux(
+                linux, layout: layout, memory: memory, virtioPlacements: diskPlacements + otherPlacements)
         }
     }
 
-    func loadLinux(_ linux: LinuxBoot, layout: X86_64Layout, memory: GuestMemoryMap, diskPlacements: [DevicePlacement])
-        throws(VirtualMachineError) -> Boot
-    {
+    func loadLinux(
+        _ linux: LinuxBoot, layout: X86_64Layout, memory: GuestMemoryMap, virtioPlacements: [DevicePlacement]
+    ) throws(VirtualMachineError) -> Boot {
         // The image validation parsed (a Linux boot always has one).
         guard let image = kernel else { throw .build(step: "kernel (\(linux.kernel))", "not validated") }
         let loaded = try step("kernel (\(linux.kernel))") { try image.load(into: memory) }
@@ -273,7 +331,7 @@ struct MachineBuilder {
         }
         let devices: [ACPIDevice] =
             [.serial(port: 0x3F8, irq: 4), .keyboardController, .realTimeClock]
-            + diskPlacements.map {
+            + virtioPlacements.map {
                 .virtioMMIO(base: UInt32($0.mmioBase), size: UInt32($0.mmioSize), gsi: $0.gsi)
             }
         let c = configuration

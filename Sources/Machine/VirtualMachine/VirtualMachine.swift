@@ -44,6 +44,18 @@ public final class VirtualMachine: Sendable {
     public let serial: Serial16550
     /// Where each disk's virtio-mmio window and interrupt are, in disk order.
     public let diskPlacements: [DevicePlacement]
+    /// The virtio console (``VirtualMachineConfiguration/virtioConsole``): its statistics, its
+    /// size (`setSize(columns:rows:)`).
+    public let virtioConsole: VirtioConsoleDevice?
+    /// Where the virtio console's window and interrupt are.
+    public let virtioConsolePlacement: DevicePlacement?
+    /// The virtio console's input: what is appended is typed into the guest (kept until the
+    /// driver takes it); `nil` without a virtio console.
+    public var virtioConsoleInput: ConsoleInputBuffer? { virtioConsole?.input as? ConsoleInputBuffer }
+    /// The entropy device (``VirtualMachineConfiguration/entropy``): its statistics.
+    public let entropyDevice: VirtioEntropyDevice?
+    /// Where the entropy device's window and interrupt are.
+    public let entropyPlacement: DevicePlacement?
     /// What the boot step put in guest memory (kernel range, entry, initrd), for reports.
     public let bootSummary: String
 
@@ -51,7 +63,10 @@ public final class VirtualMachine: Sendable {
     let vm: KVMVirtualMachine
     let bridge: GuestMemoryBridge<KVMVirtualMachine>
     let disks: [MachineDisk]
-    /// The event loops serving the disks.
+    /// The transports of the virtio console and the entropy device.
+    let consoleTransport: VirtioMMIOTransport?
+    let entropyTransport: VirtioMMIOTransport?
+    /// The event loops serving the virtio devices.
     let deviceService: DeviceService
     let controller: LifecycleController
     /// The shared dispatcher's hold on the vCPUs (under a ``VMManager`` that schedules), with
@@ -97,6 +112,12 @@ public final class VirtualMachine: Sendable {
         (kvm, vm, bridge, layout, memory) = (parts.kvm, parts.vm, parts.bridge, parts.layout, parts.memory)
         (runners, serial, disks, diskPlacements) = (parts.runners, parts.serial, parts.disks, parts.diskPlacements)
         deviceService = parts.deviceService
+        (virtioConsole, virtioConsolePlacement, consoleTransport) = (
+            parts.virtioConsole?.device, parts.virtioConsole?.placement, parts.virtioConsole?.transport
+        )
+        (entropyDevice, entropyPlacement, entropyTransport) = (
+            parts.entropy?.device, parts.entropy?.placement, parts.entropy?.transport
+        )
         (bootSummary, keepAlive) = (parts.bootSummary, parts.keepAlive)
         (self.membership, gated) = (membership, parts.gated)
         let runners = self.runners, deviceService = self.deviceService, gated = self.gated

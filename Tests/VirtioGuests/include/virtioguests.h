@@ -5,10 +5,12 @@
 
 /// The console guest (console_guest.S): position-independent 64-bit code, copied into guest
 /// memory (identity-mapped, long mode) and entered at its first byte with
-///   r15 = the virtio-console's virtio-mmio base, rsp = a stack.
+///   r8 = the virtio-console's virtio-mmio base (as the Machine target's flat-binary ABI sets
+///   it), rsp = a stack.
 /// It drives the device as a virtio 1.x driver (polling the used rings, no interrupts): prints
 /// "hello from virtio-console\n", reads one line, prints "echo: " and the line, then writes 0
-/// to port 0x600 (anything else: the failed step) and halts.
+/// to port 0x5f0 (anything else: the failed step), powers off through the ACPI sleep control
+/// port 0x600 (S5) and halts.
 const unsigned char *virtio_console_guest_bytes(void);
 /// The program's size in bytes.
 size_t virtio_console_guest_size(void);
