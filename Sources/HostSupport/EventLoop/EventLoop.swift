@@ -127,14 +127,14 @@ public final class EventLoop: Sendable {
     /// What the loop thread uses: it holds this, not the ``EventLoop``, so dropping the loop
     /// stops it.
     final class Core: Sendable {
-        let epoll: OwnedDescriptor
+        let epoll: EpollSet
         /// Wakes the loop for a stop (token 0).
         let wake: EventFD
         let state = ConditionLock(State())
         /// Set by ``EventLoop/stop()``: a polling turn ends at once.
         let stopping = Atomic<Bool>(false)
 
-        init(epoll: consuming OwnedDescriptor, wake: EventFD) {
+        init(epoll: EpollSet, wake: EventFD) {
             self.epoll = epoll
             self.wake = wake
         }
@@ -143,7 +143,7 @@ public final class EventLoop: Sendable {
     /// A name for diagnostics.
     public let name: String
     private let core: Core
-    private var epoll: FileDescriptor { core.epoll.raw }
+    private var epoll: EpollSet { core.epoll }
     private var wake: EventFD { core.wake }
     private var state: ConditionLock<State> { core.state }
 
@@ -152,11 +152,9 @@ public final class EventLoop: Sendable {
     /// - Throws: ``SystemCallError`` from `epoll_create1` or `eventfd` (out of descriptors).
     public init(name: String = "event-loop", polling: EventLoopPolling = .off) throws(SystemCallError) {
         self.name = name
-        let fd = chost_epoll_create()
-        guard fd >= 0 else { throw SystemCallError(operation: "epoll_create1", errno: Errno(rawValue: -fd)) }
-        let epoll = OwnedDescriptor(rawValue: fd)
+        let epoll = try EpollSet()
         let wake = try EventFD()
-        try Self.control(epoll.raw, 1, wake.fileDescriptor, Events.readable.rawValue, 0)
+        try epoll.add(wake.fileDescriptor, events: .readable, token: 0)
         core = Core(epoll: epoll, wake: wake)
         setPolling(polling)
     }
@@ -198,7 +196,7 @@ public final class EventLoop: Sendable {
             return s.nextToken
         }
         do {
-            try Self.control(epoll, 1, descriptor, events.rawValue, token)
+            try epoll.add(descriptor, events: events, token: token)
         } catch {
             state.withLock { _ = $0.handlers.removeValue(forKey: token) }
             throw error
@@ -231,7 +229,7 @@ public final class EventLoop: Sendable {
             return (s.handlers.removeValue(forKey: token.value) != nil && !paused, suppressed ? poller : nil)
         }
         restore?.setNotifications(true)
-        if known { try Self.control(epoll, 3, descriptor, 0, token.value) }
+        if known { try epoll.remove(descriptor) }
     }
 
     /// Changes what the loop waits for on a registered source: `events` replaces the set it was
@@ -252,13 +250,13 @@ public final class EventLoop: Sendable {
             let paused = s.paused.contains(token.value)
             if events.isEmpty {
                 guard !paused else { return }
-                try Self.control(epoll, 3, descriptor, 0, token.value)
+                try epoll.remove(descriptor)
                 s.paused.insert(token.value)
             } else if paused {
-                try Self.control(epoll, 1, descriptor, events.rawValue, token.value)
+                try epoll.add(descriptor, events: events, token: token.value)
                 s.paused.remove(token.value)
             } else {
-                try Self.control(epoll, 2, descriptor, events.rawValue, token.value)
+                try epoll.modify(descriptor, events: events, token: token.value)
             }
         }
     }
@@ -305,15 +303,6 @@ public final class EventLoop: Sendable {
 
     /// The loop thread's kernel id while it runs.
     public var threadID: Int32? { state.withLock { $0.threadID } }
-
-    private static func control(
-        _ epoll: FileDescriptor, _ op: Int32, _ fd: FileDescriptor, _ events: UInt32, _ token: UInt64
-    )
-        throws(SystemCallError)
-    {
-        let result = chost_epoll_ctl(epoll.rawValue, op, fd.rawValue, events, token)
-        if result < 0 { throw SystemCallError(operation: "epoll_ctl", errno: Errno(rawValue: -result)) }
-    }
 }
 
 extension EventLoop.Core {
@@ -324,8 +313,8 @@ extension EventLoop.Core {
     func run() {
         state.withLock { $0.threadID = HostThread.currentKernelID }
         defer { state.withLock { $0.threadID = nil } }
-        var tokens = [UInt64](repeating: 0, count: 64)
-        var events = [UInt32](repeating: 0, count: 64)
+        var reported: [(token: UInt64, events: EventLoop.Events)] = []
+        reported.reserveCapacity(EpollSet.batch)
         var pollers: [(token: UInt64, poller: EventLoop.Poller)] = []
         var ready: [UInt64] = []
         var generation: UInt64 = .max
@@ -359,11 +348,17 @@ extension EventLoop.Core {
                 // in between is served now rather than never.
                 poll(pollers, into: &ready)
             }
-            let count = chost_epoll_wait(epoll.raw.rawValue, &tokens, &events, 64, ready.isEmpty ? -1 : 0)
-            if count < 0 {
-                if -count == Errno.interrupted.rawValue { continue }
+            reported.removeAll(keepingCapacity: true)
+            let count: Int
+            do {
+                count = try epoll.wait(timeoutMilliseconds: ready.isEmpty ? -1 : 0) { token, events in
+                    reported.append((token, events))
+                }
+            } catch  where error.errno == .interrupted {
+                continue
+            } catch {
                 // The epoll descriptor itself is unusable (EBADF, EINVAL): say why, and end.
-                state.withLock { $0.failure = SystemCallError(operation: "epoll_wait", errno: Errno(rawValue: -count)) }
+                state.withLock { $0.failure = error }
                 return
             }
             // How long the turn waited for work (QEMU's block_ns): serving it is not counted.
@@ -376,9 +371,7 @@ extension EventLoop.Core {
                 }
             }
             for token in ready { dispatch(token, EventLoop.Events.polled) }
-            for i in 0..<Int(count) where tokens[i] != 0 {
-                dispatch(tokens[i], EventLoop.Events(rawValue: events[i]))
-            }
+            for (token, events) in reported where token != 0 { dispatch(token, events) }
         }
     }
 
