@@ -23,7 +23,8 @@ final class SocketConsole: Sendable {
     static let readChunk = 4096
 
     let path: String
-    private let listener: Int32
+    private let listenerSocket: OwnedDescriptor
+    private var listener: Int32 { listenerSocket.raw.rawValue }
     private let stop: EventFD
     private let state = Mutex(State())
     private let thread = Mutex<HostThread?>(nil)
@@ -38,45 +39,15 @@ final class SocketConsole: Sendable {
     /// Creates and binds the socket at `path` and starts listening (the accepting thread starts
     /// with ``start(serial:)``).
     init(path: String) throws {
-        var info = stat()
-        if lstat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFSOCK else {
-                throw SystemCallError(
-                    operation: "console socket \(path): a file that is not a socket is there", errno: .fileExists)
-            }
-            unlink(path)
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemCallError(operation: "socket", errno: Errno(rawValue: errno)) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            Glibc.close(fd)
-            throw SystemCallError(operation: "console socket \(path): path too long", errno: .fileNameTooLong)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in bytes.enumerated() { raw[i] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0, listen(fd, 1) == 0 else {
-            let error = Errno(rawValue: errno)
-            Glibc.close(fd)
-            throw SystemCallError(operation: "bind/listen \(path)", errno: error)
-        }
+        let socket = try UnixSocket.listen(at: path, backlog: 1)
         do {
             stop = try EventFD(nonBlocking: true)
         } catch {
-            Glibc.close(fd)
             unlink(path)
             throw error
         }
         self.path = path
-        listener = fd
+        listenerSocket = socket
     }
 
     deinit { close() }
@@ -117,8 +88,7 @@ final class SocketConsole: Sendable {
             if s.client >= 0 { Glibc.close(s.client) }
             s.client = -1
         }
-        Glibc.close(listener)
-        unlink(path)
+        unlink(path)  // the listener itself is closed with the object
     }
 
     /// Accepts one client at a time (others wait in the backlog), replays recent output to it and
