@@ -41,6 +41,21 @@ struct GuestMemoryBench: ParsableCommand {
         let body: (Int) -> Void
     }
 
+    /// `map.read(UInt64.self, at:)` and the same through `current`, with their concrete types
+    /// (both tables hold these two rows).
+    func typedReads(map: GuestMemoryMap, current: AtomicGuestMemory, _ addresses: [GuestAddress], operations: Int)
+        -> [Case]
+    {
+        [
+            Case(name: "map.read(UInt64.self, at:)", operations: operations) { n in
+                blackHole(sumOfReads(n, addresses) { (try? map.read(UInt64.self, at: $0)) ?? 0 })
+            },
+            Case(name: "AtomicGuestMemory.read(UInt64.self, at:)", operations: operations) { n in
+                blackHole(sumOfReads(n, addresses) { (try? current.read(UInt64.self, at: $0)) ?? 0 })
+            },
+        ]
+    }
+
     /// Measures every case once per round, in an order that rotates from round to round, and
     /// adds a row per case: ns per operation and the median of its per-round ratios to the case
     /// at `reference` (measured in the same round).
@@ -90,25 +105,21 @@ struct GuestMemoryBench: ParsableCommand {
             let anyMap: any GuestMemoryAccess = map
             let anyCurrent: any GuestMemoryAccess = current
             let reads = lookups / 4
-            let cases = [
-                Case(name: "hostAddress(of:)", operations: lookups) { n in
-                    var sum: UInt = 0
-                    for i in 0..<n { sum &+= UInt(bitPattern: map.hostAddress(of: addresses[i & 4095])) }
-                    blackHole(sum)
-                },
-                Case(name: "map.read(UInt64.self, at:)", operations: reads) { n in
-                    blackHole(sumOfReads(n, addresses) { (try? map.read(UInt64.self, at: $0)) ?? 0 })
-                },
-                Case(name: "AtomicGuestMemory.read(UInt64.self, at:)", operations: reads) { n in
-                    blackHole(sumOfReads(n, addresses) { (try? current.read(UInt64.self, at: $0)) ?? 0 })
-                },
-                Case(name: "map.read, via any GuestMemoryAccess", operations: reads) { n in
-                    blackHole(sumOfReads(n, addresses) { (try? anyMap.read(UInt64.self, at: $0)) ?? 0 })
-                },
-                Case(name: "AtomicGuestMemory.read, via any GuestMemoryAccess", operations: reads) { n in
-                    blackHole(sumOfReads(n, addresses) { (try? anyCurrent.read(UInt64.self, at: $0)) ?? 0 })
-                },
-            ]
+            let cases =
+                [
+                    Case(name: "hostAddress(of:)", operations: lookups) { n in
+                        var sum: UInt = 0
+                        for i in 0..<n { sum &+= UInt(bitPattern: map.hostAddress(of: addresses[i & 4095])) }
+                        blackHole(sum)
+                    }
+                ] + typedReads(map: map, current: current, addresses, operations: reads) + [
+                    Case(name: "map.read, via any GuestMemoryAccess", operations: reads) { n in
+                        blackHole(sumOfReads(n, addresses) { (try? anyMap.read(UInt64.self, at: $0)) ?? 0 })
+                    },
+                    Case(name: "AtomicGuestMemory.read, via any GuestMemoryAccess", operations: reads) { n in
+                        blackHole(sumOfReads(n, addresses) { (try? anyCurrent.read(UInt64.self, at: $0)) ?? 0 })
+                    },
+                ]
             addRows(to: &report, label: "\(regionCount)", cases, reference: 1, rounds: rounds)
         }
         report.note("target: <= 20 ns per translation at 1024 regions")
@@ -139,69 +150,65 @@ struct GuestMemoryBench: ParsableCommand {
         @inline(__always) func load(_ address: GuestAddress) -> UInt64 {
             map.hostAddress(of: address)?.load(as: UInt64.self) ?? 0
         }
-        let cases = [
-            Case(name: "hostAddress(of:) + 8-byte load", operations: reads) { n in
-                blackHole(sumOfReads(n, addresses) { load($0) })
-            },
-            Case(name: "+ Mutex lock, unlock (the read path before)", operations: reads) { n in
-                blackHole(sumOfReads(n, addresses) { address in controls.lock.withLock { _ in load(address) } })
-            },
-            Case(name: "+ atomic add, subtract (a reference or reader count)", operations: reads) { n in
-                blackHole(
-                    sumOfReads(n, addresses) { address in
-                        controls.count.add(1, ordering: .acquiring)
-                        defer { controls.count.subtract(1, ordering: .releasing) }
-                        return load(address)
-                    })
-            },
-            Case(name: "+ seq_cst store, release store (an announcement with a fence)", operations: reads) { n in
-                blackHole(
-                    sumOfReads(n, addresses) { address in
-                        controls.slot.store(1, ordering: .sequentiallyConsistent)
-                        defer { controls.slot.store(0, ordering: .releasing) }
-                        return load(address)
-                    })
-            },
-            Case(name: "+ 2 plain stores, 2 compiler barriers (an announcement without)", operations: reads) { n in
-                blackHole(
-                    sumOfReads(n, addresses) { address in
-                        controls.slot.store(1, ordering: .relaxed)
-                        atomicMemoryFence(ordering: .acquiringAndReleasing)
-                        defer {
-                            controls.slot.store(0, ordering: .releasing)
+        let cases =
+            [
+                Case(name: "hostAddress(of:) + 8-byte load", operations: reads) { n in
+                    blackHole(sumOfReads(n, addresses) { load($0) })
+                },
+                Case(name: "+ Mutex lock, unlock (the read path before)", operations: reads) { n in
+                    blackHole(sumOfReads(n, addresses) { address in controls.lock.withLock { _ in load(address) } })
+                },
+                Case(name: "+ atomic add, subtract (a reference or reader count)", operations: reads) { n in
+                    blackHole(
+                        sumOfReads(n, addresses) { address in
+                            controls.count.add(1, ordering: .acquiring)
+                            defer { controls.count.subtract(1, ordering: .releasing) }
+                            return load(address)
+                        })
+                },
+                Case(name: "+ seq_cst store, release store (an announcement with a fence)", operations: reads) { n in
+                    blackHole(
+                        sumOfReads(n, addresses) { address in
+                            controls.slot.store(1, ordering: .sequentiallyConsistent)
+                            defer { controls.slot.store(0, ordering: .releasing) }
+                            return load(address)
+                        })
+                },
+                Case(name: "+ 2 plain stores, 2 compiler barriers (an announcement without)", operations: reads) { n in
+                    blackHole(
+                        sumOfReads(n, addresses) { address in
+                            controls.slot.store(1, ordering: .relaxed)
                             atomicMemoryFence(ordering: .acquiringAndReleasing)
-                        }
-                        return load(address)
-                    })
-            },
-            Case(name: "+ the map re-loaded from an atomic pointer (any replaceable map)", operations: reads) { n in
-                blackHole(sumOfReads(n, addresses) { controls.load($0) })
-            },
-            Case(name: "+ that and the short access's steps (record lookup, epoch, pending)", operations: reads) { n in
-                blackHole(
-                    sumOfReads(n, addresses) { address in
-                        guard let record = section.enter() else { return 0 }
-                        defer { _ = section.exit(record) }
-                        return controls.load(address)
-                    })
-            },
-            Case(name: "+ the same with the record known (no pthread_self, hash, owner check)", operations: reads) {
-                n in
-                let record = section.home(of: UInt(pthread_self()))
-                blackHole(
-                    sumOfReads(n, addresses) { address in
-                        section.enter(record: record)
-                        defer { _ = section.exit(record) }
-                        return controls.load(address)
-                    })
-            },
-            Case(name: "map.read(UInt64.self, at:)", operations: reads) { n in
-                blackHole(sumOfReads(n, addresses) { (try? map.read(UInt64.self, at: $0)) ?? 0 })
-            },
-            Case(name: "AtomicGuestMemory.read(UInt64.self, at:)", operations: reads) { n in
-                blackHole(sumOfReads(n, addresses) { (try? current.read(UInt64.self, at: $0)) ?? 0 })
-            },
-        ]
+                            defer {
+                                controls.slot.store(0, ordering: .releasing)
+                                atomicMemoryFence(ordering: .acquiringAndReleasing)
+                            }
+                            return load(address)
+                        })
+                },
+                Case(name: "+ the map re-loaded from an atomic pointer (any replaceable map)", operations: reads) { n in
+                    blackHole(sumOfReads(n, addresses) { controls.load($0) })
+                },
+                Case(name: "+ that and the short access's steps (record lookup, epoch, pending)", operations: reads) {
+                    n in
+                    blackHole(
+                        sumOfReads(n, addresses) { address in
+                            guard let record = section.enter() else { return 0 }
+                            defer { _ = section.exit(record) }
+                            return controls.load(address)
+                        })
+                },
+                Case(name: "+ the same with the record known (no pthread_self, hash, owner check)", operations: reads) {
+                    n in
+                    let record = section.home(of: UInt(pthread_self()))
+                    blackHole(
+                        sumOfReads(n, addresses) { address in
+                            section.enter(record: record)
+                            defer { _ = section.exit(record) }
+                            return controls.load(address)
+                        })
+                },
+            ] + typedReads(map: map, current: current, addresses, operations: reads)
         addRows(to: &report, label: "1", cases, reference: 0, rounds: rounds)
         report.note("base: hostAddress(of:) + 8-byte load; each + row wraps every base access in the named operations")
         report.note(

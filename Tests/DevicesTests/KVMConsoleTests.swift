@@ -20,46 +20,26 @@ struct KVMConsoleTests {
     /// Runs the console guest with `input` typed (before the guest starts, or while it runs);
     /// returns (the guest's report on port 0x5f0, the console output).
     func run(typing input: [UInt8], early: Bool) throws -> (report: UInt32?, output: [UInt8]) {
-        let ramSize: UInt64 = 2 << 20
-        var layout = try X86_64Layout(memorySize: ramSize)
-        DevicePlacement.reservePlatformIRQs(in: &layout)
-        let placement = try DevicePlacement.allocate(in: &layout)
-        let machine = try TestVM(ramSize: ramSize, irqChip: .full)
-        let (kvm, vm, memory) = (machine.kvm, machine.vm, machine.memory)
-
         let output = try ConsoleOutputBuffer()
         let typed = try ConsoleInputBuffer()
         let console = try VirtioConsoleDevice(output: output, input: typed)
-        let transport = try VirtioMMIOTransport(backend: console, memory: memory, interrupt: try EventFD())
-        let mmio = MMIOBus()
-        try transport.attach(to: vm, bus: mmio, placement: placement)
-        let loop = try EventLoop(name: "kvm-console-test")
-        let registration = try loop.serve(transport)
-        try loop.start()
-        defer {
-            registration.cancel()
-            loop.stop()
-        }
+        let fixture = try KVMVirtioFixture(backend: console, interrupt: try EventFD(), loopName: "kvm-console-test")
+        let memory = fixture.memory
         if early { typed.append(input) }
 
         let code = UInt64(VIRTIO_CONSOLE_GUEST_LOAD_ADDRESS)
         let bytes = UnsafeRawBufferPointer(start: virtio_console_guest_bytes(), count: virtio_console_guest_size())
         try #require(code + UInt64(bytes.count) <= 0x20000, "the guest overlaps its own rings")
         try memory.write(bytes, at: GuestAddress(code))
-        let vcpu = try vm.createVCPU(id: 0)
-        try vcpu.setCPUID(
-            try CPUIDBuilder.entries(from: kvm.supportedCPUID(), apicID: 0, topology: CPUTopology(coresPerPackage: 1)))
-        try X86Setup.configureLongMode(vcpu, memory: memory, entry: code, stackPointer: 0x8000, identityMap: 1 << 32)
-        try X86Setup.configureFPU(vcpu)
-        try X86Setup.configureLAPIC(vcpu)
+        let vcpu = try fixture.longModeVCPU(entry: code)
         var regs = try vcpu.registers()
-        regs.r8 = placement.mmioBase
+        regs.r8 = fixture.placement.mmioBase
         try vcpu.setRegisters(regs)
 
         let report = Mutex<UInt32?>(nil)
         let ports = PortIOBus()
         try ports.insert(ReportPort { value in report.withLock { $0 = value } }, base: 0x5F0, size: 4)
-        let runner = VCPURunner(vcpu: vcpu, portIO: ports, mmio: mmio)
+        let runner = VCPURunner(vcpu: vcpu, portIO: ports, mmio: fixture.mmio)
         try runner.start()
         // Typed while the guest runs: it waits in its receive loop (or has not got there yet).
         if !early {
@@ -70,6 +50,7 @@ struct KVMConsoleTests {
         let deadline = Date().addingTimeInterval(60)
         while report.withLock({ $0 }) == nil && Date() < deadline && runner.state == .running { usleep(1000) }
         _ = runner.stop()
+        withExtendedLifetime(fixture) {}  // the loop served the device until here
         return (report.withLock { $0 }, output.contents)
     }
 

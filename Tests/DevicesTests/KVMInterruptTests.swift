@@ -45,30 +45,16 @@ struct KVMInterruptTests {
     ]
 
     @Test func guestWaitingInHLTWakesOnTheCompletionInterrupt() throws {
-        let ramSize: UInt64 = 2 << 20
-        var layout = try X86_64Layout(memorySize: ramSize)
-        DevicePlacement.reservePlatformIRQs(in: &layout)
-        let placement = try DevicePlacement.allocate(in: &layout)
-        #expect(placement.gsi == 5)
-        #expect(placement.mmioBase >= layout.configuration.mmio32Start)
-
-        let machine = try TestVM(ramSize: ramSize, irqChip: .full)
-        let (kvm, vm, memory) = (machine.kvm, machine.vm, machine.memory)
-
         let directory = try TemporaryDirectory()
         let disk = try makeDisk(.dynamic, in: directory)
-        let irq = try EventFD(nonBlocking: true)
         let block = try VirtioBlockDevice(disk: disk, queueSize: 8)
-        let transport = try VirtioMMIOTransport(backend: block, memory: memory, interrupt: irq)
-        let mmio = MMIOBus()
-        try transport.attach(to: vm, bus: mmio, placement: placement)
-        let loop = try EventLoop(name: "kvm-interrupt-test")
-        let registration = try loop.serve(transport)
-        try loop.start()
-        defer {
-            registration.cancel()
-            loop.stop()
-        }
+        let fixture = try KVMVirtioFixture(
+            backend: block, interrupt: try EventFD(nonBlocking: true), loopName: "kvm-interrupt-test")
+        let (placement, transport, memory, mmio, loop) = (
+            fixture.placement, fixture.transport, fixture.memory, fixture.mmio, fixture.loop
+        )
+        #expect(placement.gsi == 5)
+        #expect(placement.mmioBase >= fixture.layout.configuration.mmio32Start)
 
         // The host plays firmware for the set-up (features, queue 0), then hands the guest a
         // prepared read request: header, 512 bytes of data, status.
@@ -116,12 +102,7 @@ struct KVMInterruptTests {
         try memory.write(UInt16(truncatingIfNeeded: target >> 16), at: GuestAddress(gate.rawValue + 6))
         try memory.write(UInt32(truncatingIfNeeded: target >> 32), at: GuestAddress(gate.rawValue + 8))
 
-        let vcpu = try vm.createVCPU(id: 0)
-        try vcpu.setCPUID(
-            try CPUIDBuilder.entries(from: kvm.supportedCPUID(), apicID: 0, topology: CPUTopology(coresPerPackage: 1)))
-        try X86Setup.configureLongMode(vcpu, memory: memory, entry: code, stackPointer: 0x8000, identityMap: 1 << 32)
-        try X86Setup.configureFPU(vcpu)
-        try X86Setup.configureLAPIC(vcpu)
+        let vcpu = try fixture.longModeVCPU(entry: code)
         var sregs = try vcpu.specialRegisters()
         sregs.idt.base = idt
         sregs.idt.limit = 256 * 16 - 1
@@ -155,5 +136,6 @@ struct KVMInterruptTests {
         #expect(transport.statistics.notifications >= 1 && loop.dispatched >= 1)
         #expect(transport.interruptStatus == 0, "the guest acknowledged the interrupt")
         #expect(block.statistics.byType[.read] == 1)
+        withExtendedLifetime(fixture) {}  // the loop served the device until here
     }
 }

@@ -168,36 +168,39 @@ setup_queue:
         mov     dword ptr [r15 + QUEUE_READY], 1
         ret
 
-// post_receive: makes descriptor 0 of receiveq0 (RXBUF, 64 bytes, WRITE) available again and
-// notifies queue 0.
-post_receive:
-        mov     qword ptr [RING0], RXBUF
-        mov     dword ptr [RING0 + 8], 64
-        mov     word ptr [RING0 + 12], 2        // VIRTQ_DESC_F_WRITE
-        mov     word ptr [RING0 + 14], 0
-        movzx   eax, word ptr [RING0 + 0x1000 + 2]
-        mov     edx, eax
-        and     edx, QSIZE - 1
-        mov     word ptr [RING0 + 0x1000 + 4 + rdx * 2], 0
+// offer: rdi = a queue's ring area, rsi = buffer, ecx = its length, dx = descriptor flags,
+// r9d = the queue's index. Puts the buffer in descriptor 0, makes it available (x86 stores are
+// ordered: the ring entry before avail.idx) and notifies the queue; eax = the new avail.idx.
+offer:
+        mov     qword ptr [rdi], rsi
+        mov     dword ptr [rdi + 8], ecx
+        mov     word ptr [rdi + 12], dx
+        mov     word ptr [rdi + 14], 0
+        movzx   eax, word ptr [rdi + 0x1000 + 2]
+        mov     r10d, eax
+        and     r10d, QSIZE - 1
+        mov     word ptr [rdi + 0x1000 + 4 + r10 * 2], 0
         inc     eax
-        mov     word ptr [RING0 + 0x1000 + 2], ax   // avail.idx (x86 stores are ordered)
-        mov     dword ptr [r15 + QUEUE_NOTIFY], 0
+        mov     word ptr [rdi + 0x1000 + 2], ax
+        mov     dword ptr [r15 + QUEUE_NOTIFY], r9d
         ret
 
-// transmit: rsi = bytes, ecx = count. Sends them as one readable descriptor on transmitq0 and
+// post_receive: offers RXBUF (64 bytes, device-writable) on receiveq0 again.
+post_receive:
+        mov     rdi, RING0
+        mov     rsi, RXBUF
+        mov     ecx, 64
+        mov     edx, 2                          // VIRTQ_DESC_F_WRITE
+        xor     r9d, r9d
+        jmp     offer
+
+// transmit: rsi = bytes, ecx = count. Offers them as one readable descriptor on transmitq0 and
 // waits until the device has used it.
 transmit:
-        mov     qword ptr [RING1], rsi
-        mov     dword ptr [RING1 + 8], ecx
-        mov     word ptr [RING1 + 12], 0
-        mov     word ptr [RING1 + 14], 0
-        movzx   eax, word ptr [RING1 + 0x1000 + 2]
-        mov     edx, eax
-        and     edx, QSIZE - 1
-        mov     word ptr [RING1 + 0x1000 + 4 + rdx * 2], 0
-        inc     eax
-        mov     word ptr [RING1 + 0x1000 + 2], ax
-        mov     dword ptr [r15 + QUEUE_NOTIFY], 1
+        mov     rdi, RING1
+        xor     edx, edx
+        mov     r9d, 1
+        call    offer
         mov     rbx, 2000000                    // poll budget (a hang guard)
 1:      cmp     word ptr [RING1 + 0x2000 + 2], ax
         je      2f
@@ -209,10 +212,8 @@ transmit:
 2:      ret
 
 greeting:
-        .ascii  "hello from virtio-console\n"
-greeting_end:
+        .ascii  "hello from virtio-console\n"        // GREETING_LEN bytes
 echo_prefix:
-        .ascii  "echo: "
-echo_prefix_end:
+        .ascii  "echo: "                            // ECHO_PREFIX_LEN bytes
 
 virtio_console_guest_end:

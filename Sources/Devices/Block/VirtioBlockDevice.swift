@@ -65,22 +65,14 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
     /// Reads `struct virtio_blk_config` (capacity, `seg_max`, block size and discard limits; other
     /// fields zero); bytes past its ``VirtioBlock/ConfigOffset/size`` bytes read as zero.
     public func readConfig(offset: UInt64, into data: UnsafeMutableRawBufferPointer) {
-        var config = [UInt8](repeating: 0, count: VirtioBlock.ConfigOffset.size)
-        func put<T: FixedWidthInteger>(_ value: T, at position: Int) {
-            withUnsafeBytes(of: value.littleEndian) { bytes in
-                for (i, byte) in bytes.enumerated() { config[position + i] = byte }
-            }
-        }
-        put(disk.capacity / VirtioBlock.sectorSize, at: VirtioBlock.ConfigOffset.capacity)
-        put(UInt32(queueSize) - 2, at: VirtioBlock.ConfigOffset.segmentMax)
-        put(UInt32(disk.logicalSectorSize), at: VirtioBlock.ConfigOffset.blockSize)
-        put(maxDiscardSectors, at: VirtioBlock.ConfigOffset.maxDiscardSectors)
-        put(maxDiscardSegments, at: VirtioBlock.ConfigOffset.maxDiscardSegments)
-        put(UInt32(disk.logicalSectorSize) / 512, at: VirtioBlock.ConfigOffset.discardSectorAlignment)
-        for i in 0..<data.count {
-            let (position, overflow) = offset.addingReportingOverflow(UInt64(i))
-            data[i] = !overflow && position < UInt64(config.count) ? config[Int(position)] : 0
-        }
+        var config = VirtioConfigSpace(size: VirtioBlock.ConfigOffset.size)
+        config.put(disk.capacity / VirtioBlock.sectorSize, at: VirtioBlock.ConfigOffset.capacity)
+        config.put(UInt32(queueSize) - 2, at: VirtioBlock.ConfigOffset.segmentMax)
+        config.put(UInt32(disk.logicalSectorSize), at: VirtioBlock.ConfigOffset.blockSize)
+        config.put(maxDiscardSectors, at: VirtioBlock.ConfigOffset.maxDiscardSectors)
+        config.put(maxDiscardSegments, at: VirtioBlock.ConfigOffset.maxDiscardSegments)
+        config.put(UInt32(disk.logicalSectorSize) / 512, at: VirtioBlock.ConfigOffset.discardSectorAlignment)
+        config.read(offset: offset, into: data)
     }
 
     /// Executes the request in `chain`, writes its status into the last writable byte and returns

@@ -46,14 +46,11 @@ struct VirtioBlockRequest<Memory: GuestMemoryAccess> {
                 guard readableData == 0 else { throw .status(.ioError) }
                 let id = serial + [UInt8](repeating: 0, count: VirtioBlock.idSize - serial.count)
                 let count = min(UInt64(VirtioBlock.idSize), writableData)
-                var position: UInt64 = 0
-                for piece in BufferWindow(buffers: chain.writable, offset: 0, count: count) {
-                    do {
-                        try memory.write(
-                            contentsOf: id[Int(position)..<Int(position) + piece.length], at: piece.address)
-                    } catch { throw .status(.ioError) }
-                    position += UInt64(piece.length)
-                }
+                do {
+                    _ = try id.withUnsafeBytes { (bytes) throws(GuestMemoryError) in
+                        try chain.scatter(UnsafeRawBufferPointer(rebasing: bytes.prefix(Int(count))), into: memory)
+                    }
+                } catch { throw .status(.ioError) }
                 return (type, .ok, count)
             case .discard:
                 guard writableData == 0, !disk.isReadOnly else { throw .status(.ioError) }
@@ -75,7 +72,7 @@ struct VirtioBlockRequest<Memory: GuestMemoryAccess> {
             else { return nil }
             return (type, sector)
         }
-        guard let header = try? bytes(of: chain.readable, offset: 0, count: 16) else { return nil }
+        guard let header = try? readableBytes(offset: 0, count: 16) else { return nil }
         let type = UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24
         var sector: UInt64 = 0
         for i in 0..<8 { sector |= UInt64(header[8 + i]) << (8 * UInt64(i)) }
@@ -133,7 +130,7 @@ struct VirtioBlockRequest<Memory: GuestMemoryAccess> {
         var offset = VirtioBlock.headerSize
         while offset < VirtioBlock.headerSize + count {
             let raw: [UInt8]
-            do { raw = try bytes(of: chain.readable, offset: offset, count: Int(segmentSize)) } catch {
+            do { raw = try readableBytes(offset: offset, count: Int(segmentSize)) } catch {
                 throw .status(.ioError)
             }
             var sector: UInt64 = 0
@@ -149,16 +146,20 @@ struct VirtioBlockRequest<Memory: GuestMemoryAccess> {
         }
     }
 
-    /// `count` bytes (small, fixed by the protocol) at `offset` of the buffers' byte stream.
-    private func bytes(of buffers: ArraySlice<VirtqueueBuffer>, offset: UInt64, count: Int) throws(GuestMemoryError)
-        -> [UInt8]
-    {
-        var result: [UInt8] = []
-        result.reserveCapacity(count)
-        for piece in BufferWindow(buffers: buffers, offset: offset, count: UInt64(count)) {
-            result += try memory.readBytes(count: piece.length, at: piece.address)
+    /// `count` bytes (small, fixed by the protocol) at `offset` of the chain's readable bytes.
+    private func readableBytes(offset: UInt64, count: Int) throws(GuestMemoryError) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var failure: GuestMemoryError?
+        let copied = result.withUnsafeMutableBytes { bytes in
+            do throws(GuestMemoryError) {
+                return try chain.gather(from: memory, skipping: offset, into: bytes)
+            } catch {
+                failure = error
+                return 0
+            }
         }
-        guard result.count == count else { throw .unmapped(GuestAddress(0)) }
+        if let failure { throw failure }
+        guard copied == count else { throw .unmapped(GuestAddress(0)) }
         return result
     }
 }

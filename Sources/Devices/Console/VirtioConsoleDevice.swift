@@ -158,15 +158,12 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
     /// Reads `struct virtio_console_config`: the size, one port, `emerg_wr` as zero; bytes past
     /// its 12 bytes read as zero.
     public func readConfig(offset: UInt64, into data: UnsafeMutableRawBufferPointer) {
-        var config = [UInt8](repeating: 0, count: VirtioConsole.ConfigOffset.size)
+        var config = VirtioConfigSpace(size: VirtioConsole.ConfigOffset.size)
         let (columns, rows) = size
-        withUnsafeBytes(of: columns.littleEndian) { config.replaceSubrange(0..<2, with: $0) }
-        withUnsafeBytes(of: rows.littleEndian) { config.replaceSubrange(2..<4, with: $0) }
-        withUnsafeBytes(of: UInt32(1).littleEndian) { config.replaceSubrange(4..<8, with: $0) }
-        for i in 0..<data.count {
-            let (position, overflow) = offset.addingReportingOverflow(UInt64(i))
-            data[i] = !overflow && position < UInt64(config.count) ? config[Int(position)] : 0
-        }
+        config.put(columns, at: VirtioConsole.ConfigOffset.columns)
+        config.put(rows, at: VirtioConsole.ConfigOffset.rows)
+        config.put(UInt32(1), at: VirtioConsole.ConfigOffset.maxPorts)
+        config.read(offset: offset, into: data)
     }
 
     /// A write to `emerg_wr` outputs its low byte (dropped, and counted, while the output
@@ -220,7 +217,8 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
                 DeviceEventSource(
                     name: "virtio-console input", descriptor: signal.descriptor, interest: inputInterest
                 ) { [self] events in
-                    if sharedDescriptor && events.contains(.writable) { outputReady() }
+                    // The output can take more: write what waits, take the chains that waited.
+                    if sharedDescriptor && events.contains(.writable) { transmit() }
                     if !sharedDescriptor || !events.isDisjoint(with: [.readable, .hangUp, .error]) { inputReady() }
                 })
         }
@@ -229,7 +227,7 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
                 DeviceEventSource(
                     name: "virtio-console output", descriptor: signal.descriptor,
                     interest: outputInterest
-                ) { [self] _ in outputReady() })
+                ) { [self] _ in transmit() })
         }
         return sources
     }
@@ -247,11 +245,9 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
         }
     }
 
-    /// Copies transmit chains into the output buffer while it has room; whether any byte moved.
-    @discardableResult
-    private func takeTransmitChains() -> Bool {
-        guard let queues = connectedQueues else { return false }
-        var moved = false
+    /// Copies transmit chains into the output buffer while it has room.
+    private func takeTransmitChains() {
+        guard let queues = connectedQueues else { return }
         queues.takeChains(queue: VirtioConsole.Queue.transmit) { chain, memory in
             state.withLock { s -> UInt32? in
                 let total = chain.readableLength
@@ -270,7 +266,6 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
                 let copied = s.outbox.appendUninitialized(n) { buffer in
                     (try? chain.gather(from: memory, skipping: offset, into: buffer)) ?? 0
                 }
-                moved = moved || copied > 0
                 offset += UInt64(copied)
                 if offset < total && copied == n {
                     s.partialTransmit = (chain.head, offset)
@@ -280,7 +275,6 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
                 return 0
             }
         }
-        return moved
     }
 
     /// Writes the output buffer out until it is empty or the output is full; whether it made
@@ -310,11 +304,6 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
             setWaitingForOutput(false, &s)
             return freed
         }
-    }
-
-    /// The output can take more: write what waits, then take the chains that waited for room.
-    private func outputReady() {
-        if flushOutput() { transmit() }
     }
 
     // MARK: Input
@@ -371,8 +360,7 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
     /// driver's posted buffers the waiting input.
     func resume() {
         transmit()
-        deliverInput()
-        state.withLock { updateInputInterest(&$0) }
+        deliverInput()  // which also resumes reading the input if the buffer has room
     }
 
     // MARK: Interests

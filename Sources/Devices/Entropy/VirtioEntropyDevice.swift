@@ -47,7 +47,7 @@ public final class VirtioEntropyDevice: VirtioDeviceBackend {
     public var queueSizeMax: [UInt16] { [queueSize] }
     /// No configuration space: every byte reads as zero.
     public func readConfig(offset: UInt64, into data: UnsafeMutableRawBufferPointer) {
-        for i in data.indices { data[i] = 0 }
+        VirtioConfigSpace(size: 0).read(offset: offset, into: data)
     }
 
     /// Requests completed, bytes given, and requests that got fewer bytes than they could take

@@ -85,7 +85,7 @@ extension VirtioMMIOTransport {
             // Notifications as this transport wants them now (a snapshot taken while a loop
             // polled must not leave the driver silent).
             for (index, queue) in restored.enumerated() {
-                try? queue?.setNotifications(!isPolling || isDeviceDriven(index), memory: memory)
+                try? queue?.setNotifications(wantsNotifications(index), memory: memory)
             }
             r.deviceFeaturesSelect = state.deviceFeaturesSelect
             r.driverFeaturesSelect = state.driverFeaturesSelect

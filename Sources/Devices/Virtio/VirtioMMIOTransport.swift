@@ -169,6 +169,12 @@ public final class VirtioMMIOTransport: MMIODevice {
         deviceDriven.indices.contains(index) && deviceDriven[index]
     }
 
+    /// Whether queue `index` wants the driver's notifications now: unless a loop polls it (a
+    /// device-driven queue is never polled).
+    func wantsNotifications(_ index: Int) -> Bool {
+        !isPolling || isDeviceDriven(index)
+    }
+
     /// One pass over queue `index`: what it completed, whether it left chains behind, and
     /// whether that was because it used up its budget (rather than for a control operation).
     private func serveQueue(_ index: Int) -> (completed: Int, leftBehind: Bool, outOfBudget: Bool) {
@@ -487,7 +493,7 @@ public final class VirtioMMIOTransport: MMIODevice {
                             availableRing: q.driver, usedRing: q.device,
                             negotiatedFeatures: r.driverFeatures, memory: memory)
                         // A loop already polling: the new queue starts with notifications off.
-                        if polling.load(ordering: .relaxed) && !isDeviceDriven(selected) {
+                        if !wantsNotifications(selected) {
                             try queues[selected]?.setNotifications(false, memory: memory)
                         }
                         r.queues[selected].ready = true
