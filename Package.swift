@@ -81,7 +81,8 @@ let package = Package(
 
         .target(name: "DeviceModel", dependencies: ["HostSupport", systemPackage], swiftSettings: swiftSettings),
         .testTarget(
-            name: "DeviceModelTests", dependencies: ["DeviceModel", "HostSupport"], swiftSettings: swiftSettings),
+            name: "DeviceModelTests", dependencies: ["DeviceModel", "HostSupport", "TestSupport"],
+            swiftSettings: swiftSettings),
 
         // MARK: 3. vCPU, VHD, allocation, placement, scheduling policies
         .target(
@@ -116,8 +117,6 @@ let package = Package(
         .testTarget(
             name: "DevicesTests", dependencies: ["Devices", "VHD", "VCPU", "TestSupport", "mini-vmm", "VirtioGuests"],
             swiftSettings: swiftSettings),
-        // Tiny assembly guests that drive the virtio devices on real KVM (clang assembles them).
-        .target(name: "VirtioGuests", path: "Tests/VirtioGuests"),
 
         // MARK: 4. The Linux loader: kernel images (and, next, boot parameters and tables)
         .target(
@@ -215,13 +214,16 @@ let package = Package(
         .executableTarget(
             name: "sched-demo", dependencies: ["Scheduling", "VCPUScheduler", "SchedulerGuests", argumentParser],
             path: "Examples/sched-demo", swiftSettings: swiftSettings),
+        // Tiny assembly guests that drive the virtio console and vsock devices (clang assembles
+        // them): the devices' KVM tests run them, and so does mini-vmm's --channels demo.
+        .target(name: "VirtioGuests", path: "Examples/VirtioGuests", exclude: ["virtio_mmio.inc"]),
         // The mini-vmm guest program (GNU as source, assembled by SwiftPM; see build-guest.sh).
         .target(name: "MiniVMMGuest", path: "Examples/mini-vmm/Guest", exclude: ["build-guest.sh"]),
         .executableTarget(
             name: "mini-vmm",
             dependencies: [
-                "Machine", "Devices", "DeviceModel", "MiniVMMGuest", "VCPU", "VHD", "BlockStorage", "Scheduling",
-                "VCPUScheduler", "HostSupport", "ExampleSupport", argumentParser,
+                "Machine", "Devices", "DeviceModel", "MiniVMMGuest", "VirtioGuests", "VCPU", "VHD", "BlockStorage",
+                "Scheduling", "VCPUScheduler", "HostSupport", "ExampleSupport", argumentParser,
             ],
             path: "Examples/mini-vmm", exclude: ["Guest"], swiftSettings: swiftSettings),
         .executableTarget(

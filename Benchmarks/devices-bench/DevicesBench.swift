@@ -33,8 +33,11 @@ import GuestMemory
 //    interleaved in one process.
 // 3. Sequential throughput: a new dynamic VHD written then read whole through virtio-blk (128 KiB
 //    requests, 32 in flight, adaptive polling) against dd with the same block size on a raw file.
+// 4. vsock stream throughput host → guest and guest → host through virtio-vsock, 4 and 64 KiB
+//    messages, against a Unix socket pair (VsockBench.swift).
 //
-//     swift run -c release devices-bench [--requests N] [--vms N] [--sequential-mib N] [--rounds R] [--json]
+//     swift run -c release devices-bench [--only block,sequential,first-exit,vsock] [--requests N] [--vms N]
+//         [--sequential-mib N] [--vsock-mib N] [--vsock-buffer-kib N] [--rounds R] [--json]
 import HostSupport
 import KVM
 import VCPU
@@ -47,9 +50,31 @@ import VHD
 @main
 struct DevicesBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "devices-bench", abstract: "virtio-blk request cost vs pread; create-VM-to-first-exit vs C.")
+        commandName: "devices-bench",
+        abstract: "virtio-blk request cost vs pread; create-VM-to-first-exit vs C; vsock throughput vs a socket pair.")
 
     @OptionGroup var options: BenchmarkOptions
+
+    /// The tables `--only` selects.
+    enum Section: String, CaseIterable {
+        case block, sequential
+        case firstExit = "first-exit"
+        case vsock
+    }
+
+    @Option(
+        help: ArgumentHelp(
+            "Measurements to run, comma-separated: \(Section.allCases.map(\.rawValue).joined(separator: ", ")).",
+            valueName: "sections"),
+        transform: { text in
+            try text.split(separator: ",").map { name in
+                guard let section = Section(rawValue: String(name)) else {
+                    throw ValidationError("unknown section '\(name)'")
+                }
+                return section
+            }
+        })
+    var only: [Section] = Section.allCases
 
     @Option(help: "virtio-blk requests per round.")
     var requests = 20_000
@@ -76,17 +101,21 @@ struct DevicesBench: ParsableCommand {
     @Option(help: "MiB written and read sequentially through virtio-blk on a dynamic VHD, against dd (0 skips it).")
     var sequentialMib = 1024
 
+    @OptionGroup var vsock: VsockBenchOptions
+
     /// Real mode: `mov dx, 0x3f8; out dx, al; hlt`.
     static let guest: [UInt8] = [0xba, 0xf8, 0x03, 0xee, 0xf4]
 
     func run() throws {
         let rounds = options.rounds ?? 5
         var report = BenchmarkReport(
-            title: "devices-bench: \(rounds) rounds (virtio-blk: per-round means; first exit: per VM)",
+            title:
+                "devices-bench: \(rounds) rounds (virtio-blk: per-round means; first exit: per VM; vsock: per round)",
             columns: ["measurement", "min", "median", "max", "unit", "ratio"])
-        try benchmarkBlock(rounds: rounds, into: &report)
-        if sequentialMib > 0 { try benchmarkSequential(mib: sequentialMib, into: &report) }
-        if vms > 0 { try benchmarkFirstExit(rounds: rounds, into: &report) }
+        if only.contains(.block) { try benchmarkBlock(rounds: rounds, into: &report) }
+        if only.contains(.sequential), sequentialMib > 0 { try benchmarkSequential(mib: sequentialMib, into: &report) }
+        if only.contains(.firstExit), vms > 0 { try benchmarkFirstExit(rounds: rounds, into: &report) }
+        if only.contains(.vsock), vsock.vsockMib > 0 { try benchmarkVsock(rounds: rounds, into: &report) }
         report.print(options)
     }
 

@@ -41,6 +41,12 @@ struct MiniVMM: ParsableCommand {
             10 ms). With one VM its vCPUs share one set of parameters. A vCPU waiting in HLT keeps \
             its slot until its slice ends (the in-kernel IRQ chip halts inside KVM_RUN).
 
+            --channels runs another guest instead (no disk): a VM with a virtio console on standard \
+            output and a vsock device. The guest narrates on the console, opens a vsock stream to \
+            host port 5000 (the Unix socket vm.vsock_5000 in the temporary directory, where mini-vmm \
+            listens), sends a line, reads the host's reply, sends it back and closes; exit status 0 \
+            only if both sides saw every byte.
+
             --snapshot pauses the VM once the guest has checksummed what it read and saves it \
             (VirtualMachine.snapshot: machine.json, memory.bin, and mini-vmm.json for what the guest \
             reported so far); --restore continues it in a new process (VirtualMachine(restoring:)), \
@@ -77,6 +83,9 @@ struct MiniVMM: ParsableCommand {
             valueName: "mode"))
     var deviceService: DeviceServiceChoice = .polling
 
+    @Flag(help: "Run the channels demo instead: a guest that talks to the host over a virtio console and vsock.")
+    var channels = false
+
     @Option(help: "Seconds to wait for the guest(s) before giving up.")
     var timeout: Double = 120
 
@@ -111,6 +120,14 @@ struct MiniVMM: ParsableCommand {
         }
         if timeout.isNaN || timeout <= 0 { throw ValidationError("--timeout must be more than 0 seconds") }
         if snapshot != nil && restore != nil { throw ValidationError("--snapshot and --restore exclude each other") }
+        if channels
+            && (disk != nil || readOnly || vcpus != nil || vms != 1 || policy != nil || snapshot != nil
+                || restore != nil)
+        {
+            throw ValidationError(
+                "--channels runs its own one-vCPU guest: --disk, --read-only, --vcpus, --vms, --policy, --snapshot and --restore do not apply"
+            )
+        }
         if vms > 1 && (snapshot != nil || restore != nil) {
             throw ValidationError("--snapshot and --restore work with one VM (--vms 1)")
         }
@@ -135,7 +152,13 @@ struct MiniVMM: ParsableCommand {
 
     func run() throws {
         do {
-            if let restore { try runRestored(from: restore) } else { try runVMs() }
+            if channels {
+                try runChannels()
+            } else if let restore {
+                try runRestored(from: restore)
+            } else {
+                try runVMs()
+            }
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -174,6 +197,15 @@ struct MiniVMM: ParsableCommand {
         var path: String
         var expectedChecksum: UInt32
         var capacity: UInt64
+    }
+
+    /// The channels demo, in a temporary directory removed afterwards.
+    func runChannels() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mini-vmm-channels-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        if !(try ChannelsDemo.run(in: directory, timeoutSeconds: timeout)) { throw ExitCode(1) }
     }
 
     /// A new run (not a restore): one VM, or `--vms` of them, under one VMManager.

@@ -1,11 +1,12 @@
 import DeviceModel
 import HostSupport
 import Synchronization
+import TestSupport
 import Testing
 
 /// An eventfd is an interrupt signal that can be wired into the kernel (it offers itself as
 /// its `eventFD`, and each trigger adds one to its counter); a user-space signal offers none.
-@Suite struct InterruptSignalTests {
+@Suite(.usesKVM) struct InterruptSignalTests {
     final class Counter: InterruptSignal {
         let count = Atomic<Int>(0)
         func trigger() { count.add(1, ordering: .relaxed) }

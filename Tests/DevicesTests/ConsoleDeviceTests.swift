@@ -13,7 +13,7 @@ import Testing
 /// output to a reader that went away is discarded and counted (never a hang or a SIGPIPE),
 /// input that arrives before the driver posts buffers is kept, and input the device has no room
 /// for stays with its writer until it has.
-@Suite struct ConsoleDeviceTests {
+@Suite(.usesKVM) struct ConsoleDeviceTests {
     let receive = VirtioConsole.Queue.receive
     let transmit = VirtioConsole.Queue.transmit
 

@@ -5,7 +5,7 @@ import Testing
 /// virtio-rng fills exactly the writable bytes of a request, up to its per-request bound, with
 /// random bytes, and touches nothing else: for requests of every size, split over one to three
 /// buffers, and for chains with no writable buffer at all.
-@Suite struct EntropyDeviceTests {
+@Suite(.usesKVM) struct EntropyDeviceTests {
     /// Posts a request of `sizes` (writable buffers pre-filled with 0xA5, each followed by a guard
     /// byte) and returns (used length, the buffers' bytes, the guard bytes).
     func request(_ driver: VirtioDriver, sizes: [Int]) throws -> (UInt32, [UInt8], [UInt8]) {

@@ -11,7 +11,7 @@ import Testing
 import VCPU
 import VirtioGuests
 
-/// Real KVM: a guest driver (assembly, `Tests/VirtioGuests/console_guest.S`) sets up
+/// Real KVM: a guest driver (assembly, `Examples/VirtioGuests/console_guest.S`) sets up
 /// virtio-console over MMIO, prints through `transmitq0`, reads a line the host typed through
 /// `receiveq0` and echoes it — the notifications through the ioeventfd, the device on an event
 /// loop — and the host sees exactly that output.
@@ -24,23 +24,12 @@ struct KVMConsoleTests {
         let typed = try ConsoleInputBuffer()
         let console = try VirtioConsoleDevice(output: output, input: typed)
         let fixture = try KVMVirtioFixture(backend: console, interrupt: try EventFD(), loopName: "kvm-console-test")
-        let memory = fixture.memory
         if early { typed.append(input) }
-
-        let code = UInt64(VIRTIO_CONSOLE_GUEST_LOAD_ADDRESS)
-        let bytes = UnsafeRawBufferPointer(start: virtio_console_guest_bytes(), count: virtio_console_guest_size())
-        try #require(code + UInt64(bytes.count) <= 0x20000, "the guest overlaps its own rings")
-        try memory.write(bytes, at: GuestAddress(code))
-        let vcpu = try fixture.longModeVCPU(entry: code)
-        var regs = try vcpu.registers()
-        regs.r8 = fixture.placement.mmioBase
-        try vcpu.setRegisters(regs)
-
         let report = Mutex<UInt32?>(nil)
-        let ports = PortIOBus()
-        try ports.insert(ReportPort { value in report.withLock { $0 = value } }, base: 0x5F0, size: 4)
-        let runner = VCPURunner(vcpu: vcpu, portIO: ports, mmio: fixture.mmio)
-        try runner.start()
+        let runner = try fixture.startGuest(
+            UnsafeRawBufferPointer(start: virtio_console_guest_bytes(), count: virtio_console_guest_size()),
+            at: UInt64(VIRTIO_CONSOLE_GUEST_LOAD_ADDRESS), baseIn: \.r8
+        ) { value in report.withLock { $0 = value } }
         // Typed while the guest runs: it waits in its receive loop (or has not got there yet).
         if !early {
             try waitUntil("the greeting") { output.contents.count >= 26 || report.withLock { $0 } != nil }

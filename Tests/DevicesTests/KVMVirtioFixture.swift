@@ -5,6 +5,7 @@ import HostSupport
 import KVM
 import ResourceAllocator
 import TestSupport
+import Testing
 import VCPU
 
 /// What the real-KVM device tests share: a 2 MiB VM with the in-kernel IRQ chip, one virtio
@@ -56,5 +57,25 @@ final class KVMVirtioFixture {
         try X86Setup.configureFPU(vcpu)
         try X86Setup.configureLAPIC(vcpu)
         return vcpu
+    }
+
+    /// Copies `program` to `address` (below the guests' rings at 0x20000) and starts it on a
+    /// long-mode vCPU with the device's virtio-mmio base in `baseRegister`, each value it
+    /// reports on port 0x5f0 handed to `report`. Stop the returned runner when done.
+    func startGuest(
+        _ program: UnsafeRawBufferPointer, at address: UInt64, baseIn baseRegister: WritableKeyPath<Registers, UInt64>,
+        report: @escaping @Sendable (UInt32) -> Void
+    ) throws -> VCPURunner<KVMVirtualCPU> {
+        try #require(address + UInt64(program.count) <= 0x20000, "the guest overlaps its own rings")
+        try memory.write(program, at: GuestAddress(address))
+        let vcpu = try longModeVCPU(entry: address)
+        var regs = try vcpu.registers()
+        regs[keyPath: baseRegister] = placement.mmioBase
+        try vcpu.setRegisters(regs)
+        let ports = PortIOBus()
+        try ports.insert(ReportPort(report), base: 0x5F0, size: 4)
+        let runner = VCPURunner(vcpu: vcpu, portIO: ports, mmio: mmio)
+        try runner.start()
+        return runner
     }
 }

@@ -98,6 +98,28 @@ struct MiniVMMTests {
         #expect(run.output.contains("workers: 1 vCPU(s) reported correct results"))
     }
 
+    /// The channels demo: the guest's narration on the virtio console (the VMM's standard
+    /// output), and the host side's view of the vsock stream, both whole.
+    @Test func channelsDemoTalksOverTheConsoleAndVsock() throws {
+        let run = try Self.miniVMM(["--channels"])
+        #expect(run.status == 0, "\(run.output)")
+        for line in [
+            "vsock guest: connecting to host port 5000", "vsock guest: connected, sending a message",
+            "host: received over vsock: hello over vsock", "vsock guest: the host replied: hello from the host",
+            "host: received over vsock: echo: hello from the host (then the end of the stream)",
+            "vsock guest: stream closed", "channels: guest reported 0",
+            "vsock 1 connection(s), 43 bytes from the guest, 20 to it", "channels: virtio-console and vsock worked",
+        ] {
+            #expect(run.output.contains(line), "missing \"\(line)\" in:\n\(run.output)")
+        }
+    }
+
+    @Test func channelsWithADiskIsAUsageError() throws {
+        let run = try Self.miniVMM(["--channels", "--vcpus", "2"])
+        #expect(run.status == 64, "\(run.output)")
+        #expect(run.output.contains("--channels runs its own one-vCPU guest"), "\(run.output)")
+    }
+
     /// Runs mini-vmm on a new 1 MiB disk of `kind` with `vcpus` vCPUs and `arguments`; returns
     /// the directory, the disk's path, the contents it must have afterwards and the output.
     static func runOnDisk(

@@ -12,7 +12,7 @@ import Testing
 /// with event indices) and the work is still served, and they are back on once it stops; inline
 /// service completes a request before the notifying write returns. Through a `GuestMemoryMap` or
 /// an `AtomicGuestMemory` alike.
-@Suite struct QueueServiceTests {
+@Suite(.usesKVM) struct QueueServiceTests {
     /// GET_ID chains (header, 20-byte id buffer, status) in slots 0..<`count`: slot i uses
     /// descriptors 3i…3i+2 (no disk I/O, status OK).
     static func writeGetIDChains(_ driver: TestDriver, count: Int) throws {

@@ -12,7 +12,7 @@ import Testing
 /// An epoll set reports exactly its ready members with their tokens, follows additions,
 /// changes and removals, refuses what epoll refuses with a typed error, and — being a descriptor
 /// itself — wakes an event loop it is nested in when a member becomes ready.
-@Suite struct EpollSetTests {
+@Suite(.usesKVM) struct EpollSetTests {
     func ready(_ set: EpollSet, timeout: Int32 = 0) throws -> [UInt64: EventLoop.Events] {
         var found: [UInt64: EventLoop.Events] = [:]
         try set.wait(timeoutMilliseconds: timeout) { token, events in found[token] = events }

@@ -1,5 +1,6 @@
 import HostSupport
 import SystemPackage
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -9,7 +10,7 @@ import Testing
 /// An eventfd is a counter: signals add up until a read returns and resets the sum; a
 /// non-blocking read of zero is `nil`, not an error; a wait wakes exactly when the counter is
 /// non-zero; the descriptor is close-on-exec and closed when the object goes.
-@Suite struct EventFDTests {
+@Suite(.usesKVM) struct EventFDTests {
     @Test func signalsAddUpAndAReadResets() throws {
         let event = try EventFD()
         #expect(try event.read() == nil, "a non-blocking read of zero")

@@ -15,7 +15,7 @@ import Testing
 /// running at the time, and from inside a handler); `stop` joins the thread, and dropping the
 /// loop stops it; a descriptor epoll cannot watch is a typed error; a source's events can be
 /// changed, and paused, while it is registered.
-@Suite struct EventLoopTests {
+@Suite(.usesKVM) struct EventLoopTests {
     /// Counts calls of a handler that drains its eventfd.
     final class Drain: Sendable {
         let event: EventFD

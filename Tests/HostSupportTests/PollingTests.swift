@@ -88,7 +88,7 @@ import Testing
 /// with its notifications off is still served, the notifications are off exactly while the loop
 /// polls and back on before it sleeps (and before `deregister` returns), polling time and turns
 /// are counted, and a loop that does not poll never calls a poller.
-@Suite struct EventLoopPollingTests {
+@Suite(.usesKVM) struct EventLoopPollingTests {
     /// A queue like a virtqueue: the producer adds work and signals the doorbell only while
     /// notifications are on; the poller serves whatever is there.
     final class PolledQueue: Sendable {

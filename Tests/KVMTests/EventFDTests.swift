@@ -1,5 +1,6 @@
 import HostSupport
 import KVM
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -7,7 +8,7 @@ import Testing
 #endif
 
 extension KVMTests {
-    @Suite struct EventFDs {
+    @Suite(.usesKVM) struct EventFDs {
         @Test func eventFDCounts() throws {
             let fd = try EventFD()
             #expect(try fd.read() == nil)

@@ -26,18 +26,29 @@ struct VirtioConsoleMachineTests {
         }
     }
 
-    func configuration(in dir: TemporaryDirectory, console: ConsoleConfiguration) throws -> VirtualMachineConfiguration
-    {
-        let image = dir.file("console-guest.bin")
-        try Data(bytes: virtio_console_guest_bytes(), count: virtio_console_guest_size())
-            .write(to: URL(fileURLWithPath: image))
+    /// A one-vCPU, 4 MiB VM that runs one of the VirtioGuests programs (written to `dir` as
+    /// `name`.bin) as a flat binary in long mode, with an entropy device and the given virtio
+    /// console and vsock device.
+    static func guestConfiguration(
+        _ name: String, program: UnsafePointer<UInt8>, size: Int, in dir: TemporaryDirectory,
+        virtioConsole: ConsoleConfiguration?, vsock: VsockConfiguration? = nil
+    ) throws -> VirtualMachineConfiguration {
+        let image = dir.file("\(name).bin")
+        try Data(bytes: program, count: size).write(to: URL(fileURLWithPath: image))
         return VirtualMachineConfiguration(
-            name: "console", vcpuCount: 1, memorySize: 4 << 20,
+            name: name, vcpuCount: 1, memorySize: 4 << 20,
             boot: .flatBinary(
                 FlatBinaryBoot(
                     path: image, loadAddress: UInt64(VIRTIO_CONSOLE_GUEST_LOAD_ADDRESS), mode: .long,
                     stackBase: 0x7_0000)),
-            console: .none, virtioConsole: console, entropy: EntropyConfiguration())
+            console: .none, virtioConsole: virtioConsole, entropy: EntropyConfiguration(), vsock: vsock)
+    }
+
+    func configuration(in dir: TemporaryDirectory, console: ConsoleConfiguration) throws -> VirtualMachineConfiguration
+    {
+        try Self.guestConfiguration(
+            "console", program: virtio_console_guest_bytes(), size: virtio_console_guest_size(), in: dir,
+            virtioConsole: console)
     }
 
     /// Where the test sends the console: a file it reads back, or the VMM's standard output

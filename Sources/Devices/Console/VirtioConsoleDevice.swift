@@ -87,7 +87,7 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
     }
 
     private let state: Mutex<State>
-    private let transport = Mutex(WeakQueues())
+    private let transport = TransportLink()
     /// The interests of the device's event sources: one per descriptor (an endpoint used for
     /// both directions, such as a socket, has one descriptor and one source).
     private let inputInterest: DeviceEventInterest?
@@ -152,7 +152,7 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
             s.columns = columns
             s.rows = rows
         }
-        if let queues = connectedQueues, queues.isDriverReady { queues.signalConfigurationChange() }
+        if let queues = transport.queues, queues.isDriverReady { queues.signalConfigurationChange() }
     }
 
     /// Reads `struct virtio_console_config`: the size, one port, `emerg_wr` as zero; bytes past
@@ -185,10 +185,8 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
 
     /// Keeps the transport (weakly) to take chains and signal size changes through.
     public func connect(to queues: any VirtioQueueAccess) {
-        transport.withLock { $0.value = queues }
+        transport.connect(queues)
     }
-
-    private var connectedQueues: (any VirtioQueueAccess)? { transport.withLock { $0.value } }
 
     /// Receive buffers posted: fill them with waiting input. Transmit chains made available:
     /// take them while the output buffer has room, and write it out.
@@ -247,7 +245,7 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
 
     /// Copies transmit chains into the output buffer while it has room.
     private func takeTransmitChains() {
-        guard let queues = connectedQueues else { return }
+        guard let queues = transport.queues else { return }
         queues.takeChains(queue: VirtioConsole.Queue.transmit) { chain, memory in
             state.withLock { s -> UInt32? in
                 let total = chain.readableLength
@@ -331,7 +329,7 @@ public final class VirtioConsoleDevice: VirtioDeviceBackend {
 
     /// Fills receive buffers the driver posted with the input buffer's bytes.
     private func deliverInput() {
-        guard let queues = connectedQueues else { return }
+        guard let queues = transport.queues else { return }
         queues.takeChains(queue: VirtioConsole.Queue.receive) { chain, memory in
             state.withLock { s -> UInt32? in
                 guard !s.inbox.isEmpty else { return nil }
@@ -401,11 +399,6 @@ public struct VirtioConsoleStatistics: Sendable, Hashable {
     public var outputPending: Int = 0
     /// Input bytes waiting for the driver's receive buffers.
     public var inputPending: Int = 0
-}
-
-/// A weak reference to a backend's transport (the transport holds the backend).
-struct WeakQueues {
-    weak var value: (any VirtioQueueAccess)?
 }
 
 /// The saved state of a ``VirtioConsoleDevice``: its size and the bytes it held between the

@@ -1,6 +1,7 @@
 import DeviceModel
 import GuestMemory
 import HostSupport
+import Synchronization
 
 /// A virtio device type (block, console, entropy, …) behind a transport: what it offers and how
 /// it serves its queues. The transport owns the queues, validates chains and writes the used
@@ -93,4 +94,20 @@ public protocol VirtioQueueAccess: AnyObject, Sendable {
     var isDriverReady: Bool { get }
     /// The features the driver accepted.
     var negotiatedFeatures: UInt64 { get }
+}
+
+/// A device-driven backend's hold on its transport: set once by
+/// ``VirtioDeviceBackend/connect(to:)``, weak (the transport holds the backend), read from any
+/// thread.
+final class TransportLink: Sendable {
+    private struct Weak {
+        weak var value: (any VirtioQueueAccess)?
+    }
+    private let link = Mutex(Weak())
+
+    /// Keeps `queues` (weakly).
+    func connect(_ queues: any VirtioQueueAccess) { link.withLock { $0.value = queues } }
+
+    /// The transport, while it exists.
+    var queues: (any VirtioQueueAccess)? { link.withLock { $0.value } }
 }

@@ -107,38 +107,44 @@ public struct VsockPacketHeader: Sendable, Hashable {
     /// - Throws: ``VsockPacketError/shortHeader(_:)`` when `bytes` holds fewer than 44 bytes.
     public init(_ bytes: some Collection<UInt8>) throws(VsockPacketError) {
         guard bytes.count >= VirtioVsock.headerSize else { throw .shortHeader(bytes.count) }
-        let raw = [UInt8](bytes.prefix(VirtioVsock.headerSize))
+        let header = bytes.withContiguousStorageIfAvailable { Self(loading: UnsafeRawBufferPointer($0)) }
+        self = header ?? [UInt8](bytes.prefix(VirtioVsock.headerSize)).withUnsafeBytes { Self(loading: $0) }
+    }
+
+    /// Reads the fields from the first 44 bytes of `raw` (at least that many).
+    init(loading raw: UnsafeRawBufferPointer) {
         func field<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
-            raw.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+            T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self))
         }
-        sourceCID = field(UInt64.self, at: 0)
-        destinationCID = field(UInt64.self, at: 8)
-        sourcePort = field(UInt32.self, at: 16)
-        destinationPort = field(UInt32.self, at: 20)
-        length = field(UInt32.self, at: 24)
-        type = field(UInt16.self, at: 28)
-        operation = field(UInt16.self, at: 30)
-        flags = field(UInt32.self, at: 32)
-        bufferAllocation = field(UInt32.self, at: 36)
-        forwardCount = field(UInt32.self, at: 40)
+        self.init(
+            sourceCID: field(UInt64.self, at: 0), destinationCID: field(UInt64.self, at: 8),
+            sourcePort: field(UInt32.self, at: 16), destinationPort: field(UInt32.self, at: 20),
+            length: field(UInt32.self, at: 24), type: field(UInt16.self, at: 28), operation: field(UInt16.self, at: 30),
+            flags: field(UInt32.self, at: 32), bufferAllocation: field(UInt32.self, at: 36),
+            forwardCount: field(UInt32.self, at: 40))
+    }
+
+    /// Writes the header's 44 little-endian bytes at the start of `raw` (at least that many).
+    public func store(into raw: UnsafeMutableRawBufferPointer) {
+        precondition(raw.count >= VirtioVsock.headerSize, "a vsock header takes 44 bytes")
+        raw.storeBytes(of: sourceCID.littleEndian, toByteOffset: 0, as: UInt64.self)
+        raw.storeBytes(of: destinationCID.littleEndian, toByteOffset: 8, as: UInt64.self)
+        raw.storeBytes(of: sourcePort.littleEndian, toByteOffset: 16, as: UInt32.self)
+        raw.storeBytes(of: destinationPort.littleEndian, toByteOffset: 20, as: UInt32.self)
+        raw.storeBytes(of: length.littleEndian, toByteOffset: 24, as: UInt32.self)
+        raw.storeBytes(of: type.littleEndian, toByteOffset: 28, as: UInt16.self)
+        raw.storeBytes(of: operation.littleEndian, toByteOffset: 30, as: UInt16.self)
+        raw.storeBytes(of: flags.littleEndian, toByteOffset: 32, as: UInt32.self)
+        raw.storeBytes(of: bufferAllocation.littleEndian, toByteOffset: 36, as: UInt32.self)
+        raw.storeBytes(of: forwardCount.littleEndian, toByteOffset: 40, as: UInt32.self)
     }
 
     /// The header's 44 little-endian bytes.
     public var bytes: [UInt8] {
-        var raw = [UInt8](repeating: 0, count: VirtioVsock.headerSize)
-        raw.withUnsafeMutableBytes { b in
-            b.storeBytes(of: sourceCID.littleEndian, toByteOffset: 0, as: UInt64.self)
-            b.storeBytes(of: destinationCID.littleEndian, toByteOffset: 8, as: UInt64.self)
-            b.storeBytes(of: sourcePort.littleEndian, toByteOffset: 16, as: UInt32.self)
-            b.storeBytes(of: destinationPort.littleEndian, toByteOffset: 20, as: UInt32.self)
-            b.storeBytes(of: length.littleEndian, toByteOffset: 24, as: UInt32.self)
-            b.storeBytes(of: type.littleEndian, toByteOffset: 28, as: UInt16.self)
-            b.storeBytes(of: operation.littleEndian, toByteOffset: 30, as: UInt16.self)
-            b.storeBytes(of: flags.littleEndian, toByteOffset: 32, as: UInt32.self)
-            b.storeBytes(of: bufferAllocation.littleEndian, toByteOffset: 36, as: UInt32.self)
-            b.storeBytes(of: forwardCount.littleEndian, toByteOffset: 40, as: UInt32.self)
+        [UInt8](unsafeUninitializedCapacity: VirtioVsock.headerSize) { buffer, count in
+            store(into: UnsafeMutableRawBufferPointer(buffer))
+            count = VirtioVsock.headerSize
         }
-        return raw
     }
 
     /// The operation, when it is one the specification defines.
@@ -185,4 +191,6 @@ public enum VsockPacketError: Error, Hashable, Sendable {
     case unexpectedPayload(UInt32, VirtioVsock.Operation)
     /// Shutdown flags other than `RCV` and `SEND`.
     case invalidFlags(UInt32)
+    /// A header whose `len` is more than the chain's bytes after it.
+    case payloadMissing(UInt32, present: UInt64)
 }

@@ -38,6 +38,13 @@ public final class EventLoop: Sendable {
         public static let error = Events(rawValue: 0x008)
         /// The peer hung up (`EPOLLHUP`; always reported).
         public static let hangUp = Events(rawValue: 0x010)
+        /// The peer of a stream socket shut down its writing side (`EPOLLRDHUP`): what is left
+        /// to read ends in end-of-file.
+        public static let peerShutdownWriting = Events(rawValue: 0x2000)
+        /// Edge-triggered (`EPOLLET`), for an ``EpollSet`` member: reported once per change of
+        /// readiness, not while it lasts, so the owner reads or writes until `EAGAIN` and
+        /// remembers what it has not drained (an ``EventLoop`` source is level-triggered).
+        public static let edgeTriggered = Events(rawValue: 1 << 31)
         /// Not from epoll: the source's ``Poller`` found work while the loop polled.
         public static let polled = Events(rawValue: 1 << 30)
     }

@@ -66,6 +66,33 @@ public enum UnixSocket {
         return owned
     }
 
+    /// One `send(2)` on a connected, non-blocking socket with `MSG_NOSIGNAL`: the bytes sent, or
+    /// `nil` when it takes none now (`EAGAIN`). A peer that went away is the error `EPIPE`,
+    /// never a `SIGPIPE` — in one system call, where ``SystemCall/writeSome(_:_:_:)`` (for any
+    /// descriptor) needs three more to keep the signal away.
+    ///
+    /// - Throws: ``SystemCallError`` named `name` for any other failure (`EPIPE`, `ECONNRESET`).
+    public static func sendSome(
+        _ socket: FileDescriptor, _ bytes: UnsafeRawBufferPointer, _ name: @autoclosure () -> String
+    ) throws(SystemCallError) -> Int? {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
+        do {
+            return try SystemCall.retrying(name()) {
+                Glibc.send(socket.rawValue, base, bytes.count, Int32(MSG_NOSIGNAL))
+            }
+        } catch  where error.errno == .resourceTemporarilyUnavailable {
+            return nil
+        }
+    }
+
+    /// Shuts down the writing side of a connected socket (`shutdown(SHUT_WR)`): its peer reads
+    /// end-of-file after what was written, and may still write back.
+    ///
+    /// - Throws: ``SystemCallError`` named `shutdown` (`ENOTCONN` when the peer is gone).
+    public static func shutdownWriting(_ socket: FileDescriptor) throws(SystemCallError) {
+        try SystemCall.retrying("shutdown") { Glibc.shutdown(socket.rawValue, Int32(SHUT_WR)) }
+    }
+
     private static func stream(_ what: String) throws(SystemCallError) -> OwnedDescriptor {
         let fd = try SystemCall.retrying(what) {
             socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

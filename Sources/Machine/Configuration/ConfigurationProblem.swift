@@ -27,6 +27,9 @@ public enum ConfigurationProblem: Error, Equatable, Sendable, CustomStringConver
     case virtioConsole(String)
     /// The entropy device's parameters are out of range; the string says which.
     case entropy(String)
+    /// The vsock device's parameters cannot be used (a reserved context id, a socket path too
+    /// long or in a directory that does not exist); the string says which.
+    case vsock(String)
     /// The scheduling parameters are out of range; the string says which.
     case scheduling(String)
     /// A hidden CPUID feature list that cannot be used (an unknown or baseline feature).
@@ -48,6 +51,7 @@ public enum ConfigurationProblem: Error, Equatable, Sendable, CustomStringConver
         case .consolePath(let path, let reason): "console \(path): \(reason)"
         case .virtioConsole(let why): "virtioConsole: \(why)"
         case .entropy(let why): "entropy: \(why)"
+        case .vsock(let why): "vsock: \(why)"
         case .scheduling(let why): "scheduling: \(why)"
         case .cpuidFeatures(let why): "hiddenCPUIDFeatures: \(why)"
         }

@@ -39,6 +39,25 @@ public struct EntropyConfiguration: Codable, Sendable, Hashable {
     }
 }
 
+/// A virtio socket device (virtio-vsock) for the guest, backed by Unix sockets on the host
+/// (Firecracker's design; no `/dev/vhost-vsock` needed): the guest's connections to host port
+/// `P` reach the Unix socket listening at `<hostSocketPath>_P`; host processes connect to
+/// `hostSocketPath` and write `CONNECT <guest port>\n` to reach a guest port (answered
+/// `OK <host port>\n`). See Devices' `VirtioVsockDevice`.
+public struct VsockConfiguration: Codable, Sendable, Hashable {
+    /// The guest's context id: from 3 (0–2 are reserved) to `0xffff_fffe`.
+    public var guestCID: UInt64
+    /// Where the device listens for host processes (a stale socket file there is replaced; any
+    /// other file is refused).
+    public var hostSocketPath: String
+
+    /// A vsock device for the guest `guestCID`, listening at `hostSocketPath`.
+    public init(guestCID: UInt64, hostSocketPath: String) {
+        self.guestCID = guestCID
+        self.hostSocketPath = hostSocketPath
+    }
+}
+
 /// How a VM's vCPUs share the host when a dispatcher schedules several VMs (VCPUScheduler's
 /// policies read the fields they use and ignore the others).
 public struct SchedulingConfiguration: Codable, Sendable, Hashable {

@@ -1,4 +1,5 @@
 import Foundation
+import HostSupport
 import LinuxLoader
 import ResourceAllocator
 import Scheduling
@@ -185,6 +186,19 @@ extension VirtualMachineConfiguration {
         }
         if let entropy, entropy.maxBytesPerRequest < 1 {
             problems.append(.entropy("maxBytesPerRequest \(entropy.maxBytesPerRequest): at least 1"))
+        }
+        if let vsock {
+            if vsock.guestCID < 3 || vsock.guestCID >= 0xffff_ffff {
+                problems.append(.vsock("guestCID \(vsock.guestCID): from 3 to 4294967294 (0-2 are reserved)"))
+            }
+            // The guest's connections go to `<path>_<port>`, up to 11 bytes longer.
+            let longest = UnixSocket.maximumPathLength - "_4294967295".utf8.count
+            if vsock.hostSocketPath.isEmpty || vsock.hostSocketPath.utf8.count > longest {
+                problems.append(
+                    .vsock("hostSocketPath \"\(vsock.hostSocketPath)\": 1 to \(longest) bytes (a Unix socket path)"))
+            } else if let reason = Self.pathProblem(vsock.hostSocketPath) {
+                problems.append(.vsock("hostSocketPath \(vsock.hostSocketPath): \(reason)"))
+            }
         }
         return problems
     }

@@ -31,6 +31,9 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
     public var virtioConsole: ConsoleConfiguration?
     /// A virtio entropy device, or `nil` for none.
     public var entropy: EntropyConfiguration?
+    /// A virtio socket device (vsock) to talk to the guest through host Unix sockets, or `nil`
+    /// for none.
+    public var vsock: VsockConfiguration?
     /// How the VM's vCPUs are scheduled when a dispatcher shares the host among VMs.
     public var scheduling: SchedulingConfiguration
     /// CPUID features hidden from the guest, by their `/proc/cpuinfo` names (see VCPU's
@@ -51,13 +54,14 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
 
     /// A configuration with the given essentials; everything else at its default (anonymous
     /// memory, no disks, console on standard output, default scheduling, no hidden features,
-    /// devices on one adaptively polling loop, no virtio console, no entropy device).
+    /// devices on one adaptively polling loop, no virtio console, no entropy device, no vsock).
     public init(
         name: String = "vm", vcpuCount: Int = 1, memorySize: UInt64 = 128 << 20, boot: BootSource,
         memoryBacking: MemoryBacking = .anonymous, disks: [DiskConfiguration] = [],
         console: ConsoleConfiguration = .standardOutput, scheduling: SchedulingConfiguration = .init(),
         hiddenCPUIDFeatures: [String] = [], deviceService: DeviceServiceConfiguration = .init(),
-        virtioConsole: ConsoleConfiguration? = nil, entropy: EntropyConfiguration? = nil
+        virtioConsole: ConsoleConfiguration? = nil, entropy: EntropyConfiguration? = nil,
+        vsock: VsockConfiguration? = nil
     ) {
         self.name = name
         self.vcpuCount = vcpuCount
@@ -71,6 +75,7 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
         self.deviceService = deviceService
         self.virtioConsole = virtioConsole
         self.entropy = entropy
+        self.vsock = vsock
     }
 }
 

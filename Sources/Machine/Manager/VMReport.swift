@@ -66,7 +66,11 @@ public struct VMReport: Sendable, CustomStringConvertible {
         vcpuThreads = managed.vm.runners.compactMap(\.threadID)
         guestMemoryBytes = managed.vm.layout.ram.reduce(0) { $0 + $1.range.size }
         disks = managed.vm.configuration.disks.map(\.path)
-        devices = 5 + managed.vm.diskPlacements.count  // COM1, i8042, CMOS, port 0x80, ACPI power
+        // COM1, i8042, CMOS, port 0x80, ACPI power; the disks; the other virtio devices.
+        let vm = managed.vm
+        devices =
+            5 + vm.diskPlacements.count
+            + [vm.virtioConsolePlacement, vm.entropyPlacement, vm.vsockPlacement].compactMap { $0 }.count
     }
 
     /// `id name state: R = … T = … H = …` on one line.

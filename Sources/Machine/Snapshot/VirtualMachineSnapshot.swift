@@ -38,11 +38,19 @@ public struct VirtioConsoleSnapshot: Codable, Sendable, Hashable {
     public var device: VirtioConsoleState
 }
 
+/// A vsock device in a snapshot: its transport and its state (the guest's context id).
+public struct VirtioVsockSnapshot: Codable, Sendable, Hashable {
+    /// The transport's registers and queue positions.
+    public var transport: VirtioMMIOTransportState
+    /// The device's state.
+    public var device: VirtioVsockState
+}
+
 /// Everything of a paused ``VirtualMachine`` but its guest memory (which goes to a file of its
 /// own): what it was built from, every vCPU, the interrupt controllers, the PIT, the clock, each
 /// disk's virtio transport and the disks' identities, the virtio console (with the bytes in
-/// flight) and the entropy device. `Codable`; a snapshot from before the virtio console
-/// existed reads as one without it.
+/// flight), the entropy device and the vsock device. `Codable`; a snapshot from before the virtio
+/// console or the vsock device existed reads as one without it.
 public struct VirtualMachineSnapshot: Codable, Sendable {
     /// The format's version (1).
     public var version: Int
@@ -64,6 +72,10 @@ public struct VirtualMachineSnapshot: Codable, Sendable {
     public var virtioConsole: VirtioConsoleSnapshot?
     /// The entropy device's transport, if the VM has one.
     public var entropyTransport: VirtioMMIOTransportState?
+    /// The vsock device's transport and state, if the VM has one. Its connections are not
+    /// saved (their host sockets belong to the process that saved it): the restored device
+    /// tells the guest its transport was reset.
+    public var vsock: VirtioVsockSnapshot?
 
     /// The file in a snapshot directory that holds this value (JSON).
     public static let stateFile = "machine.json"
@@ -91,7 +103,8 @@ extension VirtualMachineSnapshot {
         guard saved.vcpus.count == configuration.vcpuCount, saved.transports.count == configuration.disks.count,
             saved.disks.count == configuration.disks.count, saved.irqChips.count == 3,
             (saved.virtioConsole != nil) == (configuration.virtioConsole != nil),
-            (saved.entropyTransport != nil) == (configuration.entropy != nil)
+            (saved.entropyTransport != nil) == (configuration.entropy != nil),
+            (saved.vsock != nil) == (configuration.vsock != nil)
         else {
             throw .snapshot("\(directory): the state does not match its configuration")
         }
@@ -140,7 +153,10 @@ extension VirtualMachine {
                         VirtioConsoleSnapshot(transport: transport.saveState(), device: $0.saveState())
                     }
                 },
-                entropyTransport: entropyTransport?.saveState())
+                entropyTransport: entropyTransport?.saveState(),
+                vsock: vsockTransport.flatMap { transport in
+                    vsockDevice.map { VirtioVsockSnapshot(transport: transport.saveState(), device: $0.saveState()) }
+                })
         } catch {
             throw .snapshot("capturing the state: \(error)")
         }
@@ -205,6 +221,10 @@ extension VirtualMachine {
             for (runner, state) in zip(runners, saved.vcpus) { try state.restore(into: runner.vcpu) }
             for (disk, state) in zip(disks, saved.transports) { try disk.transport.restoreState(state) }
             if let state = saved.entropyTransport { try entropyTransport?.restoreState(state) }
+            if let state = saved.vsock {
+                try vsockTransport?.restoreState(state.transport)
+                try vsockDevice?.restoreState(state.device)
+            }
             if let state = saved.virtioConsole {
                 try consoleTransport?.restoreState(state.transport)
                 try virtioConsole?.restoreState(state.device)

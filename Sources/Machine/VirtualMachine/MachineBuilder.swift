@@ -78,6 +78,7 @@ struct MachineBuilder {
         var disks: [MachineDisk]
         var virtioConsole: MachineVirtioDevice<VirtioConsoleDevice>?
         var entropy: MachineVirtioDevice<VirtioEntropyDevice>?
+        var vsock: MachineVirtioDevice<VirtioVsockDevice>?
         var deviceService: DeviceService
         var diskPlacements: [DevicePlacement]
         var bootSummary: String
@@ -105,12 +106,15 @@ struct MachineBuilder {
             if !layout.legacyIRQs.isAllocated(8) { try layout.legacyIRQs.reserve(8) }  // the CMOS clock
             return try c.disks.map { _ in try DevicePlacement.allocate(in: &layout) }
         }
-        // Then the virtio console and the entropy device, when configured.
+        // Then the virtio console, the entropy device and the vsock device, when configured.
         let consolePlacement = try step("virtio console placement") {
             try c.virtioConsole.map { _ in try DevicePlacement.allocate(in: &layout) }
         }
         let entropyPlacement = try step("entropy device placement") {
             try c.entropy.map { _ in try DevicePlacement.allocate(in: &layout) }
+        }
+        let vsockPlacement = try step("vsock device placement") {
+            try c.vsock.map { _ in try DevicePlacement.allocate(in: &layout) }
         }
         let kvm = try step("KVM") { try KVMSystem() }
         let vm = try step("KVM VM") { () throws -> KVMVirtualMachine in
@@ -208,8 +212,19 @@ struct MachineBuilder {
                 }
             }
         }
+        let vsock = try step("vsock device (\(c.vsock?.hostSocketPath ?? ""))") {
+            try c.vsock.flatMap { configuration in
+                try vsockPlacement.map {
+                    try MachineVirtioDevice(
+                        VirtioVsockDevice(
+                            guestCID: configuration.guestCID, hostSocketPath: configuration.hostSocketPath),
+                        placement: $0, vm: vm, bus: mmio, memory: memory, c)
+                }
+            }
+        }
         let transports =
-            disks.map(\.transport) + [virtioConsole?.transport, entropy?.transport].compactMap { $0 }
+            disks.map(\.transport)
+            + [virtioConsole?.transport, entropy?.transport, vsock?.transport].compactMap { $0 }
         let deviceService = try step("device event loops") {
             try DeviceService(c.deviceService, transports: transports, shared: eventLoop, name: c.name)
         }
@@ -217,7 +232,8 @@ struct MachineBuilder {
         // The boot image, then the vCPUs.
         let boot = try loadBoot(
             layout: layout, memory: memory, diskPlacements: diskPlacements,
-            otherPlacements: [consolePlacement, entropyPlacement].compactMap { $0 })
+            otherPlacements: [consolePlacement, entropyPlacement, vsockPlacement].compactMap { $0 },
+            vsockPlacement: vsockPlacement)
         let template = try step("CPUID template") {
             c.hiddenCPUIDFeatures.isEmpty
                 ? nil : try CPUIDTemplate(hidingNames: c.hiddenCPUIDFeatures.joined(separator: ","))
@@ -248,7 +264,7 @@ struct MachineBuilder {
         return Parts(
             kvm: kvm, vm: vm, bridge: bridge, layout: layout, memory: memory, runners: runners, gated: gated,
             serial: serial,
-            disks: disks, virtioConsole: virtioConsole, entropy: entropy, deviceService: deviceService,
+            disks: disks, virtioConsole: virtioConsole, entropy: entropy, vsock: vsock, deviceService: deviceService,
             diskPlacements: diskPlacements, bootSummary: boot.summary,
             keepAlive: KeepAlive(
                 interruptLines: [com1IRQ, keyboardIRQ], consoleFile: consoleFile, consoleSocket: consoleSocket,
@@ -261,11 +277,13 @@ struct MachineBuilder {
         var setUp: (KVMVirtualCPU, Int, GuestMemoryMap) throws -> Void
     }
 
-    /// `otherPlacements`: the virtio console's and the entropy device's, in that order (for
-    /// the ACPI tables; the flat-binary ABI finds the console's in ``consolePlacement``).
+    /// `otherPlacements`: the virtio console's, the entropy device's and the vsock device's, in
+    /// that order, each when configured (for the ACPI tables; the flat-binary ABI takes the
+    /// console's as the first when there is a console, and the vsock device's from
+    /// `vsockPlacement`).
     func loadBoot(
         layout: X86_64Layout, memory: GuestMemoryMap, diskPlacements: [DevicePlacement],
-        otherPlacements: [DevicePlacement]
+        otherPlacements: [DevicePlacement], vsockPlacement: DevicePlacement?
     ) throws(VirtualMachineError) -> Boot {
         switch configuration.boot {
         case .flatBinary(let image):
@@ -295,6 +313,8 @@ struct MachineBuilder {
                     regs.rcx = UInt64(vcpuCount)
                     regs.r8 = console?.mmioBase ?? 0
                     regs.r9 = UInt64(console?.gsi ?? 0)
+                    regs.r10 = vsockPlacement?.mmioBase ?? 0
+                    regs.r11 = UInt64(vsockPlacement?.gsi ?? 0)
                     if let base = image.stackBase {
                         regs.rsp = base + UInt64(index + 1) * image.stackSize
                         regs.rbp = regs.rsp

@@ -56,6 +56,10 @@ public final class VirtualMachine: Sendable {
     public let entropyDevice: VirtioEntropyDevice?
     /// Where the entropy device's window and interrupt are.
     public let entropyPlacement: DevicePlacement?
+    /// The vsock device (``VirtualMachineConfiguration/vsock``): its statistics and connections.
+    public let vsockDevice: VirtioVsockDevice?
+    /// Where the vsock device's window and interrupt are.
+    public let vsockPlacement: DevicePlacement?
     /// What the boot step put in guest memory (kernel range, entry, initrd), for reports.
     public let bootSummary: String
 
@@ -63,9 +67,10 @@ public final class VirtualMachine: Sendable {
     let vm: KVMVirtualMachine
     let bridge: GuestMemoryBridge<KVMVirtualMachine>
     let disks: [MachineDisk]
-    /// The transports of the virtio console and the entropy device.
+    /// The transports of the virtio console, the entropy device and the vsock device.
     let consoleTransport: VirtioMMIOTransport?
     let entropyTransport: VirtioMMIOTransport?
+    let vsockTransport: VirtioMMIOTransport?
     /// The event loops serving the virtio devices.
     let deviceService: DeviceService
     let controller: LifecycleController
@@ -117,6 +122,9 @@ public final class VirtualMachine: Sendable {
         )
         (entropyDevice, entropyPlacement, entropyTransport) = (
             parts.entropy?.device, parts.entropy?.placement, parts.entropy?.transport
+        )
+        (vsockDevice, vsockPlacement, vsockTransport) = (
+            parts.vsock?.device, parts.vsock?.placement, parts.vsock?.transport
         )
         (bootSummary, keepAlive) = (parts.bootSummary, parts.keepAlive)
         (self.membership, gated) = (membership, parts.gated)

@@ -20,4 +20,16 @@ size_t virtio_console_guest_size(void);
 #define VIRTIO_CONSOLE_GUEST_LOAD_ADDRESS 0x10000
 #define VIRTIO_CONSOLE_GUEST_DATA_END 0x30000
 
+/// The vsock guest (vsock_guest.S), loaded and entered like the console guest (r10 = the
+/// virtio-vsock's virtio-mmio base). It reads its context id from the configuration space,
+/// connects from guest port 1234 to host port 5000, sends "hello over vsock\n", reads a line,
+/// sends back "echo: " and the line, shuts the stream down (both directions) and waits for the
+/// device's RST; then reports on port 0x5f0 (0 = success) and powers off like the console guest.
+/// With r8 = a virtio console's base (0: none) it also narrates each step on that console
+/// ("vsock guest: ..." lines). Its rings and buffers end at VIRTIO_VSOCK_GUEST_DATA_END.
+const unsigned char *virtio_vsock_guest_bytes(void);
+/// The program's size in bytes.
+size_t virtio_vsock_guest_size(void);
+#define VIRTIO_VSOCK_GUEST_DATA_END 0x38000
+
 #endif

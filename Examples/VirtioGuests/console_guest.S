@@ -12,23 +12,7 @@
         .globl virtio_console_guest_end
         .code64
 
-        // virtio-mmio registers
-        .set MAGIC,         0x000
-        .set VERSION,       0x004
-        .set DEVICE_ID,     0x008
-        .set DEV_FEATURES,  0x010
-        .set DEV_FEAT_SEL,  0x014
-        .set DRV_FEATURES,  0x020
-        .set DRV_FEAT_SEL,  0x024
-        .set QUEUE_SEL,     0x030
-        .set QUEUE_NUM_MAX, 0x034
-        .set QUEUE_NUM,     0x038
-        .set QUEUE_READY,   0x044
-        .set QUEUE_NOTIFY,  0x050
-        .set STATUS,        0x070
-        .set QUEUE_DESC,    0x080
-        .set QUEUE_DRIVER,  0x090
-        .set QUEUE_DEVICE,  0x0a0
+#include "virtio_mmio.inc"
 
         .set QSIZE,   8
         .set RING0,   0x20000           // receiveq0: descriptors, +0x1000 available, +0x2000 used
@@ -41,33 +25,8 @@
 
 virtio_console_guest_start:
         mov     r15, r8
-        // Identify: magic "virt", version 2, device id 3.
-        mov     eax, 1
-        cmp     dword ptr [r15 + MAGIC], 0x74726976
-        jne     fail
-        mov     eax, 2
-        cmp     dword ptr [r15 + VERSION], 2
-        jne     fail
-        mov     eax, 3
-        cmp     dword ptr [r15 + DEVICE_ID], 3
-        jne     fail
-
-        // Reset, ACKNOWLEDGE, DRIVER; accept VERSION_1 only; FEATURES_OK (checked).
-        mov     dword ptr [r15 + STATUS], 0
-        mov     dword ptr [r15 + STATUS], 1
-        mov     dword ptr [r15 + STATUS], 3
-        mov     dword ptr [r15 + DEV_FEAT_SEL], 1
-        mov     eax, 4
-        test    dword ptr [r15 + DEV_FEATURES], 1
-        jz      fail
-        mov     dword ptr [r15 + DRV_FEAT_SEL], 0
-        mov     dword ptr [r15 + DRV_FEATURES], 0
-        mov     dword ptr [r15 + DRV_FEAT_SEL], 1
-        mov     dword ptr [r15 + DRV_FEATURES], 1
-        mov     dword ptr [r15 + STATUS], 11
-        mov     eax, 5
-        test    dword ptr [r15 + STATUS], 8
-        jz      fail
+        // Identify (device id 3), negotiate VERSION_1 only (steps 1-5).
+        VIRTIO_START 3, 1
 
         // Both queues: size 8, rings at RING0 / RING1 (zeroed), ready.
         xor     ecx, ecx
@@ -142,48 +101,7 @@ fail:
         hlt
         jmp     3b
 
-// setup_queue: ecx = queue index, rdi = its ring area (descriptors; +0x1000 available,
-// +0x2000 used). Zeroes the area, programs the queue and makes it ready.
-setup_queue:
-        push    rdi
-        push    rcx
-        xor     eax, eax
-        mov     ecx, 0x3000 / 8
-        rep stosq
-        pop     rcx
-        pop     rdi
-        mov     dword ptr [r15 + QUEUE_SEL], ecx
-        mov     eax, 9
-        cmp     dword ptr [r15 + QUEUE_NUM_MAX], QSIZE
-        jb      fail
-        mov     dword ptr [r15 + QUEUE_NUM], QSIZE
-        mov     dword ptr [r15 + QUEUE_DESC], edi
-        mov     dword ptr [r15 + QUEUE_DESC + 4], 0
-        lea     eax, [rdi + 0x1000]
-        mov     dword ptr [r15 + QUEUE_DRIVER], eax
-        mov     dword ptr [r15 + QUEUE_DRIVER + 4], 0
-        lea     eax, [rdi + 0x2000]
-        mov     dword ptr [r15 + QUEUE_DEVICE], eax
-        mov     dword ptr [r15 + QUEUE_DEVICE + 4], 0
-        mov     dword ptr [r15 + QUEUE_READY], 1
-        ret
-
-// offer: rdi = a queue's ring area, rsi = buffer, ecx = its length, dx = descriptor flags,
-// r9d = the queue's index. Puts the buffer in descriptor 0, makes it available (x86 stores are
-// ordered: the ring entry before avail.idx) and notifies the queue; eax = the new avail.idx.
-offer:
-        mov     qword ptr [rdi], rsi
-        mov     dword ptr [rdi + 8], ecx
-        mov     word ptr [rdi + 12], dx
-        mov     word ptr [rdi + 14], 0
-        movzx   eax, word ptr [rdi + 0x1000 + 2]
-        mov     r10d, eax
-        and     r10d, QSIZE - 1
-        mov     word ptr [rdi + 0x1000 + 4 + r10 * 2], 0
-        inc     eax
-        mov     word ptr [rdi + 0x1000 + 2], ax
-        mov     dword ptr [r15 + QUEUE_NOTIFY], r9d
-        ret
+        VIRTIO_QUEUE_ROUTINES
 
 // post_receive: offers RXBUF (64 bytes, device-writable) on receiveq0 again.
 post_receive:
@@ -198,18 +116,8 @@ post_receive:
 // waits until the device has used it.
 transmit:
         mov     rdi, RING1
-        xor     edx, edx
         mov     r9d, 1
-        call    offer
-        mov     rbx, 2000000                    // poll budget (a hang guard)
-1:      cmp     word ptr [RING1 + 0x2000 + 2], ax
-        je      2f
-        pause
-        dec     rbx
-        jnz     1b
-        mov     eax, 10
-        jmp     fail
-2:      ret
+        jmp     send_and_wait
 
 greeting:
         .ascii  "hello from virtio-console\n"        // GREETING_LEN bytes
