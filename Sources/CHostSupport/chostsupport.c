@@ -7,6 +7,10 @@
 #include <signal.h>
 #include <time.h>
 #include <sys/timerfd.h>
+#include <sys/ioctl.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <string.h>
 #include "chostsupport.h"
 
 int chost_punch_hole(int fd, int64_t offset, int64_t length) {
@@ -111,4 +115,30 @@ long chost_write_nosigpipe(int fd, const void *buffer, unsigned long length) {
     }
     pthread_sigmask(SIG_SETMASK, &old_set, NULL);
     return n < 0 ? -saved : (long)n;
+}
+
+int chost_tap_open(const char *name, char *actual_name, int vnet_header_size) {
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -errno;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    request.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_header_size ? IFF_VNET_HDR : 0);
+    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &request) < 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    if (vnet_header_size && ioctl(fd, TUNSETVNETHDRSZ, &vnet_header_size) < 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    memcpy(actual_name, request.ifr_name, IFNAMSIZ);
+    actual_name[IFNAMSIZ - 1] = 0;
+    return fd;
+}
+
+int chost_setns(int fd, int nstype) {
+    return syscall(SYS_setns, fd, nstype) < 0 ? -errno : 0;
 }

@@ -55,6 +55,16 @@ int chost_timerfd_create(int nonblocking);
 int chost_timerfd_settime(int fd, uint64_t value_ns, uint64_t interval_ns);
 
 /// The kernel id of the calling thread (gettid(2)).
+/// Opens /dev/net/tun as the TAP device `name` (empty: the kernel picks one), IFF_TAP |
+/// IFF_NO_PI, with IFF_VNET_HDR and a `vnet_header_size`-byte header when it is not 0; the
+/// interface's name is written to `actual_name` (16 bytes). Close-on-exec and non-blocking.
+/// Returns the descriptor or -errno.
+int chost_tap_open(const char *name, char *actual_name, int vnet_header_size);
+
+/// setns(fd, nstype): moves the calling thread into the namespace `fd` refers to; returns 0 or
+/// -errno.
+int chost_setns(int fd, int nstype);
+
 static inline int chost_gettid(void) { return (int)syscall(SYS_gettid); }
 
 #endif

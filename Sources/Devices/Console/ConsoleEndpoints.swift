@@ -14,7 +14,7 @@ public protocol ConsoleOutput: AnyObject, Sendable {
     /// What the device's event loop waits for after ``ConsoleWriteResult/full``: it becomes
     /// ready when the output can take more. `nil` for an output that is never full (a regular
     /// file, which epoll cannot watch).
-    var writableSignal: ConsoleSignal? { get }
+    var writableSignal: EndpointSignal? { get }
 }
 
 /// Where a console's input comes from: read without blocking, with a descriptor the device's
@@ -25,11 +25,12 @@ public protocol ConsoleInput: AnyObject, Sendable {
     /// What the device's event loop waits for: it becomes ready when input (or its end) is
     /// there. `nil` for an input that is always ready (a regular file, which epoll cannot
     /// watch): the device then reads it whenever the driver posts receive buffers.
-    var readableSignal: ConsoleSignal? { get }
+    var readableSignal: EndpointSignal? { get }
 }
 
-/// A descriptor and the events on it that mean a console endpoint is ready.
-public struct ConsoleSignal: Sendable, Hashable {
+/// A descriptor and the events on it that mean an endpoint is ready (a console's input or
+/// output, a network backend).
+public struct EndpointSignal: Sendable, Hashable {
     /// The descriptor the loop watches (owned by the endpoint).
     public var descriptor: FileDescriptor
     /// The events that mean ready (`.readable` for an eventfd a buffer signals, `.writable`
@@ -116,12 +117,12 @@ public final class FileDescriptorConsole: ConsoleOutput, ConsoleInput {
     }
 
     /// The descriptor, writable (`nil` for a regular file).
-    public var writableSignal: ConsoleSignal? {
-        isRegularFile ? nil : ConsoleSignal(descriptor: owned.raw, events: .writable)
+    public var writableSignal: EndpointSignal? {
+        isRegularFile ? nil : EndpointSignal(descriptor: owned.raw, events: .writable)
     }
     /// The descriptor, readable (`nil` for a regular file).
-    public var readableSignal: ConsoleSignal? {
-        isRegularFile ? nil : ConsoleSignal(descriptor: owned.raw, events: .readable)
+    public var readableSignal: EndpointSignal? {
+        isRegularFile ? nil : EndpointSignal(descriptor: owned.raw, events: .readable)
     }
 }
 
@@ -181,7 +182,7 @@ public final class ConsoleOutputBuffer: ConsoleOutput {
     }
 
     /// An eventfd, readable once ``take()`` or ``close()`` made room after a full write.
-    public var writableSignal: ConsoleSignal? { ConsoleSignal(descriptor: room.fileDescriptor, events: .readable) }
+    public var writableSignal: EndpointSignal? { EndpointSignal(descriptor: room.fileDescriptor, events: .readable) }
 }
 
 /// Console input fed from memory (for tests and for embedders that produce it themselves):
@@ -240,5 +241,5 @@ public final class ConsoleInputBuffer: ConsoleInput {
     }
 
     /// An eventfd, readable after ``append(_:)`` or ``finish()``.
-    public var readableSignal: ConsoleSignal? { ConsoleSignal(descriptor: ready.fileDescriptor, events: .readable) }
+    public var readableSignal: EndpointSignal? { EndpointSignal(descriptor: ready.fileDescriptor, events: .readable) }
 }
