@@ -83,12 +83,14 @@ final class TestDriver: TransportRegisters {
     /// inline; with `atomicMemory` it reaches guest memory through an `AtomicGuestMemory`.
     init(
         disk: any BlockDevice, queueSize: UInt16 = 16, extraRegions: [MmapRegion] = [],
-        service: VirtioQueueService = .eventLoop, polling: EventLoopPolling = .off, atomicMemory: Bool = false
+        service: VirtioQueueService = .eventLoop, polling: EventLoopPolling = .off, atomicMemory: Bool = false,
+        rateLimiter: RateLimiter? = nil
     ) throws {
         memory = try GuestMemoryMap(
             regions: [MmapRegion(guestBase: GuestAddress(0), size: Self.memorySize)] + extraRegions)
         interrupt = try EventFD(nonBlocking: true)
-        block = try VirtioBlockDevice(disk: disk, serial: "test-serial-0001", queueSize: queueSize)
+        block = try VirtioBlockDevice(
+            disk: disk, serial: "test-serial-0001", queueSize: queueSize, rateLimiter: rateLimiter)
         // The transport may see the same regions through an AtomicGuestMemory (as a VMM with
         // hotplug has it); the test writes the rings through the map either way.
         transport = try VirtioMMIOTransport(

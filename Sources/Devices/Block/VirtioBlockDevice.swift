@@ -1,4 +1,5 @@
 import BlockStorage
+import DeviceModel
 import GuestMemory
 import Synchronization
 
@@ -22,17 +23,25 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
     /// Most segments per discard request (advertised as `max_discard_seg`).
     public let maxDiscardSegments: UInt32
 
+    /// The queue's rate limiter, if any (request data bytes, requests).
+    public let rateLimiter: RateLimiter?
+
     private let counters = RequestCounters()
+    private let transport = TransportLink()
 
     /// A device serving `disk`, answering `GET_ID` with `serial` (its first 20 UTF-8 bytes),
     /// offering one queue of `queueSize` entries and the given discard limits.
+    ///
+    /// With a `rateLimiter`, each request takes its data bytes and one operation from it first;
+    /// a request it refuses waits in the ring (the queue is then device-driven, and the
+    /// limiter's timer, one of the device's event sources, resumes it).
     ///
     /// - Throws: ``VirtqueueError/invalidSize(_:)`` unless `queueSize` is a power of two from 2
     ///   to 32768 (the specification's largest): a request takes at least two descriptors (header
     ///   and status), and `seg_max` is advertised as `queueSize - 2`.
     public init(
         disk: any BlockDevice, serial: String = "swift-vmm", queueSize: UInt16 = 128,
-        maxDiscardSectors: UInt32 = 1 << 22, maxDiscardSegments: UInt32 = 16
+        maxDiscardSectors: UInt32 = 1 << 22, maxDiscardSegments: UInt32 = 16, rateLimiter: RateLimiter? = nil
     ) throws(VirtqueueError) {
         guard queueSize >= 2, queueSize <= 32768, queueSize & (queueSize - 1) == 0 else {
             throw .invalidSize(UInt32(queueSize))
@@ -42,6 +51,41 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
         self.queueSize = queueSize
         self.maxDiscardSectors = maxDiscardSectors
         self.maxDiscardSegments = maxDiscardSegments
+        self.rateLimiter = rateLimiter
+    }
+
+    /// The request queue when a rate limiter decides when requests may go (none otherwise: the
+    /// transport serves every request at once).
+    public var deviceDrivenQueues: Set<Int> { rateLimiter == nil ? [] : [0] }
+
+    /// Keeps the transport (weakly), to take requests through under a rate limiter.
+    public func connect(to queues: any VirtioQueueAccess) {
+        transport.connect(queues)
+    }
+
+    /// Under a rate limiter: serves the requests its buckets allow, leaving the rest in the ring
+    /// for its timer.
+    public func queueNotified(_ queue: Int) {
+        guard let rateLimiter, let queues = transport.queues else { return }
+        queues.takeChains(queue: 0) { chain, memory in
+            // The request's data: what it carries past its 16-byte header and 1-byte status.
+            let data = (chain.readableLength + chain.writableLength) &- 17
+            let bytes = data > chain.readableLength + chain.writableLength ? 0 : data
+            guard rateLimiter.consume(bytes: bytes) else { return nil }
+            return serve(chain, queue: queue, memory: memory)
+        }
+    }
+
+    /// The rate limiter's timer, when there is one.
+    public var eventSources: [DeviceEventSource] {
+        guard let rateLimiter else { return [] }
+        return [
+            DeviceEventSource(name: "virtio-blk rate limiter", descriptor: rateLimiter.timer.fileDescriptor) {
+                [self] _ in
+                rateLimiter.timerFired()
+                queueNotified(0)
+            }
+        ]
     }
 
     /// 2, a block device.

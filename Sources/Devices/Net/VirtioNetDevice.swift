@@ -66,11 +66,14 @@ public struct MACAddress: Sendable, Hashable, Codable, CustomStringConvertible {
 /// A virtio network card (virtio-net, device id 1) with one queue pair, whose frames go to and
 /// come from a ``NetworkBackend`` — a TAP device, an in-memory link, a datagram socket.
 ///
-/// Offered: `VIRTIO_NET_F_MAC` (``mac`` in the configuration space) and `VIRTIO_NET_F_STATUS`
-/// (``setLinkUp(_:)`` raises a configuration-change interrupt). No checksum or segmentation
-/// offload is offered, and `VIRTIO_NET_F_MRG_RXBUF` is not yet: each received frame goes into
-/// one receive buffer, and a frame larger than the buffer at the head of the ring is dropped
-/// and counted (``VirtioNetStatistics/receiveOversized``), never truncated.
+/// Offered: `VIRTIO_NET_F_MAC` (``mac`` in the configuration space), `VIRTIO_NET_F_STATUS`
+/// (``setLinkUp(_:)`` raises a configuration-change interrupt) and `VIRTIO_NET_F_MRG_RXBUF`: a
+/// received frame is spread over as many receive buffers as it needs (the first one's header
+/// saying how many), and one the buffers posted cannot hold yet waits for more — never cut,
+/// never reordered. Without `MRG_RXBUF`, each frame goes into one buffer, and a frame larger
+/// than the buffer at the head of the ring is dropped and counted
+/// (``VirtioNetStatistics/receiveOversized``), never truncated. No checksum or segmentation
+/// offload is offered.
 ///
 /// Both queues are device-driven:
 /// - transmit: a chain is the 12-byte header and the frame; the frame goes to the backend; a
@@ -98,8 +101,14 @@ public final class VirtioNetDevice: VirtioDeviceBackend {
 
     struct State {
         var linkUp = true
-        /// A frame read from the backend and not yet delivered (its rate limit held it back).
+        /// A frame read from the backend and not yet delivered (its rate limit held it back, or
+        /// the receive buffers posted so far cannot hold it all).
         var heldFrame: Int?
+        /// The held frame already took its tokens from the receive limiter.
+        var heldFrameAdmitted = false
+        /// With `MRG_RXBUF`, the frame being spread over receive buffers: how much is placed,
+        /// in how many buffers, and the first (whose header says how many).
+        var spreading: (offset: Int, buffers: UInt16, first: DescriptorChain)?
         var waitingForRoom = false
         var watchingInput = true
         var statistics = VirtioNetStatistics()
@@ -142,8 +151,11 @@ public final class VirtioNetDevice: VirtioDeviceBackend {
 
     /// 1, a network card.
     public var deviceID: UInt32 { VirtioNet.deviceID }
-    /// `VERSION_1`, `VIRTIO_NET_F_MAC`, `VIRTIO_NET_F_STATUS`.
-    public var deviceFeatures: UInt64 { VirtioFeature.version1 | VirtioNet.Feature.mac | VirtioNet.Feature.status }
+    /// `VERSION_1`, `VIRTIO_NET_F_MAC`, `VIRTIO_NET_F_STATUS`, `VIRTIO_NET_F_MRG_RXBUF`.
+    public var deviceFeatures: UInt64 {
+        VirtioFeature.version1 | VirtioNet.Feature.mac | VirtioNet.Feature.status
+            | VirtioNet.Feature.mergeableReceiveBuffers
+    }
     /// `receiveq1` and `transmitq1`.
     public var queueSizeMax: [UInt16] { [queueSize, queueSize] }
     /// Both queues.
@@ -275,65 +287,134 @@ public final class VirtioNetDevice: VirtioDeviceBackend {
 
     // MARK: Receive
 
+    /// Fills the receive buffers the driver posted with the backend's frames, each frame one
+    /// group of buffers: with `MRG_RXBUF` as many as it needs (the first one's header saying how
+    /// many) — a frame the buffers posted cannot hold yet waits whole for more (the group is
+    /// undone) —; without, one buffer, and a frame larger than it is dropped and counted.
     private func receive() {
         guard let queues = transport.queues else { return }
+        let merging = queues.negotiatedFeatures & VirtioNet.Feature.mergeableReceiveBuffers != 0
         var noBuffers = true
         var drained = false
         var throttled = false
-        queues.takeChains(queue: VirtioNet.Queue.receive) { chain, memory in
+        let outcome = queues.takeChainGroups(queue: VirtioNet.Queue.receive) { chain, memory in
             noBuffers = false
-            return state.withLock { s -> UInt32? in
-                while true {
-                    let length: Int
-                    if let held = s.heldFrame {
-                        length = held
-                    } else {
-                        let buffer = UnsafeMutableRawBufferPointer(rebasing: incoming.bytes[...])
-                        switch backend.receive(into: buffer) {
-                        case .empty:
+            return state.withLock { s -> ChainGroupStep in
+                let length: Int
+                if s.spreading != nil {
+                    length = s.heldFrame ?? 0
+                } else {
+                    guard chain.writableLength >= UInt64(VirtioNet.headerSize) else {
+                        // A buffer too small for the header: filled with nothing.
+                        s.statistics.receiveOversized += 1
+                        return .last(0)
+                    }
+                    var next: Int?
+                    while next == nil {
+                        switch nextFrame(&s) {
+                        case .drained:
                             drained = true
-                            return nil
-                        case .oversized:
-                            s.statistics.receiveOversized += 1
-                            continue
+                            return .giveBack
+                        case .throttled:
+                            throttled = true
+                            return .giveBack
                         case .frame(let n):
-                            length = n
+                            if merging || UInt64(VirtioNet.headerSize + n) <= chain.writableLength {
+                                next = n
+                            } else {
+                                // One buffer per frame, and this one does not fit: dropped whole.
+                                s.heldFrame = nil
+                                s.heldFrameAdmitted = false
+                                s.statistics.receiveOversized += 1
+                            }
                         }
                     }
-                    if let receiveLimiter, !receiveLimiter.consume(bytes: UInt64(length)) {
-                        s.heldFrame = length
-                        s.statistics.receiveThrottled += 1
-                        throttled = true
-                        return nil
-                    }
-                    s.heldFrame = nil
-                    guard UInt64(VirtioNet.headerSize + length) <= chain.writableLength else {
-                        // Larger than the buffer the driver posted: dropped whole, counted.
-                        s.statistics.receiveOversized += 1
-                        continue
-                    }
-                    var header = (UInt64(0), UInt32(0))  // 12 bytes: all zero but num_buffers
-                    withUnsafeMutableBytes(of: &header) { raw in
-                        raw.storeBytes(of: UInt16(1).littleEndian, toByteOffset: 10, as: UInt16.self)
-                        _ = try? chain.scatter(
-                            UnsafeRawBufferPointer(rebasing: raw[..<VirtioNet.headerSize]), into: memory)
-                    }
-                    _ = try? chain.scatter(
-                        UnsafeRawBufferPointer(rebasing: incoming.bytes[..<length]), into: memory,
-                        at: UInt64(VirtioNet.headerSize))
-                    s.statistics.framesReceived += 1
-                    s.statistics.bytesReceived += UInt64(length)
-                    return UInt32(VirtioNet.headerSize + length)
+                    length = next ?? 0
+                    s.spreading = (0, 0, chain)
                 }
+                return place(length, in: chain, memory, &s)
             }
         }
-        // Watch the backend only while buffers are posted and it may hold frames: with no
-        // buffers, a readable backend would wake the loop for nothing, over and over.
         state.withLock { s in
-            let want = drained || (!noBuffers && !throttled)
+            if outcome.undoneGroup {
+                // Not enough buffers for the whole frame: it waits (held) for more.
+                s.spreading = nil
+                s.statistics.receiveWaitedForBuffers += 1
+            }
+            // Watch the backend only while buffers are posted and it may hold frames: with no
+            // buffers, a readable backend would wake the loop for nothing, over and over.
+            let want = drained || (!noBuffers && !throttled && !outcome.undoneGroup)
             guard want != s.watchingInput else { return }
             s.watchingInput = want
             applyInterests(s)
+        }
+    }
+
+    /// Places the next part of the frame being received (`length` bytes in ``incoming``) in
+    /// `chain`: the header first (its `num_buffers` written into the first buffer once the last
+    /// is known), then as much of the frame as fits.
+    private func place(
+        _ length: Int, in chain: DescriptorChain, _ memory: some GuestMemoryAccess, _ s: inout State
+    ) -> ChainGroupStep {
+        guard var spread = s.spreading else { return .giveBack }
+        var written = 0
+        if spread.offset == 0 {
+            var header = (UInt64(0), UInt32(0))  // 12 zero bytes; num_buffers comes last
+            withUnsafeBytes(of: &header) {
+                _ = try? chain.scatter(UnsafeRawBufferPointer(rebasing: $0[..<VirtioNet.headerSize]), into: memory)
+            }
+            written = VirtioNet.headerSize
+        }
+        let room = Int(min(chain.writableLength - UInt64(written), UInt64(length - spread.offset)))
+        _ = try? chain.scatter(
+            UnsafeRawBufferPointer(rebasing: incoming.bytes[spread.offset..<spread.offset + room]), into: memory,
+            at: UInt64(written))
+        written += room
+        spread.offset += room
+        spread.buffers += 1
+        guard spread.offset == length else {
+            s.spreading = spread
+            return .more(UInt32(written))
+        }
+        withUnsafeBytes(of: spread.buffers.littleEndian) { _ = try? spread.first.scatter($0, into: memory, at: 10) }
+        s.spreading = nil
+        s.heldFrame = nil
+        s.heldFrameAdmitted = false
+        s.statistics.framesReceived += 1
+        s.statistics.bytesReceived += UInt64(length)
+        return .last(UInt32(written))
+    }
+
+    /// Takes the next frame (the held one, or one from the backend) into ``incoming``, past the
+    /// receive limiter: its length, or why there is none.
+    private enum NextFrame {
+        case frame(Int)
+        case drained
+        case throttled
+    }
+
+    private func nextFrame(_ s: inout State) -> NextFrame {
+        while true {
+            let length: Int
+            if let held = s.heldFrame {
+                length = held
+            } else {
+                switch backend.receive(into: incoming.bytes) {
+                case .empty: return .drained
+                case .oversized:
+                    s.statistics.receiveOversized += 1
+                    continue
+                case .frame(let n): length = n
+                }
+            }
+            s.heldFrame = length
+            if s.heldFrameAdmitted { return .frame(length) }
+            if let receiveLimiter, !receiveLimiter.consume(bytes: UInt64(length)) {
+                s.statistics.receiveThrottled += 1
+                return .throttled
+            }
+            s.heldFrameAdmitted = true
+            return .frame(length)
         }
     }
 
@@ -365,4 +446,7 @@ public struct VirtioNetStatistics: Sendable, Hashable {
     public var receiveOversized: UInt64 = 0
     /// Times a received frame waited for the receive limiter.
     public var receiveThrottled: UInt64 = 0
+    /// Times a received frame waited for more receive buffers (`MRG_RXBUF`: the buffers posted
+    /// could not hold it all).
+    public var receiveWaitedForBuffers: UInt64 = 0
 }

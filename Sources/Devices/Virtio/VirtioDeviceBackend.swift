@@ -87,6 +87,18 @@ public protocol VirtioQueueAccess: AnyObject, Sendable {
     /// queue locked, so it must not call back into the transport.
     @discardableResult
     func takeChains(queue: Int, _ body: (DescriptorChain, any GuestMemoryAccess) -> UInt32?) -> Int
+    /// Takes chains like ``takeChains(queue:_:)``, in groups that complete together or not at
+    /// all — a frame spread over several receive buffers (virtio-net's `MRG_RXBUF`): `body` says
+    /// for each chain whether it is the last of its group (``ChainGroupStep/last(_:)``), has more
+    /// to come (``ChainGroupStep/more(_:)``), or goes back (``ChainGroupStep/giveBack``). A group
+    /// left unfinished — the ring ran out, the pass ended, a chain went back in its middle — is
+    /// undone: its chains return to the ring untouched as far as the driver can tell (what
+    /// `body` wrote into them is never published), and the outcome says so, so the device
+    /// starts that group again later. Same threading rules as ``takeChains(queue:_:)``.
+    @discardableResult
+    func takeChainGroups(
+        queue: Int, _ body: (DescriptorChain, any GuestMemoryAccess) -> ChainGroupStep
+    ) -> ChainGroupOutcome
     /// Raises the configuration-change interrupt (the configuration space changed: a console's
     /// size, a link's status) and advances `ConfigGeneration`.
     func signalConfigurationChange()
@@ -110,4 +122,28 @@ final class TransportLink: Sendable {
 
     /// The transport, while it exists.
     var queues: (any VirtioQueueAccess)? { link.withLock { $0.value } }
+}
+
+/// How ``VirtioQueueAccess/takeChainGroups(queue:_:)`` completes one chain.
+public enum ChainGroupStep: Sendable, Hashable {
+    /// Complete it with this many bytes written; the group goes on in the next chain.
+    case more(UInt32)
+    /// Complete it with this many bytes written; it ends its group (a lone chain is a group).
+    case last(UInt32)
+    /// Give it back to the ring and end the pass (undoing an unfinished group).
+    case giveBack
+}
+
+/// What ``VirtioQueueAccess/takeChainGroups(queue:_:)`` did.
+public struct ChainGroupOutcome: Sendable, Hashable {
+    /// The chains completed, in whole groups.
+    public var completedChains: Int
+    /// Whether a group was left unfinished and undone (the device starts it again later).
+    public var undoneGroup: Bool
+
+    /// An outcome.
+    public init(completedChains: Int, undoneGroup: Bool) {
+        self.completedChains = completedChains
+        self.undoneGroup = undoneGroup
+    }
 }

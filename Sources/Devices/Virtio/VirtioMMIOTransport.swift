@@ -182,27 +182,35 @@ public final class VirtioMMIOTransport: MMIODevice {
         // once for the pass), the virtqueue's accesses are specialized rather than dispatched
         // through the existential, whose generic calls cost a runtime metadata lookup each.
         if let map = concreteMap(of: memory) {
-            return serveQueue(index, memory: map) { chain, map in backend.serve(chain, queue: index, memory: map) }
+            let pass = serveQueue(index, memory: map) { chain, map in
+                .last(backend.serve(chain, queue: index, memory: map))
+            }
+            return (pass.completed, pass.leftBehind, pass.outOfBudget)
         }
-        return serveQueue(index, memory: memory) { chain, memory in
-            backend.serve(chain, queue: index, memory: memory)
+        let pass = serveQueue(index, memory: memory) { chain, memory in
+            .last(backend.serve(chain, queue: index, memory: memory))
         }
+        return (pass.completed, pass.leftBehind, pass.outOfBudget)
     }
 
     /// One pass over queue `index` through `memory` (the transport's own guest memory, as its
-    /// concrete type when known): `consume` uses each available chain and returns the length to
-    /// complete it with, or `nil` to give it back to the ring and end the pass.
+    /// concrete type when known): `consume` uses each available chain and says how to complete
+    /// it (``ChainGroupStep``): with a length, as the last chain of its group (a lone chain is a
+    /// group of one) or with more to come; or not at all, given back to the ring, ending the pass.
+    /// A group the pass cannot finish (the ring runs out, the budget or a control operation ends
+    /// the pass, a chain is given back in its middle) is undone: its chains go back to the ring
+    /// as if never taken, and the pass ends (`undoneGroup`).
     private func serveQueue<Memory: GuestMemoryAccess>(
-        _ index: Int, memory: Memory, consume: (DescriptorChain, Memory) -> UInt32?
-    ) -> (completed: Int, leftBehind: Bool, outOfBudget: Bool) {
+        _ index: Int, memory: Memory, consume: (DescriptorChain, Memory) -> ChainGroupStep
+    ) -> (completed: Int, leftBehind: Bool, outOfBudget: Bool, undoneGroup: Bool) {
         var completed = 0
         var failure: VirtqueueError?
         var interrupt = false
-        var leftBehind = false, outOfBudget = false
+        var leftBehind = false, outOfBudget = false, undoneGroup = false
         if controlPending.load(ordering: .acquiring) > 0 {
             // Let the control operation take the locks first; come back after it.
             sched_yield()
-            return (0, true, false)
+            return (0, true, false, false)
         }
         queues.withLock { queues in
             guard queues.indices.contains(index), var queue = queues[index] else { return }
@@ -218,6 +226,16 @@ public final class VirtioMMIOTransport: MMIODevice {
             let polled = polling.load(ordering: .relaxed)
             do throws(VirtqueueError) {
                 var again = false
+                /// The queue as it was before the open group's first chain, and its chains.
+                var groupStart: SplitVirtqueue?
+                var groupCount = 0
+                func undoGroup() {
+                    guard let start = groupStart else { return }
+                    queue = start
+                    completed -= groupCount
+                    groupStart = nil
+                    undoneGroup = true
+                }
                 serving: repeat {
                     while true {
                         if completed == budget || controlPending.load(ordering: .acquiring) > 0 {
@@ -225,14 +243,39 @@ public final class VirtioMMIOTransport: MMIODevice {
                             // available event (the notify signalled below brings us back).
                             leftBehind = true
                             outOfBudget = completed == budget
+                            undoGroup()
                             break serving
                         }
-                        guard let chain = try queue.popAvailable(memory: memory) else { break }
-                        guard let written = consume(chain, memory) else {
+                        let beforePop = queue
+                        guard let chain = try queue.popAvailable(memory: memory) else {
+                            if groupStart != nil {
+                                // The ring ran out in a group's middle: undo it, and ask the
+                                // driver to notify when it posts more.
+                                undoGroup()
+                                _ = try queue.publishAvailableEvent(memory: memory)
+                                break serving
+                            }
+                            break
+                        }
+                        let step = consume(chain, memory)
+                        let written: UInt32
+                        switch step {
+                        case .giveBack:
                             // The device has nothing for it: the chain waits in the ring, and
                             // the device comes back when it has (no need for a notification).
                             queue.undoPop()
+                            undoGroup()
                             break serving
+                        case .more(let length):
+                            if groupStart == nil {
+                                groupStart = beforePop
+                                groupCount = 0
+                            }
+                            groupCount += 1
+                            written = length
+                        case .last(let length):
+                            groupStart = nil
+                            written = length
                         }
                         try queue.addUsed(head: chain.head, length: written, memory: memory)
                         completed += 1
@@ -263,7 +306,7 @@ public final class VirtioMMIOTransport: MMIODevice {
             interrupts.add(1, ordering: .relaxed)
             self.interrupt.trigger()
         }
-        return (completed, leftBehind, outOfBudget)
+        return (completed, leftBehind, outOfBudget, undoneGroup)
     }
 
     /// Serves the queues on the calling vCPU (``VirtioQueueService/inline``): passes until none
@@ -557,10 +600,24 @@ extension VirtioMMIOTransport: VirtioQueueAccess {
     @discardableResult
     public func takeChains(queue index: Int, _ body: (DescriptorChain, any GuestMemoryAccess) -> UInt32?) -> Int {
         guard isDeviceDriven(index) else { return 0 }
-        let pass = serveQueue(index, memory: memory) { chain, memory in body(chain, memory) }
+        let pass = serveQueue(index, memory: memory) { chain, memory in
+            body(chain, memory).map { .last($0) } ?? .giveBack
+        }
         // Left behind (its budget used up, or a control operation waiting): come back for it.
         if pass.leftBehind { queueNotify.trigger() }
         return pass.completed
+    }
+
+    /// Takes chains in groups for the backend; see
+    /// ``VirtioQueueAccess/takeChainGroups(queue:_:)``.
+    @discardableResult
+    public func takeChainGroups(
+        queue index: Int, _ body: (DescriptorChain, any GuestMemoryAccess) -> ChainGroupStep
+    ) -> ChainGroupOutcome {
+        guard isDeviceDriven(index) else { return ChainGroupOutcome(completedChains: 0, undoneGroup: false) }
+        let pass = serveQueue(index, memory: memory) { chain, memory in body(chain, memory) }
+        if pass.leftBehind { queueNotify.trigger() }
+        return ChainGroupOutcome(completedChains: pass.completed, undoneGroup: pass.undoneGroup)
     }
 
     /// Sets the configuration-change bit of the interrupt status, advances `ConfigGeneration`
