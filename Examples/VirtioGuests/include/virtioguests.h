@@ -32,4 +32,13 @@ const unsigned char *virtio_vsock_guest_bytes(void);
 size_t virtio_vsock_guest_size(void);
 #define VIRTIO_VSOCK_GUEST_DATA_END 0x38000
 
+/// The network guest (net_guest.S), loaded and entered like the others, with r10 = the
+/// virtio-net device's virtio-mmio base. It reads its MAC address from the configuration space
+/// (VIRTIO_NET_F_MAC), sends an ARP request for 10.99.0.1 from 10.99.0.2, and waits for the ARP
+/// reply addressed to it (skipping other frames); then reports on port 0x5f0 (0 = success) and
+/// powers off. Its rings and buffers lie below 0x2b000.
+const unsigned char *virtio_net_guest_bytes(void);
+/// The program's size in bytes.
+size_t virtio_net_guest_size(void);
+
 #endif
