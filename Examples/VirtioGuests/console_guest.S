@@ -18,6 +18,7 @@
         .set RING0,   0x20000           // receiveq0: descriptors, +0x1000 available, +0x2000 used
         .set RING1,   0x24000           // transmitq0: the same layout
         .set RXBUF,   0x28000           // one 64-byte receive buffer, reposted after each use
+        .set RXLEN,   64
         .set LINE,    0x29000           // the line read so far
         .set LINEMAX, 200
         .set GREETING_LEN, 26           // "hello from virtio-console\n"
@@ -49,19 +50,7 @@ virtio_console_guest_start:
         xor     r12d, r12d                      // bytes in LINE
         xor     r13d, r13d                      // used entries of receiveq0 seen
 read_more:
-        mov     eax, 6
-        mov     rbx, 20000000                   // poll budget (a hang guard; the host may pause us here)
-1:      movzx   edx, word ptr [RING0 + 0x2000 + 2]
-        cmp     dx, r13w
-        jne     2f
-        pause
-        dec     rbx
-        jnz     1b
-        jmp     fail
-2:      mov     edx, r13d
-        and     edx, QSIZE - 1
-        mov     ecx, dword ptr [RING0 + 0x2000 + 4 + rdx * 8 + 4]   // used len
-        inc     r13d
+        call    wait_used                       // ecx = used length
         mov     eax, 7
         cmp     ecx, 64
         ja      fail
@@ -91,26 +80,10 @@ got_line:
         call    transmit
 
         xor     eax, eax                        // success
-fail:
-        mov     dx, 0x5f0
-        out     dx, eax
-        mov     al, 0x34                        // SLP_EN | SLP_TYP 5 (S5) << 2
-        mov     dx, 0x600
-        out     dx, al
-3:      cli
-        hlt
-        jmp     3b
+        GUEST_EXIT
 
         VIRTIO_QUEUE_ROUTINES
 
-// post_receive: offers RXBUF (64 bytes, device-writable) on receiveq0 again.
-post_receive:
-        mov     rdi, RING0
-        mov     rsi, RXBUF
-        mov     ecx, 64
-        mov     edx, 2                          // VIRTQ_DESC_F_WRITE
-        xor     r9d, r9d
-        jmp     offer
 
 // transmit: rsi = bytes, ecx = count. Offers them as one readable descriptor on transmitq0 and
 // waits until the device has used it.

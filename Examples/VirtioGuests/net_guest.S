@@ -104,42 +104,16 @@ skip:
         call    post_receive
         jmp     next_frame
 
-fail:
-        mov     dx, 0x5f0
-        out     dx, eax
-        mov     al, 0x34                        // SLP_EN | SLP_TYP 5 (S5) << 2
-        mov     dx, 0x600
-        out     dx, al
-3:      cli
-        hlt
-        jmp     3b
+        GUEST_EXIT
 
         VIRTIO_QUEUE_ROUTINES
-
-// post_receive: offers RXBUF (device-writable) on receiveq1 again.
-post_receive:
-        mov     rdi, RING0
-        mov     rsi, RXBUF
-        mov     ecx, RXLEN
-        mov     edx, 2                          // VIRTQ_DESC_F_WRITE
-        xor     r9d, r9d
-        jmp     offer
 
 // receive_frame: waits for the device to use the receive buffer (fails with 11 when a poll
 // budget runs out: a hang guard) and checks that it holds a header and a frame (12).
 receive_frame:
-        mov     rbx, 20000000
-1:      movzx   edx, word ptr [RING0 + 0x2000 + 2]
-        cmp     dx, r13w
-        jne     2f
-        pause
-        dec     rbx
-        jnz     1b
-        mov     eax, 11
-        jmp     fail
-2:      inc     r13d
+        call    wait_used                       // ecx = used length
         mov     eax, 12
-        cmp     dword ptr [RING0 + 0x2000 + 4 + 4], HDR + 14
+        cmp     ecx, HDR + 14
         jb      fail
         ret
 

@@ -186,26 +186,10 @@ closed:
         mov     ecx, SAY_CLOSED_LEN
         call    say
         xor     eax, eax                        // success
-fail:
-        mov     dx, 0x5f0
-        out     dx, eax
-        mov     al, 0x34                        // SLP_EN | SLP_TYP 5 (S5) << 2
-        mov     dx, 0x600
-        out     dx, al
-3:      cli
-        hlt
-        jmp     3b
+        GUEST_EXIT
 
         VIRTIO_QUEUE_ROUTINES
 
-// post_receive: offers RXBUF (device-writable) on rx again.
-post_receive:
-        mov     rdi, RING0
-        mov     rsi, RXBUF
-        mov     ecx, RXLEN
-        mov     edx, 2                          // VIRTQ_DESC_F_WRITE
-        xor     r9d, r9d
-        jmp     offer
 
 // send_packet: edi = operation, rsi = payload, ecx = its length, r8d = flags. Writes the header
 // (guest CID → host, GUEST_PORT → HOST_PORT, stream, our credit) and the payload at TXBUF,
@@ -235,18 +219,9 @@ send_packet:
 // receive_packet: waits for the device to use the receive buffer; eax = the packet's operation,
 // ecx = its payload length (at RXBUF + 44). The caller reposts the buffer.
 receive_packet:
-        mov     rbx, 20000000                   // poll budget (a hang guard; the host may be slow)
-1:      movzx   edx, word ptr [RING0 + 0x2000 + 2]
-        cmp     dx, r13w
-        jne     2f
-        pause
-        dec     rbx
-        jnz     1b
-        mov     eax, 11
-        jmp     fail
-2:      inc     r13d
+        call    wait_used                       // ecx = used length
         mov     eax, 12
-        cmp     dword ptr [RING0 + 0x2000 + 4 + 4], 44          // used len: at least a header
+        cmp     ecx, 44                         // at least a header
         jb      fail
         mov     ecx, dword ptr [RXBUF + 24]
         mov     eax, 13

@@ -14,6 +14,7 @@ public enum BootSource: Codable, Sendable, Hashable {
 /// - RCX: the vCPU count;
 /// - R8 and R9: the virtio console's window base and its GSI (0 without one);
 /// - R10 and R11: the vsock device's window base and its GSI (0 without one);
+/// - R12 and R13: the first network card's window base and its GSI (0 without one);
 /// - RSP (and RBP): ``stackBase`` + (index + 1) × ``stackSize`` when there is a stack base, else 0.
 ///
 /// Interrupts are off; the rest of the general registers is 0.

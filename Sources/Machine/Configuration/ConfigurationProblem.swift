@@ -30,6 +30,11 @@ public enum ConfigurationProblem: Error, Equatable, Sendable, CustomStringConver
     /// The vsock device's parameters cannot be used (a reserved context id, a socket path too
     /// long or in a directory that does not exist); the string says which.
     case vsock(String)
+    /// A network card cannot be used (too many, a TAP name out of range or given twice); the
+    /// string says which.
+    case network(String)
+    /// A rate limit has a bucket of size or refill time 0; the string says whose.
+    case rateLimits(String)
     /// The scheduling parameters are out of range; the string says which.
     case scheduling(String)
     /// A hidden CPUID feature list that cannot be used (an unknown or baseline feature).
@@ -52,6 +57,8 @@ public enum ConfigurationProblem: Error, Equatable, Sendable, CustomStringConver
         case .virtioConsole(let why): "virtioConsole: \(why)"
         case .entropy(let why): "entropy: \(why)"
         case .vsock(let why): "vsock: \(why)"
+        case .network(let why): "networks: \(why)"
+        case .rateLimits(let why): "rate limits: \(why)"
         case .scheduling(let why): "scheduling: \(why)"
         case .cpuidFeatures(let why): "hiddenCPUIDFeatures: \(why)"
         }

@@ -1,3 +1,6 @@
+import DeviceModel
+import Devices
+
 /// A disk image given to the guest as a virtio-blk device.
 public struct DiskConfiguration: Codable, Sendable, Hashable {
     /// The image file.
@@ -6,12 +9,40 @@ public struct DiskConfiguration: Codable, Sendable, Hashable {
     public var format: String?
     /// Whether the guest may only read it (the image is then opened read-only and shared-locked).
     public var readOnly: Bool
+    /// A rate limit on its requests (bytes and operations), or `nil` for none.
+    public var rateLimits: RateLimits?
 
-    /// A disk at `path`, its format recognised unless given, writable unless `readOnly`.
-    public init(path: String, format: String? = nil, readOnly: Bool = false) {
+    /// A disk at `path`, its format recognised unless given, writable unless `readOnly`,
+    /// limited as `rateLimits` says.
+    public init(path: String, format: String? = nil, readOnly: Bool = false, rateLimits: RateLimits? = nil) {
         self.path = path
         self.format = format
         self.readOnly = readOnly
+        self.rateLimits = rateLimits
+    }
+}
+
+/// A virtio network card backed by a TAP interface on the host (created, or opened if it
+/// exists, by the VM — which needs `CAP_NET_ADMIN` — and gone with it unless persistent).
+public struct NetworkConfiguration: Codable, Sendable, Hashable {
+    /// The TAP interface's name (1 to 15 bytes).
+    public var tapName: String
+    /// The card's MAC address, or `nil` for one made from the VM's name and the card's index
+    /// (locally administered, `52:54:00:…`).
+    public var mac: MACAddress?
+    /// A rate limit on the frames the guest receives, or `nil` for none.
+    public var receiveLimits: RateLimits?
+    /// A rate limit on the frames the guest sends, or `nil` for none.
+    public var transmitLimits: RateLimits?
+
+    /// A card on the TAP interface `tapName`.
+    public init(
+        tapName: String, mac: MACAddress? = nil, receiveLimits: RateLimits? = nil, transmitLimits: RateLimits? = nil
+    ) {
+        self.tapName = tapName
+        self.mac = mac
+        self.receiveLimits = receiveLimits
+        self.transmitLimits = transmitLimits
     }
 }
 

@@ -1,3 +1,4 @@
+import DeviceModel
 import Foundation
 import HostSupport
 import LinuxLoader
@@ -200,7 +201,31 @@ extension VirtualMachineConfiguration {
                 problems.append(.vsock("hostSocketPath \(vsock.hostSocketPath): \(reason)"))
             }
         }
+        if networks.count > Self.maximumNetworks {
+            problems.append(.network("\(networks.count) cards, at most \(Self.maximumNetworks)"))
+        }
+        var names = Set<String>()
+        for (index, network) in networks.enumerated() {
+            let name = network.tapName
+            if name.isEmpty || name.utf8.count > 15 || name.contains("/") || name.contains(where: \.isWhitespace) {
+                problems.append(.network("card \(index): TAP name \"\(name)\": 1 to 15 bytes, no \"/\" or space"))
+            } else if !names.insert(name).inserted {
+                problems.append(.network("card \(index): TAP \(name) is given twice"))
+            }
+            problems += Self.rateLimitProblems(network.receiveLimits, "network \(index) receive")
+            problems += Self.rateLimitProblems(network.transmitLimits, "network \(index) transmit")
+        }
+        for disk in disks { problems += Self.rateLimitProblems(disk.rateLimits, "disk \(disk.path)") }
         return problems
+    }
+
+    /// The problems of `limits` (a bucket of size or refill time 0), named for `owner`.
+    static func rateLimitProblems(_ limits: RateLimits?, _ owner: String) -> [ConfigurationProblem] {
+        guard let limits else { return [] }
+        return [("bandwidth", limits.bandwidth), ("operations", limits.operations)].compactMap { name, bucket in
+            guard let bucket, bucket.size == 0 || bucket.refillTimeNanoseconds == 0 else { return nil }
+            return .rateLimits("\(owner) \(name): size and refill time must be more than 0")
+        }
     }
 
     /// Why a file cannot be created at `path` (its directory does not exist), or `nil`.

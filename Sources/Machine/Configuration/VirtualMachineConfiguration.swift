@@ -34,6 +34,8 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
     /// A virtio socket device (vsock) to talk to the guest through host Unix sockets, or `nil`
     /// for none.
     public var vsock: VsockConfiguration?
+    /// Network cards (virtio-net on TAP interfaces), at most ``maximumNetworks``.
+    public var networks: [NetworkConfiguration]
     /// How the VM's vCPUs are scheduled when a dispatcher shares the host among VMs.
     public var scheduling: SchedulingConfiguration
     /// CPUID features hidden from the guest, by their `/proc/cpuinfo` names (see VCPU's
@@ -51,6 +53,8 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
     public static let maximumMemorySize: UInt64 = 1 << 40
     /// The most disks: one virtio-mmio device each, each with its own ISA-range interrupt.
     public static let maximumDisks = 16
+    /// The most network cards.
+    public static let maximumNetworks = 8
 
     /// A configuration with the given essentials; everything else at its default (anonymous
     /// memory, no disks, console on standard output, default scheduling, no hidden features,
@@ -61,7 +65,7 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
         console: ConsoleConfiguration = .standardOutput, scheduling: SchedulingConfiguration = .init(),
         hiddenCPUIDFeatures: [String] = [], deviceService: DeviceServiceConfiguration = .init(),
         virtioConsole: ConsoleConfiguration? = nil, entropy: EntropyConfiguration? = nil,
-        vsock: VsockConfiguration? = nil
+        vsock: VsockConfiguration? = nil, networks: [NetworkConfiguration] = []
     ) {
         self.name = name
         self.vcpuCount = vcpuCount
@@ -76,6 +80,26 @@ public struct VirtualMachineConfiguration: Codable, Sendable, Hashable {
         self.virtioConsole = virtioConsole
         self.entropy = entropy
         self.vsock = vsock
+        self.networks = networks
+    }
+
+    /// Reads a configuration; `networks` may be absent (configurations from before it existed).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        vcpuCount = try c.decode(Int.self, forKey: .vcpuCount)
+        memorySize = try c.decode(UInt64.self, forKey: .memorySize)
+        boot = try c.decode(BootSource.self, forKey: .boot)
+        memoryBacking = try c.decode(MemoryBacking.self, forKey: .memoryBacking)
+        disks = try c.decode([DiskConfiguration].self, forKey: .disks)
+        console = try c.decode(ConsoleConfiguration.self, forKey: .console)
+        virtioConsole = try c.decodeIfPresent(ConsoleConfiguration.self, forKey: .virtioConsole)
+        entropy = try c.decodeIfPresent(EntropyConfiguration.self, forKey: .entropy)
+        vsock = try c.decodeIfPresent(VsockConfiguration.self, forKey: .vsock)
+        networks = try c.decodeIfPresent([NetworkConfiguration].self, forKey: .networks) ?? []
+        scheduling = try c.decode(SchedulingConfiguration.self, forKey: .scheduling)
+        hiddenCPUIDFeatures = try c.decode([String].self, forKey: .hiddenCPUIDFeatures)
+        deviceService = try c.decode(DeviceServiceConfiguration.self, forKey: .deviceService)
     }
 }
 

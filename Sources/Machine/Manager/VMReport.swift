@@ -71,6 +71,7 @@ public struct VMReport: Sendable, CustomStringConvertible {
         devices =
             5 + vm.diskPlacements.count
             + [vm.virtioConsolePlacement, vm.entropyPlacement, vm.vsockPlacement].compactMap { $0 }.count
+            + vm.networkPlacements.count
     }
 
     /// `id name state: R = … T = … H = …` on one line.

@@ -76,6 +76,10 @@ public struct VirtualMachineSnapshot: Codable, Sendable {
     /// saved (their host sockets belong to the process that saved it): the restored device
     /// tells the guest its transport was reset.
     public var vsock: VirtioVsockSnapshot?
+    /// Each network card's transport, in order (`nil` in snapshots from before network cards).
+    /// A card's frames in flight are not saved: a frame the device held is dropped, as a
+    /// network may drop any frame.
+    public var networkTransports: [VirtioMMIOTransportState]?
 
     /// The file in a snapshot directory that holds this value (JSON).
     public static let stateFile = "machine.json"
@@ -104,7 +108,8 @@ extension VirtualMachineSnapshot {
             saved.disks.count == configuration.disks.count, saved.irqChips.count == 3,
             (saved.virtioConsole != nil) == (configuration.virtioConsole != nil),
             (saved.entropyTransport != nil) == (configuration.entropy != nil),
-            (saved.vsock != nil) == (configuration.vsock != nil)
+            (saved.vsock != nil) == (configuration.vsock != nil),
+            (saved.networkTransports ?? []).count == configuration.networks.count
         else {
             throw .snapshot("\(directory): the state does not match its configuration")
         }
@@ -156,7 +161,8 @@ extension VirtualMachine {
                 entropyTransport: entropyTransport?.saveState(),
                 vsock: vsockTransport.flatMap { transport in
                     vsockDevice.map { VirtioVsockSnapshot(transport: transport.saveState(), device: $0.saveState()) }
-                })
+                },
+                networkTransports: networkTransports.map { $0.saveState() })
         } catch {
             throw .snapshot("capturing the state: \(error)")
         }
@@ -224,6 +230,9 @@ extension VirtualMachine {
             if let state = saved.vsock {
                 try vsockTransport?.restoreState(state.transport)
                 try vsockDevice?.restoreState(state.device)
+            }
+            for (transport, state) in zip(networkTransports, saved.networkTransports ?? []) {
+                try transport.restoreState(state)
             }
             if let state = saved.virtioConsole {
                 try consoleTransport?.restoreState(state.transport)

@@ -79,6 +79,7 @@ struct MachineBuilder {
         var virtioConsole: MachineVirtioDevice<VirtioConsoleDevice>?
         var entropy: MachineVirtioDevice<VirtioEntropyDevice>?
         var vsock: MachineVirtioDevice<VirtioVsockDevice>?
+        var networks: [MachineVirtioDevice<VirtioNetDevice>]
         var deviceService: DeviceService
         var diskPlacements: [DevicePlacement]
         var bootSummary: String
@@ -115,6 +116,9 @@ struct MachineBuilder {
         }
         let vsockPlacement = try step("vsock device placement") {
             try c.vsock.map { _ in try DevicePlacement.allocate(in: &layout) }
+        }
+        let networkPlacements = try step("network card placement") {
+            try c.networks.map { _ in try DevicePlacement.allocate(in: &layout) }
         }
         let kvm = try step("KVM") { try KVMSystem() }
         let vm = try step("KVM VM") { () throws -> KVMVirtualMachine in
@@ -174,7 +178,9 @@ struct MachineBuilder {
                         path: disk.path, readOnly: disk.readOnly, format: disk.format,
                         among: VHDDiskImageFormat.standardFormats)
                     let block = try MachineVirtioDevice(
-                        VirtioBlockDevice(disk: device, serial: "\(c.name)-disk\(index)"), placement: placement,
+                        VirtioBlockDevice(
+                            disk: device, serial: "\(c.name)-disk\(index)",
+                            rateLimiter: try disk.rateLimits.map { try RateLimiter($0) }), placement: placement,
                         vm: vm, bus: mmio, memory: memory, c)
                     return MachineDisk(path: disk.path, device: device, block: block.device, transport: block.transport)
                 })
@@ -222,9 +228,22 @@ struct MachineBuilder {
                 }
             }
         }
+        var networks: [MachineVirtioDevice<VirtioNetDevice>] = []
+        for (index, (network, placement)) in zip(c.networks, networkPlacements).enumerated() {
+            networks.append(
+                try step("network card \(index) (TAP \(network.tapName))") {
+                    let tap = try TapDevice(name: network.tapName)
+                    let device = try VirtioNetDevice(
+                        mac: network.mac ?? Self.mac(vm: c.name, card: index), backend: TapNetworkBackend(tap),
+                        receiveLimiter: try network.receiveLimits.map { try RateLimiter($0) },
+                        transmitLimiter: try network.transmitLimits.map { try RateLimiter($0) })
+                    return try MachineVirtioDevice(device, placement: placement, vm: vm, bus: mmio, memory: memory, c)
+                })
+        }
         let transports =
             disks.map(\.transport)
             + [virtioConsole?.transport, entropy?.transport, vsock?.transport].compactMap { $0 }
+            + networks.map(\.transport)
         let deviceService = try step("device event loops") {
             try DeviceService(c.deviceService, transports: transports, shared: eventLoop, name: c.name)
         }
@@ -232,8 +251,8 @@ struct MachineBuilder {
         // The boot image, then the vCPUs.
         let boot = try loadBoot(
             layout: layout, memory: memory, diskPlacements: diskPlacements,
-            otherPlacements: [consolePlacement, entropyPlacement, vsockPlacement].compactMap { $0 },
-            vsockPlacement: vsockPlacement)
+            otherPlacements: [consolePlacement, entropyPlacement, vsockPlacement].compactMap { $0 } + networkPlacements,
+            vsockPlacement: vsockPlacement, networkPlacement: networkPlacements.first)
         let template = try step("CPUID template") {
             c.hiddenCPUIDFeatures.isEmpty
                 ? nil : try CPUIDTemplate(hidingNames: c.hiddenCPUIDFeatures.joined(separator: ","))
@@ -264,7 +283,8 @@ struct MachineBuilder {
         return Parts(
             kvm: kvm, vm: vm, bridge: bridge, layout: layout, memory: memory, runners: runners, gated: gated,
             serial: serial,
-            disks: disks, virtioConsole: virtioConsole, entropy: entropy, vsock: vsock, deviceService: deviceService,
+            disks: disks, virtioConsole: virtioConsole, entropy: entropy, vsock: vsock, networks: networks,
+            deviceService: deviceService,
             diskPlacements: diskPlacements, bootSummary: boot.summary,
             keepAlive: KeepAlive(
                 interruptLines: [com1IRQ, keyboardIRQ], consoleFile: consoleFile, consoleSocket: consoleSocket,
@@ -277,13 +297,21 @@ struct MachineBuilder {
         var setUp: (KVMVirtualCPU, Int, GuestMemoryMap) throws -> Void
     }
 
-    /// `otherPlacements`: the virtio console's, the entropy device's and the vsock device's, in
-    /// that order, each when configured (for the ACPI tables; the flat-binary ABI takes the
+    /// A locally administered MAC address for card `card` of the VM `vm` (`52:54:00` and three
+    /// bytes of a hash of both): stable across runs of the same configuration.
+    static func mac(vm: String, card: Int) -> MACAddress {
+        var hash: UInt32 = 2_166_136_261  // FNV-1a
+        for byte in Array("\(vm)/\(card)".utf8) { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return .local(hash)
+    }
+
+    /// `otherPlacements`: the virtio console's, the entropy device's, the vsock device's and the
+    /// network cards', in that order, each when configured (for the ACPI tables; the flat-binary ABI takes the
     /// console's as the first when there is a console, and the vsock device's from
     /// `vsockPlacement`).
     func loadBoot(
         layout: X86_64Layout, memory: GuestMemoryMap, diskPlacements: [DevicePlacement],
-        otherPlacements: [DevicePlacement], vsockPlacement: DevicePlacement?
+        otherPlacements: [DevicePlacement], vsockPlacement: DevicePlacement?, networkPlacement: DevicePlacement?
     ) throws(VirtualMachineError) -> Boot {
         switch configuration.boot {
         case .flatBinary(let image):
@@ -315,6 +343,8 @@ struct MachineBuilder {
                     regs.r9 = UInt64(console?.gsi ?? 0)
                     regs.r10 = vsockPlacement?.mmioBase ?? 0
                     regs.r11 = UInt64(vsockPlacement?.gsi ?? 0)
+                    regs.r12 = networkPlacement?.mmioBase ?? 0
+                    regs.r13 = UInt64(networkPlacement?.gsi ?? 0)
                     if let base = image.stackBase {
                         regs.rsp = base + UInt64(index + 1) * image.stackSize
                         regs.rbp = regs.rsp

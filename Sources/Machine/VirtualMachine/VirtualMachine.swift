@@ -60,6 +60,11 @@ public final class VirtualMachine: Sendable {
     public let vsockDevice: VirtioVsockDevice?
     /// Where the vsock device's window and interrupt are.
     public let vsockPlacement: DevicePlacement?
+    /// The network cards (``VirtualMachineConfiguration/networks``), in order: statistics,
+    /// `setLinkUp(_:)`, their rate limiters.
+    public let networkDevices: [VirtioNetDevice]
+    /// Where each network card's window and interrupt are.
+    public let networkPlacements: [DevicePlacement]
     /// What the boot step put in guest memory (kernel range, entry, initrd), for reports.
     public let bootSummary: String
 
@@ -71,6 +76,7 @@ public final class VirtualMachine: Sendable {
     let consoleTransport: VirtioMMIOTransport?
     let entropyTransport: VirtioMMIOTransport?
     let vsockTransport: VirtioMMIOTransport?
+    let networkTransports: [VirtioMMIOTransport]
     /// The event loops serving the virtio devices.
     let deviceService: DeviceService
     let controller: LifecycleController
@@ -126,9 +132,13 @@ public final class VirtualMachine: Sendable {
         (vsockDevice, vsockPlacement, vsockTransport) = (
             parts.vsock?.device, parts.vsock?.placement, parts.vsock?.transport
         )
+        (networkDevices, networkPlacements, networkTransports) = (
+            parts.networks.map(\.device), parts.networks.map(\.placement), parts.networks.map(\.transport)
+        )
         (bootSummary, keepAlive) = (parts.bootSummary, parts.keepAlive)
         (self.membership, gated) = (membership, parts.gated)
         let runners = self.runners, deviceService = self.deviceService, gated = self.gated
+        let console = self.virtioConsole, pump = keepAlive.outputPump
         controller.setStopAll {
             if let membership {
                 // Out of the dispatcher first (a running slice is preempted and waited for, the
@@ -141,6 +151,9 @@ public final class VirtualMachine: Sendable {
                 membership.final.withLock { $0 = final }
             }
             for runner in runners { _ = runner.stop() }
+            // The guest's last console output (written by the device on its loop, copied by the
+            // pump's thread) reaches standard output before the VM reports that it stopped.
+            if let console, let pump { pump.drain(console, timeoutNanoseconds: 1_000_000_000) }
             deviceService.stop()
         }
     }
