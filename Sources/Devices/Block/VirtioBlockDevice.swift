@@ -69,9 +69,8 @@ public final class VirtioBlockDevice: VirtioDeviceBackend {
         guard let rateLimiter, let queues = transport.queues else { return }
         queues.takeChains(queue: 0) { chain, memory in
             // The request's data: what it carries past its 16-byte header and 1-byte status.
-            let data = (chain.readableLength + chain.writableLength) &- 17
-            let bytes = data > chain.readableLength + chain.writableLength ? 0 : data
-            guard rateLimiter.consume(bytes: bytes) else { return nil }
+            let total = chain.readableLength + chain.writableLength
+            guard rateLimiter.consume(bytes: total > 17 ? total - 17 : 0) else { return nil }
             return serve(chain, queue: queue, memory: memory)
         }
     }

@@ -189,8 +189,7 @@ public final class ConsoleOutputBuffer: ConsoleOutput {
 /// ``append(_:)`` adds bytes, ``finish()`` ends the input once they are read.
 public final class ConsoleInputBuffer: ConsoleInput {
     private struct State {
-        var bytes: [UInt8] = []
-        var start = 0
+        var bytes = ByteFIFO()
         var finished = false
     }
     private let state = Mutex(State())
@@ -205,7 +204,7 @@ public final class ConsoleInputBuffer: ConsoleInput {
 
     /// Adds `bytes` to the input.
     public func append(_ bytes: some Sequence<UInt8>) {
-        state.withLock { s in s.bytes.append(contentsOf: bytes) }
+        state.withLock { s in s.bytes.append(Array(bytes)) }
         try? ready.signal()
     }
 
@@ -216,26 +215,20 @@ public final class ConsoleInputBuffer: ConsoleInput {
     }
 
     /// Bytes appended and not read yet.
-    public var unread: Int { state.withLock { $0.bytes.count - $0.start } }
+    public var unread: Int { state.withLock { $0.bytes.count } }
 
     /// Takes the oldest unread bytes (as many as fit).
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> ConsoleReadResult {
         state.withLock { s in
-            let n = min(buffer.count, s.bytes.count - s.start)
+            let n = min(buffer.count, s.bytes.count)
             guard n > 0 else {
                 _ = try? ready.read()
                 // Re-signal if the end is due: the device must see it.
                 if s.finished { try? ready.signal() }
                 return s.finished ? .ended : .empty
             }
-            s.bytes.withUnsafeBytes {
-                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[s.start..<s.start + n]))
-            }
-            s.start += n
-            if s.start == s.bytes.count {
-                s.bytes = []
-                s.start = 0
-            }
+            s.bytes.withFirstBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+            s.bytes.removeFirst(n)
             return .read(n)
         }
     }

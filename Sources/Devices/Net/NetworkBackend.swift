@@ -42,12 +42,7 @@ public enum NetworkReceiveResult: Sendable, Hashable {
 /// takes some). For tests and for embedders that switch frames themselves.
 public final class MemoryNetworkLink: NetworkBackend {
     private final class Wire: Sendable {
-        struct Queue {
-            var frames: [[UInt8]] = []
-            var start = 0
-            var count: Int { frames.count - start }
-        }
-        let queue = Mutex(Queue())
+        let queue = Mutex(FIFOQueue<[UInt8]>())
         /// Readable while frames may wait (the receiving end's signal).
         let arrived: EventFD
         /// Readable when room was made (the sending end's signal).
@@ -86,7 +81,7 @@ public final class MemoryNetworkLink: NetworkBackend {
         func enqueue() -> Bool {
             outgoing.queue.withLock { q -> Bool in
                 guard q.count < capacity else { return false }
-                q.frames.append(Array(frame))
+                q.append(Array(frame))
                 return true
             }
         }
@@ -104,19 +99,10 @@ public final class MemoryNetworkLink: NetworkBackend {
     public func receive(into buffer: UnsafeMutableRawBufferPointer) -> NetworkReceiveResult {
         // Reset the signal before looking, so a frame that arrives after the look sets it again.
         _ = try? incoming.arrived.read()
-        let frame: [UInt8]? = incoming.queue.withLock { q in
-            guard q.start < q.frames.count else { return nil }
-            let frame = q.frames[q.start]
-            q.start += 1
-            if q.start == q.frames.count {
-                q.frames.removeAll(keepingCapacity: true)
-                q.start = 0
-            }
-            return frame
-        }
+        let (frame, more) = incoming.queue.withLock { q in (q.popFirst(), q.count > 0) }
         guard let frame else { return .empty }
         // More may wait: keep the signal up; and the sender may go on.
-        if incoming.queue.withLock({ $0.count > 0 }) { try? incoming.arrived.signal() }
+        if more { try? incoming.arrived.signal() }
         try? incoming.room.signal()
         guard frame.count <= buffer.count else { return .oversized(frame.count) }
         frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
